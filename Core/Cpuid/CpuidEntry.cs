@@ -1,0 +1,92 @@
+using System.Globalization;
+
+namespace CpuidFunctional.Core.Cpuid;
+
+/// <summary>Flags of a <c>struct kvm_cpuid_entry2</c>.</summary>
+[Flags]
+public enum CpuidFlags : uint
+{
+    /// <summary>No flag: the entry matches every sub-leaf of its function.</summary>
+    None = 0,
+
+    /// <summary><c>KVM_CPUID_FLAG_SIGNIFCANT_INDEX</c>: the entry matches only its own index.</summary>
+    SignificantIndex = 1,
+}
+
+/// <summary>The four output registers of CPUID.</summary>
+public enum CpuidRegister
+{
+    /// <summary>EAX.</summary>
+    Eax,
+
+    /// <summary>EBX.</summary>
+    Ebx,
+
+    /// <summary>ECX.</summary>
+    Ecx,
+
+    /// <summary>EDX.</summary>
+    Edx,
+}
+
+/// <summary>One entry of a vCPU's CPUID table: <c>struct kvm_cpuid_entry2</c> without padding.</summary>
+/// <param name="Function">The leaf (EAX input).</param>
+/// <param name="Index">The sub-leaf (ECX input); only compared when <see cref="CpuidFlags.SignificantIndex"/> is set.</param>
+/// <param name="Flags">The entry's flags.</param>
+/// <param name="Eax">Output EAX.</param>
+/// <param name="Ebx">Output EBX.</param>
+/// <param name="Ecx">Output ECX.</param>
+/// <param name="Edx">Output EDX.</param>
+public readonly record struct CpuidEntry(uint Function, uint Index, CpuidFlags Flags, uint Eax, uint Ebx, uint Ecx, uint Edx)
+{
+    /// <summary>An entry with <see cref="CpuidFlags.SignificantIndex"/> set.</summary>
+    public static CpuidEntry Indexed(uint function, uint index, uint eax, uint ebx, uint ecx, uint edx) =>
+        new(function, index, CpuidFlags.SignificantIndex, eax, ebx, ecx, edx);
+
+    /// <summary>An entry without the significant-index flag (matches every sub-leaf).</summary>
+    public static CpuidEntry Plain(uint function, uint eax, uint ebx, uint ecx, uint edx) =>
+        new(function, 0, CpuidFlags.None, eax, ebx, ecx, edx);
+
+    /// <summary>Whether the index is compared on lookup.</summary>
+    public bool HasSignificantIndex => (Flags & CpuidFlags.SignificantIndex) != 0;
+
+    /// <summary>KVM's match rule (<c>cpuid_entry2_find</c>): same function, and the index is equal or not significant.</summary>
+    public bool Matches(uint function, uint index) =>
+        Function == function && (!HasSignificantIndex || Index == index);
+
+    /// <summary>One output register.</summary>
+    public uint Get(CpuidRegister register) => register switch
+    {
+        CpuidRegister.Eax => Eax,
+        CpuidRegister.Ebx => Ebx,
+        CpuidRegister.Ecx => Ecx,
+        _ => Edx,
+    };
+
+    /// <summary>This entry with one output register replaced.</summary>
+    public CpuidEntry With(CpuidRegister register, uint value) => register switch
+    {
+        CpuidRegister.Eax => this with { Eax = value },
+        CpuidRegister.Ebx => this with { Ebx = value },
+        CpuidRegister.Ecx => this with { Ecx = value },
+        _ => this with { Edx = value },
+    };
+
+    /// <summary>Whether one bit of one register is set.</summary>
+    public bool Has(CpuidRegister register, int bit) => ((Get(register) >> bit) & 1) != 0;
+
+    /// <summary>This entry with one bit of one register set or cleared.</summary>
+    public CpuidEntry WithBit(CpuidRegister register, int bit, bool set)
+    {
+        var old = Get(register);
+        var value = set ? old | (1u << bit) : old & ~(1u << bit);
+        return value == old ? this : With(register, value);
+    }
+
+    /// <summary>The <c>cpuid -r</c>-like form: <c>0x0000000d.01 flags=1: eax=... ebx=... ecx=... edx=...</c>.</summary>
+    public override string ToString() =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"0x{Function:x8}.{Index:x2} flags={(uint)Flags}: eax=0x{Eax:x8} ebx=0x{Ebx:x8} ecx=0x{Ecx:x8} edx=0x{Edx:x8}"
+        );
+}

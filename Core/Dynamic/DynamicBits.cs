@@ -1,0 +1,131 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Dynamic;
+
+/// <summary>
+/// The six dynamic CPUID outputs and <c>kvm_update_cpuid_runtime</c> (spec §1): one pure function from the
+/// current state and a table to the rewritten table.
+/// </summary>
+public static class DynamicBits
+{
+    /// <summary>CPUID.1:ECX bit 3, MONITOR/MWAIT.</summary>
+    public const int MwaitBit = 3;
+
+    /// <summary>CPUID.1:ECX bit 27, OSXSAVE.</summary>
+    public const int OsXsaveBit = 27;
+
+    /// <summary>CPUID.1:EDX bit 9, APIC.</summary>
+    public const int ApicBit = 9;
+
+    /// <summary>CPUID.7.0:ECX bit 4, OSPKE.</summary>
+    public const int OsPkeBit = 4;
+
+    /// <summary>CPUID.0xD.1:EAX bit 1, XSAVEC.</summary>
+    public const uint XsavecBit = 1u << 1;
+
+    /// <summary>CPUID.0xD.1:EAX bit 3, XSAVES.</summary>
+    public const uint XsavesBit = 1u << 3;
+
+    /// <summary>
+    /// <c>kvm_update_cpuid_runtime</c>: rewrites OSXSAVE and APIC in the first leaf-1 entry, OSPKE in 7.0, EBX of
+    /// 0xD.0 (standard size of XCR0), EBX of 0xD.1 (compacted size, only if that entry's EAX has XSAVES or
+    /// XSAVEC; XCR0 | XSS from 6.18), and MWAIT from MISC_ENABLE when the MISC_ENABLE_NO_MWAIT quirk is
+    /// disabled. Entries are found by the table's lookup rule, in that order, so aliased entries see earlier
+    /// rewrites. Missing entries mean nothing to update; capability bits change only where an entry was rewritten.
+    /// </summary>
+    public static Materialized Materialize(Vm vm, Vcpu vcpu, CpuidTable table, DynamicCaps caps, Policy policy)
+    {
+        var rule = policy.Has(KvmBug.LookupByLeafSubleaf) ? LookupRule.KeyedByLeafSubleaf : LookupRule.KvmOrderedFirstMatch;
+        var edits = new TableEdits(table);
+        var sizes = 0;
+
+        var leaf1 = CpuidLookup.IndexOfFunction(table, 1, rule);
+        if (leaf1 >= 0)
+        {
+            var osxsave = vcpu.Cr4Has(Cr4.OsXsave);
+            var apic = (vcpu.ApicBase & Msr.ApicBaseEnable) != 0;
+            edits.Set(leaf1, edits.Get(leaf1).WithBit(CpuidRegister.Ecx, OsXsaveBit, osxsave).WithBit(CpuidRegister.Edx, ApicBit, apic));
+            caps = With(With(caps, DynamicCaps.OsXsave, osxsave), DynamicCaps.Apic, apic);
+        }
+
+        var leaf7 = CpuidLookup.IndexOf(table, 7, 0, rule);
+        if (leaf7 >= 0)
+        {
+            var ospke = vcpu.Cr4Has(Cr4.Pke);
+            edits.Set(leaf7, edits.Get(leaf7).WithBit(CpuidRegister.Ecx, OsPkeBit, ospke));
+            caps = With(caps, DynamicCaps.OsPke, ospke);
+        }
+
+        var honourAlignment = !policy.Has(KvmBug.CompactedIgnoresAlignment);
+        var d0 = CpuidLookup.IndexOf(table, 0xD, 0, rule);
+        if (d0 >= 0)
+        {
+            sizes++;
+            edits.Set(d0, edits.Get(d0) with { Ebx = vm.Host.Xsave.RequiredSize(vcpu.Xcr0, compacted: false, honourAlignment) });
+        }
+
+        var d1 = CpuidLookup.IndexOf(table, 0xD, 1, rule);
+        if (d1 >= 0)
+        {
+            var entry = edits.Get(d1);
+            var formats = policy.Has(KvmBug.D1OnlyWithXsaves) ? XsavesBit : XsavesBit | XsavecBit;
+            if ((entry.Eax & formats) != 0)
+            {
+                sizes++;
+                var requested = vm.Profile >= KernelProfile.Linux6_18 ? vcpu.Xcr0 | vcpu.Xss : vcpu.Xcr0;
+                edits.Set(d1, entry with { Ebx = vm.Host.Xsave.RequiredSize(requested, compacted: true, honourAlignment) });
+            }
+        }
+
+        if (!vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) && leaf1 >= 0)
+        {
+            var mwait = (vcpu.MiscEnable & Msr.MiscEnableMwait) != 0;
+            edits.Set(leaf1, edits.Get(leaf1).WithBit(CpuidRegister.Ecx, MwaitBit, mwait));
+            caps = With(caps, DynamicCaps.Mwait, mwait);
+        }
+
+        return new Materialized(edits.ToTable(), caps, sizes);
+    }
+
+    /// <summary>The dynamic capability bits a table states (what <c>kvm_vcpu_after_set_cpuid</c> starts from).</summary>
+    public static DynamicCaps CapsOf(CpuidTable table)
+    {
+        var caps = DynamicCaps.None;
+        if (table.IndexOfFunction(1) is var i1 and >= 0 && table[i1] is var leaf1)
+        {
+            caps |= leaf1.Has(CpuidRegister.Ecx, OsXsaveBit) ? DynamicCaps.OsXsave : 0;
+            caps |= leaf1.Has(CpuidRegister.Edx, ApicBit) ? DynamicCaps.Apic : 0;
+            caps |= leaf1.Has(CpuidRegister.Ecx, MwaitBit) ? DynamicCaps.Mwait : 0;
+        }
+        if (table.Find(7, 0) is { } leaf7)
+        {
+            caps |= leaf7.Has(CpuidRegister.Ecx, OsPkeBit) ? DynamicCaps.OsPke : 0;
+        }
+        return caps;
+    }
+
+    private static DynamicCaps With(DynamicCaps caps, DynamicCaps bit, bool set) => set ? caps | bit : caps & ~bit;
+
+    /// <summary>Copy-on-write edits of a table: at most one copy however many entries change.</summary>
+    private ref struct TableEdits(CpuidTable table)
+    {
+        private CpuidEntry[]? copy; // allocated on the first real change only
+
+        public readonly CpuidEntry Get(int position) => copy is null ? table[position] : copy[position];
+
+        public void Set(int position, CpuidEntry entry)
+        {
+            if (Get(position) == entry)
+            {
+                return;
+            }
+            copy ??= [.. table.Entries];
+            copy[position] = entry;
+        }
+
+        public readonly CpuidTable ToTable() =>
+            copy is null ? table : CpuidTable.Of(System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(copy));
+    }
+}

@@ -1,0 +1,99 @@
+using CpuidFunctional.Core.Cpuid;
+
+namespace CpuidFunctional.Core.Dynamic;
+
+/// <summary>
+/// A CPUID feature KVM may consult through <see cref="GuestCpuCaps.Has"/>. The set is closed (private
+/// constructor) and holds no dynamic feature but MWAIT: APIC, OSXSAVE and OSPKE cannot be named, which is this
+/// model's form of the compile-time assertion in <c>guest_cpu_cap_has()</c> (spec §5). MWAIT stays, as in KVM,
+/// because it is only conditionally dynamic.
+/// </summary>
+public sealed class GuestFeature
+{
+    private GuestFeature(string name, uint leaf, uint subleaf, CpuidRegister register, int bit)
+    {
+        Name = name;
+        Leaf = leaf;
+        Subleaf = subleaf;
+        Register = register;
+        Bit = bit;
+    }
+
+    /// <summary>X86_FEATURE_XMM3 (SSE3), CPUID.1:ECX[0].</summary>
+    public static GuestFeature Sse3 { get; } = new("SSE3", 1, 0, CpuidRegister.Ecx, 0);
+
+    /// <summary>X86_FEATURE_MWAIT, CPUID.1:ECX[3]: read from the cached capability bits (only meaningful while the quirk is in effect).</summary>
+    public static GuestFeature Mwait { get; } = new("MWAIT", 1, 0, CpuidRegister.Ecx, 3);
+
+    /// <summary>X86_FEATURE_VMX, CPUID.1:ECX[5].</summary>
+    public static GuestFeature Vmx { get; } = new("VMX", 1, 0, CpuidRegister.Ecx, 5);
+
+    /// <summary>X86_FEATURE_PCID, CPUID.1:ECX[17].</summary>
+    public static GuestFeature Pcid { get; } = new("PCID", 1, 0, CpuidRegister.Ecx, 17);
+
+    /// <summary>X86_FEATURE_X2APIC, CPUID.1:ECX[21].</summary>
+    public static GuestFeature X2Apic { get; } = new("X2APIC", 1, 0, CpuidRegister.Ecx, 21);
+
+    /// <summary>X86_FEATURE_XSAVE, CPUID.1:ECX[26].</summary>
+    public static GuestFeature Xsave { get; } = new("XSAVE", 1, 0, CpuidRegister.Ecx, 26);
+
+    /// <summary>X86_FEATURE_FSGSBASE, CPUID.7.0:EBX[0].</summary>
+    public static GuestFeature FsGsBase { get; } = new("FSGSBASE", 7, 0, CpuidRegister.Ebx, 0);
+
+    /// <summary>X86_FEATURE_HLE, CPUID.7.0:EBX[4].</summary>
+    public static GuestFeature Hle { get; } = new("HLE", 7, 0, CpuidRegister.Ebx, 4);
+
+    /// <summary>X86_FEATURE_SMEP, CPUID.7.0:EBX[7].</summary>
+    public static GuestFeature Smep { get; } = new("SMEP", 7, 0, CpuidRegister.Ebx, 7);
+
+    /// <summary>X86_FEATURE_RTM, CPUID.7.0:EBX[11].</summary>
+    public static GuestFeature Rtm { get; } = new("RTM", 7, 0, CpuidRegister.Ebx, 11);
+
+    /// <summary>X86_FEATURE_SMAP, CPUID.7.0:EBX[20].</summary>
+    public static GuestFeature Smap { get; } = new("SMAP", 7, 0, CpuidRegister.Ebx, 20);
+
+    /// <summary>X86_FEATURE_UMIP, CPUID.7.0:ECX[2].</summary>
+    public static GuestFeature Umip { get; } = new("UMIP", 7, 0, CpuidRegister.Ecx, 2);
+
+    /// <summary>X86_FEATURE_PKU, CPUID.7.0:ECX[3].</summary>
+    public static GuestFeature Pku { get; } = new("PKU", 7, 0, CpuidRegister.Ecx, 3);
+
+    /// <summary>X86_FEATURE_SHSTK, CPUID.7.0:ECX[7].</summary>
+    public static GuestFeature Shstk { get; } = new("SHSTK", 7, 0, CpuidRegister.Ecx, 7);
+
+    /// <summary>X86_FEATURE_LA57, CPUID.7.0:ECX[16].</summary>
+    public static GuestFeature La57 { get; } = new("LA57", 7, 0, CpuidRegister.Ecx, 16);
+
+    /// <summary>X86_FEATURE_PKS, CPUID.7.0:ECX[31].</summary>
+    public static GuestFeature Pks { get; } = new("PKS", 7, 0, CpuidRegister.Ecx, 31);
+
+    /// <summary>X86_FEATURE_IBT, CPUID.7.0:EDX[20].</summary>
+    public static GuestFeature Ibt { get; } = new("IBT", 7, 0, CpuidRegister.Edx, 20);
+
+    /// <summary>X86_FEATURE_XSAVEC, CPUID.0xD.1:EAX[1].</summary>
+    public static GuestFeature Xsavec { get; } = new("XSAVEC", 0xD, 1, CpuidRegister.Eax, 1);
+
+    /// <summary>X86_FEATURE_XGETBV1, CPUID.0xD.1:EAX[2].</summary>
+    public static GuestFeature Xgetbv1 { get; } = new("XGETBV1", 0xD, 1, CpuidRegister.Eax, 2);
+
+    /// <summary>X86_FEATURE_XSAVES, CPUID.0xD.1:EAX[3].</summary>
+    public static GuestFeature Xsaves { get; } = new("XSAVES", 0xD, 1, CpuidRegister.Eax, 3);
+
+    /// <summary>Kernel name of the feature.</summary>
+    public string Name { get; }
+
+    /// <summary>CPUID leaf.</summary>
+    public uint Leaf { get; }
+
+    /// <summary>CPUID sub-leaf.</summary>
+    public uint Subleaf { get; }
+
+    /// <summary>Output register.</summary>
+    public CpuidRegister Register { get; }
+
+    /// <summary>Bit number in the register.</summary>
+    public int Bit { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}

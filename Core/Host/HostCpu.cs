@@ -1,0 +1,59 @@
+using CpuidFunctional.Core.Cpuid;
+
+namespace CpuidFunctional.Core.Host;
+
+/// <summary>
+/// The host processor as KVM sees it at module load: its raw CPUID table, the XSAVE component layout taken from
+/// it, and the XCR0 / IA32_XSS features it supports. Compared by name and CPUID content.
+/// </summary>
+public sealed class HostCpu : IEquatable<HostCpu>
+{
+    private HostCpu(string name, CpuidTable cpuid)
+    {
+        Name = name;
+        Cpuid = cpuid;
+        Xsave = XsaveLayout.FromCpuid(cpuid);
+        var d0 = cpuid.Find(0xD, 0);
+        var d1 = cpuid.Find(0xD, 1);
+        SupportedXcr0 = d0 is { } a ? a.Eax | ((ulong)a.Edx << 32) : 0x3;
+        SupportedXss = d1 is { } b ? b.Ecx | ((ulong)b.Edx << 32) : 0;
+    }
+
+    /// <summary>A host from its raw CPUID table (first logical CPU).</summary>
+    /// <param name="name">A short name (preset name or file name).</param>
+    /// <param name="cpuid">The host's CPUID leaves, as a dump lists them.</param>
+    public static HostCpu FromCpuid(string name, CpuidTable cpuid) => new(name, cpuid);
+
+    /// <summary>A short name.</summary>
+    public string Name { get; }
+
+    /// <summary>The host's raw CPUID leaves.</summary>
+    public CpuidTable Cpuid { get; }
+
+    /// <summary>CPUID.0xD.i for i ≥ 2 (<c>kvm_init_xstate_sizes</c>).</summary>
+    public XsaveLayout Xsave { get; }
+
+    /// <summary>XCR0 bits the host supports: CPUID.0xD.0 EDX:EAX.</summary>
+    public ulong SupportedXcr0 { get; }
+
+    /// <summary>IA32_XSS bits the host supports: CPUID.0xD.1 EDX:ECX.</summary>
+    public ulong SupportedXss { get; }
+
+    /// <summary>The host's vendor string from leaf 0.</summary>
+    public string VendorName => Cpuid.Find(0, 0) is { } leaf0 ? Vendor.Name(leaf0) : "";
+
+    /// <inheritdoc/>
+    public bool Equals(HostCpu? other) =>
+        other is not null
+        && (ReferenceEquals(this, other) || (string.Equals(Name, other.Name, StringComparison.Ordinal) && Cpuid.Equals(other.Cpuid)));
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => Equals(obj as HostCpu);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(StringComparer.Ordinal.GetHashCode(Name), Cpuid);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"HostCpu({Name}, {VendorName}, XCR0 0x{SupportedXcr0:x}, XSS 0x{SupportedXss:x}, nent={Cpuid.Count})";
+}

@@ -1,0 +1,45 @@
+namespace CpuidFunctional.Core.Model;
+
+/// <summary>The <c>KVM_X86_QUIRK_*</c> bits of <c>arch/x86/include/uapi/asm/kvm.h</c>. A quirk is in effect unless disabled.</summary>
+[Flags]
+public enum KvmQuirks : ulong
+{
+    /// <summary>No quirk.</summary>
+    None = 0,
+
+    /// <summary>KVM_X86_QUIRK_LINT0_REENABLED.</summary>
+    Lint0Reenabled = 1ul << 0,
+
+    /// <summary>KVM_X86_QUIRK_CD_NW_CLEARED.</summary>
+    CdNwCleared = 1ul << 1,
+
+    /// <summary>KVM_X86_QUIRK_LAPIC_MMIO_HOLE.</summary>
+    LapicMmioHole = 1ul << 2,
+
+    /// <summary>KVM_X86_QUIRK_OUT_7E_INC_RIP.</summary>
+    Out7EIncRip = 1ul << 3,
+
+    /// <summary>KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT: while in effect userspace owns CPUID.1:ECX.MWAIT.</summary>
+    MiscEnableNoMwait = 1ul << 4,
+
+    /// <summary>KVM_X86_QUIRK_FIX_HYPERCALL_INSN.</summary>
+    FixHypercallInsn = 1ul << 5,
+
+    /// <summary>KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS: while in effect MONITOR/MWAIT never #UD.</summary>
+    MwaitNeverUdFaults = 1ul << 6,
+
+    /// <summary>KVM_X86_QUIRK_SLOT_ZAP_ALL.</summary>
+    SlotZapAll = 1ul << 7,
+
+    /// <summary>KVM_X86_QUIRK_STUFF_FEATURE_MSRS.</summary>
+    StuffFeatureMsrs = 1ul << 8,
+
+    /// <summary>KVM_X86_QUIRK_IGNORE_GUEST_PAT (vendor-dependent; not offered by the live kernel here).</summary>
+    IgnoreGuestPat = 1ul << 9,
+
+    /// <summary>KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM.</summary>
+    Vmcs12AllowFreezeInSmm = 1ul << 10,
+
+    /// <summary>What KVM_CAP_DISABLE_QUIRKS2 reports on the 6.18 kernel of this project's machines (0x5FF).</summary>
+    Supported6_18 = 0x5FF,
+}

@@ -1,0 +1,25 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Model;
+
+/// <summary>The whole modelled state: the VM and its one vCPU. Compared by value.</summary>
+/// <param name="Vm">VM-level state.</param>
+/// <param name="Vcpu">The vCPU.</param>
+public readonly record struct KvmState(Vm Vm, Vcpu Vcpu)
+{
+    /// <summary>
+    /// A freshly created vCPU (<c>kvm_arch_vcpu_create</c> then <c>kvm_vcpu_reset(vcpu, false)</c>): empty table,
+    /// RESET register values and, under the lazy schemes, the marker set.
+    /// </summary>
+    public static KvmState Create(Vm vm, Policy policy) =>
+        new(vm, new Vcpu { CpuidDynamicBitsDirty = policy.IsLazy });
+
+    /// <summary>A new vCPU on a host followed by a successful KVM_SET_CPUID2 of a table.</summary>
+    public static KvmState WithCpuid(Vm vm, Policy policy, CpuidTable table) =>
+        Kvm.Step(policy, Create(vm, policy), new VcpuEvent.SetCpuid2(table)).State;
+
+    /// <summary>A new VM on a host with the default profile and no quirk disabled.</summary>
+    public static Vm NewVm(HostCpu host, KernelProfile profile = KernelProfile.Linux6_18) => new(host, profile);
+}

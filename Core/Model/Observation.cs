@@ -1,0 +1,99 @@
+using System.Globalization;
+using CpuidFunctional.Core.Cpuid;
+
+namespace CpuidFunctional.Core.Model;
+
+/// <summary>Architectural exceptions the model raises.</summary>
+public enum X86Exception
+{
+    /// <summary>#UD, invalid opcode (vector 6).</summary>
+    UD = 6,
+
+    /// <summary>#GP(0), general protection (vector 13).</summary>
+    GP = 13,
+}
+
+/// <summary>ioctl error numbers the model returns (as positive errno values).</summary>
+public enum Errno
+{
+    /// <summary>E2BIG: argument list too long (a CPUID buffer too small or too large).</summary>
+    E2BIG = 7,
+
+    /// <summary>EINVAL: invalid argument.</summary>
+    EINVAL = 22,
+}
+
+/// <summary>
+/// What an event lets the outside world see. Two policies are equivalent when they produce equal observations for
+/// every event of every trace. A closed union.
+/// </summary>
+public abstract record Observation
+{
+    private Observation() { }
+
+    private static string Hex(ulong v) => "0x" + v.ToString("x8", CultureInfo.InvariantCulture);
+
+    /// <summary>A CPUID answer (guest CPUID emulated by L0).</summary>
+    public sealed record CpuidResult(uint Leaf, uint Subleaf, uint Eax, uint Ebx, uint Ecx, uint Edx) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() =>
+            $"CPUID {Hex(Leaf)}.{Subleaf:x}: eax={Hex(Eax)} ebx={Hex(Ebx)} ecx={Hex(Ecx)} edx={Hex(Edx)}";
+    }
+
+    /// <summary>The table KVM_GET_CPUID2 copied out.</summary>
+    public sealed record Cpuid2(CpuidTable Table) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "KVM_GET_CPUID2 -> " + Table;
+    }
+
+    /// <summary>An exception injected into the guest.</summary>
+    public sealed record Fault(X86Exception Vector) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "#" + Vector;
+    }
+
+    /// <summary>An ioctl that failed with an errno.</summary>
+    public sealed record IoctlError(Errno Errno) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "-" + Errno;
+    }
+
+    /// <summary>An ioctl that succeeded, with its return value (0, or the count for KVM_SET_MSRS).</summary>
+    public sealed record IoctlDone(int Value) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "ok " + Value.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>A value RDMSR returned.</summary>
+    public sealed record MsrValue(uint Index, ulong Value) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"RDMSR {Hex(Index)} = {Hex(Value)}";
+    }
+
+    /// <summary>MONITOR/MWAIT emulated as a NOP.</summary>
+    public sealed record MwaitNop : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "MWAIT nop";
+    }
+
+    /// <summary>Nested VM-entry failed loading MSR-load entry number <paramref name="Qualification"/> (1-based; exit reason 34).</summary>
+    public sealed record VmEntryMsrLoadFailed(uint Qualification) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"VM-entry failure: MSR load entry {Qualification}";
+    }
+
+    /// <summary>VMX abort during VM-exit (indicator 4: loading a host MSR failed).</summary>
+    public sealed record VmxAbort(uint Indicator) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"VMX abort {Indicator}";
+    }
+}

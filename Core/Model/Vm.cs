@@ -1,0 +1,19 @@
+using CpuidFunctional.Core.Host;
+
+namespace CpuidFunctional.Core.Model;
+
+/// <summary>VM-level state: the host KVM runs on, the kernel profile, and which quirks userspace disabled.</summary>
+/// <param name="Host">The host processor (its XSAVE layout feeds the size outputs).</param>
+/// <param name="Profile">The kernel version whose rules apply.</param>
+/// <param name="DisabledQuirks">Quirks disabled through KVM_CAP_DISABLE_QUIRKS2 (OR-ed in; cannot be re-enabled).</param>
+/// <param name="SupportedQuirks">Quirks that may be disabled; others give EINVAL.</param>
+public sealed record Vm(
+    HostCpu Host,
+    KernelProfile Profile = KernelProfile.Linux6_18,
+    KvmQuirks DisabledQuirks = KvmQuirks.None,
+    KvmQuirks SupportedQuirks = KvmQuirks.Supported6_18
+)
+{
+    /// <summary><c>kvm_check_has_quirk</c>: a quirk is in effect unless userspace disabled it.</summary>
+    public bool QuirkInEffect(KvmQuirks quirk) => (DisabledQuirks & quirk) == 0;
+}

@@ -1,0 +1,56 @@
+namespace CpuidFunctional.Core.State;
+
+/// <summary>MSR indices and bits the model knows.</summary>
+public static class Msr
+{
+    /// <summary>IA32_APIC_BASE.</summary>
+    public const uint ApicBase = 0x1B;
+
+    /// <summary>IA32_APIC_BASE bit 8: bootstrap processor.</summary>
+    public const ulong ApicBaseBsp = 1ul << 8;
+
+    /// <summary>IA32_APIC_BASE bit 10: x2APIC mode (EXTD).</summary>
+    public const ulong ApicBaseExtd = 1ul << 10;
+
+    /// <summary>IA32_APIC_BASE bit 11: APIC global enable.</summary>
+    public const ulong ApicBaseEnable = 1ul << 11;
+
+    /// <summary>The RESET value: 0xFEE00000 with enable and BSP.</summary>
+    public const ulong ApicBaseDefault = 0xFEE0_0000 | ApicBaseEnable | ApicBaseBsp;
+
+    /// <summary>MSR_PLATFORM_INFO (read-only for the guest).</summary>
+    public const uint PlatformInfo = 0xCE;
+
+    /// <summary>MSR_PLATFORM_INFO bit 31: CPUID faulting supported.</summary>
+    public const ulong PlatformInfoCpuidFault = 1ul << 31;
+
+    /// <summary>IA32_TSX_CTRL.</summary>
+    public const uint TsxCtrl = 0x122;
+
+    /// <summary>MSR_MISC_FEATURES_ENABLES.</summary>
+    public const uint MiscFeaturesEnables = 0x140;
+
+    /// <summary>MSR_MISC_FEATURES_ENABLES bit 0: CPUID faulting.</summary>
+    public const ulong MiscFeaturesCpuidFault = 1;
+
+    /// <summary>IA32_MISC_ENABLE.</summary>
+    public const uint MiscEnable = 0x1A0;
+
+    /// <summary>IA32_MISC_ENABLE bit 7: performance monitoring available (EMON; guest writes ignored).</summary>
+    public const ulong MiscEnableEmon = 1ul << 7;
+
+    /// <summary>IA32_MISC_ENABLE bits 11 and 12: BTS and PEBS unavailable (read-only for the guest).</summary>
+    public const ulong MiscEnablePmuReadOnly = (1ul << 11) | (1ul << 12);
+
+    /// <summary>IA32_MISC_ENABLE bit 18: MONITOR/MWAIT enabled.</summary>
+    public const ulong MiscEnableMwait = 1ul << 18;
+
+    /// <summary>The RESET value (<c>kvm_vcpu_reset</c>): BTS and PEBS unavailable.</summary>
+    public const ulong MiscEnableDefault = MiscEnablePmuReadOnly;
+
+    /// <summary>IA32_XSS.</summary>
+    public const uint Xss = 0xDA0;
+
+    /// <summary>VMX_ABORT_LOAD_HOST_MSR_FAIL.</summary>
+    public const uint VmxAbortLoadHostMsrFail = 4;
+}

@@ -1,0 +1,65 @@
+using CpuidFunctional.Core.Cpuid;
+
+namespace CpuidFunctional.Core.State;
+
+/// <summary>
+/// One vCPU's state as far as dynamic CPUID is concerned: the inputs of the six dynamic outputs, the CPUID table,
+/// the cached capability bits and the pending-update marker (<c>cpuid_dynamic_bits_dirty</c>). Immutable; a
+/// transition returns a new snapshot, or this one when nothing changed. Compared by value (the table by content).
+/// </summary>
+public sealed record Vcpu
+{
+    /// <summary>CR4 of the level currently running (L2's while in guest mode).</summary>
+    public ulong Cr4 { get; init; }
+
+    /// <summary>XCR0 (shared by L1 and L2).</summary>
+    public ulong Xcr0 { get; init; } = 1;
+
+    /// <summary>IA32_XSS (0xDA0).</summary>
+    public ulong Xss { get; init; }
+
+    /// <summary>IA32_APIC_BASE (0x1B).</summary>
+    public ulong ApicBase { get; init; } = Msr.ApicBaseDefault;
+
+    /// <summary>IA32_MISC_ENABLE (0x1A0).</summary>
+    public ulong MiscEnable { get; init; } = Msr.MiscEnableDefault;
+
+    /// <summary>MSR_MISC_FEATURES_ENABLES (0x140): bit 0 is CPUID faulting.</summary>
+    public ulong MiscFeaturesEnables { get; init; }
+
+    /// <summary>IA32_TSX_CTRL (0x122): bit 1 hides RTM/HLE in CPUID answers.</summary>
+    public ulong TsxCtrl { get; init; }
+
+    /// <summary>Current privilege level (0–3).</summary>
+    public byte Cpl { get; init; }
+
+    /// <summary>In system-management mode.</summary>
+    public bool InSmm { get; init; }
+
+    /// <summary>CR4 saved in SMRAM at SMM entry, restored by RSM.</summary>
+    public ulong SmramCr4 { get; init; }
+
+    /// <summary>CPL saved at SMM entry, restored by RSM.</summary>
+    public byte SmramCpl { get; init; }
+
+    /// <summary>KVM_RUN has entered the guest at least once (<c>kvm_vcpu_has_run</c>).</summary>
+    public bool HasRun { get; init; }
+
+    /// <summary>L2 is running (<c>is_guest_mode</c>).</summary>
+    public bool GuestMode { get; init; }
+
+    /// <summary>The CPUID table (<c>vcpu->arch.cpuid_entries</c>).</summary>
+    public CpuidTable Cpuid { get; init; } = CpuidTable.Empty;
+
+    /// <summary>The dynamic bits of <c>vcpu->arch.cpu_caps</c>.</summary>
+    public DynamicCaps Caps { get; init; }
+
+    /// <summary><c>vcpu->arch.cpuid_dynamic_bits_dirty</c>: an update is pending (lazy schemes only).</summary>
+    public bool CpuidDynamicBitsDirty { get; init; }
+
+    /// <summary>Whether a CR4 bit is set.</summary>
+    public bool Cr4Has(ulong bit) => (Cr4 & bit) != 0;
+
+    /// <summary>CPUID faulting applies: MISC_FEATURES_ENABLES.CPUID_FAULT and CPL above 0 (<c>kvm_require_cpl</c> side of <c>kvm_emulate_cpuid</c>).</summary>
+    public bool CpuidFaults => (MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0 && Cpl > 0;
+}

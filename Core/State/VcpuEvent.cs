@@ -1,0 +1,182 @@
+using System.Globalization;
+using CpuidFunctional.Core.Cpuid;
+
+namespace CpuidFunctional.Core.State;
+
+/// <summary>
+/// Everything that can happen to a vCPU that matters to dynamic CPUID: guest instructions KVM intercepts or
+/// emulates, userspace ioctls, mode switches and the nested CR4 loads. A closed union: only the nested cases exist.
+/// </summary>
+public abstract record VcpuEvent
+{
+    private VcpuEvent() { }
+
+    private static string Hex(ulong v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
+
+    // ---- guest instructions (L0 emulates them for the level currently running) ----
+
+    /// <summary>Guest MOV to CR4 (<c>kvm_set_cr4</c> then the vendor <c>set_cr4</c>): #GP on reserved bits.</summary>
+    public sealed record MovToCr4(ulong Value) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"MOV CR4, {Hex(Value)}";
+    }
+
+    /// <summary>Guest XSETBV (<c>kvm_emulate_xsetbv</c>, <c>__kvm_set_xcr</c>): #UD without CR4.OSXSAVE, #GP for CPL &gt; 0 or an invalid value.</summary>
+    public sealed record Xsetbv(uint Index, ulong Value) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"XSETBV XCR{Index}, {Hex(Value)}";
+    }
+
+    /// <summary>Guest WRMSR (<c>kvm_set_msr</c>): #GP when refused.</summary>
+    public sealed record Wrmsr(uint Index, ulong Value) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"WRMSR {Hex(Index)}, {Hex(Value)}";
+    }
+
+    /// <summary>Guest RDMSR (<c>kvm_get_msr</c>): the value, or #GP.</summary>
+    public sealed record Rdmsr(uint Index) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"RDMSR {Hex(Index)}";
+    }
+
+    /// <summary>Guest CPUID (<c>kvm_emulate_cpuid</c>): #GP if faulting, else materializes and answers. An observation point.</summary>
+    public sealed record Cpuid(uint Leaf, uint Subleaf) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"CPUID {Hex(Leaf)}.{Hex(Subleaf)}";
+    }
+
+    /// <summary>Guest MONITOR/MWAIT (<c>kvm_emulate_monitor_mwait</c>): NOP or #UD.</summary>
+    public sealed record MonitorMwait : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "MWAIT";
+    }
+
+    /// <summary>The guest changes privilege level (an IRET, SYSRET or far transfer the model does not decode).</summary>
+    public sealed record SetCpl(byte Cpl) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"CPL {Cpl}";
+    }
+
+    /// <summary>SMI delivered: <c>enter_smm</c> saves state, clears CR4 and always sets the marker.</summary>
+    public sealed record EnterSmm : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "SMI";
+    }
+
+    /// <summary>RSM: restores CR4 from SMRAM through <c>kvm_set_cr4</c>; #UD outside SMM.</summary>
+    public sealed record Rsm : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "RSM";
+    }
+
+    /// <summary>INIT (<c>kvm_vcpu_reset(vcpu, true)</c>): only CR4 ← 0 among the inputs.</summary>
+    public sealed record Init : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "INIT";
+    }
+
+    /// <summary>RESET (<c>kvm_vcpu_reset(vcpu, false)</c>): APIC base, XCR0, XSS, MISC_ENABLE and CR4 to their RESET values.</summary>
+    public sealed record Reset : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "RESET";
+    }
+
+    /// <summary>SEV-ES <c>sev_es_sync_from_ghcb</c> with a valid XCR0 in the GHCB.</summary>
+    public sealed record SevEsSyncFromGhcb(ulong Xcr0) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"SEV-ES GHCB XCR0={Hex(Xcr0)}";
+    }
+
+    // ---- nested VMX transitions (the interpreter emits these) ----
+
+    /// <summary>
+    /// Nested VM-entry: <c>prepare_vmcs02</c> loads vmcs12 GUEST_CR4 through <c>vmx_set_cr4</c>, then the VM-entry
+    /// MSR-load list goes through <c>kvm_set_msr</c>. On an MSR failure the observation says which entry; the
+    /// caller then performs the VM-exit (<see cref="NestedVmExit"/>), as <c>load_vmcs12_host_state</c> does.
+    /// </summary>
+    public sealed record NestedVmEntry(ulong GuestCr4, ValueArray<MsrEntry> MsrLoad) : VcpuEvent
+    {
+        /// <summary>An entry without MSR-load list.</summary>
+        public NestedVmEntry(ulong guestCr4)
+            : this(guestCr4, ValueArray<MsrEntry>.Empty) { }
+
+        /// <inheritdoc/>
+        public override string ToString() =>
+            MsrLoad.Count == 0 ? $"VM-ENTRY guest CR4={Hex(GuestCr4)}" : $"VM-ENTRY guest CR4={Hex(GuestCr4)} msrs={MsrLoad}";
+    }
+
+    /// <summary>Nested VM-exit: <c>load_vmcs12_host_state</c> loads HOST_CR4 through <c>vmx_set_cr4</c>, then the VM-exit MSR-load list (failure: VMX abort).</summary>
+    public sealed record NestedVmExit(ulong HostCr4, ValueArray<MsrEntry> MsrLoad) : VcpuEvent
+    {
+        /// <summary>An exit without MSR-load list.</summary>
+        public NestedVmExit(ulong hostCr4)
+            : this(hostCr4, ValueArray<MsrEntry>.Empty) { }
+
+        /// <inheritdoc/>
+        public override string ToString() =>
+            MsrLoad.Count == 0 ? $"VM-EXIT host CR4={Hex(HostCr4)}" : $"VM-EXIT host CR4={Hex(HostCr4)} msrs={MsrLoad}";
+    }
+
+    // ---- userspace ioctls ----
+
+    /// <summary>KVM_SET_SREGS: APIC base (host-initiated rules) then CR4; EINVAL if either is invalid.</summary>
+    public sealed record SetSregs(ulong Cr4, ulong ApicBase) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_SET_SREGS cr4={Hex(Cr4)} apic_base={Hex(ApicBase)}";
+    }
+
+    /// <summary>KVM_SET_XCRS with one XCR0 entry; EINVAL if <c>__kvm_set_xcr</c> refuses it.</summary>
+    public sealed record SetXcrs(ulong Xcr0) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_SET_XCRS xcr0={Hex(Xcr0)}";
+    }
+
+    /// <summary>KVM_SET_MSRS: host-initiated writes in order, stopping at the first refused one; returns how many were set.</summary>
+    public sealed record SetMsrs(ValueArray<MsrEntry> Entries) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_SET_MSRS {Entries}";
+    }
+
+    /// <summary>KVM_SET_CPUID2 (<c>kvm_set_cpuid</c>): E2BIG, EINVAL or success.</summary>
+    public sealed record SetCpuid2(CpuidTable Table) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_SET_CPUID2 nent={Table.Count}";
+    }
+
+    /// <summary>KVM_GET_CPUID2 with a buffer of <paramref name="Nent"/> entries: E2BIG if too small (before materializing). An observation point.</summary>
+    public sealed record GetCpuid2(int Nent) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_GET_CPUID2 nent={Nent}";
+    }
+
+    /// <summary>KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2): OR-s the mask into the disabled quirks; EINVAL for unknown bits.</summary>
+    public sealed record DisableQuirks2(ulong Mask) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_CAP_DISABLE_QUIRKS2 {Hex(Mask)}";
+    }
+
+    /// <summary>KVM_RUN entered the guest (from now on KVM_SET_CPUID2 must not change the table).</summary>
+    public sealed record Run : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "KVM_RUN";
+    }
+}
