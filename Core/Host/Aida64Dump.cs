@@ -23,7 +23,7 @@ namespace CpuidFunctional.Core.Host;
 /// </remarks>
 public static class Aida64Dump
 {
-    private const string CpuidPrefix = "CPUID ";
+    private const string CpuidWord = "CPUID";
     private static readonly string[] Registers = ["EAX", "EBX", "ECX", "EDX"];
 
     /// <summary>Parses an AIDA64 CPUID dump.</summary>
@@ -52,7 +52,7 @@ public static class Aida64Dump
                 }
                 continue;
             }
-            if (!line.StartsWith(CpuidPrefix, StringComparison.Ordinal))
+            if (!IsCpuidLine(line))
             {
                 if (KeyValue(line, out var key, out var value) && key.SequenceEqual("CPU Alias"))
                 {
@@ -61,7 +61,7 @@ public static class Aida64Dump
                 continue;
             }
 
-            var rest = line[CpuidPrefix.Length..];
+            var rest = line[CpuidWord.Length..].TrimStart();
             if (KeyValue(rest, out var cpuidKey, out var cpuidValue) && IsWordKey(cpuidKey))
             {
                 if (cpuidKey.SequenceEqual("CPU Name"))
@@ -171,6 +171,10 @@ public static class Aida64Dump
         }
         return null;
     }
+
+    /// <summary>The word <c>CPUID</c> alone or followed by a blank: a header key or a register line.</summary>
+    private static bool IsCpuidLine(ReadOnlySpan<char> line) =>
+        line.StartsWith(CpuidWord, StringComparison.Ordinal) && (line.Length == CpuidWord.Length || line[CpuidWord.Length] is ' ' or '\t');
 
     /// <summary><c>------[ CPUID Registers / Logical CPU #0 ]------</c> and the like.</summary>
     private static bool IsSectionHeader(ReadOnlySpan<char> line) =>

@@ -77,7 +77,7 @@ public static class CpuidRawDump
         entry = default;
         s = s[2..]; // the caller checked "0x"
         var digits = DumpText.HexRun(s);
-        if (digits != 8 || (s.Length > 8 && s[8] != ' ' && s[8] != '\t'))
+        if (digits != 8 || (s.Length > 8 && char.IsAsciiLetterOrDigit(s[8])))
         {
             return $"leaf: expected 8 hex digits after '0x', found {DumpText.Found(s)}";
         }
@@ -88,19 +88,20 @@ public static class CpuidRawDump
         s = s[blanks..];
         if (blanks == 0 || !s.StartsWith("0x", StringComparison.Ordinal))
         {
-            return $"sub-leaf: expected ' 0xSS' after leaf 0x{function:x8}, found {DumpText.Found(s)}";
+            var found = blanks == 0 ? DumpText.FoundChar(s) : DumpText.Found(s);
+            return $"sub-leaf: expected ' 0xSS' after leaf 0x{function:x8}, found {found}";
         }
         s = s[2..];
         digits = DumpText.HexRun(s);
-        if (digits is 0 or > 8 || (s.Length > digits && s[digits] != ':'))
+        if (digits is 0 or > 8 || (s.Length > digits && char.IsAsciiLetterOrDigit(s[digits])))
         {
-            return $"sub-leaf: expected 1 to 8 hex digits after '0x' and then ':', found {DumpText.Found(s)}";
+            return $"sub-leaf: expected 1 to 8 hex digits after '0x', found {DumpText.Found(s, ":")}";
         }
         var index = DumpText.Hex(s[..digits]);
         s = s[digits..];
-        if (s.IsEmpty)
+        if (s.IsEmpty || s[0] != ':')
         {
-            return $"expected ':' after sub-leaf 0x{index:x2}, found end of line";
+            return $"expected ':' after sub-leaf 0x{index:x2}, found {DumpText.FoundChar(s)}";
         }
         s = s[1..];
 

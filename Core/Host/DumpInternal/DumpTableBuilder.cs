@@ -24,7 +24,7 @@ internal sealed class DumpTableBuilder
         {
             return string.Create(
                 CultureInfo.InvariantCulture,
-                $"duplicate leaf 0x{entry.Function:X8} sub-leaf 0x{entry.Index:X2}: expected each (leaf, sub-leaf) once, found it again after line {first}"
+                $"duplicate leaf 0x{entry.Function:X8} sub-leaf 0x{entry.Index:X2}: expected each (leaf, sub-leaf) once, but line {first} already gave it"
             );
         }
         seen.Add((entry.Function, entry.Index), line);
