@@ -82,6 +82,40 @@ public sealed unsafe class KvmSystem : IDisposable
     public IoctlResult<CpuidTable> GetSupportedCpuid(int nent = CpuidTable.MaxEntries) =>
         CpuidIoctl(fd, KvmIoctl.GetSupportedCpuid, "KVM_GET_SUPPORTED_CPUID", nent);
 
+    /// <summary>KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves and restores for userspace.</summary>
+    public IoctlResult<ImmutableArray<uint>> GetMsrIndexList()
+    {
+        const int capacity = 4096;
+        var buffer = new uint[capacity + 1];
+        buffer[0] = capacity;
+        fixed (uint* p = buffer)
+        {
+            if (Libc.Ioctl(fd, KvmIoctl.GetMsrIndexList, p) < 0)
+            {
+                return new IoctlResult<ImmutableArray<uint>>.Failed("KVM_GET_MSR_INDEX_LIST", Libc.Errno);
+            }
+        }
+        return new IoctlResult<ImmutableArray<uint>>.Ok([.. buffer.AsSpan(1, (int)Math.Min(buffer[0], capacity))]);
+    }
+
+    /// <summary>Probes what the oracle may generate on this kernel.</summary>
+    public LiveCapabilities Probe()
+    {
+        int Cap(KvmCapability c) => CheckExtension(c) is IoctlResult<int>.Ok(var v) ? v : 0;
+        var msrs = GetMsrIndexList() is IoctlResult<ImmutableArray<uint>>.Ok(var list) ? list : [];
+        var supported = GetSupportedCpuid() is IoctlResult<CpuidTable>.Ok(var t) ? t : CpuidTable.Empty;
+        var pku = supported.Find(7, 0) is { } leaf7 && leaf7.Has(CpuidRegister.Ecx, 3);
+        return new LiveCapabilities(
+            KernelRelease,
+            Xcrs: Cap(KvmCapability.Xcrs) != 0,
+            Smm: Cap(KvmCapability.X86Smm) != 0,
+            NestedState: Cap(KvmCapability.NestedState) != 0,
+            DisableQuirks2Mask: (ulong)Cap(KvmCapability.DisableQuirks2),
+            XssSaved: msrs.Contains(0xDA0u),
+            Pku: pku
+        );
+    }
+
     /// <summary>KVM_CREATE_VM with <paramref name="memorySize"/> bytes of guest memory at GPA 0.</summary>
     public IoctlResult<LiveVm> CreateVm(int memorySize = LiveVm.DefaultMemorySize) => LiveVm.Create(this, fd, memorySize);
 

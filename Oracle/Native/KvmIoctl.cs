@@ -12,6 +12,7 @@ internal static class KvmIoctl
     public const nuint CheckExtension = 0xAE03;
     public const nuint GetVcpuMmapSize = 0xAE04;
     public const nuint GetSupportedCpuid = 0xC008_AE05;
+    public const nuint GetMsrIndexList = 0xC004_AE02;
 
     // VM fd
     public const nuint SetUserMemoryRegion = 0x4020_AE46;
