@@ -1,0 +1,198 @@
+using System.Collections.Immutable;
+using CpuidFunctional.Core;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace CpuidFunctional.Oracle;
+
+/// <summary>
+/// The guest programs, assembled with Iced. Under PVM real-mode code is run by KVM's instruction emulator, so
+/// every CPUID, MOV CR4, XSETBV, WRMSR and RDMSR goes through KVM's common code (<c>em_cpuid</c> →
+/// <c>kvm_cpuid</c>, <c>em_xsetbv</c> → <c>__kvm_set_xcr</c>, ...). XGETBV is not used: the emulator lacks it.
+/// </summary>
+public static class GuestCode
+{
+    private const int Vectors = 32;
+
+    /// <summary>Vectors whose exceptions push an error code in protected mode (#DF, #TS, #NP, #SS, #GP, #PF, #AC).</summary>
+    private static bool HasErrorCode(int vector) => vector is 8 or 10 or 11 or 12 or 13 or 14 or 17;
+
+    /// <summary>Assembles both programs.</summary>
+    public static GuestImage Assemble()
+    {
+        var (real, realEntry, realStubs) = RealMode();
+        var (prot, protEntry, protStubs) = ProtectedMode();
+        return new GuestImage(real, realEntry, realStubs, prot, protEntry, protStubs);
+    }
+
+    /// <summary>
+    /// The real-mode interpreter (CPL0): set up segments and stack, then forever: dispatch on the command's op,
+    /// execute it, mark it done, OUT to <see cref="GuestLayout.DonePort"/>. Exception stub n records n + 1 and
+    /// the faulting IP, resets the stack and joins "done", so a fault ends the command instead of the run.
+    /// </summary>
+    private static (ValueArray<byte>, ulong, ValueArray<ulong>) RealMode()
+    {
+        var a = new Assembler(16);
+        var loop = a.CreateLabel();
+        var done = a.CreateLabel();
+        var cpuid = a.CreateLabel();
+        var movCr4 = a.CreateLabel();
+        var xsetbv = a.CreateLabel();
+        var wrmsr = a.CreateLabel();
+        var rdmsr = a.CreateLabel();
+        var fault = a.CreateLabel();
+        var stubs = new Label[Vectors];
+
+        a.cli();
+        a.xor(ax, ax);
+        a.mov(ds, ax);
+        a.mov(es, ax);
+        a.mov(ss, ax);
+        a.mov(sp, (ushort)GuestLayout.RealModeStackTop);
+        a.Label(ref loop);
+        a.mov(si, (ushort)GuestLayout.Command);
+        a.mov(eax, __dword_ptr[si + GuestLayout.OpOffset]);
+        a.cmp(eax, (int)GuestOp.Cpuid);
+        a.je(cpuid);
+        a.cmp(eax, (int)GuestOp.MovToCr4);
+        a.je(movCr4);
+        a.cmp(eax, (int)GuestOp.Xsetbv);
+        a.je(xsetbv);
+        a.cmp(eax, (int)GuestOp.Wrmsr);
+        a.je(wrmsr);
+        a.cmp(eax, (int)GuestOp.Rdmsr);
+        a.je(rdmsr);
+        a.Label(ref done); // GuestOp.Nop falls through to here
+        a.mov(__dword_ptr[si + GuestLayout.DoneOffset], 1);
+        a.mov(dx, GuestLayout.DonePort);
+        a.@out(dx, al); // KVM_EXIT_IO: the host reads the record, writes the next one and runs again
+        a.jmp(loop);
+
+        a.Label(ref cpuid);
+        a.mov(eax, __dword_ptr[si + GuestLayout.AOffset]);
+        a.mov(ecx, __dword_ptr[si + GuestLayout.BOffset]);
+        a.cpuid();
+        StoreResults16(a);
+        a.jmp(done);
+
+        a.Label(ref movCr4);
+        a.mov(eax, __dword_ptr[si + GuestLayout.AOffset]);
+        a.mov(cr4, eax);
+        a.mov(eax, cr4);
+        a.mov(__dword_ptr[si + GuestLayout.ResultOffset], eax);
+        a.jmp(done);
+
+        a.Label(ref xsetbv);
+        LoadEdxEaxEcx16(a);
+        a.xsetbv();
+        a.jmp(done);
+
+        a.Label(ref wrmsr);
+        LoadEdxEaxEcx16(a);
+        a.wrmsr();
+        a.jmp(done);
+
+        a.Label(ref rdmsr);
+        a.mov(ecx, __dword_ptr[si + GuestLayout.COffset]);
+        a.rdmsr();
+        a.mov(__dword_ptr[si + GuestLayout.ResultOffset], eax);
+        a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 12], edx);
+        a.jmp(done);
+
+        for (var n = 0; n < Vectors; n++)
+        {
+            stubs[n] = a.CreateLabel();
+            a.Label(ref stubs[n]);
+            a.mov(__word_ptr[si + GuestLayout.FaultOffset], (ushort)(n + 1));
+            a.jmp(fault);
+        }
+        // Real mode pushes FLAGS, CS, IP and no error code: IP is on top.
+        a.Label(ref fault);
+        a.pop(ax);
+        a.mov(__word_ptr[si + GuestLayout.FaultIpOffset], ax);
+        a.mov(sp, (ushort)GuestLayout.RealModeStackTop);
+        a.jmp(done);
+
+        return Encode(a, GuestLayout.RealModeCode, stubs, entry: null);
+    }
+
+    /// <summary>
+    /// The CPL3 interpreter (flat 32-bit protected mode): only CPUID. "done" sits at the very start so the ring-0
+    /// handlers can return to it by address: a handler records the vector and EIP, drops any error code, points
+    /// the saved EIP at "done" and IRETs back to CPL3.
+    /// </summary>
+    private static (ValueArray<byte>, ulong, ValueArray<ulong>) ProtectedMode()
+    {
+        var a = new Assembler(32);
+        var loop = a.CreateLabel();
+        var done = a.CreateLabel();
+        var fault = a.CreateLabel();
+        var stubs = new Label[Vectors];
+        const int cmd = GuestLayout.Command;
+
+        a.Label(ref done); // at ProtectedModeCode + 0
+        a.mov(__dword_ptr[cmd + GuestLayout.DoneOffset], 1);
+        a.mov(dx, GuestLayout.DonePort);
+        a.@out(dx, al); // IOPL = 3, so allowed at CPL3
+        a.Label(ref loop);
+        a.mov(eax, __dword_ptr[cmd + GuestLayout.OpOffset]);
+        a.cmp(eax, (int)GuestOp.Cpuid);
+        a.jne(done);
+        a.mov(eax, __dword_ptr[cmd + GuestLayout.AOffset]);
+        a.mov(ecx, __dword_ptr[cmd + GuestLayout.BOffset]);
+        a.cpuid(); // #GP here when CPUID faulting is on
+        a.mov(__dword_ptr[cmd + GuestLayout.ResultOffset], eax);
+        a.mov(__dword_ptr[cmd + GuestLayout.ResultOffset + 4], ebx);
+        a.mov(__dword_ptr[cmd + GuestLayout.ResultOffset + 8], ecx);
+        a.mov(__dword_ptr[cmd + GuestLayout.ResultOffset + 12], edx);
+        a.jmp(done);
+
+        for (var n = 0; n < Vectors; n++)
+        {
+            stubs[n] = a.CreateLabel();
+            a.Label(ref stubs[n]);
+            if (HasErrorCode(n))
+            {
+                a.add(esp, 4);
+            }
+            a.mov(__word_ptr[cmd + GuestLayout.FaultOffset], (ushort)(n + 1));
+            a.jmp(fault);
+        }
+        // Ring-0 stack now: EIP, CS, EFLAGS, ESP, SS of the interrupted CPL3 code.
+        a.Label(ref fault);
+        a.mov(eax, __dword_ptr[esp]);
+        a.mov(__word_ptr[cmd + GuestLayout.FaultIpOffset], ax);
+        a.mov(__dword_ptr[esp], (uint)GuestLayout.ProtectedModeCode); // resume at "done"
+        a.iretd();
+
+        return Encode(a, GuestLayout.ProtectedModeCode, stubs, entry: loop);
+    }
+
+    private static void StoreResults16(Assembler a)
+    {
+        a.mov(__dword_ptr[si + GuestLayout.ResultOffset], eax);
+        a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 4], ebx);
+        a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 8], ecx);
+        a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 12], edx);
+    }
+
+    private static void LoadEdxEaxEcx16(Assembler a)
+    {
+        a.mov(eax, __dword_ptr[si + GuestLayout.AOffset]);
+        a.mov(edx, __dword_ptr[si + GuestLayout.BOffset]);
+        a.mov(ecx, __dword_ptr[si + GuestLayout.COffset]);
+    }
+
+    private static (ValueArray<byte>, ulong, ValueArray<ulong>) Encode(Assembler a, int origin, Label[] stubs, Label? entry)
+    {
+        using var stream = new MemoryStream();
+        var result = a.Assemble(new StreamCodeWriter(stream), (ulong)origin, BlockEncoderOptions.ReturnNewInstructionOffsets);
+        var addresses = ImmutableArray.CreateBuilder<ulong>(stubs.Length);
+        for (var n = 0; n < stubs.Length; n++)
+        {
+            addresses.Add(result.GetLabelRIP(stubs[n]));
+        }
+        var start = entry is { } e ? result.GetLabelRIP(e) : (ulong)origin;
+        return (ImmutableArray.Create(stream.ToArray()), start, addresses.MoveToImmutable());
+    }
+}

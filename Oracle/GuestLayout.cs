@@ -1,0 +1,70 @@
+namespace CpuidFunctional.Oracle;
+
+/// <summary>
+/// Where the guest programs and their data live in guest physical memory, and the command record both programs
+/// read. One command per KVM_RUN: the host writes the record, runs, and reads the result at the OUT exit.
+/// </summary>
+public static class GuestLayout
+{
+    /// <summary>Real-mode interrupt vector table (256 × 4 bytes).</summary>
+    public const int Ivt = 0x0000;
+
+    /// <summary>Protected-mode GDT: null, code0, data0, code3, data3, TSS.</summary>
+    public const int Gdt = 0x0500;
+
+    /// <summary>32-bit TSS (ESP0/SS0 for the ring-0 exception handlers).</summary>
+    public const int Tss = 0x0600;
+
+    /// <summary>Protected-mode IDT (32 interrupt gates).</summary>
+    public const int Idt = 0x0800;
+
+    /// <summary>The real-mode command interpreter (CPL0).</summary>
+    public const int RealModeCode = 0x1000;
+
+    /// <summary>Top of the real-mode stack.</summary>
+    public const int RealModeStackTop = 0x3000;
+
+    /// <summary>The command record.</summary>
+    public const int Command = 0x4000;
+
+    /// <summary>The protected-mode interpreter (CPL3; CPUID only).</summary>
+    public const int ProtectedModeCode = 0x5000;
+
+    /// <summary>Top of the ring-0 stack (TSS ESP0).</summary>
+    public const int Ring0StackTop = 0x7000;
+
+    /// <summary>Top of the ring-3 stack.</summary>
+    public const int Ring3StackTop = 0x9000;
+
+    /// <summary>The port of the OUT that ends each command.</summary>
+    public const ushort DonePort = 0x10;
+
+    // Command record fields (byte offsets).
+
+    /// <summary>u32 operation (<see cref="GuestOp"/>).</summary>
+    public const int OpOffset = 0;
+
+    /// <summary>u32 argument a (CPUID leaf, CR4 value, XSETBV/WRMSR low half).</summary>
+    public const int AOffset = 4;
+
+    /// <summary>u32 argument b (CPUID sub-leaf, XSETBV/WRMSR high half).</summary>
+    public const int BOffset = 8;
+
+    /// <summary>u32 argument c (XCR or MSR index).</summary>
+    public const int COffset = 12;
+
+    /// <summary>Four u32 results (EAX, EBX, ECX, EDX).</summary>
+    public const int ResultOffset = 16;
+
+    /// <summary>u16 exception vector + 1 (0 = none), written by the handlers.</summary>
+    public const int FaultOffset = 32;
+
+    /// <summary>u16 faulting IP.</summary>
+    public const int FaultIpOffset = 34;
+
+    /// <summary>u32 set to 1 when the command completed or faulted.</summary>
+    public const int DoneOffset = 36;
+
+    /// <summary>Size of the record.</summary>
+    public const int CommandSize = 64;
+}

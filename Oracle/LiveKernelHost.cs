@@ -1,0 +1,43 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+
+namespace CpuidFunctional.Oracle;
+
+/// <summary>
+/// The "live kernel" host source: a <see cref="HostCpu"/> for the model built from what this kernel's KVM works
+/// with. KVM_GET_SUPPORTED_CPUID gives KVM's supported XCR0/XSS (0xD.0, 0xD.1); the host's own CPUID gives leaf 1
+/// (<c>boot_cpu_has(X86_FEATURE_XSAVE)</c> gates KVM_SET_XCRS) and the XSAVE component layout 0xD.i, i ≥ 2, which
+/// KVM snapshots from the host at module load (<c>kvm_init_xstate_sizes</c>).
+/// </summary>
+public static class LiveKernelHost
+{
+    /// <summary>Builds the host.</summary>
+    /// <param name="name">A name for reports, e.g. "live 6.18.44".</param>
+    /// <param name="supported">KVM_GET_SUPPORTED_CPUID.</param>
+    /// <param name="hostCpuid">The host's CPUID instruction: (leaf, sub-leaf) → entry.</param>
+    public static HostCpu Build(string name, CpuidTable supported, Func<uint, uint, CpuidEntry> hostCpuid)
+    {
+        var table = supported.RemoveAll(e => e.Function == 1 || (e.Function == 0xD && e.Index >= 2));
+        table = table.Add(hostCpuid(1, 0) with { Function = 1, Index = 0, Flags = CpuidFlags.None });
+        for (uint i = 2; i < XsaveLayout.ComponentSlots; i++)
+        {
+            var component = hostCpuid(0xD, i);
+            if (component.Eax != 0)
+            {
+                table = table.Add(component with { Function = 0xD, Index = i, Flags = CpuidFlags.SignificantIndex });
+            }
+        }
+        return HostCpu.FromCpuid(name, table);
+    }
+
+    /// <summary>The CPUID instruction of the machine running this process (x86 only; zeros elsewhere).</summary>
+    public static CpuidEntry HostCpuid(uint leaf, uint subleaf)
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported)
+        {
+            return new CpuidEntry(leaf, subleaf, CpuidFlags.None, 0, 0, 0, 0);
+        }
+        var (eax, ebx, ecx, edx) = System.Runtime.Intrinsics.X86.X86Base.CpuId((int)leaf, (int)subleaf);
+        return new CpuidEntry(leaf, subleaf, CpuidFlags.None, (uint)eax, (uint)ebx, (uint)ecx, (uint)edx);
+    }
+}

@@ -1,0 +1,355 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Oracle.Native;
+
+namespace CpuidFunctional.Oracle;
+
+/// <summary>
+/// The live kernel as a target for Core events: a fresh VM with one vCPU running the guest interpreters, to which
+/// <see cref="Apply"/> maps each <see cref="VcpuEvent"/> (guest instructions as one guest command per KVM_RUN,
+/// ioctl events as the ioctl) and returns what the kernel showed in the shape <see cref="Kvm.Step"/> returns.
+/// </summary>
+public sealed class LiveKvmTarget : IDisposable
+{
+    private const ulong Cr0Pe = 1;
+    private const ulong Cr0Et = 1ul << 4;
+
+    private readonly LiveVm vm;
+    private readonly LiveVcpu vcpu;
+    private readonly GuestImage image;
+    private readonly KvmSregs realModeSregs; // the real-mode segment state to return to from CPL3
+    private byte cpl; // which interpreter runs: 0 = real mode, 3 = the CPL3 protected-mode one
+
+    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, GuestImage image, KvmSregs realModeSregs, ulong disabledQuirks)
+    {
+        this.vm = vm;
+        this.vcpu = vcpu;
+        this.image = image;
+        this.realModeSregs = realModeSregs;
+        DisabledQuirks = disabledQuirks;
+    }
+
+    /// <summary>The quirks disabled before the vCPU was created.</summary>
+    public ulong DisabledQuirks { get; }
+
+    /// <summary>KVM_GET_CPUID2 right after the set-up's KVM_SET_CPUID2: the table the model starts from.</summary>
+    public CpuidTable StartTable { get; private set; } = CpuidTable.Empty;
+
+    /// <summary>The vCPU's registers after set-up, read back from the kernel.</summary>
+    public LiveRegisters StartRegisters { get; private set; }
+
+    /// <summary>
+    /// Creates the VM (disabling <paramref name="disabledQuirks"/> first, if any), the vCPU, installs the guest
+    /// programs, KVM_SET_CPUID2(<paramref name="table"/>), enters real mode with CR4 = 0 and reads the start state.
+    /// </summary>
+    public static IoctlResult<LiveKvmTarget> Create(KvmSystem kvm, CpuidTable table, ulong disabledQuirks = 0)
+    {
+        var created = kvm.CreateVm();
+        if (created is IoctlResult<LiveVm>.Failed cf)
+        {
+            return new IoctlResult<LiveKvmTarget>.Failed(cf.Call, cf.Errno);
+        }
+        var vm = ((IoctlResult<LiveVm>.Ok)created).Value;
+        if (disabledQuirks != 0 && vm.DisableQuirks2(disabledQuirks) is IoctlResult<int>.Failed q)
+        {
+            vm.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(q.Call, q.Errno);
+        }
+        var createdVcpu = vm.CreateVcpu();
+        if (createdVcpu is IoctlResult<LiveVcpu>.Failed vf)
+        {
+            vm.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(vf.Call, vf.Errno);
+        }
+        var vcpu = ((IoctlResult<LiveVcpu>.Ok)createdVcpu).Value;
+        var image = GuestCode.Assemble();
+        Install(vm.Memory, image);
+        var setup = SetUp(vcpu, table, image);
+        if (setup is IoctlResult<KvmSregs>.Failed f)
+        {
+            vcpu.Dispose();
+            vm.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(f.Call, f.Errno);
+        }
+        var target = new LiveKvmTarget(vm, vcpu, image, ((IoctlResult<KvmSregs>.Ok)setup).Value, disabledQuirks);
+        var read = target.ReadStart();
+        if (read is IoctlResult<int>.Failed r)
+        {
+            target.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(r.Call, r.Errno);
+        }
+        return new IoctlResult<LiveKvmTarget>.Ok(target);
+    }
+
+    /// <summary>
+    /// The model's start state for this vCPU: a VM on <paramref name="host"/> (6.18 profile, the same quirks
+    /// disabled), KVM_SET_CPUID2 of <see cref="StartTable"/>, and the MSR values the kernel reported (PVM's
+    /// IA32_MISC_ENABLE RESET value differs from upstream's, so it is read, not assumed).
+    /// </summary>
+    public KvmState ModelStart(HostCpu host, Policy policy)
+    {
+        var vmState = new Vm(host, KernelProfile.Linux6_18, (KvmQuirks)DisabledQuirks);
+        var s = KvmState.WithCpuid(vmState, policy, StartTable);
+        var r = StartRegisters;
+        var v = s.Vcpu with
+        {
+            Cr4 = r.Cr4,
+            Xcr0 = r.Xcr0,
+            ApicBase = r.ApicBase,
+            MiscEnable = r.MiscEnable,
+            MiscFeaturesEnables = r.MiscFeaturesEnables,
+        };
+        // The registers above are the ones the kernel materialized StartTable from; recompute so the model's
+        // table and capability bits agree with them whatever the RESET defaults were.
+        var m = DynamicBits.Materialize(vmState, v, v.Cpuid, v.Caps, policy);
+        return new KvmState(vmState, v with { Cpuid = m.Table, Caps = m.Caps });
+    }
+
+    /// <summary>Applies one Core event to the live vCPU.</summary>
+    public LiveResult Apply(VcpuEvent e) => e switch
+    {
+        VcpuEvent.Run => Guest(GuestOp.Nop, 0, 0, 0, _ => null),
+        VcpuEvent.Cpuid(var leaf, var subleaf) => Guest(
+            GuestOp.Cpuid,
+            leaf,
+            subleaf,
+            0,
+            r => new Observation.CpuidResult(leaf, subleaf, r[0], r[1], r[2], r[3])
+        ),
+        VcpuEvent.MovToCr4(var value) when value <= uint.MaxValue && cpl == 0 => Guest(GuestOp.MovToCr4, (uint)value, 0, 0, _ => null),
+        VcpuEvent.Xsetbv(var index, var value) when cpl == 0 => Guest(GuestOp.Xsetbv, (uint)value, (uint)(value >> 32), index, _ => null),
+        VcpuEvent.Wrmsr(var index, var value) when cpl == 0 => Guest(GuestOp.Wrmsr, (uint)value, (uint)(value >> 32), index, _ => null),
+        VcpuEvent.Rdmsr(var index) when cpl == 0 => Guest(
+            GuestOp.Rdmsr,
+            0,
+            0,
+            index,
+            r => new Observation.MsrValue(index, r[0] | ((ulong)r[3] << 32))
+        ),
+        VcpuEvent.MovToCr4 or VcpuEvent.Xsetbv or VcpuEvent.Wrmsr or VcpuEvent.Rdmsr => new LiveResult.Unsupported(
+            $"{e} at CPL{cpl}: the CPL3 interpreter only runs CPUID (and MOV CR4 takes a 32-bit value)"
+        ),
+        VcpuEvent.SetCpl(var level) => SetCpl(level),
+        VcpuEvent.SetSregs(var cr4, var apicBase) => SetSregs(cr4, apicBase),
+        VcpuEvent.SetXcrs(var xcr0) => Ioctl(vcpu.SetXcr(0, xcr0), _ => new Observation.IoctlDone(0)),
+        VcpuEvent.SetMsrs(var entries) => Ioctl(vcpu.SetMsrs(entries), n => new Observation.IoctlDone(n)),
+        VcpuEvent.SetCpuid2(var table) => Ioctl(vcpu.SetCpuid2(table), _ => new Observation.IoctlDone(0)),
+        VcpuEvent.GetCpuid2(var nent) => Ioctl(vcpu.GetCpuid2(nent), t => new Observation.Cpuid2(t)),
+        VcpuEvent.DisableQuirks2(var mask) => Ioctl(vm.DisableQuirks2(mask), _ => new Observation.IoctlDone(0)),
+        VcpuEvent.MonitorMwait => new LiveResult.Unsupported("MONITOR/MWAIT: the host has no MWAIT and the oracle does not run it"),
+        VcpuEvent.EnterSmm or VcpuEvent.Rsm => new LiveResult.Unsupported("SMM: KVM_CAP_X86_SMM is 0 here"),
+        VcpuEvent.Init or VcpuEvent.Reset => new LiveResult.Unsupported("INIT/RESET: needs an in-kernel APIC and a second vCPU"),
+        VcpuEvent.SevEsSyncFromGhcb => new LiveResult.Unsupported("SEV-ES: not an SEV host"),
+        VcpuEvent.NestedVmEntry or VcpuEvent.NestedVmExit => new LiveResult.Unsupported("nested: KVM_CAP_NESTED_STATE is 0 here"),
+        _ => new LiveResult.Unsupported($"unknown event {e.GetType().Name}"),
+    };
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        vcpu.Dispose();
+        vm.Dispose();
+    }
+
+    // ---- set-up ----
+
+    /// <summary>Copies both programs and builds the IVT, GDT, TSS and IDT.</summary>
+    private static void Install(Span<byte> memory, GuestImage image)
+    {
+        image.RealMode.Items.AsSpan().CopyTo(memory[GuestLayout.RealModeCode..]);
+        image.ProtectedMode.Items.AsSpan().CopyTo(memory[GuestLayout.ProtectedModeCode..]);
+        for (var n = 0; n < 256; n++)
+        {
+            // IVT entry: offset (low 16 bits), segment 0; vectors above 31 share the last stub.
+            var stub = image.RealModeStubs[Math.Min(n, image.RealModeStubs.Count - 1)];
+            BinaryPrimitives.WriteUInt32LittleEndian(memory[(GuestLayout.Ivt + (4 * n))..], (uint)stub & 0xFFFF);
+        }
+        ReadOnlySpan<ulong> gdt =
+        [
+            0,
+            0x00CF_9A00_0000_FFFF, // 0x08 flat code, DPL0
+            0x00CF_9200_0000_FFFF, // 0x10 flat data, DPL0
+            0x00CF_FA00_0000_FFFF, // 0x18 flat code, DPL3
+            0x00CF_F200_0000_FFFF, // 0x20 flat data, DPL3
+            0x0000_8B00_0600_0067, // 0x28 32-bit TSS (busy) at 0x600, limit 0x67
+        ];
+        for (var i = 0; i < gdt.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt64LittleEndian(memory[(GuestLayout.Gdt + (8 * i))..], gdt[i]);
+        }
+        var tss = memory.Slice(GuestLayout.Tss, 0x68);
+        tss.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(tss[4..], GuestLayout.Ring0StackTop); // ESP0
+        BinaryPrimitives.WriteUInt32LittleEndian(tss[8..], 0x10); // SS0
+        BinaryPrimitives.WriteUInt16LittleEndian(tss[0x66..], 0x68); // no I/O bitmap
+        for (var n = 0; n < image.ProtectedModeStubs.Count; n++)
+        {
+            var offset = image.ProtectedModeStubs[n];
+            // 32-bit interrupt gate, DPL0, selector 0x08.
+            var gate = (offset & 0xFFFF) | (0x08ul << 16) | (0x8Eul << 40) | ((offset >> 16) << 48);
+            BinaryPrimitives.WriteUInt64LittleEndian(memory[(GuestLayout.Idt + (8 * n))..], gate);
+        }
+    }
+
+    private static IoctlResult<KvmSregs> SetUp(LiveVcpu vcpu, CpuidTable table, GuestImage image)
+    {
+        if (vcpu.SetCpuid2(table) is IoctlResult<int>.Failed f)
+        {
+            return new IoctlResult<KvmSregs>.Failed(f.Call, f.Errno);
+        }
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var s))
+        {
+            return new IoctlResult<KvmSregs>.Failed("KVM_GET_SREGS", 0);
+        }
+        // Real mode with every segment at base 0 (the RESET CS is F000:FFF0 with base 0xFFFF0000).
+        s.Cs.Base = s.Ds.Base = s.Es.Base = s.Fs.Base = s.Gs.Base = s.Ss.Base = 0;
+        s.Cs.Selector = s.Ds.Selector = s.Es.Selector = s.Fs.Selector = s.Gs.Selector = s.Ss.Selector = 0;
+        s.Cr4 = 0;
+        if (vcpu.SetSregs(s) is IoctlResult<int>.Failed g)
+        {
+            return new IoctlResult<KvmSregs>.Failed(g.Call, g.Errno);
+        }
+        var regs = new KvmRegs { Rip = image.RealModeEntry, Rflags = 2 };
+        return vcpu.SetRegs(regs) is IoctlResult<int>.Failed h ? new IoctlResult<KvmSregs>.Failed(h.Call, h.Errno) : new IoctlResult<KvmSregs>.Ok(s);
+    }
+
+    private IoctlResult<int> ReadStart()
+    {
+        if (vcpu.GetCpuid2() is not IoctlResult<CpuidTable>.Ok(var table))
+        {
+            return new IoctlResult<int>.Failed("KVM_GET_CPUID2", 0);
+        }
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var s))
+        {
+            return new IoctlResult<int>.Failed("KVM_GET_SREGS", 0);
+        }
+        if (vcpu.GetXcr0() is not IoctlResult<ulong>.Ok(var xcr0))
+        {
+            return new IoctlResult<int>.Failed("KVM_GET_XCRS", 0);
+        }
+        var misc = vcpu.GetMsr(Msr.MiscEnable) is IoctlResult<ulong>.Ok(var m) ? m : Msr.MiscEnableDefault;
+        var features = vcpu.GetMsr(Msr.MiscFeaturesEnables) is IoctlResult<ulong>.Ok(var f) ? f : 0;
+        StartTable = table;
+        StartRegisters = new LiveRegisters(s.Cr4, xcr0, s.ApicBase, misc, features);
+        return new IoctlResult<int>.Ok(0);
+    }
+
+    // ---- events ----
+
+    /// <summary>Runs one guest command to its OUT and turns the record into an observation.</summary>
+    private LiveResult Guest(GuestOp op, uint a, uint b, uint c, Func<uint[], Observation?> observe)
+    {
+        var record = vm.Memory.Slice(GuestLayout.Command, GuestLayout.CommandSize);
+        record.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(record[GuestLayout.OpOffset..], (uint)op);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[GuestLayout.AOffset..], a);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[GuestLayout.BOffset..], b);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[GuestLayout.COffset..], c);
+        if (vcpu.Run() is not IoctlResult<RunExit>.Ok(var exit))
+        {
+            return new LiveResult.Failed($"KVM_RUN failed running {op}");
+        }
+        if (!exit.IsIo(GuestLayout.DonePort))
+        {
+            return new LiveResult.Failed($"{op}: unexpected {exit}");
+        }
+        record = vm.Memory.Slice(GuestLayout.Command, GuestLayout.CommandSize);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(record[GuestLayout.DoneOffset..]) != 1)
+        {
+            return new LiveResult.Failed($"{op}: the guest exited without completing the command");
+        }
+        var fault = BinaryPrimitives.ReadUInt16LittleEndian(record[GuestLayout.FaultOffset..]);
+        if (fault != 0)
+        {
+            return (fault - 1) switch
+            {
+                (int)X86Exception.GP => new LiveResult.Observed(new Observation.Fault(X86Exception.GP)),
+                (int)X86Exception.UD => new LiveResult.Observed(new Observation.Fault(X86Exception.UD)),
+                var v => new LiveResult.Failed(string.Create(CultureInfo.InvariantCulture, $"{op}: unexpected exception vector {v}")),
+            };
+        }
+        var results = new uint[4];
+        for (var i = 0; i < 4; i++)
+        {
+            results[i] = BinaryPrimitives.ReadUInt32LittleEndian(record[(GuestLayout.ResultOffset + (4 * i))..]);
+        }
+        return new LiveResult.Observed(observe(results));
+    }
+
+    private static LiveResult Ioctl<T>(IoctlResult<T> result, Func<T, Observation> observe) => result switch
+    {
+        IoctlResult<T>.Ok(var value) => new LiveResult.Observed(observe(value)),
+        IoctlResult<T>.Failed(_, var errno) => new LiveResult.Observed(new Observation.IoctlError((Errno)errno)),
+        _ => throw new System.Diagnostics.UnreachableException(),
+    };
+
+    /// <summary>KVM_SET_SREGS with only CR4 and the APIC base changed (the mode and segments are kept).</summary>
+    private LiveResult SetSregs(ulong cr4, ulong apicBase)
+    {
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var s))
+        {
+            return new LiveResult.Failed("KVM_GET_SREGS failed");
+        }
+        s.Cr4 = cr4;
+        s.ApicBase = apicBase;
+        return Ioctl(vcpu.SetSregs(s), _ => new Observation.IoctlDone(0));
+    }
+
+    /// <summary>
+    /// Moves the guest between the real-mode interpreter (CPL0) and flat 32-bit protected mode at CPL3, through
+    /// KVM_SET_SREGS with CR4 and the APIC base unchanged, so no dynamic-CPUID input changes.
+    /// </summary>
+    private LiveResult SetCpl(byte level)
+    {
+        if (level is not (0 or 3))
+        {
+            return new LiveResult.Unsupported($"CPL{level}: the oracle has interpreters for CPL0 and CPL3 only");
+        }
+        if (level == cpl)
+        {
+            return new LiveResult.Observed(null);
+        }
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var current))
+        {
+            return new LiveResult.Failed("KVM_GET_SREGS failed");
+        }
+        KvmSregs next;
+        KvmRegs regs;
+        if (level == 0)
+        {
+            next = realModeSregs;
+            regs = new KvmRegs { Rip = image.RealModeEntry, Rflags = 2 };
+        }
+        else
+        {
+            next = current;
+            var code = new KvmSegment { Limit = 0xFFFF_FFFF, Selector = 0x1B, Type = 0xB, Present = 1, Dpl = 3, Db = 1, S = 1, G = 1 };
+            var data = code with { Selector = 0x23, Type = 0x3 };
+            next.Cs = code;
+            next.Ds = next.Es = next.Fs = next.Gs = next.Ss = data;
+            next.Tr = new KvmSegment { Base = GuestLayout.Tss, Limit = 0x67, Selector = 0x28, Type = 0xB, Present = 1 };
+            next.Ldt = new KvmSegment { Unusable = 1 };
+            next.Gdt = new KvmDtable { Base = GuestLayout.Gdt, Limit = (6 * 8) - 1 };
+            next.Idt = new KvmDtable { Base = GuestLayout.Idt, Limit = (32 * 8) - 1 };
+            next.Cr0 = Cr0Pe | Cr0Et;
+            regs = new KvmRegs { Rip = image.ProtectedModeEntry, Rsp = GuestLayout.Ring3StackTop, Rflags = 0x3002 }; // IOPL 3
+        }
+        next.Cr4 = current.Cr4;
+        next.ApicBase = current.ApicBase;
+        if (vcpu.SetSregs(next) is IoctlResult<int>.Failed f)
+        {
+            return new LiveResult.Failed(f.ToString());
+        }
+        if (vcpu.SetRegs(regs) is IoctlResult<int>.Failed g)
+        {
+            return new LiveResult.Failed(g.ToString());
+        }
+        cpl = level;
+        return new LiveResult.Observed(null);
+    }
+}

@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Oracle.Native;
+
+namespace CpuidFunctional.Oracle;
+
+/// <summary>One vCPU of a <see cref="LiveVm"/>: the vCPU ioctls the oracle uses, each returning a value or errno.</summary>
+public sealed unsafe class LiveVcpu : IDisposable
+{
+    private readonly int fd; // closed once, by Dispose
+    private readonly nint run; // the kvm_run page, unmapped once, by Dispose
+    private readonly int runSize;
+
+    internal LiveVcpu(int fd, nint run, int runSize)
+    {
+        this.fd = fd;
+        this.run = run;
+        this.runSize = runSize;
+    }
+
+    /// <summary>KVM_SET_CPUID2.</summary>
+    public IoctlResult<int> SetCpuid2(CpuidTable table)
+    {
+        var buffer = KvmSystem.CpuidBuffer(table);
+        fixed (byte* p = buffer)
+        {
+            return Result("KVM_SET_CPUID2", Libc.Ioctl(fd, KvmIoctl.SetCpuid2, p));
+        }
+    }
+
+    /// <summary>KVM_GET_CPUID2 with a buffer of <paramref name="nent"/> entries (E2BIG if too small).</summary>
+    public IoctlResult<CpuidTable> GetCpuid2(int nent = CpuidTable.MaxEntries) =>
+        KvmSystem.CpuidIoctl(fd, KvmIoctl.GetCpuid2, "KVM_GET_CPUID2", nent);
+
+    internal IoctlResult<KvmSregs> GetSregs()
+    {
+        KvmSregs s;
+        return Libc.Ioctl(fd, KvmIoctl.GetSregs, &s) < 0
+            ? new IoctlResult<KvmSregs>.Failed("KVM_GET_SREGS", Libc.Errno)
+            : new IoctlResult<KvmSregs>.Ok(s);
+    }
+
+    internal IoctlResult<int> SetSregs(in KvmSregs sregs)
+    {
+        var copy = sregs;
+        return Result("KVM_SET_SREGS", Libc.Ioctl(fd, KvmIoctl.SetSregs, &copy));
+    }
+
+    internal IoctlResult<int> SetRegs(in KvmRegs regs)
+    {
+        var copy = regs;
+        return Result("KVM_SET_REGS", Libc.Ioctl(fd, KvmIoctl.SetRegs, &copy));
+    }
+
+    /// <summary>KVM_GET_XCRS, returning XCR0 (0 if the kernel reported no XCR0 entry).</summary>
+    public IoctlResult<ulong> GetXcr0()
+    {
+        KvmXcrs x = default;
+        if (Libc.Ioctl(fd, KvmIoctl.GetXcrs, &x) < 0)
+        {
+            return new IoctlResult<ulong>.Failed("KVM_GET_XCRS", Libc.Errno);
+        }
+        for (var i = 0; i < Math.Min((int)x.NrXcrs, KvmXcrs.MaxXcrs); i++)
+        {
+            if (x.XcrIndex(i) == 0)
+            {
+                return new IoctlResult<ulong>.Ok(x.XcrValue(i));
+            }
+        }
+        return new IoctlResult<ulong>.Ok(0);
+    }
+
+    /// <summary>KVM_SET_XCRS with a single entry (XCR <paramref name="index"/> = <paramref name="value"/>).</summary>
+    public IoctlResult<int> SetXcr(uint index, ulong value)
+    {
+        KvmXcrs x = default;
+        x.NrXcrs = 1;
+        x.SetXcr(0, index, value);
+        return Result("KVM_SET_XCRS", Libc.Ioctl(fd, KvmIoctl.SetXcrs, &x));
+    }
+
+    /// <summary>KVM_GET_MSRS of one MSR: its value, or a failure if the kernel read none.</summary>
+    public IoctlResult<ulong> GetMsr(uint index)
+    {
+        var buffer = stackalloc byte[KvmIoctl.MsrsHeaderSize + KvmIoctl.MsrEntrySize];
+        new Span<byte>(buffer, KvmIoctl.MsrsHeaderSize + KvmIoctl.MsrEntrySize).Clear();
+        *(uint*)buffer = 1;
+        *(uint*)(buffer + KvmIoctl.MsrsHeaderSize) = index;
+        var rc = Libc.Ioctl(fd, KvmIoctl.GetMsrs, buffer);
+        if (rc < 0)
+        {
+            return new IoctlResult<ulong>.Failed("KVM_GET_MSRS", Libc.Errno);
+        }
+        // KVM_GET_MSRS returns how many MSRs it read; 0 means this one was refused (no errno).
+        return rc == 1
+            ? new IoctlResult<ulong>.Ok(*(ulong*)(buffer + KvmIoctl.MsrsHeaderSize + 8))
+            : new IoctlResult<ulong>.Failed($"KVM_GET_MSRS(0x{index:x}) read {rc} MSRs", 0);
+    }
+
+    /// <summary>KVM_SET_MSRS: the number of MSRs the kernel set (it stops at the first refusal).</summary>
+    public IoctlResult<int> SetMsrs(IReadOnlyList<MsrEntry> entries)
+    {
+        var size = KvmIoctl.MsrsHeaderSize + (entries.Count * KvmIoctl.MsrEntrySize);
+        var buffer = new byte[size];
+        fixed (byte* p = buffer)
+        {
+            *(uint*)p = (uint)entries.Count;
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var e = p + KvmIoctl.MsrsHeaderSize + (i * KvmIoctl.MsrEntrySize);
+                *(uint*)e = entries[i].Index;
+                *(ulong*)(e + 8) = entries[i].Value;
+            }
+            return Result("KVM_SET_MSRS", Libc.Ioctl(fd, KvmIoctl.SetMsrs, p));
+        }
+    }
+
+    /// <summary>KVM_RUN until the guest exits to userspace (an interrupted run is retried).</summary>
+    public IoctlResult<RunExit> Run()
+    {
+        while (true)
+        {
+            if (Libc.Ioctl(fd, KvmIoctl.Run, 0) < 0)
+            {
+                var errno = Libc.Errno;
+                if (errno is Libc.EINTR or Libc.EAGAIN)
+                {
+                    continue;
+                }
+                return new IoctlResult<RunExit>.Failed("KVM_RUN", errno);
+            }
+            var page = (byte*)run;
+            var reason = Unsafe.ReadUnaligned<uint>(page + KvmIoctl.RunExitReasonOffset);
+            var info = page + KvmIoctl.RunExitInfoOffset;
+            // io: direction (u8), size (u8), port (u16), ...; internal: suberror (u32).
+            var port = reason == KvmIoctl.ExitIo ? Unsafe.ReadUnaligned<ushort>(info + 2) : (ushort)0;
+            var suberror = reason == KvmIoctl.ExitInternalError ? Unsafe.ReadUnaligned<uint>(info) : 0u;
+            KvmRegs regs;
+            var rip = Libc.Ioctl(fd, KvmIoctl.GetRegs, &regs) < 0 ? ulong.MaxValue : regs.Rip;
+            return new IoctlResult<RunExit>.Ok(new RunExit(reason, port, suberror, rip));
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Libc.Munmap(run, (nuint)runSize);
+        Libc.Close(fd);
+    }
+
+    private static IoctlResult<int> Result(string call, int rc) =>
+        rc < 0 ? new IoctlResult<int>.Failed(call, Libc.Errno) : new IoctlResult<int>.Ok(rc);
+}

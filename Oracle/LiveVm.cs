@@ -1,0 +1,95 @@
+using CpuidFunctional.Oracle.Native;
+
+namespace CpuidFunctional.Oracle;
+
+/// <summary>A KVM VM with one slot of anonymous guest memory at GPA 0. Owns its fd and mapping.</summary>
+public sealed unsafe class LiveVm : IDisposable
+{
+    /// <summary>1 MiB: real mode's whole address space, enough for the guest programs.</summary>
+    public const int DefaultMemorySize = 0x10_0000;
+
+    private readonly int fd; // closed once, by Dispose
+    private readonly nint memory; // guest memory, unmapped once, by Dispose
+    private readonly int vcpuMmapSize;
+
+    private LiveVm(int fd, nint memory, int memorySize, int vcpuMmapSize)
+    {
+        this.fd = fd;
+        this.memory = memory;
+        MemorySize = memorySize;
+        this.vcpuMmapSize = vcpuMmapSize;
+    }
+
+    /// <summary>Bytes of guest memory.</summary>
+    public int MemorySize { get; }
+
+    /// <summary>Guest physical memory, writable by the host.</summary>
+    public Span<byte> Memory => new((void*)memory, MemorySize);
+
+    internal static IoctlResult<LiveVm> Create(KvmSystem kvm, int kvmFd, int memorySize)
+    {
+        var fd = Libc.Ioctl(kvmFd, KvmIoctl.CreateVm, 0);
+        if (fd < 0)
+        {
+            return new IoctlResult<LiveVm>.Failed("KVM_CREATE_VM", Libc.Errno);
+        }
+        var mem = Libc.Mmap(0, (nuint)memorySize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_ANONYMOUS, -1, 0);
+        if (mem == Libc.MapFailed)
+        {
+            var errno = Libc.Errno;
+            Libc.Close(fd);
+            return new IoctlResult<LiveVm>.Failed("mmap(guest memory)", errno);
+        }
+        // struct kvm_userspace_memory_region: slot, flags, guest_phys_addr, memory_size, userspace_addr.
+        var region = stackalloc ulong[4];
+        region[0] = 0; // slot 0, flags 0
+        region[1] = 0;
+        region[2] = (ulong)memorySize;
+        region[3] = (ulong)mem;
+        if (Libc.Ioctl(fd, KvmIoctl.SetUserMemoryRegion, region) < 0)
+        {
+            var errno = Libc.Errno;
+            Libc.Munmap(mem, (nuint)memorySize);
+            Libc.Close(fd);
+            return new IoctlResult<LiveVm>.Failed("KVM_SET_USER_MEMORY_REGION", errno);
+        }
+        return new IoctlResult<LiveVm>.Ok(new LiveVm(fd, mem, memorySize, kvm.VcpuMmapSize));
+    }
+
+    /// <summary>KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, mask) on the VM.</summary>
+    public IoctlResult<int> DisableQuirks2(ulong mask)
+    {
+        // struct kvm_enable_cap: cap, flags, args[4], pad[64].
+        var cap = stackalloc byte[KvmIoctl.EnableCapSize];
+        new Span<byte>(cap, KvmIoctl.EnableCapSize).Clear();
+        *(uint*)cap = (uint)KvmCapability.DisableQuirks2;
+        *(ulong*)(cap + 8) = mask;
+        var rc = Libc.Ioctl(fd, KvmIoctl.EnableCap, cap);
+        return rc < 0 ? new IoctlResult<int>.Failed("KVM_ENABLE_CAP(DISABLE_QUIRKS2)", Libc.Errno) : new IoctlResult<int>.Ok(rc);
+    }
+
+    /// <summary>KVM_CREATE_VCPU with id 0, and its <c>kvm_run</c> mapping.</summary>
+    public IoctlResult<LiveVcpu> CreateVcpu()
+    {
+        var vcpu = Libc.Ioctl(fd, KvmIoctl.CreateVcpu, 0);
+        if (vcpu < 0)
+        {
+            return new IoctlResult<LiveVcpu>.Failed("KVM_CREATE_VCPU", Libc.Errno);
+        }
+        var run = Libc.Mmap(0, (nuint)vcpuMmapSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, vcpu, 0);
+        if (run == Libc.MapFailed)
+        {
+            var errno = Libc.Errno;
+            Libc.Close(vcpu);
+            return new IoctlResult<LiveVcpu>.Failed("mmap(kvm_run)", errno);
+        }
+        return new IoctlResult<LiveVcpu>.Ok(new LiveVcpu(vcpu, run, vcpuMmapSize));
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Libc.Munmap(memory, (nuint)MemorySize);
+        Libc.Close(fd);
+    }
+}

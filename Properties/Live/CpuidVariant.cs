@@ -1,0 +1,23 @@
+namespace CpuidFunctional.Properties.Live;
+
+/// <summary>Which table a generated KVM_SET_CPUID2 passes, derived from the live start table at run time.</summary>
+public enum CpuidVariant
+{
+    /// <summary>The start table unchanged.</summary>
+    Same,
+
+    /// <summary>CPUID.1:ECX.OSXSAVE flipped (a dynamic bit).</summary>
+    FlipOsxsave,
+
+    /// <summary>CPUID.1:EDX.APIC flipped (a dynamic bit).</summary>
+    FlipApic,
+
+    /// <summary>CPUID.0xD.0:EBX set to a wrong size (a dynamic field).</summary>
+    WrongXsaveSize,
+
+    /// <summary>CPUID.1:ECX.MWAIT flipped (dynamic only with the quirk disabled).</summary>
+    FlipMwait,
+
+    /// <summary>CPUID.7.0:EBX bit 0 flipped (static). Only after KVM_RUN: before it PVM rewrites leaf 7 at KVM_SET_CPUID2.</summary>
+    StaticChange,
+}

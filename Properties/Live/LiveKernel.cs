@@ -1,0 +1,35 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Oracle;
+
+namespace CpuidFunctional.Properties.Live;
+
+/// <summary>Opens the live KVM for a test, or skips the test with the reason it cannot run here.</summary>
+internal static class LiveKernel
+{
+    /// <summary>The open /dev/kvm; the test is reported as skipped when it is missing or unusable.</summary>
+    public static KvmSystem OpenOrSkip()
+    {
+        switch (KvmSystem.Open())
+        {
+            case KvmAvailability.Available(var kvm):
+                if (kvm.GetSupportedCpuid() is IoctlResult<CpuidTable>.Failed f)
+                {
+                    kvm.Dispose();
+                    Assert.Skip($"KVM unusable on {KvmSystem.KernelRelease}: {f}");
+                }
+                return kvm;
+            case KvmAvailability.Unavailable(var reason):
+                Assert.Skip($"no usable KVM on {KvmSystem.KernelRelease}: {reason}");
+                break;
+        }
+        throw new InvalidOperationException("unreachable: Assert.Skip throws");
+    }
+
+    /// <summary>KVM_GET_SUPPORTED_CPUID (OpenOrSkip has checked that it works).</summary>
+    public static CpuidTable Supported(KvmSystem kvm) => ((IoctlResult<CpuidTable>.Ok)kvm.GetSupportedCpuid()).Value;
+
+    /// <summary>The model's host for this kernel (see <see cref="LiveKernelHost"/>).</summary>
+    public static HostCpu Host(KvmSystem kvm) =>
+        LiveKernelHost.Build("live " + KvmSystem.KernelRelease, Supported(kvm), LiveKernelHost.HostCpuid);
+}

@@ -1,0 +1,394 @@
+using CpuidFunctional.Core;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Oracle;
+using E = CpuidFunctional.Core.State.VcpuEvent;
+
+namespace CpuidFunctional.Properties.Live;
+
+/// <summary>
+/// The scenarios of shared/kvm/live-kvm-observations.md, run on this machine's KVM and on the model (6.18, Lazy
+/// and Eager) from the same start, compared field by field at every step. Skipped where /dev/kvm is unusable.
+/// </summary>
+public class LiveScenarioTests
+{
+    private const ulong OsXsave = Cr4.OsXsave;
+    private const ulong ApicXapic = 0xFEE0_0900;
+    private const ulong QuirkNoMwait = (ulong)KvmQuirks.MiscEnableNoMwait;
+
+    [Fact]
+    public void Cr4_osxsave_set_through_KVM_SET_SREGS_is_seen_by_GET_CPUID2_and_guest_CPUID()
+    {
+        AssertAgrees(
+            Scenario(
+                new E.SetSregs(OsXsave, ApicXapic),
+                new E.GetCpuid2(256),
+                new E.Run(),
+                new E.Cpuid(1, 0),
+                new E.SetSregs(0, ApicXapic),
+                new E.GetCpuid2(256),
+                new E.Cpuid(1, 0),
+                new E.SetSregs(OsXsave, ApicXapic),
+                new E.Cpuid(1, 0),
+                new E.SetSregs(0, ApicXapic),
+                new E.Cpuid(1, 0),
+                new E.SetSregs(OsXsave, ApicXapic),
+                new E.SetSregs(0, ApicXapic),
+                new E.GetCpuid2(256)
+            )
+        );
+    }
+
+    [Fact]
+    public void Guest_MOV_CR4_toggles_before_one_observation_show_only_the_last_value()
+    {
+        AssertAgrees(
+            Scenario(
+                new E.Run(),
+                new E.Cpuid(1, 0),
+                new E.MovToCr4(OsXsave),
+                new E.MovToCr4(0),
+                new E.MovToCr4(OsXsave),
+                new E.MovToCr4(0),
+                new E.Cpuid(1, 0),
+                new E.MovToCr4(OsXsave),
+                new E.MovToCr4(0),
+                new E.MovToCr4(OsXsave),
+                new E.Cpuid(1, 0),
+                new E.Xsetbv(0, 7),
+                new E.Xsetbv(0, 3),
+                new E.Cpuid(0xD, 0),
+                new E.Xsetbv(0, 7),
+                new E.Cpuid(0xD, 0),
+                new E.MovToCr4(0),
+                new E.Cpuid(1, 0),
+                new E.GetCpuid2(256)
+            )
+        );
+    }
+
+    [Fact]
+    public void Xsave_sizes_follow_XCR0_through_guest_XSETBV_and_KVM_SET_XCRS()
+    {
+        var events = new List<E> { new E.Run(), new E.MovToCr4(OsXsave), new E.Cpuid(0xD, 0), new E.Cpuid(0xD, 1) };
+        foreach (var xcr0 in new ulong[] { 0x1, 0x3, 0x7, 0x5, 0xE7, 0x2E7, 0x207, 0x203, 0x201, 0xE3, 0x3, 0x1 })
+        {
+            events.AddRange([new E.Xsetbv(0, xcr0), new E.Cpuid(0xD, 0), new E.Cpuid(0xD, 1)]);
+        }
+        foreach (var xcr0 in new ulong[] { 0xE7, 0x2E7, 0x7, 0x27, 0x0, (1ul << 63) | 7, 0x3 })
+        {
+            events.AddRange([new E.SetXcrs(xcr0), new E.GetCpuid2(256)]);
+        }
+        events.AddRange([new E.SetXcrs(0x2E7), new E.Cpuid(0xD, 0), new E.Cpuid(0xD, 1)]);
+        AssertAgrees(Scenario([.. events]));
+    }
+
+    [Fact]
+    public void XSETBV_refusals_are_GP_and_without_CR4_OSXSAVE_UD_and_leave_the_sizes_alone()
+    {
+        var events = new List<E> { new E.Run(), new E.MovToCr4(OsXsave), new E.Xsetbv(0, 7) };
+        ulong[] refused =
+        [
+            0x0, 0x2, 0x4, 0x5, 0x6, 0xF, 0x17, 0x1F, 0x27, 0x67, 0xC7, 0xE3, 0x107, 0x20007, 0x40007, 0x60007, 0x80007,
+            1ul << 32, 1ul << 63,
+        ];
+        foreach (var value in refused)
+        {
+            events.AddRange([new E.Xsetbv(0, value), new E.Cpuid(0xD, 0)]);
+        }
+        events.AddRange([new E.Xsetbv(1, 1), new E.Xsetbv(1, 3), new E.Xsetbv(0x8000_0000, 7), new E.Cpuid(0xD, 1)]);
+        events.AddRange([new E.MovToCr4(0), new E.Cpuid(1, 0), new E.Xsetbv(0, 3), new E.Xsetbv(0, 0)]);
+        events.AddRange([new E.MovToCr4(OsXsave), new E.Cpuid(0xD, 0), new E.GetCpuid2(256)]);
+        AssertAgrees(Scenario([.. events]));
+    }
+
+    [Fact]
+    public void APIC_enable_and_illegal_transitions_through_WRMSR_KVM_SET_SREGS_and_KVM_SET_MSRS()
+    {
+        var events = new List<E> { new E.Run(), new E.Rdmsr(Msr.ApicBase), new E.Cpuid(1, 0) };
+        foreach (var value in new ulong[] { 0xFEE00100, 0xFEE00900, 0xFEE00500, 0xFEE00D00, 0xFEE00900, 0xFEE00500, 0xFEE00100, 0xFEE00D00, 0xFEE00500, 0xFEE00901, 0xFEE00900 })
+        {
+            events.AddRange([new E.Wrmsr(Msr.ApicBase, value), new E.Rdmsr(Msr.ApicBase), new E.Cpuid(1, 0)]);
+        }
+        foreach (var value in new ulong[] { 0xFEE00100, 0xFEE00500, 0xFEE00900, 0xFEE00D00, 0xFEE00900, 0xFEE00100 })
+        {
+            events.AddRange([new E.SetSregs(0, value), new E.GetCpuid2(256)]);
+        }
+        events.AddRange([new E.SetSregs(0, 0xFEE00900), new E.SetSregs(0, 0xFEE00100), new E.Cpuid(1, 0)]);
+        events.AddRange([new E.SetMsrs(Msrs((Msr.ApicBase, 0xFEE00900))), new E.GetCpuid2(256)]);
+        events.AddRange([new E.SetMsrs(Msrs((Msr.ApicBase, 0xFEE00500))), new E.GetCpuid2(256)]);
+        AssertAgrees(Scenario([.. events]));
+    }
+
+    [Theory]
+    [InlineData(false, false, false)]
+    [InlineData(false, false, true)]
+    [InlineData(false, true, false)]
+    [InlineData(false, true, true)]
+    [InlineData(true, false, false)]
+    [InlineData(true, true, false)]
+    public void MWAIT_quirk_matrix_agrees(bool quirkDisabled, bool cpuidMwait, bool miscEnableMwait) =>
+        AssertAgrees(MwaitCase(quirkDisabled, cpuidMwait, miscEnableMwait));
+
+    /// <summary>
+    /// Vendor behaviour, not common code: with MISC_ENABLE_NO_MWAIT disabled, upstream kvm_update_cpuid_runtime
+    /// copies IA32_MISC_ENABLE[18] into CPUID.1:ECX.MWAIT, but this PVM kernel (whose host has no MWAIT) always
+    /// reports 0 (observations S6/S6b). Pinned here: the kernel shows 0, the model 1, and nothing else differs.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MWAIT_stays_clear_on_this_PVM_kernel_when_the_quirk_is_disabled_and_MISC_ENABLE_bit_18_is_set(bool cpuidMwait)
+    {
+        var c = MwaitCase(quirkDisabled: true, cpuidMwait, miscEnableMwait: true);
+        AssertRan(c);
+        var differing = c.Rows.Where(r => !r.Agrees).ToList();
+        Assert.NotEmpty(differing);
+        foreach (var row in differing)
+        {
+            Assert.True(MwaitOf(row.KernelObservation) == false && MwaitOf(row.Lazy) == true && MwaitOf(row.Eager) == true, c.Report());
+            Assert.Equal(WithoutMwait(row.KernelObservation), WithoutMwait(row.Lazy));
+            Assert.Equal(WithoutMwait(row.KernelObservation), WithoutMwait(row.Eager));
+        }
+    }
+
+    /// <summary>
+    /// Modelling note 5 on the live kernel (S7): CPUID.1 MWAIT=1 from userspace, a CR4 trigger leaves an update
+    /// pending, the quirk is disabled, then CPUID. The kernel samples the quirk when it materializes (MWAIT=0 from
+    /// MISC_ENABLE[18]=0), like Lazy; Eager updated at the trigger, with the quirk still in effect, and keeps 1.
+    /// </summary>
+    [Fact]
+    public void Disabling_the_quirk_while_an_update_is_pending_shows_the_lazy_result()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        var host = LiveKernel.Host(kvm);
+        var table = WithLeaf1Bit(LiveKernel.Supported(kvm), CpuidRegister.Ecx, 3, true);
+        using var target = Create(kvm, table, 0);
+        var misc = target.StartRegisters.MiscEnable & ~Msr.MiscEnableMwait;
+        var c = LiveComparison.Run(
+            target,
+            host,
+            [
+                new E.Run(),
+                new E.Cpuid(1, 0),
+                new E.MovToCr4(OsXsave),
+                new E.Wrmsr(Msr.MiscEnable, misc),
+                new E.DisableQuirks2(QuirkNoMwait),
+                new E.Cpuid(1, 0),
+                new E.GetCpuid2(256),
+            ]
+        );
+        AssertRan(c);
+        var afterDisable = c.Rows[5];
+        Assert.True(MwaitOf(afterDisable.KernelObservation) == false, c.Report());
+        Assert.True(Equals(LiveComparison.Normalize(afterDisable.KernelObservation), LiveComparison.Normalize(afterDisable.Lazy)), c.Report());
+        Assert.True(MwaitOf(afterDisable.Eager) == true, c.Report());
+        Assert.All(c.Rows, r => Assert.True(Equals(LiveComparison.Normalize(r.KernelObservation), LiveComparison.Normalize(r.Lazy)), c.Report()));
+    }
+
+    [Fact]
+    public void KVM_SET_CPUID2_after_KVM_RUN_compares_current_dynamic_bits_and_refuses_static_changes()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        var host = LiveKernel.Host(kvm);
+        using var target = Create(kvm, LiveKernel.Supported(kvm), 0);
+        var t = target.StartTable;
+        var events = new E[]
+        {
+            new E.Run(),
+            new E.GetCpuid2(256),
+            new E.SetCpuid2(t),
+            new E.SetSregs(OsXsave, ApicXapic),
+            new E.SetCpuid2(t), // stale OSXSAVE=0 while the update is pending
+            new E.GetCpuid2(256),
+            new E.Cpuid(1, 0),
+            new E.SetSregs(0, ApicXapic),
+            new E.SetCpuid2(WithLeaf1Bit(t, CpuidRegister.Ecx, 27, true)),
+            new E.Cpuid(1, 0),
+            new E.SetCpuid2(Edit(t, 7, 0, e => e with { Ebx = e.Ebx - 1 })),
+            new E.SetCpuid2(Edit(t, 0x8000_0008, 0, e => e with { Eax = e.Eax - 1 })),
+            new E.SetCpuid2(Edit(t, 0xD, 0, e => e with { Ebx = 0x1234 })),
+            new E.SetCpuid2(WithLeaf1Bit(t, CpuidRegister.Ecx, 3, !t.Find(1, 0)!.Value.Has(CpuidRegister.Ecx, 3))),
+            new E.SetCpuid2(LiveKernel.Supported(kvm)),
+            new E.GetCpuid2(256),
+        };
+        AssertAgrees(LiveComparison.Run(target, host, events));
+    }
+
+    [Fact]
+    public void KVM_GET_CPUID2_returns_E2BIG_for_a_short_buffer_before_materializing()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        var host = LiveKernel.Host(kvm);
+        using var target = Create(kvm, LiveKernel.Supported(kvm), 0);
+        var n = target.StartTable.Count;
+        AssertAgrees(
+            LiveComparison.Run(
+                target,
+                host,
+                [
+                    new E.SetSregs(OsXsave, ApicXapic),
+                    new E.GetCpuid2(0),
+                    new E.GetCpuid2(1),
+                    new E.GetCpuid2(n - 1),
+                    new E.GetCpuid2(n),
+                    new E.GetCpuid2(n + 1),
+                    new E.GetCpuid2(256),
+                ]
+            )
+        );
+    }
+
+    [Theory]
+    [InlineData(0xDu)]
+    [InlineData(7u)]
+    [InlineData(1u)]
+    public void Out_of_range_leaves_on_an_Intel_table_answer_the_max_basic_leaf_with_current_dynamic_bits(uint maxBasic)
+    {
+        var events = new List<E> { new E.Run(), new E.MovToCr4(OsXsave), new E.Xsetbv(0, 7) };
+        events.AddRange(OutOfRangeQueries());
+        events.AddRange([new E.MovToCr4(0), new E.Cpuid(2, 0), new E.Cpuid(0x8000_00FF, 1), new E.Cpuid(0x4000_0100, 0)]);
+        AssertAgrees(ScenarioOn(supported => Truncate(supported, maxBasic, amd: false), 0, [.. events]));
+    }
+
+    [Fact]
+    public void Out_of_range_leaves_on_an_AMD_vendor_table_answer_zeros()
+    {
+        var events = new List<E> { new E.Run(), new E.MovToCr4(OsXsave), new E.Cpuid(1, 0) };
+        events.AddRange(OutOfRangeQueries());
+        AssertAgrees(ScenarioOn(supported => Truncate(supported, 1, amd: true), 0, [.. events]));
+    }
+
+    [Fact]
+    public void CPUID_faulting_gives_GP_at_CPL3_only_and_the_next_CPUID_is_current()
+    {
+        AssertAgrees(
+            Scenario(
+                new E.Run(),
+                new E.Rdmsr(Msr.PlatformInfo),
+                new E.Rdmsr(Msr.MiscFeaturesEnables),
+                new E.Wrmsr(Msr.MiscFeaturesEnables, 1),
+                new E.Cpuid(1, 0), // CPL0: no fault
+                new E.Wrmsr(Msr.MiscFeaturesEnables, 0),
+                new E.SetCpl(3),
+                new E.Cpuid(1, 0), // CPL3, faulting off
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))),
+                new E.Cpuid(1, 0), // #GP
+                new E.SetSregs(OsXsave, ApicXapic), // update pending
+                new E.Cpuid(1, 0), // #GP, no materialization
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 0))),
+                new E.Cpuid(1, 0), // current: OSXSAVE=1
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))),
+                new E.SetCpl(0),
+                new E.Cpuid(1, 0),
+                new E.GetCpuid2(256)
+            )
+        );
+    }
+
+    // ---- helpers ----
+
+    private static IEnumerable<E> OutOfRangeQueries() =>
+        new (uint Leaf, uint Sub)[]
+        {
+            (0xE, 0), (0x14, 0), (0x21, 0), (0x8000_00FF, 0), (0x4000_0002, 0), (0x4000_0100, 0), (0x4FFF_FFFF, 0),
+            (0x5000_0000, 0), (0x7FFF_FFFF, 0), (0xC000_0000, 0), (0xFFFF_FFFF, 0), (0xE, 1), (0x8000_00FF, 1),
+            (0x4000_0100, 1), (0xFFFF_FFFF, 1), (0x1F, 1), (0x4000_0000, 0),
+        }.Select(q => (E)new E.Cpuid(q.Leaf, q.Sub));
+
+    /// <summary>The supported table cut at <paramref name="maxBasic"/> (leaf 0 EAX too), optionally with AMD's vendor string.</summary>
+    private static CpuidTable Truncate(CpuidTable supported, uint maxBasic, bool amd)
+    {
+        var t = supported.RemoveAll(e => e.Function > maxBasic && e.Function < 0x4000_0000);
+        var i = t.IndexOfFunction(0);
+        var leaf0 = t[i] with { Eax = maxBasic };
+        if (amd)
+        {
+            leaf0 = leaf0 with { Ebx = Vendor.Amd.Ebx, Ecx = Vendor.Amd.Ecx, Edx = Vendor.Amd.Edx };
+        }
+        return t.SetItem(i, leaf0);
+    }
+
+    private static LiveComparison MwaitCase(bool quirkDisabled, bool cpuidMwait, bool miscEnableMwait)
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        var host = LiveKernel.Host(kvm);
+        var table = WithLeaf1Bit(LiveKernel.Supported(kvm), CpuidRegister.Ecx, 3, cpuidMwait);
+        using var target = Create(kvm, table, quirkDisabled ? QuirkNoMwait : 0);
+        var misc = (target.StartRegisters.MiscEnable & ~Msr.MiscEnableMwait) | (miscEnableMwait ? Msr.MiscEnableMwait : 0);
+        return LiveComparison.Run(
+            target,
+            host,
+            [
+                new E.GetCpuid2(256),
+                new E.Run(),
+                new E.Rdmsr(Msr.MiscEnable),
+                new E.Wrmsr(Msr.MiscEnable, misc),
+                new E.Rdmsr(Msr.MiscEnable),
+                new E.Cpuid(1, 0),
+                new E.MovToCr4(OsXsave), // an unrelated trigger
+                new E.Cpuid(1, 0),
+                new E.GetCpuid2(256),
+            ]
+        );
+    }
+
+    private static bool? MwaitOf(Observation? o) => o switch
+    {
+        Observation.CpuidResult r when r.Leaf == 1 => (r.Ecx & 8) != 0,
+        Observation.Cpuid2(var t) when t.Find(1, 0) is { } leaf1 => leaf1.Has(CpuidRegister.Ecx, 3),
+        _ => null,
+    };
+
+    private static Observation? WithoutMwait(Observation? o) => LiveComparison.Normalize(o) switch
+    {
+        Observation.CpuidResult r when r.Leaf == 1 => r with { Ecx = r.Ecx & ~8u },
+        Observation.Cpuid2(var t) => new Observation.Cpuid2(WithLeaf1Bit(t, CpuidRegister.Ecx, 3, false)),
+        var other => other,
+    };
+
+    private static LiveKvmTarget Create(KvmSystem kvm, CpuidTable table, ulong quirks) =>
+        LiveKvmTarget.Create(kvm, table, quirks) switch
+        {
+            IoctlResult<LiveKvmTarget>.Ok(var t) => t,
+            var failed => throw new InvalidOperationException($"live set-up failed: {failed}"),
+        };
+
+    private static LiveComparison Scenario(params E[] events) => ScenarioOn(t => t, 0, events);
+
+    private static LiveComparison ScenarioOn(Func<CpuidTable, CpuidTable> table, ulong quirks, E[] events)
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        HostCpu host = LiveKernel.Host(kvm);
+        return LiveComparison.Run(kvm, host, table(LiveKernel.Supported(kvm)), quirks, events);
+    }
+
+    private static void AssertRan(LiveComparison c)
+    {
+        Assert.True(c.Rows.All(r => r.Kernel is LiveResult.Observed), c.Report());
+        Assert.True(c.Observations > 0, c.Report());
+    }
+
+    private static void AssertAgrees(LiveComparison c)
+    {
+        AssertRan(c);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{c.Rows.Count} steps, {c.Observations} observations compared on {c.Kernel}");
+        Assert.True(c.Agrees, "model and kernel disagree ('*' rows):\n" + c.Report());
+    }
+
+    private static ValueArray<MsrEntry> Msrs(params (uint Index, ulong Value)[] entries) => new([.. entries.Select(e => new MsrEntry(e.Index, e.Value))]);
+
+    private static CpuidTable Edit(CpuidTable t, uint function, uint index, Func<CpuidEntry, CpuidEntry> edit)
+    {
+        var i = t.IndexOf(function, index);
+        return i < 0 ? t : t.SetItem(i, edit(t[i]));
+    }
+
+    private static CpuidTable WithLeaf1Bit(CpuidTable t, CpuidRegister register, int bit, bool set)
+    {
+        var i = t.IndexOfFunction(1);
+        return i < 0 ? t : t.SetItem(i, t[i].WithBit(register, bit, set));
+    }
+}

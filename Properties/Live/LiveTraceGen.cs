@@ -1,0 +1,141 @@
+using CpuidFunctional.Core;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Oracle;
+using CsCheck;
+using E = CpuidFunctional.Core.State.VcpuEvent;
+
+namespace CpuidFunctional.Properties.Live;
+
+/// <summary>
+/// Generators of live traces over the events this kernel supports (probed: no SMM, nested, XSS or PKU here), and
+/// the resolution of abstract steps into Core events. Restrictions for vendor (PVM) behaviour are commented where
+/// they are made; each is recorded in docs/live-kernel.md.
+/// </summary>
+internal static class LiveTraceGen
+{
+    private const ulong OsXsave = Cr4.OsXsave;
+
+    private static readonly Gen<E> Cpuid = Gen.OneOf<(uint, uint)>(
+            (0, 0), (1, 0), (7, 0), (7, 1), (0xD, 0), (0xD, 1), (0xD, 2), (0xB, 0), (0x1F, 1), (0x21, 0), (0x21, 1),
+            (0x4000_0000, 0), (0x4000_0100, 0), (0x8000_0000, 0), (0x8000_0008, 0), (0x8000_0009, 1), (0xC000_0000, 0)
+        )
+        .Select(q => (E)new E.Cpuid(q.Item1, q.Item2));
+
+    private static readonly Gen<ulong> Xcr0 = Gen.OneOf<ulong>(
+        0x1, 0x3, 0x7, 0xE7, 0x2E7, 0x207, 0x203, 0x201, 0x0, 0x2, 0x5, 0x27, 0xE3, 0x1F, 0x107, 0x60007, (1ul << 63) | 7
+    );
+
+    // CR4.PKE is included although PKU is absent: both sides must refuse it (#GP / EINVAL).
+    private static readonly Gen<ulong> Cr4Value = Gen.OneOf<ulong>(0, OsXsave, 0, OsXsave, Cr4.Pke, OsXsave | Cr4.Pke);
+
+    private static readonly Gen<ulong> ApicBase = Gen.OneOf<ulong>(
+        0xFEE0_0900, 0xFEE0_0100, 0xFEE0_0D00, 0xFEE0_0500, 0xFEE0_0901, 0xFEE0_0900
+    );
+
+    // MISC_FEATURES_ENABLES: only 0 and 1. PVM accepts 3 (reserved bit 1) where upstream refuses it (S12): vendor.
+    private static readonly Gen<ulong> CpuidFault = Gen.OneOf<ulong>(0, 1);
+
+    // Read-back MSRs: IA32_TSX_CTRL is left out (upstream handles it in vendor code, vmx_set_msr/vmx_get_msr).
+    private static readonly Gen<uint> ReadableMsr = Gen.OneOf(Msr.ApicBase, Msr.MiscEnable, Msr.MiscFeaturesEnables, Msr.PlatformInfo);
+
+    private static Gen<TraceStep> Step(bool mwaitAllowed)
+    {
+        var steps = new List<(int, IGen<TraceStep>)>
+        {
+            (8, Cpuid.Select(Plain)),
+            (4, Cr4Value.Select(v => Plain(new E.MovToCr4(v)))),
+            (4, Xcr0.Select(v => Plain(new E.Xsetbv(0, v)))),
+            (1, Gen.Const(Plain(new E.Xsetbv(1, 1)))),
+            (3, ApicBase.Select(v => Plain(new E.Wrmsr(Msr.ApicBase, v)))),
+            (2, CpuidFault.Select(v => Plain(new E.Wrmsr(Msr.MiscFeaturesEnables, v)))),
+            (2, ReadableMsr.Select(i => Plain(new E.Rdmsr(i)))),
+            (3, Gen.Select(Cr4Value, ApicBase).Select((c, a) => Plain(new E.SetSregs(c, a)))),
+            (3, Xcr0.Select(v => Plain(new E.SetXcrs(v)))),
+            (2, Gen.Select(ApicBase, CpuidFault).Select((a, f) => Plain(new E.SetMsrs(Msrs((Msr.ApicBase, a), (Msr.MiscFeaturesEnables, f)))))),
+            // MISC_ENABLE[18] = 1 only in traces that never disable MISC_ENABLE_NO_MWAIT: with the quirk disabled
+            // this PVM kernel never sets CPUID.1:ECX.MWAIT (S6, vendor behaviour), which the model would.
+            (3, Gen.Select(Gen.Bool, mwaitAllowed ? Gen.Bool : Gen.Const(false), Gen.Int[0, 9]).Select((h, m, r) => (TraceStep)new TraceStep.MiscEnableWrite(h, m, r == 0))),
+            (3, Gen.Enum<CpuidVariant>().Select(v => (TraceStep)new TraceStep.SetCpuid(v))),
+            (4, Gen.OneOf(-1, 0, 1, 200, -1000).Select(d => (TraceStep)new TraceStep.GetCpuid(d))),
+            (2, Gen.OneOf<byte>(0, 3).Select(c => Plain(new E.SetCpl(c)))),
+            (2, Gen.Const(Plain(new E.Run()))),
+        };
+        if (!mwaitAllowed)
+        {
+            steps.Add((2, Gen.OneOf((ulong)KvmQuirks.MiscEnableNoMwait, 0ul, 1ul << 40).Select(m => Plain(new E.DisableQuirks2(m)))));
+        }
+        return Gen.Frequency([.. steps]);
+    }
+
+    /// <summary>Traces of 1–30 steps.</summary>
+    public static readonly Gen<LiveTrace> Trace =
+        Gen.Select(Gen.Bool, Gen.Bool)
+            .SelectMany((mwaitAllowed, quirkAtCreation) =>
+                Step(mwaitAllowed).Array[1, 30].Select(steps => new LiveTrace(!mwaitAllowed && quirkAtCreation, mwaitAllowed, [.. steps]))
+            );
+
+    /// <summary>
+    /// Makes a step concrete for the Lazy model's current state <paramref name="lazy"/>:
+    /// a guest instruction before the first run is preceded by KVM_RUN (running guest code is a KVM_RUN);
+    /// at CPL3 the guest can only run CPUID, so other guest instructions become CPUID(1);
+    /// a quirk change while an update is pending is preceded by KVM_GET_CPUID2, so Eager and Lazy sample the quirk
+    /// at the same point (the pending case is Modelling note 5, pinned by a scenario test).
+    /// </summary>
+    public static IReadOnlyList<E> Resolve(TraceStep step, KvmState lazy, LiveKvmTarget target)
+    {
+        var v = lazy.Vcpu;
+        var e = step switch
+        {
+            TraceStep.Event(var ev) => ev,
+            TraceStep.SetCpuid(var variant) => new E.SetCpuid2(Variant(target.StartTable, variant, v.HasRun)),
+            TraceStep.GetCpuid(var delta) => new E.GetCpuid2(Math.Max(0, v.Cpuid.Count + delta)),
+            TraceStep.MiscEnableWrite(var host, var mwait, var flip) => MiscEnable(target.StartRegisters.MiscEnable, host, mwait, flip),
+            _ => throw new System.Diagnostics.UnreachableException(),
+        };
+        var guest = e is E.Cpuid or E.MovToCr4 or E.Xsetbv or E.Wrmsr or E.Rdmsr;
+        if (guest && v.Cpl != 0 && e is not E.Cpuid)
+        {
+            e = new E.Cpuid(1, 0);
+        }
+        if (guest && !v.HasRun)
+        {
+            return [new E.Run(), e];
+        }
+        if (e is E.DisableQuirks2 && v.CpuidDynamicBitsDirty)
+        {
+            return [new E.GetCpuid2(CpuidTable.MaxEntries), e];
+        }
+        return [e];
+    }
+
+    private static E MiscEnable(ulong start, bool host, bool mwait, bool flipReadOnly)
+    {
+        var value = (start & ~Msr.MiscEnableMwait) | (mwait ? Msr.MiscEnableMwait : 0);
+        value ^= flipReadOnly ? 1ul << 11 : 0;
+        return host ? new E.SetMsrs(Msrs((Msr.MiscEnable, value))) : new E.Wrmsr(Msr.MiscEnable, value);
+    }
+
+    private static CpuidTable Variant(CpuidTable t, CpuidVariant variant, bool hasRun) => variant switch
+    {
+        CpuidVariant.Same => t,
+        CpuidVariant.FlipOsxsave => Flip(t, 1, 0, CpuidRegister.Ecx, 27),
+        CpuidVariant.FlipApic => Flip(t, 1, 0, CpuidRegister.Edx, 9),
+        CpuidVariant.WrongXsaveSize => t.IndexOf(0xD, 0) is var i and >= 0 ? t.SetItem(i, t[i] with { Ebx = 0x1234 }) : t,
+        CpuidVariant.FlipMwait => Flip(t, 1, 0, CpuidRegister.Ecx, 3),
+        CpuidVariant.StaticChange => hasRun ? Flip(t, 7, 0, CpuidRegister.Ebx, 0) : t,
+        _ => throw new System.Diagnostics.UnreachableException(),
+    };
+
+    private static CpuidTable Flip(CpuidTable t, uint function, uint index, CpuidRegister register, int bit)
+    {
+        var i = function == 1 ? t.IndexOfFunction(1) : t.IndexOf(function, index);
+        return i < 0 ? t : t.SetItem(i, t[i].WithBit(register, bit, !t[i].Has(register, bit)));
+    }
+
+    private static TraceStep Plain(E e) => new TraceStep.Event(e);
+
+    private static ValueArray<MsrEntry> Msrs(params (uint Index, ulong Value)[] entries) =>
+        new([.. entries.Select(x => new MsrEntry(x.Index, x.Value))]);
+}
