@@ -47,11 +47,15 @@ public static class Kvm
         var effort = default(Effort);
         var (nv, nvm, observation) = e switch
         {
+            VcpuEvent.MovToCr4 when v.Cpl != 0 => (v, vm, Gp),
             VcpuEvent.MovToCr4(var cr4) => GuestMovToCr4(policy, vm, v, cr4, ref effort),
             VcpuEvent.Xsetbv(var index, var value) => GuestXsetbv(policy, vm, v, index, value, ref effort),
+            // WRMSR, RDMSR and MOV to CR4 are privileged: #GP at CPL > 0 before KVM sees them.
+            VcpuEvent.Wrmsr when v.Cpl != 0 => (v, vm, Gp),
             VcpuEvent.Wrmsr(var index, var value) => SetMsr(policy, vm, v, index, value, hostInitiated: false, ref effort) is { } w
                 ? (w, vm, null)
                 : (v, vm, Gp),
+            VcpuEvent.Rdmsr when v.Cpl != 0 => (v, vm, Gp),
             VcpuEvent.Rdmsr(var index) => GetMsr(vm, v, index, hostInitiated: false) is { } value
                 ? (v, vm, new Observation.MsrValue(index, value))
                 : (v, vm, Gp),

@@ -138,4 +138,17 @@ public class MatrixTests
         var s = KvmState.WithCpuid(Vm(), Lazy, noXsave);
         Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Lazy, s, new VcpuEvent.MovToCr4(Cr4.OsXsave)).Observation);
     }
+
+    [Fact]
+    public void Privileged_instructions_at_CPL3_raise_GP_without_touching_state()
+    {
+        var s = Kvm.Step(Lazy, Running(Lazy), new VcpuEvent.SetCpl(3)).State;
+        VcpuEvent[] privileged = [new VcpuEvent.MovToCr4(0), new VcpuEvent.Wrmsr(Msr.ApicBase, 0xFEE0_0100), new VcpuEvent.Rdmsr(Msr.ApicBase), new VcpuEvent.Xsetbv(0, 0x3)];
+        foreach (var e in privileged)
+        {
+            var t = Kvm.Step(Lazy, s, e);
+            Assert.Equal(new Observation.Fault(X86Exception.GP), t.Observation);
+            Assert.Same(s.Vcpu, t.State.Vcpu);
+        }
+    }
 }
