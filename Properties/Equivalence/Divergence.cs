@@ -20,11 +20,10 @@ public sealed record Divergence(
     IReadOnlyList<KvmState> Before
 )
 {
-    /// <summary>The script, then the event where the policies differ, the inputs just before it, and each observation.</summary>
+    /// <summary>The event where the policies differ, the inputs just before it, each observation, then the script up to that event.</summary>
     public override string ToString()
     {
         var sb = new StringBuilder();
-        sb.Append(Trace).Append("\n\n");
         sb.Append(CultureInfo.InvariantCulture, $"first difference at event {EventIndex + 1}: {Trace.Events[EventIndex]}\n");
         var width = Policies.Max(p => p.ToString().Length);
         for (var i = 0; i < Policies.Count; i++)
@@ -41,6 +40,7 @@ public sealed record Divergence(
             sb.Append(CultureInfo.InvariantCulture, $"  {Policies[i].ToString().PadRight(width)} -> ");
             sb.Append(tables ? TableDifference(i) : Observations[i]?.ToString() ?? "(nothing visible)").Append('\n');
         }
+        sb.Append('\n').Append(Trace.Script(EventIndex + 1));
         return sb.ToString();
     }
 

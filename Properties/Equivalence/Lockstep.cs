@@ -1,4 +1,5 @@
 using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
 using CpuidFunctional.Properties.Generators;
 
 namespace CpuidFunctional.Properties.Equivalence;
@@ -42,7 +43,22 @@ public static class Lockstep
     /// <summary>Whether the policies agree at every event.</summary>
     public static bool Agree(KvmTrace trace, IReadOnlyList<Policy> policies) => FirstDivergence(trace, policies) is null;
 
-    /// <summary>A failure report: the divergence, or the plain script if (on replay) none is found.</summary>
-    public static string Explain(KvmTrace trace, IReadOnlyList<Policy> policies) =>
-        FirstDivergence(trace, policies)?.ToString() ?? trace + "\n\n(no divergence between " + string.Join(", ", policies) + ")";
+    /// <summary>
+    /// A failure report: the divergence on the <see cref="Minimizer"/>'s smallest version of the trace, and the size
+    /// of the trace CsCheck reported; the plain script if (on replay) there is no divergence.
+    /// </summary>
+    public static string Explain(KvmTrace trace, IReadOnlyList<Policy> policies)
+    {
+        var minimal = Minimizer.Minimize(trace, policies);
+        if (FirstDivergence(minimal, policies) is not { } d)
+        {
+            return trace + "\n\n(no divergence between " + string.Join(", ", policies) + ")";
+        }
+        var note = minimal.Events.Count == trace.Events.Count && minimal == trace
+            ? ""
+            : $"\n(minimized from CsCheck's shrunk trace of {trace.Events.Count} events, table of {Nent(trace)} entries)";
+        return d + note;
+    }
+
+    private static int Nent(KvmTrace trace) => trace.Events[0] is VcpuEvent.SetCpuid2(var t) ? t.Count : 0;
 }
