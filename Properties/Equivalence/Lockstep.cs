@@ -47,9 +47,12 @@ public static class Lockstep
     /// A failure report: the divergence on the <see cref="Minimizer"/>'s smallest version of the trace, and the size
     /// of the trace CsCheck reported; the plain script if (on replay) there is no divergence.
     /// </summary>
-    public static string Explain(KvmTrace trace, IReadOnlyList<Policy> policies)
+    /// <param name="trace">The failing trace.</param>
+    /// <param name="policies">The policies compared.</param>
+    /// <param name="guarded">Minimize within the main generator's domain (see <see cref="MwaitQuirkGuard"/>).</param>
+    public static string Explain(KvmTrace trace, IReadOnlyList<Policy> policies, bool guarded = true)
     {
-        var minimal = Minimizer.Minimize(trace, policies);
+        var minimal = Minimizer.Minimize(trace, policies, guarded);
         if (FirstDivergence(minimal, policies) is not { } d)
         {
             return trace + "\n\n(no divergence between " + string.Join(", ", policies) + ")";

@@ -16,7 +16,10 @@ namespace CpuidFunctional.Properties.Equivalence;
 public static class Minimizer
 {
     /// <summary>The smallest trace found that still makes the policies differ (the trace itself if it does not).</summary>
-    public static KvmTrace Minimize(KvmTrace trace, IReadOnlyList<Policy> policies)
+    /// <param name="trace">A trace on which the policies differ.</param>
+    /// <param name="policies">The policies.</param>
+    /// <param name="guarded">Keep candidates inside the main generator's domain (unchanged by <see cref="MwaitQuirkGuard"/>).</param>
+    public static KvmTrace Minimize(KvmTrace trace, IReadOnlyList<Policy> policies, bool guarded = true)
     {
         if (Lockstep.FirstDivergence(trace, policies) is not { } d)
         {
@@ -31,7 +34,7 @@ public static class Minimizer
             for (var i = current.Events.Count - 1; i >= 1; i--)
             {
                 var candidate = current with { Events = Of(current.Events.Items.RemoveAt(i)) };
-                if (Keeps(candidate, policies))
+                if (Keeps(candidate, policies, guarded))
                 {
                     current = Cut(candidate, policies);
                     progress = true;
@@ -44,7 +47,7 @@ public static class Minimizer
                 {
                     var smaller = CpuidTable.Of(table.Entries.RemoveAt(j));
                     var candidate = current with { Events = Of(current.Events.Select(e => Replace(e, table, smaller))) };
-                    if (Keeps(candidate, policies))
+                    if (Keeps(candidate, policies, guarded))
                     {
                         current = Cut(candidate, policies);
                         table = smaller;
@@ -57,8 +60,8 @@ public static class Minimizer
         return current;
     }
 
-    private static bool Keeps(KvmTrace candidate, IReadOnlyList<Policy> policies) =>
-        MwaitQuirkGuard.Apply(candidate) == candidate && Lockstep.FirstDivergence(candidate, policies) is not null;
+    private static bool Keeps(KvmTrace candidate, IReadOnlyList<Policy> policies, bool guarded) =>
+        (!guarded || MwaitQuirkGuard.Apply(candidate) == candidate) && Lockstep.FirstDivergence(candidate, policies) is not null;
 
     private static KvmTrace Cut(KvmTrace trace, IReadOnlyList<Policy> policies)
     {
