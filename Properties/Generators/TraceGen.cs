@@ -34,17 +34,25 @@ public static class TraceGen
     /// <summary>The main generator: <see cref="Unguarded"/> with the MWAIT-quirk divergence removed.</summary>
     public static readonly Gen<KvmTrace> Trace = Unguarded.Select(MwaitQuirkGuard.Apply);
 
+    /// <summary>
+    /// Long pending bursts: two or three segments of 8 to 40 state changes each before their one observation, so a
+    /// lazy design has to get many overlapping changes (flips and flips back) right in one materialization.
+    /// </summary>
+    public static readonly Gen<KvmTrace> PendingBursts = GuestTableGen.HostAndTable
+        .SelectMany((host, table) => For(host, table, 3, minMutations: 8, maxMutations: 40))
+        .Select(MwaitQuirkGuard.Apply);
+
     /// <summary>A segment: state changes, then an observation.</summary>
-    public static Gen<VcpuEvent[]> Segment(Gen<VcpuEvent> mutation, Gen<VcpuEvent> observation) =>
-        Gen.Select(mutation.Array[0, 8], observation, (m, o) => (VcpuEvent[])[.. m, o]);
+    public static Gen<VcpuEvent[]> Segment(Gen<VcpuEvent> mutation, Gen<VcpuEvent> observation, int minMutations = 0, int maxMutations = 8) =>
+        Gen.Select(mutation.Array[minMutations, maxMutations], observation, (m, o) => (VcpuEvent[])[.. m, o]);
 
     /// <summary>Traces for one host and guest table with up to <paramref name="segments"/> segments.</summary>
-    public static Gen<KvmTrace> For(HostCpu host, CpuidTable table, int segments) =>
+    public static Gen<KvmTrace> For(HostCpu host, CpuidTable table, int segments, int minMutations = 0, int maxMutations = 8) =>
         Gen.Select(
             Profile,
             InitialQuirks,
             RunFirst,
-            Segment(EventGen.Mutation(host, table), EventGen.Observation).Array[1, segments],
+            Segment(EventGen.Mutation(host, table), EventGen.Observation, minMutations, maxMutations).Array[1, segments],
             (profile, quirks, run, body) => Assemble(new Vm(host, profile, quirks), table, run, body)
         );
 
