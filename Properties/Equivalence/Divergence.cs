@@ -62,7 +62,7 @@ public sealed record Divergence(
         {
             if (mine[i] != first[i])
             {
-                sb.Append(CultureInfo.InvariantCulture, $"\n      entry {i}: {first[i]}  (first policy)\n      entry {i}: {mine[i]}  (this policy)");
+                sb.Append(CultureInfo.InvariantCulture, $"\n      entry {i}: {first[i]}  ({Policies[0]})\n      entry {i}: {mine[i]}  ({Policies[policy]})");
             }
         }
         return sb.ToString();
