@@ -166,11 +166,20 @@ public static class EventGen
         );
     }
 
-    /// <summary>KVM_SET_CPUID2 once more: the same table (must succeed after KVM_RUN), one with a dynamic bit flipped, or another table.</summary>
+    /// <summary>A table one entry over <c>KVM_MAX_CPUID_ENTRIES</c> (KVM_SET_CPUID2 fails with E2BIG).</summary>
+    public static readonly CpuidTable Oversized = CpuidTable.Of(
+        Enumerable.Range(0, CpuidTable.MaxEntries + 1).Select(i => CpuidEntry.Indexed(0x4000_0100, (uint)i, 0, 0, 0, 0))
+    );
+
+    /// <summary>
+    /// KVM_SET_CPUID2 once more: the same table (must succeed after KVM_RUN), one with a dynamic bit flipped, another
+    /// table, or too many entries.
+    /// </summary>
     public static Gen<VcpuEvent> SetCpuid2Again(HostCpu host, CpuidTable table) => Gen.Frequency(
-        (6, Gen.Const<VcpuEvent>(new VcpuEvent.SetCpuid2(table))),
-        (1, Gen.Const<VcpuEvent>(new VcpuEvent.SetCpuid2(FlipOsXsave(table)))),
-        (1, GuestTableGen.For(host).Select(t => (VcpuEvent)new VcpuEvent.SetCpuid2(t)))
+        (12, Gen.Const<VcpuEvent>(new VcpuEvent.SetCpuid2(table))),
+        (2, Gen.Const<VcpuEvent>(new VcpuEvent.SetCpuid2(FlipOsXsave(table)))),
+        (2, GuestTableGen.For(host).Select(t => (VcpuEvent)new VcpuEvent.SetCpuid2(t))),
+        (1, Gen.Const<VcpuEvent>(new VcpuEvent.SetCpuid2(Oversized)))
     );
 
     private static CpuidTable FlipOsXsave(CpuidTable table)

@@ -57,6 +57,10 @@ public sealed record KvmTrace(Vm Vm, ValueArray<VcpuEvent> Events)
                     sb.Append(CultureInfo.InvariantCulture, $"\n       (+ {components} XSAVE component sub-leaves 0xD.2 and up, as on the host)");
                 }
             }
+            else if (table.Count > CpuidTable.MaxEntries)
+            {
+                sb.Append(" (more than KVM_MAX_CPUID_ENTRIES, not listed)");
+            }
             else if (table.Equals(first))
             {
                 sb.Append(" (the same table as event 1)");
