@@ -1,0 +1,116 @@
+using CpuidFunctional.Core;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Properties.Generators;
+using CsCheck;
+
+namespace CpuidFunctional.Properties.Equivalence;
+
+/// <summary>
+/// Property 6: the one place where real KVM's lazy and eager designs disagree (spec Modelling note 5), which
+/// <see cref="MwaitQuirkGuard"/> keeps out of the main generator, and the related Reference-only difference.
+/// </summary>
+public class MwaitQuirkDivergenceTests(ITestOutputHelper output)
+{
+    private const ulong Legacy = Cr4.Pae | Cr4.OsFxsr | Cr4.OsXmmExcpt;
+
+    /// <summary>The Intel-like host's leaves with the userspace MWAIT bit clear in leaf 1.</summary>
+    private static readonly CpuidTable MwaitClearTable = WithUserspaceMwait(HostGen.IntelLike.Cpuid, set: false);
+
+    private static KvmTrace Trace(KernelProfile profile, KvmQuirks disabled, params VcpuEvent[] events) =>
+        new(new Vm(HostGen.IntelLike, profile, disabled), new ValueArray<VcpuEvent>([new VcpuEvent.SetCpuid2(MwaitClearTable), new VcpuEvent.Run(), .. events]));
+
+    [Fact]
+    public void Disabling_the_mwait_quirk_while_an_update_is_pending_makes_lazy_and_eager_disagree()
+    {
+        var trace = Trace(
+            KernelProfile.Linux6_18,
+            KvmQuirks.None,
+            new VcpuEvent.MovToCr4(Legacy | Cr4.OsXsave), // a trigger: Lazy now has an update pending
+            new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait), // no trigger while the quirk is in effect
+            new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.MiscEnableNoMwait), // never a trigger
+            new VcpuEvent.Cpuid(1, 0)
+        );
+
+        var d = Lockstep.FirstDivergence(trace, Policy.Correct);
+
+        Assert.NotNull(d);
+        output.WriteLine(d.ToString());
+        Assert.Equal(5, d.EventIndex);
+        Assert.False(MwaitBit(d.Observations[0]), "Eager keeps the userspace MWAIT bit it had at the trigger");
+        Assert.True(MwaitBit(d.Observations[1]), "Lazy samples the quirk at the observation and reports MISC_ENABLE bit 18");
+        Assert.True(MwaitBit(d.Observations[2]), "Reference reports MISC_ENABLE bit 18");
+    }
+
+    [Fact]
+    public void With_no_update_pending_lazy_and_eager_keep_the_stale_bit_but_reference_does_not()
+    {
+        var trace = Trace(
+            KernelProfile.Linux6_18,
+            KvmQuirks.None,
+            new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait),
+            new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.MiscEnableNoMwait),
+            new VcpuEvent.Cpuid(1, 0)
+        );
+
+        Assert.True(Lockstep.Agree(trace, [Policy.Eager, Policy.Lazy]));
+        var d = Lockstep.FirstDivergence(trace, [Policy.Eager, Policy.Reference]);
+        Assert.NotNull(d);
+        output.WriteLine(d.ToString());
+        Assert.False(MwaitBit(d.Observations[0]));
+        Assert.True(MwaitBit(d.Observations[1]));
+    }
+
+    [Fact]
+    public void Reset_with_the_quirk_off_clears_misc_enable_mwait_without_a_trigger_of_its_own()
+    {
+        // kvm_vcpu_reset assigns MISC_ENABLE directly; in KVM that only happens at vCPU creation, before any table.
+        // In the model (6.15) RESET's host-initiated XSS write triggers before MISC_ENABLE is assigned, so Eager
+        // computes MWAIT from the old value while Lazy computes it at the CPUID from the new one.
+        var trace = Trace(
+            KernelProfile.Linux6_15,
+            KvmQuirks.MiscEnableNoMwait,
+            new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait),
+            new VcpuEvent.Reset(),
+            new VcpuEvent.Cpuid(1, 0)
+        );
+
+        var d = Lockstep.FirstDivergence(trace, Policy.Correct);
+
+        Assert.NotNull(d);
+        output.WriteLine(d.ToString());
+        Assert.True(MwaitBit(d.Observations[0]));
+        Assert.False(MwaitBit(d.Observations[1]));
+        Assert.NotEqual(MwaitQuirkGuard.Apply(trace), trace);
+    }
+
+    [Fact]
+    public void Without_the_guard_the_generator_finds_the_divergence_and_it_shrinks_to_the_quirk()
+    {
+        Policy[] policies = [Policy.Eager, Policy.Lazy];
+        var failure = Assert.Throws<CsCheckException>(() =>
+            TraceGen.Unguarded.Sample(t => Lockstep.Agree(t, policies), iter: Budget.Iter(20_000), print: t => Lockstep.Explain(t, policies, guarded: false))
+        );
+        output.WriteLine(failure.Message);
+        Assert.Matches("KVM_CAP_DISABLE_QUIRKS2 0x[15]0|RESET|quirks disabled at creation: MiscEnableNoMwait", failure.Message);
+    }
+
+    [Fact]
+    public void The_guard_keeps_every_correct_policy_in_agreement_on_the_same_traces() =>
+        TraceGen.Unguarded.Sample(
+            t => Lockstep.Agree(MwaitQuirkGuard.Apply(t), Policy.Correct),
+            iter: Budget.Iter(5_000),
+            print: t => Lockstep.Explain(MwaitQuirkGuard.Apply(t), Policy.Correct)
+        );
+
+    private static bool MwaitBit(Observation? o) =>
+        o is Observation.CpuidResult r ? ((r.Ecx >> DynamicBits.MwaitBit) & 1) != 0 : throw new InvalidOperationException($"not a CPUID answer: {o}");
+
+    private static CpuidTable WithUserspaceMwait(CpuidTable table, bool set)
+    {
+        var i = table.IndexOfFunction(1);
+        return table.SetItem(i, table[i].WithBit(CpuidRegister.Ecx, DynamicBits.MwaitBit, set));
+    }
+}
