@@ -627,15 +627,15 @@ public static class Kvm
         v.InSmm ? v : VendorSetCr4(policy, vm, v.Cpl == 0 ? v : v with { Cpl = 0 }, 0, vmExitLoad: false, ref effort);
 
     /// <summary>
-    /// <c>kvm_vcpu_reset(vcpu, false)</c>: APIC base to its default (<c>__kvm_apic_set_base</c>), XCR0 ← x87
-    /// (<c>__kvm_set_xcr</c>), XSS ← 0 (host-initiated write), MISC_ENABLE and MISC_FEATURES_ENABLES assigned
-    /// directly, CR4 ← 0 through <c>set_cr4</c>; leaves SMM and guest mode. The table is kept.
+    /// <c>kvm_vcpu_reset(vcpu, false)</c>, in the kernel's order: the local APIC reset puts APIC base back to its
+    /// default (<c>__kvm_apic_set_base</c>); SMM and guest mode are left; MISC_FEATURES_ENABLES and MISC_ENABLE are
+    /// assigned directly; XCR0 ← x87 (<c>__kvm_set_xcr</c>) and XSS ← 0 (host-initiated write); finally the vendor
+    /// reset clears CR4 through <c>set_cr4</c>. The table is kept. (KVM resets only at vCPU creation, when the table
+    /// is still empty, so Eager's intermediate updates there cannot be observed.)
     /// </summary>
     private static Vcpu Reset(Policy policy, Vm vm, Vcpu v, ref Effort effort)
     {
         v = ApicSetBaseUnchecked(policy, vm, v, Msr.ApicBaseDefault, ref effort);
-        v = SetXcr(policy, vm, v, 0, XfeatureFp, ref effort) ?? v;
-        v = SetXss(policy, vm, v, 0, hostInitiated: true, ref effort) ?? v;
         var plain = v with
         {
             MiscEnable = Msr.MiscEnableDefault,
@@ -644,7 +644,10 @@ public static class Kvm
             InSmm = false,
             GuestMode = false,
         };
-        return VendorSetCr4(policy, vm, plain == v ? v : plain, 0, vmExitLoad: false, ref effort);
+        v = plain == v ? v : plain;
+        v = SetXcr(policy, vm, v, 0, XfeatureFp, ref effort) ?? v;
+        v = SetXss(policy, vm, v, 0, hostInitiated: true, ref effort) ?? v;
+        return VendorSetCr4(policy, vm, v, 0, vmExitLoad: false, ref effort);
     }
 
     // ---- nested VMX ----
