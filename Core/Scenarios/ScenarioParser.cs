@@ -88,8 +88,7 @@ public static class ScenarioParser
         for (var n = 0; n < lines.Length; n++)
         {
             var line = lines[n];
-            var hash = line.IndexOf('#', StringComparison.Ordinal);
-            var content = (hash >= 0 ? line[..hash] : line).Trim();
+            var content = StripComment(line).Trim();
             if (content.Length == 0)
             {
                 continue;
@@ -144,6 +143,27 @@ public static class ScenarioParser
             return Fail(source, 0, "no 'host' line: name a preset ('host skylake-sp') or a dump ('host dump FILE')");
         }
         return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()));
+    }
+
+    /// <summary>
+    /// A comment is a '#' that starts the line or follows whitespace, and is followed by whitespace or the end of the
+    /// line (so <c>#GP</c> and <c>#UD</c> stay words); a line whose first non-blank character is '#' is all comment.
+    /// </summary>
+    private static string StripComment(string line)
+    {
+        var trimmed = line.TrimStart();
+        if (trimmed.StartsWith('#'))
+        {
+            return "";
+        }
+        for (var i = 0; i < line.Length; i++)
+        {
+            if (line[i] == '#' && (i == 0 || char.IsWhiteSpace(line[i - 1])) && (i + 1 == line.Length || char.IsWhiteSpace(line[i + 1])))
+            {
+                return line[..i];
+            }
+        }
+        return line;
     }
 
     private static Result<Scenario> Fail(string source, int line, string message) =>

@@ -11,9 +11,9 @@ namespace CpuidFunctional.Properties.Checking;
 /// </summary>
 public class ExhaustiveEquivalenceTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Hosts => new(TestHosts.All.Select(h => h.Name));
+    public static TheoryData<string> Hosts => new(CpuidFunctional.Core.Host.HostPresets.Presets.Select(p => p.Host).Select(h => h.Name));
 
-    private static HostCpu Host(string name) => TestHosts.All.Single(h => h.Name == name);
+    private static HostCpu Host(string name) => CpuidFunctional.Core.Host.HostPresets.Presets.Select(p => p.Host).Single(h => h.Name == name);
 
     private ExplorationResult<ProductState, VcpuEvent, ProductObservation> Explore(CheckConfiguration configuration, EquivalenceBounds bounds)
     {
@@ -50,7 +50,7 @@ public class ExhaustiveEquivalenceTests(ITestOutputHelper output)
     [Fact]
     public void LazyUnfixed_is_caught_with_the_two_step_KVM_SET_CPUID2_counterexample()
     {
-        var configuration = CheckConfiguration.FromHost(TestHosts.SkylakeSp, KernelProfile.Linux6_15).WithPolicies(Policy.Eager, Policy.LazyUnfixed);
+        var configuration = CheckConfiguration.FromHost(CpuidFunctional.Core.Host.HostPresets.SkylakeSp, KernelProfile.Linux6_15).WithPolicies(Policy.Eager, Policy.LazyUnfixed);
 
         var result = Explore(configuration, EquivalenceBounds.Chain);
 
