@@ -15,7 +15,7 @@ public sealed record ExplorationOptions
     /// </summary>
     public long MaxStates { get; init; } = long.MaxValue;
 
-    /// <summary>Worker threads; 0 means one per core.</summary>
+    /// <summary>Worker threads; 0 lets the thread pool use every core.</summary>
     public int Parallelism { get; init; }
 
     /// <summary>Called on the calling thread after every completed level.</summary>

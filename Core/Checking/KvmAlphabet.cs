@@ -62,6 +62,7 @@ public static class KvmAlphabet
     {
         // Only a few dozen groups exist, so enumerate the subsets of the "groups" (bits that must go together).
         var groups = Xcr0Groups(supported);
+        var masks = new List<ulong>();
         for (var subset = 0; subset < 1 << groups.Length; subset++)
         {
             var mask = Kvm.XfeatureFp;
@@ -71,24 +72,26 @@ public static class KvmAlphabet
             }
             if (IsArchitecturallyValid(mask))
             {
-                yield return mask;
+                masks.Add(mask);
             }
         }
+        return masks;
     }
 
     /// <summary>The cumulative chain: x87, then each group of the host added in bit order.</summary>
     public static IEnumerable<ulong> ChainXcr0Masks(ulong supported)
     {
         var mask = Kvm.XfeatureFp;
-        yield return mask;
+        var masks = new List<ulong> { mask };
         foreach (var group in Xcr0Groups(supported))
         {
             mask |= group;
             if (IsArchitecturallyValid(mask))
             {
-                yield return mask;
+                masks.Add(mask);
             }
         }
+        return masks;
     }
 
     private static ulong[] Xcr0Groups(ulong supported)

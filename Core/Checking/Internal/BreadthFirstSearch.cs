@@ -21,7 +21,8 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
     /// <summary>Fixed (not per-core) so that ids and counterexamples are the same on every machine.</summary>
     private const int Partitions = 64;
 
-    private const int ChunksPerWorker = 8;
+    /// <summary>Chunks per level: enough for load balance on any core count, few enough to keep the buffers small.</summary>
+    private const int MaxChunks = 64;
 
     private readonly TSystem system;
     private readonly TEvent[] alphabet;
@@ -48,7 +49,7 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
         alphabet = [.. system.Alphabet];
         this.options = options;
         this.cancellationToken = cancellationToken;
-        workers = options.Parallelism > 0 ? options.Parallelism : Environment.ProcessorCount;
+        workers = options.Parallelism > 0 ? options.Parallelism : -1; // -1: let the thread pool use every core
         for (var p = 0; p < Partitions; p++)
         {
             visited[p] = new StateSet<TState>();
@@ -117,7 +118,7 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
     /// <summary>Phase 1. Returns the number of chunks used.</summary>
     private int Expand(int firstId)
     {
-        var chunks = Math.Max(1, Math.Min(frontierCount, workers * ChunksPerWorker));
+        var chunks = Math.Max(1, Math.Min(frontierCount, MaxChunks));
         if (buffers.Length < chunks)
         {
             var grown = new GrowableArray<Pending<TState>>[chunks][];
