@@ -27,7 +27,8 @@ public class ExhaustiveEquivalenceTests(ITestOutputHelper output)
     [MemberData(nameof(Hosts))]
     public void Eager_lazy_and_reference_agree_in_every_reachable_state_under_6_15(string host)
     {
-        var result = Explore(CheckConfiguration.FromHost(Host(host), KernelProfile.Linux6_15), EquivalenceBounds.Chain);
+        // In 6.15 IA32_XSS feeds no output, only the trigger: writes of 0 exercise that, so one value suffices here.
+        var result = Explore(CheckConfiguration.FromHost(Host(host), KernelProfile.Linux6_15), EquivalenceBounds.Chain with { MaxXssValues = 1 });
 
         Assert.Equal(SearchOutcome.Complete, result.Outcome);
         Assert.True(result.Statistics.States > 1_000, $"suspiciously small state space: {result.Statistics}");
