@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Spectre.Console;
+
+namespace CpuidFunctional.Cli;
+
+/// <summary>
+/// The <c>cpuidf</c> command tree bound to an output and an error writer, so tests can run it in-process and read
+/// what it printed. <see cref="Run"/> returns the exit code (<see cref="ExitCodes"/>).
+/// </summary>
+public sealed class CpuidfApp
+{
+    /// <summary>An app writing to these writers; <paramref name="console"/> defaults to a plain console on <paramref name="output"/>.</summary>
+    public CpuidfApp(TextWriter output, TextWriter error, IAnsiConsole? console = null)
+    {
+        Output = output;
+        Error = error;
+        Console = console
+            ?? AnsiConsole.Create(
+                new AnsiConsoleSettings
+                {
+                    Out = new AnsiConsoleOutput(output),
+                    Ansi = AnsiSupport.No,
+                    ColorSystem = ColorSystemSupport.NoColors,
+                    Interactive = InteractionSupport.No,
+                }
+            );
+    }
+
+    /// <summary>Where results go.</summary>
+    public TextWriter Output { get; }
+
+    /// <summary>Where errors go.</summary>
+    public TextWriter Error { get; }
+
+    /// <summary>The console for tables and progress.</summary>
+    public IAnsiConsole Console { get; }
+
+    /// <summary>Prints an error and returns <see cref="ExitCodes.BadInput"/>.</summary>
+    public int Fail(string message)
+    {
+        Error.WriteLine("error: " + message);
+        return ExitCodes.BadInput;
+    }
+
+    /// <summary>Parses and runs a command line.</summary>
+    public int Run(string[] args)
+    {
+        var root = new RootCommand("cpuidf: check KVM's dynamic CPUID model (hosts, scenario files, exhaustive checks)")
+        {
+            HostCommand.Create(this),
+            RunCommand.Create(this),
+            CheckCommand.Create(this),
+        };
+        var parse = root.Parse(args);
+        var configuration = new InvocationConfiguration { Output = Output, Error = Error };
+        if (parse.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
+        {
+            foreach (var e in parse.Errors)
+            {
+                Error.WriteLine("error: " + e.Message);
+            }
+            Error.WriteLine("Run 'cpuidf --help' or 'cpuidf VERB --help' for usage.");
+            return ExitCodes.BadInput;
+        }
+        return parse.Invoke(configuration);
+    }
+}

@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Text.Json;
+using CpuidFunctional.Core;
+using CpuidFunctional.Core.Host;
+using Spectre.Console;
+
+namespace CpuidFunctional.Cli;
+
+/// <summary><c>cpuidf host DUMP_OR_PRESET [--xcr0 X] [--xss Y] [--json]</c>: the XSAVE layout and the sizes for XCR0/XSS.</summary>
+internal static class HostCommand
+{
+    public static Command Create(CpuidfApp app)
+    {
+        var target = new Argument<string>("dump-or-preset") { Description = "A preset (" + string.Join(", ", HostPresets.Names) + ") or a CPUID dump file (AIDA64 or cpuid -r)" };
+        var xcr0 = new Option<string?>("--xcr0") { Description = "XCR0 to size (default: every user feature the host supports)" };
+        var xss = new Option<string?>("--xss") { Description = "IA32_XSS to add to the compacted size (default 0)" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (keys include standardSize and compactedSize)" };
+        var command = new Command("host", "Show a host's XSAVE layout and the standard and compacted sizes for an XCR0/XSS") { target, xcr0, xss, json };
+        command.SetAction(parse => Run(app, parse.GetValue(target)!, parse.GetValue(xcr0), parse.GetValue(xss), parse.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(CpuidfApp app, string target, string? xcr0Text, string? xssText, bool json)
+    {
+        HostCpu host;
+        switch (HostResolver.Resolve(target))
+        {
+            case Result<HostCpu>.Ok(var h):
+                host = h;
+                break;
+            case Result<HostCpu>.Error(var problem):
+                return app.Fail(problem.ToString());
+            default:
+                throw new System.Diagnostics.UnreachableException();
+        }
+        var xcr0 = host.SupportedXcr0;
+        if (xcr0Text is not null)
+        {
+            if (Numbers.Parse(xcr0Text) is not { } x)
+            {
+                return app.Fail($"--xcr0: bad number '{xcr0Text}' (expected 0xHEX or decimal)");
+            }
+            xcr0 = x;
+        }
+        var xss = 0ul;
+        if (xssText is not null)
+        {
+            if (Numbers.Parse(xssText) is not { } s)
+            {
+                return app.Fail($"--xss: bad number '{xssText}' (expected 0xHEX or decimal)");
+            }
+            xss = s;
+        }
+        if ((xcr0 & ~host.SupportedXcr0) != 0)
+        {
+            return app.Fail($"--xcr0 {Numbers.Hex(xcr0)} has bits {Numbers.Hex(xcr0 & ~host.SupportedXcr0)} the host does not support ({Numbers.Hex(host.SupportedXcr0)})");
+        }
+        if ((xss & ~host.SupportedXss) != 0)
+        {
+            return app.Fail($"--xss {Numbers.Hex(xss)} has bits {Numbers.Hex(xss & ~host.SupportedXss)} the host does not support ({Numbers.Hex(host.SupportedXss)})");
+        }
+        // What hardware reports: CPUID.0xD.0:EBX (standard, XCR0) and CPUID.0xD.1:EBX (compacted, XCR0 | XSS).
+        var standard = host.Xsave.RequiredSize(xcr0, compacted: false);
+        var compacted = host.Xsave.RequiredSize(xcr0 | xss, compacted: true);
+        if (json)
+        {
+            app.Output.WriteLine(Json(host, xcr0, xss, standard, compacted));
+            return ExitCodes.Ok;
+        }
+        var table = new Table().AddColumns("component", "size", "offset", "flags");
+        foreach (var c in host.Xsave.Components)
+        {
+            var flags = string.Join(' ', new[] { c.IsSupervisor ? "supervisor" : "", c.Align64 ? "align64" : "" }.Where(f => f.Length > 0));
+            table.AddRow(c.Index.ToString(System.Globalization.CultureInfo.InvariantCulture), Numbers.Hex(c.Size), Numbers.Hex(c.Offset), flags);
+        }
+        var console = app.Console;
+        console.WriteLine($"{host.Name} ({host.VendorName}): XCR0 supported {Numbers.Hex(host.SupportedXcr0)}, XSS supported {Numbers.Hex(host.SupportedXss)}");
+        console.Write(table);
+        console.WriteLine($"XCR0 {Numbers.Hex(xcr0)}: standard size {standard} ({Numbers.Hex(standard)}) = CPUID.0xD.0:EBX");
+        console.WriteLine($"XCR0|XSS {Numbers.Hex(xcr0 | xss)}: compacted size {compacted} ({Numbers.Hex(compacted)}) = CPUID.0xD.1:EBX");
+        return ExitCodes.Ok;
+    }
+
+    private static string Json(HostCpu host, ulong xcr0, ulong xss, uint standard, uint compacted)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("host", host.Name);
+            w.WriteString("vendor", host.VendorName);
+            w.WriteString("supportedXcr0", Numbers.Hex(host.SupportedXcr0));
+            w.WriteString("supportedXss", Numbers.Hex(host.SupportedXss));
+            w.WriteString("xcr0", Numbers.Hex(xcr0));
+            w.WriteString("xss", Numbers.Hex(xss));
+            w.WriteNumber("standardSize", standard);
+            w.WriteNumber("compactedSize", compacted);
+            w.WriteStartArray("components");
+            foreach (var c in host.Xsave.Components)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("index", c.Index);
+                w.WriteNumber("size", c.Size);
+                w.WriteNumber("offset", c.Offset);
+                w.WriteBoolean("supervisor", c.IsSupervisor);
+                w.WriteBoolean("align64", c.Align64);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

@@ -1,0 +1,23 @@
+using System.Globalization;
+
+namespace CpuidFunctional.Core.Checking;
+
+/// <summary>How much a search did.</summary>
+/// <param name="States">Distinct states stored (the initial state included).</param>
+/// <param name="Transitions">Enabled (state, event) pairs executed, self-loops and edges to known states included.</param>
+/// <param name="Depth">The largest distance from the initial state of any stored state.</param>
+/// <param name="Elapsed">Wall-clock time, when a clock was given.</param>
+public readonly record struct ExplorationStatistics(long States, long Transitions, int Depth, TimeSpan? Elapsed)
+{
+    /// <summary>States stored per second of wall-clock time, when a clock was given.</summary>
+    public double? StatesPerSecond => Elapsed is { TotalSeconds: > 0 } t ? States / t.TotalSeconds : null;
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        var counts = string.Create(CultureInfo.InvariantCulture, $"{States:N0} states, {Transitions:N0} transitions, depth {Depth}");
+        return Elapsed is { } t
+            ? counts + string.Create(CultureInfo.InvariantCulture, $", {t.TotalSeconds:F2} s, {StatesPerSecond:N0} states/s")
+            : counts;
+    }
+}

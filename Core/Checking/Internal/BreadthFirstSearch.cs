@@ -1,0 +1,315 @@
+using System.Collections.Immutable;
+
+namespace CpuidFunctional.Core.Checking.Internal;
+
+/// <summary>
+/// A level-synchronous breadth-first search. Each level runs in two phases separated by a barrier:
+/// <list type="number">
+/// <item>expand: the frontier is cut into contiguous chunks; workers step every state of a chunk through the whole
+/// alphabet, check the invariant, drop successors already in the visited set (read-only in this phase) and buffer
+/// the rest per chunk and per partition;</item>
+/// <item>merge: each of the <see cref="Partitions"/> visited-set partitions is owned by one worker, which adds that
+/// partition's buffered successors; the new states are then numbered in (parent, event) order.</item>
+/// </list>
+/// Nothing is locked and the result does not depend on the number of workers: states get the same ids, and the
+/// counterexample is the first violating (parent, event) pair in id order, so it is a shortest one.
+/// </summary>
+internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
+    where TState : IEquatable<TState>
+    where TSystem : ITransitionSystem<TState, TEvent, TObservation>
+{
+    /// <summary>Fixed (not per-core) so that ids and counterexamples are the same on every machine.</summary>
+    private const int Partitions = 64;
+
+    /// <summary>Chunks per level: enough for load balance on any core count, few enough to keep the buffers small.</summary>
+    private const int MaxChunks = 64;
+
+    private readonly TSystem system;
+    private readonly TEvent[] alphabet;
+    private readonly ExplorationOptions options;
+    private readonly CancellationToken cancellationToken;
+    private readonly int workers;
+    private readonly StateSet<TState>[] visited = new StateSet<TState>[Partitions];
+
+    // The search's own working memory (never shared outside this object).
+    private TState[] frontier = new TState[16];
+    private int frontierCount;
+    private int[] parents = new int[1024]; // by state id: the parent's id (-1 for the initial state)
+    private int[] events = new int[1024]; // by state id: the alphabet position that led to it
+    private long states;
+    private long transitions;
+    private GrowableArray<Pending<TState>>[][] buffers = [];
+    private readonly GrowableArray<Pending<TState>>[] fresh = new GrowableArray<Pending<TState>>[Partitions];
+    private int violatingChunk;
+    private (int Parent, int Event, string Message)?[] chunkViolations = [];
+
+    public BreadthFirstSearch(TSystem system, ExplorationOptions options, CancellationToken cancellationToken)
+    {
+        this.system = system;
+        alphabet = [.. system.Alphabet];
+        this.options = options;
+        this.cancellationToken = cancellationToken;
+        workers = options.Parallelism > 0 ? options.Parallelism : -1; // -1: let the thread pool use every core
+        for (var p = 0; p < Partitions; p++)
+        {
+            visited[p] = new StateSet<TState>();
+            fresh[p] = new GrowableArray<Pending<TState>>();
+        }
+    }
+
+    private static int Hash(in TState s) => StateSet<TState>.Mix(s.GetHashCode());
+
+    private static int PartitionOf(int hash) => (int)((uint)hash >> 26);
+
+    public ExplorationResult<TState, TEvent, TObservation> Run()
+    {
+        var clock = options.Clock;
+        var start = clock?.GetTimestamp() ?? 0;
+        TimeSpan? Elapsed() => clock?.GetElapsedTime(start);
+
+        var initial = system.Initial;
+        var h0 = Hash(initial);
+        visited[PartitionOf(h0)].Add(initial, h0);
+        frontier[0] = initial;
+        frontierCount = 1;
+        parents[0] = -1;
+        events[0] = -1;
+        states = 1;
+        var depth = 0;
+
+        while (frontierCount > 0)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return Finish(SearchOutcome.Cancelled, depth, Elapsed(), null);
+            }
+            if (depth >= options.MaxDepth)
+            {
+                break;
+            }
+            if (states >= options.MaxStates)
+            {
+                return Finish(SearchOutcome.StateBoundReached, depth, Elapsed(), null);
+            }
+            var firstId = (int)(states - frontierCount);
+            var chunks = Expand(firstId);
+            if (violatingChunk < chunks)
+            {
+                var (parent, e, message) = chunkViolations[violatingChunk]!.Value;
+                return Finish(SearchOutcome.Violated, depth, Elapsed(), Trace(parent, e, message));
+            }
+            Merge(chunks);
+            if (frontierCount > 0)
+            {
+                depth++;
+            }
+            options.Progress?.Invoke(new ExplorationProgress(depth, states, transitions, frontierCount, Elapsed()));
+        }
+        return Finish(SearchOutcome.Complete, depth, Elapsed(), null);
+    }
+
+    private ExplorationResult<TState, TEvent, TObservation> Finish(
+        SearchOutcome outcome,
+        int depth,
+        TimeSpan? elapsed,
+        Counterexample<TState, TEvent, TObservation>? counterexample
+    ) => new(outcome, new ExplorationStatistics(states, transitions, depth, elapsed), counterexample);
+
+    /// <summary>Phase 1. Returns the number of chunks used.</summary>
+    private int Expand(int firstId)
+    {
+        var chunks = Math.Max(1, Math.Min(frontierCount, MaxChunks));
+        if (buffers.Length < chunks)
+        {
+            var grown = new GrowableArray<Pending<TState>>[chunks][];
+            Array.Copy(buffers, grown, buffers.Length);
+            for (var c = buffers.Length; c < chunks; c++)
+            {
+                grown[c] = new GrowableArray<Pending<TState>>[Partitions];
+                for (var p = 0; p < Partitions; p++)
+                {
+                    grown[c][p] = new GrowableArray<Pending<TState>>();
+                }
+            }
+            buffers = grown;
+            chunkViolations = new (int, int, string)?[chunks];
+        }
+        violatingChunk = int.MaxValue;
+        var counts = new long[chunks];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = workers };
+        Parallel.For(0, chunks, parallel, c => counts[c] = ExpandChunk(c, chunks, firstId));
+        transitions += counts.Sum();
+        return chunks;
+    }
+
+    private long ExpandChunk(int chunk, int chunks, int firstId)
+    {
+        var local = buffers[chunk];
+        foreach (var b in local)
+        {
+            b.Clear();
+        }
+        chunkViolations[chunk] = null;
+        var from = (int)((long)frontierCount * chunk / chunks);
+        var to = (int)((long)frontierCount * (chunk + 1) / chunks);
+        var count = 0L;
+        for (var i = from; i < to; i++)
+        {
+            if (Volatile.Read(ref violatingChunk) < chunk || cancellationToken.IsCancellationRequested)
+            {
+                return count;
+            }
+            ref readonly var s = ref frontier[i];
+            for (var e = 0; e < alphabet.Length; e++)
+            {
+                if (!system.TryStep(in s, alphabet[e], out var next, out var observation))
+                {
+                    continue;
+                }
+                count++;
+                if (system.Violation(in next, in observation) is { } message)
+                {
+                    chunkViolations[chunk] = (firstId + i, e, message);
+                    int seen;
+                    while ((seen = Volatile.Read(ref violatingChunk)) > chunk
+                        && Interlocked.CompareExchange(ref violatingChunk, chunk, seen) != seen) { }
+                    return count;
+                }
+                if (next.Equals(s))
+                {
+                    continue; // a self-loop: the state is known
+                }
+                var hash = Hash(next);
+                var partition = PartitionOf(hash);
+                if (!visited[partition].Contains(next, hash))
+                {
+                    local[partition].Add(new Pending<TState>(next, hash, firstId + i, e));
+                }
+            }
+        }
+        return count;
+    }
+
+    /// <summary>Phase 2: deduplicate per partition, then number the new states partition by partition.</summary>
+    private void Merge(int chunks)
+    {
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = workers };
+        Parallel.For(
+            0,
+            Partitions,
+            parallel,
+            p =>
+            {
+                var set = visited[p];
+                var output = fresh[p];
+                output.Clear();
+                for (var c = 0; c < chunks; c++)
+                {
+                    var buffer = buffers[c][p];
+                    for (var k = 0; k < buffer.Count; k++)
+                    {
+                        ref readonly var pending = ref buffer.Items[k];
+                        if (set.Add(pending.State, pending.Hash))
+                        {
+                            output.Add(pending);
+                        }
+                    }
+                }
+            }
+        );
+        var added = 0;
+        for (var p = 0; p < Partitions; p++)
+        {
+            added += fresh[p].Count;
+        }
+        var baseId = (int)states;
+        var firstParent = baseId - frontierCount;
+        if (frontier.Length < added)
+        {
+            frontier = new TState[Math.Max(added, frontier.Length * 2)];
+        }
+        if (parents.Length < baseId + added)
+        {
+            var size = Math.Max(baseId + added, parents.Length * 2);
+            Array.Resize(ref parents, size);
+            Array.Resize(ref events, size);
+        }
+        // Number the new states in discovery order, (parent, event), as a sequential search would: bucket them by
+        // parent (counting sort), then order each parent's few children by event.
+        var cursor = new int[frontierCount + 1];
+        for (var p = 0; p < Partitions; p++)
+        {
+            var output = fresh[p];
+            for (var k = 0; k < output.Count; k++)
+            {
+                cursor[output.Items[k].Parent - firstParent + 1]++;
+            }
+        }
+        for (var i = 1; i <= frontierCount; i++)
+        {
+            cursor[i] += cursor[i - 1];
+        }
+        var groupStart = (int[])cursor.Clone();
+        var next = frontier; // the expanded level is no longer needed: the next one overwrites it
+        Parallel.For(
+            0,
+            Partitions,
+            parallel,
+            p =>
+            {
+                var output = fresh[p];
+                for (var k = 0; k < output.Count; k++)
+                {
+                    ref readonly var pending = ref output.Items[k];
+                    var slot = Interlocked.Increment(ref cursor[pending.Parent - firstParent]) - 1;
+                    next[slot] = pending.State;
+                    parents[baseId + slot] = pending.Parent;
+                    events[baseId + slot] = pending.Event;
+                }
+            }
+        );
+        Parallel.For(
+            0,
+            frontierCount,
+            parallel,
+            i =>
+            {
+                // insertion sort of one parent's children by event (at most one per alphabet position)
+                for (var a = groupStart[i] + 1; a < groupStart[i + 1]; a++)
+                {
+                    for (var b = a; b > groupStart[i] && events[baseId + b - 1] > events[baseId + b]; b--)
+                    {
+                        (events[baseId + b - 1], events[baseId + b]) = (events[baseId + b], events[baseId + b - 1]);
+                        (next[b - 1], next[b]) = (next[b], next[b - 1]);
+                    }
+                }
+            }
+        );
+        frontierCount = added;
+        states += added;
+    }
+
+    /// <summary>Rebuilds the path to a state from the parent links and replays it (Step is pure, so replay is exact).</summary>
+    private Counterexample<TState, TEvent, TObservation> Trace(int parent, int lastEvent, string message)
+    {
+        var path = new List<int> { lastEvent };
+        for (var id = parent; id > 0; id = parents[id])
+        {
+            path.Add(events[id]);
+        }
+        path.Reverse();
+        var steps = ImmutableArray.CreateBuilder<TraceStep<TState, TEvent, TObservation>>(path.Count);
+        var s = system.Initial;
+        foreach (var position in path)
+        {
+            var e = alphabet[position];
+            if (!system.TryStep(in s, e, out var next, out var observation))
+            {
+                throw new InvalidOperationException($"replay: event {e} is not enabled; the model's TryStep is not pure");
+            }
+            steps.Add(new TraceStep<TState, TEvent, TObservation>(e, observation, next));
+            s = next;
+        }
+        return new Counterexample<TState, TEvent, TObservation>(system.Initial, steps.MoveToImmutable(), message);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Collections.Immutable;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Checking;
+
+/// <summary>
+/// The event alphabet of the exhaustive equivalence check for a configuration, covering the inputs of the dynamic
+/// outputs: CR4.OSXSAVE/PKE, XCR0 over the host's valid masks, a few IA32_XSS values, APIC enable,
+/// MISC_ENABLE.MWAIT, the MISC_ENABLE_NO_MWAIT quirk, nested entry and exit with every vmcs12 guest and host
+/// combination of the two CR4 bits, KVM_SET_CPUID2 of the unmodified table, and the observations (CPUID of every
+/// dynamic leaf, KVM_GET_CPUID2, MONITOR/MWAIT).
+/// </summary>
+public static class KvmAlphabet
+{
+    /// <summary>The CR4 values the alphabet writes: every combination of OSXSAVE and PKE.</summary>
+    public static ImmutableArray<ulong> Cr4Values { get; } = [0, Cr4.OsXsave, Cr4.Pke, Cr4.OsXsave | Cr4.Pke];
+
+    /// <summary>The alphabet, in the order the search tries it.</summary>
+    public static ImmutableArray<VcpuEvent> For(CheckConfiguration configuration, EquivalenceBounds? bounds = null)
+    {
+        bounds ??= EquivalenceBounds.Full;
+        var host = configuration.Vm.Host;
+        var events = ImmutableArray.CreateBuilder<VcpuEvent>();
+        foreach (var cr4 in Cr4Values)
+        {
+            events.Add(new VcpuEvent.MovToCr4(cr4));
+        }
+        foreach (var xcr0 in bounds.AllXcr0Masks ? ValidXcr0Masks(host.SupportedXcr0) : ChainXcr0Masks(host.SupportedXcr0))
+        {
+            events.Add(new VcpuEvent.Xsetbv(0, xcr0));
+        }
+        foreach (var xss in XssValues(host.SupportedXss, bounds.MaxXssValues))
+        {
+            events.Add(new VcpuEvent.Wrmsr(Msr.Xss, xss));
+        }
+        events.Add(new VcpuEvent.Wrmsr(Msr.ApicBase, Msr.ApicBaseDefault));
+        events.Add(new VcpuEvent.Wrmsr(Msr.ApicBase, Msr.ApicBaseDefault & ~Msr.ApicBaseEnable));
+        events.Add(new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault));
+        events.Add(new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait));
+        events.Add(new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.MiscEnableNoMwait));
+        foreach (var cr4 in Cr4Values)
+        {
+            events.Add(new VcpuEvent.NestedVmEntry(cr4));
+        }
+        foreach (var cr4 in Cr4Values)
+        {
+            events.Add(new VcpuEvent.NestedVmExit(cr4));
+        }
+        events.Add(new VcpuEvent.SetCpuid2(configuration.GuestCpuid));
+        events.Add(new VcpuEvent.Cpuid(1, 0));
+        events.Add(new VcpuEvent.Cpuid(7, 0));
+        events.Add(new VcpuEvent.Cpuid(0xD, 0));
+        events.Add(new VcpuEvent.Cpuid(0xD, 1));
+        events.Add(new VcpuEvent.MonitorMwait());
+        events.Add(new VcpuEvent.GetCpuid2(CpuidFunctional.Core.Cpuid.CpuidTable.MaxEntries));
+        return events.ToImmutable();
+    }
+
+    /// <summary>Every XCR0 value <c>__kvm_set_xcr</c> accepts within the host's supported features (x87 always set).</summary>
+    public static IEnumerable<ulong> ValidXcr0Masks(ulong supported)
+    {
+        // Only a few dozen groups exist, so enumerate the subsets of the "groups" (bits that must go together).
+        var groups = Xcr0Groups(supported);
+        var masks = new List<ulong>();
+        for (var subset = 0; subset < 1 << groups.Length; subset++)
+        {
+            var mask = Kvm.XfeatureFp;
+            for (var g = 0; g < groups.Length; g++)
+            {
+                mask |= (subset & (1 << g)) != 0 ? groups[g] : 0;
+            }
+            if (IsArchitecturallyValid(mask))
+            {
+                masks.Add(mask);
+            }
+        }
+        return masks;
+    }
+
+    /// <summary>The cumulative chain: x87, then each group of the host added in bit order.</summary>
+    public static IEnumerable<ulong> ChainXcr0Masks(ulong supported)
+    {
+        var mask = Kvm.XfeatureFp;
+        var masks = new List<ulong> { mask };
+        foreach (var group in Xcr0Groups(supported))
+        {
+            mask |= group;
+            if (IsArchitecturallyValid(mask))
+            {
+                masks.Add(mask);
+            }
+        }
+        return masks;
+    }
+
+    private static ulong[] Xcr0Groups(ulong supported)
+    {
+        ulong[] known = [Kvm.XfeatureSse, Kvm.XfeatureYmm, Kvm.XfeatureBndregs | Kvm.XfeatureBndcsr, Kvm.XfeatureAvx512, 1ul << 9, Kvm.XfeatureXtile];
+        var groups = known.Where(g => (supported & g) == g).ToList();
+        var rest = supported & ~Kvm.XfeatureFp & ~known.Aggregate(0ul, (a, g) => a | g);
+        for (var bit = 0; bit < 64; bit++)
+        {
+            if ((rest & (1ul << bit)) != 0)
+            {
+                groups.Add(1ul << bit);
+            }
+        }
+        return [.. groups];
+    }
+
+    private static bool IsArchitecturallyValid(ulong xcr0) =>
+        ((xcr0 & Kvm.XfeatureYmm) == 0 || (xcr0 & Kvm.XfeatureSse) != 0)
+        && ((xcr0 & Kvm.XfeatureAvx512) == 0 || (xcr0 & Kvm.XfeatureYmm) != 0);
+
+    /// <summary>0, each supported XSS bit alone, then all of them together, at most <paramref name="max"/> values.</summary>
+    public static IEnumerable<ulong> XssValues(ulong supported, int max)
+    {
+        var values = new List<ulong> { 0 };
+        for (var bit = 0; bit < 64; bit++)
+        {
+            if ((supported & (1ul << bit)) != 0)
+            {
+                values.Add(1ul << bit);
+            }
+        }
+        if (!values.Contains(supported))
+        {
+            values.Add(supported);
+        }
+        return values.Take(Math.Max(1, max));
+    }
+}

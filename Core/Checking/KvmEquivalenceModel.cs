@@ -1,0 +1,102 @@
+using System.Collections.Immutable;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Checking;
+
+/// <summary>
+/// Several policies of the real <see cref="Kvm.Step"/> run in lock-step over an alphabet: the invariant is that they
+/// make the same observation on every event (every CPUID answer, KVM_GET_CPUID2 table, fault and ioctl result).
+/// <para>
+/// Events follow the level: while L2 runs only CR4 writes, the nested VM-exit and KVM_GET_CPUID2 are enabled (every
+/// other guest instruction of the alphabet exits to L1 on VMX; spec §7.3). The quirk may be disabled only while that
+/// is unobservable: no update pending and IA32_MISC_ENABLE.MWAIT equal to the table's MWAIT bit. Otherwise real KVM's
+/// schemes differ by design (spec, Modelling note 5: lazy samples the quirk at the observation, eager at the
+/// trigger, and a recompute-at-observation reference would see the MSR at once).
+/// </para>
+/// </summary>
+public sealed class KvmEquivalenceModel : ITransitionSystem<ProductState, VcpuEvent, ProductObservation>
+{
+    private readonly ImmutableArray<Policy> policies;
+
+    /// <summary>A model over a configuration's policies and an alphabet (by default <see cref="KvmAlphabet.For"/>).</summary>
+    public KvmEquivalenceModel(CheckConfiguration configuration, IReadOnlyList<VcpuEvent>? alphabet = null)
+    {
+        Configuration = configuration;
+        policies = configuration.Policies.Items;
+        Alphabet = alphabet ?? KvmAlphabet.For(configuration);
+        Initial = configuration.InitialState();
+    }
+
+    /// <summary>The configuration checked.</summary>
+    public CheckConfiguration Configuration { get; }
+
+    /// <inheritdoc/>
+    public ProductState Initial { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<VcpuEvent> Alphabet { get; }
+
+    /// <inheritdoc/>
+    public bool TryStep(in ProductState state, VcpuEvent e, out ProductState next, out ProductObservation observation)
+    {
+        var states = state.Items;
+        if (!Enabled(states, e))
+        {
+            next = state;
+            observation = default;
+            return false;
+        }
+        var after = new KvmState[states.Length];
+        var seen = new Observation?[states.Length];
+        var changed = false;
+        for (var i = 0; i < states.Length; i++)
+        {
+            var t = Kvm.Step(policies[i], states[i], e);
+            after[i] = t.State;
+            seen[i] = t.Observation;
+            changed |= !ReferenceEquals(t.State.Vcpu, states[i].Vcpu) || !ReferenceEquals(t.State.Vm, states[i].Vm);
+        }
+        next = changed ? new ProductState(System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(after)) : state;
+        observation = new ProductObservation(System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(seen));
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public string? Violation(in ProductState next, in ProductObservation observation) =>
+        observation.Agree ? null : "observations differ:" + observation.Describe(policies);
+
+    private static bool Enabled(ImmutableArray<KvmState> states, VcpuEvent e)
+    {
+        var first = states[0];
+        if (first.Vcpu.GuestMode)
+        {
+            return e is VcpuEvent.MovToCr4 or VcpuEvent.NestedVmExit or VcpuEvent.GetCpuid2;
+        }
+        return e switch
+        {
+            VcpuEvent.NestedVmExit => false,
+            VcpuEvent.DisableQuirks2 => QuirkDisableUnobservable(states),
+            _ => true,
+        };
+    }
+
+    /// <summary>Disabling MISC_ENABLE_NO_MWAIT now would change no observation under any correct scheme.</summary>
+    private static bool QuirkDisableUnobservable(ImmutableArray<KvmState> states)
+    {
+        foreach (var (vm, v) in states)
+        {
+            if (!vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) || v.CpuidDynamicBitsDirty)
+            {
+                return false;
+            }
+            var msr = (v.MiscEnable & Msr.MiscEnableMwait) != 0;
+            var table = (v.Caps & DynamicCaps.Mwait) != 0;
+            if (msr != table)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -1,0 +1,607 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Scenarios;
+
+/// <summary>
+/// Reads the scenario format of docs/scenarios.md: one step per line, <c>#</c> starts a comment. Pure: text in,
+/// a <see cref="Scenario"/> or a <see cref="ParseError"/> naming the source and line out.
+/// </summary>
+public static class ScenarioParser
+{
+    private static readonly Dictionary<string, ulong> ValueNames = new(StringComparer.OrdinalIgnoreCase)
+    {
+        // CR4
+        ["PAE"] = Cr4.Pae,
+        ["OSFXSR"] = Cr4.OsFxsr,
+        ["OSXMMEXCPT"] = Cr4.OsXmmExcpt,
+        ["UMIP"] = Cr4.Umip,
+        ["LA57"] = Cr4.La57,
+        ["VMXE"] = Cr4.Vmxe,
+        ["FSGSBASE"] = Cr4.FsGsBase,
+        ["PCIDE"] = Cr4.Pcide,
+        ["OSXSAVE"] = Cr4.OsXsave,
+        ["SMEP"] = Cr4.Smep,
+        ["SMAP"] = Cr4.Smap,
+        ["PKE"] = Cr4.Pke,
+        ["CET"] = Cr4.Cet,
+        ["PKS"] = Cr4.Pks,
+        // XCR0 groups
+        ["X87"] = Kvm.XfeatureFp,
+        ["SSE"] = Kvm.XfeatureSse,
+        ["AVX"] = Kvm.XfeatureYmm,
+        ["MPX"] = Kvm.XfeatureBndregs | Kvm.XfeatureBndcsr,
+        ["AVX512"] = Kvm.XfeatureAvx512,
+        ["PKRU"] = 1ul << 9,
+        ["AMX"] = Kvm.XfeatureXtile,
+        // IA32_XSS components
+        ["PT"] = 1ul << 8,
+        ["PASID"] = 1ul << 10,
+        ["CET_U"] = 1ul << 11,
+        ["CET_S"] = 1ul << 12,
+        ["ARCH_LBR"] = 1ul << 15,
+        // MSR values and bits
+        ["APIC_DEFAULT"] = Msr.ApicBaseDefault,
+        ["APIC_EN"] = Msr.ApicBaseEnable,
+        ["APIC_EXTD"] = Msr.ApicBaseExtd,
+        ["APIC_BSP"] = Msr.ApicBaseBsp,
+        ["MISC_DEFAULT"] = Msr.MiscEnableDefault,
+        ["MISC_MWAIT"] = Msr.MiscEnableMwait,
+        ["CPUID_FAULT"] = Msr.MiscFeaturesCpuidFault,
+        // quirks
+        ["MISC_ENABLE_NO_MWAIT"] = (ulong)KvmQuirks.MiscEnableNoMwait,
+        ["MWAIT_NEVER_UD_FAULTS"] = (ulong)KvmQuirks.MwaitNeverUdFaults,
+    };
+
+    private static readonly Dictionary<string, uint> MsrNames = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["APIC_BASE"] = Msr.ApicBase,
+        ["MISC_ENABLE"] = Msr.MiscEnable,
+        ["XSS"] = Msr.Xss,
+        ["MISC_FEATURES_ENABLES"] = Msr.MiscFeaturesEnables,
+        ["TSX_CTRL"] = Msr.TsxCtrl,
+        ["PLATFORM_INFO"] = Msr.PlatformInfo,
+    };
+
+    /// <summary>The dynamic bits by name, for <c>expect REG.NAME=0|1</c>-style checks (register and bit).</summary>
+    private static readonly Dictionary<string, (CpuidRegister Register, int Bit)> BitNames = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["OSXSAVE"] = (CpuidRegister.Ecx, 27),
+        ["MWAIT"] = (CpuidRegister.Ecx, 3),
+        ["APIC"] = (CpuidRegister.Edx, 9),
+        ["OSPKE"] = (CpuidRegister.Ecx, 4),
+    };
+
+    /// <summary>Parses a scenario.</summary>
+    /// <param name="text">The file's text.</param>
+    /// <param name="source">The file name used in messages.</param>
+    public static Result<Scenario> Parse(string text, string source)
+    {
+        HostSpec? host = null;
+        var profile = KernelProfile.Linux6_18;
+        var steps = ImmutableArray.CreateBuilder<ScenarioStep>();
+        var lines = text.Split('\n');
+        for (var n = 0; n < lines.Length; n++)
+        {
+            var line = lines[n];
+            var content = StripComment(line).Trim();
+            if (content.Length == 0)
+            {
+                continue;
+            }
+            var words = content.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            var lineNo = n + 1;
+            string? error;
+            switch (words[0].ToLowerInvariant())
+            {
+                case "host":
+                    if (host is not null)
+                    {
+                        return Fail(source, lineNo, "a second 'host' line: a scenario runs on one host");
+                    }
+                    if (words.Length == 2)
+                    {
+                        host = new HostSpec.Preset(words[1]);
+                    }
+                    else if (words.Length == 3 && words[1].Equals("dump", StringComparison.OrdinalIgnoreCase))
+                    {
+                        host = new HostSpec.Dump(words[2]);
+                    }
+                    else
+                    {
+                        return Fail(source, lineNo, "expected 'host PRESET' or 'host dump PATH'");
+                    }
+                    continue;
+                case "kernel":
+                    if (words.Length != 2 || words[1] is not ("6.15" or "6.18"))
+                    {
+                        return Fail(source, lineNo, $"expected 'kernel 6.15' or 'kernel 6.18', found '{content}'");
+                    }
+                    profile = words[1] == "6.15" ? KernelProfile.Linux6_15 : KernelProfile.Linux6_18;
+                    continue;
+                case "expect":
+                    error = ParseExpect(words, content, lineNo, steps);
+                    break;
+                case "guest-cpuid":
+                    error = ParseEdit(words, lineNo, steps);
+                    break;
+                default:
+                    error = ParseStep(words, lineNo, steps);
+                    break;
+            }
+            if (error is not null)
+            {
+                return Fail(source, lineNo, error);
+            }
+        }
+        if (host is null)
+        {
+            return Fail(source, 0, "no 'host' line: name a preset ('host skylake-sp') or a dump ('host dump FILE')");
+        }
+        return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()));
+    }
+
+    /// <summary>
+    /// A comment is a '#' that starts the line or follows whitespace, and is followed by whitespace or the end of the
+    /// line (so <c>#GP</c> and <c>#UD</c> stay words); a line whose first non-blank character is '#' is all comment.
+    /// </summary>
+    private static string StripComment(string line)
+    {
+        var trimmed = line.TrimStart();
+        if (trimmed.StartsWith('#'))
+        {
+            return "";
+        }
+        for (var i = 0; i < line.Length; i++)
+        {
+            if (line[i] == '#' && (i == 0 || char.IsWhiteSpace(line[i - 1])) && (i + 1 == line.Length || char.IsWhiteSpace(line[i + 1])))
+            {
+                return line[..i];
+            }
+        }
+        return line;
+    }
+
+    private static Result<Scenario> Fail(string source, int line, string message) =>
+        new Result<Scenario>.Error(new ParseError(source, line, message));
+
+    private static string? ParseStep(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
+    {
+        var verb = w[0].ToLowerInvariant();
+        void Add(VcpuEvent e) => steps.Add(new ScenarioStep.Apply(line, e));
+        string? Arity(int min, int max, string usage) => w.Length - 1 < min || w.Length - 1 > max ? $"usage: {usage}" : null;
+
+        switch (verb)
+        {
+            case "run":
+                return Arity(0, 0, "run") ?? Done(() => Add(new VcpuEvent.Run()));
+            case "set-cpuid2":
+                return Arity(0, 0, "set-cpuid2") ?? Done(() => steps.Add(new ScenarioStep.SetCpuid2(line)));
+            case "get-cpuid2":
+                {
+                    if (Arity(0, 1, "get-cpuid2 [NENT]") is { } usage)
+                    {
+                        return usage;
+                    }
+                    var nent = (ulong)CpuidTable.MaxEntries;
+                    return w.Length == 2 && Value(w[1], out nent) is { } bad ? bad : Done(() => Add(new VcpuEvent.GetCpuid2((int)Math.Min(nent, int.MaxValue))));
+                }
+            case "set-sregs":
+                {
+                    if (Arity(1, 2, "set-sregs cr4=VALUE [apic-base=VALUE]") is { } usage)
+                    {
+                        return usage;
+                    }
+                    ulong? cr4 = null;
+                    ulong? apic = null;
+                    foreach (var term in w.Skip(1))
+                    {
+                        var (key, text) = Split(term);
+                        if (text is null || Value(text, out var v) is { } bad)
+                        {
+                            return $"bad set-sregs term '{term}': expected cr4=VALUE or apic-base=VALUE";
+                        }
+                        if (key.Equals("cr4", StringComparison.OrdinalIgnoreCase))
+                        {
+                            cr4 = v;
+                        }
+                        else if (key.Equals("apic-base", StringComparison.OrdinalIgnoreCase))
+                        {
+                            apic = v;
+                        }
+                        else
+                        {
+                            return $"unknown set-sregs field '{key}': expected cr4 or apic-base";
+                        }
+                    }
+                    if (cr4 is not { } c)
+                    {
+                        return "set-sregs needs cr4=VALUE";
+                    }
+                    steps.Add(new ScenarioStep.SetSregs(line, c, apic));
+                    return null;
+                }
+            case "set-xcrs":
+                return Arity(1, 1, "set-xcrs XCR0") ?? OneValue(w[1], v => Add(new VcpuEvent.SetXcrs(v)));
+            case "set-msrs":
+                {
+                    if (w.Length < 2)
+                    {
+                        return "usage: set-msrs MSR=VALUE [MSR=VALUE ...]";
+                    }
+                    var entries = MsrList(w.AsSpan(1), out var error);
+                    return error ?? Done(() => Add(new VcpuEvent.SetMsrs(entries)));
+                }
+            case "disable-quirks2":
+                return Arity(1, 1, "disable-quirks2 MASK") ?? OneValue(w[1], v => Add(new VcpuEvent.DisableQuirks2(v)));
+            case "mov-cr4":
+                return Arity(1, 1, "mov-cr4 VALUE") ?? OneValue(w[1], v => Add(new VcpuEvent.MovToCr4(v)));
+            case "xsetbv":
+                {
+                    if (Arity(1, 2, "xsetbv [XCR] VALUE") is { } usage)
+                    {
+                        return usage;
+                    }
+                    var index = 0ul;
+                    if (w.Length == 3 && Value(w[1], out index) is { } bad)
+                    {
+                        return bad;
+                    }
+                    var xcr = (uint)Math.Min(index, uint.MaxValue);
+                    return OneValue(w[^1], v => Add(new VcpuEvent.Xsetbv(xcr, v)));
+                }
+            case "wrmsr":
+                {
+                    if (Arity(2, 2, "wrmsr MSR VALUE") is { } usage)
+                    {
+                        return usage;
+                    }
+                    if (MsrIndex(w[1], out var msr) is { } bad)
+                    {
+                        return bad;
+                    }
+                    return OneValue(w[2], v => Add(new VcpuEvent.Wrmsr(msr, v)));
+                }
+            case "rdmsr":
+                {
+                    if (Arity(1, 1, "rdmsr MSR") is { } usage)
+                    {
+                        return usage;
+                    }
+                    return MsrIndex(w[1], out var msr) ?? Done(() => Add(new VcpuEvent.Rdmsr(msr)));
+                }
+            case "cpuid":
+                {
+                    if (Arity(1, 1, "cpuid LEAF[.SUBLEAF]") is { } usage)
+                    {
+                        return usage;
+                    }
+                    return Leaf(w[1], out var leaf, out var sub) ?? Done(() => Add(new VcpuEvent.Cpuid(leaf, sub ?? 0)));
+                }
+            case "cpl":
+                return Arity(1, 1, "cpl 0..3") ?? OneValue(w[1], v => Add(new VcpuEvent.SetCpl((byte)(v & 3))), max: 3);
+            case "mwait":
+                return Arity(0, 0, "mwait") ?? Done(() => Add(new VcpuEvent.MonitorMwait()));
+            case "smi":
+                return Arity(0, 0, "smi") ?? Done(() => Add(new VcpuEvent.EnterSmm()));
+            case "rsm":
+                return Arity(0, 0, "rsm") ?? Done(() => Add(new VcpuEvent.Rsm()));
+            case "init":
+                return Arity(0, 0, "init") ?? Done(() => Add(new VcpuEvent.Init()));
+            case "reset":
+                return Arity(0, 0, "reset") ?? Done(() => Add(new VcpuEvent.Reset()));
+            case "sev-es-sync":
+                return Arity(1, 1, "sev-es-sync XCR0") ?? OneValue(w[1], v => Add(new VcpuEvent.SevEsSyncFromGhcb(v)));
+            case "vmentry":
+            case "vmexit":
+                {
+                    if (w.Length < 2)
+                    {
+                        return $"usage: {verb} CR4 [MSR=VALUE ...] (the vmcs12 {(verb == "vmentry" ? "guest" : "host")} CR4, then the MSR-load list)";
+                    }
+                    if (Value(w[1], out var cr4) is { } bad)
+                    {
+                        return bad;
+                    }
+                    var list = MsrList(w.AsSpan(2), out var error);
+                    return error ?? Done(() => Add(verb == "vmentry" ? new VcpuEvent.NestedVmEntry(cr4, list) : new VcpuEvent.NestedVmExit(cr4, list)));
+                }
+            default:
+                return $"unknown step '{w[0]}' (see docs/scenarios.md for the list)";
+        }
+    }
+
+    private static string? ParseEdit(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
+    {
+        const string Usage = "usage: guest-cpuid host | drop LEAF[.SUB] | set LEAF.SUB REG=VALUE | set LEAF.SUB REG.BIT=0|1 | unflag LEAF.SUB";
+        if (w.Length < 2)
+        {
+            return Usage;
+        }
+        void Add(CpuidEdit e) => steps.Add(new ScenarioStep.Edit(line, e));
+        switch (w[1].ToLowerInvariant())
+        {
+            case "host" when w.Length == 2:
+                Add(new CpuidEdit.FromHost());
+                return null;
+            case "drop" when w.Length == 3:
+                return Leaf(w[2], out var dl, out var ds) ?? Done(() => Add(new CpuidEdit.Drop(dl, ds)));
+            case "unflag" when w.Length == 3:
+                return Leaf(w[2], out var ul, out var us) ?? Done(() => Add(new CpuidEdit.ClearSignificantIndex(ul, us ?? 0)));
+            case "set" when w.Length == 4:
+                {
+                    if (Leaf(w[2], out var leaf, out var sub) is { } bad)
+                    {
+                        return bad;
+                    }
+                    if (RegisterTerm(w[3], out var register, out var bit, out var value) is { } badTerm)
+                    {
+                        return badTerm;
+                    }
+                    Add(bit is { } b ? new CpuidEdit.SetBit(leaf, sub ?? 0, register, b, value != 0) : new CpuidEdit.SetRegister(leaf, sub ?? 0, register, value));
+                    return null;
+                }
+            default:
+                return Usage;
+        }
+    }
+
+    private static string? ParseExpect(string[] w, string content, int line, ImmutableArray<ScenarioStep>.Builder steps)
+    {
+        if (w.Length < 2)
+        {
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
+        }
+        void Add(Expectation e) => steps.Add(new ScenarioStep.Expect(line, e, content));
+        void Exactly(Observation? o) => Add(new Expectation.Exactly(o));
+        var head = w[1].ToLowerInvariant();
+        switch (head)
+        {
+            case "nothing" when w.Length == 2:
+                Exactly(null);
+                return null;
+            case "ok" when w.Length <= 3:
+                {
+                    var n = 0ul;
+                    return w.Length == 3 && Value(w[2], out n) is { } bad ? bad : Done(() => Exactly(new Observation.IoctlDone((int)Math.Min(n, int.MaxValue))));
+                }
+            case "#gp" when w.Length == 2:
+                Exactly(new Observation.Fault(X86Exception.GP));
+                return null;
+            case "#ud" when w.Length == 2:
+                Exactly(new Observation.Fault(X86Exception.UD));
+                return null;
+            case "einval" when w.Length == 2:
+                Exactly(new Observation.IoctlError(Errno.EINVAL));
+                return null;
+            case "e2big" when w.Length == 2:
+                Exactly(new Observation.IoctlError(Errno.E2BIG));
+                return null;
+            case "mwait-nop" when w.Length == 2:
+                Exactly(new Observation.MwaitNop());
+                return null;
+            case "vmx-abort" when w.Length == 2:
+                Exactly(new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
+                return null;
+            case "vmentry-fail" when w.Length == 3:
+                return OneValue(w[2], v => Exactly(new Observation.VmEntryMsrLoadFailed((uint)v)), max: uint.MaxValue);
+            case "msr" when w.Length == 3:
+                return OneValue(w[2], v => Add(new Expectation.MsrValue(v)));
+            case "no-entry" when w.Length == 3:
+                return Leaf(w[2], out var nl, out var ns) ?? Done(() => Add(new Expectation.NoEntry(nl, ns ?? 0)));
+            case "entry" when w.Length >= 4:
+                {
+                    if (Leaf(w[2], out var leaf, out var sub) is { } bad)
+                    {
+                        return bad;
+                    }
+                    foreach (var term in w.Skip(3))
+                    {
+                        if (RegisterTerm(term, out var register, out var bit, out var value) is { } badTerm)
+                        {
+                            return badTerm;
+                        }
+                        var (mask, expected) = bit is { } b ? (1u << b, value << b) : (uint.MaxValue, value);
+                        Add(new Expectation.Entry(leaf, sub ?? 0, register, mask, expected));
+                    }
+                    return null;
+                }
+            default:
+                foreach (var term in w.Skip(1))
+                {
+                    if (RegisterTerm(term, out var register, out var bit, out var value) is { } badTerm)
+                    {
+                        return $"unknown expectation '{string.Join(' ', w.Skip(1))}': {badTerm}";
+                    }
+                    var (mask, expected) = bit is { } b ? (1u << b, value << b) : (uint.MaxValue, value);
+                    Add(new Expectation.Register(register, mask, expected));
+                }
+                return null;
+        }
+    }
+
+    private static string? Done(Action action)
+    {
+        action();
+        return null;
+    }
+
+    private static string? OneValue(string text, Action<ulong> use, ulong max = ulong.MaxValue)
+    {
+        if (Value(text, out var v) is { } bad)
+        {
+            return bad;
+        }
+        if (v > max)
+        {
+            return $"value {text} is out of range (at most {max})";
+        }
+        use(v);
+        return null;
+    }
+
+    private static (string Key, string? Value) Split(string term)
+    {
+        var eq = term.IndexOf('=', StringComparison.Ordinal);
+        return eq < 0 ? (term, null) : (term[..eq], term[(eq + 1)..]);
+    }
+
+    /// <summary>A number (0x hex or decimal) or names joined with '|'.</summary>
+    private static string? Value(string text, out ulong value)
+    {
+        value = 0;
+        foreach (var part in text.Split('|'))
+        {
+            if (part.Length == 0)
+            {
+                return $"bad number '{text}'";
+            }
+            if (ValueNames.TryGetValue(part, out var named))
+            {
+                value |= named;
+            }
+            else if (Number(part, out var n))
+            {
+                value |= n;
+            }
+            else
+            {
+                return $"bad number '{part}': expected 0xHEX, decimal or a known name such as OSXSAVE, AVX512, APIC_EN";
+            }
+        }
+        return null;
+    }
+
+    private static bool Number(string text, out ulong value) =>
+        text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value) && text.Length > 2
+            : ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+
+    private static string? MsrIndex(string text, out uint index)
+    {
+        if (MsrNames.TryGetValue(text, out index))
+        {
+            return null;
+        }
+        if (Number(text, out var n) && n <= uint.MaxValue)
+        {
+            index = (uint)n;
+            return null;
+        }
+        return $"bad MSR '{text}': expected a number or one of {string.Join(", ", MsrNames.Keys)}";
+    }
+
+    private static ValueArray<MsrEntry> MsrList(ReadOnlySpan<string> terms, out string? error)
+    {
+        var entries = ImmutableArray.CreateBuilder<MsrEntry>();
+        foreach (var term in terms)
+        {
+            var (key, text) = Split(term);
+            if (text is null)
+            {
+                error = $"bad MSR entry '{term}': expected MSR=VALUE";
+                return default;
+            }
+            if ((MsrIndex(key, out var index) ?? Value(text, out _)) is { } bad)
+            {
+                error = bad;
+                return default;
+            }
+            Value(text, out var v);
+            entries.Add(new MsrEntry(index, v));
+        }
+        error = null;
+        return entries.ToImmutable();
+    }
+
+    /// <summary>LEAF or LEAF.SUB, each a number.</summary>
+    private static string? Leaf(string text, out uint leaf, out uint? sub)
+    {
+        leaf = 0;
+        sub = null;
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        var leafText = dot < 0 ? text : text[..dot];
+        if (!Number(leafText, out var l) || l > uint.MaxValue)
+        {
+            return $"bad leaf '{text}': expected LEAF or LEAF.SUBLEAF such as 0xd.1";
+        }
+        leaf = (uint)l;
+        if (dot >= 0)
+        {
+            if (!Number(text[(dot + 1)..], out var s) || s > uint.MaxValue)
+            {
+                return $"bad sub-leaf in '{text}': expected LEAF.SUBLEAF such as 0xd.1";
+            }
+            sub = (uint)s;
+        }
+        return null;
+    }
+
+    /// <summary>REG=VALUE, REG.BIT=0|1 or REG.NAME=0|1 (NAME one of OSXSAVE, MWAIT, APIC, OSPKE).</summary>
+    private static string? RegisterTerm(string term, out CpuidRegister register, out int? bit, out uint value)
+    {
+        register = CpuidRegister.Eax;
+        bit = null;
+        value = 0;
+        var (key, text) = Split(term);
+        if (text is null)
+        {
+            return $"expected REG=VALUE or REG.BIT=0|1, found '{term}'";
+        }
+        var dot = key.IndexOf('.', StringComparison.Ordinal);
+        var regText = dot < 0 ? key : key[..dot];
+        CpuidRegister? r = regText.ToLowerInvariant() switch
+        {
+            "eax" => CpuidRegister.Eax,
+            "ebx" => CpuidRegister.Ebx,
+            "ecx" => CpuidRegister.Ecx,
+            "edx" => CpuidRegister.Edx,
+            _ => null,
+        };
+        if (r is not { } reg)
+        {
+            return $"unknown register '{regText}' in '{term}': expected eax, ebx, ecx or edx";
+        }
+        register = reg;
+        if (dot >= 0)
+        {
+            var bitText = key[(dot + 1)..];
+            if (BitNames.TryGetValue(bitText, out var named))
+            {
+                if (named.Register != reg)
+                {
+                    return $"{bitText} is in {named.Register.ToString().ToLowerInvariant()}, not {regText}";
+                }
+                bit = named.Bit;
+            }
+            else if (int.TryParse(bitText, NumberStyles.None, CultureInfo.InvariantCulture, out var b) && b < 32)
+            {
+                bit = b;
+            }
+            else
+            {
+                return $"bad bit '{bitText}' in '{term}': expected 0..31 or OSXSAVE, MWAIT, APIC, OSPKE";
+            }
+            if (text is not ("0" or "1"))
+            {
+                return $"a bit is 0 or 1, found '{text}' in '{term}'";
+            }
+            value = text == "1" ? 1u : 0u;
+            return null;
+        }
+        if (Value(text, out var v) is { } bad)
+        {
+            return bad;
+        }
+        if (v > uint.MaxValue)
+        {
+            return $"value {text} does not fit in a 32-bit register";
+        }
+        value = (uint)v;
+        return null;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Scenarios;
+
+/// <summary>
+/// Runs a scenario under several policies in lock-step (by default the three correct ones): every step must give
+/// every policy the same observation, and every expectation must hold. Stops at the first failure.
+/// </summary>
+public static class ScenarioRunner
+{
+    /// <summary>Runs a scenario on a host (the shell resolves <see cref="Scenario.Host"/> to it).</summary>
+    public static ScenarioReport Run(Scenario scenario, HostCpu host, IReadOnlyList<Policy>? policies = null)
+    {
+        policies ??= Policy.Correct;
+        var vm = new Vm(host, scenario.Profile);
+        var states = policies.Select(p => KvmState.Create(vm, p)).ToArray();
+        var table = host.Cpuid;
+        Observation?[]? last = null;
+        string? lastEvent = null;
+        var events = 0;
+        var checks = 0;
+        ScenarioReport Fail(int line, string message) => new(scenario.Source, events, checks, new ScenarioFailure(scenario.Source, line, message));
+
+        foreach (var step in scenario.Steps)
+        {
+            VcpuEvent e;
+            switch (step)
+            {
+                case ScenarioStep.Edit(var line, var edit):
+                    if (edit.Apply(host.Cpuid, table) is not { } edited)
+                    {
+                        return Fail(line, $"guest-cpuid: the table has no entry to edit ({edit})");
+                    }
+                    table = edited;
+                    continue;
+                case ScenarioStep.Expect(var line, var expected, var text):
+                    if (last is null)
+                    {
+                        return Fail(line, "'expect' before any step");
+                    }
+                    checks++;
+                    if (Check(expected, last[0], states[0]) is { } why)
+                    {
+                        return Fail(line, $"{text}: after '{lastEvent}' {why}");
+                    }
+                    continue;
+                case ScenarioStep.SetCpuid2:
+                    e = new VcpuEvent.SetCpuid2(table);
+                    break;
+                case ScenarioStep.SetSregs(_, var cr4, var apic):
+                    e = new VcpuEvent.SetSregs(cr4, apic ?? states[0].Vcpu.ApicBase);
+                    break;
+                case ScenarioStep.Apply(_, var applied):
+                    e = applied;
+                    break;
+                default:
+                    throw new System.Diagnostics.UnreachableException(step.GetType().Name);
+            }
+            last = new Observation?[states.Length];
+            for (var i = 0; i < states.Length; i++)
+            {
+                var t = Kvm.Step(policies[i], states[i], e);
+                states[i] = t.State;
+                last[i] = t.Observation;
+            }
+            events++;
+            lastEvent = e.ToString();
+            for (var i = 1; i < states.Length; i++)
+            {
+                if (!Equals(last[i], last[0]))
+                {
+                    var each = string.Join("; ", policies.Select((p, k) => $"{p}: {Show(last[k])}"));
+                    return Fail(step.Line, $"policies differ on '{lastEvent}': {each}");
+                }
+            }
+        }
+        return new ScenarioReport(scenario.Source, events, checks, null);
+    }
+
+    private static string Show(Observation? o) => o?.ToString() ?? "(nothing)";
+
+    private static string Hex(ulong v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
+
+    /// <summary>Null if the expectation holds, otherwise what was seen instead.</summary>
+    private static string? Check(Expectation expected, Observation? seen, KvmState state)
+    {
+        switch (expected)
+        {
+            case Expectation.Exactly(var o):
+                return Equals(o, seen) ? null : $"expected {Show(o)}, got {Show(seen)}";
+            case Expectation.Register(var register, var mask, var value):
+                {
+                    if (seen is not Observation.CpuidResult r)
+                    {
+                        return $"expected a CPUID answer, got {Show(seen)}";
+                    }
+                    var actual = register switch
+                    {
+                        CpuidRegister.Eax => r.Eax,
+                        CpuidRegister.Ebx => r.Ebx,
+                        CpuidRegister.Ecx => r.Ecx,
+                        _ => r.Edx,
+                    };
+                    return (actual & mask) == value ? null : Differs(register, mask, value, actual);
+                }
+            case Expectation.Entry(var leaf, var sub, var register, var mask, var value):
+                {
+                    if (seen is not Observation.Cpuid2 c)
+                    {
+                        return $"expected a KVM_GET_CPUID2 table, got {Show(seen)}";
+                    }
+                    if (c.Table.Find(leaf, sub) is not { } entry)
+                    {
+                        return $"the table has no entry for {CpuidEdit.Key(leaf, sub)}";
+                    }
+                    var actual = entry.Get(register);
+                    return (actual & mask) == value ? null : $"entry {CpuidEdit.Key(leaf, sub)}: " + Differs(register, mask, value, actual);
+                }
+            case Expectation.NoEntry(var leaf, var sub):
+                if (seen is not Observation.Cpuid2 t)
+                {
+                    return $"expected a KVM_GET_CPUID2 table, got {Show(seen)}";
+                }
+                return t.Table.Find(leaf, sub) is { } found ? $"the table has an entry for {CpuidEdit.Key(leaf, sub)}: {found}" : null;
+            case Expectation.MsrValue(var value):
+                return seen is Observation.MsrValue m && m.Value == value ? null : $"expected RDMSR {Hex(value)}, got {Show(seen)}";
+            default:
+                throw new System.Diagnostics.UnreachableException(expected.GetType().Name);
+        }
+    }
+
+    private static string Differs(CpuidRegister register, uint mask, uint value, uint actual)
+    {
+        var name = register.ToString().ToLowerInvariant();
+        if (mask != uint.MaxValue && (mask & (mask - 1)) == 0)
+        {
+            var bit = System.Numerics.BitOperations.TrailingZeroCount(mask);
+            return $"{name}.{bit}: expected {(value != 0 ? 1 : 0)}, got {((actual & mask) != 0 ? 1 : 0)} ({name}={Hex(actual)})";
+        }
+        return $"{name}: expected {Hex(value)}, got {Hex(actual)}";
+    }
+}

@@ -1,0 +1,75 @@
+using CpuidFunctional.Core;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.Scenarios;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Properties.Scenarios;
+
+public class ScenarioParserTests
+{
+    private static ParseError ErrorOf(string text) =>
+        Assert.IsType<Result<Scenario>.Error>(ScenarioParser.Parse(text, "t.scn")).Problem;
+
+    private static Scenario Parsed(string text) => Assert.IsType<Result<Scenario>.Ok>(ScenarioParser.Parse(text, "t.scn")).Value;
+
+    [Fact]
+    public void Steps_carry_their_line_numbers_and_comments_are_ignored()
+    {
+        var s = Parsed("# a comment\nhost skylake-sp\nkernel 6.15\n\nmov-cr4 OSXSAVE|PKE   # both\nexpect nothing\n");
+
+        Assert.Equal(new HostSpec.Preset("skylake-sp"), s.Host);
+        Assert.Equal(KernelProfile.Linux6_15, s.Profile);
+        Assert.Equal(new ScenarioStep.Apply(5, new VcpuEvent.MovToCr4(Cr4.OsXsave | Cr4.Pke)), s.Steps[0]);
+        Assert.Equal(6, s.Steps[1].Line);
+    }
+
+    [Fact]
+    public void Nested_entry_carries_guest_cr4_and_the_msr_load_list()
+    {
+        var s = Parsed("host genoa\nvmentry OSXSAVE XSS=0x800 MISC_ENABLE=MISC_DEFAULT\n");
+
+        var entry = Assert.IsType<VcpuEvent.NestedVmEntry>(Assert.IsType<ScenarioStep.Apply>(s.Steps[0]).Event);
+        Assert.Equal(Cr4.OsXsave, entry.GuestCr4);
+        Assert.Equal([new MsrEntry(Msr.Xss, 0x800), new MsrEntry(Msr.MiscEnable, Msr.MiscEnableDefault)], entry.MsrLoad);
+    }
+
+    [Theory]
+    [InlineData("host skylake-sp\nmov-cr4 0xZZ\n", 2, "bad number '0xZZ'")]
+    [InlineData("host skylake-sp\n\nfly-to-moon\n", 3, "unknown step 'fly-to-moon'")]
+    [InlineData("host skylake-sp\nkernel 5.10\n", 2, "expected 'kernel 6.15' or 'kernel 6.18'")]
+    [InlineData("host skylake-sp\ncpuid 1\nexpect ecx.27=2\n", 3, "a bit is 0 or 1")]
+    [InlineData("host skylake-sp\nwrmsr NOPE 1\n", 2, "bad MSR 'NOPE'")]
+    [InlineData("mov-cr4 0\n", 0, "no 'host' line")]
+    public void Malformed_lines_are_errors_naming_the_line(string text, int line, string message)
+    {
+        var error = ErrorOf(text);
+
+        Assert.Equal("t.scn", error.Source);
+        Assert.Equal(line, error.Line);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failed_expectation_names_the_line_and_both_values()
+    {
+        var s = Parsed("host skylake-sp\nguest-cpuid host\nset-cpuid2\nmov-cr4 OSXSAVE\ncpuid 1\nexpect ecx.OSXSAVE=0\n");
+
+        var report = ScenarioRunner.Run(s, HostPresets.SkylakeSp);
+
+        Assert.False(report.Passed);
+        Assert.Equal(6, report.Failure!.Line);
+        Assert.Contains("ecx.27: expected 0, got 1", report.Failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_policy_mismatch_names_the_line_and_each_policys_observation()
+    {
+        var s = Parsed("host skylake-sp\nguest-cpuid host\nset-cpuid2\nrun\nset-sregs cr4=OSXSAVE\nset-cpuid2\n");
+
+        var report = ScenarioRunner.Run(s, HostPresets.SkylakeSp, [Policy.Eager, Policy.LazyUnfixed]);
+
+        Assert.Equal(6, report.Failure!.Line);
+        Assert.Contains("Eager: ok 0; LazyUnfixed: -EINVAL", report.Failure.Message, StringComparison.Ordinal);
+    }
+}
