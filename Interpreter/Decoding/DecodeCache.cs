@@ -1,0 +1,76 @@
+namespace CpuidFunctional.Interpreter;
+
+/// <summary>
+/// The decode cache: each guest address is decoded once. This is the interpreter's one mutable object and it lives
+/// outside every state record. Entries are keyed by RIP and validated by the identity of the 4 KiB page they were
+/// decoded from: guest memory is persistent, so a write to a code page produces a new page object and the next fetch
+/// from it re-decodes (that is the invalidation). One cache may serve many runs and machines; it is not thread-safe.
+/// </summary>
+public sealed class DecodeCache
+{
+    // Pages decoded so far, by page number; entries are replaced wholesale when their page changes.
+    private readonly Dictionary<ulong, CachedPage> pages = [];
+
+    // The page of the previous fetch: straight-line code stays on one page, so most fetches skip the dictionary.
+    private CachedPage? last;
+
+    private readonly IcedAdapter adapter = new();
+
+    /// <summary>How many instructions were decoded with Iced (cache misses) since this cache was created.</summary>
+    public long Decodes { get; private set; }
+
+    /// <summary>The instruction at <paramref name="rip"/>; null if RIP is outside guest memory.</summary>
+    internal Insn? Fetch(GuestMemory memory, ulong rip)
+    {
+        var number = rip >> GuestMemory.PageShift;
+        var source = memory.PageOrNull(number);
+        if (source is null)
+        {
+            return null;
+        }
+        var page = last;
+        if (page is null || page.Number != number)
+        {
+            if (!pages.TryGetValue(number, out page))
+            {
+                page = new CachedPage(number, source);
+                pages.Add(number, page);
+            }
+            last = page;
+        }
+        if (!ReferenceEquals(page.Source, source))
+        {
+            page.Reset(source);
+        }
+        var offset = (int)(rip & GuestMemory.PageMask);
+        if (page.Slots[offset] is { } cached)
+        {
+            return cached;
+        }
+        var decoded = adapter.Decode(memory, rip);
+        Decodes++;
+        // An instruction that runs into the next page also depends on that page: decode it again every time.
+        if (decoded is not null && offset + decoded.Length <= GuestMemory.PageSize)
+        {
+            page.Slots[offset] = decoded;
+        }
+        return decoded;
+    }
+
+    private sealed class CachedPage(ulong number, byte[] source)
+    {
+        public ulong Number { get; } = number;
+
+        // The page contents the slots were decoded from; replaced (with the slots) when the page was written.
+        public byte[] Source { get; private set; } = source;
+
+        // Decoded instructions by offset in the page; filled on first fetch.
+        public Insn?[] Slots { get; private set; } = new Insn?[GuestMemory.PageSize];
+
+        public void Reset(byte[] newSource)
+        {
+            Source = newSource;
+            Slots = new Insn?[GuestMemory.PageSize];
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Interpreter;
+
+/// <summary>
+/// Runs a machine: fetch through the decode cache, execute, repeat, until HLT at L1, a stop condition or the step
+/// limit. The loop's machine variable is the only thing reassigned; every snapshot it goes through is immutable.
+/// </summary>
+public static class Runner
+{
+    /// <summary>
+    /// Runs <paramref name="machine"/> under <paramref name="policy"/> for at most <paramref name="maxSteps"/>
+    /// instructions. A machine that has not run yet first gets the VMM's KVM_SET_SREGS (CR4 =
+    /// <see cref="MachineLayout.InitialCr4"/>) and KVM_RUN. Pass a <paramref name="cache"/> to share decoded
+    /// instructions between runs (single-threaded use only); by default each run has its own.
+    /// </summary>
+    public static RunResult Run(Policy policy, Machine machine, long maxSteps, DecodeCache? cache = null)
+    {
+        cache ??= new DecodeCache();
+        var log = new RunLog(policy);
+        var m = machine;
+        var stop = m.Started ? null : Start(ref m, log);
+        var steps = 0L;
+        while (stop is null)
+        {
+            if (steps >= maxSteps)
+            {
+                stop = new StopReason.StepLimit(steps);
+                break;
+            }
+            var insn = cache.Fetch(m.Memory, m.Regs.Rip);
+            if (insn is null)
+            {
+                stop = new StopReason.OutsideMemory(m.Level, m.Regs.Rip, m.Regs.Rip);
+                break;
+            }
+            steps++;
+            stop = Executor.Step(ref m, insn, log);
+        }
+        return new RunResult(
+            new([.. log.Trace]),
+            new([.. log.Observations]),
+            new([.. log.Outputs]),
+            stop,
+            steps,
+            log.Effort,
+            m
+        );
+    }
+
+    /// <summary>The VMM's set-up before the first KVM_RUN: KVM_SET_SREGS with the documented CR4 and the current APIC base.</summary>
+    private static StopReason? Start(ref Machine m, RunLog log)
+    {
+        var sregs = Executor.Apply(ref m, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, m.Kvm.Vcpu.ApicBase), 0, log, 0);
+        if (sregs is Observation.IoctlError)
+        {
+            return new StopReason.BootFailed(sregs);
+        }
+        Executor.Apply(ref m, new VcpuEvent.Run(), 0, log, 0);
+        m = m with { Started = true };
+        return null;
+    }
+
+    /// <summary>Runs one machine per policy (built by <paramref name="boot"/>) and compares their behaviour.</summary>
+    public static PolicyAgreement RunAll(IReadOnlyList<Policy> policies, Func<Policy, Machine> boot, long maxSteps)
+    {
+        var runs = new List<(Policy, RunResult)>(policies.Count);
+        string? difference = null;
+        foreach (var policy in policies)
+        {
+            var result = Run(policy, boot(policy), maxSteps);
+            if (difference is null && runs.Count > 0 && runs[0].Item2.FirstDifference(result) is { } d)
+            {
+                difference = $"{runs[0].Item1} vs {policy}: {d}";
+            }
+            runs.Add((policy, result));
+        }
+        return new PolicyAgreement(runs, difference);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="program"/> under every policy of <see cref="Policy.Correct"/> (Eager, Lazy, Reference), each
+    /// on a fresh vCPU of <paramref name="vm"/> with <paramref name="cpuid"/> set by KVM_SET_CPUID2, and compares them.
+    /// </summary>
+    public static PolicyAgreement RunCorrect(Program program, Vm vm, CpuidTable cpuid, long maxSteps) =>
+        RunAll(Policy.Correct, p => Machine.Boot(program, KvmState.WithCpuid(vm, p, cpuid)), maxSteps);
+}

@@ -1,0 +1,54 @@
+using System.Collections.Immutable;
+
+namespace CpuidFunctional.Interpreter;
+
+/// <summary>
+/// L1's VMX state as L0 keeps it: whether L1 is in VMX operation, the VMXON pointer, the current-VMCS pointer and its
+/// vmcs12, and every other VMCS L1 has used (kept by address; only VMPTRLD and VMCLEAR touch that map, so the hot
+/// path never updates it). A value type.
+/// </summary>
+public readonly record struct VmxState
+{
+    /// <summary>The current-VMCS pointer value meaning "no current VMCS".</summary>
+    public const ulong NoVmcs = ulong.MaxValue;
+
+    /// <summary>Outside VMX operation.</summary>
+    public static VmxState Off => new() { CurrentPointer = NoVmcs, Others = ImmutableDictionary<ulong, Vmcs12>.Empty };
+
+    /// <summary>L1 executed VMXON (and not VMXOFF).</summary>
+    public bool On { get; init; }
+
+    /// <summary>The VMXON region's address.</summary>
+    public ulong VmxonPointer { get; init; }
+
+    /// <summary>The current-VMCS pointer, or <see cref="NoVmcs"/>.</summary>
+    public ulong CurrentPointer { get; init; }
+
+    /// <summary>The current VMCS (meaningful only when <see cref="HasCurrent"/>).</summary>
+    public Vmcs12 Current { get; init; }
+
+    /// <summary>VMCSs that are not current, by address.</summary>
+    public ImmutableDictionary<ulong, Vmcs12> Others { get; init; }
+
+    /// <summary>Whether there is a current VMCS.</summary>
+    public bool HasCurrent => CurrentPointer != NoVmcs;
+
+    /// <summary>The VMCS at an address (current or not); a clear, all-zero VMCS if L1 never used it.</summary>
+    public Vmcs12 At(ulong address) =>
+        address == CurrentPointer ? Current : Others.TryGetValue(address, out var v) ? v : Vmcs12.Clear;
+
+    /// <summary>A field of the current VMCS.</summary>
+    public ulong Read(uint encoding) => Current.Read(encoding);
+
+    /// <inheritdoc/>
+    public bool Equals(VmxState other) =>
+        On == other.On
+        && VmxonPointer == other.VmxonPointer
+        && CurrentPointer == other.CurrentPointer
+        && Current.Equals(other.Current)
+        && Others.Count == other.Others.Count
+        && Others.All(kv => other.Others.TryGetValue(kv.Key, out var v) && v.Equals(kv.Value));
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(On, VmxonPointer, CurrentPointer, Current);
+}
