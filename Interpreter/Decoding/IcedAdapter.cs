@@ -145,6 +145,7 @@ internal sealed class IcedAdapter
             Op.Out => b.Size,
             Op.In => a.Size,
             Op.Push or Op.Pop => a.Kind == OperandKind.Immediate ? (byte)8 : a.Size,
+            Op.Pushf => (byte)8,
             _ => a.Size,
         };
         if (op is Op.Push && a.Kind == OperandKind.Immediate)
@@ -201,6 +202,7 @@ internal sealed class IcedAdapter
             Mnemonic.Loop => Op.Loop,
             Mnemonic.Push => Op.Push,
             Mnemonic.Pop => Op.Pop,
+            Mnemonic.Pushfq => Op.Pushf,
             Mnemonic.Cpuid => Op.Cpuid,
             Mnemonic.Xgetbv => Op.Xgetbv,
             Mnemonic.Xsetbv => Op.Xsetbv,

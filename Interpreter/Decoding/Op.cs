@@ -35,6 +35,7 @@ internal enum Op : byte
     Loop,
     Push,
     Pop,
+    Pushf,
     Cpuid,
     Xgetbv,
     Xsetbv,

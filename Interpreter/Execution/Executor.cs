@@ -81,6 +81,8 @@ internal static class Executor
                 return Push(ref m, i);
             case Op.Pop:
                 return Pop(ref m, i);
+            case Op.Pushf:
+                return Push(ref m, i, m.Regs.Rflags);
             case Op.Invalid:
                 return RaiseFault(ref m, i, X86Exception.UD, log);
             case Op.Unsupported:
@@ -291,10 +293,12 @@ internal static class Executor
         return null;
     }
 
-    private static StopReason? Push(ref Machine m, Insn i)
+    private static StopReason? Push(ref Machine m, Insn i) => Push(ref m, i, Read(m, i.A));
+
+    private static StopReason? Push(ref Machine m, Insn i, ulong pushed)
     {
         var size = i.OpSize;
-        var value = Read(m, i.A) & Alu.Mask(size);
+        var value = pushed & Alu.Mask(size);
         var rsp = m.Regs[Registers.Rsp] - size;
         if (!m.Memory.Contains(rsp, size))
         {
