@@ -5,31 +5,13 @@ using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Properties.Core;
 
-/// <summary>Small hosts and guests for the Core unit tests, taken from the Skylake-SP 8160 dump in shared/data.</summary>
+/// <summary>The host and guest tables the Core unit tests start from: the Skylake-SP preset and a guest derived from it.</summary>
 internal static class TestHosts
 {
-    /// <summary>Skylake-SP leaves that matter here (values from the InstLatx64 dump of a Xeon Platinum 8160).</summary>
-    public static readonly CpuidTable SkylakeCpuid = CpuidTable.Of(
-        CpuidEntry.Plain(0x0, 0x16, 0x756E6547, 0x6C65746E, 0x49656E69),
-        CpuidEntry.Plain(0x1, 0x00050654, 0x00400800, 0x7FFEFBFF, 0xBFEBFBFF),
-        CpuidEntry.Indexed(0x7, 0, 0x0, 0xD39FFFFB, 0x00000008, 0x9C002400),
-        CpuidEntry.Indexed(0xB, 0, 0x1, 0x2, 0x100, 0x0),
-        CpuidEntry.Indexed(0xB, 1, 0x6, 0x30, 0x201, 0x0),
-        CpuidEntry.Indexed(0xD, 0, 0x2FF, 0xA80, 0xA88, 0x0),
-        CpuidEntry.Indexed(0xD, 1, 0xF, 0xA80, 0x100, 0x0),
-        CpuidEntry.Indexed(0xD, 2, 0x100, 0x240, 0x0, 0x0),
-        CpuidEntry.Indexed(0xD, 3, 0x40, 0x3C0, 0x0, 0x0),
-        CpuidEntry.Indexed(0xD, 4, 0x40, 0x400, 0x0, 0x0),
-        CpuidEntry.Indexed(0xD, 5, 0x40, 0x440, 0x0, 0x0),
-        CpuidEntry.Indexed(0xD, 6, 0x200, 0x480, 0x0, 0x0),
-        CpuidEntry.Indexed(0xD, 7, 0x400, 0x680, 0x0, 0x0),
-        CpuidEntry.Indexed(0xD, 8, 0x80, 0x0, 0x1, 0x0),
-        CpuidEntry.Indexed(0xD, 9, 0x8, 0xA80, 0x0, 0x0),
-        CpuidEntry.Plain(0x80000000, 0x80000008, 0, 0, 0),
-        CpuidEntry.Plain(0x80000008, 0x0000302E, 0, 0, 0)
-    );
+    /// <summary>The built-in Skylake-SP preset (InstLatx64 dump of a Xeon Platinum 8160).</summary>
+    public static readonly CpuidTable SkylakeCpuid = HostPresets.SkylakeSp.Cpuid;
 
-    public static readonly HostCpu Skylake = HostCpu.FromCpuid("test-skylake-sp", SkylakeCpuid);
+    public static readonly HostCpu Skylake = HostPresets.SkylakeSp;
 
     /// <summary>
     /// The guest table a VMM would pass: the host's leaves with OSXSAVE cleared (KVM owns it) and the extra bits of
