@@ -97,7 +97,10 @@ internal static class BenchCli
         error.WriteLine("error: this is a Debug build; BenchmarkDotNet would measure nothing. Run: dotnet run -c Release --project Bench -- bdn ...");
         return 2;
 #else
-        var summaries = BenchmarkSwitcher.FromAssembly(typeof(BenchCli).Assembly).Run(args);
+        // In-process (InProcessEmitToolchain): BenchmarkDotNet's generated-project toolchain looks for a project file
+        // named after the assembly (CpuidFunctional.Bench.csproj) and cannot find Bench/Bench.csproj.
+        string[] withToolchain = args.Contains("--inProcess", StringComparer.OrdinalIgnoreCase) ? args : [.. args, "--inProcess"];
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(BenchCli).Assembly).Run(withToolchain);
         var failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
         if (failed)
         {
