@@ -80,8 +80,8 @@ internal sealed class IcedAdapter
         {
             return Unsupported(i, rip, bytes, text, "not in the interpreter's instruction set");
         }
-        var a = Operand.Reg(0, 0);
-        var b = Operand.Reg(0, 0);
+        var a = default(Operand);
+        var b = default(Operand);
         var target = 0ul;
         var count = i.OpCount;
         for (var n = 0; n < count; n++)
@@ -171,6 +171,7 @@ internal sealed class IcedAdapter
         i.Mnemonic switch
         {
             Mnemonic.Nop => Op.Nop,
+            Mnemonic.Ud2 => Op.Invalid,
             Mnemonic.Pause => Op.Pause,
             Mnemonic.Mov => Op.Mov,
             Mnemonic.Movzx => Op.Movzx,

@@ -1,0 +1,247 @@
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace CpuidFunctional.Properties.Interpreter;
+
+public class NestedTests
+{
+    private static readonly RoundTripSetup Setup = new();
+
+    /// <summary>L1 handler: report the exit reason (port 0x80) and qualification (port 0x82), then halt.</summary>
+    private static void ReportExit(Assembler a)
+    {
+        a.mov(ebx, VmcsField.VmExitReason);
+        a.vmread(rax, rbx);
+        a.@out(0x80, eax);
+        a.mov(ebx, VmcsField.ExitQualification);
+        a.vmread(rax, rbx);
+        a.@out(0x82, eax);
+        a.hlt();
+    }
+
+    private static RunResult RunL2(Action<Assembler> l2, RoundTripSetup? setup = null) =>
+        TestMachine.RunAgreeing(RoundTrip.Build(setup ?? Setup, ReportExit, l2));
+
+    private static uint ExitReasonOf(RunResult r)
+    {
+        Assert.True(r.Stop is StopReason.Halted, TestMachine.Describe(r));
+        return r.Outputs.Single(o => o.Port == 0x80).Value;
+    }
+
+    [Fact]
+    public void L2_cpuid_exits_with_reason_10_and_l0_never_answers_it()
+    {
+        var r = RunL2(a => a.cpuid());
+        Assert.Equal(ExitReason.Cpuid, ExitReasonOf(r));
+        Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.Cpuid);
+        Assert.Equal(2ul, r.Final.Vmx.Read(VmcsField.VmExitInstructionLen));
+    }
+
+    [Fact]
+    public void Vm_entry_and_exit_load_guest_and_host_cr4_through_core()
+    {
+        var r = RunL2(a => a.cpuid());
+        var entry = Assert.Single(r.Trace, e => e is VcpuEvent.NestedVmEntry);
+        var exit = Assert.Single(r.Trace, e => e is VcpuEvent.NestedVmExit);
+        Assert.Equal(new VcpuEvent.NestedVmEntry(Setup.GuestCr4), entry);
+        Assert.Equal(new VcpuEvent.NestedVmExit(Setup.HostCr4), exit);
+        Assert.Equal(Setup.HostCr4, r.Final.Cr4);
+        Assert.False(r.Final.InL2);
+    }
+
+    [Fact]
+    public void Exit_saves_l2_state_and_l1_resumes_at_host_rip_with_host_rsp()
+    {
+        var r = RunL2(a =>
+        {
+            a.nop();
+            a.cpuid();
+        });
+        Assert.Equal(RoundTrip.L2StackTop, r.Final.Vmx.Read(VmcsField.GuestRsp));
+        var guestRip = r.Final.Vmx.Read(VmcsField.GuestRip);
+        Assert.Equal(0xA20Ful, r.Final.Memory.Read(guestRip, 2)); // GUEST_RIP points at the CPUID (0F A2), not past it
+        Assert.Equal(Setup.GuestCr4, r.Final.Vmx.Read(VmcsField.GuestCr4));
+        Assert.Equal(MachineLayout.InitialRsp, r.Final.Regs[Registers.Rsp]);
+    }
+
+    [Fact]
+    public void L2_xsetbv_exits_with_reason_55_when_l2_has_osxsave()
+    {
+        var r = RunL2(a => a.xsetbv(), Setup with { GuestCr4 = Setup.GuestCr4 | Cr4.OsXsave });
+        Assert.Equal(ExitReason.Xsetbv, ExitReasonOf(r));
+        Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.Xsetbv);
+    }
+
+    [Fact]
+    public void L2_xsetbv_without_osxsave_is_ud_and_exits_only_if_the_exception_bitmap_asks()
+    {
+        var stopped = TestMachine.Run(RoundTrip.Build(Setup, ReportExit, a => a.xsetbv()));
+        Assert.Equal(new StopReason.UnhandledFault(2, stopped.Final.Regs.Rip, X86Exception.UD), stopped.Stop);
+
+        var r = RunL2(a => a.xsetbv(), Setup with { ExceptionBitmap = 1u << 6 });
+        Assert.Equal(ExitReason.ExceptionOrNmi, ExitReasonOf(r));
+        Assert.Equal(6ul | (3ul << 8) | (1ul << 31), r.Final.Vmx.Read(VmcsField.VmExitIntrInfo));
+    }
+
+    [Fact]
+    public void L2_vmcall_exits_with_reason_18()
+    {
+        Assert.Equal(ExitReason.Vmcall, ExitReasonOf(RunL2(a => a.vmcall())));
+    }
+
+    [Fact]
+    public void L2_vmx_instructions_exit_to_l1()
+    {
+        Assert.Equal(ExitReason.Vmread, ExitReasonOf(RunL2(a => a.vmread(rax, rbx))));
+        Assert.Equal(ExitReason.Vmlaunch, ExitReasonOf(RunL2(a => a.vmlaunch())));
+    }
+
+    [Fact]
+    public void L2_hlt_exits_with_reason_12_only_with_hlt_exiting()
+    {
+        var r = RunL2(a => a.hlt(), Setup with { ExtraProcControls = VmxCapabilities.ProcHltExiting });
+        Assert.Equal(ExitReason.Hlt, ExitReasonOf(r));
+        var asleep = TestMachine.Run(RoundTrip.Build(Setup, ReportExit, a => a.hlt()));
+        Assert.IsType<StopReason.L2Halted>(asleep.Stop);
+    }
+
+    [Fact]
+    public void L2_mov_to_cr4_touching_an_l1_owned_bit_exits_with_reason_28()
+    {
+        var setup = Setup with { Cr4GuestHostMask = Cr4.OsXsave, Cr4ReadShadow = 0 };
+        var r = RunL2(
+            a =>
+            {
+                a.mov(rax, cr4);
+                a.or(rax, (int)Cr4.OsXsave);
+                a.mov(cr4, rax);
+            },
+            setup
+        );
+        Assert.Equal(ExitReason.CrAccess, ExitReasonOf(r));
+        Assert.Equal(4u | (0u << 8), r.Outputs.Single(o => o.Port == 0x82).Value); // CR4, MOV to CR, RAX
+        Assert.IsType<VcpuEvent.NestedVmEntry>(r.Trace[^2]); // no MOV CR4 event between entry and exit
+        Assert.IsType<VcpuEvent.NestedVmExit>(r.Trace[^1]);
+    }
+
+    [Fact]
+    public void L2_mov_to_cr4_of_a_bit_l1_does_not_own_is_applied_by_l0_as_a_core_event()
+    {
+        var r = RunL2(a =>
+        {
+            a.mov(rax, cr4);
+            a.or(rax, (int)Cr4.Pke);
+            a.mov(cr4, rax);
+            a.vmcall();
+        });
+        Assert.Equal(ExitReason.Vmcall, ExitReasonOf(r));
+        Assert.Contains(new VcpuEvent.MovToCr4(Setup.GuestCr4 | Cr4.Pke), r.Trace);
+        Assert.Equal(Setup.GuestCr4 | Cr4.Pke, r.Final.Vmx.Read(VmcsField.GuestCr4));
+    }
+
+    [Fact]
+    public void L2_reads_the_cr4_read_shadow_for_bits_l1_owns()
+    {
+        var setup = Setup with { Cr4GuestHostMask = Cr4.OsXsave, Cr4ReadShadow = Cr4.OsXsave };
+        var r = RunL2(
+            a =>
+            {
+                a.mov(rax, cr4);
+                a.mov(r15, rax);
+                a.vmcall();
+            },
+            setup
+        );
+        Assert.Equal(Setup.GuestCr4 | Cr4.OsXsave, r.Final.Regs[15]);
+    }
+
+    [Fact]
+    public void L2_rdmsr_and_wrmsr_exit_with_reasons_31_and_32()
+    {
+        Assert.Equal(ExitReason.Rdmsr, ExitReasonOf(RunL2(a => a.rdmsr())));
+        Assert.Equal(ExitReason.Wrmsr, ExitReasonOf(RunL2(a => a.wrmsr())));
+    }
+
+    [Fact]
+    public void L2_out_reaches_the_host_unless_l1_sets_unconditional_io_exiting()
+    {
+        var direct = RunL2(a =>
+        {
+            a.mov(eax, 7);
+            a.@out(0x99, al);
+            a.vmcall();
+        });
+        Assert.Contains(new PortOutput(2, 0x99, 7, 1), direct.Outputs);
+        var exits = RunL2(a => a.@out(0x99, al), Setup with { ExtraProcControls = VmxCapabilities.ProcUnconditionalIoExiting });
+        Assert.Equal(ExitReason.IoInstruction, ExitReasonOf(exits));
+        Assert.Equal((0x99u << 16) | (1u << 6), exits.Outputs.Single(o => o.Port == 0x82).Value);
+    }
+
+    [Fact]
+    public void L2_pause_exits_with_reason_40_with_pause_exiting()
+    {
+        var r = RunL2(a => a.pause(), Setup with { ExtraProcControls = VmxCapabilities.ProcPauseExiting });
+        Assert.Equal(ExitReason.Pause, ExitReasonOf(r));
+    }
+
+    [Fact]
+    public void Entry_msr_load_list_goes_through_core_in_order()
+    {
+        var setup = Setup with { EntryMsrLoad = [new MsrEntry(Msr.Xss, 0x100)], ExitMsrLoad = [new MsrEntry(Msr.Xss, 0)] };
+        var r = RunL2(a => a.vmcall(), setup);
+        Assert.Contains(new VcpuEvent.NestedVmEntry(setup.GuestCr4, new([new MsrEntry(Msr.Xss, 0x100)])), r.Trace);
+        Assert.Contains(new VcpuEvent.NestedVmExit(setup.HostCr4, new([new MsrEntry(Msr.Xss, 0)])), r.Trace);
+        Assert.Equal(0ul, r.Final.Kvm.Vcpu.Xss);
+    }
+
+    [Fact]
+    public void A_refused_entry_msr_fails_the_entry_with_reason_34_and_its_index_then_loads_host_state()
+    {
+        var setup = Setup with { EntryMsrLoad = [new MsrEntry(Msr.Xss, 0), new MsrEntry(0xC000_0100, 0)] };
+        var r = RunL2(a => a.vmcall(), setup);
+        var launch = r.Observations.OfType<RunObservation.VmEntryFailed>().Single();
+        Assert.Equal(ExitReason.MsrLoading | ExitReason.EntryFailure, launch.ExitReason);
+        Assert.Equal(2ul, launch.Qualification);
+        Assert.Equal(ExitReason.MsrLoading | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.Equal(setup.HostCr4, r.Final.Cr4);
+        Assert.False(r.Final.Vmx.Current.Launched);
+    }
+
+    [Fact]
+    public void A_core_refused_entry_msr_is_reported_by_core_with_its_index()
+    {
+        var setup = Setup with { EntryMsrLoad = [new MsrEntry(Msr.Xss, 0x1)] }; // bit 0 is not a supported XSS bit
+        var r = RunL2(a => a.vmcall(), setup);
+        Assert.Contains(r.Observations, o => o is RunObservation.Kvm { Value: Observation.VmEntryMsrLoadFailed { Qualification: 1 } });
+        Assert.Equal(ExitReason.MsrLoading | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.IsType<VcpuEvent.NestedVmExit>(r.Trace[^1]);
+    }
+
+    [Fact]
+    public void Invalid_guest_cr4_fails_the_entry_with_reason_33()
+    {
+        var r = RunL2(a => a.vmcall(), Setup with { GuestCr4 = MachineLayout.InitialCr4 }); // VMXE missing
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.NestedVmEntry);
+    }
+
+    [Fact]
+    public void A_refused_exit_msr_is_a_vmx_abort()
+    {
+        var setup = Setup with { ExitMsrLoad = [new MsrEntry(0xC000_0101, 0)] };
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(setup, ReportExit, a => a.vmcall()));
+        Assert.Equal(new StopReason.VmxAbort(4), r.Stop);
+    }
+
+    [Fact]
+    public void Vmresume_after_an_exit_returns_to_l2_and_the_loop_repeats()
+    {
+        var r = TestMachine.RunAgreeing(Workloads.CpuidLoop(5), Workloads.StepBudget(5));
+        Assert.Equal(5, r.Trace.Count(e => e is VcpuEvent.NestedVmExit) - 1);
+        Assert.Equal(6, r.Trace.Count(e => e is VcpuEvent.NestedVmEntry));
+        Assert.Equal(new PortOutput(1, RoundTrip.ExitReasonPort, ExitReason.Vmcall, 4), r.Outputs[0]);
+    }
+}

@@ -1,0 +1,356 @@
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace CpuidFunctional.Properties.Interpreter;
+
+public class VmxInstructionTests
+{
+    private const ulong Slot = RoundTrip.PointerSlot;
+
+    /// <summary>CR4.VMXE on, the revision id in the VMXON region and the VMCS, VMXON.</summary>
+    private static void VmxOn(Assembler a)
+    {
+        a.mov(rax, (long)(MachineLayout.InitialCr4 | Cr4.Vmxe));
+        a.mov(cr4, rax);
+        a.mov(ecx, 0x480);
+        a.rdmsr();
+        a.mov(rdi, (long)RoundTrip.VmxonRegion);
+        a.mov(__dword_ptr[rdi], eax);
+        a.mov(rdi, (long)RoundTrip.VmcsRegion);
+        a.mov(__dword_ptr[rdi], eax);
+        Pointer(a, RoundTrip.VmxonRegion);
+        a.vmxon(__qword_ptr[rdi]);
+    }
+
+    /// <summary>RDI = the pointer slot, holding <paramref name="value"/>.</summary>
+    private static void Pointer(Assembler a, ulong value)
+    {
+        a.mov(rdi, (long)Slot);
+        a.mov(rax, (long)value);
+        a.mov(__qword_ptr[rdi], rax);
+    }
+
+    private static void LoadVmcs(Assembler a)
+    {
+        Pointer(a, RoundTrip.VmcsRegion);
+        a.vmclear(__qword_ptr[rdi]);
+        a.vmptrld(__qword_ptr[rdi]);
+    }
+
+    private static RunResult Run(Action<Assembler> body) => TestMachine.RunAgreeing(TestMachine.L1(body));
+
+    private static RunObservation.VmFail LastVmFail(RunResult r) =>
+        Assert.IsType<RunObservation.VmFail>(r.Observations[^1]);
+
+    [Fact]
+    public void Vmxon_without_cr4_vmxe_is_ud()
+    {
+        var r = TestMachine.Run(TestMachine.L1(a =>
+        {
+            Pointer(a, RoundTrip.VmxonRegion);
+            a.vmxon(__qword_ptr[rdi]);
+        }));
+        Assert.Equal(X86Exception.UD, Assert.IsType<StopReason.UnhandledFault>(r.Stop).Vector);
+    }
+
+    [Fact]
+    public void Vmx_instructions_outside_vmx_operation_are_ud()
+    {
+        var r = TestMachine.Run(TestMachine.L1(a => a.vmlaunch()));
+        Assert.Equal(X86Exception.UD, Assert.IsType<StopReason.UnhandledFault>(r.Stop).Vector);
+    }
+
+    [Fact]
+    public void Vmxon_succeeds_with_flags_clear_and_enters_vmx_operation()
+    {
+        var r = Run(VmxOn);
+        Assert.True(r.Final.Vmx.On);
+        Assert.Equal(RoundTrip.VmxonRegion, r.Final.Vmx.VmxonPointer);
+        Assert.Equal(0ul, r.Final.Regs.Rflags & Rflags.Arithmetic);
+    }
+
+    [Fact]
+    public void Vmxon_with_a_misaligned_region_is_vmfail_invalid()
+    {
+        var r = Run(a =>
+        {
+            a.mov(rax, (long)(MachineLayout.InitialCr4 | Cr4.Vmxe));
+            a.mov(cr4, rax);
+            Pointer(a, RoundTrip.VmxonRegion + 8);
+            a.vmxon(__qword_ptr[rdi]);
+        });
+        Assert.Null(LastVmFail(r).Error);
+        Assert.Equal(Rflags.CF, r.Final.Regs.Rflags & Rflags.Arithmetic);
+        Assert.False(r.Final.Vmx.On);
+    }
+
+    [Fact]
+    public void Vmxon_without_the_revision_identifier_is_vmfail_invalid()
+    {
+        var r = Run(a =>
+        {
+            a.mov(rax, (long)(MachineLayout.InitialCr4 | Cr4.Vmxe));
+            a.mov(cr4, rax);
+            Pointer(a, RoundTrip.VmxonRegion);
+            a.vmxon(__qword_ptr[rdi]);
+        });
+        Assert.Null(LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmxon_in_vmx_root_operation_is_error_15()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            Pointer(a, RoundTrip.VmxonRegion);
+            a.vmxon(__qword_ptr[rdi]);
+        });
+        Assert.Equal(VmInstructionError.VmxonInRoot, LastVmFail(r).Error);
+        Assert.Equal(Rflags.ZF, r.Final.Regs.Rflags & Rflags.Arithmetic);
+        Assert.Equal(15ul, r.Final.Vmx.Read(VmcsField.VmInstructionError));
+    }
+
+    [Fact]
+    public void Vmclear_with_an_invalid_address_is_error_2()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            Pointer(a, RoundTrip.VmcsRegion + 0x10);
+            a.vmclear(__qword_ptr[rdi]);
+        });
+        Assert.Equal(VmInstructionError.VmclearInvalidAddress, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmclear_with_the_vmxon_pointer_is_error_3()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            Pointer(a, RoundTrip.VmxonRegion);
+            a.vmclear(__qword_ptr[rdi]);
+        });
+        Assert.Equal(VmInstructionError.VmclearVmxonPointer, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void A_vmfail_without_a_current_vmcs_is_vmfail_invalid()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            Pointer(a, RoundTrip.VmxonRegion);
+            a.vmclear(__qword_ptr[rdi]);
+        });
+        Assert.Null(LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmptrld_errors_9_10_and_11()
+    {
+        var misaligned = Run(a =>
+        {
+            VmxOn(a);
+            Pointer(a, RoundTrip.VmcsRegion);
+            a.vmptrld(__qword_ptr[rdi]);
+            Pointer(a, RoundTrip.VmcsRegion + 4);
+            a.vmptrld(__qword_ptr[rdi]);
+        });
+        Assert.Equal(VmInstructionError.VmptrldInvalidAddress, LastVmFail(misaligned).Error);
+        var vmxon = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            Pointer(a, RoundTrip.VmxonRegion);
+            a.vmptrld(__qword_ptr[rdi]);
+        });
+        Assert.Equal(VmInstructionError.VmptrldVmxonPointer, LastVmFail(vmxon).Error);
+        var revision = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            Pointer(a, RoundTrip.VmcsRegion + 0x1000);
+            a.vmptrld(__qword_ptr[rdi]);
+        });
+        Assert.Equal(VmInstructionError.VmptrldIncorrectRevision, LastVmFail(revision).Error);
+    }
+
+    [Fact]
+    public void Vmptrst_stores_the_current_vmcs_pointer()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.mov(rsi, 0x8000);
+            a.vmptrst(__qword_ptr[rsi]);
+        });
+        Assert.Equal(RoundTrip.VmcsRegion, r.Final.Memory.Read(0x8000, 8));
+    }
+
+    [Fact]
+    public void Vmwrite_then_vmread_round_trips_and_truncates_to_the_field_width()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.mov(ebx, VmcsField.GuestCsSelector);
+            a.mov(rax, 0x12345);
+            a.vmwrite(rbx, rax);
+            a.vmread(rcx, rbx);
+            a.mov(ebx, VmcsField.GuestRip);
+            a.mov(rax, 0x1_2345_6789);
+            a.vmwrite(rbx, rax);
+            a.vmread(rdx, rbx);
+        });
+        Assert.Equal(0x2345ul, r.Final.Regs[Registers.Rcx]);
+        Assert.Equal(0x1_2345_6789ul, r.Final.Regs[Registers.Rdx]);
+        Assert.Equal(0ul, r.Final.Regs.Rflags & Rflags.Arithmetic);
+    }
+
+    [Fact]
+    public void Vmread_of_an_unsupported_field_is_error_12()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.mov(ebx, 0x440E); // VM-exit instruction information: not modelled
+            a.vmread(rax, rbx);
+        });
+        Assert.Equal(VmInstructionError.UnsupportedComponent, LastVmFail(r).Error);
+        Assert.Equal(12ul, r.Final.Vmx.Read(VmcsField.VmInstructionError));
+    }
+
+    [Fact]
+    public void Vmwrite_to_a_read_only_field_is_error_13()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.mov(ebx, VmcsField.VmExitReason);
+            a.vmwrite(rbx, rax);
+        });
+        Assert.Equal(VmInstructionError.VmwriteReadOnly, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmread_without_a_current_vmcs_is_vmfail_invalid()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            a.mov(ebx, VmcsField.GuestRip);
+            a.vmread(rax, rbx);
+        });
+        Assert.Null(LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmresume_of_a_clear_vmcs_is_error_5()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.vmresume();
+        });
+        Assert.Equal(VmInstructionError.VmresumeNonLaunched, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmlaunch_with_invalid_controls_is_error_7()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.vmlaunch(); // every control field is still 0: the default-1 bits are missing
+        });
+        Assert.Equal(VmInstructionError.EntryInvalidControls, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmlaunch_with_invalid_host_state_is_error_8()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            RoundTrip.EmitVmwrite(a, VmcsField.PinBasedVmExecControl, VmxCapabilities.PinMust1);
+            RoundTrip.EmitVmwrite(a, VmcsField.CpuBasedVmExecControl, VmxCapabilities.ProcTrueMust1);
+            RoundTrip.EmitVmwrite(a, VmcsField.VmExitControls, VmxCapabilities.ExitTrueMust1 | VmxCapabilities.ExitHostAddressSpaceSize);
+            RoundTrip.EmitVmwrite(a, VmcsField.VmEntryControls, VmxCapabilities.EntryTrueMust1 | VmxCapabilities.EntryIa32eModeGuest);
+            RoundTrip.EmitVmwrite(a, VmcsField.HostCr0, MachineLayout.InitialCr0);
+            RoundTrip.EmitVmwrite(a, VmcsField.HostCr4, MachineLayout.InitialCr4); // VMXE missing
+            a.vmlaunch();
+        });
+        Assert.Equal(VmInstructionError.EntryInvalidHostState, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmlaunch_of_a_launched_vmcs_is_error_4()
+    {
+        var program = RoundTrip.Build(
+            new RoundTripSetup(),
+            a =>
+            {
+                a.mov(ebx, VmcsField.GuestRip);
+                a.vmread(rax, rbx);
+                a.vmlaunch();
+                a.hlt();
+            },
+            a => a.vmcall()
+        );
+        var r = TestMachine.RunAgreeing(program);
+        Assert.Equal(VmInstructionError.VmlaunchNonClear, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmcall_in_vmx_root_operation_is_error_1()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.vmcall();
+        });
+        Assert.Equal(VmInstructionError.VmcallInRoot, LastVmFail(r).Error);
+    }
+
+    [Fact]
+    public void Vmxoff_leaves_vmx_operation_and_then_cr4_vmxe_may_be_cleared()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            a.vmxoff();
+            a.mov(rax, (long)MachineLayout.InitialCr4);
+            a.mov(cr4, rax);
+        });
+        Assert.False(r.Final.Vmx.On);
+        Assert.Equal(MachineLayout.InitialCr4, r.Final.Cr4);
+    }
+
+    [Fact]
+    public void Clearing_cr4_vmxe_in_vmx_operation_faults()
+    {
+        var r = TestMachine.Run(TestMachine.L1(a =>
+        {
+            VmxOn(a);
+            a.mov(rax, (long)MachineLayout.InitialCr4);
+            a.mov(cr4, rax);
+        }));
+        Assert.Equal(X86Exception.GP, Assert.IsType<StopReason.UnhandledFault>(r.Stop).Vector);
+    }
+}
