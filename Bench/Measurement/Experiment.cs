@@ -18,10 +18,14 @@ internal sealed class Experiment
 
     /// <summary>Builds the workload <paramref name="workload"/> with <paramref name="roundTrips"/> round trips.</summary>
     public Experiment(string workload, HostCpu host, int roundTrips, DecodeCache cache)
+        : this(workload, Workloads.ByName(workload, roundTrips) ?? throw new ArgumentException($"unknown workload '{workload}'", nameof(workload)), host, roundTrips, cache) { }
+
+    /// <summary>Any program (the tests use programs that fail VM entry) under the name <paramref name="workload"/>.</summary>
+    public Experiment(string workload, Interpreter.Program program, HostCpu host, int roundTrips, DecodeCache cache)
     {
         Workload = workload;
         RoundTrips = roundTrips;
-        program = Workloads.ByName(workload, roundTrips) ?? throw new ArgumentException($"unknown workload '{workload}'", nameof(workload));
+        this.program = program;
         Vm = new Vm(host);
         Guest = GuestCpuid.For(host);
         Cache = cache;

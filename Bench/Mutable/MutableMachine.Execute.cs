@@ -121,18 +121,9 @@ internal sealed partial class MutableMachine
                     return null;
                 }
             case Op.Push:
-                {
-                    var size = i.OpSize;
-                    var value = Read(i.A) & Alu.Mask(size);
-                    var rsp = gpr[Registers.Rsp] - size;
-                    if (!Contains(rsp, size))
-                    {
-                        return new StopReason.OutsideMemory(Level, i.Rip, rsp);
-                    }
-                    WriteMemory(rsp, size, value);
-                    gpr[Registers.Rsp] = rsp;
-                    return Next(i);
-                }
+                return Push(i, Read(i.A));
+            case Op.Pushf:
+                return Push(i, rflags);
             case Op.Pop:
                 {
                     var size = i.OpSize;
@@ -181,6 +172,19 @@ internal sealed partial class MutableMachine
             default:
                 return new StopReason.Unsupported(Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
         }
+    }
+
+    private StopReason? Push(Insn i, ulong pushed)
+    {
+        var size = i.OpSize;
+        var rsp = gpr[Registers.Rsp] - size;
+        if (!Contains(rsp, size))
+        {
+            return new StopReason.OutsideMemory(Level, i.Rip, rsp);
+        }
+        WriteMemory(rsp, size, pushed & Alu.Mask(size));
+        gpr[Registers.Rsp] = rsp;
+        return Next(i);
     }
 
     private StopReason? BitTest(Insn i)
