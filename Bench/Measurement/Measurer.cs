@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Interpreter;
+
+namespace CpuidFunctional.Bench.Measurement;
+
+/// <summary>
+/// Runs the experiment: every (workload, policy) pair, warm-up first, then the repetitions interleaved across
+/// policies (so drift on a shared machine hits every policy alike), timed with <see cref="Stopwatch"/> and
+/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the run only (booting the vCPU is outside).
+/// </summary>
+internal static class Measurer
+{
+    /// <summary>Round trips of the two short runs the per-round-trip counts are taken from (their difference).</summary>
+    private const int ShortRun = 16;
+
+    /// <summary>Runs one workload under one policy once.</summary>
+    public static RunSample RunOnce(Experiment x, BenchPolicy policy)
+    {
+        if (policy.Functional is { } functional)
+        {
+            var machine = x.BootFunctional(functional);
+            var bytes0 = GC.GetAllocatedBytesForCurrentThread();
+            var c0 = ThreadCpuClock.Now();
+            var t0 = Stopwatch.GetTimestamp();
+            var result = Runner.Run(functional, machine, x.StepBudget, x.Cache);
+            var elapsed = Stopwatch.GetElapsedTime(t0);
+            var cpu = ThreadCpuClock.Now() - c0;
+            var bytes = GC.GetAllocatedBytesForCurrentThread() - bytes0;
+            Check(x, policy, result.Stop);
+            var lastOut = result.Outputs.Count == 0 ? 0 : result.Outputs[^1].Value;
+            return new RunSample(elapsed.TotalNanoseconds, cpu, bytes, result.Steps, result.Effort.RuntimeUpdates, result.Effort.XstateSizeComputations, lastOut);
+        }
+        var m = x.BootMutable(policy.Mutable!.Value);
+        var (updates0, sizes0) = (m.Kvm.RuntimeUpdates, m.Kvm.XstateSizeComputations);
+        var b0 = GC.GetAllocatedBytesForCurrentThread();
+        var cpu0 = ThreadCpuClock.Now();
+        var s0 = Stopwatch.GetTimestamp();
+        var stop = m.Run(x.StepBudget);
+        var took = Stopwatch.GetElapsedTime(s0);
+        var cpuTook = ThreadCpuClock.Now() - cpu0;
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - b0;
+        Check(x, policy, stop);
+        return new RunSample(took.TotalNanoseconds, cpuTook, allocated, m.Steps, m.Kvm.RuntimeUpdates - updates0, m.Kvm.XstateSizeComputations - sizes0, m.LastOut);
+    }
+
+    private static void Check(Experiment x, BenchPolicy policy, StopReason stop)
+    {
+        if (stop is not StopReason.Halted)
+        {
+            throw new InvalidOperationException($"{x.Workload} under {policy.Name} did not finish: {stop}");
+        }
+    }
+
+    /// <summary>Exact marginal counts per round trip: a run of 2·n round trips minus a run of n, divided by n.</summary>
+    public static (double Updates, double Sizes, double Instructions) MarginalCounts(string workload, HostCpu host, BenchPolicy policy, DecodeCache cache)
+    {
+        var one = RunOnce(new Experiment(workload, host, ShortRun, cache), policy);
+        var two = RunOnce(new Experiment(workload, host, 2 * ShortRun, cache), policy);
+        return (
+            (two.RuntimeUpdates - one.RuntimeUpdates) / (double)ShortRun,
+            (two.XstateSizeComputations - one.XstateSizeComputations) / (double)ShortRun,
+            (two.Instructions - one.Instructions) / (double)ShortRun
+        );
+    }
+
+    /// <summary>
+    /// Measures every workload under every policy. <paramref name="progress"/> is told each finished run (for the
+    /// progress display); the total is <c>workloads × policies × (warmup + repetitions)</c>.
+    /// </summary>
+    public static IReadOnlyList<Measurement> Measure(
+        IReadOnlyList<string> workloads,
+        IReadOnlyList<BenchPolicy> policies,
+        HostCpu host,
+        int roundTrips,
+        int repetitions,
+        int warmup,
+        Action<string>? progress = null
+    )
+    {
+        var rows = new List<Measurement>();
+        foreach (var workload in workloads)
+        {
+            var cache = new DecodeCache();
+            var experiment = new Experiment(workload, host, roundTrips, cache);
+            var samples = policies.ToDictionary(p => p, _ => new List<RunSample>());
+            for (var w = 0; w < warmup; w++)
+            {
+                foreach (var policy in policies)
+                {
+                    RunOnce(experiment, policy);
+                    progress?.Invoke($"{workload} warm-up");
+                }
+            }
+            for (var r = 0; r < repetitions; r++)
+            {
+                foreach (var policy in policies)
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    samples[policy].Add(RunOnce(experiment, policy));
+                    progress?.Invoke($"{workload} {policy.Name}");
+                }
+            }
+            var times = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.Nanoseconds)) / roundTrips);
+            var cpuTimes = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.CpuNanoseconds)) / roundTrips);
+            var eager = policies.FirstOrDefault(p => p.Name == "Eager") is { } e ? times[e] : double.NaN;
+            var eagerCpu = policies.FirstOrDefault(p => p.Name == "Eager") is { } ec ? cpuTimes[ec] : double.NaN;
+            foreach (var policy in policies)
+            {
+                var (updates, sizes, instructions) = MarginalCounts(workload, host, policy, cache);
+                rows.Add(
+                    new Measurement(
+                        workload,
+                        policy.Name,
+                        roundTrips,
+                        repetitions,
+                        updates,
+                        sizes,
+                        instructions,
+                        times[policy],
+                        cpuTimes[policy],
+                        Median(samples[policy].Select(s => (double)s.Bytes)) / roundTrips,
+                        times[policy] / eager,
+                        cpuTimes[policy] / eagerCpu
+                    )
+                );
+            }
+        }
+        return rows;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return double.NaN;
+        }
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+}

@@ -1,0 +1,65 @@
+using System.Collections.Immutable;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Bench.Mutable;
+
+/// <summary>
+/// Drives the mutable baseline with Core's event values and reports Core's observation values, so the equivalence
+/// tests can run one trace through both. Allocates (it builds observation records); the round-trip machine calls the
+/// <see cref="MutableKvm"/> methods directly instead.
+/// </summary>
+internal static class MutableEvents
+{
+    private static readonly Observation Gp = new Observation.Fault(X86Exception.GP);
+    private static readonly Observation Ud = new Observation.Fault(X86Exception.UD);
+    private static readonly Observation Ok0 = new Observation.IoctlDone(0);
+    private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
+
+    /// <summary>Whether the baseline models this kind of event.</summary>
+    public static bool IsModelled(VcpuEvent e) =>
+        e is VcpuEvent.MovToCr4 or VcpuEvent.Xsetbv or VcpuEvent.Wrmsr or VcpuEvent.Rdmsr or VcpuEvent.Cpuid
+            or VcpuEvent.SetCpl or VcpuEvent.Init or VcpuEvent.NestedVmEntry or VcpuEvent.NestedVmExit
+            or VcpuEvent.SetSregs or VcpuEvent.SetXcrs or VcpuEvent.GetCpuid2 or VcpuEvent.DisableQuirks2 or VcpuEvent.Run;
+
+    /// <summary>Applies one event; the observation Core's <see cref="Kvm.Step"/> would give.</summary>
+    public static Observation? Apply(MutableKvm k, VcpuEvent e) =>
+        e switch
+        {
+            VcpuEvent.MovToCr4(var cr4) => k.MovToCr4(cr4) ? null : Gp,
+            VcpuEvent.Xsetbv(var index, var value) => k.Xsetbv(index, value) switch
+            {
+                null => null,
+                X86Exception.UD => Ud,
+                _ => Gp,
+            },
+            VcpuEvent.Wrmsr(var index, var value) => k.Wrmsr(index, value) ? null : Gp,
+            VcpuEvent.Rdmsr(var index) => k.Rdmsr(index, out var value) ? new Observation.MsrValue(index, value) : Gp,
+            VcpuEvent.Cpuid(var leaf, var subleaf) => k.EmulateCpuid(leaf, subleaf, out var a, out var b, out var c, out var d)
+                ? new Observation.CpuidResult(leaf, subleaf, a, b, c, d)
+                : Gp,
+            VcpuEvent.SetCpl(var cpl) => Do(() => k.SetCpl(cpl)),
+            VcpuEvent.Init => Do(k.Init),
+            VcpuEvent.NestedVmEntry entry => k.NestedVmEntry(entry.GuestCr4, entry.MsrLoad.Items.AsSpan()) is var failed and not 0
+                ? new Observation.VmEntryMsrLoadFailed(failed)
+                : null,
+            VcpuEvent.NestedVmExit exit => k.NestedVmExit(exit.HostCr4, exit.MsrLoad.Items.AsSpan())
+                ? null
+                : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail),
+            VcpuEvent.SetSregs(var cr4, var apicBase) => k.SetSregs(cr4, apicBase) ? Ok0 : Einval,
+            VcpuEvent.SetXcrs(var xcr0) => k.SetXcrs(xcr0) ? Ok0 : Einval,
+            VcpuEvent.GetCpuid2(var nent) => k.GetCpuid2(nent) is { } table
+                ? new Observation.Cpuid2(CpuidTable.Of(ImmutableArray.Create(table)))
+                : new Observation.IoctlError(Errno.E2BIG),
+            VcpuEvent.DisableQuirks2(var mask) => k.DisableQuirks2(mask) ? Ok0 : Einval,
+            VcpuEvent.Run => Do(k.Run),
+            _ => throw new NotSupportedException($"the mutable baseline does not model {e}"),
+        };
+
+    private static Observation? Do(Action action)
+    {
+        action();
+        return null;
+    }
+}

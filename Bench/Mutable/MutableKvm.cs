@@ -1,0 +1,584 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Bench.Mutable;
+
+/// <summary>
+/// The mutable baseline of Core's rules, written the way KVM's C is: one mutable vCPU object (<c>struct
+/// kvm_vcpu_arch</c>), the CPUID table as an array rewritten in place by <see cref="UpdateCpuidRuntime"/>, a dirty
+/// bool, and the static guest capabilities cached when the table is installed (KVM's <c>cpu_caps</c>). It models the
+/// same rules as <see cref="Kvm.Step"/> for the events a nested round trip produces (CR4, XCR0, the MSRs Core knows,
+/// CPUID, KVM_GET_CPUID2, the nested CR4 loads and MSR-load lists, KVM_SET_SREGS, INIT, CPL changes, KVM_RUN); the
+/// equivalence tests hold it to Core's observations. It is the "physical limit" the functional core is measured against.
+/// </summary>
+internal sealed class MutableKvm
+{
+    private const ulong XfeatureFp = 1, XfeatureSse = 2, XfeatureYmm = 4, XfeatureBndregs = 8, XfeatureBndcsr = 0x10;
+    private const ulong XfeatureAvx512 = 0x7ul << 5, XfeatureXtile = 0x3ul << 17;
+
+    // ---- VM (fixed at creation; quirks only ever OR-ed in) ----
+    private readonly XsaveLayout xsave;
+    private readonly KernelProfile profile;
+    private readonly ulong hostSupportedXcr0;
+    private readonly ulong hostSupportedXss;
+    private readonly bool hostHasXsave;
+    private readonly KvmQuirks supportedQuirks;
+    private KvmQuirks disabledQuirks; // changes only through DisableQuirks2
+
+    // ---- the static guest capabilities, recomputed whenever a table is installed (kvm_vcpu_after_set_cpuid) ----
+    private ulong cr4ReservedByFeatures;
+    private ulong guestSupportedXcr0;
+    private ulong guestSupportedXss;
+    private bool guestXsaves;
+    private bool guestSse3;
+    private bool guestX2Apic;
+    private int guestMaxPhysAddr;
+
+    /// <summary>Creates a vCPU (RESET values, empty table, dirty under Lazy) and installs <paramref name="table"/> with KVM_SET_CPUID2.</summary>
+    public MutableKvm(Vm vm, MutableMode mode, CpuidTable table)
+    {
+        xsave = vm.Host.Xsave;
+        profile = vm.Profile;
+        hostSupportedXcr0 = vm.Host.SupportedXcr0;
+        hostSupportedXss = vm.Host.SupportedXss;
+        var hostLeaf1 = vm.Host.Cpuid.IndexOfFunction(1);
+        hostHasXsave = hostLeaf1 >= 0 && vm.Host.Cpuid[hostLeaf1].Has(CpuidRegister.Ecx, 26);
+        supportedQuirks = vm.SupportedQuirks;
+        disabledQuirks = vm.DisabledQuirks;
+        Mode = mode;
+        Dirty = mode == MutableMode.Lazy;
+        Install(table);
+    }
+
+    /// <summary>The update scheme.</summary>
+    public MutableMode Mode { get; }
+
+    // ---- vCPU registers: each is assigned in place by the rule that owns it, as in struct kvm_vcpu_arch ----
+
+    /// <summary>CR4 of the running level.</summary>
+    public ulong Cr4 { get; private set; }
+
+    /// <summary>XCR0.</summary>
+    public ulong Xcr0 { get; private set; } = 1;
+
+    /// <summary>IA32_XSS.</summary>
+    public ulong Xss { get; private set; }
+
+    /// <summary>IA32_APIC_BASE.</summary>
+    public ulong ApicBase { get; private set; } = Msr.ApicBaseDefault;
+
+    /// <summary>IA32_MISC_ENABLE.</summary>
+    public ulong MiscEnable { get; private set; } = Msr.MiscEnableDefault;
+
+    /// <summary>MSR_MISC_FEATURES_ENABLES.</summary>
+    public ulong MiscFeaturesEnables { get; private set; }
+
+    /// <summary>IA32_TSX_CTRL.</summary>
+    public ulong TsxCtrl { get; private set; }
+
+    /// <summary>CPL.</summary>
+    public byte Cpl { get; private set; }
+
+    /// <summary>KVM_RUN has happened.</summary>
+    public bool HasRun { get; private set; }
+
+    /// <summary>L2 runs.</summary>
+    public bool GuestMode { get; private set; }
+
+    /// <summary><c>cpuid_dynamic_bits_dirty</c>.</summary>
+    public bool Dirty { get; private set; }
+
+    /// <summary>The dynamic bits of <c>cpu_caps</c>.</summary>
+    public DynamicCaps Caps { get; private set; }
+
+    /// <summary><c>vcpu->arch.cpuid_entries</c>: rewritten in place.</summary>
+    public CpuidEntry[] Table { get; private set; } = [];
+
+    /// <summary>Runs of <c>kvm_update_cpuid_runtime</c> so far.</summary>
+    public long RuntimeUpdates { get; private set; }
+
+    /// <summary>Calls of <c>xstate_required_size</c> so far.</summary>
+    public long XstateSizeComputations { get; private set; }
+
+    /// <summary>How many events (the calls that correspond to a Core event) were applied.</summary>
+    public long Events { get; set; }
+
+    private bool QuirkInEffect(KvmQuirks quirk) => (disabledQuirks & quirk) == 0;
+
+    // ---- kvm_update_cpuid_runtime, in place ----
+
+    /// <summary><c>kvm_update_cpuid_runtime</c>: clears the flag first, then rewrites the six outputs in the installed array.</summary>
+    public void UpdateCpuidRuntime()
+    {
+        var table = Table;
+        Dirty = false;
+        RuntimeUpdates++;
+        var caps = Caps;
+        var leaf1 = MutableCpuidLookup.IndexOfFunction(table, 1);
+        if (leaf1 >= 0)
+        {
+            ref var e = ref table[leaf1];
+            var osxsave = (Cr4 & Core.State.Cr4.OsXsave) != 0;
+            var apic = (ApicBase & Msr.ApicBaseEnable) != 0;
+            e = e with { Ecx = SetBit(e.Ecx, 27, osxsave), Edx = SetBit(e.Edx, 9, apic) };
+            caps = SetCap(SetCap(caps, DynamicCaps.OsXsave, osxsave), DynamicCaps.Apic, apic);
+        }
+        var leaf7 = MutableCpuidLookup.IndexOf(table, 7, 0);
+        if (leaf7 >= 0)
+        {
+            ref var e = ref table[leaf7];
+            var ospke = (Cr4 & Core.State.Cr4.Pke) != 0;
+            e = e with { Ecx = SetBit(e.Ecx, 4, ospke) };
+            caps = SetCap(caps, DynamicCaps.OsPke, ospke);
+        }
+        var d0 = MutableCpuidLookup.IndexOf(table, 0xD, 0);
+        if (d0 >= 0)
+        {
+            XstateSizeComputations++;
+            table[d0] = table[d0] with { Ebx = xsave.RequiredSize(Xcr0, compacted: false) };
+        }
+        var d1 = MutableCpuidLookup.IndexOf(table, 0xD, 1);
+        if (d1 >= 0 && (table[d1].Eax & 0xA) != 0) // XSAVES (bit 3) or XSAVEC (bit 1)
+        {
+            XstateSizeComputations++;
+            var requested = profile >= KernelProfile.Linux6_18 ? Xcr0 | Xss : Xcr0;
+            table[d1] = table[d1] with { Ebx = xsave.RequiredSize(requested, compacted: true) };
+        }
+        if (!QuirkInEffect(KvmQuirks.MiscEnableNoMwait) && leaf1 >= 0)
+        {
+            var mwait = (MiscEnable & Msr.MiscEnableMwait) != 0;
+            table[leaf1] = table[leaf1] with { Ecx = SetBit(table[leaf1].Ecx, 3, mwait) };
+            caps = SetCap(caps, DynamicCaps.Mwait, mwait);
+        }
+        Caps = caps;
+    }
+
+    private static uint SetBit(uint value, int bit, bool set) => set ? value | (1u << bit) : value & ~(1u << bit);
+
+    private static DynamicCaps SetCap(DynamicCaps caps, DynamicCaps bit, bool set) => set ? caps | bit : caps & ~bit;
+
+    /// <summary>A trigger: Eager updates now, Lazy marks the table dirty.</summary>
+    private void Trigger()
+    {
+        if (Mode == MutableMode.Eager)
+        {
+            UpdateCpuidRuntime();
+        }
+        else
+        {
+            Dirty = true;
+        }
+    }
+
+    /// <summary>A consumer's dirty check (<c>kvm_cpuid</c>, KVM_GET_CPUID2).</summary>
+    private void BeforeObservation()
+    {
+        if (Dirty)
+        {
+            UpdateCpuidRuntime();
+        }
+    }
+
+    // ---- KVM_SET_CPUID2 before the first run ----
+
+    private void Install(CpuidTable table)
+    {
+        var vaddr = table.IndexOfFunction(0x8000_0008) is var v and >= 0 ? (table[v].Eax >> 8) & 0xFF : 0;
+        if (vaddr is not (0 or 48 or 57))
+        {
+            throw new ArgumentException("kvm_check_cpuid refuses this table (virtual-address width)", nameof(table));
+        }
+        if (Dirty)
+        {
+            UpdateCpuidRuntime(); // kvm_set_cpuid with fix I: bring the (empty) installed table up to date first
+        }
+        Table = [.. table.Entries];
+        Caps = DynamicBits(Table);
+        CacheStaticCaps();
+        Dirty = false;
+        UpdateCpuidRuntime();
+    }
+
+    private static DynamicCaps DynamicBits(CpuidEntry[] t)
+    {
+        var caps = DynamicCaps.None;
+        var l1 = MutableCpuidLookup.IndexOfFunction(t, 1);
+        if (l1 >= 0)
+        {
+            caps |= t[l1].Has(CpuidRegister.Ecx, 27) ? DynamicCaps.OsXsave : 0;
+            caps |= t[l1].Has(CpuidRegister.Edx, 9) ? DynamicCaps.Apic : 0;
+            caps |= t[l1].Has(CpuidRegister.Ecx, 3) ? DynamicCaps.Mwait : 0;
+        }
+        var l7 = MutableCpuidLookup.IndexOf(t, 7, 0);
+        if (l7 >= 0 && t[l7].Has(CpuidRegister.Ecx, 4))
+        {
+            caps |= DynamicCaps.OsPke;
+        }
+        return caps;
+    }
+
+    private bool Static(uint leaf, CpuidRegister register, int bit)
+    {
+        var i = leaf == 1 ? MutableCpuidLookup.IndexOfFunction(Table, 1) : MutableCpuidLookup.IndexOf(Table, leaf, leaf == 0xD ? 1u : 0u);
+        return i >= 0 && Table[i].Has(register, bit);
+    }
+
+    /// <summary>The static features the rules consult, cached like KVM's <c>cpu_caps</c> (none of them is ever rewritten).</summary>
+    private void CacheStaticCaps()
+    {
+        var reserved = 0ul;
+        reserved |= Static(1, CpuidRegister.Ecx, 26) ? 0 : Core.State.Cr4.OsXsave;
+        reserved |= Static(7, CpuidRegister.Ecx, 3) ? 0 : Core.State.Cr4.Pke;
+        reserved |= Static(1, CpuidRegister.Ecx, 5) ? 0 : Core.State.Cr4.Vmxe;
+        reserved |= Static(7, CpuidRegister.Ebx, 7) ? 0 : Core.State.Cr4.Smep;
+        reserved |= Static(7, CpuidRegister.Ebx, 20) ? 0 : Core.State.Cr4.Smap;
+        reserved |= Static(7, CpuidRegister.Ebx, 0) ? 0 : Core.State.Cr4.FsGsBase;
+        reserved |= Static(1, CpuidRegister.Ecx, 17) ? 0 : Core.State.Cr4.Pcide;
+        reserved |= Static(7, CpuidRegister.Ecx, 16) ? 0 : Core.State.Cr4.La57;
+        reserved |= Static(7, CpuidRegister.Ecx, 2) ? 0 : Core.State.Cr4.Umip;
+        reserved |= Static(7, CpuidRegister.Ecx, 31) ? 0 : Core.State.Cr4.Pks;
+        reserved |= Static(7, CpuidRegister.Ecx, 7) || Static(7, CpuidRegister.Edx, 20) ? 0 : Core.State.Cr4.Cet;
+        reserved |= 1ul << 28;
+        cr4ReservedByFeatures = reserved;
+        var d0 = MutableCpuidLookup.IndexOf(Table, 0xD, 0);
+        guestSupportedXcr0 = d0 >= 0 ? (Table[d0].Eax | ((ulong)Table[d0].Edx << 32)) & hostSupportedXcr0 : 0;
+        var d1 = MutableCpuidLookup.IndexOf(Table, 0xD, 1);
+        guestSupportedXss = d1 >= 0 ? (Table[d1].Ecx | ((ulong)Table[d1].Edx << 32)) & hostSupportedXss : 0;
+        guestXsaves = Static(0xD, CpuidRegister.Eax, 3);
+        guestSse3 = Static(1, CpuidRegister.Ecx, 0);
+        guestX2Apic = Static(1, CpuidRegister.Ecx, 21);
+        var ext = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0000);
+        var leaf = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0008);
+        guestMaxPhysAddr = ext < 0 || Table[ext].Eax < 0x8000_0008 || leaf < 0 ? 36 : (int)(Table[leaf].Eax & 0xFF);
+    }
+
+    /// <summary>The guest's physical-address width (<c>cpuid_maxphyaddr</c>).</summary>
+    public int MaxPhysAddr => guestMaxPhysAddr;
+
+    /// <summary>Whether the guest has XGETBV1 (CPUID.0xD.1:EAX[2]).</summary>
+    public bool HasXgetbv1 => Static(0xD, CpuidRegister.Eax, 2);
+
+    // ---- CR4 ----
+
+    /// <summary><c>vmx_set_cr4</c>: store, trigger iff OSXSAVE or PKE flipped.</summary>
+    public void VendorSetCr4(ulong cr4)
+    {
+        var old = Cr4;
+        if (old == cr4)
+        {
+            return;
+        }
+        Cr4 = cr4;
+        if (((old ^ cr4) & Core.State.Cr4.DynamicBits) != 0)
+        {
+            Trigger();
+        }
+    }
+
+    /// <summary><c>kvm_is_valid_cr4</c>.</summary>
+    public bool IsValidCr4(ulong cr4) => (cr4 & ~Core.State.Cr4.Architectural) == 0 && (cr4 & cr4ReservedByFeatures) == 0;
+
+    /// <summary>Guest MOV to CR4: false for #GP.</summary>
+    public bool MovToCr4(ulong cr4)
+    {
+        Events++;
+        if (!IsValidCr4(cr4))
+        {
+            return false;
+        }
+        VendorSetCr4(cr4);
+        return true;
+    }
+
+    // ---- XCR0 ----
+
+    private bool IsValidXcr0(uint index, ulong xcr0)
+    {
+        if (index != 0 || (xcr0 & XfeatureFp) == 0 || ((xcr0 & XfeatureYmm) != 0 && (xcr0 & XfeatureSse) == 0))
+        {
+            return false;
+        }
+        if ((xcr0 & ~(guestSupportedXcr0 | XfeatureFp)) != 0)
+        {
+            return false;
+        }
+        if (((xcr0 & XfeatureBndregs) == 0) != ((xcr0 & XfeatureBndcsr) == 0))
+        {
+            return false;
+        }
+        if ((xcr0 & XfeatureAvx512) != 0 && ((xcr0 & XfeatureYmm) == 0 || (xcr0 & XfeatureAvx512) != XfeatureAvx512))
+        {
+            return false;
+        }
+        return (xcr0 & XfeatureXtile) == 0 || (xcr0 & XfeatureXtile) == XfeatureXtile;
+    }
+
+    /// <summary><c>__kvm_set_xcr</c>: false if refused.</summary>
+    private bool SetXcr(uint index, ulong xcr0)
+    {
+        if (!IsValidXcr0(index, xcr0))
+        {
+            return false;
+        }
+        var old = Xcr0;
+        Xcr0 = xcr0;
+        if (((old ^ xcr0) & XsaveLayout.XfeatureMaskExtend) != 0)
+        {
+            Trigger();
+        }
+        return true;
+    }
+
+    /// <summary>Guest XSETBV (<c>kvm_emulate_xsetbv</c>): 0 on success, else the vector to inject.</summary>
+    public X86Exception? Xsetbv(uint index, ulong value)
+    {
+        Events++;
+        if ((Cr4 & Core.State.Cr4.OsXsave) == 0)
+        {
+            return X86Exception.UD;
+        }
+        return Cpl != 0 || !SetXcr(index, value) ? X86Exception.GP : null;
+    }
+
+    // ---- MSRs ----
+
+    /// <summary><c>kvm_set_msr_common</c> for the MSRs Core knows: false if refused.</summary>
+    public bool SetMsr(uint index, ulong value, bool hostInitiated)
+    {
+        switch (index)
+        {
+            case Msr.ApicBase:
+                return ApicSetBase(value, hostInitiated);
+            case Msr.MiscEnable:
+                return SetMiscEnable(value, hostInitiated);
+            case Msr.Xss:
+                if ((!hostInitiated && !guestXsaves) || (value & ~guestSupportedXss) != 0)
+                {
+                    return false;
+                }
+                var changed = Xss != value;
+                Xss = value;
+                if (changed || profile < KernelProfile.Linux6_18)
+                {
+                    Trigger();
+                }
+                return true;
+            case Msr.MiscFeaturesEnables:
+                if ((value & ~Msr.MiscFeaturesCpuidFault) != 0)
+                {
+                    return false;
+                }
+                MiscFeaturesEnables = value;
+                return true;
+            case Msr.TsxCtrl:
+                if ((value & ~0x3ul) != 0)
+                {
+                    return false;
+                }
+                TsxCtrl = value;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Guest WRMSR: false for #GP.</summary>
+    public bool Wrmsr(uint index, ulong value)
+    {
+        Events++;
+        return SetMsr(index, value, hostInitiated: false);
+    }
+
+    /// <summary>Guest RDMSR (<c>kvm_get_msr_common</c>): false for #GP.</summary>
+    public bool Rdmsr(uint index, out ulong value)
+    {
+        Events++;
+        (var ok, value) = index switch
+        {
+            Msr.ApicBase => (true, ApicBase),
+            Msr.MiscEnable => (true, MiscEnable),
+            Msr.Xss => (guestXsaves, guestXsaves ? Xss : 0),
+            Msr.MiscFeaturesEnables => (true, MiscFeaturesEnables),
+            Msr.TsxCtrl => (true, TsxCtrl),
+            Msr.PlatformInfo => (true, Msr.PlatformInfoCpuidFault),
+            _ => (false, 0ul),
+        };
+        return ok;
+    }
+
+    private static int ApicMode(ulong apicBase) => (int)((apicBase >> 10) & 3); // 0 disabled, 1 invalid, 2 xAPIC, 3 x2APIC
+
+    /// <summary><c>kvm_apic_set_base</c> then <c>__kvm_apic_set_base</c>.</summary>
+    private bool ApicSetBase(ulong value, bool hostInitiated)
+    {
+        var old = ApicBase;
+        if (old == value)
+        {
+            return true;
+        }
+        var reserved = (guestMaxPhysAddr >= 64 ? 0 : ~0ul << guestMaxPhysAddr) | 0x2FFul | (guestX2Apic ? 0 : Msr.ApicBaseExtd);
+        var newMode = ApicMode(value);
+        if ((value & reserved) != 0 || newMode == 1)
+        {
+            return false;
+        }
+        var oldMode = ApicMode(old);
+        if (!hostInitiated && ((oldMode == 3 && newMode == 2) || (oldMode == 0 && newMode == 3)))
+        {
+            return false;
+        }
+        ApicBase = value;
+        if (((old ^ value) & Msr.ApicBaseEnable) != 0)
+        {
+            Trigger();
+        }
+        return true;
+    }
+
+    private bool SetMiscEnable(ulong value, bool hostInitiated)
+    {
+        var old = MiscEnable;
+        var data = value;
+        if (!hostInitiated)
+        {
+            if (((old ^ data) & Msr.MiscEnablePmuReadOnly) != 0)
+            {
+                return false;
+            }
+            data = (data & ~Msr.MiscEnableEmon) | (old & Msr.MiscEnableEmon);
+        }
+        if (!QuirkInEffect(KvmQuirks.MiscEnableNoMwait) && ((old ^ data) & Msr.MiscEnableMwait) != 0)
+        {
+            if (!guestSse3)
+            {
+                return false;
+            }
+            MiscEnable = data;
+            Trigger();
+            return true;
+        }
+        MiscEnable = data;
+        return true;
+    }
+
+    // ---- consumers ----
+
+    /// <summary><c>kvm_emulate_cpuid</c>: false for #GP (CPUID faulting at CPL &gt; 0, no materialization).</summary>
+    public bool EmulateCpuid(uint leaf, uint subleaf, out uint eax, out uint ebx, out uint ecx, out uint edx)
+    {
+        Events++;
+        if ((MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0 && Cpl > 0)
+        {
+            eax = ebx = ecx = edx = 0;
+            return false;
+        }
+        BeforeObservation();
+        MutableCpuidLookup.Answer(Table, leaf, subleaf, TsxCtrl, out eax, out ebx, out ecx, out edx);
+        return true;
+    }
+
+    /// <summary>KVM_GET_CPUID2: null for E2BIG (before materializing), else a copy of the table.</summary>
+    public CpuidEntry[]? GetCpuid2(int nent)
+    {
+        Events++;
+        if (nent < Table.Length)
+        {
+            return null;
+        }
+        BeforeObservation();
+        return [.. Table];
+    }
+
+    // ---- nested VMX ----
+
+    /// <summary>
+    /// Nested VM-entry: GUEST_CR4 through <c>vmx_set_cr4</c>, then the MSR-load list (guest rules). Returns 0, or the
+    /// 1-based number of the refused entry.
+    /// </summary>
+    public uint NestedVmEntry(ulong guestCr4, ReadOnlySpan<MsrEntry> msrLoad)
+    {
+        Events++;
+        GuestMode = true;
+        VendorSetCr4(guestCr4);
+        return LoadMsrList(msrLoad);
+    }
+
+    /// <summary>Nested VM-exit: HOST_CR4 through <c>vmx_set_cr4</c>, then the MSR-load list; false for a VMX abort.</summary>
+    public bool NestedVmExit(ulong hostCr4, ReadOnlySpan<MsrEntry> msrLoad)
+    {
+        Events++;
+        GuestMode = false;
+        VendorSetCr4(hostCr4);
+        return LoadMsrList(msrLoad) == 0;
+    }
+
+    private uint LoadMsrList(ReadOnlySpan<MsrEntry> list)
+    {
+        for (var i = 0; i < list.Length; i++)
+        {
+            if (!SetMsr(list[i].Index, list[i].Value, hostInitiated: false))
+            {
+                return (uint)i + 1;
+            }
+        }
+        return 0;
+    }
+
+    // ---- userspace and mode switches ----
+
+    /// <summary>KVM_SET_SREGS: false for EINVAL.</summary>
+    public bool SetSregs(ulong cr4, ulong apicBase)
+    {
+        Events++;
+        if (!IsValidCr4(cr4) || !ApicSetBase(apicBase, hostInitiated: true))
+        {
+            return false;
+        }
+        VendorSetCr4(cr4);
+        return true;
+    }
+
+    /// <summary>KVM_SET_XCRS: false for EINVAL.</summary>
+    public bool SetXcrs(ulong xcr0)
+    {
+        Events++;
+        return hostHasXsave && SetXcr(0, xcr0);
+    }
+
+    /// <summary>KVM_RUN.</summary>
+    public void Run()
+    {
+        Events++;
+        HasRun = true;
+    }
+
+    /// <summary>A CPL change.</summary>
+    public void SetCpl(byte cpl)
+    {
+        Events++;
+        Cpl = (byte)(cpl & 3);
+    }
+
+    /// <summary>INIT: CPL 0, CR4 ← 0 through the vendor hook.</summary>
+    public void Init()
+    {
+        Events++;
+        Cpl = 0;
+        VendorSetCr4(0);
+    }
+
+    /// <summary>KVM_CAP_DISABLE_QUIRKS2: false for EINVAL; never marks dirty.</summary>
+    public bool DisableQuirks2(ulong mask)
+    {
+        Events++;
+        var quirks = (KvmQuirks)mask;
+        if ((quirks & ~supportedQuirks) != 0)
+        {
+            return false;
+        }
+        disabledQuirks |= quirks;
+        return true;
+    }
+}

@@ -1,0 +1,410 @@
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter;
+
+namespace CpuidFunctional.Bench.Mutable;
+
+/// <summary>VMX instructions and nested entry/exit (the functional interpreter's VmxOps and Nested, in place).</summary>
+internal sealed partial class MutableMachine
+{
+    private bool HasCurrent => currentPointer != VmxState.NoVmcs;
+
+    private StopReason? VmxStep(Insn i)
+    {
+        if (inL2)
+        {
+            return Exit(i, ExitReasonOf(i.Op), 0, 0);
+        }
+        if (i.Op == Op.Vmxon)
+        {
+            return Vmxon(i);
+        }
+        if (!vmxOn)
+        {
+            return RaiseFault(i, X86Exception.UD);
+        }
+        return i.Op switch
+        {
+            Op.Vmxoff => Vmxoff(i),
+            Op.Vmclear => Vmclear(i),
+            Op.Vmptrld => Vmptrld(i),
+            Op.Vmptrst => Vmptrst(i),
+            Op.Vmread => Vmread(i),
+            Op.Vmwrite => Vmwrite(i),
+            Op.Vmlaunch => Enter(i, launch: true),
+            Op.Vmresume => Enter(i, launch: false),
+            _ => FailValid(i, VmInstructionError.VmcallInRoot),
+        };
+    }
+
+    private static uint ExitReasonOf(Op op) =>
+        op switch
+        {
+            Op.Vmcall => ExitReason.Vmcall,
+            Op.Vmclear => ExitReason.Vmclear,
+            Op.Vmlaunch => ExitReason.Vmlaunch,
+            Op.Vmptrld => ExitReason.Vmptrld,
+            Op.Vmptrst => ExitReason.Vmptrst,
+            Op.Vmread => ExitReason.Vmread,
+            Op.Vmresume => ExitReason.Vmresume,
+            Op.Vmwrite => ExitReason.Vmwrite,
+            Op.Vmxoff => ExitReason.Vmxoff,
+            _ => ExitReason.Vmxon,
+        };
+
+    private StopReason? Succeed(Insn i)
+    {
+        rflags &= ~Rflags.Arithmetic;
+        return Next(i);
+    }
+
+    private StopReason? FailInvalid(Insn i)
+    {
+        Record?.Observations.Add(new RunObservation.VmFail(i.Rip, i.Text, null));
+        rflags = (rflags & ~Rflags.Arithmetic) | Rflags.CF;
+        return Next(i);
+    }
+
+    private StopReason? FailValid(Insn i, VmInstructionError error)
+    {
+        if (!HasCurrent)
+        {
+            return FailInvalid(i);
+        }
+        Record?.Observations.Add(new RunObservation.VmFail(i.Rip, i.Text, error));
+        current.Write(VmcsField.VmInstructionError, (ulong)error);
+        rflags = (rflags & ~Rflags.Arithmetic) | Rflags.ZF;
+        return Next(i);
+    }
+
+    private bool IsValidPointer(ulong address) => (address & 0xFFF) == 0 && (address >> Kvm.MaxPhysAddr) == 0;
+
+    private bool HasRevision(ulong address) => Contains(address, 4) && (uint)ReadMemory(address, 4) == VmxCapabilities.Revision;
+
+    private StopReason? Vmxon(Insn i)
+    {
+        if ((Kvm.Cr4 & Cr4.Vmxe) == 0)
+        {
+            return RaiseFault(i, X86Exception.UD);
+        }
+        if (vmxOn)
+        {
+            return FailValid(i, VmInstructionError.VmxonInRoot);
+        }
+        if ((cr0 & VmxCapabilities.Cr0Fixed0) != VmxCapabilities.Cr0Fixed0)
+        {
+            return RaiseFault(i, X86Exception.GP);
+        }
+        var pointer = Read(i.A);
+        if (!IsValidPointer(pointer) || !HasRevision(pointer))
+        {
+            return FailInvalid(i);
+        }
+        vmxOn = true;
+        vmxonPointer = pointer;
+        currentPointer = VmxState.NoVmcs;
+        current = new MutableVmcs();
+        return Succeed(i);
+    }
+
+    /// <summary>Moves the current VMCS into the map of other VMCSs.</summary>
+    private void Park()
+    {
+        if (HasCurrent)
+        {
+            others[currentPointer] = current;
+            currentPointer = VmxState.NoVmcs;
+            current = new MutableVmcs();
+        }
+    }
+
+    private StopReason? Vmxoff(Insn i)
+    {
+        Park();
+        vmxOn = false;
+        vmxonPointer = 0;
+        return Succeed(i);
+    }
+
+    private StopReason? Vmclear(Insn i)
+    {
+        var pointer = Read(i.A);
+        if (!IsValidPointer(pointer))
+        {
+            return FailValid(i, VmInstructionError.VmclearInvalidAddress);
+        }
+        if (pointer == vmxonPointer)
+        {
+            return FailValid(i, VmInstructionError.VmclearVmxonPointer);
+        }
+        if (pointer == currentPointer)
+        {
+            Park();
+        }
+        if (others.TryGetValue(pointer, out var vmcs))
+        {
+            vmcs.Launched = false;
+        }
+        return Succeed(i);
+    }
+
+    private StopReason? Vmptrld(Insn i)
+    {
+        var pointer = Read(i.A);
+        if (!IsValidPointer(pointer))
+        {
+            return FailValid(i, VmInstructionError.VmptrldInvalidAddress);
+        }
+        if (pointer == vmxonPointer)
+        {
+            return FailValid(i, VmInstructionError.VmptrldVmxonPointer);
+        }
+        if (!HasRevision(pointer))
+        {
+            return FailValid(i, VmInstructionError.VmptrldIncorrectRevision);
+        }
+        if (pointer != currentPointer)
+        {
+            Park();
+            current = others.Remove(pointer, out var vmcs) ? vmcs : new MutableVmcs();
+            currentPointer = pointer;
+        }
+        return Succeed(i);
+    }
+
+    private StopReason? Vmptrst(Insn i)
+    {
+        WriteMemory(Address(i.A), 8, currentPointer);
+        return Succeed(i);
+    }
+
+    private static bool TryField(ulong value, out uint field)
+    {
+        field = (uint)value;
+        return (value >> 32) == 0 && VmcsField.IsSupported(field);
+    }
+
+    private StopReason? Vmread(Insn i)
+    {
+        if (!HasCurrent)
+        {
+            return FailInvalid(i);
+        }
+        if (!TryField(Read(i.B), out var field))
+        {
+            return FailValid(i, VmInstructionError.UnsupportedComponent);
+        }
+        Write(i.A, current.Read(field));
+        return Succeed(i);
+    }
+
+    private StopReason? Vmwrite(Insn i)
+    {
+        if (!HasCurrent)
+        {
+            return FailInvalid(i);
+        }
+        if (!TryField(Read(i.A), out var field))
+        {
+            return FailValid(i, VmInstructionError.UnsupportedComponent);
+        }
+        if (VmcsField.IsReadOnly(field))
+        {
+            return FailValid(i, VmInstructionError.VmwriteReadOnly);
+        }
+        current.Write(field, Read(i.B));
+        return Succeed(i);
+    }
+
+    // ---- nested entry and exit ----
+
+    private StopReason? Enter(Insn i, bool launch)
+    {
+        if (!HasCurrent)
+        {
+            return FailInvalid(i);
+        }
+        var vmcs = current;
+        if (launch && vmcs.Launched)
+        {
+            return FailValid(i, VmInstructionError.VmlaunchNonClear);
+        }
+        if (!launch && !vmcs.Launched)
+        {
+            return FailValid(i, VmInstructionError.VmresumeNonLaunched);
+        }
+        if (!ControlsValid(vmcs))
+        {
+            return FailValid(i, VmInstructionError.EntryInvalidControls);
+        }
+        if (!HostStateValid(vmcs))
+        {
+            return FailValid(i, VmInstructionError.EntryInvalidHostState);
+        }
+        if ((vmcs.Read(VmcsField.VmEntryIntrInfoField) & (1ul << 31)) != 0)
+        {
+            return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "VM-entry event injection is not modelled");
+        }
+        var entryControls = (uint)vmcs.Read(VmcsField.VmEntryControls);
+        if ((entryControls & VmxCapabilities.EntryIa32eModeGuest) == 0)
+        {
+            return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "only 64-bit L2 guests are modelled (IA-32e mode guest clear)");
+        }
+        if (!GuestStateValid(vmcs))
+        {
+            return EntryFailure(i, ExitReason.InvalidGuestState, 0, alreadyObserved: false);
+        }
+        var (count, localFailure) = ReadMsrList(vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
+        var failed = Kvm.NestedVmEntry(vmcs.Read(VmcsField.GuestCr4), msrScratch.AsSpan(0, count));
+        if (failed != 0)
+        {
+            Record?.Observations.Add(new RunObservation.Kvm(1, i.Rip, new Observation.VmEntryMsrLoadFailed(failed)));
+            return EntryFailure(i, ExitReason.MsrLoading, failed, alreadyObserved: true);
+        }
+        if (localFailure != 0)
+        {
+            return EntryFailure(i, ExitReason.MsrLoading, localFailure, alreadyObserved: false);
+        }
+        efer = (entryControls & VmxCapabilities.EntryLoadEfer) != 0 ? vmcs.Read(VmcsField.GuestIa32Efer) : MachineLayout.InitialEfer;
+        gpr[Registers.Rsp] = vmcs.Read(VmcsField.GuestRsp);
+        rip = vmcs.Read(VmcsField.GuestRip);
+        rflags = vmcs.Read(VmcsField.GuestRflags);
+        if (launch)
+        {
+            vmcs.Launched = true;
+        }
+        inL2 = true;
+        cr0 = vmcs.Read(VmcsField.GuestCr0);
+        return null;
+    }
+
+    /// <summary>A VM exit from L2 at instruction <paramref name="i"/>: exit information into vmcs12, then the host state.</summary>
+    private StopReason? Exit(Insn i, uint reason, ulong qualification, uint interruptInfo)
+    {
+        Span<ulong> values = [reason, qualification, (ulong)i.Length, interruptInfo, 0, i.Rip, gpr[Registers.Rsp], rflags, cr0, Kvm.Cr4];
+        for (var n = 0; n < ExitFields.Length; n++)
+        {
+            current.Write(ExitFields[n], values[n]);
+        }
+        if (((uint)current.Read(VmcsField.VmExitControls) & VmxCapabilities.ExitSaveEfer) != 0)
+        {
+            current.Write(VmcsField.GuestIa32Efer, efer);
+        }
+        return LoadHostState(i);
+    }
+
+    private StopReason? EntryFailure(Insn i, uint reason, ulong qualification, bool alreadyObserved)
+    {
+        var full = reason | ExitReason.EntryFailure;
+        if (!alreadyObserved)
+        {
+            Record?.Observations.Add(new RunObservation.VmEntryFailed(i.Rip, full, qualification));
+        }
+        current.Write(VmcsField.VmExitReason, full);
+        current.Write(VmcsField.ExitQualification, qualification);
+        return LoadHostState(i);
+    }
+
+    private StopReason? LoadHostState(Insn i)
+    {
+        var vmcs = current;
+        var (count, localFailure) = ReadMsrList(vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
+        var level = Level;
+        if (!Kvm.NestedVmExit(vmcs.Read(VmcsField.HostCr4), msrScratch.AsSpan(0, count)))
+        {
+            Record?.Observations.Add(new RunObservation.Kvm(level, i.Rip, new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail)));
+            return new StopReason.VmxAbort(Msr.VmxAbortLoadHostMsrFail);
+        }
+        if (localFailure != 0)
+        {
+            return new StopReason.VmxAbort(Msr.VmxAbortLoadHostMsrFail);
+        }
+        efer = ((uint)vmcs.Read(VmcsField.VmExitControls) & VmxCapabilities.ExitLoadEfer) != 0
+            ? vmcs.Read(VmcsField.HostIa32Efer)
+            : MachineLayout.InitialEfer;
+        gpr[Registers.Rsp] = vmcs.Read(VmcsField.HostRsp);
+        rip = vmcs.Read(VmcsField.HostRip);
+        rflags = Rflags.Fixed1;
+        inL2 = false;
+        cr0 = vmcs.Read(VmcsField.HostCr0);
+        return null;
+    }
+
+    /// <summary>Reads an MSR-load list into the scratch array, stopping at the first entry KVM refuses before <c>kvm_set_msr</c>.</summary>
+    private (int Count, uint LocalFailure) ReadMsrList(ulong address, ulong count)
+    {
+        var x2Apic = (Kvm.ApicBase & Msr.ApicBaseExtd) != 0;
+        for (var n = 0ul; n < count; n++)
+        {
+            var at = address + (n * 16);
+            if (n >= VmxCapabilities.MaxMsrListEntries || !Contains(at, 16))
+            {
+                return ((int)n, (uint)n + 1);
+            }
+            var index = (uint)ReadMemory(at, 4);
+            var reserved = (uint)ReadMemory(at + 4, 4);
+            if (reserved != 0 || index is 0xC000_0100 or 0xC000_0101 or 0x9B or 0x79 or 0x8B || (x2Apic && index >> 8 == 0x8))
+            {
+                return ((int)n, (uint)n + 1);
+            }
+            msrScratch[n] = new MsrEntry(index, ReadMemory(at + 8, 8));
+        }
+        return ((int)count, 0);
+    }
+
+    private static bool Allowed(ulong value, uint must1, uint may1) =>
+        (value >> 32) == 0 && ((uint)value & must1) == must1 && ((uint)value & ~may1) == 0;
+
+    private bool MsrListAddressValid(ulong address, ulong count)
+    {
+        if (count == 0)
+        {
+            return true;
+        }
+        var maxPhys = Kvm.MaxPhysAddr;
+        var last = address + (count * 16) - 1;
+        return (address & 0xF) == 0 && (address >> maxPhys) == 0 && (last >> maxPhys) == 0 && last >= address;
+    }
+
+    private bool ControlsValid(MutableVmcs vmcs) =>
+        Allowed(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
+        && Allowed(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
+        && Allowed(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
+        && Allowed(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
+        && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
+        && MsrListAddressValid(vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
+        && MsrListAddressValid(vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
+
+    private static bool IsCanonical(ulong address) => (ulong)((long)(address << 16) >> 16) == address;
+
+    private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
+
+    private bool HostStateValid(MutableVmcs vmcs)
+    {
+        var exit = (uint)vmcs.Read(VmcsField.VmExitControls);
+        var cr4 = vmcs.Read(VmcsField.HostCr4);
+        return (exit & VmxCapabilities.ExitHostAddressSpaceSize) != 0
+            && SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
+            && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
+            && (cr4 & Cr4.Pae) != 0
+            && Kvm.IsValidCr4(cr4)
+            && IsCanonical(vmcs.Read(VmcsField.HostRip))
+            && ((exit & VmxCapabilities.ExitLoadEfer) == 0 || (vmcs.Read(VmcsField.HostIa32Efer) & LongMode) == LongMode);
+    }
+
+    private bool GuestStateValid(MutableVmcs vmcs)
+    {
+        var cr4 = vmcs.Read(VmcsField.GuestCr4);
+        var flags = vmcs.Read(VmcsField.GuestRflags);
+        var entry = (uint)vmcs.Read(VmcsField.VmEntryControls);
+        return SystemOps.IsValidCr0(vmcs.Read(VmcsField.GuestCr0), inVmx: true)
+            && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
+            && (cr4 & Cr4.Pae) != 0
+            && Kvm.IsValidCr4(cr4)
+            && (flags & Rflags.Fixed1) != 0
+            && (flags & RflagsReserved) == 0
+            && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
+            && vmcs.Read(VmcsField.GuestActivityState) == 0
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || (vmcs.Read(VmcsField.GuestIa32Efer) & LongMode) == LongMode);
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text.Json;
+using CpuidFunctional.Bench.Console;
+using Spectre.Console;
+
+namespace CpuidFunctional.Properties.Bench;
+
+/// <summary>The console's command line, invoked in-process: argument errors are messages and exit code 2, never exceptions.</summary>
+public sealed class BenchCliTests : IDisposable
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("bench-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
+    private static (int Code, string Out, string Err) Invoke(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var console = AnsiConsole.Create(
+            new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(output),
+                Ansi = AnsiSupport.No,
+                ColorSystem = ColorSystemSupport.NoColors,
+                Interactive = InteractionSupport.No,
+            }
+        );
+        console.Profile.Width = 200;
+        var code = BenchCli.Run(args, console, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void Unknown_workload_is_exit_code_2_naming_it_and_the_valid_ones()
+    {
+        var (code, _, err) = Invoke("--workload", "nope");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown workload 'nope'", err, StringComparison.Ordinal);
+        Assert.Contains("cpuid-loop", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_host_is_exit_code_2_listing_the_presets()
+    {
+        var (code, _, err) = Invoke("--host", "pentium-pro");
+        Assert.Equal(2, code);
+        Assert.Contains("pentium-pro", err, StringComparison.Ordinal);
+        Assert.Contains("sapphire-rapids", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Malformed_dump_file_is_exit_code_2_naming_file_and_line()
+    {
+        var path = Path.Combine(directory, "broken.aida64.txt");
+        File.WriteAllText(path, "CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\nCPUID 00000001: 00050654-zz-7FFEFBFF-BFEBFBFF\n");
+        var (code, _, err) = Invoke("--host", path);
+        Assert.Equal(2, code);
+        Assert.Contains($"{path}:2:", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Malformed_cpuid_r_file_is_reported_with_its_line_too()
+    {
+        var path = Path.Combine(directory, "broken.cpuid");
+        File.WriteAllText(path, "CPU 0:\n   0x00000000 0x00: eax=0x0000000d ebx=0x756e6547 ecx=0x6c65746e edx=0x49656e69\n   0x00000001 0x00: eax=oops\n");
+        var (code, _, err) = Invoke("--host", path);
+        Assert.Equal(2, code);
+        Assert.Contains($"{path}:3:", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Non_positive_round_trips_are_refused()
+    {
+        var (code, _, err) = Invoke("--round-trips", "0");
+        Assert.Equal(2, code);
+        Assert.Contains("--round-trips", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unknown_policy_is_refused()
+    {
+        var (code, _, err) = Invoke("--policy", "Sloppy");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown policy 'Sloppy'", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Help_lists_the_options()
+    {
+        var (code, output, _) = Invoke("--help");
+        Assert.Equal(0, code);
+        foreach (var option in new[] { "--host", "--workload", "--round-trips", "--repetitions", "--json", "bdn" })
+        {
+            Assert.Contains(option, output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_small_run_prints_the_table_and_the_kernel_figures_and_writes_json()
+    {
+        var json = Path.Combine(directory, "out.json");
+        var (code, output, err) = Invoke("--workload", "l1-cpuid", "--round-trips", "20", "--repetitions", "1", "--json", json);
+        Assert.True(code == 0, err);
+        Assert.Contains("Mutable-Lazy", output, StringComparison.Ordinal);
+        Assert.Contains("KERNEL's measurements", output, StringComparison.Ordinal);
+        Assert.Contains("6850", output, StringComparison.Ordinal);
+
+        using var document = JsonDocument.Parse(File.ReadAllText(json));
+        var results = document.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(["Eager", "Lazy", "Reference", "Mutable-Eager", "Mutable-Lazy"], results.Select(r => r.GetProperty("Policy").GetString()));
+        var lazy = results.Single(r => r.GetProperty("Policy").GetString() == "Lazy");
+        Assert.Equal(1.0, lazy.GetProperty("RuntimeUpdatesPerRoundTrip").GetDouble());
+        Assert.True(lazy.GetProperty("NanosecondsPerRoundTrip").GetDouble() > 0);
+        Assert.True(lazy.GetProperty("BytesPerRoundTrip").GetDouble() >= 0);
+    }
+}

@@ -1,0 +1,114 @@
+using System.Collections.Immutable;
+using CpuidFunctional.Bench.Mutable;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using CsCheck;
+using CoreMsr = CpuidFunctional.Core.State.Msr;
+using TestHosts = CpuidFunctional.Properties.Core.TestHosts;
+
+namespace CpuidFunctional.Properties.Bench;
+
+/// <summary>
+/// The mutable baseline (in-place table, dirty bool, cached guest capabilities) against Core's pure
+/// <see cref="Kvm.Step"/>: the same random event traces give the same observation at every step, the same number of
+/// runtime updates and XSAVE-size computations, and the same final registers, table and dirty flag.
+/// </summary>
+public class MutableKvmEquivalenceTests
+{
+    private static readonly Gen<ulong> Cr4Value = Gen.OneOf(
+        0ul, Cr4.OsXsave, Cr4.Pke, Cr4.OsXsave | Cr4.Pke, Cr4.OsXsave | Cr4.Pae, Cr4.Vmxe | Cr4.Pae | Cr4.Pke, 1ul << 15, 1ul << 28);
+
+    private static readonly Gen<ulong> Xcr0Value = Gen.OneOf(0x1ul, 0x3ul, 0x7ul, 0x1Ful, 0xE7ul, 0x2E7ul, 0x2FFul, 0x5ul, 0x0ul, 0x27ul);
+
+    private static readonly Gen<(uint, ulong)> MsrWrite = Gen.OneOf(
+        Gen.OneOf(0ul, 0x100ul, 0x200ul, 0x1ul).Select(v => (CoreMsr.Xss, v)),
+        Gen.OneOf(0xFEE0_0900ul, 0xFEE0_0100ul, 0xFEE0_0D00ul, 0xFEE0_0500ul, 0xFEE0_0000ul).Select(v => (CoreMsr.ApicBase, v)),
+        Gen.OneOf(CoreMsr.MiscEnableDefault, CoreMsr.MiscEnableDefault | CoreMsr.MiscEnableMwait, 0ul, CoreMsr.MiscEnableEmon).Select(v => (CoreMsr.MiscEnable, v)),
+        Gen.OneOf(0ul, 2ul, 4ul).Select(v => (CoreMsr.TsxCtrl, v)),
+        Gen.OneOf(0ul, 1ul).Select(v => (CoreMsr.MiscFeaturesEnables, v)),
+        Gen.OneOf(0x10ul, 0x123ul).Select(v => (0x3Au, v)));
+
+    private static readonly Gen<ImmutableArray<MsrEntry>> MsrList =
+        MsrWrite.Select(w => new MsrEntry(w.Item1, w.Item2)).Array[0, 3].Select(a => ImmutableArray.Create(a));
+
+    private static readonly Gen<VcpuEvent> Event = Gen.Frequency(
+        (4, Cr4Value.Select(v => (VcpuEvent)new VcpuEvent.MovToCr4(v))),
+        (3, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.Xsetbv(0, v))),
+        (4, MsrWrite.Select(w => (VcpuEvent)new VcpuEvent.Wrmsr(w.Item1, w.Item2))),
+        (1, Gen.OneOf(CoreMsr.Xss, CoreMsr.ApicBase, CoreMsr.MiscEnable, CoreMsr.PlatformInfo, 0x10u).Select(i => (VcpuEvent)new VcpuEvent.Rdmsr(i))),
+        (1, Gen.OneOf((byte)0, (byte)3).Select(v => (VcpuEvent)new VcpuEvent.SetCpl(v))),
+        (1, Gen.Const((VcpuEvent)new VcpuEvent.Init())),
+        (2, Gen.Select(Cr4Value, MsrList).Select(t => (VcpuEvent)new VcpuEvent.NestedVmEntry(t.Item1, t.Item2))),
+        (2, Gen.Select(Cr4Value, MsrList).Select(t => (VcpuEvent)new VcpuEvent.NestedVmExit(t.Item1, t.Item2))),
+        (1, Gen.Select(Cr4Value, Gen.OneOf(0xFEE0_0900ul, 0xFEE0_0100ul, 0xFEE0_0500ul)).Select(t => (VcpuEvent)new VcpuEvent.SetSregs(t.Item1, t.Item2))),
+        (1, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.SetXcrs(v))),
+        (1, Gen.OneOf(0x10ul, 0x40ul, 1ul << 20).Select(m => (VcpuEvent)new VcpuEvent.DisableQuirks2(m))),
+        (4, Gen.Select(Gen.OneOf(0u, 1u, 7u, 0xDu, 0xEu, 0x8000_0001u, 0x4000_0100u), Gen.UInt[0, 2]).Select(t => (VcpuEvent)new VcpuEvent.Cpuid(t.Item1, t.Item2))),
+        (1, Gen.OneOf(1, 256).Select(n => (VcpuEvent)new VcpuEvent.GetCpuid2(n))));
+
+    private static readonly Gen<VcpuEvent[]> Trace = Event.Array[1, 40].Select(t => t.Prepend(new VcpuEvent.Run()).ToArray());
+
+    private static string Print(VcpuEvent[] trace) => string.Join("\n", trace.Select((e, i) => $"{i + 1,3}. {e}"));
+
+    /// <summary>Runs a trace through both; null if they agree, else what differs first.</summary>
+    private static string? FirstDifference(Policy policy, MutableMode mode, VcpuEvent[] trace)
+    {
+        var vm = TestHosts.Vm();
+        var state = KvmState.WithCpuid(vm, policy, TestHosts.SkylakeGuest);
+        var mutable = new MutableKvm(vm, mode, TestHosts.SkylakeGuest);
+        var (updates0, sizes0) = (mutable.RuntimeUpdates, mutable.XstateSizeComputations);
+        var effort = default(Effort);
+        for (var n = 0; n < trace.Length; n++)
+        {
+            var t = Kvm.Step(policy, state, trace[n]);
+            state = t.State;
+            effort += t.Effort;
+            var observed = MutableEvents.Apply(mutable, trace[n]);
+            if (!Equals(t.Observation, observed))
+            {
+                return $"{policy} step {n + 1} ({trace[n]}): Core {t.Observation?.ToString() ?? "-"} vs mutable {observed?.ToString() ?? "-"}";
+            }
+            if (effort.RuntimeUpdates != mutable.RuntimeUpdates - updates0 || effort.XstateSizeComputations != mutable.XstateSizeComputations - sizes0)
+            {
+                return $"{policy} step {n + 1} ({trace[n]}): Core effort {effort} vs mutable ({mutable.RuntimeUpdates - updates0}, {mutable.XstateSizeComputations - sizes0})";
+            }
+        }
+        var v = state.Vcpu;
+        var same = v.Cr4 == mutable.Cr4 && v.Xcr0 == mutable.Xcr0 && v.Xss == mutable.Xss && v.ApicBase == mutable.ApicBase
+            && v.MiscEnable == mutable.MiscEnable && v.TsxCtrl == mutable.TsxCtrl && v.Cpl == mutable.Cpl
+            && v.CpuidDynamicBitsDirty == mutable.Dirty && v.Caps == mutable.Caps && v.Cpuid.Entries.SequenceEqual(mutable.Table);
+        return same ? null : $"{policy} final state differs: Core {v.Cpuid} dirty={v.CpuidDynamicBitsDirty} vs mutable dirty={mutable.Dirty}";
+    }
+
+    [Fact]
+    public void Mutable_eager_matches_Core_eager_on_random_traces() =>
+        Trace.Sample(
+            trace => Assert.Null(FirstDifference(Policy.Eager, MutableMode.Eager, trace)),
+            iter: 1500,
+            print: Print);
+
+    [Fact]
+    public void Mutable_lazy_matches_Core_lazy_on_random_traces() =>
+        Trace.Sample(
+            trace => Assert.Null(FirstDifference(Policy.Lazy, MutableMode.Lazy, trace)),
+            iter: 1500,
+            print: Print);
+
+    [Fact]
+    public void Every_event_kind_of_the_generator_is_one_the_baseline_models() =>
+        Event.Sample(e => MutableEvents.IsModelled(e), iter: 500);
+
+    [Fact]
+    public void A_lazy_cr4_flip_costs_no_update_until_cpuid_and_then_exactly_one()
+    {
+        var mutable = new MutableKvm(TestHosts.Vm(), MutableMode.Lazy, TestHosts.SkylakeGuest);
+        var before = mutable.RuntimeUpdates;
+        Assert.True(mutable.MovToCr4(Cr4.OsXsave));
+        Assert.True(mutable.MovToCr4(0));
+        Assert.True(mutable.MovToCr4(Cr4.OsXsave));
+        Assert.Equal(before, mutable.RuntimeUpdates);
+        Assert.True(mutable.EmulateCpuid(1, 0, out _, out _, out var ecx, out _));
+        Assert.Equal(before + 1, mutable.RuntimeUpdates);
+        Assert.True(((ecx >> 27) & 1) == 1, "OSXSAVE must read back as set");
+    }
+}

@@ -1,0 +1,52 @@
+using CpuidFunctional.Bench.Measurement;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Interpreter;
+
+namespace CpuidFunctional.Properties.Bench;
+
+/// <summary>
+/// The benchmark's deterministic targets, as counts (never times): marginal runtime CPUID updates and XSAVE-size
+/// computations per round trip on Skylake-SP, for the functional interpreter and the mutable baseline alike.
+/// </summary>
+public class RoundTripCountTests
+{
+    private static (double Updates, double Sizes, double Instructions) Counts(string workload, string policy) =>
+        Measurer.MarginalCounts(workload, HostPresets.SkylakeSp, BenchPolicy.All.Single(p => p.Name == policy), new DecodeCache());
+
+    [Theory]
+    [InlineData("Eager")]
+    [InlineData("Mutable-Eager")]
+    public void Cpuid_loop_eager_updates_at_least_twice_per_round_trip_as_KVM_6_14_did(string policy)
+    {
+        var (updates, sizes, _) = Counts("cpuid-loop", policy);
+        Assert.True(updates >= 2, $"{policy}: {updates} updates per round trip");
+        Assert.Equal(2 * updates, sizes); // 0xD.0 and 0xD.1 (XSAVEC/XSAVES exposed) per update
+    }
+
+    [Theory]
+    [InlineData("Lazy")]
+    [InlineData("Mutable-Lazy")]
+    [InlineData("Reference")]
+    public void Cpuid_loop_lazy_never_updates_because_L0_answers_no_CPUID(string policy) =>
+        Assert.Equal((0.0, 0.0), (Counts("cpuid-loop", policy).Updates, Counts("cpuid-loop", policy).Sizes));
+
+    [Theory]
+    [InlineData("Lazy")]
+    [InlineData("Mutable-Lazy")]
+    public void L1_cpuid_lazy_materializes_exactly_once_per_round_trip(string policy) =>
+        Assert.Equal(1.0, Counts("l1-cpuid", policy).Updates);
+
+    [Theory]
+    [InlineData("cpuid-loop")]
+    [InlineData("kvm-like-l1")]
+    [InlineData("l1-cpuid")]
+    [InlineData("cr4-toggle")]
+    public void Lazy_does_less_update_work_than_eager_and_the_baseline_counts_the_same(string workload)
+    {
+        var eager = Counts(workload, "Eager");
+        var lazy = Counts(workload, "Lazy");
+        Assert.True(lazy.Updates < eager.Updates, $"{workload}: lazy {lazy.Updates} vs eager {eager.Updates}");
+        Assert.Equal(eager, Counts(workload, "Mutable-Eager"));
+        Assert.Equal(lazy, Counts(workload, "Mutable-Lazy"));
+    }
+}

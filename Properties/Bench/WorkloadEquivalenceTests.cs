@@ -1,0 +1,130 @@
+using CpuidFunctional.Bench.Measurement;
+using CpuidFunctional.Bench.Mutable;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Interpreter;
+
+namespace CpuidFunctional.Properties.Bench;
+
+/// <summary>
+/// Every benchmark workload, run by the functional interpreter (Core's Kvm.Step) and by the mutable baseline through
+/// the same decode cache, gives the same observation stream (CPUID answers, VMfail results, faults), the same OUT
+/// values, the same stop reason, the same instruction and Core-event counts, and the same CPUID-update effort.
+/// </summary>
+public class WorkloadEquivalenceTests
+{
+    public static TheoryData<string, string, string> Cases()
+    {
+        var data = new TheoryData<string, string, string>();
+        foreach (var workload in Workloads.Names)
+        {
+            foreach (var host in new[] { "skylake-sp", "sapphire-rapids", "genoa" })
+            {
+                data.Add(workload, host, "Eager");
+                data.Add(workload, host, "Lazy");
+            }
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Mutable_baseline_observes_what_the_functional_interpreter_observes(string workload, string hostName, string scheme)
+    {
+        var host = HostPresets.All[hostName];
+        var (policy, mode) = scheme == "Eager" ? (Policy.Eager, MutableMode.Eager) : (Policy.Lazy, MutableMode.Lazy);
+        var experiment = new Experiment(workload, host, roundTrips: 5, new DecodeCache());
+
+        var functional = Runner.Run(policy, experiment.BootFunctional(policy), experiment.StepBudget, experiment.Cache);
+        var log = new MutableLog();
+        var mutable = experiment.BootMutable(mode, log);
+        var (updates0, sizes0, events0) = (mutable.Kvm.RuntimeUpdates, mutable.Kvm.XstateSizeComputations, mutable.Kvm.Events);
+        var stop = mutable.Run(experiment.StepBudget);
+
+        Assert.IsType<StopReason.Halted>(functional.Stop);
+        Assert.Equal(functional.Observations.Items, log.Observations);
+        Assert.Equal(functional.Outputs.Items, log.Outputs);
+        Assert.Equal(functional.Stop, stop);
+        Assert.Equal(functional.Steps, mutable.Steps);
+        Assert.Equal(functional.Trace.Count, mutable.Kvm.Events - events0);
+        Assert.Equal(functional.Effort.RuntimeUpdates, mutable.Kvm.RuntimeUpdates - updates0);
+        Assert.Equal(functional.Effort.XstateSizeComputations, mutable.Kvm.XstateSizeComputations - sizes0);
+        Assert.Equal(functional.Final.Kvm.Vcpu.Cpuid.Entries, mutable.Kvm.Table);
+    }
+
+    /// <summary>Programs off the benchmark's happy path: VMfail, VM-entry failures, MSR-load lists, an L2 #GP reflected to L1.</summary>
+    public static TheoryData<string> OffPathPrograms() => ["vmfail-controls", "invalid-guest-state", "msr-load-lists", "msr-load-refused", "l2-fault"];
+
+    private static CpuidFunctional.Interpreter.Program OffPath(string name)
+    {
+        var cpuidLoop = (Action<Iced.Intel.Assembler>)(a =>
+        {
+            a.mov(Iced.Intel.AssemblerRegisters.eax, 1);
+            a.cpuid();
+            a.vmcall();
+        });
+        var handler = (Action<Iced.Intel.Assembler>)(a =>
+        {
+            var other = a.CreateLabel("other");
+            RoundTrip.EmitAdvanceOnCpuidAndResume(a, other);
+            a.Label(ref other);
+            RoundTrip.EmitReportAndHalt(a);
+        });
+        var setup = name switch
+        {
+            "vmfail-controls" => new RoundTripSetup { ExtraProcControls = 1u << 31 },
+            "invalid-guest-state" => new RoundTripSetup { GuestCr4 = MachineLayout.InitialCr4 },
+            "msr-load-lists" => new RoundTripSetup
+            {
+                EntryMsrLoad = [new CpuidFunctional.Core.State.MsrEntry(CpuidFunctional.Core.State.Msr.Xss, 0x100)],
+                ExitMsrLoad = [new CpuidFunctional.Core.State.MsrEntry(CpuidFunctional.Core.State.Msr.Xss, 0)],
+            },
+            "msr-load-refused" => new RoundTripSetup { EntryMsrLoad = [new CpuidFunctional.Core.State.MsrEntry(CpuidFunctional.Core.State.Msr.Xss, 0x1)] },
+            _ => new RoundTripSetup { ExceptionBitmap = 1u << 13 },
+        };
+        return name == "l2-fault"
+            ? RoundTrip.Build(setup, handler, a => a.mov(Iced.Intel.AssemblerRegisters.cr0, Iced.Intel.AssemblerRegisters.rax))
+            : RoundTrip.Build(setup, handler, cpuidLoop);
+    }
+
+    [Theory]
+    [MemberData(nameof(OffPathPrograms))]
+    public void Off_the_happy_path_both_still_agree(string name)
+    {
+        foreach (var (policy, mode) in new[] { (Policy.Eager, MutableMode.Eager), (Policy.Lazy, MutableMode.Lazy) })
+        {
+            var experiment = new Experiment(name, OffPath(name), HostPresets.SkylakeSp, 1, new DecodeCache());
+            var functional = Runner.Run(policy, experiment.BootFunctional(policy), 10_000, experiment.Cache);
+            var log = new MutableLog();
+            var mutable = experiment.BootMutable(mode, log);
+            var stop = mutable.Run(10_000);
+            Assert.Equal(functional.Observations.Items, log.Observations);
+            Assert.Equal(functional.Outputs.Items, log.Outputs);
+            Assert.Equal(functional.Stop, stop);
+            Assert.Equal(functional.Steps, mutable.Steps);
+            var seen = string.Join("\n", functional.Observations.Items.Select(o => o.ToString()).Concat(functional.Outputs.Items.Select(o => o.ToString())));
+            Assert.Contains(ExpectedTrace(name), seen, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>What each off-path program must show, so the test cannot pass on a run that missed the path.</summary>
+    private static string ExpectedTrace(string name) =>
+        name switch
+        {
+            "vmfail-controls" => "VMfailValid(7",
+            "invalid-guest-state" => "VM-entry failure, exit reason 0x80000021",
+            "msr-load-lists" => "out 0x80 <- 0x12",
+            "msr-load-refused" => "VM-entry failure: MSR load entry 1",
+            _ => "out 0x80 <- 0x0 ",
+        };
+
+    [Fact]
+    public void A_program_that_never_halts_stops_at_the_same_step_limit_in_both()
+    {
+        var experiment = new Experiment("cpuid-loop", HostPresets.SkylakeSp, roundTrips: 50, new DecodeCache());
+        var functional = Runner.Run(Policy.Lazy, experiment.BootFunctional(Policy.Lazy), 300, experiment.Cache);
+        var mutable = experiment.BootMutable(MutableMode.Lazy);
+        Assert.Equal(new StopReason.StepLimit(300), functional.Stop);
+        Assert.Equal(functional.Stop, mutable.Run(300));
+    }
+}
