@@ -280,11 +280,11 @@ internal sealed class MutableKvm
     /// <summary><c>kvm_is_valid_cr4</c>.</summary>
     public bool IsValidCr4(ulong cr4) => (cr4 & ~Core.State.Cr4.Architectural) == 0 && (cr4 & cr4ReservedByFeatures) == 0;
 
-    /// <summary>Guest MOV to CR4: false for #GP.</summary>
+    /// <summary>Guest MOV to CR4: false for #GP (CPL &gt; 0, or <c>kvm_is_valid_cr4</c> refuses).</summary>
     public bool MovToCr4(ulong cr4)
     {
         Events++;
-        if (!IsValidCr4(cr4))
+        if (Cpl != 0 || !IsValidCr4(cr4))
         {
             return false;
         }
@@ -384,17 +384,22 @@ internal sealed class MutableKvm
         }
     }
 
-    /// <summary>Guest WRMSR: false for #GP.</summary>
+    /// <summary>Guest WRMSR: false for #GP (CPL &gt; 0, or refused).</summary>
     public bool Wrmsr(uint index, ulong value)
     {
         Events++;
-        return SetMsr(index, value, hostInitiated: false);
+        return Cpl == 0 && SetMsr(index, value, hostInitiated: false);
     }
 
     /// <summary>Guest RDMSR (<c>kvm_get_msr_common</c>): false for #GP.</summary>
     public bool Rdmsr(uint index, out ulong value)
     {
         Events++;
+        if (Cpl != 0)
+        {
+            value = 0;
+            return false;
+        }
         (var ok, value) = index switch
         {
             Msr.ApicBase => (true, ApicBase),
