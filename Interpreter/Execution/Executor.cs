@@ -4,89 +4,90 @@ using CpuidFunctional.Core.State;
 namespace CpuidFunctional.Interpreter;
 
 /// <summary>
-/// One instruction: <c>(machine, instruction) → machine'</c> plus what the run log records. The machine is passed by
-/// reference only so the run loop's one variable is reassigned without copying; every snapshot stays immutable.
+/// One instruction: <c>(machine, instruction) → machine'</c> plus what the run log records. The machine is the run
+/// loop's working copy (<see cref="Cpu"/>), updated in place; the objects it points to stay immutable.
 /// Returns a stop reason, or null to continue. Data and control-flow instructions live here; system, VMX and nested
 /// transitions in <see cref="SystemOps"/>, <see cref="VmxOps"/> and <see cref="Nested"/>.
 /// </summary>
 internal static class Executor
 {
-    public static StopReason? Step(ref Machine m, Insn i, RunLog log)
+    public static StopReason? Step(ref Cpu c, Insn i, RunLog log)
     {
-        if (!OperandsInMemory(m, i, out var bad))
+        if (!OperandsInMemory(c, i, out var bad))
         {
-            return new StopReason.OutsideMemory(m.Level, i.Rip, bad);
+            return new StopReason.OutsideMemory(c.Level, i.Rip, bad);
         }
         switch (i.Op)
         {
             case Op.Nop:
-                m = m with { Regs = m.Regs.WithRip(i.NextRip) };
+                c.Rip = i.NextRip;
                 return null;
             case Op.Mov:
-                return WriteAndNext(ref m, i, i.A, Read(m, i.B) & Alu.Mask(i.A.Size), m.Regs.Rflags);
+                return WriteAndNext(ref c, i, i.A, Read(c, i.B) & Alu.Mask(i.A.Size), c.Rflags);
             case Op.Movzx:
-                return WriteAndNext(ref m, i, i.A, Read(m, i.B), m.Regs.Rflags);
+                return WriteAndNext(ref c, i, i.A, Read(c, i.B), c.Rflags);
             case Op.Movsx:
-                return WriteAndNext(ref m, i, i.A, Alu.SignExtend(Read(m, i.B), i.B.Size) & Alu.Mask(i.A.Size), m.Regs.Rflags);
+                return WriteAndNext(ref c, i, i.A, Alu.SignExtend(Read(c, i.B), i.B.Size) & Alu.Mask(i.A.Size), c.Rflags);
             case Op.Lea:
-                return WriteAndNext(ref m, i, i.A, Address(m.Regs, i.B) & Alu.Mask(i.A.Size), m.Regs.Rflags);
+                return WriteAndNext(ref c, i, i.A, Address(c, i.B) & Alu.Mask(i.A.Size), c.Rflags);
             case Op.Add:
             case Op.Sub:
             case Op.Cmp:
-                return Arithmetic(ref m, i);
+                return Arithmetic(ref c, i);
             case Op.And:
             case Op.Or:
             case Op.Xor:
             case Op.Test:
-                return Logical(ref m, i);
+                return Logical(ref c, i);
             case Op.Inc:
             case Op.Dec:
-                return IncDec(ref m, i);
+                return IncDec(ref c, i);
             case Op.Not:
-                return WriteAndNext(ref m, i, i.A, ~Read(m, i.A) & Alu.Mask(i.A.Size), m.Regs.Rflags);
+                return WriteAndNext(ref c, i, i.A, ~Read(c, i.A) & Alu.Mask(i.A.Size), c.Rflags);
             case Op.Neg:
                 {
-                    var (r, f) = Alu.Sub(0, Read(m, i.A), i.A.Size);
-                    return WriteAndNext(ref m, i, i.A, r, Alu.Merge(m.Regs.Rflags, f, Rflags.Arithmetic));
+                    var (r, f) = Alu.Sub(0, Read(c, i.A), i.A.Size);
+                    return WriteAndNext(ref c, i, i.A, r, Alu.Merge(c.Rflags, f, Rflags.Arithmetic));
                 }
             case Op.Shl:
             case Op.Shr:
             case Op.Sar:
                 {
-                    var count = (int)((i.B.Kind == OperandKind.None ? 1 : Read(m, i.B)) & (i.A.Size == 8 ? 63ul : 31ul));
-                    var (r, f) = Alu.Shift(i.Op, Read(m, i.A), count, i.A.Size, m.Regs.Rflags);
-                    return WriteAndNext(ref m, i, i.A, r, f);
+                    var count = (int)((i.B.Kind == OperandKind.None ? 1 : Read(c, i.B)) & (i.A.Size == 8 ? 63ul : 31ul));
+                    var (r, f) = Alu.Shift(i.Op, Read(c, i.A), count, i.A.Size, c.Rflags);
+                    return WriteAndNext(ref c, i, i.A, r, f);
                 }
             case Op.Bt:
             case Op.Bts:
             case Op.Btr:
-                return BitTest(ref m, i);
+                return BitTest(ref c, i);
             case Op.Jcc:
-                m = m with { Regs = m.Regs.WithRip(Alu.Holds(i.Condition, m.Regs.Rflags) ? i.Target : i.NextRip) };
+                c.Rip = Alu.Holds(i.Condition, c.Rflags) ? i.Target : i.NextRip;
                 return null;
             case Op.Jmp:
-                m = m with { Regs = m.Regs.WithRip(i.A.Kind == OperandKind.None ? i.Target : Read(m, i.A)) };
+                c.Rip = i.A.Kind == OperandKind.None ? i.Target : Read(c, i.A);
                 return null;
             case Op.Loop:
                 {
-                    var rcx = m.Regs[Registers.Rcx] - 1;
-                    m = m with { Regs = m.Regs.With(Registers.Rcx, rcx, rcx != 0 ? i.Target : i.NextRip) };
+                    var rcx = c.Gprs[Registers.Rcx] - 1;
+                    c.Gprs[Registers.Rcx] = rcx;
+                    c.Rip = rcx != 0 ? i.Target : i.NextRip;
                     return null;
                 }
             case Op.Call:
-                return Call(ref m, i);
+                return Call(ref c, i);
             case Op.Ret:
-                return Ret(ref m, i);
+                return Ret(ref c, i);
             case Op.Push:
-                return Push(ref m, i);
+                return Push(ref c, i);
             case Op.Pop:
-                return Pop(ref m, i);
+                return Pop(ref c, i);
             case Op.Pushf:
-                return Push(ref m, i, m.Regs.Rflags);
+                return Push(ref c, i, c.Rflags);
             case Op.Invalid:
-                return RaiseFault(ref m, i, X86Exception.UD, log);
+                return RaiseFault(ref c, i, X86Exception.UD, log);
             case Op.Unsupported:
-                return new StopReason.Unsupported(m.Level, i.Rip, i.HexBytes, i.Text, i.Why ?? "unsupported");
+                return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, i.Why ?? "unsupported");
             case Op.Pause:
             case Op.Cpuid:
             case Op.Xgetbv:
@@ -100,7 +101,7 @@ internal static class Executor
             case Op.In:
             case Op.Rdpkru:
             case Op.Wrpkru:
-                return SystemOps.Step(ref m, i, log);
+                return SystemOps.Step(ref c, i, log);
             case Op.Vmxon:
             case Op.Vmxoff:
             case Op.Vmclear:
@@ -111,31 +112,31 @@ internal static class Executor
             case Op.Vmlaunch:
             case Op.Vmresume:
             case Op.Vmcall:
-                return VmxOps.Step(ref m, i, log);
+                return VmxOps.Step(ref c, i, log);
             default:
-                return new StopReason.Unsupported(m.Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
+                return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
         }
     }
 
     // ---- operands ----
 
     /// <summary>Effective address of a memory operand (identity-mapped: linear = physical).</summary>
-    public static ulong Address(in Registers r, in Operand o)
+    public static ulong Address(in Cpu c, in Operand o)
     {
         var address = o.Value;
         if (o.Base != Operand.NoRegister)
         {
-            address += r[o.Base];
+            address += c.Gprs[o.Base];
         }
         if (o.Index != Operand.NoRegister)
         {
-            address += r[o.Index] * o.Scale;
+            address += c.Gprs[o.Index] * o.Scale;
         }
         return o.Address32 ? address & 0xFFFF_FFFF : address;
     }
 
-    public static ulong ReadGpr(in Registers r, in Operand o) =>
-        o.HighByte ? (r[o.Register] >> 8) & 0xFF : r[o.Register] & Alu.Mask(o.Size);
+    public static ulong ReadGpr(in Cpu c, in Operand o) =>
+        o.HighByte ? (c.Gprs[o.Register] >> 8) & 0xFF : c.Gprs[o.Register] & Alu.Mask(o.Size);
 
     public static ulong MergeGpr(ulong old, ulong value, int size, bool high) =>
         size switch
@@ -147,47 +148,43 @@ internal static class Executor
             _ => value,
         };
 
-    public static ulong Read(in Machine m, in Operand o) =>
+    public static ulong Read(in Cpu c, in Operand o) =>
         o.Kind switch
         {
-            OperandKind.Register => ReadGpr(m.Regs, o),
+            OperandKind.Register => ReadGpr(c, o),
             OperandKind.Immediate => o.Value,
-            OperandKind.Memory => m.Memory.Read(Address(m.Regs, o), o.Size),
+            OperandKind.Memory => c.Memory.Read(Address(c, o), o.Size),
             _ => 0,
         };
 
     /// <summary>Writes a register or memory operand, sets RFLAGS and moves to the next instruction.</summary>
-    public static StopReason? WriteAndNext(ref Machine m, Insn i, in Operand o, ulong value, ulong rflags)
+    public static StopReason? WriteAndNext(ref Cpu c, Insn i, in Operand o, ulong value, ulong rflags)
     {
-        var regs = m.Regs;
         if (o.Kind == OperandKind.Register)
         {
-            regs = regs.With(o.Register, MergeGpr(regs[o.Register], value, o.Size, o.HighByte), i.NextRip);
-            m = m with { Regs = rflags == regs.Rflags ? regs : regs.WithRflags(rflags) };
-            return null;
+            c.Gprs[o.Register] = MergeGpr(c.Gprs[o.Register], value, o.Size, o.HighByte);
         }
-        var memory = m.Memory.Write(Address(regs, o), o.Size, value);
-        m = m with { Memory = memory, Regs = regs.WithRip(i.NextRip).WithRflags(rflags) };
+        else
+        {
+            c.Memory = c.Memory.Write(Address(c, o), o.Size, value);
+        }
+        c.Rip = i.NextRip;
+        c.Rflags = rflags;
         return null;
     }
 
-    /// <summary>Writes a 64-bit general-purpose register (a 32-bit write zero-extends, so callers pass the final value).</summary>
-    public static Registers SetGpr(in Registers r, int number, ulong value) => r.With(number, value);
-
-    public static Registers Next(in Registers r, Insn i) => r.WithRip(i.NextRip);
-
-    private static bool OperandsInMemory(in Machine m, Insn i, out ulong bad)
+    private static bool OperandsInMemory(in Cpu c, Insn i, out ulong bad)
     {
         bad = 0;
         if (i.Op is Op.Lea or Op.Nop)
         {
             return true;
         }
-        if (i.A.Kind == OperandKind.Memory && !m.Memory.Contains(bad = Address(m.Regs, i.A), Math.Max((int)i.A.Size, 1)))
+        if (i.A.Kind == OperandKind.Memory && !c.Memory.Contains(bad = Address(c, i.A), Math.Max((int)i.A.Size, 1)))
         {
             return false;
         }
-        if (i.B.Kind == OperandKind.Memory && !m.Memory.Contains(bad = Address(m.Regs, i.B), Math.Max((int)i.B.Size, 1)))
+        if (i.B.Kind == OperandKind.Memory && !c.Memory.Contains(bad = Address(c, i.B), Math.Max((int)i.B.Size, 1)))
         {
             return false;
         }
@@ -196,53 +193,55 @@ internal static class Executor
 
     // ---- data instructions ----
 
-    private static StopReason? Arithmetic(ref Machine m, Insn i)
+    private static StopReason? Arithmetic(ref Cpu c, Insn i)
     {
         var size = i.A.Size;
-        var a = Read(m, i.A);
-        var b = Read(m, i.B);
+        var a = Read(c, i.A);
+        var b = Read(c, i.B);
         var (r, f) = i.Op == Op.Add ? Alu.Add(a, b, size) : Alu.Sub(a, b, size);
-        var rflags = Alu.Merge(m.Regs.Rflags, f, Rflags.Arithmetic);
+        var rflags = Alu.Merge(c.Rflags, f, Rflags.Arithmetic);
         if (i.Op == Op.Cmp)
         {
-            m = m with { Regs = m.Regs.WithRip(i.NextRip).WithRflags(rflags) };
+            c.Rip = i.NextRip;
+            c.Rflags = rflags;
             return null;
         }
-        return WriteAndNext(ref m, i, i.A, r, rflags);
+        return WriteAndNext(ref c, i, i.A, r, rflags);
     }
 
-    private static StopReason? Logical(ref Machine m, Insn i)
+    private static StopReason? Logical(ref Cpu c, Insn i)
     {
         var size = i.A.Size;
-        var a = Read(m, i.A);
-        var b = Read(m, i.B) & Alu.Mask(size);
+        var a = Read(c, i.A);
+        var b = Read(c, i.B) & Alu.Mask(size);
         var r = i.Op switch
         {
             Op.And or Op.Test => a & b,
             Op.Or => a | b,
             _ => a ^ b,
         };
-        var rflags = Alu.Merge(m.Regs.Rflags, Alu.Logic(r, size), Rflags.Arithmetic);
+        var rflags = Alu.Merge(c.Rflags, Alu.Logic(r, size), Rflags.Arithmetic);
         if (i.Op == Op.Test)
         {
-            m = m with { Regs = m.Regs.WithRip(i.NextRip).WithRflags(rflags) };
+            c.Rip = i.NextRip;
+            c.Rflags = rflags;
             return null;
         }
-        return WriteAndNext(ref m, i, i.A, r, rflags);
+        return WriteAndNext(ref c, i, i.A, r, rflags);
     }
 
-    private static StopReason? IncDec(ref Machine m, Insn i)
+    private static StopReason? IncDec(ref Cpu c, Insn i)
     {
-        var (r, f) = i.Op == Op.Inc ? Alu.Add(Read(m, i.A), 1, i.A.Size) : Alu.Sub(Read(m, i.A), 1, i.A.Size);
+        var (r, f) = i.Op == Op.Inc ? Alu.Add(Read(c, i.A), 1, i.A.Size) : Alu.Sub(Read(c, i.A), 1, i.A.Size);
         // INC and DEC leave CF alone.
-        var rflags = Alu.Merge(m.Regs.Rflags, f, Rflags.Arithmetic & ~Rflags.CF);
-        return WriteAndNext(ref m, i, i.A, r, rflags);
+        var rflags = Alu.Merge(c.Rflags, f, Rflags.Arithmetic & ~Rflags.CF);
+        return WriteAndNext(ref c, i, i.A, r, rflags);
     }
 
-    private static StopReason? BitTest(ref Machine m, Insn i)
+    private static StopReason? BitTest(ref Cpu c, Insn i)
     {
         var bits = i.A.Size * 8;
-        var offset = Read(m, i.B);
+        var offset = Read(c, i.B);
         var target = i.A;
         if (i.A.Kind == OperandKind.Memory && i.B.Kind == OperandKind.Register)
         {
@@ -250,90 +249,96 @@ internal static class Executor
             var signed = (long)Alu.SignExtend(offset, i.B.Size);
             var displacement = (signed >> (int)Math.Log2(bits)) * i.A.Size;
             target = target with { Value = target.Value + (ulong)displacement };
-            if (!m.Memory.Contains(Address(m.Regs, target), target.Size))
+            if (!c.Memory.Contains(Address(c, target), target.Size))
             {
-                return new StopReason.OutsideMemory(m.Level, i.Rip, Address(m.Regs, target));
+                return new StopReason.OutsideMemory(c.Level, i.Rip, Address(c, target));
             }
         }
         var bit = (int)(offset & (ulong)(bits - 1));
-        var value = Read(m, target);
+        var value = Read(c, target);
         var set = ((value >> bit) & 1) != 0;
-        var rflags = set ? m.Regs.Rflags | Rflags.CF : m.Regs.Rflags & ~Rflags.CF;
+        var rflags = set ? c.Rflags | Rflags.CF : c.Rflags & ~Rflags.CF;
         if (i.Op == Op.Bt)
         {
-            m = m with { Regs = m.Regs.WithRip(i.NextRip).WithRflags(rflags) };
+            c.Rip = i.NextRip;
+            c.Rflags = rflags;
             return null;
         }
         var updated = i.Op == Op.Bts ? value | (1ul << bit) : value & ~(1ul << bit);
-        return WriteAndNext(ref m, i, target, updated, rflags);
+        return WriteAndNext(ref c, i, target, updated, rflags);
     }
 
-    private static StopReason? Call(ref Machine m, Insn i)
+    private static StopReason? Call(ref Cpu c, Insn i)
     {
-        var target = i.A.Kind == OperandKind.None ? i.Target : Read(m, i.A);
-        var rsp = m.Regs[Registers.Rsp] - 8;
-        if (!m.Memory.Contains(rsp, 8))
+        var target = i.A.Kind == OperandKind.None ? i.Target : Read(c, i.A);
+        var rsp = c.Gprs[Registers.Rsp] - 8;
+        if (!c.Memory.Contains(rsp, 8))
         {
-            return new StopReason.OutsideMemory(m.Level, i.Rip, rsp);
+            return new StopReason.OutsideMemory(c.Level, i.Rip, rsp);
         }
-        m = m with { Memory = m.Memory.Write(rsp, 8, i.NextRip), Regs = m.Regs.With(Registers.Rsp, rsp, target) };
+        c.Memory = c.Memory.Write(rsp, 8, i.NextRip);
+        c.Gprs[Registers.Rsp] = rsp;
+        c.Rip = target;
         return null;
     }
 
-    private static StopReason? Ret(ref Machine m, Insn i)
+    private static StopReason? Ret(ref Cpu c, Insn i)
     {
-        var rsp = m.Regs[Registers.Rsp];
-        if (!m.Memory.Contains(rsp, 8))
+        var rsp = c.Gprs[Registers.Rsp];
+        if (!c.Memory.Contains(rsp, 8))
         {
-            return new StopReason.OutsideMemory(m.Level, i.Rip, rsp);
+            return new StopReason.OutsideMemory(c.Level, i.Rip, rsp);
         }
-        var target = m.Memory.Read(rsp, 8);
+        var target = c.Memory.Read(rsp, 8);
         var release = i.A.Kind == OperandKind.Immediate ? i.A.Value & 0xFFFF : 0;
-        m = m with { Regs = m.Regs.With(Registers.Rsp, rsp + 8 + release, target) };
+        c.Gprs[Registers.Rsp] = rsp + 8 + release;
+        c.Rip = target;
         return null;
     }
 
-    private static StopReason? Push(ref Machine m, Insn i) => Push(ref m, i, Read(m, i.A));
+    private static StopReason? Push(ref Cpu c, Insn i) => Push(ref c, i, Read(c, i.A));
 
-    private static StopReason? Push(ref Machine m, Insn i, ulong pushed)
+    private static StopReason? Push(ref Cpu c, Insn i, ulong pushed)
     {
         var size = i.OpSize;
         var value = pushed & Alu.Mask(size);
-        var rsp = m.Regs[Registers.Rsp] - size;
-        if (!m.Memory.Contains(rsp, size))
+        var rsp = c.Gprs[Registers.Rsp] - size;
+        if (!c.Memory.Contains(rsp, size))
         {
-            return new StopReason.OutsideMemory(m.Level, i.Rip, rsp);
+            return new StopReason.OutsideMemory(c.Level, i.Rip, rsp);
         }
-        m = m with { Memory = m.Memory.Write(rsp, size, value), Regs = m.Regs.With(Registers.Rsp, rsp, i.NextRip) };
+        c.Memory = c.Memory.Write(rsp, size, value);
+        c.Gprs[Registers.Rsp] = rsp;
+        c.Rip = i.NextRip;
         return null;
     }
 
-    private static StopReason? Pop(ref Machine m, Insn i)
+    private static StopReason? Pop(ref Cpu c, Insn i)
     {
         var size = i.OpSize;
-        var rsp = m.Regs[Registers.Rsp];
-        if (!m.Memory.Contains(rsp, size))
+        var rsp = c.Gprs[Registers.Rsp];
+        if (!c.Memory.Contains(rsp, size))
         {
-            return new StopReason.OutsideMemory(m.Level, i.Rip, rsp);
+            return new StopReason.OutsideMemory(c.Level, i.Rip, rsp);
         }
-        var value = m.Memory.Read(rsp, size);
-        m = m with { Regs = m.Regs.With(Registers.Rsp, rsp + size) };
-        if (i.A.Kind == OperandKind.Memory && !m.Memory.Contains(Address(m.Regs, i.A), size))
+        var value = c.Memory.Read(rsp, size);
+        c.Gprs[Registers.Rsp] = rsp + size;
+        if (i.A.Kind == OperandKind.Memory && !c.Memory.Contains(Address(c, i.A), size))
         {
-            return new StopReason.OutsideMemory(m.Level, i.Rip, Address(m.Regs, i.A));
+            return new StopReason.OutsideMemory(c.Level, i.Rip, Address(c, i.A));
         }
-        return WriteAndNext(ref m, i, i.A, value, m.Regs.Rflags);
+        return WriteAndNext(ref c, i, i.A, value, c.Rflags);
     }
 
     // ---- Core events and faults ----
 
     /// <summary>Applies a Core event with the run's policy, logs it and any observation, and returns the observation.</summary>
-    public static Observation? Apply(ref Machine m, VcpuEvent e, ulong rip, RunLog log, int level)
+    public static Observation? Apply(ref Cpu c, VcpuEvent e, ulong rip, RunLog log, int level)
     {
-        var t = Kvm.Step(log.Policy, m.Kvm, e);
+        var t = Kvm.Step(log.Policy, c.Kvm, e);
         log.Trace.Add(e);
         log.Effort += t.Effort;
-        m = m with { Kvm = t.State };
+        c.Kvm = t.State;
         if (t.Observation is { } o)
         {
             log.Observations.Add(new RunObservation.Kvm(level, rip, o));
@@ -342,25 +347,25 @@ internal static class Executor
     }
 
     /// <summary>A fault the interpreter itself raises: logged, then delivered.</summary>
-    public static StopReason? RaiseFault(ref Machine m, Insn i, X86Exception vector, RunLog log)
+    public static StopReason? RaiseFault(ref Cpu c, Insn i, X86Exception vector, RunLog log)
     {
-        log.Observations.Add(new RunObservation.Fault(m.Level, i.Rip, vector));
-        return DeliverFault(ref m, i, vector, log);
+        log.Observations.Add(new RunObservation.Fault(c.Level, i.Rip, vector));
+        return DeliverFault(ref c, i, vector, log);
     }
 
     /// <summary>
     /// Delivers a fault: in L2 a set bit in vmcs12's exception bitmap makes it a VM exit (reason 0) to L1; otherwise
     /// there is no IDT to deliver through and the run stops.
     /// </summary>
-    public static StopReason? DeliverFault(ref Machine m, Insn i, X86Exception vector, RunLog log)
+    public static StopReason? DeliverFault(ref Cpu c, Insn i, X86Exception vector, RunLog log)
     {
         var v = (int)vector;
-        if (m.InL2 && ((m.Vmx.Read(VmcsField.ExceptionBitmap) >> v) & 1) != 0)
+        if (c.InL2 && ((c.Vmx.Read(VmcsField.ExceptionBitmap) >> v) & 1) != 0)
         {
             // Interruption information: vector, type 3 (hardware exception), error code valid for #GP, valid.
             var info = (uint)v | (3u << 8) | (vector == X86Exception.GP ? 1u << 11 : 0) | (1u << 31);
-            return Nested.Exit(ref m, i, ExitReason.ExceptionOrNmi, 0, info, log);
+            return Nested.Exit(ref c, i, ExitReason.ExceptionOrNmi, 0, info, log);
         }
-        return new StopReason.UnhandledFault(m.Level, i.Rip, vector);
+        return new StopReason.UnhandledFault(c.Level, i.Rip, vector);
     }
 }

@@ -28,28 +28,28 @@ internal static class Nested
     /// then the guest-state checks (failure: exit reason 33), then Core's entry (GUEST_CR4 and the VM-entry MSR-load
     /// list; failure: exit reason 34), then L2 runs at GUEST_RIP.
     /// </summary>
-    public static StopReason? Enter(ref Machine m, Insn i, bool launch, RunLog log)
+    public static StopReason? Enter(ref Cpu c, Insn i, bool launch, RunLog log)
     {
-        if (!m.Vmx.HasCurrent)
+        if (!c.Vmx.HasCurrent)
         {
-            return VmxOps.FailInvalid(ref m, i, log);
+            return VmxOps.FailInvalid(ref c, i, log);
         }
-        var vmcs = m.Vmx.Current;
+        var vmcs = c.Vmx.Current;
         if (launch && vmcs.Launched)
         {
-            return VmxOps.FailValid(ref m, i, VmInstructionError.VmlaunchNonClear, log);
+            return VmxOps.FailValid(ref c, i, VmInstructionError.VmlaunchNonClear, log);
         }
         if (!launch && !vmcs.Launched)
         {
-            return VmxOps.FailValid(ref m, i, VmInstructionError.VmresumeNonLaunched, log);
+            return VmxOps.FailValid(ref c, i, VmInstructionError.VmresumeNonLaunched, log);
         }
-        if (!ControlsValid(m, vmcs))
+        if (!ControlsValid(c, vmcs))
         {
-            return VmxOps.FailValid(ref m, i, VmInstructionError.EntryInvalidControls, log);
+            return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidControls, log);
         }
-        if (!HostStateValid(m, vmcs))
+        if (!HostStateValid(c, vmcs))
         {
-            return VmxOps.FailValid(ref m, i, VmInstructionError.EntryInvalidHostState, log);
+            return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidHostState, log);
         }
         if ((vmcs.Read(VmcsField.VmEntryIntrInfoField) & (1ul << 31)) != 0)
         {
@@ -60,30 +60,36 @@ internal static class Nested
         {
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "only 64-bit L2 guests are modelled (IA-32e mode guest clear)");
         }
-        if (!GuestStateValid(m, vmcs))
+        if (!GuestStateValid(c, vmcs))
         {
-            return EntryFailure(ref m, i, ExitReason.InvalidGuestState, 0, log);
+            return EntryFailure(ref c, i, ExitReason.InvalidGuestState, 0, log);
         }
 
-        var (list, localFailure) = ReadMsrList(m, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
+        var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
         var guestCr4 = vmcs.Read(VmcsField.GuestCr4);
-        var observation = Executor.Apply(ref m, new VcpuEvent.NestedVmEntry(guestCr4, list), i.Rip, log, 1);
+        var observation = Executor.Apply(ref c, new VcpuEvent.NestedVmEntry(guestCr4, list), i.Rip, log, 1);
         if (observation is Observation.VmEntryMsrLoadFailed failed)
         {
-            return EntryFailure(ref m, i, ExitReason.MsrLoading, failed.Qualification, log, alreadyObserved: true);
+            return EntryFailure(ref c, i, ExitReason.MsrLoading, failed.Qualification, log, alreadyObserved: true);
         }
         if (localFailure != 0)
         {
-            return EntryFailure(ref m, i, ExitReason.MsrLoading, localFailure, log);
+            return EntryFailure(ref c, i, ExitReason.MsrLoading, localFailure, log);
         }
 
         var efer = (entryControls & VmxCapabilities.EntryLoadEfer) != 0
             ? vmcs.Read(VmcsField.GuestIa32Efer)
             : MachineLayout.InitialEfer;
-        var regs = m.Regs.With(Registers.Rsp, vmcs.Read(VmcsField.GuestRsp), vmcs.Read(VmcsField.GuestRip))
-            .WithRflags(vmcs.Read(VmcsField.GuestRflags));
-        var vmx = launch ? m.Vmx with { Current = m.Vmx.Current.WithLaunched(true) } : m.Vmx;
-        m = m with { InL2 = true, Regs = regs, Cr0 = vmcs.Read(VmcsField.GuestCr0), Efer = efer, Vmx = vmx };
+        c.Gprs[Registers.Rsp] = vmcs.Read(VmcsField.GuestRsp);
+        c.Rip = vmcs.Read(VmcsField.GuestRip);
+        c.Rflags = vmcs.Read(VmcsField.GuestRflags);
+        c.Cr0 = vmcs.Read(VmcsField.GuestCr0);
+        c.Efer = efer;
+        c.InL2 = true;
+        if (launch)
+        {
+            c.Vmx = c.Vmx with { Current = c.Vmx.Current.WithLaunched(true) };
+        }
         return null;
     }
 
@@ -91,48 +97,48 @@ internal static class Nested
     /// A VM exit from L2 at instruction <paramref name="i"/> (not executed): exit information and L2's state go into
     /// vmcs12, then the host state is loaded (<see cref="LoadHostState"/>) and L1 continues at HOST_RIP.
     /// </summary>
-    public static StopReason? Exit(ref Machine m, Insn i, uint reason, ulong qualification, uint interruptInfo, RunLog log)
+    public static StopReason? Exit(ref Cpu c, Insn i, uint reason, ulong qualification, uint interruptInfo, RunLog log)
     {
         Span<ulong> values =
         [
-            reason, qualification, (ulong)i.Length, interruptInfo, 0, i.Rip, m.Regs[Registers.Rsp], m.Regs.Rflags,
-            m.Cr0, m.Cr4,
+            reason, qualification, (ulong)i.Length, interruptInfo, 0, i.Rip, c.Gprs[Registers.Rsp], c.Rflags,
+            c.Cr0, c.Cr4,
         ];
-        var vmcs = m.Vmx.Current.Write(ExitFields, values);
+        var vmcs = c.Vmx.Current.Write(ExitFields, values);
         if (((uint)vmcs.Read(VmcsField.VmExitControls) & VmxCapabilities.ExitSaveEfer) != 0)
         {
-            vmcs = vmcs.Write(VmcsField.GuestIa32Efer, m.Efer);
+            vmcs = vmcs.Write(VmcsField.GuestIa32Efer, c.Efer);
         }
-        m = m with { Vmx = m.Vmx with { Current = vmcs } };
-        return LoadHostState(ref m, i, log);
+        c.Vmx = c.Vmx with { Current = vmcs };
+        return LoadHostState(ref c, i, log);
     }
 
     /// <summary>
     /// A VM-entry failure after the VMfail checks (<c>vmentry_fail_vmexit</c>): the exit reason with bit 31 and the
     /// qualification go into vmcs12, the host state is loaded and L1 continues at HOST_RIP. The launch state is unchanged.
     /// </summary>
-    private static StopReason? EntryFailure(ref Machine m, Insn i, uint reason, ulong qualification, RunLog log, bool alreadyObserved = false)
+    private static StopReason? EntryFailure(ref Cpu c, Insn i, uint reason, ulong qualification, RunLog log, bool alreadyObserved = false)
     {
         var full = reason | ExitReason.EntryFailure;
         if (!alreadyObserved)
         {
             log.Observations.Add(new RunObservation.VmEntryFailed(i.Rip, full, qualification));
         }
-        var vmcs = m.Vmx.Current.Write(VmcsField.VmExitReason, full).Write(VmcsField.ExitQualification, qualification);
-        m = m with { Vmx = m.Vmx with { Current = vmcs } };
-        return LoadHostState(ref m, i, log);
+        var vmcs = c.Vmx.Current.Write(VmcsField.VmExitReason, full).Write(VmcsField.ExitQualification, qualification);
+        c.Vmx = c.Vmx with { Current = vmcs };
+        return LoadHostState(ref c, i, log);
     }
 
     /// <summary>
     /// <c>load_vmcs12_host_state</c>: Core loads HOST_CR4 and the VM-exit MSR-load list (a refused entry is a VMX
     /// abort); CR0, EFER, RSP, RIP come from the host-state area; RFLAGS is 0x2.
     /// </summary>
-    private static StopReason? LoadHostState(ref Machine m, Insn i, RunLog log)
+    private static StopReason? LoadHostState(ref Cpu c, Insn i, RunLog log)
     {
-        var vmcs = m.Vmx.Current;
-        var (list, localFailure) = ReadMsrList(m, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
-        var level = m.Level;
-        var observation = Executor.Apply(ref m, new VcpuEvent.NestedVmExit(vmcs.Read(VmcsField.HostCr4), list), i.Rip, log, level);
+        var vmcs = c.Vmx.Current;
+        var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
+        var level = c.Level;
+        var observation = Executor.Apply(ref c, new VcpuEvent.NestedVmExit(vmcs.Read(VmcsField.HostCr4), list), i.Rip, log, level);
         if (observation is Observation.VmxAbort abort)
         {
             return new StopReason.VmxAbort(abort.Indicator);
@@ -144,8 +150,12 @@ internal static class Nested
         var efer = (((uint)vmcs.Read(VmcsField.VmExitControls)) & VmxCapabilities.ExitLoadEfer) != 0
             ? vmcs.Read(VmcsField.HostIa32Efer)
             : MachineLayout.InitialEfer;
-        var regs = m.Regs.With(Registers.Rsp, vmcs.Read(VmcsField.HostRsp), vmcs.Read(VmcsField.HostRip)).WithRflags(Rflags.Fixed1);
-        m = m with { InL2 = false, Regs = regs, Cr0 = vmcs.Read(VmcsField.HostCr0), Efer = efer };
+        c.Gprs[Registers.Rsp] = vmcs.Read(VmcsField.HostRsp);
+        c.Rip = vmcs.Read(VmcsField.HostRip);
+        c.Rflags = Rflags.Fixed1;
+        c.Cr0 = vmcs.Read(VmcsField.HostCr0);
+        c.Efer = efer;
+        c.InL2 = false;
         return null;
     }
 
@@ -155,23 +165,23 @@ internal static class Nested
     /// dword non-zero, FS_BASE/GS_BASE/SMM_MONITOR_CTL/UCODE_WRITE/UCODE_REV, x2APIC range in x2APIC mode, beyond
     /// 512 entries); that entry's 1-based number is returned as the local failure (0 if none).
     /// </summary>
-    private static (ValueArray<MsrEntry> List, uint LocalFailure) ReadMsrList(in Machine m, ulong address, ulong count)
+    private static (ValueArray<MsrEntry> List, uint LocalFailure) ReadMsrList(in Cpu c, ulong address, ulong count)
     {
         if (count == 0)
         {
             return (ValueArray<MsrEntry>.Empty, 0);
         }
-        var x2Apic = (m.Kvm.Vcpu.ApicBase & Msr.ApicBaseExtd) != 0;
+        var x2Apic = (c.Kvm.Vcpu.ApicBase & Msr.ApicBaseExtd) != 0;
         var builder = ImmutableArray.CreateBuilder<MsrEntry>();
         for (var n = 0ul; n < count; n++)
         {
             var at = address + (n * 16);
-            if (n >= VmxCapabilities.MaxMsrListEntries || !m.Memory.Contains(at, 16))
+            if (n >= VmxCapabilities.MaxMsrListEntries || !c.Memory.Contains(at, 16))
             {
                 return (builder.ToImmutable(), (uint)n + 1);
             }
-            var index = (uint)m.Memory.Read(at, 4);
-            var reserved = (uint)m.Memory.Read(at + 4, 4);
+            var index = (uint)c.Memory.Read(at, 4);
+            var reserved = (uint)c.Memory.Read(at + 4, 4);
             var refused = reserved != 0
                 || index is 0xC000_0100 or 0xC000_0101 or 0x9B or 0x79 or 0x8B
                 || (x2Apic && index >> 8 == 0x8);
@@ -179,7 +189,7 @@ internal static class Nested
             {
                 return (builder.ToImmutable(), (uint)n + 1);
             }
-            builder.Add(new MsrEntry(index, m.Memory.Read(at + 8, 8)));
+            builder.Add(new MsrEntry(index, c.Memory.Read(at + 8, 8)));
         }
         return (builder.ToImmutable(), 0);
     }
@@ -187,26 +197,26 @@ internal static class Nested
     private static bool Allowed(ulong value, uint must1, uint may1) =>
         (value >> 32) == 0 && ((uint)value & must1) == must1 && ((uint)value & ~may1) == 0;
 
-    private static bool MsrListAddressValid(in Machine m, ulong address, ulong count)
+    private static bool MsrListAddressValid(in Cpu c, ulong address, ulong count)
     {
         if (count == 0)
         {
             return true;
         }
-        var maxPhys = GuestCpuCaps.MaxPhysAddr(m.Kvm.Vcpu);
+        var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
         var last = address + (count * 16) - 1;
         return (address & 0xF) == 0 && (address >> maxPhys) == 0 && (last >> maxPhys) == 0 && last >= address;
     }
 
     /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, CR3 targets, MSR-list addresses.</summary>
-    private static bool ControlsValid(in Machine m, Vmcs12 vmcs) =>
+    private static bool ControlsValid(in Cpu c, Vmcs12 vmcs) =>
         Allowed(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
         && Allowed(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
         && Allowed(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
         && Allowed(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
         && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
-        && MsrListAddressValid(m, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
-        && MsrListAddressValid(m, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
+        && MsrListAddressValid(c, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
+        && MsrListAddressValid(c, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
 
     private static bool IsCanonical(ulong address) => (ulong)((long)(address << 16) >> 16) == address;
 
@@ -214,7 +224,7 @@ internal static class Nested
     /// <c>nested_vmx_check_host_state</c> for a 64-bit L1: host address-space size set, HOST_CR0/HOST_CR4 valid in
     /// VMX operation (fixed bits, <c>kvm_is_valid_cr4</c>, PAE), canonical HOST_RIP, and a 64-bit HOST_IA32_EFER if loaded.
     /// </summary>
-    private static bool HostStateValid(in Machine m, Vmcs12 vmcs)
+    private static bool HostStateValid(in Cpu c, Vmcs12 vmcs)
     {
         var exit = (uint)vmcs.Read(VmcsField.VmExitControls);
         var cr4 = vmcs.Read(VmcsField.HostCr4);
@@ -223,7 +233,7 @@ internal static class Nested
             && SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
             && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
             && (cr4 & Cr4.Pae) != 0
-            && Kvm.IsValidCr4(m.Kvm.Vcpu, cr4)
+            && Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
             && IsCanonical(vmcs.Read(VmcsField.HostRip))
             && ((exit & VmxCapabilities.ExitLoadEfer) == 0
                 || (efer & (MachineLayout.EferLma | MachineLayout.EferLme)) == (MachineLayout.EferLma | MachineLayout.EferLme));
@@ -234,7 +244,7 @@ internal static class Nested
     /// <c>kvm_is_valid_cr4</c>, PAE and PG for a 64-bit guest), RFLAGS reserved bits, VMCS link pointer all ones, an
     /// active activity state, a 64-bit GUEST_IA32_EFER if loaded.
     /// </summary>
-    private static bool GuestStateValid(in Machine m, Vmcs12 vmcs)
+    private static bool GuestStateValid(in Cpu c, Vmcs12 vmcs)
     {
         var cr4 = vmcs.Read(VmcsField.GuestCr4);
         var rflags = vmcs.Read(VmcsField.GuestRflags);
@@ -243,7 +253,7 @@ internal static class Nested
         return SystemOps.IsValidCr0(vmcs.Read(VmcsField.GuestCr0), inVmx: true)
             && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
             && (cr4 & Cr4.Pae) != 0
-            && Kvm.IsValidCr4(m.Kvm.Vcpu, cr4)
+            && Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
             && (rflags & Rflags.Fixed1) != 0
             && (rflags & RflagsReserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue

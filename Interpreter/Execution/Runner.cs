@@ -6,7 +6,8 @@ namespace CpuidFunctional.Interpreter;
 
 /// <summary>
 /// Runs a machine: fetch through the decode cache, execute, repeat, until HLT at L1, a stop condition or the step
-/// limit. The loop's machine variable is the only thing reassigned; every snapshot it goes through is immutable.
+/// limit. The loop's working copy of the machine (<see cref="Cpu"/>) is the only thing that changes; the snapshot it
+/// starts from and the one it returns are immutable, and so is everything the working copy points to.
 /// </summary>
 public static class Runner
 {
@@ -20,8 +21,8 @@ public static class Runner
     {
         cache ??= new DecodeCache();
         var log = new RunLog(policy);
-        var m = machine;
-        var stop = m.Started ? null : Start(ref m, log);
+        var c = Cpu.From(machine);
+        var stop = c.Started ? null : Start(ref c, log);
         var steps = 0L;
         while (stop is null)
         {
@@ -30,14 +31,14 @@ public static class Runner
                 stop = new StopReason.StepLimit(steps);
                 break;
             }
-            var insn = cache.Fetch(m.Memory, m.Regs.Rip);
+            var insn = cache.Fetch(c.Memory, c.Rip);
             if (insn is null)
             {
-                stop = new StopReason.OutsideMemory(m.Level, m.Regs.Rip, m.Regs.Rip);
+                stop = new StopReason.OutsideMemory(c.Level, c.Rip, c.Rip);
                 break;
             }
             steps++;
-            stop = Executor.Step(ref m, insn, log);
+            stop = Executor.Step(ref c, insn, log);
         }
         return new RunResult(
             new([.. log.Trace]),
@@ -46,20 +47,20 @@ public static class Runner
             stop,
             steps,
             log.Effort,
-            m
+            c.Snapshot()
         );
     }
 
     /// <summary>The VMM's set-up before the first KVM_RUN: KVM_SET_SREGS with the documented CR4 and the current APIC base.</summary>
-    private static StopReason? Start(ref Machine m, RunLog log)
+    private static StopReason? Start(ref Cpu c, RunLog log)
     {
-        var sregs = Executor.Apply(ref m, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, m.Kvm.Vcpu.ApicBase), 0, log, 0);
+        var sregs = Executor.Apply(ref c, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, c.Kvm.Vcpu.ApicBase), 0, log, 0);
         if (sregs is Observation.IoctlError)
         {
             return new StopReason.BootFailed(sregs);
         }
-        Executor.Apply(ref m, new VcpuEvent.Run(), 0, log, 0);
-        m = m with { Started = true };
+        Executor.Apply(ref c, new VcpuEvent.Run(), 0, log, 0);
+        c.Started = true;
         return null;
     }
 

@@ -40,7 +40,7 @@ public readonly struct Registers : IEquatable<Registers>
 
     private readonly Gpr16 gprs;
 
-    private Registers(Gpr16 gprs, ulong rip, ulong rflags)
+    internal Registers(Gpr16 gprs, ulong rip, ulong rflags)
     {
         this.gprs = gprs;
         Rip = rip;
@@ -55,6 +55,9 @@ public readonly struct Registers : IEquatable<Registers>
 
     /// <summary>RFLAGS.</summary>
     public ulong Rflags { get; }
+
+    /// <summary>The 16 general-purpose registers (for the run loop's working copy).</summary>
+    internal Gpr16 Gprs => gprs;
 
     /// <summary>General-purpose register <paramref name="number"/> (0 = RAX … 15 = R15).</summary>
     public ulong this[int number] => gprs[number];
