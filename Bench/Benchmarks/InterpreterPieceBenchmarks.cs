@@ -18,7 +18,7 @@ namespace CpuidFunctional.Bench.Benchmarks;
 public class InterpreterPieceBenchmarks
 {
     private Interpreter.Machine machine;
-    private Vmcs12 vmcs;
+    private Vmcs12 vmcs = null!;
     private Vcpu vcpu = null!;
     private DecodeCache cache = null!;
     private const ulong L2Cr4 = Interpreter.MachineLayout.InitialCr4 | Cr4.Vmxe;

@@ -341,7 +341,7 @@ internal static class Executor
         c.Kvm = t.State;
         if (t.Observation is { } o)
         {
-            log.Observations.Add(new RunObservation.Kvm(level, rip, o));
+            log.Observations.Add(log.Events.Observed(level, rip, o));
         }
         return t.Observation;
     }

@@ -13,14 +13,6 @@ namespace CpuidFunctional.Interpreter;
 /// </summary>
 internal static class Nested
 {
-    // Exit-information fields written on every VM exit, in one batch (one copy per touched vmcs12 chunk).
-    private static readonly uint[] ExitFields =
-    [
-        VmcsField.VmExitReason, VmcsField.ExitQualification, VmcsField.VmExitInstructionLen, VmcsField.VmExitIntrInfo,
-        VmcsField.VmExitIntrErrorCode, VmcsField.GuestRip, VmcsField.GuestRsp, VmcsField.GuestRflags,
-        VmcsField.GuestCr0, VmcsField.GuestCr4,
-    ];
-
     private const ulong RflagsReserved = (1ul << 3) | (1ul << 5) | (1ul << 15) | ~0x3F_FFFFul;
 
     /// <summary>
@@ -67,7 +59,7 @@ internal static class Nested
 
         var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
         var guestCr4 = vmcs.Read(VmcsField.GuestCr4);
-        var observation = Executor.Apply(ref c, new VcpuEvent.NestedVmEntry(guestCr4, list), i.Rip, log, 1);
+        var observation = Executor.Apply(ref c, log.Events.NestedVmEntry(guestCr4, list), i.Rip, log, 1);
         if (observation is Observation.VmEntryMsrLoadFailed failed)
         {
             return EntryFailure(ref c, i, ExitReason.MsrLoading, failed.Qualification, log, alreadyObserved: true);
@@ -99,12 +91,20 @@ internal static class Nested
     /// </summary>
     public static StopReason? Exit(ref Cpu c, Insn i, uint reason, ulong qualification, uint interruptInfo, RunLog log)
     {
-        Span<ulong> values =
-        [
-            reason, qualification, (ulong)i.Length, interruptInfo, 0, i.Rip, c.Gprs[Registers.Rsp], c.Rflags,
-            c.Cr0, c.Cr4,
-        ];
-        var vmcs = c.Vmx.Current.Write(ExitFields, values);
+        var vmcs = c.Vmx.Current.WithExitFields(
+            new Vmcs12ExitFields(
+                ExitReason: reason,
+                ExitQualification: qualification,
+                InstructionLength: (ulong)i.Length,
+                InterruptionInfo: interruptInfo,
+                InterruptionErrorCode: 0,
+                GuestRip: i.Rip,
+                GuestRsp: c.Gprs[Registers.Rsp],
+                GuestRflags: c.Rflags,
+                GuestCr0: c.Cr0,
+                GuestCr4: c.Cr4
+            )
+        );
         if (((uint)vmcs.Read(VmcsField.VmExitControls) & VmxCapabilities.ExitSaveEfer) != 0)
         {
             vmcs = vmcs.Write(VmcsField.GuestIa32Efer, c.Efer);
@@ -138,7 +138,7 @@ internal static class Nested
         var vmcs = c.Vmx.Current;
         var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
         var level = c.Level;
-        var observation = Executor.Apply(ref c, new VcpuEvent.NestedVmExit(vmcs.Read(VmcsField.HostCr4), list), i.Rip, log, level);
+        var observation = Executor.Apply(ref c, log.Events.NestedVmExit(vmcs.Read(VmcsField.HostCr4), list), i.Rip, log, level);
         if (observation is Observation.VmxAbort abort)
         {
             return new StopReason.VmxAbort(abort.Indicator);

@@ -41,9 +41,9 @@ public static class Runner
             stop = Executor.Step(ref c, insn, log);
         }
         return new RunResult(
-            new([.. log.Trace]),
-            new([.. log.Observations]),
-            new([.. log.Outputs]),
+            log.Trace.ToValueArray(),
+            log.Observations.ToValueArray(),
+            log.Outputs.ToValueArray(),
             stop,
             steps,
             log.Effort,

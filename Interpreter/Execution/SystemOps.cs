@@ -50,7 +50,7 @@ internal static class SystemOps
         }
         var leaf = (uint)c.Gprs[Registers.Rax];
         var subleaf = (uint)c.Gprs[Registers.Rcx];
-        var observation = Executor.Apply(ref c, new VcpuEvent.Cpuid(leaf, subleaf), i.Rip, log, 1);
+        var observation = Executor.Apply(ref c, log.Events.Cpuid(leaf, subleaf), i.Rip, log, 1);
         if (observation is Observation.CpuidResult r)
         {
             c.Gprs[Registers.Rax] = r.Eax;
@@ -92,7 +92,7 @@ internal static class SystemOps
                 : Nested.Exit(ref c, i, ExitReason.Xsetbv, 0, 0, log);
         }
         var value = (c.Gprs[Registers.Rdx] << 32) | (c.Gprs[Registers.Rax] & 0xFFFF_FFFF);
-        var observation = Executor.Apply(ref c, new VcpuEvent.Xsetbv((uint)c.Gprs[Registers.Rcx], value), i.Rip, log, 1);
+        var observation = Executor.Apply(ref c, log.Events.Xsetbv((uint)c.Gprs[Registers.Rcx], value), i.Rip, log, 1);
         if (observation is null)
         {
             c.Rip = i.NextRip;
@@ -120,7 +120,7 @@ internal static class SystemOps
         }
         else
         {
-            var observation = Executor.Apply(ref c, new VcpuEvent.Rdmsr(index), i.Rip, log, 1);
+            var observation = Executor.Apply(ref c, log.Events.Rdmsr(index), i.Rip, log, 1);
             if (observation is not Observation.MsrValue read)
             {
                 return FaultFromCore(ref c, i, observation, log);
@@ -146,7 +146,7 @@ internal static class SystemOps
             return Executor.RaiseFault(ref c, i, X86Exception.GP, log);
         }
         var value = (c.Gprs[Registers.Rdx] << 32) | (c.Gprs[Registers.Rax] & 0xFFFF_FFFF);
-        var observation = Executor.Apply(ref c, new VcpuEvent.Wrmsr(index, value), i.Rip, log, 1);
+        var observation = Executor.Apply(ref c, log.Events.Wrmsr(index, value), i.Rip, log, 1);
         if (observation is null)
         {
             c.Rip = i.NextRip;
@@ -181,7 +181,7 @@ internal static class SystemOps
         {
             return Executor.RaiseFault(ref c, i, X86Exception.GP, log);
         }
-        var observation = Executor.Apply(ref c, new VcpuEvent.MovToCr4(value), i.Rip, log, c.Level);
+        var observation = Executor.Apply(ref c, log.Events.MovToCr4(value), i.Rip, log, c.Level);
         if (observation is null)
         {
             c.Rip = i.NextRip;

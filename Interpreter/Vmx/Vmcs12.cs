@@ -5,31 +5,47 @@ namespace CpuidFunctional.Interpreter;
 
 /// <summary>
 /// One VMCS as L1 sees it (KVM's vmcs12): a map from the supported SDM field encodings to values, plus the launch
-/// state. Stored in small immutable chunks, one per (width, type) pair of the encoding, so a VMWRITE copies one chunk
-/// of at most 32 values and shares the rest. Unwritten fields read as 0. A value type; equality is by content.
+/// state. An immutable object; every write returns a new version that shares what did not change. Unwritten fields
+/// read as 0. Equality is by content.
 /// </summary>
-public readonly struct Vmcs12 : IEquatable<Vmcs12>
+/// <remarks>
+/// Layout, for cost: the ten fields every VM exit writes (<see cref="Vmcs12ExitFields"/>: exit reason,
+/// qualification, instruction length, interruption information and error code, guest RIP, RSP, RFLAGS, CR0, CR4)
+/// are kept inline, so a VM exit or a VMWRITE of GUEST_RIP makes one small object. The other fields live in small
+/// chunks, one per (width, type) pair of the encoding, behind a spine that is copied (with the one chunk written)
+/// only when such a field is written: in practice while L1 sets the VMCS up.
+/// </remarks>
+public sealed class Vmcs12 : IEquatable<Vmcs12>
 {
-    private readonly VmcsChunks chunks;
+    // Shared by versions until a chunked field is written (never mutated after construction); a null chunk is all zero.
+    private readonly ulong[]?[] chunks;
 
-    private Vmcs12(VmcsChunks chunks, bool launched)
+    // The exit fields, inline (their slots in the chunks stay 0).
+    private readonly Vmcs12ExitFields exit;
+
+    private Vmcs12(ulong[]?[] chunks, Vmcs12ExitFields exit, bool launched)
     {
         this.chunks = chunks;
+        this.exit = exit;
         Launched = launched;
     }
 
     /// <summary>A VMCS with every field 0 and launch state "clear".</summary>
-    public static Vmcs12 Clear => default;
+    public static Vmcs12 Clear { get; } = new(new ulong[]?[VmcsField.ChunkCount], default, false);
 
     /// <summary>Launch state: true after a successful VMLAUNCH, false after VMCLEAR.</summary>
     public bool Launched { get; }
 
     /// <summary>The same VMCS with another launch state.</summary>
-    public Vmcs12 WithLaunched(bool launched) => launched == Launched ? this : new Vmcs12(chunks, launched);
+    public Vmcs12 WithLaunched(bool launched) => launched == Launched ? this : new Vmcs12(chunks, exit, launched);
 
     /// <summary>A field's value (the high-half encoding of a 64-bit field gives bits 63:32); 0 for unsupported encodings.</summary>
     public ulong Read(uint encoding)
     {
+        if (exit.TryRead(encoding, out var inline))
+        {
+            return inline;
+        }
         if (!VmcsField.TryLocate(encoding, out var chunk, out var index, out _, out var high))
         {
             return 0;
@@ -49,37 +65,19 @@ public readonly struct Vmcs12 : IEquatable<Vmcs12>
         {
             return this;
         }
-        var copy = chunks;
-        var values = Copy(copy[chunk], chunk);
-        values[index] = Fit(values[index], value, width, high);
-        copy[chunk] = values;
-        return new Vmcs12(copy, Launched);
-    }
-
-    /// <summary>
-    /// Several fields at once (VM-exit information): each touched chunk is copied once. Encodings must be supported
-    /// full-field encodings.
-    /// </summary>
-    internal Vmcs12 Write(ReadOnlySpan<uint> encodings, ReadOnlySpan<ulong> values)
-    {
-        var copy = chunks;
-        Span<bool> copied = stackalloc bool[VmcsField.ChunkCount];
-        for (var i = 0; i < encodings.Length; i++)
+        if (exit.TryWrite(encoding, Fit(0, value, width, high), out var written))
         {
-            VmcsField.TryLocate(encodings[i], out var chunk, out var index, out var width, out var high);
-            if (!copied[chunk])
-            {
-                copy[chunk] = Copy(copy[chunk], chunk);
-                copied[chunk] = true;
-            }
-            var target = copy[chunk]!;
-            target[index] = Fit(target[index], values[i], width, high);
+            return new Vmcs12(chunks, written, Launched);
         }
-        return new Vmcs12(copy, Launched);
+        var spine = (ulong[]?[])chunks.Clone();
+        var values = spine[chunk] is { } old ? (ulong[])old.Clone() : new ulong[VmcsField.ChunkLength[chunk]];
+        values[index] = Fit(values[index], value, width, high);
+        spine[chunk] = values;
+        return new Vmcs12(spine, exit, Launched);
     }
 
-    private static ulong[] Copy(ulong[]? values, int chunk) =>
-        values is null ? new ulong[VmcsField.ChunkLength[chunk]] : (ulong[])values.Clone();
+    /// <summary>The VMCS with all ten exit fields replaced at once (a VM exit); one new object, no chunk copied.</summary>
+    internal Vmcs12 WithExitFields(in Vmcs12ExitFields fields) => new(chunks, fields, Launched);
 
     private static ulong Fit(ulong old, ulong value, VmcsField.Width width, bool high) =>
         width switch
@@ -91,9 +89,17 @@ public readonly struct Vmcs12 : IEquatable<Vmcs12>
         };
 
     /// <inheritdoc/>
-    public bool Equals(Vmcs12 other)
+    public bool Equals(Vmcs12? other)
     {
-        if (Launched != other.Launched)
+        if (other is null)
+        {
+            return false;
+        }
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+        if (Launched != other.Launched || exit != other.exit)
         {
             return false;
         }
@@ -123,10 +129,10 @@ public readonly struct Vmcs12 : IEquatable<Vmcs12>
     public override int GetHashCode() => HashCode.Combine(Launched, Read(VmcsField.GuestRip), Read(VmcsField.GuestCr4));
 
     /// <summary>Value equality.</summary>
-    public static bool operator ==(Vmcs12 left, Vmcs12 right) => left.Equals(right);
+    public static bool operator ==(Vmcs12? left, Vmcs12? right) => left is null ? right is null : left.Equals(right);
 
     /// <summary>Value inequality.</summary>
-    public static bool operator !=(Vmcs12 left, Vmcs12 right) => !left.Equals(right);
+    public static bool operator !=(Vmcs12? left, Vmcs12? right) => !(left == right);
 
     /// <summary>The launch state and every non-zero field.</summary>
     public override string ToString()

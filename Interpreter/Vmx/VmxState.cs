@@ -5,7 +5,7 @@ namespace CpuidFunctional.Interpreter;
 /// <summary>
 /// L1's VMX state as L0 keeps it: whether L1 is in VMX operation, the VMXON pointer, the current-VMCS pointer and its
 /// vmcs12, and every other VMCS L1 has used (kept by address; only VMPTRLD and VMCLEAR touch that map, so the hot
-/// path never updates it). A value type.
+/// path never updates it). A value type; the vmcs12 versions it refers to are immutable objects.
 /// </summary>
 public readonly record struct VmxState
 {
@@ -13,7 +13,7 @@ public readonly record struct VmxState
     public const ulong NoVmcs = ulong.MaxValue;
 
     /// <summary>Outside VMX operation.</summary>
-    public static VmxState Off => new() { CurrentPointer = NoVmcs, Others = ImmutableDictionary<ulong, Vmcs12>.Empty };
+    public static VmxState Off => new() { CurrentPointer = NoVmcs, Current = Vmcs12.Clear, Others = ImmutableDictionary<ulong, Vmcs12>.Empty };
 
     /// <summary>L1 executed VMXON (and not VMXOFF).</summary>
     public bool On { get; init; }
@@ -24,8 +24,14 @@ public readonly record struct VmxState
     /// <summary>The current-VMCS pointer, or <see cref="NoVmcs"/>.</summary>
     public ulong CurrentPointer { get; init; }
 
-    /// <summary>The current VMCS (meaningful only when <see cref="HasCurrent"/>).</summary>
-    public Vmcs12 Current { get; init; }
+    /// <summary>The current VMCS (meaningful only when <see cref="HasCurrent"/>; <see cref="Vmcs12.Clear"/> in a default value).</summary>
+    public Vmcs12 Current
+    {
+        get => current ?? Vmcs12.Clear;
+        init => current = value;
+    }
+
+    private readonly Vmcs12? current;
 
     /// <summary>VMCSs that are not current, by address.</summary>
     public ImmutableDictionary<ulong, Vmcs12> Others { get; init; }

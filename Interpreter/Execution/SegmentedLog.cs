@@ -1,0 +1,73 @@
+using System.Buffers;
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
+using CpuidFunctional.Core;
+
+namespace CpuidFunctional.Interpreter;
+
+/// <summary>
+/// An append-only builder local to one run (the trace, observations and outputs of a <see cref="RunLog"/>), frozen
+/// once into a <see cref="ValueArray{T}"/> at the end. Items go into fixed-size segments rented from the shared
+/// array pool, so appending never copies what is already there, and the one array the result keeps is allocated
+/// at the end with its exact length.
+/// </summary>
+/// <remarks>
+/// Performance: a <c>List&lt;T&gt;</c> doubling its array copied every event reference again (with a GC write barrier
+/// each) and left the final copy to make; here an event costs one store while the run lasts and one copy at the end.
+/// </remarks>
+internal sealed class SegmentedLog<T>
+{
+    private const int SegmentLength = 1024;
+
+    // Mutable: grows by one rented segment at a time; returned to the pool by ToValueArray.
+    private readonly List<T[]> segments = [];
+
+    // Mutable: items in the last segment.
+    private int used = SegmentLength;
+
+    // Mutable: total items appended.
+    public int Count { get; private set; }
+
+    public void Add(T item)
+    {
+        if (used == SegmentLength)
+        {
+            segments.Add(ArrayPool<T>.Shared.Rent(SegmentLength));
+            used = 0;
+        }
+        segments[^1][used++] = item;
+        Count++;
+    }
+
+    /// <summary>The items in order, as an immutable value array; the log is empty afterwards and its segments go back to the pool.</summary>
+    public ValueArray<T> ToValueArray()
+    {
+        if (Count == 0)
+        {
+            Release();
+            return ValueArray<T>.Empty;
+        }
+        var items = new T[Count];
+        var at = 0;
+        foreach (var segment in segments)
+        {
+            var n = Math.Min(SegmentLength, Count - at);
+            Array.Copy(segment, 0, items, at, n);
+            at += n;
+        }
+        Release();
+        // The array is new and never written again: hand it over without another copy.
+        return new ValueArray<T>(ImmutableCollectionsMarshal.AsImmutableArray(items));
+    }
+
+    private void Release()
+    {
+        foreach (var segment in segments)
+        {
+            ArrayPool<T>.Shared.Return(segment, clearArray: true);
+        }
+        segments.Clear();
+        used = SegmentLength;
+        Count = 0;
+    }
+}

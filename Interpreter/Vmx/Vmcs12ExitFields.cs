@@ -1,0 +1,112 @@
+namespace CpuidFunctional.Interpreter;
+
+/// <summary>
+/// The vmcs12 fields every VM exit writes (SDM Vol. 3, 28.2 and 28.3: basic exit information and the saved guest
+/// state the interpreter switches), kept inline in <see cref="Vmcs12"/> so an exit makes one small object instead of
+/// copying three chunks. Values are already truncated to their field's width.
+/// </summary>
+/// <param name="ExitReason">VM_EXIT_REASON (32-bit).</param>
+/// <param name="ExitQualification">EXIT_QUALIFICATION.</param>
+/// <param name="InstructionLength">VM_EXIT_INSTRUCTION_LEN (32-bit).</param>
+/// <param name="InterruptionInfo">VM_EXIT_INTR_INFO (32-bit).</param>
+/// <param name="InterruptionErrorCode">VM_EXIT_INTR_ERROR_CODE (32-bit).</param>
+/// <param name="GuestRip">GUEST_RIP.</param>
+/// <param name="GuestRsp">GUEST_RSP.</param>
+/// <param name="GuestRflags">GUEST_RFLAGS.</param>
+/// <param name="GuestCr0">GUEST_CR0.</param>
+/// <param name="GuestCr4">GUEST_CR4.</param>
+internal readonly record struct Vmcs12ExitFields(
+    ulong ExitReason,
+    ulong ExitQualification,
+    ulong InstructionLength,
+    ulong InterruptionInfo,
+    ulong InterruptionErrorCode,
+    ulong GuestRip,
+    ulong GuestRsp,
+    ulong GuestRflags,
+    ulong GuestCr0,
+    ulong GuestCr4
+)
+{
+    /// <summary>The value of an exit field; false for any other encoding.</summary>
+    public bool TryRead(uint encoding, out ulong value)
+    {
+        switch (encoding)
+        {
+            case VmcsField.VmExitReason:
+                value = ExitReason;
+                return true;
+            case VmcsField.ExitQualification:
+                value = ExitQualification;
+                return true;
+            case VmcsField.VmExitInstructionLen:
+                value = InstructionLength;
+                return true;
+            case VmcsField.VmExitIntrInfo:
+                value = InterruptionInfo;
+                return true;
+            case VmcsField.VmExitIntrErrorCode:
+                value = InterruptionErrorCode;
+                return true;
+            case VmcsField.GuestRip:
+                value = GuestRip;
+                return true;
+            case VmcsField.GuestRsp:
+                value = GuestRsp;
+                return true;
+            case VmcsField.GuestRflags:
+                value = GuestRflags;
+                return true;
+            case VmcsField.GuestCr0:
+                value = GuestCr0;
+                return true;
+            case VmcsField.GuestCr4:
+                value = GuestCr4;
+                return true;
+            default:
+                value = 0;
+                return false;
+        }
+    }
+
+    /// <summary>The fields with one exit field replaced (<paramref name="value"/> already fitted to its width); false for any other encoding.</summary>
+    public bool TryWrite(uint encoding, ulong value, out Vmcs12ExitFields written)
+    {
+        switch (encoding)
+        {
+            case VmcsField.VmExitReason:
+                written = this with { ExitReason = value };
+                return true;
+            case VmcsField.ExitQualification:
+                written = this with { ExitQualification = value };
+                return true;
+            case VmcsField.VmExitInstructionLen:
+                written = this with { InstructionLength = value };
+                return true;
+            case VmcsField.VmExitIntrInfo:
+                written = this with { InterruptionInfo = value };
+                return true;
+            case VmcsField.VmExitIntrErrorCode:
+                written = this with { InterruptionErrorCode = value };
+                return true;
+            case VmcsField.GuestRip:
+                written = this with { GuestRip = value };
+                return true;
+            case VmcsField.GuestRsp:
+                written = this with { GuestRsp = value };
+                return true;
+            case VmcsField.GuestRflags:
+                written = this with { GuestRflags = value };
+                return true;
+            case VmcsField.GuestCr0:
+                written = this with { GuestCr0 = value };
+                return true;
+            case VmcsField.GuestCr4:
+                written = this with { GuestCr4 = value };
+                return true;
+            default:
+                written = this;
+                return false;
+        }
+    }
+}
