@@ -51,6 +51,9 @@ public sealed record Vcpu
     /// <summary>The CPUID table (<c>vcpu->arch.cpuid_entries</c>).</summary>
     public CpuidTable Cpuid { get; init; } = CpuidTable.Empty;
 
+    /// <summary>What KVM_SET_CPUID2 derived from the table (static <c>cpu_caps</c>, supported XCR0/XSS, MAXPHYADDR, CR4 reserved bits).</summary>
+    public GuestCaps Guest { get; init; } = GuestCaps.None;
+
     /// <summary>The dynamic bits of <c>vcpu->arch.cpu_caps</c>.</summary>
     public DynamicCaps Caps { get; init; }
 
