@@ -45,11 +45,13 @@ public sealed class CpuidfApp
     /// <summary>Parses and runs a command line.</summary>
     public int Run(string[] args)
     {
-        var root = new RootCommand("cpuidf: check KVM's dynamic CPUID model (hosts, scenario files, exhaustive checks)")
+        var root = new RootCommand("cpuidf: check KVM's dynamic CPUID model (hosts, scenario files, exhaustive and random checks, guest binaries)")
         {
             HostCommand.Create(this),
             RunCommand.Create(this),
             CheckCommand.Create(this),
+            ExecCommand.Create(this),
+            RandomCommand.Create(this),
         };
         var parse = root.Parse(args);
         var configuration = new InvocationConfiguration { Output = Output, Error = Error };

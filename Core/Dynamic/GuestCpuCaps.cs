@@ -11,41 +11,76 @@ namespace CpuidFunctional.Core.Dynamic;
 public static class GuestCpuCaps
 {
     /// <summary>
-    /// Whether the guest has a feature. Static features come from the table (their bits are never rewritten, so a
-    /// pending update cannot make them stale); MWAIT comes from the cached capability bits, as in KVM.
+    /// Whether the guest has a feature: static features from the capability bits KVM_SET_CPUID2 stored
+    /// (<see cref="Vcpu.Guest"/>), MWAIT from the cached dynamic capability bits, as in KVM.
     /// </summary>
-    public static bool Has(Vcpu vcpu, GuestFeature feature)
-    {
-        if (ReferenceEquals(feature, GuestFeature.Mwait))
-        {
-            return (vcpu.Caps & DynamicCaps.Mwait) != 0;
-        }
-        var table = vcpu.Cpuid;
-        var position = feature.Leaf == 1 ? table.IndexOfFunction(1) : table.IndexOf(feature.Leaf, feature.Subleaf);
-        return position >= 0 && table[position].Has(feature.Register, feature.Bit);
-    }
+    public static bool Has(Vcpu vcpu, GuestFeature feature) =>
+        ReferenceEquals(feature, GuestFeature.Mwait)
+            ? (vcpu.Caps & DynamicCaps.Mwait) != 0
+            : (vcpu.Guest.Features & feature.Mask) != 0;
 
-    /// <summary>The guest's supported XCR0 (<c>cpuid_get_supported_xcr0</c>): CPUID.0xD.0 EDX:EAX limited to the host's.</summary>
-    public static ulong SupportedXcr0(Vcpu vcpu, ulong hostSupportedXcr0) =>
-        vcpu.Cpuid.Find(0xD, 0) is { } d0 ? (d0.Eax | ((ulong)d0.Edx << 32)) & hostSupportedXcr0 : 0;
+    /// <summary>The guest's supported XCR0 (<c>guest_supported_xcr0</c>).</summary>
+    public static ulong SupportedXcr0(Vcpu vcpu) => vcpu.Guest.SupportedXcr0;
 
-    /// <summary>The guest's supported IA32_XSS (<c>guest_supported_xss</c>): CPUID.0xD.1 EDX:ECX limited to the host's.</summary>
-    public static ulong SupportedXss(Vcpu vcpu, ulong hostSupportedXss) =>
-        vcpu.Cpuid.Find(0xD, 1) is { } d1 ? (d1.Ecx | ((ulong)d1.Edx << 32)) & hostSupportedXss : 0;
+    /// <summary>The guest's supported IA32_XSS (<c>guest_supported_xss</c>).</summary>
+    public static ulong SupportedXss(Vcpu vcpu) => vcpu.Guest.SupportedXss;
+
+    /// <summary>The guest's physical-address width (<c>cpuid_query_maxphyaddr</c>).</summary>
+    public static int MaxPhysAddr(Vcpu vcpu) => vcpu.Guest.MaxPhysAddr;
 
     /// <summary>
-    /// The guest's physical-address width (<c>cpuid_query_maxphyaddr</c>): CPUID.0x80000008:EAX[7:0] when the
-    /// extended range reaches that leaf, else 36.
+    /// <c>kvm_vcpu_after_set_cpuid</c>'s derivations from a table: the static feature bits (MWAIT is not among
+    /// them: it lives in the dynamic capability bits), the supported XCR0 and XSS limited to the host's, the
+    /// physical-address width and the CR4 bits reserved for lack of a feature (<c>__cr4_reserved_bits</c>).
     /// </summary>
-    public static int MaxPhysAddr(Vcpu vcpu)
+    public static GuestCaps Derive(CpuidTable table, ulong hostSupportedXcr0, ulong hostSupportedXss)
     {
-        var table = vcpu.Cpuid;
+        var features = 0ul;
+        foreach (var f in GuestFeature.All)
+        {
+            if (ReferenceEquals(f, GuestFeature.Mwait))
+            {
+                continue;
+            }
+            var position = f.Leaf == 1 ? table.IndexOfFunction(1) : table.IndexOf(f.Leaf, f.Subleaf);
+            if (position >= 0 && table[position].Has(f.Register, f.Bit))
+            {
+                features |= f.Mask;
+            }
+        }
+        var xcr0 = table.Find(0xD, 0) is { } d0 ? (d0.Eax | ((ulong)d0.Edx << 32)) & hostSupportedXcr0 : 0;
+        var xss = table.Find(0xD, 1) is { } d1 ? (d1.Ecx | ((ulong)d1.Edx << 32)) & hostSupportedXss : 0;
+        return new GuestCaps(features, xcr0, xss, QueryMaxPhysAddr(table), Cr4Reserved(features));
+    }
+
+    /// <summary><c>cpuid_query_maxphyaddr</c>: CPUID.0x80000008:EAX[7:0] when the extended range reaches it, else 36.</summary>
+    private static byte QueryMaxPhysAddr(CpuidTable table)
+    {
         var ext = table.IndexOfFunction(0x8000_0000);
         if (ext < 0 || table[ext].Eax < 0x8000_0008)
         {
             return 36;
         }
         var leaf = table.IndexOfFunction(0x8000_0008);
-        return leaf < 0 ? 36 : (int)(table[leaf].Eax & 0xFF);
+        return leaf < 0 ? (byte)36 : (byte)(table[leaf].Eax & 0xFF);
+    }
+
+    /// <summary><c>__cr4_reserved_bits</c>: CR4 bits whose feature the guest lacks.</summary>
+    private static ulong Cr4Reserved(ulong features)
+    {
+        bool Has(GuestFeature f) => (features & f.Mask) != 0;
+        var reserved = 1ul << 28; // LAM_SUP: the model exposes no LAM
+        reserved |= Has(GuestFeature.Xsave) ? 0 : Cr4.OsXsave;
+        reserved |= Has(GuestFeature.Pku) ? 0 : Cr4.Pke;
+        reserved |= Has(GuestFeature.Vmx) ? 0 : Cr4.Vmxe;
+        reserved |= Has(GuestFeature.Smep) ? 0 : Cr4.Smep;
+        reserved |= Has(GuestFeature.Smap) ? 0 : Cr4.Smap;
+        reserved |= Has(GuestFeature.FsGsBase) ? 0 : Cr4.FsGsBase;
+        reserved |= Has(GuestFeature.Pcid) ? 0 : Cr4.Pcide;
+        reserved |= Has(GuestFeature.La57) ? 0 : Cr4.La57;
+        reserved |= Has(GuestFeature.Umip) ? 0 : Cr4.Umip;
+        reserved |= Has(GuestFeature.Pks) ? 0 : Cr4.Pks;
+        reserved |= Has(GuestFeature.Shstk) || Has(GuestFeature.Ibt) ? 0 : Cr4.Cet;
+        return reserved;
     }
 }

@@ -10,8 +10,11 @@ namespace CpuidFunctional.Core.Dynamic;
 /// </summary>
 public sealed class GuestFeature
 {
+    private static int count; // assigns each feature its bit in GuestCaps.Features, in declaration order
+
     private GuestFeature(string name, uint leaf, uint subleaf, CpuidRegister register, int bit)
     {
+        Mask = 1ul << count++;
         Name = name;
         Leaf = leaf;
         Subleaf = subleaf;
@@ -78,6 +81,15 @@ public sealed class GuestFeature
 
     /// <summary>X86_FEATURE_XSAVES, CPUID.0xD.1:EAX[3].</summary>
     public static GuestFeature Xsaves { get; } = new("XSAVES", 0xD, 1, CpuidRegister.Eax, 3);
+
+    /// <summary>Every feature, in declaration order.</summary>
+    public static IReadOnlyList<GuestFeature> All { get; } =
+    [
+        Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves,
+    ];
+
+    /// <summary>This feature's bit in <see cref="State.GuestCaps.Features"/>.</summary>
+    public ulong Mask { get; }
 
     /// <summary>Kernel name of the feature.</summary>
     public string Name { get; }

@@ -186,32 +186,8 @@ public static class Kvm
     /// <c>kvm_is_valid_cr4</c>: no bit outside KVM's writable set, and no bit whose feature the guest lacks
     /// (<c>__cr4_reserved_bits</c>, queried through the guarded capability API).
     /// </summary>
-    public static bool IsValidCr4(Vcpu v, ulong cr4)
-    {
-        if ((cr4 & ~Cr4.Architectural) != 0)
-        {
-            return false;
-        }
-        return (cr4 & ReservedByFeatures(v)) == 0;
-    }
-
-    private static ulong ReservedByFeatures(Vcpu v)
-    {
-        var reserved = 0ul;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Xsave) ? 0 : Cr4.OsXsave;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Pku) ? 0 : Cr4.Pke;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Vmx) ? 0 : Cr4.Vmxe;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Smep) ? 0 : Cr4.Smep;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Smap) ? 0 : Cr4.Smap;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.FsGsBase) ? 0 : Cr4.FsGsBase;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Pcid) ? 0 : Cr4.Pcide;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.La57) ? 0 : Cr4.La57;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Umip) ? 0 : Cr4.Umip;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Pks) ? 0 : Cr4.Pks;
-        reserved |= GuestCpuCaps.Has(v, GuestFeature.Shstk) || GuestCpuCaps.Has(v, GuestFeature.Ibt) ? 0 : Cr4.Cet;
-        reserved |= 1ul << 28; // LAM_SUP: the model exposes no LAM
-        return reserved;
-    }
+    public static bool IsValidCr4(Vcpu v, ulong cr4) =>
+        (cr4 & ~Cr4.Architectural) == 0 && (cr4 & v.Guest.Cr4ReservedByFeatures) == 0;
 
     private static (Vcpu, Vm, Observation?) GuestMovToCr4(Policy policy, Vm vm, Vcpu v, ulong cr4, ref Effort effort) =>
         IsValidCr4(v, cr4) ? (VendorSetCr4(policy, vm, v, cr4, vmExitLoad: false, ref effort), vm, null) : (v, vm, Gp);
@@ -249,7 +225,7 @@ public static class Kvm
         {
             return false;
         }
-        var valid = GuestCpuCaps.SupportedXcr0(v, vm.Host.SupportedXcr0) | XfeatureFp;
+        var valid = GuestCpuCaps.SupportedXcr0(v) | XfeatureFp;
         if ((xcr0 & ~valid) != 0)
         {
             return false;
@@ -436,7 +412,7 @@ public static class Kvm
         {
             return null;
         }
-        if ((value & ~GuestCpuCaps.SupportedXss(v, vm.Host.SupportedXss)) != 0)
+        if ((value & ~GuestCpuCaps.SupportedXss(v)) != 0)
         {
             return null;
         }
@@ -539,11 +515,12 @@ public static class Kvm
             return (current, vm, Einval);
         }
         var caps = DynamicBits.CapsOf(incoming);
+        var guest = GuestCpuCaps.Derive(incoming, vm.Host.SupportedXcr0, vm.Host.SupportedXss);
         if (policy.Scheme == UpdateScheme.Reference)
         {
-            return (current with { Cpuid = incoming, Caps = caps }, vm, Ok0);
+            return (current with { Cpuid = incoming, Caps = caps, Guest = guest }, vm, Ok0);
         }
-        var installed = current with { Cpuid = incoming, Caps = caps, CpuidDynamicBitsDirty = false };
+        var installed = current with { Cpuid = incoming, Caps = caps, Guest = guest, CpuidDynamicBitsDirty = false };
         return (Update(policy, vm, installed, ref effort), vm, Ok0);
     }
 

@@ -105,6 +105,8 @@ public class CpuidfTests
     [InlineData("host")]
     [InlineData("run")]
     [InlineData("check")]
+    [InlineData("exec")]
+    [InlineData("random")]
     public void Every_verb_has_help(string verb)
     {
         var (exit, output, _) = Cpuidf(verb, "--help");

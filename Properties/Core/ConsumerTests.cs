@@ -165,4 +165,23 @@ public class ConsumerTests
             Assert.True(s.Vcpu.CpuidDynamicBitsDirty, $"{e} cleared the marker");
         }
     }
+
+    [Fact]
+    public void SET_CPUID2_derives_the_static_capabilities_once_like_kvm_vcpu_after_set_cpuid()
+    {
+        var created = KvmState.Create(Vm(), Lazy);
+        Assert.Equal(GuestCaps.None, created.Vcpu.Guest);
+        Assert.Equal(36, created.Vcpu.Guest.MaxPhysAddr);
+
+        var s = Kvm.Step(Lazy, created, new VcpuEvent.SetCpuid2(SkylakeGuest)).State;
+
+        Assert.True(CpuidFunctional.Core.Dynamic.GuestCpuCaps.Has(s.Vcpu, CpuidFunctional.Core.Dynamic.GuestFeature.Xsave));
+        Assert.Equal(0x2FFul, s.Vcpu.Guest.SupportedXcr0);
+        Assert.Equal(0x100ul, s.Vcpu.Guest.SupportedXss);
+        Assert.Equal(46, s.Vcpu.Guest.MaxPhysAddr);
+        Assert.Equal(0ul, s.Vcpu.Guest.Cr4ReservedByFeatures & (Cr4.OsXsave | Cr4.Pke | Cr4.Vmxe));
+        // Events other than KVM_SET_CPUID2 never change them.
+        var after = TestHosts.Run(Lazy, s, new VcpuEvent.Run(), new VcpuEvent.MovToCr4(Cr4.OsXsave), new VcpuEvent.Reset(), new VcpuEvent.GetCpuid2(256)).State;
+        Assert.Equal(s.Vcpu.Guest, after.Vcpu.Guest);
+    }
 }

@@ -79,11 +79,13 @@ public class GuardTests
         Assert.True(type.IsSealed);
         Assert.DoesNotContain(type.GetConstructors(BindingFlags.Public | BindingFlags.Instance), _ => true);
         var names = type.GetProperties(BindingFlags.Public | BindingFlags.Static)
+            .Where(p => p.PropertyType == type)
             .Select(p => ((GuestFeature)p.GetValue(null)!).Name)
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
         Assert.Contains("MWAIT", names);
         Assert.DoesNotContain("APIC", names);
         Assert.DoesNotContain("OSXSAVE", names);
         Assert.DoesNotContain("OSPKE", names);
+        Assert.Equal(names.Count, GuestFeature.All.Count);
     }
 }

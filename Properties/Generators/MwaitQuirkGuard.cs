@@ -1,9 +1,5 @@
-using System.Collections.Immutable;
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Properties.Generators;
 
@@ -26,62 +22,19 @@ namespace CpuidFunctional.Properties.Generators;
 /// event of those two kinds is kept only if, after it, either the quirk is still in effect or Eager's first leaf-1
 /// entry has MWAIT equal to MISC_ENABLE bit 18 (Eager's table is what every trigger leaves behind). Otherwise a
 /// DisableQuirks2 loses the quirk bit from its mask and a RESET is dropped. The tests in MwaitQuirkDivergenceTests
-/// show what the guard removes.
+/// show what the guard removes. The rule itself lives in Core (<see cref="MwaitQuirkRule"/>) so that
+/// <c>cpuidf random</c> applies the same one.
 /// </para>
 /// </summary>
 public static class MwaitQuirkGuard
 {
-    private const ulong NoMwait = (ulong)KvmQuirks.MiscEnableNoMwait;
-
     /// <summary>Whether, in an Eager state, the table's MWAIT bit is stale: quirk off and the bit differs from MISC_ENABLE bit 18.</summary>
-    public static bool MwaitStale(KvmState eager)
-    {
-        if (eager.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait))
-        {
-            return false;
-        }
-        var leaf1 = eager.Vcpu.Cpuid.IndexOfFunction(1);
-        if (leaf1 < 0)
-        {
-            return false;
-        }
-        var tableBit = eager.Vcpu.Cpuid[leaf1].Has(CpuidRegister.Ecx, DynamicBits.MwaitBit);
-        var miscEnableBit = (eager.Vcpu.MiscEnable & Msr.MiscEnableMwait) != 0;
-        return tableBit != miscEnableBit;
-    }
+    public static bool MwaitStale(KvmState eager) => MwaitQuirkRule.MwaitStale(eager);
 
-    /// <summary>The trace without the events that would leave the MWAIT bit stale without a trigger.</summary>
+    /// <summary>The trace without the events that would leave the MWAIT bit stale without a trigger (Core's <see cref="MwaitQuirkRule"/>).</summary>
     public static KvmTrace Apply(KvmTrace trace)
     {
-        var events = trace.Events;
-        if (!events.Any(Suspect))
-        {
-            return trace;
-        }
-        var state = trace.Start(Policy.Eager);
-        var builder = ImmutableArray.CreateBuilder<VcpuEvent>(events.Count);
-        var changed = false;
-        foreach (var e in events)
-        {
-            var next = Kvm.Step(Policy.Eager, state, e).State;
-            if (Suspect(e) && !MwaitStale(state) && MwaitStale(next))
-            {
-                changed = true;
-                if (e is not VcpuEvent.DisableQuirks2(var mask))
-                {
-                    continue; // RESET: dropped
-                }
-                var kept = new VcpuEvent.DisableQuirks2(mask & ~NoMwait);
-                builder.Add(kept);
-                state = Kvm.Step(Policy.Eager, state, kept).State;
-                continue;
-            }
-            builder.Add(e);
-            state = next;
-        }
-        return changed ? trace with { Events = new ValueArray<VcpuEvent>(builder.ToImmutable()) } : trace;
+        var events = MwaitQuirkRule.Apply(trace.Vm, trace.Events);
+        return events == trace.Events ? trace : trace with { Events = events };
     }
-
-    private static bool Suspect(VcpuEvent e) =>
-        e is VcpuEvent.Reset || (e is VcpuEvent.DisableQuirks2(var m) && (m & NoMwait) != 0);
 }

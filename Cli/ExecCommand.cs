@@ -1,0 +1,194 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using CpuidFunctional.Core;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Interpreter;
+using GuestProgram = CpuidFunctional.Interpreter.Program;
+
+namespace CpuidFunctional.Cli;
+
+/// <summary>
+/// <c>cpuidf exec PROGRAM.bin</c>: runs a flat binary under the interpreter's contract (docs/interpreter.md) once per
+/// policy and prints, per policy, the OUT values, the observations, why it stopped, the instruction count and Core's
+/// effort, then whether the policies agree. Exit 1 if they do not.
+/// </summary>
+internal static class ExecCommand
+{
+    /// <summary>The step limit when <c>--max-steps</c> is not given.</summary>
+    public const long DefaultMaxSteps = 1_000_000;
+
+    /// <summary>Observations listed per policy in text output (all of them with <c>--json</c>).</summary>
+    public const int ListedObservations = 100;
+
+    public static Command Create(CpuidfApp app)
+    {
+        var file = new Argument<string>("program") { Description = "A flat x86-64 binary (nasm -f bin, org 0x1000), loaded at 0x1000 and entered there" };
+        var host = new Option<string>("--host") { Description = "Preset or CPUID dump file; the guest CPUID is the host's table (default: skylake-sp)", DefaultValueFactory = _ => "skylake-sp" };
+        var kernel = new Option<string>("--kernel") { Description = "6.15 or 6.18 (default: 6.18)", DefaultValueFactory = _ => "6.18" };
+        var policies = new Option<string[]>("--policy") { Description = "eager, lazy, lazyunfixed, reference, or all (= eager lazy reference, the default); repeatable", AllowMultipleArgumentsPerToken = true };
+        var maxSteps = new Option<string?>("--max-steps") { Description = $"Instructions per run before it stops (default {DefaultMaxSteps:N0})" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: per policy the stop reason, steps, effort, outputs and every observation; agree; firstDifference" };
+        var bug = new Option<string?>("--bug") { Description = "Teaching aid: run Lazy with this deliberately wrong rule (a KvmBug name) to see a disagreement", Hidden = true };
+        var command = new Command("exec", "Run a flat binary under the interpreter once per policy and compare the runs") { file, host, kernel, policies, maxSteps, json, bug };
+        command.SetAction(parse => Run(
+            app,
+            parse.GetValue(file)!,
+            parse.GetValue(host)!,
+            parse.GetValue(kernel)!,
+            parse.GetValue(policies) ?? [],
+            parse.GetValue(maxSteps),
+            parse.GetValue(json),
+            parse.GetValue(bug)));
+        return command;
+    }
+
+    private static int Run(CpuidfApp app, string path, string hostName, string kernelName, string[] policyNames, string? maxStepsText, bool json, string? bugName)
+    {
+        var maxSteps = DefaultMaxSteps;
+        if (maxStepsText is not null)
+        {
+            if (Numbers.Parse(maxStepsText) is not { } n || n > long.MaxValue)
+            {
+                return app.Fail($"--max-steps: bad number '{maxStepsText}' (expected 0xHEX or decimal)");
+            }
+            maxSteps = (long)n;
+        }
+        if (Choices.Kernel(kernelName) is not { } profile)
+        {
+            return app.Fail($"--kernel: expected 6.15 or 6.18, found '{kernelName}'");
+        }
+        if (Choices.Policies(policyNames.Length == 0 ? Choices.AllPolicies : policyNames, out var unknown) is not { } policies)
+        {
+            return app.Fail($"--policy: unknown policy '{unknown}' (expected eager, lazy, lazyunfixed, reference or all)");
+        }
+        if (bugName is not null)
+        {
+            if (Choices.Bug(bugName) is not { } b)
+            {
+                return app.Fail($"--bug: unknown bug '{bugName}' (expected one of {Choices.BugNames})");
+            }
+            var lazy = policies.IndexOf(Policy.Lazy);
+            if (lazy < 0)
+            {
+                return app.Fail("--bug: the bug is injected into Lazy, which is not among the policies");
+            }
+            policies[lazy] = new Policy(UpdateScheme.Lazy, b);
+        }
+        if (Choices.Hosts(app, [hostName], out var hostExit) is not [var host])
+        {
+            return hostExit;
+        }
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return app.Fail($"{path}: cannot read the file: {e.Message}");
+        }
+        GuestProgram program;
+        switch (GuestProgram.FromBytes(bytes, path))
+        {
+            case Result<GuestProgram>.Ok(var p):
+                program = p;
+                break;
+            case Result<GuestProgram>.Error(var problem):
+                return app.Fail(problem.ToString());
+            default:
+                throw new System.Diagnostics.UnreachableException();
+        }
+        var vm = new Vm(host, profile);
+        var agreement = Runner.RunAll(policies, p => Machine.Boot(program, KvmState.WithCpuid(vm, p, host.Cpuid)), maxSteps);
+        var header = $"{path} ({bytes.Length} bytes) on {host.Name}, kernel {Choices.KernelName(profile)}, at most {maxSteps.ToString("N0", CultureInfo.InvariantCulture)} instructions per run";
+        app.Output.WriteLine(json ? Json(path, bytes.Length, host.Name, profile, maxSteps, agreement) : Text(header, agreement));
+        return agreement.Agree ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+
+    private static string Text(string header, PolicyAgreement agreement)
+    {
+        var w = new StringWriter(CultureInfo.InvariantCulture);
+        w.WriteLine(header);
+        foreach (var (policy, r) in agreement.Runs)
+        {
+            w.WriteLine();
+            w.WriteLine($"{policy}: {r.Stop} after {r.Steps} instructions; Core effort: {r.Effort.RuntimeUpdates} runtime CPUID updates, {r.Effort.XstateSizeComputations} XSAVE-size computations");
+            w.WriteLine($"  OUT values ({r.Outputs.Count}):");
+            foreach (var o in r.Outputs)
+            {
+                w.WriteLine($"    {o}");
+            }
+            w.WriteLine($"  observations ({r.Observations.Count}):");
+            for (var i = 0; i < Math.Min(r.Observations.Count, ListedObservations); i++)
+            {
+                w.WriteLine($"    {i + 1,4}. {r.Observations[i]}");
+            }
+            if (r.Observations.Count > ListedObservations)
+            {
+                w.WriteLine($"    ({r.Observations.Count - ListedObservations} more; --json lists all)");
+            }
+        }
+        w.WriteLine();
+        var names = string.Join(", ", agreement.Runs.Select(r => r.Policy));
+        w.Write(agreement.Agree
+            ? $"the policies agree ({names}): same observations, OUT values, events, stop reason and instruction count"
+            : $"the policies DIFFER: {agreement.FirstDifference}");
+        return w.ToString();
+    }
+
+    private static string Json(string path, int size, string host, KernelProfile profile, long maxSteps, PolicyAgreement agreement)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("program", path);
+            w.WriteNumber("bytes", size);
+            w.WriteString("host", host);
+            w.WriteString("kernel", Choices.KernelName(profile));
+            w.WriteNumber("maxSteps", maxSteps);
+            w.WriteStartArray("runs");
+            foreach (var (policy, r) in agreement.Runs)
+            {
+                w.WriteStartObject();
+                w.WriteString("policy", policy.ToString());
+                w.WriteString("stop", r.Stop.ToString());
+                w.WriteString("stopKind", r.Stop.GetType().Name);
+                w.WriteNumber("steps", r.Steps);
+                w.WriteNumber("runtimeUpdates", r.Effort.RuntimeUpdates);
+                w.WriteNumber("xstateSizeComputations", r.Effort.XstateSizeComputations);
+                w.WriteStartArray("outputs");
+                foreach (var o in r.Outputs)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("level", o.Level);
+                    w.WriteNumber("port", o.Port);
+                    w.WriteNumber("value", o.Value);
+                    w.WriteNumber("size", o.Size);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteStartArray("observations");
+                foreach (var o in r.Observations)
+                {
+                    w.WriteStringValue(o.ToString());
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteBoolean("agree", agreement.Agree);
+            if (agreement.FirstDifference is { } d)
+            {
+                w.WriteString("firstDifference", d);
+            }
+            else
+            {
+                w.WriteNull("firstDifference");
+            }
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

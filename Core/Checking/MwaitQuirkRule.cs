@@ -1,0 +1,81 @@
+using System.Collections.Immutable;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Checking;
+
+/// <summary>
+/// The rule that keeps the one real divergence between KVM's schemes out of random traces (spec Modelling note 5).
+/// <para>
+/// CPUID.1:ECX.MWAIT has inputs that change without a trigger: disabling the MISC_ENABLE_NO_MWAIT quirk (which marks
+/// nothing dirty in either design) and, once the quirk is off, the IA32_MISC_ENABLE value RESET assigns directly
+/// (<c>kvm_vcpu_reset</c>). After such an event the table's MWAIT bit can be stale: with an update pending, Lazy
+/// samples the quirk and MISC_ENABLE bit 18 at the next observation while Eager keeps its bit (real KVM's
+/// divergence); with none pending, Eager and Lazy both keep the stale bit but Reference reports bit 18 at once.
+/// </para>
+/// <para>
+/// So an event of those two kinds is kept only if, after it, the quirk is still in effect or Eager's first leaf-1
+/// entry has MWAIT equal to MISC_ENABLE bit 18. Otherwise a KVM_CAP_DISABLE_QUIRKS2 loses the quirk bit from its
+/// mask and a RESET is dropped.
+/// </para>
+/// </summary>
+public static class MwaitQuirkRule
+{
+    private const ulong NoMwait = (ulong)KvmQuirks.MiscEnableNoMwait;
+
+    /// <summary>Whether, in an Eager state, the table's MWAIT bit is stale: quirk off and the bit differs from MISC_ENABLE bit 18.</summary>
+    public static bool MwaitStale(KvmState eager)
+    {
+        if (eager.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait))
+        {
+            return false;
+        }
+        var leaf1 = eager.Vcpu.Cpuid.IndexOfFunction(1);
+        if (leaf1 < 0)
+        {
+            return false;
+        }
+        var tableBit = eager.Vcpu.Cpuid[leaf1].Has(CpuidRegister.Ecx, DynamicBits.MwaitBit);
+        var miscEnableBit = (eager.Vcpu.MiscEnable & Msr.MiscEnableMwait) != 0;
+        return tableBit != miscEnableBit;
+    }
+
+    /// <summary>
+    /// The events, applied in order to a new vCPU of <paramref name="vm"/>, without those that would leave the MWAIT
+    /// bit stale without a trigger; <paramref name="events"/> itself when nothing had to go.
+    /// </summary>
+    public static ValueArray<VcpuEvent> Apply(Vm vm, ValueArray<VcpuEvent> events)
+    {
+        if (!events.Items.Any(Suspect))
+        {
+            return events;
+        }
+        var state = KvmState.Create(vm, Policy.Eager);
+        var builder = ImmutableArray.CreateBuilder<VcpuEvent>(events.Count);
+        var changed = false;
+        foreach (var e in events.Items)
+        {
+            var next = Kvm.Step(Policy.Eager, state, e).State;
+            if (Suspect(e) && !MwaitStale(state) && MwaitStale(next))
+            {
+                changed = true;
+                if (e is not VcpuEvent.DisableQuirks2(var mask))
+                {
+                    continue; // RESET: dropped
+                }
+                var kept = new VcpuEvent.DisableQuirks2(mask & ~NoMwait);
+                builder.Add(kept);
+                state = Kvm.Step(Policy.Eager, state, kept).State;
+                continue;
+            }
+            builder.Add(e);
+            state = next;
+        }
+        return changed ? new ValueArray<VcpuEvent>(builder.ToImmutable()) : events;
+    }
+
+    private static bool Suspect(VcpuEvent e) =>
+        e is VcpuEvent.Reset || (e is VcpuEvent.DisableQuirks2(var m) && (m & NoMwait) != 0);
+}
