@@ -95,7 +95,7 @@ internal static class Nested
             new Vmcs12ExitFields(
                 ExitReason: reason,
                 ExitQualification: qualification,
-                InstructionLength: (ulong)i.Length,
+                InstructionLength: (uint)i.Length,
                 InterruptionInfo: interruptInfo,
                 InterruptionErrorCode: 0,
                 GuestRip: i.Rip,

@@ -5,8 +5,9 @@ namespace CpuidFunctional.Interpreter;
 /// <summary>
 /// A snapshot of the whole machine: the registers of the running level, CR0, EFER and PKRU (which L0 keeps for the
 /// running level), which level runs, guest memory, L1's VMX state, and Core's <see cref="KvmState"/> (CR4, XCR0, MSRs,
-/// the CPUID table and its pending-update marker). Immutable: a step produces a new snapshot that shares everything
-/// unchanged (memory pages, vmcs12 chunks, the Core records).
+/// the CPUID table and its pending-update marker). Immutable: a run starts from one snapshot and returns a new one
+/// that shares everything unchanged (memory pages, vmcs12 versions, the Core records); in between, the run loop works
+/// on a private copy (<see cref="Cpu"/>) so an instruction does not rebuild the whole snapshot.
 /// </summary>
 public readonly struct Machine
 {
