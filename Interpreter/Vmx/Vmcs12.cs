@@ -42,13 +42,15 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
     /// <summary>A field's value (the high-half encoding of a 64-bit field gives bits 63:32); 0 for unsupported encodings.</summary>
     public ulong Read(uint encoding)
     {
-        if (exit.TryRead(encoding, out var inline))
-        {
-            return inline;
-        }
         if (!VmcsField.TryLocate(encoding, out var chunk, out var index, out _, out var high))
         {
             return 0;
+        }
+        // The location decides cheaply whether the field is inline; most reads (VM-entry checks) are not.
+        if (Vmcs12ExitFields.IsInline(chunk, index))
+        {
+            exit.TryRead(encoding, out var inline);
+            return inline;
         }
         var values = chunks[chunk];
         var value = values is null ? 0 : values[index];
@@ -65,7 +67,7 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
         {
             return this;
         }
-        if (exit.TryWrite(encoding, Fit(0, value, width, high), out var written))
+        if (Vmcs12ExitFields.IsInline(chunk, index) && exit.TryWrite(encoding, Fit(0, value, width, high), out var written))
         {
             return new Vmcs12(chunks, written, Launched);
         }

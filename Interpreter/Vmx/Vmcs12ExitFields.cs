@@ -32,6 +32,29 @@ internal readonly record struct Vmcs12ExitFields(
     ulong GuestCr4
 )
 {
+    // Per vmcs12 chunk (see VmcsField.TryLocate), the indices of the fields kept here: bit i = index i.
+    private static readonly uint[] InlineIndices = BuildInlineIndices();
+
+    /// <summary>Whether the field at a chunk and index (from <see cref="VmcsField.TryLocate"/>) is one of the exit fields.</summary>
+    public static bool IsInline(int chunk, int index) => ((InlineIndices[chunk] >> index) & 1) != 0;
+
+    private static uint[] BuildInlineIndices()
+    {
+        uint[] encodings =
+        [
+            VmcsField.VmExitReason, VmcsField.ExitQualification, VmcsField.VmExitInstructionLen, VmcsField.VmExitIntrInfo,
+            VmcsField.VmExitIntrErrorCode, VmcsField.GuestRip, VmcsField.GuestRsp, VmcsField.GuestRflags,
+            VmcsField.GuestCr0, VmcsField.GuestCr4,
+        ];
+        var indices = new uint[VmcsField.ChunkCount];
+        foreach (var encoding in encodings)
+        {
+            VmcsField.TryLocate(encoding, out var chunk, out var index, out _, out _);
+            indices[chunk] |= 1u << index;
+        }
+        return indices;
+    }
+
     /// <summary>The value of an exit field; false for any other encoding.</summary>
     public bool TryRead(uint encoding, out ulong value)
     {
