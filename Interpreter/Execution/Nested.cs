@@ -35,13 +35,20 @@ internal static class Nested
         {
             return VmxOps.FailValid(ref c, i, VmInstructionError.VmresumeNonLaunched, log);
         }
-        if (!ControlsValid(c, vmcs))
+        var guestCaps = c.Kvm.Vcpu.Guest;
+        // Both checks read only chunked vmcs12 fields and the static guest capabilities: if these are the ones that
+        // passed at the previous entry, they pass again (run-local memo, see RunLog.CheckedEntry).
+        if (!ReferenceEquals(log.CheckedEntry.Chunks, vmcs.ChunkIdentity) || log.CheckedEntry.Guest != guestCaps)
         {
-            return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidControls, log);
-        }
-        if (!HostStateValid(c, vmcs))
-        {
-            return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidHostState, log);
+            if (!ControlsValid(c, vmcs))
+            {
+                return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidControls, log);
+            }
+            if (!HostStateValid(c, vmcs))
+            {
+                return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidHostState, log);
+            }
+            log.CheckedEntry = (vmcs.ChunkIdentity, guestCaps);
         }
         if ((vmcs.Read(VmcsField.VmEntryIntrInfoField) & (1ul << 31)) != 0)
         {

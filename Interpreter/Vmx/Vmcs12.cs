@@ -36,6 +36,12 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
     /// <summary>Launch state: true after a successful VMLAUNCH, false after VMCLEAR.</summary>
     public bool Launched { get; }
 
+    /// <summary>
+    /// The identity of the chunked fields (every field but the inline exit fields): versions that share it have equal
+    /// chunked fields, because a write to one of them makes a new spine.
+    /// </summary>
+    internal object ChunkIdentity => chunks;
+
     /// <summary>The same VMCS with another launch state.</summary>
     public Vmcs12 WithLaunched(bool launched) => launched == Launched ? this : new Vmcs12(chunks, exit, launched);
 
