@@ -164,14 +164,14 @@ public static class Kvm
     /// The vendor <c>set_cr4</c> hook (<c>vmx_set_cr4</c>): stores CR4 and triggers iff OSXSAVE or PKE flipped.
     /// Every CR4 path goes through it: MOV CR4, KVM_SET_SREGS, INIT, SMM entry, RSM and the nested loads.
     /// </summary>
-    private static Vcpu VendorSetCr4(Policy policy, Vm vm, Vcpu v, ulong cr4, bool vmExitLoad, ref Effort effort)
+    private static Vcpu VendorSetCr4(Policy policy, Vm vm, Vcpu v, ulong cr4, bool vmExitLoad, ref Effort effort, bool? guestMode = null)
     {
         var old = v.Cr4;
-        if (old == cr4)
+        var mode = guestMode ?? v.GuestMode;
+        if (old == cr4 && mode == v.GuestMode)
         {
             return v;
         }
-        var next = v with { Cr4 = cr4 };
         var trigger = policy.Has(KvmBug.Cr4TriggerOnlyOnSet)
             ? (cr4 & ~old & Cr4.DynamicBits) != 0
             : ((old ^ cr4) & Cr4.DynamicBits) != 0;
@@ -179,6 +179,12 @@ public static class Kvm
         {
             trigger = false;
         }
+        if (trigger && policy.IsLazy)
+        {
+            // The lazy trigger folded into the same copy: nested transitions write CR4, mode and marker at once.
+            return v with { Cr4 = cr4, GuestMode = mode, CpuidDynamicBitsDirty = true };
+        }
+        var next = v with { Cr4 = cr4, GuestMode = mode };
         return trigger ? Trigger(policy, vm, next, ref effort) : next;
     }
 
@@ -209,8 +215,12 @@ public static class Kvm
         {
             return v;
         }
-        var next = v with { Xcr0 = xcr0 };
         var trigger = ((old ^ xcr0) & Host.XsaveLayout.XfeatureMaskExtend) != 0 && !policy.Has(KvmBug.ForgetXcr0Trigger);
+        if (trigger && policy.IsLazy)
+        {
+            return v with { Xcr0 = xcr0, CpuidDynamicBitsDirty = true }; // the lazy trigger in the same copy
+        }
+        var next = v with { Xcr0 = xcr0 };
         return trigger ? Trigger(policy, vm, next, ref effort) : next;
     }
 
@@ -352,8 +362,12 @@ public static class Kvm
         {
             return v;
         }
-        var next = v with { ApicBase = value };
         var trigger = ((old ^ value) & Msr.ApicBaseEnable) != 0 && !policy.Has(KvmBug.ForgetApicBaseTrigger);
+        if (trigger && policy.IsLazy)
+        {
+            return v with { ApicBase = value, CpuidDynamicBitsDirty = true }; // the lazy trigger in the same copy
+        }
+        var next = v with { ApicBase = value };
         return trigger ? Trigger(policy, vm, next, ref effort) : next;
     }
 
@@ -417,8 +431,12 @@ public static class Kvm
             return null;
         }
         var changed = v.Xss != value;
-        var next = changed ? v with { Xss = value } : v;
         var trigger = (changed || vm.Profile < KernelProfile.Linux6_18) && !policy.Has(KvmBug.ForgetXssTrigger);
+        if (trigger && policy.IsLazy)
+        {
+            return v with { Xss = value, CpuidDynamicBitsDirty = true }; // the lazy trigger in the same copy
+        }
+        var next = changed ? v with { Xss = value } : v;
         return trigger ? Trigger(policy, vm, next, ref effort) : next;
     }
 
@@ -636,7 +654,7 @@ public static class Kvm
     /// </summary>
     private static (Vcpu, Vm, Observation?) NestedVmEntry(Policy policy, Vm vm, Vcpu v, VcpuEvent.NestedVmEntry entry, ref Effort effort)
     {
-        v = VendorSetCr4(policy, vm, v.GuestMode ? v : v with { GuestMode = true }, entry.GuestCr4, vmExitLoad: false, ref effort);
+        v = VendorSetCr4(policy, vm, v, entry.GuestCr4, vmExitLoad: false, ref effort, guestMode: true);
         var (loaded, failed) = LoadMsrList(policy, vm, v, entry.MsrLoad, ref effort);
         return (loaded, vm, failed == 0 ? null : new Observation.VmEntryMsrLoadFailed(failed));
     }
@@ -647,7 +665,7 @@ public static class Kvm
     /// </summary>
     private static (Vcpu, Vm, Observation?) NestedVmExit(Policy policy, Vm vm, Vcpu v, VcpuEvent.NestedVmExit exit, ref Effort effort)
     {
-        v = VendorSetCr4(policy, vm, v.GuestMode ? v with { GuestMode = false } : v, exit.HostCr4, vmExitLoad: true, ref effort);
+        v = VendorSetCr4(policy, vm, v, exit.HostCr4, vmExitLoad: true, ref effort, guestMode: false);
         var (loaded, failed) = LoadMsrList(policy, vm, v, exit.MsrLoad, ref effort);
         return (loaded, vm, failed == 0 ? null : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
     }
