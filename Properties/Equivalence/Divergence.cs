@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 using CpuidFunctional.Properties.Generators;
@@ -34,37 +35,9 @@ public sealed record Divergence(
             sb.Append(CultureInfo.InvariantCulture, $"MISC_ENABLE=0x{v.MiscEnable:x} quirks off={Before[i].Vm.DisabledQuirks} ");
             sb.Append(CultureInfo.InvariantCulture, $"has_run={v.HasRun} guest_mode={v.GuestMode} dirty={v.CpuidDynamicBitsDirty}\n");
         }
-        var tables = Observations.All(o => o is Observation.Cpuid2);
-        for (var i = 0; i < Policies.Count; i++)
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"  {Policies[i].ToString().PadRight(width)} -> ");
-            sb.Append(tables ? TableDifference(i) : Observations[i]?.ToString() ?? "(nothing visible)").Append('\n');
-        }
+        // What each policy saw, printed as the checking library prints it (cpuidf random shows the same lines).
+        sb.Append(new TraceDivergence(EventIndex, new([.. Policies]), new([.. Observations])).Describe()).Append('\n');
         sb.Append('\n').Append(Trace.Script(EventIndex + 1));
-        return sb.ToString();
-    }
-
-    /// <summary>For KVM_GET_CPUID2, only the entries that differ from the first policy's table.</summary>
-    private string TableDifference(int policy)
-    {
-        var mine = ((Observation.Cpuid2)Observations[policy]!).Table;
-        var first = ((Observation.Cpuid2)Observations[0]!).Table;
-        if (policy == 0)
-        {
-            return $"KVM_GET_CPUID2 nent={mine.Count} (entries that differ below)";
-        }
-        if (mine.Count != first.Count)
-        {
-            return mine.ToString();
-        }
-        var sb = new StringBuilder("KVM_GET_CPUID2");
-        for (var i = 0; i < mine.Count; i++)
-        {
-            if (mine[i] != first[i])
-            {
-                sb.Append(CultureInfo.InvariantCulture, $"\n      entry {i}: {first[i]}  ({Policies[0]})\n      entry {i}: {mine[i]}  ({Policies[policy]})");
-            }
-        }
         return sb.ToString();
     }
 }

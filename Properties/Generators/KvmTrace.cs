@@ -1,6 +1,5 @@
-using System.Globalization;
-using System.Text;
 using CpuidFunctional.Core;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
@@ -26,65 +25,5 @@ public sealed record KvmTrace(Vm Vm, ValueArray<VcpuEvent> Events)
     /// (the XSAVE component sub-leaves 0xD.2 and up, which no rule reads, are only counted); later ones list the
     /// entries that differ from it.
     /// </summary>
-    public string Script(int count)
-    {
-        var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"host {Vm.Host}, kernel {Vm.Profile}, quirks disabled at creation: {Vm.DisabledQuirks}");
-        CpuidTable? first = null;
-        for (var i = 0; i < Math.Min(count, Events.Count); i++)
-        {
-            var e = Events[i];
-            sb.Append(CultureInfo.InvariantCulture, $"\n{i + 1,3}. {e}");
-            if (e is not VcpuEvent.SetCpuid2(var table))
-            {
-                continue;
-            }
-            if (first is null)
-            {
-                first = table;
-                var components = 0;
-                foreach (var entry in table.Entries)
-                {
-                    if (entry is { Function: 0xD, Index: >= 2, HasSignificantIndex: true })
-                    {
-                        components++;
-                        continue;
-                    }
-                    sb.Append("\n       ").Append(entry.ToString());
-                }
-                if (components > 0)
-                {
-                    sb.Append(CultureInfo.InvariantCulture, $"\n       (+ {components} XSAVE component sub-leaves 0xD.2 and up, as on the host)");
-                }
-            }
-            else if (table.Count > CpuidTable.MaxEntries)
-            {
-                sb.Append(" (more than KVM_MAX_CPUID_ENTRIES, not listed)");
-            }
-            else if (table.Equals(first))
-            {
-                sb.Append(" (the same table as event 1)");
-            }
-            else
-            {
-                sb.Append(" (differs from event 1's table:");
-                var n = Math.Max(table.Count, first.Count);
-                for (var j = 0; j < n; j++)
-                {
-                    var mine = j < table.Count ? table[j].ToString() : "(none)";
-                    var theirs = j < first.Count ? first[j].ToString() : "(none)";
-                    if (!string.Equals(mine, theirs, StringComparison.Ordinal))
-                    {
-                        sb.Append(CultureInfo.InvariantCulture, $"\n       entry {j}: {mine}");
-                    }
-                }
-                sb.Append(')');
-            }
-        }
-        if (count < Events.Count)
-        {
-            sb.Append(CultureInfo.InvariantCulture, $"\n     ({Events.Count - count} later events not shown)");
-        }
-        return sb.ToString();
-    }
+    public string Script(int count) => new EventTrace(Vm, Events).Script(count);
 }
