@@ -94,8 +94,10 @@ internal static class Measurer
             }
             for (var r = 0; r < repetitions; r++)
             {
-                foreach (var policy in policies)
+                // Rotate the order every repetition so no policy is always timed right after the same neighbour.
+                for (var k = 0; k < policies.Count; k++)
                 {
+                    var policy = policies[(k + r) % policies.Count];
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
                     samples[policy].Add(RunOnce(experiment, policy));
