@@ -90,51 +90,22 @@ internal static class CheckCommand
             }
             shard = s;
         }
-        var hosts = new List<HostCpu>();
-        foreach (var name in hostNames.Length == 0 ? [.. HostPresets.Names] : hostNames)
+        if (Choices.Hosts(app, hostNames.Length == 0 ? [.. HostPresets.Names] : hostNames, out var hostError) is not { } hosts)
         {
-            switch (HostResolver.Resolve(name))
-            {
-                case Result<HostCpu>.Ok(var h):
-                    hosts.Add(h);
-                    break;
-                case Result<HostCpu>.Error(var problem):
-                    return app.Fail(problem.ToString());
-                default:
-                    throw new System.Diagnostics.UnreachableException();
-            }
+            return hostError;
         }
         var profiles = new List<KernelProfile>();
         foreach (var k in kernelNames.Length == 0 ? ["6.15", "6.18"] : kernelNames)
         {
-            switch (k)
+            if (Choices.Kernel(k) is not { } profile)
             {
-                case "6.15":
-                    profiles.Add(KernelProfile.Linux6_15);
-                    break;
-                case "6.18":
-                    profiles.Add(KernelProfile.Linux6_18);
-                    break;
-                default:
-                    return app.Fail($"--kernel: expected 6.15 or 6.18, found '{k}'");
+                return app.Fail($"--kernel: expected 6.15 or 6.18, found '{k}'");
             }
+            profiles.Add(profile);
         }
-        var policies = new List<Policy>();
-        foreach (var p in policyNames.Length == 0 ? ["eager", "lazy", "reference"] : policyNames)
+        if (Choices.Policies(policyNames.Length == 0 ? Choices.AllPolicies : policyNames, out var unknown) is not { } policies)
         {
-            Policy? policy = p.ToLowerInvariant() switch
-            {
-                "eager" => Policy.Eager,
-                "lazy" => Policy.Lazy,
-                "lazy-unfixed" => Policy.LazyUnfixed,
-                "reference" => Policy.Reference,
-                _ => null,
-            };
-            if (policy is not { } known)
-            {
-                return app.Fail($"--policy: unknown policy '{p}' (expected eager, lazy, lazy-unfixed or reference)");
-            }
-            policies.Add(known);
+            return app.Fail($"--policy: unknown policy '{unknown}' (expected eager, lazy, lazy-unfixed or reference)");
         }
         var bounds = chain ? EquivalenceBounds.Chain : EquivalenceBounds.Full;
         var exit = ExitCodes.Ok;
@@ -149,7 +120,7 @@ internal static class CheckCommand
                 }
                 var configuration = CheckConfiguration.FromHost(host, profile).WithPolicies([.. policies]);
                 var model = new KvmEquivalenceModel(configuration, KvmAlphabet.For(configuration, bounds));
-                var label = $"{host.Name} {(profile == KernelProfile.Linux6_15 ? "6.15" : "6.18")} [{string.Join(", ", policies)}]";
+                var label = $"{host.Name} {Choices.KernelName(profile)} [{string.Join(", ", policies)}]";
                 var result = WithProgress(app, label, options, o => model.Explore(o));
                 app.Output.WriteLine($"{label}, {model.Alphabet.Count} events: {result}");
                 if (!result.Holds)

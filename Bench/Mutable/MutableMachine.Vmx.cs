@@ -13,7 +13,7 @@ internal sealed partial class MutableMachine
     {
         if (inL2)
         {
-            return Exit(i, ExitReasonOf(i.Op), 0, 0);
+            return Exit(i, ExitReason.OfVmxInstruction(i.Op), 0, 0);
         }
         if (i.Op == Op.Vmxon)
         {
@@ -36,21 +36,6 @@ internal sealed partial class MutableMachine
             _ => FailValid(i, VmInstructionError.VmcallInRoot),
         };
     }
-
-    private static uint ExitReasonOf(Op op) =>
-        op switch
-        {
-            Op.Vmcall => ExitReason.Vmcall,
-            Op.Vmclear => ExitReason.Vmclear,
-            Op.Vmlaunch => ExitReason.Vmlaunch,
-            Op.Vmptrld => ExitReason.Vmptrld,
-            Op.Vmptrst => ExitReason.Vmptrst,
-            Op.Vmread => ExitReason.Vmread,
-            Op.Vmresume => ExitReason.Vmresume,
-            Op.Vmwrite => ExitReason.Vmwrite,
-            Op.Vmxoff => ExitReason.Vmxoff,
-            _ => ExitReason.Vmxon,
-        };
 
     private StopReason? Succeed(Insn i)
     {

@@ -15,7 +15,7 @@ internal static class VmxOps
     {
         if (c.InL2)
         {
-            return Nested.Exit(ref c, i, ExitReasonOf(i.Op), 0, 0, log);
+            return Nested.Exit(ref c, i, ExitReason.OfVmxInstruction(i.Op), 0, 0, log);
         }
         if (i.Op == Op.Vmxon)
         {
@@ -38,21 +38,6 @@ internal static class VmxOps
             _ => FailValid(ref c, i, VmInstructionError.VmcallInRoot, log), // VMCALL in VMX root operation
         };
     }
-
-    private static uint ExitReasonOf(Op op) =>
-        op switch
-        {
-            Op.Vmcall => ExitReason.Vmcall,
-            Op.Vmclear => ExitReason.Vmclear,
-            Op.Vmlaunch => ExitReason.Vmlaunch,
-            Op.Vmptrld => ExitReason.Vmptrld,
-            Op.Vmptrst => ExitReason.Vmptrst,
-            Op.Vmread => ExitReason.Vmread,
-            Op.Vmresume => ExitReason.Vmresume,
-            Op.Vmwrite => ExitReason.Vmwrite,
-            Op.Vmxoff => ExitReason.Vmxoff,
-            _ => ExitReason.Vmxon,
-        };
 
     // ---- results ----
 

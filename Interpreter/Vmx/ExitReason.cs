@@ -29,4 +29,20 @@ public static class ExitReason
 
     /// <summary>Bit 31 of the exit reason: the VM entry failed.</summary>
     public const uint EntryFailure = 0x8000_0000;
+
+    /// <summary>The exit a VMX instruction executed in VMX non-root operation causes (SDM Vol. 3, 26.1.2).</summary>
+    internal static uint OfVmxInstruction(Op op) =>
+        op switch
+        {
+            Op.Vmcall => Vmcall,
+            Op.Vmclear => Vmclear,
+            Op.Vmlaunch => Vmlaunch,
+            Op.Vmptrld => Vmptrld,
+            Op.Vmptrst => Vmptrst,
+            Op.Vmread => Vmread,
+            Op.Vmresume => Vmresume,
+            Op.Vmwrite => Vmwrite,
+            Op.Vmxoff => Vmxoff,
+            _ => Vmxon,
+        };
 }
