@@ -117,9 +117,10 @@ public static class GuestCode
     }
 
     /// <summary>
-    /// The CPL3 interpreter (flat 32-bit protected mode): only CPUID. "done" sits at the very start so the ring-0
-    /// handlers can return to it by address: a handler records the vector and EIP, drops any error code, points
-    /// the saved EIP at "done" and IRETs back to CPL3.
+    /// The CPL3 interpreter (flat 32-bit protected mode): only CPUID, each command ending in an OUT to
+    /// <see cref="GuestLayout.DonePort"/> (IOPL 3 allows it). A ring-0 handler records the vector and the faulting
+    /// EIP, marks the command done and ends it with an OUT to <see cref="GuestLayout.FaultPort"/>; it never returns
+    /// to CPL3 by IRET (KVM's emulator lacks protected-mode IRET: v1252 probe fault12), the host re-enters CPL3.
     /// </summary>
     private static (ValueArray<byte>, ulong, ValueArray<ulong>) ProtectedMode()
     {
@@ -130,10 +131,6 @@ public static class GuestCode
         var stubs = new Label[Vectors];
         const int cmd = GuestLayout.Command;
 
-        a.Label(ref done); // at ProtectedModeCode + 0
-        a.mov(__dword_ptr[cmd + GuestLayout.DoneOffset], 1);
-        a.mov(dx, GuestLayout.DonePort);
-        a.@out(dx, al); // IOPL = 3, so allowed at CPL3
         a.Label(ref loop);
         a.mov(eax, __dword_ptr[cmd + GuestLayout.OpOffset]);
         a.cmp(eax, (int)GuestOp.Cpuid);
@@ -145,7 +142,11 @@ public static class GuestCode
         a.mov(__dword_ptr[cmd + GuestLayout.ResultOffset + 4], ebx);
         a.mov(__dword_ptr[cmd + GuestLayout.ResultOffset + 8], ecx);
         a.mov(__dword_ptr[cmd + GuestLayout.ResultOffset + 12], edx);
-        a.jmp(done);
+        a.Label(ref done);
+        a.mov(__dword_ptr[cmd + GuestLayout.DoneOffset], 1);
+        a.mov(dx, GuestLayout.DonePort);
+        a.@out(dx, al);
+        a.jmp(loop);
 
         for (var n = 0; n < Vectors; n++)
         {
@@ -162,8 +163,10 @@ public static class GuestCode
         a.Label(ref fault);
         a.mov(eax, __dword_ptr[esp]);
         a.mov(__word_ptr[cmd + GuestLayout.FaultIpOffset], ax);
-        a.mov(__dword_ptr[esp], (uint)GuestLayout.ProtectedModeCode); // resume at "done"
-        a.iretd();
+        a.mov(__dword_ptr[cmd + GuestLayout.DoneOffset], 1);
+        a.mov(dx, GuestLayout.FaultPort);
+        a.@out(dx, al); // the host re-enters CPL3 at the loop; this handler is never resumed
+        a.hlt();
 
         return Encode(a, GuestLayout.ProtectedModeCode, stubs, entry: loop);
     }

@@ -39,6 +39,13 @@ public static class GuestLayout
     /// <summary>The port of the OUT that ends each command.</summary>
     public const ushort DonePort = 0x10;
 
+    /// <summary>
+    /// The port of the OUT with which a ring-0 exception handler of the CPL3 interpreter ends a faulted command. The
+    /// handler does not IRET back to CPL3: KVM's instruction emulator (which runs this code under PVM) has no
+    /// protected-mode IRET, so the host puts the vCPU back at CPL3 with KVM_SET_SREGS/KVM_SET_REGS instead.
+    /// </summary>
+    public const ushort FaultPort = 0x11;
+
     // Command record fields (byte offsets).
 
     /// <summary>u32 operation (<see cref="GuestOp"/>).</summary>

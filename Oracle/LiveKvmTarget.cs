@@ -25,17 +25,24 @@ public sealed class LiveKvmTarget : IDisposable
     private readonly KvmSregs realModeSregs; // the real-mode segment state to return to from CPL3
     private byte cpl; // which interpreter runs: 0 = real mode, 3 = the CPL3 protected-mode one
 
-    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, GuestImage image, KvmSregs realModeSregs, ulong disabledQuirks)
+    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, GuestImage image, KvmSregs realModeSregs, ulong disabledQuirks, ulong supportedQuirks)
     {
         this.vm = vm;
         this.vcpu = vcpu;
         this.image = image;
         this.realModeSregs = realModeSregs;
         DisabledQuirks = disabledQuirks;
+        SupportedQuirks = supportedQuirks;
     }
 
     /// <summary>The quirks disabled before the vCPU was created.</summary>
     public ulong DisabledQuirks { get; }
+
+    /// <summary>The quirks this kernel lets userspace disable (KVM_CAP_DISABLE_QUIRKS2), asked at creation.</summary>
+    public ulong SupportedQuirks { get; }
+
+    /// <summary>The kernel this target runs on, and the model profile that follows its rules.</summary>
+    public LiveKernelIdentity Kernel { get; } = LiveKernelIdentity.Current;
 
     /// <summary>KVM_GET_CPUID2 right after the set-up's KVM_SET_CPUID2: the table the model starts from.</summary>
     public CpuidTable StartTable { get; private set; } = CpuidTable.Empty;
@@ -76,7 +83,8 @@ public sealed class LiveKvmTarget : IDisposable
             vm.Dispose();
             return new IoctlResult<LiveKvmTarget>.Failed(f.Call, f.Errno);
         }
-        var target = new LiveKvmTarget(vm, vcpu, image, ((IoctlResult<KvmSregs>.Ok)setup).Value, disabledQuirks);
+        var supportedQuirks = kvm.CheckExtension(KvmCapability.DisableQuirks2) is IoctlResult<int>.Ok(var mask) ? (ulong)mask : 0;
+        var target = new LiveKvmTarget(vm, vcpu, image, ((IoctlResult<KvmSregs>.Ok)setup).Value, disabledQuirks, supportedQuirks);
         var read = target.ReadStart();
         if (read is IoctlResult<int>.Failed r)
         {
@@ -87,13 +95,15 @@ public sealed class LiveKvmTarget : IDisposable
     }
 
     /// <summary>
-    /// The model's start state for this vCPU: a VM on <paramref name="host"/> (6.18 profile, the same quirks
-    /// disabled), KVM_SET_CPUID2 of <see cref="StartTable"/>, and the MSR values the kernel reported (PVM's
-    /// IA32_MISC_ENABLE RESET value differs from upstream's, so it is read, not assumed).
+    /// The model's start state for this vCPU: a VM on <paramref name="host"/> with this kernel's profile, its
+    /// disableable quirks and the same quirks disabled, KVM_SET_CPUID2 of <see cref="StartTable"/>, and the MSR
+    /// values the kernel reported (PVM's IA32_MISC_ENABLE RESET value differs from upstream's, so it is read, not
+    /// assumed). Throws if the model has no profile for this kernel (callers skip such kernels first).
     /// </summary>
     public KvmState ModelStart(HostCpu host, Policy policy)
     {
-        var vmState = new Vm(host, KernelProfile.Linux6_18, (KvmQuirks)DisabledQuirks);
+        var profile = Kernel.Profile ?? throw new InvalidOperationException($"no model profile for kernel {Kernel}");
+        var vmState = new Vm(host, profile, (KvmQuirks)DisabledQuirks, (KvmQuirks)SupportedQuirks);
         var s = KvmState.WithCpuid(vmState, policy, StartTable);
         var r = StartRegisters;
         var v = s.Vcpu with
@@ -254,9 +264,14 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return new LiveResult.Failed($"KVM_RUN failed running {op}");
         }
-        if (!exit.IsIo(GuestLayout.DonePort))
+        var faulted = exit.IsIo(GuestLayout.FaultPort);
+        if (!exit.IsIo(GuestLayout.DonePort) && !faulted)
         {
             return new LiveResult.Failed($"{op}: unexpected {exit}");
+        }
+        if (faulted && EnterCpl3() is { } reentry)
+        {
+            return reentry;
         }
         record = vm.Memory.Slice(GuestLayout.Command, GuestLayout.CommandSize);
         if (BinaryPrimitives.ReadUInt32LittleEndian(record[GuestLayout.DoneOffset..]) != 1)
@@ -314,30 +329,45 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return new LiveResult.Observed(null);
         }
-        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var current))
+        if ((level == 0 ? EnterRealMode() : EnterCpl3()) is { } failed)
+        {
+            return failed;
+        }
+        cpl = level;
+        return new LiveResult.Observed(null);
+    }
+
+    /// <summary>Back to the real-mode interpreter at CPL0, CR4 and the APIC base unchanged; null on success.</summary>
+    private LiveResult? EnterRealMode() => Enter(realModeSregs, new KvmRegs { Rip = image.RealModeEntry, Rflags = 2 });
+
+    /// <summary>
+    /// The CPL3 interpreter's loop in flat 32-bit protected mode (IOPL 3 for its OUT), CR4 and the APIC base
+    /// unchanged; null on success. Also how a faulted CPL3 command resumes (see <see cref="GuestLayout.FaultPort"/>).
+    /// </summary>
+    private LiveResult? EnterCpl3()
+    {
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var next))
         {
             return new LiveResult.Failed("KVM_GET_SREGS failed");
         }
-        KvmSregs next;
-        KvmRegs regs;
-        if (level == 0)
+        var code = new KvmSegment { Limit = 0xFFFF_FFFF, Selector = 0x1B, Type = 0xB, Present = 1, Dpl = 3, Db = 1, S = 1, G = 1 };
+        var data = code with { Selector = 0x23, Type = 0x3 };
+        next.Cs = code;
+        next.Ds = next.Es = next.Fs = next.Gs = next.Ss = data;
+        next.Tr = new KvmSegment { Base = GuestLayout.Tss, Limit = 0x67, Selector = 0x28, Type = 0xB, Present = 1 };
+        next.Ldt = new KvmSegment { Unusable = 1 };
+        next.Gdt = new KvmDtable { Base = GuestLayout.Gdt, Limit = (6 * 8) - 1 };
+        next.Idt = new KvmDtable { Base = GuestLayout.Idt, Limit = (32 * 8) - 1 };
+        next.Cr0 = Cr0Pe | Cr0Et;
+        return Enter(next, new KvmRegs { Rip = image.ProtectedModeEntry, Rsp = GuestLayout.Ring3StackTop, Rflags = 0x3002 }); // IOPL 3
+    }
+
+    /// <summary>KVM_SET_SREGS (keeping the current CR4 and APIC base) and KVM_SET_REGS; null on success.</summary>
+    private LiveResult? Enter(KvmSregs next, KvmRegs regs)
+    {
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var current))
         {
-            next = realModeSregs;
-            regs = new KvmRegs { Rip = image.RealModeEntry, Rflags = 2 };
-        }
-        else
-        {
-            next = current;
-            var code = new KvmSegment { Limit = 0xFFFF_FFFF, Selector = 0x1B, Type = 0xB, Present = 1, Dpl = 3, Db = 1, S = 1, G = 1 };
-            var data = code with { Selector = 0x23, Type = 0x3 };
-            next.Cs = code;
-            next.Ds = next.Es = next.Fs = next.Gs = next.Ss = data;
-            next.Tr = new KvmSegment { Base = GuestLayout.Tss, Limit = 0x67, Selector = 0x28, Type = 0xB, Present = 1 };
-            next.Ldt = new KvmSegment { Unusable = 1 };
-            next.Gdt = new KvmDtable { Base = GuestLayout.Gdt, Limit = (6 * 8) - 1 };
-            next.Idt = new KvmDtable { Base = GuestLayout.Idt, Limit = (32 * 8) - 1 };
-            next.Cr0 = Cr0Pe | Cr0Et;
-            regs = new KvmRegs { Rip = image.ProtectedModeEntry, Rsp = GuestLayout.Ring3StackTop, Rflags = 0x3002 }; // IOPL 3
+            return new LiveResult.Failed("KVM_GET_SREGS failed");
         }
         next.Cr4 = current.Cr4;
         next.ApicBase = current.ApicBase;
@@ -345,11 +375,6 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return new LiveResult.Failed(f.ToString());
         }
-        if (vcpu.SetRegs(regs) is IoctlResult<int>.Failed g)
-        {
-            return new LiveResult.Failed(g.ToString());
-        }
-        cpl = level;
-        return new LiveResult.Observed(null);
+        return vcpu.SetRegs(regs) is IoctlResult<int>.Failed g ? new LiveResult.Failed(g.ToString()) : null;
     }
 }

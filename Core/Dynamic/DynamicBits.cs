@@ -44,17 +44,19 @@ public static class DynamicBits
         var leaf1 = CpuidLookup.IndexOfFunction(table, 1, rule);
         if (leaf1 >= 0)
         {
-            var osxsave = vcpu.Cr4Has(Cr4.OsXsave);
+            var entry = edits.Get(leaf1);
+            var osxsave = KernelProfiles.RewritesOsXsave(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.OsXsave) : entry.Has(CpuidRegister.Ecx, OsXsaveBit);
             var apic = (vcpu.ApicBase & Msr.ApicBaseEnable) != 0;
-            edits.Set(leaf1, edits.Get(leaf1).WithBit(CpuidRegister.Ecx, OsXsaveBit, osxsave).WithBit(CpuidRegister.Edx, ApicBit, apic));
+            edits.Set(leaf1, entry.WithBit(CpuidRegister.Ecx, OsXsaveBit, osxsave).WithBit(CpuidRegister.Edx, ApicBit, apic));
             caps = With(With(caps, DynamicCaps.OsXsave, osxsave), DynamicCaps.Apic, apic);
         }
 
         var leaf7 = CpuidLookup.IndexOf(table, 7, 0, rule);
         if (leaf7 >= 0)
         {
-            var ospke = vcpu.Cr4Has(Cr4.Pke);
-            edits.Set(leaf7, edits.Get(leaf7).WithBit(CpuidRegister.Ecx, OsPkeBit, ospke));
+            var entry = edits.Get(leaf7);
+            var ospke = KernelProfiles.RewritesOsPke(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.Pke) : entry.Has(CpuidRegister.Ecx, OsPkeBit);
+            edits.Set(leaf7, entry.WithBit(CpuidRegister.Ecx, OsPkeBit, ospke));
             caps = With(caps, DynamicCaps.OsPke, ospke);
         }
 
@@ -74,7 +76,7 @@ public static class DynamicBits
             if ((entry.Eax & formats) != 0)
             {
                 sizes++;
-                var requested = vm.Profile >= KernelProfile.Linux6_18 ? vcpu.Xcr0 | vcpu.Xss : vcpu.Xcr0;
+                var requested = KernelProfiles.CompactedSizeIncludesXss(vm.Profile) ? vcpu.Xcr0 | vcpu.Xss : vcpu.Xcr0;
                 edits.Set(d1, entry with { Ebx = vm.Host.Xsave.RequiredSize(requested, compacted: true, honourAlignment) });
             }
         }

@@ -31,9 +31,10 @@ public static class GuestCpuCaps
     /// <summary>
     /// <c>kvm_vcpu_after_set_cpuid</c>'s derivations from a table: the static feature bits (MWAIT is not among
     /// them: it lives in the dynamic capability bits), the supported XCR0 and XSS limited to the host's, the
-    /// physical-address width and the CR4 bits reserved for lack of a feature (<c>__cr4_reserved_bits</c>).
+    /// physical-address width and the CR4 bits reserved for lack of a feature (<c>__cr4_reserved_bits</c>), plus the
+    /// bits the kernel profile's allow-list lacks (<paramref name="alwaysReservedCr4"/>).
     /// </summary>
-    public static GuestCaps Derive(CpuidTable table, ulong hostSupportedXcr0, ulong hostSupportedXss)
+    public static GuestCaps Derive(CpuidTable table, ulong hostSupportedXcr0, ulong hostSupportedXss, ulong alwaysReservedCr4 = 0)
     {
         var features = 0ul;
         foreach (var f in GuestFeature.All)
@@ -50,7 +51,7 @@ public static class GuestCpuCaps
         }
         var xcr0 = table.Find(0xD, 0) is { } d0 ? (d0.Eax | ((ulong)d0.Edx << 32)) & hostSupportedXcr0 : 0;
         var xss = table.Find(0xD, 1) is { } d1 ? (d1.Ecx | ((ulong)d1.Edx << 32)) & hostSupportedXss : 0;
-        return new GuestCaps(features, xcr0, xss, QueryMaxPhysAddr(table), Cr4Reserved(features));
+        return new GuestCaps(features, xcr0, xss, QueryMaxPhysAddr(table), Cr4Reserved(features) | alwaysReservedCr4);
     }
 
     /// <summary><c>cpuid_query_maxphyaddr</c>: CPUID.0x80000008:EAX[7:0] when the extended range reaches it, else 36.</summary>
@@ -69,7 +70,7 @@ public static class GuestCpuCaps
     private static ulong Cr4Reserved(ulong features)
     {
         bool Has(GuestFeature f) => (features & f.Mask) != 0;
-        var reserved = 1ul << 28; // LAM_SUP: the model exposes no LAM
+        var reserved = Cr4.LamSup; // the model exposes no LAM
         reserved |= Has(GuestFeature.Xsave) ? 0 : Cr4.OsXsave;
         reserved |= Has(GuestFeature.Pku) ? 0 : Cr4.Pke;
         reserved |= Has(GuestFeature.Vmx) ? 0 : Cr4.Vmxe;
@@ -79,7 +80,6 @@ public static class GuestCpuCaps
         reserved |= Has(GuestFeature.Pcid) ? 0 : Cr4.Pcide;
         reserved |= Has(GuestFeature.La57) ? 0 : Cr4.La57;
         reserved |= Has(GuestFeature.Umip) ? 0 : Cr4.Umip;
-        reserved |= Has(GuestFeature.Pks) ? 0 : Cr4.Pks;
         reserved |= Has(GuestFeature.Shstk) || Has(GuestFeature.Ibt) ? 0 : Cr4.Cet;
         return reserved;
     }

@@ -4,6 +4,12 @@ namespace CpuidFunctional.Core.Model;
 public enum KernelProfile
 {
     /// <summary>
+    /// 6.1 (eager era, e.g. Debian 12's kernel): every trigger runs <c>kvm_update_cpuid_runtime</c>; the rules
+    /// that differ from later profiles are listed in docs/semantics.md ("Linux 6.1").
+    /// </summary>
+    Linux6_1 = 601,
+
+    /// <summary>
     /// 6.15–6.17: CPUID.0xD.1:EBX from XCR0 only; every accepted IA32_XSS write sets the marker, changed or not.
     /// </summary>
     Linux6_15 = 615,

@@ -282,7 +282,7 @@ public static class Kvm
     /// </summary>
     private static Vcpu SevEsSyncFromGhcb(Policy policy, Vm vm, Vcpu v, ulong xcr0, ref Effort effort)
     {
-        if (vm.Profile >= KernelProfile.Linux6_18)
+        if (KernelProfiles.SevEsXcr0GoesThroughSetXcr(vm.Profile))
         {
             return SetXcr(policy, vm, v, 0, xcr0, ref effort) ?? v;
         }
@@ -332,7 +332,7 @@ public static class Kvm
     private static Vcpu? ApicSetBase(Policy policy, Vm vm, Vcpu v, ulong value, bool hostInitiated, ref Effort effort)
     {
         var old = v.ApicBase;
-        if (old == value)
+        if (old == value && KernelProfiles.SkipsUnchangedApicBase(vm.Profile))
         {
             return v;
         }
@@ -431,7 +431,7 @@ public static class Kvm
             return null;
         }
         var changed = v.Xss != value;
-        var trigger = (changed || vm.Profile < KernelProfile.Linux6_18) && !policy.Has(KvmBug.ForgetXssTrigger);
+        var trigger = (changed || !KernelProfiles.XssTriggersOnlyOnChange(vm.Profile)) && !policy.Has(KvmBug.ForgetXssTrigger);
         if (trigger && policy.IsLazy)
         {
             return v with { Xss = value, CpuidDynamicBitsDirty = true }; // the lazy trigger in the same copy
@@ -496,7 +496,7 @@ public static class Kvm
         {
             return Nop;
         }
-        var enabled = vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait)
+        var enabled = vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) || !KernelProfiles.MwaitEnableFromMiscEnable(vm.Profile)
             ? GuestCpuCaps.Has(v, GuestFeature.Mwait)
             : (v.MiscEnable & Msr.MiscEnableMwait) != 0;
         return enabled ? Nop : Ud;
@@ -533,7 +533,7 @@ public static class Kvm
             return (current, vm, Einval);
         }
         var caps = DynamicBits.CapsOf(incoming);
-        var guest = GuestCpuCaps.Derive(incoming, vm.Host.SupportedXcr0, vm.Host.SupportedXss);
+        var guest = GuestCpuCaps.Derive(incoming, vm.Host.SupportedXcr0, KernelProfiles.SupportedXss(vm.Profile, vm.Host), KernelProfiles.AlwaysReservedCr4(vm.Profile));
         if (policy.Scheme == UpdateScheme.Reference)
         {
             return (current with { Cpuid = incoming, Caps = caps, Guest = guest }, vm, Ok0);
@@ -580,7 +580,7 @@ public static class Kvm
 
     // ---- quirks ----
 
-    /// <summary>KVM_CAP_DISABLE_QUIRKS2: EINVAL for unsupported bits; the mask is OR-ed in and never marks dirty.</summary>
+    /// <summary>KVM_CAP_DISABLE_QUIRKS2: EINVAL for unsupported bits; the mask is OR-ed in (6.1: assigned) and never marks dirty.</summary>
     private static (Vcpu, Vm, Observation?) DisableQuirks2(Vm vm, Vcpu v, ulong mask)
     {
         var quirks = (KvmQuirks)mask;
@@ -588,7 +588,7 @@ public static class Kvm
         {
             return (v, vm, Einval);
         }
-        var disabled = vm.DisabledQuirks | quirks;
+        var disabled = KernelProfiles.AssignsDisabledQuirks(vm.Profile) ? quirks : vm.DisabledQuirks | quirks;
         return (v, disabled == vm.DisabledQuirks ? vm : vm with { DisabledQuirks = disabled }, Ok0);
     }
 

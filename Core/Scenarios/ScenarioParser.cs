@@ -117,11 +117,18 @@ public static class ScenarioParser
                     }
                     continue;
                 case "kernel":
-                    if (words.Length != 2 || words[1] is not ("6.15" or "6.18"))
+                    KernelProfile? named = words.Length != 2 ? null : words[1] switch
                     {
-                        return Fail(source, lineNo, $"expected 'kernel 6.15' or 'kernel 6.18', found '{content}'");
+                        "6.1" => KernelProfile.Linux6_1,
+                        "6.15" => KernelProfile.Linux6_15,
+                        "6.18" => KernelProfile.Linux6_18,
+                        _ => null,
+                    };
+                    if (named is not { } p)
+                    {
+                        return Fail(source, lineNo, $"expected 'kernel 6.1', 'kernel 6.15' or 'kernel 6.18', found '{content}'");
                     }
-                    profile = words[1] == "6.15" ? KernelProfile.Linux6_15 : KernelProfile.Linux6_18;
+                    profile = p;
                     continue;
                 case "expect":
                     error = ParseExpect(words, content, lineNo, steps);

@@ -42,14 +42,22 @@ public static class Cr4
     /// <summary>CR4.CET (bit 23).</summary>
     public const ulong Cet = 1ul << 23;
 
-    /// <summary>CR4.PKS (bit 24).</summary>
+    /// <summary>CR4.PKS (bit 24): not in KVM's <c>CR4_RESERVED_BITS</c> allow-list in any modelled kernel.</summary>
     public const ulong Pks = 1ul << 24;
+
+    /// <summary>CR4.LAM_SUP (bit 28).</summary>
+    public const ulong LamSup = 1ul << 28;
+
+    /// <summary>CR4.SMXE (bit 14): KVM does not virtualize SMX, so no modelled kernel lets it be set.</summary>
+    public const ulong Smxe = 1ul << 14;
 
     /// <summary>The two bits whose changes are dynamic-CPUID triggers (<c>vmx_set_cr4</c>, <c>svm_set_cr4</c>).</summary>
     public const ulong DynamicBits = OsXsave | Pke;
 
     /// <summary>
-    /// Bits KVM's <c>CR4_RESERVED_BITS</c> leaves writable before feature checks: 0–14, 16–18, 20–24 and 28 (LAM_SUP).
+    /// Bits KVM's <c>CR4_RESERVED_BITS</c> leaves writable before feature checks (6.15 and 6.18): 0–13, 16–18, 20–23
+    /// and 28 (LAM_SUP); SMXE (14) and PKS (24) are reserved. 6.1 reserves CET and LAM_SUP too
+    /// (<see cref="Model.KernelProfiles.AlwaysReservedCr4"/>).
     /// </summary>
-    public const ulong Architectural = 0x7FFFul | 0x7_0000ul | 0x1F0_0000ul | (1ul << 28);
+    public const ulong Architectural = 0x3FFFul | 0x7_0000ul | 0xF0_0000ul | LamSup;
 }

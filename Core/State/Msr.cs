@@ -39,8 +39,14 @@ public static class Msr
     /// <summary>IA32_MISC_ENABLE bit 7: performance monitoring available (EMON; guest writes ignored).</summary>
     public const ulong MiscEnableEmon = 1ul << 7;
 
+    /// <summary>IA32_MISC_ENABLE bit 11: branch trace storage unavailable.</summary>
+    public const ulong MiscEnableBtsUnavailable = 1ul << 11;
+
+    /// <summary>IA32_MISC_ENABLE bit 12: processor event-based sampling unavailable.</summary>
+    public const ulong MiscEnablePebsUnavailable = 1ul << 12;
+
     /// <summary>IA32_MISC_ENABLE bits 11 and 12: BTS and PEBS unavailable (read-only for the guest).</summary>
-    public const ulong MiscEnablePmuReadOnly = (1ul << 11) | (1ul << 12);
+    public const ulong MiscEnablePmuReadOnly = MiscEnableBtsUnavailable | MiscEnablePebsUnavailable;
 
     /// <summary>IA32_MISC_ENABLE bit 18: MONITOR/MWAIT enabled.</summary>
     public const ulong MiscEnableMwait = 1ul << 18;

@@ -8,7 +8,7 @@ using CpuidFunctional.Oracle;
 namespace CpuidFunctional.Properties.Live;
 
 /// <summary>
-/// A trace run on the live kernel and on the model (6.18 profile, Lazy and Eager) from the same start: the model
+/// A trace run on the live kernel and on the model (that kernel's profile, Lazy and Eager) from the same start: the model
 /// starts from the table KVM_GET_CPUID2 returned right after the set-up's KVM_SET_CPUID2, so PVM's rewrites of
 /// that table are inputs, not something Core models.
 /// </summary>

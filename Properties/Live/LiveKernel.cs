@@ -7,7 +7,10 @@ namespace CpuidFunctional.Properties.Live;
 /// <summary>Opens the live KVM for a test, or skips the test with the reason it cannot run here.</summary>
 internal static class LiveKernel
 {
-    /// <summary>The open /dev/kvm; the test is reported as skipped when it is missing or unusable.</summary>
+    /// <summary>Set by the QEMU TCG guest's /init (Oracle/Tcg): this process runs inside the emulated machine.</summary>
+    public static bool UnderTcg => Environment.GetEnvironmentVariable("CPUIDF_TCG_GUEST") == "1";
+
+    /// <summary>The open /dev/kvm; the test is reported as skipped when it is missing, unusable or has no model profile.</summary>
     public static KvmSystem OpenOrSkip()
     {
         switch (KvmSystem.Open())
@@ -17,6 +20,11 @@ internal static class LiveKernel
                 {
                     kvm.Dispose();
                     Assert.Skip($"KVM unusable on {KvmSystem.KernelRelease}: {f}");
+                }
+                if (LiveKernelIdentity.Current is { Profile: null } identity)
+                {
+                    kvm.Dispose();
+                    Assert.Skip($"the model has no profile for kernel {identity} (it models 6.1, 6.15–6.17 and 6.18+)");
                 }
                 return kvm;
             case KvmAvailability.Unavailable(var reason):

@@ -9,14 +9,12 @@ using E = CpuidFunctional.Core.State.VcpuEvent;
 namespace CpuidFunctional.Properties.Live;
 
 /// <summary>
-/// Generators of live traces over the events this kernel supports (probed: no SMM, nested, XSS or PKU here), and
-/// the resolution of abstract steps into Core events. Restrictions for vendor (PVM) behaviour are commented where
-/// they are made; each is recorded in docs/live-kernel.md.
+/// Generators of live traces over the events this kernel supports, inside the fences probed on it
+/// (<see cref="KernelFences"/>), and the resolution of abstract steps into Core events. Each restriction is
+/// commented where it is made and recorded in docs/live-kernel.md.
 /// </summary>
 internal static class LiveTraceGen
 {
-    private const ulong OsXsave = Cr4.OsXsave;
-
     private static readonly Gen<E> Cpuid = Gen.OneOf<(uint, uint)>(
             (0, 0), (1, 0), (7, 0), (7, 1), (0xD, 0), (0xD, 1), (0xD, 2), (0xB, 0), (0x1F, 1), (0x21, 0), (0x21, 1),
             (0x4000_0000, 0), (0x4000_0100, 0), (0x8000_0000, 0), (0x8000_0008, 0), (0x8000_0009, 1), (0xC000_0000, 0)
@@ -26,9 +24,6 @@ internal static class LiveTraceGen
     private static readonly Gen<ulong> Xcr0 = Gen.OneOf<ulong>(
         0x1, 0x3, 0x7, 0xE7, 0x2E7, 0x207, 0x203, 0x201, 0x0, 0x2, 0x5, 0x27, 0xE3, 0x1F, 0x107, 0x60007, (1ul << 63) | 7
     );
-
-    // CR4.PKE is included although PKU is absent: both sides must refuse it (#GP / EINVAL).
-    private static readonly Gen<ulong> Cr4Value = Gen.OneOf<ulong>(0, OsXsave, 0, OsXsave, Cr4.Pke, OsXsave | Cr4.Pke);
 
     private static readonly Gen<ulong> ApicBase = Gen.OneOf<ulong>(
         0xFEE0_0900, 0xFEE0_0100, 0xFEE0_0D00, 0xFEE0_0500, 0xFEE0_0901, 0xFEE0_0900
@@ -40,50 +35,92 @@ internal static class LiveTraceGen
     // Read-back MSRs: IA32_TSX_CTRL is left out (upstream handles it in vendor code, vmx_set_msr/vmx_get_msr).
     private static readonly Gen<uint> ReadableMsr = Gen.OneOf(Msr.ApicBase, Msr.MiscEnable, Msr.MiscFeaturesEnables, Msr.PlatformInfo);
 
-    private static Gen<TraceStep> Step(bool mwaitAllowed)
+    /// <summary>
+    /// CR4 values: any combination of the dynamic bits on which kernel and model agree (on PVM CR4.PKE is accepted
+    /// whatever the guest CPUID, so without PKU it is fenced off), now and then with one bit both refuse.
+    /// </summary>
+    private static Gen<ulong> Cr4Value(KernelFences fences)
     {
+        var dynamic = fences.AgreedDynamicCr4;
+        var subsets = new[] { 0ul, Cr4.OsXsave, Cr4.Pke, Cr4.OsXsave | Cr4.Pke }.Where(v => (v & ~dynamic) == 0).ToArray();
+        var refused = Enumerable.Range(0, 32).Select(b => 1ul << b).Where(b => (fences.AgreedRefusedCr4 & b) != 0).ToArray();
+        return refused.Length == 0
+            ? Gen.OneOf(subsets)
+            : Gen.Frequency((6, Gen.OneOf(subsets)), (1, Gen.Select(Gen.OneOf(subsets), Gen.OneOf(refused)).Select((v, r) => v | r)));
+    }
+
+    // IA32_XSS values, generated only where the kernel saves the MSR: nothing, what KVM supports, and refusals.
+    private static Gen<ulong> XssValue(CpuidTable supported)
+    {
+        var xss = supported.Find(0xD, 1) is { } d1 ? d1.Ecx | ((ulong)d1.Edx << 32) : 0;
+        return Gen.OneOf(0ul, xss, xss & (xss - 1), 1ul << 8, (1ul << 11) | (1ul << 12), 1ul << 63);
+    }
+
+    private static Gen<TraceStep> Step(KernelFences fences, LiveCapabilities caps, CpuidTable supported, bool mwaitAllowed, bool quirkChanges)
+    {
+        var cr4 = Cr4Value(fences);
         var steps = new List<(int, IGen<TraceStep>)>
         {
             (8, Cpuid.Select(Plain)),
-            (4, Cr4Value.Select(v => Plain(new E.MovToCr4(v)))),
+            (4, cr4.Select(v => Plain(new E.MovToCr4(v)))),
             (4, Xcr0.Select(v => Plain(new E.Xsetbv(0, v)))),
             (1, Gen.Const(Plain(new E.Xsetbv(1, 1)))),
             (3, ApicBase.Select(v => Plain(new E.Wrmsr(Msr.ApicBase, v)))),
             (2, CpuidFault.Select(v => Plain(new E.Wrmsr(Msr.MiscFeaturesEnables, v)))),
             (2, ReadableMsr.Select(i => Plain(new E.Rdmsr(i)))),
-            (3, Gen.Select(Cr4Value, ApicBase).Select((c, a) => Plain(new E.SetSregs(c, a)))),
+            (3, Gen.Select(cr4, ApicBase).Select((c, a) => Plain(new E.SetSregs(c, a)))),
             (3, Xcr0.Select(v => Plain(new E.SetXcrs(v)))),
             (2, Gen.Select(ApicBase, CpuidFault).Select((a, f) => Plain(new E.SetMsrs(Msrs((Msr.ApicBase, a), (Msr.MiscFeaturesEnables, f)))))),
-            // MISC_ENABLE[18] = 1 only in traces that never disable MISC_ENABLE_NO_MWAIT: with the quirk disabled
-            // this PVM kernel never sets CPUID.1:ECX.MWAIT (S6, vendor behaviour), which the model would.
-            (3, Gen.Select(Gen.Bool, mwaitAllowed ? Gen.Bool : Gen.Const(false), Gen.Int[0, 9]).Select((h, m, r) => (TraceStep)new TraceStep.MiscEnableWrite(h, m, r == 0))),
+            // A guest write may flip a read-only MISC_ENABLE bit only where the kernel refuses it as the model does
+            // (PVM stores it: probe misc.txt); a host write may always flip it.
+            (
+                3,
+                Gen.Select(Gen.Bool, mwaitAllowed ? Gen.Bool : Gen.Const(false), Gen.Int[0, 9])
+                    .Select((h, m, r) => (TraceStep)new TraceStep.MiscEnableWrite(h, m, r == 0 && (h || fences.MiscEnableGuestWritesAgree)))
+            ),
             (3, Gen.Enum<CpuidVariant>().Select(v => (TraceStep)new TraceStep.SetCpuid(v))),
             (4, Gen.OneOf(-1, 0, 1, 200, -1000).Select(d => (TraceStep)new TraceStep.GetCpuid(d))),
             (2, Gen.OneOf<byte>(0, 3).Select(c => Plain(new E.SetCpl(c)))),
             (2, Gen.Const(Plain(new E.Run()))),
         };
-        if (!mwaitAllowed)
+        if (quirkChanges)
         {
             steps.Add((2, Gen.OneOf((ulong)KvmQuirks.MiscEnableNoMwait, 0ul, 1ul << 40).Select(m => Plain(new E.DisableQuirks2(m)))));
+        }
+        if (caps.XssSaved)
+        {
+            var xss = XssValue(supported);
+            steps.Add((2, xss.Select(v => Plain(new E.Wrmsr(Msr.Xss, v)))));
+            steps.Add((1, xss.Select(v => Plain(new E.SetMsrs(Msrs((Msr.Xss, v)))))));
+            steps.Add((1, Gen.Const(Plain(new E.Rdmsr(Msr.Xss)))));
         }
         return Gen.Frequency([.. steps]);
     }
 
-    /// <summary>Traces of 1–30 steps.</summary>
-    public static readonly Gen<LiveTrace> Trace =
-        Gen.Select(Gen.Bool, Gen.Bool)
-            .SelectMany((mwaitAllowed, quirkAtCreation) =>
-                Step(mwaitAllowed).Array[1, 30].Select(steps => new LiveTrace(!mwaitAllowed && quirkAtCreation, mwaitAllowed, [.. steps]))
-            );
+    /// <summary>
+    /// Traces of 1–30 steps for this kernel. Where the kernel shows MWAIT from IA32_MISC_ENABLE[18] as the model
+    /// does, a trace may both set bit 18 and disable MISC_ENABLE_NO_MWAIT; elsewhere (PVM, whose host has no MWAIT:
+    /// S6) a trace does one or the other.
+    /// </summary>
+    public static Gen<LiveTrace> Traces(KernelFences fences, LiveCapabilities caps, CpuidTable supported) =>
+        Gen.Select(Gen.Bool, Gen.Bool, Gen.Bool)
+            .SelectMany((mwaitAllowed, quirkAtCreation, both) =>
+            {
+                var quirks = fences.MwaitFromMiscEnableAgrees ? both || !mwaitAllowed : !mwaitAllowed;
+                return Step(fences, caps, supported, mwaitAllowed, quirks)
+                    .Array[1, 30]
+                    .Select(steps => new LiveTrace(quirks && quirkAtCreation, mwaitAllowed, [.. steps]));
+            });
 
     /// <summary>
     /// Makes a step concrete for the Lazy model's current state <paramref name="lazy"/>:
     /// a guest instruction before the first run is preceded by KVM_RUN (running guest code is a KVM_RUN);
     /// at CPL3 the guest can only run CPUID, so other guest instructions become CPUID(1);
     /// a quirk change while an update is pending is preceded by KVM_GET_CPUID2, so Eager and Lazy sample the quirk
-    /// at the same point (the pending case is Modelling note 5, pinned by a scenario test).
+    /// at the same point (the pending case is Modelling note 5, pinned by a scenario test); where a pre-run
+    /// KVM_SET_CPUID2 leaves the kernel's update pending (PVM: probe mwait.txt), every quirk change is preceded by it.
     /// </summary>
-    public static IReadOnlyList<E> Resolve(TraceStep step, KvmState lazy, LiveKvmTarget target)
+    public static IReadOnlyList<E> Resolve(TraceStep step, KvmState lazy, LiveKvmTarget target, KernelFences fences)
     {
         var v = lazy.Vcpu;
         var e = step switch
@@ -103,7 +140,7 @@ internal static class LiveTraceGen
         {
             return [new E.Run(), e];
         }
-        if (e is E.DisableQuirks2 && v.CpuidDynamicBitsDirty)
+        if (e is E.DisableQuirks2 && (v.CpuidDynamicBitsDirty || !fences.SetCpuid2UpdatesAtOnce))
         {
             return [new E.GetCpuid2(CpuidTable.MaxEntries), e];
         }
@@ -113,7 +150,7 @@ internal static class LiveTraceGen
     private static E MiscEnable(ulong start, bool host, bool mwait, bool flipReadOnly)
     {
         var value = (start & ~Msr.MiscEnableMwait) | (mwait ? Msr.MiscEnableMwait : 0);
-        value ^= flipReadOnly ? 1ul << 11 : 0;
+        value ^= flipReadOnly ? Msr.MiscEnableBtsUnavailable : 0;
         return host ? new E.SetMsrs(Msrs((Msr.MiscEnable, value))) : new E.Wrmsr(Msr.MiscEnable, value);
     }
 

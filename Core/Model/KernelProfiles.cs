@@ -1,0 +1,68 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Model;
+
+/// <summary>
+/// Every rule in which the kernel profiles differ, one function each, so a reader sees all version differences in
+/// one place (docs/semantics.md, "Kernel profiles", has the evidence for each).
+/// </summary>
+public static class KernelProfiles
+{
+    /// <summary>
+    /// CR4 bits the profile's <c>CR4_RESERVED_BITS</c> reserves beyond <see cref="Cr4.Architectural"/>: 6.1's
+    /// allow-list has neither CR4.CET nor CR4.LAM_SUP (0x0077_3FFF with <see cref="Cr4.Architectural"/>).
+    /// </summary>
+    public static ulong AlwaysReservedCr4(KernelProfile profile) => profile == KernelProfile.Linux6_1 ? Cr4.Cet | Cr4.LamSup : 0;
+
+    /// <summary>
+    /// <c>kvm_caps.supported_xss</c>: 6.1 supports no IA32_XSS bit at all (SVM and VMX both set 0); later profiles
+    /// take the host's (its KVM_GET_SUPPORTED_CPUID 0xD.1 ECX:EDX).
+    /// </summary>
+    public static ulong SupportedXss(KernelProfile profile, HostCpu host) => profile == KernelProfile.Linux6_1 ? 0 : host.SupportedXss;
+
+    /// <summary>
+    /// Whether KVM_CAP_DISABLE_QUIRKS2 assigns the mask (6.1: a later, smaller mask re-enables quirks) instead of
+    /// OR-ing it in (later profiles).
+    /// </summary>
+    public static bool AssignsDisabledQuirks(KernelProfile profile) => profile == KernelProfile.Linux6_1;
+
+    /// <summary>
+    /// 6.1's <c>__kvm_update_cpuid_runtime</c> rewrites OSXSAVE only if the host kernel has XSAVE and OSPKE only if
+    /// it has PKU (<c>boot_cpu_has</c>); the 6.14 CPUID overhaul dropped both gates.
+    /// </summary>
+    public static bool RewritesOsXsave(KernelProfile profile, HostCpu host) =>
+        profile != KernelProfile.Linux6_1 || HostHas(host, 1, 0, CpuidRegister.Ecx, 26);
+
+    /// <inheritdoc cref="RewritesOsXsave"/>
+    public static bool RewritesOsPke(KernelProfile profile, HostCpu host) =>
+        profile != KernelProfile.Linux6_1 || HostHas(host, 7, 0, CpuidRegister.Ecx, 3);
+
+    /// <summary>
+    /// Whether <c>kvm_apic_set_base</c> returns at once for an unchanged value (6.18 has the short-cut; 6.1's
+    /// <c>kvm_set_apic_base</c> checks an unchanged value again, and it can fail after a KVM_SET_CPUID2).
+    /// </summary>
+    public static bool SkipsUnchangedApicBase(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>
+    /// Whether <c>kvm_emulate_monitor_mwait</c> reads IA32_MISC_ENABLE[18] once MISC_ENABLE_NO_MWAIT is disabled
+    /// (6.15 patch 4/5); 6.1 reads the guest CPUID's MWAIT bit whatever the quirk.
+    /// </summary>
+    public static bool MwaitEnableFromMiscEnable(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>6.18 (CET series): CPUID.0xD.1:EBX is the compacted size of XCR0 | IA32_XSS, not of XCR0 alone.</summary>
+    public static bool CompactedSizeIncludesXss(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>6.18: only IA32_XSS writes that change the value trigger; earlier profiles trigger on every accepted write.</summary>
+    public static bool XssTriggersOnlyOnChange(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>6.18 routes the SEV-ES GHCB's XCR0 through <c>__kvm_set_xcr</c>; earlier profiles copy it unchecked and always trigger.</summary>
+    public static bool SevEsXcr0GoesThroughSetXcr(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    private static bool HostHas(HostCpu host, uint leaf, uint subleaf, CpuidRegister register, int bit)
+    {
+        var i = leaf == 1 ? host.Cpuid.IndexOfFunction(1) : host.Cpuid.IndexOf(leaf, subleaf);
+        return i >= 0 && host.Cpuid[i].Has(register, bit);
+    }
+}

@@ -1,0 +1,37 @@
+namespace CpuidFunctional.Properties.Live;
+
+/// <summary>
+/// The probes behind the differential's fences, as tests: on an upstream vendor module (kvm_intel, kvm_amd) the
+/// model must agree on every probe; on PVM the differences found must be among its recorded vendor behaviours
+/// (docs/live-kernel.md), and the build they were recorded on must still show them.
+/// </summary>
+public class KernelFenceTests
+{
+    /// <summary>The PVM build the v1252 probes were recorded on (shared/kvm/v1252-probes).</summary>
+    private const string RecordedPvmBuild = "6.18.44-fc-v1252";
+
+    /// <summary>CR4 bits KVM_SET_SREGS accepted alone on that build, whatever the guest CPUID (probe pke2.txt).</summary>
+    private const ulong RecordedPvmCr4Mask = 0x0075_0FFF;
+
+    [Fact]
+    public void Every_difference_the_probes_find_is_a_recorded_vendor_behaviour_of_this_kernel()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        var fences = KernelFences.Probe(kvm, LiveKernel.Host(kvm), LiveKernel.Supported(kvm));
+        TestContext.Current.TestOutputHelper?.WriteLine(fences.ToString());
+        if (!fences.Kernel.IsPvm)
+        {
+            // Upstream common code and vendor module: every probed difference is a model bug.
+            Assert.True(fences.Differences.Count == 0, fences.ToString());
+            return;
+        }
+        // PVM: the four recorded classes are the only ones the probes can find; on the recorded build, pin them.
+        if (fences.Kernel.Release == RecordedPvmBuild)
+        {
+            Assert.Equal(RecordedPvmCr4Mask, fences.Cr4Accepted);
+            Assert.False(fences.MiscEnableGuestWritesAgree, fences.ToString());
+            Assert.False(fences.MwaitFromMiscEnableAgrees, fences.ToString());
+            Assert.False(fences.SetCpuid2UpdatesAtOnce, fences.ToString());
+        }
+    }
+}
