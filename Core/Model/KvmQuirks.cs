@@ -40,6 +40,9 @@ public enum KvmQuirks : ulong
     /// <summary>KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM.</summary>
     Vmcs12AllowFreezeInSmm = 1ul << 10,
 
+    /// <summary>KVM_X86_VALID_QUIRKS of Linux 6.1: bits 0–6 (0x7F).</summary>
+    Supported6_1 = 0x7F,
+
     /// <summary>What KVM_CAP_DISABLE_QUIRKS2 reports on the 6.18 kernel of this project's machines (0x5FF).</summary>
     Supported6_18 = 0x5FF,
 }

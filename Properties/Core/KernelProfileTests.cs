@@ -1,0 +1,119 @@
+using CpuidFunctional.Core;
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+using static CpuidFunctional.Properties.Core.TestHosts;
+
+namespace CpuidFunctional.Properties.Core;
+
+/// <summary>
+/// Each rule in which the Linux 6.1 profile differs from 6.18 (Core/Model/KernelProfiles.cs, docs/semantics.md
+/// "Kernel profiles"), shown on one event sequence under both profiles.
+/// </summary>
+public class KernelProfileTests
+{
+    private static readonly Policy Eager = Policy.Eager;
+    private static readonly Observation Ok = new Observation.IoctlDone(0);
+    private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
+
+    private static KvmState Fresh61(HostCpu? host = null, CpuidTable? guest = null) =>
+        KvmState.WithCpuid(new Vm(host ?? Skylake, KernelProfile.Linux6_1, SupportedQuirks: KvmQuirks.Supported6_1), Eager, guest ?? SkylakeGuest);
+
+    private static Observation? Last(KvmState start, params VcpuEvent[] events) => Run(Eager, start, events).Observations[^1];
+
+    private static CpuidTable Edit(CpuidTable t, uint leaf, uint subleaf, Func<CpuidEntry, CpuidEntry> edit)
+    {
+        var i = leaf == 1 ? t.IndexOfFunction(1) : t.IndexOf(leaf, subleaf);
+        return t.SetItem(i, edit(t[i]));
+    }
+
+    [Theory]
+    [InlineData(KernelProfile.Linux6_1)]
+    [InlineData(KernelProfile.Linux6_15)]
+    [InlineData(KernelProfile.Linux6_18)]
+    public void CR4_SMXE_and_PKS_are_refused_by_KVM_SET_SREGS_on_every_profile(KernelProfile profile)
+    {
+        var s = profile == KernelProfile.Linux6_1 ? Fresh61() : Fresh(Eager, profile);
+        Assert.Equal(Einval, Last(s, new VcpuEvent.SetSregs(Cr4.Smxe, Msr.ApicBaseDefault)));
+        Assert.Equal(Einval, Last(s, new VcpuEvent.SetSregs(Cr4.Pks, Msr.ApicBaseDefault)));
+        Assert.Equal(Ok, Last(s, new VcpuEvent.SetSregs(Cr4.Pae | Cr4.OsXsave, Msr.ApicBaseDefault)));
+    }
+
+    [Fact]
+    public void CR4_CET_is_refused_on_6_1_even_for_a_guest_with_shadow_stacks_and_accepted_on_6_18()
+    {
+        var guest = Edit(SkylakeGuest, 7, 0, e => e.WithBit(CpuidRegister.Ecx, 7, true)); // CET_SS
+        var on618 = KvmState.WithCpuid(Vm(), Eager, guest);
+        Assert.Equal(Ok, Last(on618, new VcpuEvent.SetSregs(Cr4.Cet, Msr.ApicBaseDefault)));
+        Assert.Equal(Einval, Last(Fresh61(guest: guest), new VcpuEvent.SetSregs(Cr4.Cet, Msr.ApicBaseDefault)));
+    }
+
+    [Fact]
+    public void Disabling_quirks_on_6_1_assigns_the_mask_so_a_later_zero_re_enables_MISC_ENABLE_NO_MWAIT()
+    {
+        var noMwait = (ulong)KvmQuirks.MiscEnableNoMwait;
+        var on61 = Run(Eager, Fresh61(), new VcpuEvent.DisableQuirks2(noMwait), new VcpuEvent.DisableQuirks2(0)).State;
+        var on618 = Run(Eager, Fresh(Eager), new VcpuEvent.DisableQuirks2(noMwait), new VcpuEvent.DisableQuirks2(0)).State;
+        Assert.True(on61.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait));
+        Assert.False(on618.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait));
+        Assert.Equal(Einval, Last(Fresh61(), new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.SlotZapAll))); // 0x7F only
+    }
+
+    [Fact]
+    public void IA32_XSS_accepts_only_zero_on_6_1_whatever_the_host_supports()
+    {
+        var host = HostPresets.SapphireRapids;
+        Assert.NotEqual(0ul, host.SupportedXss); // the dump offers XSS bits that 6.18 accepts
+        var guest = host.Cpuid;
+        var bit = host.SupportedXss & (0 - host.SupportedXss);
+        var set = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, bit)]));
+        var on618 = KvmState.WithCpuid(new Vm(host, KernelProfile.Linux6_18), Eager, guest);
+        Assert.Equal(new Observation.IoctlDone(1), Last(on618, set));
+        Assert.Equal(Ok, Last(Fresh61(host, guest), set)); // KVM_SET_MSRS processed 0 entries
+        Assert.Equal(new Observation.IoctlDone(1), Last(Fresh61(host, guest), new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, 0)]))));
+    }
+
+    [Fact]
+    public void On_6_1_OSPKE_keeps_the_userspace_value_when_the_host_kernel_has_no_PKU()
+    {
+        var noPku = HostCpu.FromCpuid("Skylake-SP without PKU", Edit(SkylakeCpuid, 7, 0, e => e.WithBit(CpuidRegister.Ecx, 3, false)));
+        var guest = Edit(SkylakeGuest, 7, 0, e => e.WithBit(CpuidRegister.Ecx, 4, true)); // userspace says OSPKE=1
+        var s = Fresh61(noPku, guest);
+        var answer = Assert.IsType<Observation.CpuidResult>(Last(s, new VcpuEvent.Run(), new VcpuEvent.Cpuid(7, 0)));
+        Assert.True(Bit(answer.Ecx, 4), "6.1 leaves OSPKE alone without host PKU");
+        var on618 = KvmState.WithCpuid(new Vm(noPku, KernelProfile.Linux6_18), Eager, guest);
+        var current = Assert.IsType<Observation.CpuidResult>(Last(on618, new VcpuEvent.Run(), new VcpuEvent.Cpuid(7, 0)));
+        Assert.False(Bit(current.Ecx, 4), "6.18 always writes CR4.PKE (0) into OSPKE");
+    }
+
+    [Fact]
+    public void On_6_1_rewriting_an_APIC_base_that_became_invalid_fails_where_6_18_returns_at_once()
+    {
+        var x2apic = Msr.ApicBaseDefault | Msr.ApicBaseExtd;
+        var withoutX2apic = Edit(SkylakeGuest, 1, 0, e => e.WithBit(CpuidRegister.Ecx, 21, false));
+        VcpuEvent[] events =
+        [
+            new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.ApicBase, x2apic)])),
+            new VcpuEvent.SetCpuid2(withoutX2apic), // before the first run: EXTD is now reserved
+            new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.ApicBase, x2apic)])),
+        ];
+        Assert.Equal(Ok, Run(Eager, Fresh61(), events).Observations[^1]); // KVM_SET_MSRS stopped at entry 0
+        Assert.Equal(new Observation.IoctlDone(1), Run(Eager, Fresh(Eager), events).Observations[^1]);
+    }
+
+    [Fact]
+    public void On_6_1_MONITOR_MWAIT_reads_the_guest_CPUID_bit_even_with_MISC_ENABLE_NO_MWAIT_disabled()
+    {
+        var guest = Edit(SkylakeGuest, 1, 0, e => e.WithBit(CpuidRegister.Ecx, 3, true)); // MWAIT=1 from userspace
+        VcpuEvent[] events =
+        [
+            new VcpuEvent.DisableQuirks2((ulong)(KvmQuirks.MwaitNeverUdFaults | KvmQuirks.MiscEnableNoMwait)),
+            new VcpuEvent.Run(),
+            new VcpuEvent.MonitorMwait(), // MISC_ENABLE[18] is 0 and nothing has updated the table since
+        ];
+        Assert.Equal(new Observation.MwaitNop(), Run(Eager, Fresh61(guest: guest), events).Observations[^1]);
+        var on618 = KvmState.WithCpuid(Vm(), Eager, guest);
+        Assert.Equal(new Observation.Fault(X86Exception.UD), Run(Eager, on618, events).Observations[^1]);
+    }
+}
