@@ -122,10 +122,16 @@ public sealed unsafe class KvmSystem : IDisposable
     /// <inheritdoc/>
     public void Dispose() => Libc.Close(fd);
 
-    /// <summary>The two CPUID ioctls that fill a caller-sized <c>kvm_cpuid2</c> buffer.</summary>
+    /// <summary>
+    /// The two CPUID ioctls that fill a caller-sized <c>kvm_cpuid2</c> buffer. The entries start as a sentinel (all
+    /// bits set: no real entry has flags above bit 2) because 6.1's <c>kvm_vcpu_ioctl_get_cpuid2</c> leaves the
+    /// header's nent as the caller wrote it on success; the entries KVM wrote are then the ones before the first
+    /// sentinel. Later kernels write nent back, and then it is used.
+    /// </summary>
     internal static IoctlResult<CpuidTable> CpuidIoctl(int fd, nuint request, string name, int nent)
     {
         var buffer = new byte[KvmIoctl.Cpuid2HeaderSize + (Math.Max(nent, 0) * KvmIoctl.CpuidEntry2Size)];
+        buffer.AsSpan(KvmIoctl.Cpuid2HeaderSize).Fill(0xFF);
         BitConverter.TryWriteBytes(buffer.AsSpan(0, 4), (uint)nent);
         fixed (byte* p = buffer)
         {
@@ -134,7 +140,15 @@ public sealed unsafe class KvmSystem : IDisposable
                 return new IoctlResult<CpuidTable>.Failed(name, Libc.Errno);
             }
         }
-        var count = BitConverter.ToUInt32(buffer, 0);
+        var count = Math.Min(BitConverter.ToUInt32(buffer, 0), (uint)Math.Max(nent, 0));
+        for (var i = 0; i < count; i++)
+        {
+            if (Read(buffer.AsSpan(KvmIoctl.Cpuid2HeaderSize + (i * KvmIoctl.CpuidEntry2Size)), 8) == uint.MaxValue)
+            {
+                count = (uint)i; // the first entry KVM did not write
+                break;
+            }
+        }
         var entries = ImmutableArray.CreateBuilder<CpuidEntry>((int)count);
         for (var i = 0; i < count; i++)
         {

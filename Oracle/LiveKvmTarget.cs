@@ -19,6 +19,9 @@ public sealed class LiveKvmTarget : IDisposable
     private const ulong Cr0Pe = 1;
     private const ulong Cr0Et = 1ul << 4;
 
+    // Assembled once per process: GuestCode.Assemble is deterministic, and every trace creates a target.
+    private static readonly GuestImage Image = GuestCode.Assemble();
+
     private readonly LiveVm vm;
     private readonly LiveVcpu vcpu;
     private readonly GuestImage image;
@@ -74,7 +77,7 @@ public sealed class LiveKvmTarget : IDisposable
             return new IoctlResult<LiveKvmTarget>.Failed(vf.Call, vf.Errno);
         }
         var vcpu = ((IoctlResult<LiveVcpu>.Ok)createdVcpu).Value;
-        var image = GuestCode.Assemble();
+        var image = Image;
         Install(vm.Memory, image);
         var setup = SetUp(vcpu, table, image);
         if (setup is IoctlResult<KvmSregs>.Failed f)
@@ -312,6 +315,10 @@ public sealed class LiveKvmTarget : IDisposable
         }
         s.Cr4 = cr4;
         s.ApicBase = apicBase;
+        if (cpl == 3)
+        {
+            s.Tr.Type = TrType; // KVM_GET_SREGS reports TR busy on SVM (svm_get_segment); keep the CPL3 set-up's type
+        }
         return Ioctl(vcpu.SetSregs(s), _ => new Observation.IoctlDone(0));
     }
 
@@ -354,13 +361,20 @@ public sealed class LiveKvmTarget : IDisposable
         var data = code with { Selector = 0x23, Type = 0x3 };
         next.Cs = code;
         next.Ds = next.Es = next.Fs = next.Gs = next.Ss = data;
-        next.Tr = new KvmSegment { Base = GuestLayout.Tss, Limit = 0x67, Selector = 0x28, Type = 0xB, Present = 1 };
+        next.Tr = new KvmSegment { Base = GuestLayout.Tss, Limit = 0x67, Selector = 0x28, Type = TrType, Present = 1 };
         next.Ldt = new KvmSegment { Unusable = 1 };
         next.Gdt = new KvmDtable { Base = GuestLayout.Gdt, Limit = (6 * 8) - 1 };
         next.Idt = new KvmDtable { Base = GuestLayout.Idt, Limit = (32 * 8) - 1 };
         next.Cr0 = Cr0Pe | Cr0Et;
         return Enter(next, new KvmRegs { Rip = image.ProtectedModeEntry, Rsp = GuestLayout.Ring3StackTop, Rflags = 0x3002 }); // IOPL 3
     }
+
+    /// <summary>
+    /// The 32-bit TSS type TR gets at CPL3: busy (11) as VM entry on VMX requires, but available (9) under kvm_amd,
+    /// whose VMRUN does not check it: QEMU's TCG (the 6.1 guest's CPU) delivers a CPL3 fault only through an
+    /// available TSS and otherwise aborts with "invalid tss type".
+    /// </summary>
+    private byte TrType => Kernel.VendorModule == "kvm_amd" ? (byte)0x9 : (byte)0xB;
 
     /// <summary>KVM_SET_SREGS (keeping the current CR4 and APIC base) and KVM_SET_REGS; null on success.</summary>
     private LiveResult? Enter(KvmSregs next, KvmRegs regs)

@@ -17,12 +17,14 @@ public class KernelFenceTests
     public void Every_difference_the_probes_find_is_a_recorded_vendor_behaviour_of_this_kernel()
     {
         using var kvm = LiveKernel.OpenOrSkip();
-        var fences = KernelFences.Probe(kvm, LiveKernel.Host(kvm), LiveKernel.Supported(kvm));
+        var fences = KernelFences.ForThisKernel(kvm, LiveKernel.Host(kvm), LiveKernel.Supported(kvm));
         TestContext.Current.TestOutputHelper?.WriteLine(fences.ToString());
         if (!fences.Kernel.IsPvm)
         {
-            // Upstream common code and vendor module: every probed difference is a model bug.
-            Assert.True(fences.Differences.Count == 0, fences.ToString());
+            // Upstream common code and vendor module: every probed difference is a model bug, except that QEMU's
+            // TCG (the 6.1 guest's CPU) never lets a guest XSETBV reach KVM (its SVM has no XSETBV intercept).
+            Assert.True((fences with { GuestXsetbvReachesKvm = true }).Differences.Count == 0, fences.ToString());
+            Assert.True(LiveKernel.UnderTcg || fences.GuestXsetbvReachesKvm, fences.ToString());
             return;
         }
         // PVM: the four recorded classes are the only ones the probes can find; on the recorded build, pin them.

@@ -20,15 +20,37 @@ namespace CpuidFunctional.Properties.Live;
 /// <param name="MiscEnableGuestWritesAgree">A guest WRMSR IA32_MISC_ENABLE that flips BTS_UNAVAIL, PEBS_UNAVAIL or EMON is handled as the model handles it.</param>
 /// <param name="MwaitFromMiscEnableAgrees">With MISC_ENABLE_NO_MWAIT disabled, IA32_MISC_ENABLE[18] reaches CPUID.1:ECX.MWAIT as in the model.</param>
 /// <param name="SetCpuid2UpdatesAtOnce">A pre-run KVM_SET_CPUID2 leaves nothing pending (disabling the quirk right after does not change what GET_CPUID2 shows), as in the model.</param>
+/// <param name="GuestXsetbvReachesKvm">A guest XSETBV that changes XCR0 changes the XSAVE sizes the kernel reports. Not under QEMU TCG, whose SVM does not intercept XSETBV: the instruction never reaches kvm_amd.</param>
 internal sealed record KernelFences(
     LiveKernelIdentity Kernel,
     ulong Cr4Accepted,
     ulong Cr4Disagreeing,
     bool MiscEnableGuestWritesAgree,
     bool MwaitFromMiscEnableAgrees,
-    bool SetCpuid2UpdatesAtOnce
+    bool SetCpuid2UpdatesAtOnce,
+    bool GuestXsetbvReachesKvm
 )
 {
+    private static readonly Dictionary<string, KernelFences> Probed = new(StringComparer.Ordinal); // per kernel, per process: probing takes ~40 VMs
+
+    /// <summary>The fences of the running kernel, probed on first use in this process.</summary>
+    public static KernelFences ForThisKernel(KvmSystem kvm, HostCpu host, CpuidTable supported)
+    {
+        lock (Probed)
+        {
+            var release = KvmSystem.KernelRelease;
+            if (!Probed.TryGetValue(release, out var fences))
+            {
+                fences = Probe(kvm, host, supported);
+                Probed[release] = fences;
+            }
+            return fences;
+        }
+    }
+
+    /// <summary>Drops guest XSETBV where it does not reach KVM (QEMU TCG), so a scenario compares what it can.</summary>
+    public IEnumerable<E> Fence(IEnumerable<E> events) => GuestXsetbvReachesKvm ? events : events.Where(e => e is not E.Xsetbv);
+
     /// <summary>The two CR4 bits whose changes are dynamic-CPUID triggers, where the kernel agrees with the model.</summary>
     public ulong AgreedDynamicCr4 => Cr4.DynamicBits & ~Cr4Disagreeing;
 
@@ -56,6 +78,10 @@ internal sealed record KernelFences(
             if (!SetCpuid2UpdatesAtOnce)
             {
                 list.Add("pre-run KVM_SET_CPUID2 leaves the dynamic update pending");
+            }
+            if (!GuestXsetbvReachesKvm)
+            {
+                list.Add("guest XSETBV does not reach KVM");
             }
             return list;
         }
@@ -122,7 +148,17 @@ internal sealed record KernelFences(
             t => [new E.SetCpuid2(FlipMwait(t.StartTable)), new E.DisableQuirks2(noMwait), new E.GetCpuid2(CpuidTable.MaxEntries)]
         ).Agrees;
 
-        return new KernelFences(LiveKernelIdentity.Current, accepted, disagreeing, miscAgrees, mwaitAgrees, setAgrees);
+        // x87|SSE|AVX where KVM supports AVX (else x87|SSE): a change of an XFEATURE_MASK_EXTEND bit either way.
+        var xcr0 = supported.Find(0xD, 0) is { } d0 && (d0.Eax & 0x4) != 0 ? 0x7ul : 0x3ul;
+        var xsetbvAgrees = Run(
+            kvm,
+            host,
+            supported,
+            0,
+            _ => [new E.Run(), new E.MovToCr4(Cr4.OsXsave), new E.Xsetbv(0, xcr0), new E.Cpuid(0xD, 0), new E.Xsetbv(0, 0x1), new E.Cpuid(0xD, 0)]
+        ).Agrees;
+
+        return new KernelFences(LiveKernelIdentity.Current, accepted, disagreeing, miscAgrees, mwaitAgrees, setAgrees, xsetbvAgrees);
     }
 
     private static CpuidTable FlipMwait(CpuidTable t)

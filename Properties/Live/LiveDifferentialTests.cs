@@ -25,7 +25,7 @@ public class LiveDifferentialTests
         var caps = kvm.Probe();
         var host = LiveKernel.Host(kvm);
         var supported = LiveKernel.Supported(kvm);
-        var fences = KernelFences.Probe(kvm, host, supported);
+        var fences = KernelFences.ForThisKernel(kvm, host, supported);
         var output = TestContext.Current.TestOutputHelper;
         output?.WriteLine(fences.ToString());
         var count = TraceCount();

@@ -366,7 +366,8 @@ public class LiveScenarioTests
     {
         using var kvm = LiveKernel.OpenOrSkip();
         HostCpu host = LiveKernel.Host(kvm);
-        return LiveComparison.Run(kvm, host, table(LiveKernel.Supported(kvm)), quirks, events);
+        var fences = KernelFences.ForThisKernel(kvm, host, LiveKernel.Supported(kvm));
+        return LiveComparison.Run(kvm, host, table(LiveKernel.Supported(kvm)), quirks, fences.Fence(events));
     }
 
     private static void AssertRan(LiveComparison c)

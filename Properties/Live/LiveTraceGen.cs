@@ -63,8 +63,7 @@ internal static class LiveTraceGen
         {
             (8, Cpuid.Select(Plain)),
             (4, cr4.Select(v => Plain(new E.MovToCr4(v)))),
-            (4, Xcr0.Select(v => Plain(new E.Xsetbv(0, v)))),
-            (1, Gen.Const(Plain(new E.Xsetbv(1, 1)))),
+
             (3, ApicBase.Select(v => Plain(new E.Wrmsr(Msr.ApicBase, v)))),
             (2, CpuidFault.Select(v => Plain(new E.Wrmsr(Msr.MiscFeaturesEnables, v)))),
             (2, ReadableMsr.Select(i => Plain(new E.Rdmsr(i)))),
@@ -83,6 +82,11 @@ internal static class LiveTraceGen
             (2, Gen.OneOf<byte>(0, 3).Select(c => Plain(new E.SetCpl(c)))),
             (2, Gen.Const(Plain(new E.Run()))),
         };
+        if (fences.GuestXsetbvReachesKvm)
+        {
+            steps.Add((4, Xcr0.Select(v => Plain(new E.Xsetbv(0, v)))));
+            steps.Add((1, Gen.Const(Plain(new E.Xsetbv(1, 1)))));
+        }
         if (quirkChanges)
         {
             steps.Add((2, Gen.OneOf((ulong)KvmQuirks.MiscEnableNoMwait, 0ul, 1ul << 40).Select(m => Plain(new E.DisableQuirks2(m)))));

@@ -54,7 +54,7 @@ internal sealed partial record TcgGuestRun(int ExitCode, string Log, double Seco
         {
             start.ArgumentList.Add(a);
         }
-        start.Environment["CPUIDF_TCG_GUEST_ENV"] = string.Join(' ', environment.Select(kv => $"{kv.Key}={kv.Value}"));
+        start.Environment["CPUIDF_TCG_ENV"] = string.Join(' ', environment.Select(kv => $"{kv.Key}={kv.Value}"));
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
         var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);

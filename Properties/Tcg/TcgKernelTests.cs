@@ -24,7 +24,7 @@ public class TcgKernelTests
         }
         var run = TcgGuestRun.Boot(
             harness,
-            ["-namespace", "CpuidFunctional.Properties.Live", "-parallel", "none", "-failSkips", "-noColor", "-noLogo", "-showLiveOutput"],
+            ["-namespace", "CpuidFunctional.Properties.Live", "-parallelMode", "none", "-failSkips", "-noColor", "-noLogo", "-showLiveOutput"],
             environment
         );
         var output = TestContext.Current.TestOutputHelper;
