@@ -22,6 +22,10 @@ public static class KernelProfiles
     /// </summary>
     public static ulong SupportedXss(KernelProfile profile, HostCpu host) => profile == KernelProfile.Linux6_1 ? 0 : host.SupportedXss;
 
+    /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
+    public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
+        profile == KernelProfile.Linux6_1 ? KvmQuirks.Supported6_1 : KvmQuirks.Supported6_18;
+
     /// <summary>
     /// Whether KVM_CAP_DISABLE_QUIRKS2 assigns the mask (6.1: a later, smaller mask re-enables quirks) instead of
     /// OR-ing it in (later profiles).

@@ -16,7 +16,7 @@ public static class ScenarioRunner
     public static ScenarioReport Run(Scenario scenario, HostCpu host, IReadOnlyList<Policy>? policies = null)
     {
         policies ??= Policy.Correct;
-        var vm = new Vm(host, scenario.Profile);
+        var vm = new Vm(host, scenario.Profile, SupportedQuirks: KernelProfiles.SupportedQuirks(scenario.Profile));
         var states = policies.Select(p => KvmState.Create(vm, p)).ToArray();
         var table = host.Cpuid;
         Observation?[]? last = null;

@@ -116,4 +116,27 @@ public class KernelProfileTests
         var on618 = KvmState.WithCpuid(Vm(), Eager, guest);
         Assert.Equal(new Observation.Fault(X86Exception.UD), Run(Eager, on618, events).Observations[^1]);
     }
+
+    /// <summary>
+    /// Why Lazy is checked against Eager only on 6.15 and 6.18: under 6.1's MONITOR/MWAIT rule (the guest CPUID's
+    /// MWAIT bit, a dynamic output once MISC_ENABLE_NO_MWAIT is off) a lazy scheme would read a stale bit while an
+    /// update is pending. 6.15's <c>kvm_emulate_monitor_mwait</c> reads IA32_MISC_ENABLE[18] instead.
+    /// </summary>
+    [Fact]
+    public void Under_the_6_1_rules_a_lazy_scheme_would_let_MONITOR_MWAIT_read_a_stale_MWAIT_bit()
+    {
+        var guest = Edit(SkylakeGuest, 1, 0, e => e.WithBit(CpuidRegister.Ecx, 3, true));
+        VcpuEvent[] events =
+        [
+            new VcpuEvent.DisableQuirks2((ulong)(KvmQuirks.MwaitNeverUdFaults | KvmQuirks.MiscEnableNoMwait)),
+            new VcpuEvent.Run(),
+            new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait), // a trigger
+            new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault), // a trigger: MWAIT is now 0
+            new VcpuEvent.MonitorMwait(),
+        ];
+        var eager = Run(Eager, Fresh61(guest: guest), events).Observations[^1];
+        var lazy = Run(Policy.Lazy, KvmState.WithCpuid(Fresh61().Vm, Policy.Lazy, guest), events).Observations[^1];
+        Assert.Equal(new Observation.Fault(X86Exception.UD), eager);
+        Assert.Equal(new Observation.MwaitNop(), lazy);
+    }
 }

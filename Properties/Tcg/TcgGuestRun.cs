@@ -36,9 +36,10 @@ internal sealed partial record TcgGuestRun(int ExitCode, string Log, double Seco
 
     /// <summary>
     /// Runs <c>tcg-guest.sh run</c> with this assembly's folder as the guest program and <paramref name="arguments"/>
-    /// for it; the environment variables in <paramref name="environment"/> are passed into the guest.
+    /// for it; the environment variables in <paramref name="environment"/> are passed into the guest, and QEMU is
+    /// stopped after <paramref name="timeoutSeconds"/>.
     /// </summary>
-    public static TcgGuestRun Boot(TcgHarness harness, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment)
+    public static TcgGuestRun Boot(TcgHarness harness, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> environment, int timeoutSeconds)
     {
         var start = new ProcessStartInfo("bash")
         {
@@ -55,6 +56,7 @@ internal sealed partial record TcgGuestRun(int ExitCode, string Log, double Seco
             start.ArgumentList.Add(a);
         }
         start.Environment["CPUIDF_TCG_ENV"] = string.Join(' ', environment.Select(kv => $"{kv.Key}={kv.Value}"));
+        start.Environment["CPUIDF_TCG_TIMEOUT"] = timeoutSeconds.ToString(CultureInfo.InvariantCulture);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
         var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
