@@ -40,6 +40,7 @@ public static class GuestCode
         var xsetbv = a.CreateLabel();
         var wrmsr = a.CreateLabel();
         var rdmsr = a.CreateLabel();
+        var rsm = a.CreateLabel();
         var fault = a.CreateLabel();
         var stubs = new Label[Vectors];
 
@@ -62,6 +63,8 @@ public static class GuestCode
         a.je(wrmsr);
         a.cmp(eax, (int)GuestOp.Rdmsr);
         a.je(rdmsr);
+        a.cmp(eax, (int)GuestOp.Rsm);
+        a.je(rsm);
         a.Label(ref done); // GuestOp.Nop falls through to here
         a.mov(__dword_ptr[si + GuestLayout.DoneOffset], 1);
         a.mov(dx, GuestLayout.DonePort);
@@ -99,6 +102,13 @@ public static class GuestCode
         a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 12], edx);
         a.jmp(done);
 
+        // In SMM, RSM resumes the interpreter the SMI interrupted (after its OUT, or at its loop): it must find Nop
+        // and end this command. Outside SMM RSM is #UD (em_rsm) and the stub ends the command.
+        a.Label(ref rsm);
+        a.mov(__dword_ptr[si + GuestLayout.OpOffset], (int)GuestOp.Nop);
+        a.rsm();
+        a.jmp(done);
+
         for (var n = 0; n < Vectors; n++)
         {
             stubs[n] = a.CreateLabel();
@@ -117,22 +127,26 @@ public static class GuestCode
     }
 
     /// <summary>
-    /// The CPL3 interpreter (flat 32-bit protected mode): only CPUID, each command ending in an OUT to
-    /// <see cref="GuestLayout.DonePort"/> (IOPL 3 allows it). A ring-0 handler records the vector and the faulting
-    /// EIP, marks the command done and ends it with an OUT to <see cref="GuestLayout.FaultPort"/>; it never returns
-    /// to CPL3 by IRET (KVM's emulator lacks protected-mode IRET: v1252 probe fault12), the host re-enters CPL3.
+    /// The CPL3 interpreter (flat 32-bit protected mode): only CPUID and RSM (never in SMM here, so always #UD), each
+    /// command ending in an OUT to <see cref="GuestLayout.DonePort"/> (IOPL 3 allows it). A ring-0 handler records
+    /// the vector and the faulting EIP, marks the command done and ends it with an OUT to
+    /// <see cref="GuestLayout.FaultPort"/>; it never returns to CPL3 by IRET (KVM's emulator lacks protected-mode
+    /// IRET: v1252 probe fault12), the host re-enters CPL3.
     /// </summary>
     private static (ValueArray<byte>, ulong, ValueArray<ulong>) ProtectedMode()
     {
         var a = new Assembler(32);
         var loop = a.CreateLabel();
         var done = a.CreateLabel();
+        var rsm = a.CreateLabel();
         var fault = a.CreateLabel();
         var stubs = new Label[Vectors];
         const int cmd = GuestLayout.Command;
 
         a.Label(ref loop);
         a.mov(eax, __dword_ptr[cmd + GuestLayout.OpOffset]);
+        a.cmp(eax, (int)GuestOp.Rsm);
+        a.je(rsm);
         a.cmp(eax, (int)GuestOp.Cpuid);
         a.jne(done);
         a.mov(eax, __dword_ptr[cmd + GuestLayout.AOffset]);
@@ -147,6 +161,11 @@ public static class GuestCode
         a.mov(dx, GuestLayout.DonePort);
         a.@out(dx, al);
         a.jmp(loop);
+
+        // SMM runs the real-mode interpreter, so this RSM is always outside SMM: #UD, ended by the ring-0 handler.
+        a.Label(ref rsm);
+        a.rsm();
+        a.jmp(done);
 
         for (var n = 0; n < Vectors; n++)
         {
@@ -169,6 +188,24 @@ public static class GuestCode
         a.hlt();
 
         return Encode(a, GuestLayout.ProtectedModeCode, stubs, entry: loop);
+    }
+
+    /// <summary>
+    /// The SMM entry stub, to be copied to <see cref="GuestLayout.SmmEntry"/>. <c>enter_smm</c> starts the vCPU there
+    /// (CS base SMBASE, IP <see cref="GuestLayout.SmmEntryOffset"/>, 16-bit, DS base 0) with the IDT limit zeroed
+    /// ("Undocumented: IDT limit is set to zero on entry to SMM"), so the stub reloads the real-mode IDTR from
+    /// <see cref="GuestLayout.RealModeIdtr"/> (an exception in SMM then reaches the real-mode stubs instead of
+    /// triple-faulting) and far-jumps to 0000:<paramref name="realModeEntry"/>: the real-mode interpreter serves the
+    /// commands in SMM, whichever interpreter the SMI interrupted; RSM restores that one from the state-save area.
+    /// </summary>
+    public static ValueArray<byte> SmmEntryStub(ulong realModeEntry)
+    {
+        var a = new Assembler(16);
+        a.lidt(__[GuestLayout.RealModeIdtr]);
+        a.jmp(0, (uint)realModeEntry);
+        using var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), GuestLayout.SmmEntryOffset);
+        return ImmutableArray.Create(stream.ToArray());
     }
 
     private static void StoreResults16(Assembler a)

@@ -9,6 +9,15 @@ public static class GuestLayout
     /// <summary>Real-mode interrupt vector table (256 × 4 bytes).</summary>
     public const int Ivt = 0x0000;
 
+    /// <summary>
+    /// The real-mode IDTR pseudo-descriptor (u16 limit <see cref="RealModeIdtLimit"/>, u32 base <see cref="Ivt"/>),
+    /// loaded by the SMM entry stub: <c>enter_smm</c> zeroes the IDT limit, so any exception in SMM would triple-fault.
+    /// </summary>
+    public const int RealModeIdtr = 0x0400;
+
+    /// <summary>The limit of the real-mode IVT: 256 four-byte vectors.</summary>
+    public const ushort RealModeIdtLimit = (256 * 4) - 1;
+
     /// <summary>Protected-mode GDT: null, code0, data0, code3, data3, TSS.</summary>
     public const int Gdt = 0x0500;
 
@@ -35,6 +44,21 @@ public static class GuestLayout
 
     /// <summary>Top of the ring-3 stack.</summary>
     public const int Ring3StackTop = 0x9000;
+
+    /// <summary>KVM's SMBASE after RESET (<c>kvm_vcpu_reset</c>); the guest never relocates it.</summary>
+    public const int SmBase = 0x3_0000;
+
+    /// <summary>
+    /// Where <c>enter_smm</c> starts the vCPU, relative to SMBASE: CS base SMBASE (selector SMBASE >> 4), IP 0x8000,
+    /// CR0.PE = 0 with 4 GiB segment limits, DS/ES/FS/GS/SS base 0.
+    /// </summary>
+    public const int SmmEntryOffset = 0x8000;
+
+    /// <summary>The SMM entry stub (GPA SMBASE + 0x8000).</summary>
+    public const int SmmEntry = SmBase + SmmEntryOffset;
+
+    /// <summary>The 512-byte state-save area <c>enter_smm</c> writes and RSM reads (SMBASE + 0xFE00); nothing else lives there.</summary>
+    public const int SmmStateSave = SmBase + 0xFE00;
 
     /// <summary>The port of the OUT that ends each command.</summary>
     public const ushort DonePort = 0x10;

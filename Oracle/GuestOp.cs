@@ -20,4 +20,11 @@ public enum GuestOp : uint
 
     /// <summary>RDMSR with ECX = c; results in EAX and EDX.</summary>
     Rdmsr = 6,
+
+    /// <summary>
+    /// RSM. In SMM the real-mode interpreter first rewrites the record's op to <see cref="Nop"/>: RSM returns to the
+    /// interpreter the SMI interrupted, right after its OUT, which then reads Nop and ends the command. Outside SMM
+    /// RSM is #UD (<c>em_rsm</c>), at CPL0 and CPL3 alike.
+    /// </summary>
+    Rsm = 7,
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using CpuidFunctional.Core;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Host;
@@ -21,19 +22,24 @@ public sealed class LiveKvmTarget : IDisposable
 
     // Assembled once per process: GuestCode.Assemble is deterministic, and every trace creates a target.
     private static readonly GuestImage Image = GuestCode.Assemble();
+    private static readonly ValueArray<byte> SmmStub = GuestCode.SmmEntryStub(Image.RealModeEntry);
 
     private readonly LiveVm vm;
     private readonly LiveVcpu vcpu;
     private readonly GuestImage image;
     private readonly KvmSregs realModeSregs; // the real-mode segment state to return to from CPL3
-    private byte cpl; // which interpreter runs: 0 = real mode, 3 = the CPL3 protected-mode one
+    private readonly bool smm; // KVM_CAP_X86_SMM, and the SMRAM address space set up
+    private byte cpl; // which interpreter runs: 0 = real mode (also in SMM), 3 = the CPL3 protected-mode one
+    private bool inSmm; // between a delivered SMI and a successful RSM
+    private byte cplBeforeSmi; // the interpreter RSM returns to
 
-    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, GuestImage image, KvmSregs realModeSregs, ulong disabledQuirks, ulong supportedQuirks)
+    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, GuestImage image, KvmSregs realModeSregs, bool smm, ulong disabledQuirks, ulong supportedQuirks)
     {
         this.vm = vm;
         this.vcpu = vcpu;
         this.image = image;
         this.realModeSregs = realModeSregs;
+        this.smm = smm;
         DisabledQuirks = disabledQuirks;
         SupportedQuirks = supportedQuirks;
     }
@@ -70,6 +76,12 @@ public sealed class LiveKvmTarget : IDisposable
             vm.Dispose();
             return new IoctlResult<LiveKvmTarget>.Failed(q.Call, q.Errno);
         }
+        var smm = kvm.CheckExtension(KvmCapability.X86Smm) is IoctlResult<int>.Ok(> 0);
+        if (smm && vm.MapMemoryInSmmAddressSpace() is IoctlResult<int>.Failed a)
+        {
+            vm.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(a.Call, a.Errno);
+        }
         var createdVcpu = vm.CreateVcpu();
         if (createdVcpu is IoctlResult<LiveVcpu>.Failed vf)
         {
@@ -87,7 +99,7 @@ public sealed class LiveKvmTarget : IDisposable
             return new IoctlResult<LiveKvmTarget>.Failed(f.Call, f.Errno);
         }
         var supportedQuirks = kvm.CheckExtension(KvmCapability.DisableQuirks2) is IoctlResult<int>.Ok(var mask) ? (ulong)mask : 0;
-        var target = new LiveKvmTarget(vm, vcpu, image, ((IoctlResult<KvmSregs>.Ok)setup).Value, disabledQuirks, supportedQuirks);
+        var target = new LiveKvmTarget(vm, vcpu, image, ((IoctlResult<KvmSregs>.Ok)setup).Value, smm, disabledQuirks, supportedQuirks);
         var read = target.ReadStart();
         if (read is IoctlResult<int>.Failed r)
         {
@@ -147,6 +159,7 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.MovToCr4 or VcpuEvent.Xsetbv or VcpuEvent.Wrmsr or VcpuEvent.Rdmsr => new LiveResult.Unsupported(
             $"{e} at CPL{cpl}: the CPL3 interpreter only runs CPUID (and MOV CR4 takes a 32-bit value)"
         ),
+        VcpuEvent.SetCpl when inSmm => new LiveResult.Unsupported("CPL change in SMM: the SMM handler is the real-mode interpreter (CPL0)"),
         VcpuEvent.SetCpl(var level) => SetCpl(level),
         VcpuEvent.SetSregs(var cr4, var apicBase) => SetSregs(cr4, apicBase),
         VcpuEvent.SetXcrs(var xcr0) => Ioctl(vcpu.SetXcr(0, xcr0), _ => new Observation.IoctlDone(0)),
@@ -155,7 +168,12 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.GetCpuid2(var nent) => Ioctl(vcpu.GetCpuid2(nent), t => new Observation.Cpuid2(t)),
         VcpuEvent.DisableQuirks2(var mask) => Ioctl(vm.DisableQuirks2(mask), _ => new Observation.IoctlDone(0)),
         VcpuEvent.MonitorMwait => new LiveResult.Unsupported("MONITOR/MWAIT: the host has no MWAIT and the oracle does not run it"),
-        VcpuEvent.EnterSmm or VcpuEvent.Rsm => new LiveResult.Unsupported("SMM: KVM_CAP_X86_SMM is 0 here"),
+        VcpuEvent.EnterSmm or VcpuEvent.Rsm when !smm => new LiveResult.Unsupported("SMM: KVM_CAP_X86_SMM is 0 here"),
+        VcpuEvent.EnterSmm when inSmm => new LiveResult.Unsupported(
+            "SMI in SMM: KVM latches it (smi_pending) and enters SMM again right after RSM; the model keeps it latched"
+        ),
+        VcpuEvent.EnterSmm => EnterSmm(),
+        VcpuEvent.Rsm => Rsm(),
         VcpuEvent.Init or VcpuEvent.Reset => new LiveResult.Unsupported("INIT/RESET: needs an in-kernel APIC and a second vCPU"),
         VcpuEvent.SevEsSyncFromGhcb => new LiveResult.Unsupported("SEV-ES: not an SEV host"),
         VcpuEvent.NestedVmEntry or VcpuEvent.NestedVmExit => new LiveResult.Unsupported("nested: KVM_CAP_NESTED_STATE is 0 here"),
@@ -171,11 +189,14 @@ public sealed class LiveKvmTarget : IDisposable
 
     // ---- set-up ----
 
-    /// <summary>Copies both programs and builds the IVT, GDT, TSS and IDT.</summary>
+    /// <summary>Copies both programs and the SMM entry stub, and builds the IVT, its IDTR, the GDT, TSS and IDT.</summary>
     private static void Install(Span<byte> memory, GuestImage image)
     {
         image.RealMode.Items.AsSpan().CopyTo(memory[GuestLayout.RealModeCode..]);
         image.ProtectedMode.Items.AsSpan().CopyTo(memory[GuestLayout.ProtectedModeCode..]);
+        SmmStub.Items.AsSpan().CopyTo(memory[GuestLayout.SmmEntry..]);
+        BinaryPrimitives.WriteUInt16LittleEndian(memory[GuestLayout.RealModeIdtr..], GuestLayout.RealModeIdtLimit);
+        BinaryPrimitives.WriteUInt32LittleEndian(memory[(GuestLayout.RealModeIdtr + 2)..], GuestLayout.Ivt);
         for (var n = 0; n < 256; n++)
         {
             // IVT entry: offset (low 16 bits), segment 0; vectors above 31 share the last stub.
@@ -297,6 +318,73 @@ public sealed class LiveKvmTarget : IDisposable
             results[i] = BinaryPrimitives.ReadUInt32LittleEndian(record[(GuestLayout.ResultOffset + (4 * i))..]);
         }
         return new LiveResult.Observed(observe(results));
+    }
+
+    /// <summary>
+    /// KVM_SMI, then one KVM_RUN with a Nop command. That run delivers the SMI: <c>enter_smm</c> writes the
+    /// state-save area (CR4 and CPL among it), clears CR4 through <c>set_cr4</c>, always runs
+    /// <c>kvm_update_cpuid_runtime</c>, and starts the SMM entry stub, which hands over to the real-mode interpreter;
+    /// the Nop then ends inside SMM at CPL0. KVM_GET_VCPU_EVENTS confirms the vCPU is in SMM.
+    /// </summary>
+    private LiveResult EnterSmm()
+    {
+        if (vcpu.Smi() is IoctlResult<int>.Failed f)
+        {
+            return new LiveResult.Failed(f.ToString());
+        }
+        var result = Guest(GuestOp.Nop, 0, 0, 0, _ => null);
+        if (result is not LiveResult.Observed)
+        {
+            return result;
+        }
+        if (vcpu.InSmm() is not IoctlResult<bool>.Ok(var now) || !now)
+        {
+            return new LiveResult.Failed("KVM_SMI: the vCPU is not in SMM after the next KVM_RUN");
+        }
+        inSmm = true;
+        cplBeforeSmi = cpl;
+        cpl = 0;
+        return result;
+    }
+
+    /// <summary>
+    /// RSM as a guest command. In SMM <c>em_rsm</c> restores the state-save area: CR4 through <c>kvm_set_cr4</c> (an
+    /// update iff OSXSAVE or PKE change), the segments and with them the CPL, so the interrupted interpreter ends
+    /// the command. Outside SMM it is #UD, observed as a fault.
+    /// </summary>
+    private LiveResult Rsm()
+    {
+        var result = Guest(GuestOp.Rsm, 0, 0, 0, _ => null);
+        if (!inSmm || result is not LiveResult.Observed(null))
+        {
+            return result;
+        }
+        if (vcpu.InSmm() is not IoctlResult<bool>.Ok(var still) || still)
+        {
+            return new LiveResult.Failed("RSM: the vCPU is still in SMM");
+        }
+        inSmm = false;
+        cpl = cplBeforeSmi;
+        return cpl == 3 && RestoreTrType() is { } failed ? failed : result;
+    }
+
+    /// <summary>
+    /// After RSM back to CPL3: <c>enter_smm</c> saved TR as <c>kvm_get_segment</c> reports it (busy on SVM,
+    /// <c>svm_get_segment</c>) and RSM loaded that back, so TR gets <see cref="TrType"/> again through
+    /// KVM_SET_SREGS with CR4 and the APIC base unchanged (no dynamic-CPUID input changes); null on success.
+    /// </summary>
+    private LiveResult? RestoreTrType()
+    {
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var s))
+        {
+            return new LiveResult.Failed("KVM_GET_SREGS failed");
+        }
+        if (s.Tr.Type == TrType)
+        {
+            return null;
+        }
+        s.Tr.Type = TrType;
+        return vcpu.SetSregs(s) is IoctlResult<int>.Failed f ? new LiveResult.Failed(f.ToString()) : null;
     }
 
     private static LiveResult Ioctl<T>(IoctlResult<T> result, Func<T, Observation> observe) => result switch

@@ -116,6 +116,27 @@ public sealed unsafe class LiveVcpu : IDisposable
         }
     }
 
+    /// <summary>
+    /// KVM_SMI: makes an SMI pending (KVM_REQ_SMI). The next KVM_RUN delivers it (<c>process_smi</c>, then
+    /// <c>inject_pending_event</c> → <c>enter_smm</c>) unless the vCPU is already in SMM, where it stays latched until RSM.
+    /// </summary>
+    public IoctlResult<int> Smi() => Result("KVM_SMI", Libc.Ioctl(fd, KvmIoctl.Smi, 0));
+
+    /// <summary>KVM_GET_VCPU_EVENTS: whether the vCPU is in SMM (<c>smi.smm</c>, valid with KVM_VCPUEVENT_VALID_SMM).</summary>
+    public IoctlResult<bool> InSmm()
+    {
+        var buffer = stackalloc byte[KvmIoctl.VcpuEventsSize];
+        new Span<byte>(buffer, KvmIoctl.VcpuEventsSize).Clear();
+        if (Libc.Ioctl(fd, KvmIoctl.GetVcpuEvents, buffer) < 0)
+        {
+            return new IoctlResult<bool>.Failed("KVM_GET_VCPU_EVENTS", Libc.Errno);
+        }
+        var flags = *(uint*)(buffer + KvmIoctl.VcpuEventsFlagsOffset);
+        return (flags & KvmIoctl.VcpuEventValidSmm) == 0
+            ? new IoctlResult<bool>.Failed("KVM_GET_VCPU_EVENTS: no valid SMM state", 0)
+            : new IoctlResult<bool>.Ok(buffer[KvmIoctl.VcpuEventsSmiOffset] != 0);
+    }
+
     /// <summary>KVM_RUN until the guest exits to userspace (an interrupted run is retried).</summary>
     public IoctlResult<RunExit> Run()
     {

@@ -40,13 +40,7 @@ public sealed unsafe class LiveVm : IDisposable
             Libc.Close(fd);
             return new IoctlResult<LiveVm>.Failed("mmap(guest memory)", errno);
         }
-        // struct kvm_userspace_memory_region: slot, flags, guest_phys_addr, memory_size, userspace_addr.
-        var region = stackalloc ulong[4];
-        region[0] = 0; // slot 0, flags 0
-        region[1] = 0;
-        region[2] = (ulong)memorySize;
-        region[3] = (ulong)mem;
-        if (Libc.Ioctl(fd, KvmIoctl.SetUserMemoryRegion, region) < 0)
+        if (SetSlot(fd, addressSpace: 0, mem, memorySize) < 0)
         {
             var errno = Libc.Errno;
             Libc.Munmap(mem, (nuint)memorySize);
@@ -54,6 +48,30 @@ public sealed unsafe class LiveVm : IDisposable
             return new IoctlResult<LiveVm>.Failed("KVM_SET_USER_MEMORY_REGION", errno);
         }
         return new IoctlResult<LiveVm>.Ok(new LiveVm(fd, mem, memorySize, kvm.VcpuMmapSize));
+    }
+
+    /// <summary>
+    /// Maps the same guest memory as slot 0 of address space 1. A vCPU in SMM sees only that address space's slots
+    /// (<c>kvm_arch_vcpu_memslots_id</c>) and a VM starts with none, so without this <c>enter_smm</c> cannot write
+    /// the state-save area and the SMM entry code is MMIO. SMRAM is then ordinary memory, the same in and out of SMM
+    /// (a machine whose SMRAM is open). Only for kernels with KVM_CAP_X86_SMM.
+    /// </summary>
+    public IoctlResult<int> MapMemoryInSmmAddressSpace() =>
+        SetSlot(fd, KvmIoctl.SmmAddressSpace, memory, MemorySize) < 0
+            ? new IoctlResult<int>.Failed("KVM_SET_USER_MEMORY_REGION(SMM address space)", Libc.Errno)
+            : new IoctlResult<int>.Ok(0);
+
+    /// <summary>KVM_SET_USER_MEMORY_REGION: slot 0 of <paramref name="addressSpace"/> at GPA 0; the ioctl's return code.</summary>
+    private static int SetSlot(int vmFd, uint addressSpace, nint userspace, int size)
+    {
+        // struct kvm_userspace_memory_region: slot (address space in bits 16-31), flags, guest_phys_addr,
+        // memory_size, userspace_addr.
+        var region = stackalloc ulong[4];
+        region[0] = (ulong)addressSpace << KvmIoctl.SlotAddressSpaceShift; // slot 0, flags 0
+        region[1] = 0;
+        region[2] = (ulong)size;
+        region[3] = (ulong)userspace;
+        return Libc.Ioctl(vmFd, KvmIoctl.SetUserMemoryRegion, region);
     }
 
     /// <summary>KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, mask) on the VM.</summary>

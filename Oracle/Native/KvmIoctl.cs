@@ -2,7 +2,8 @@ namespace CpuidFunctional.Oracle.Native;
 
 /// <summary>
 /// ioctl request numbers and constants of <c>linux/kvm.h</c> for x86-64 (the _IO/_IOR/_IOW encodings with the
-/// struct sizes of that header: kvm_regs 144, kvm_sregs 312, kvm_xcrs 392, kvm_enable_cap 104, the memory region 32).
+/// struct sizes of that header: kvm_regs 144, kvm_sregs 312, kvm_xcrs 392, kvm_enable_cap 104, the memory region 32,
+/// kvm_vcpu_events 64).
 /// </summary>
 internal static class KvmIoctl
 {
@@ -31,6 +32,20 @@ internal static class KvmIoctl
     public const nuint GetCpuid2 = 0xC008_AE91;
     public const nuint GetXcrs = 0x8188_AEA6;
     public const nuint SetXcrs = 0x4188_AEA7;
+    public const nuint GetVcpuEvents = 0x8040_AE9F; // _IOR(KVMIO, 0x9f, struct kvm_vcpu_events)
+    public const nuint Smi = 0xAEB7; // _IO(KVMIO, 0xb7)
+
+    // kvm_userspace_memory_region.slot: bits 16-31 are the address space (KVM_CAP_MULTI_ADDRESS_SPACE). On x86 a vCPU
+    // in SMM sees address space 1 (kvm_arch_vcpu_memslots_id), so SMM needs its own slots there.
+    public const int SlotAddressSpaceShift = 16;
+    public const uint SmmAddressSpace = 1;
+
+    // kvm_vcpu_events: exception (8), interrupt (4), nmi (4), sipi_vector, flags, smi {smm, pending, smm_inside_nmi,
+    // latched_init}, reserved[27], exception_has_payload, exception_payload (u64).
+    public const int VcpuEventsSize = 64;
+    public const int VcpuEventsFlagsOffset = 20;
+    public const int VcpuEventsSmiOffset = 24;
+    public const uint VcpuEventValidSmm = 0x8;
 
     // kvm_run
     public const int RunExitReasonOffset = 8;

@@ -49,12 +49,45 @@ public class GuestCodeTests
     }
 
     [Fact]
+    public void Real_mode_RSM_first_rewrites_the_command_to_Nop()
+    {
+        var code = Decode([.. Image.RealMode.Items], 16, GuestLayout.RealModeCode);
+        var i = code.FindIndex(x => x.Mnemonic == Mnemonic.Rsm);
+        Assert.True(i > 0);
+        Assert.Single(code, x => x.Mnemonic == Mnemonic.Rsm);
+        var store = code[i - 1];
+        Assert.Equal(Mnemonic.Mov, store.Mnemonic);
+        Assert.Equal(Register.SI, store.MemoryBase);
+        Assert.Equal((ulong)GuestLayout.OpOffset, store.MemoryDisplacement64);
+        Assert.Equal(MemorySize.UInt32, store.MemorySize);
+        Assert.Equal((ulong)GuestOp.Nop, store.GetImmediate(1));
+    }
+
+    [Fact]
+    public void SMM_entry_stub_reloads_the_real_mode_IDTR_and_far_jumps_to_the_real_mode_interpreter()
+    {
+        var stub = GuestCode.SmmEntryStub(Image.RealModeEntry);
+        var code = Decode([.. stub.Items], 16, GuestLayout.SmmEntryOffset);
+        Assert.Equal(2, code.Count);
+        Assert.Equal(Mnemonic.Lidt, code[0].Mnemonic);
+        Assert.Equal(Register.None, code[0].MemoryBase);
+        Assert.Equal((ulong)GuestLayout.RealModeIdtr, code[0].MemoryDisplacement64);
+        Assert.Equal(Code.Jmp_ptr1616, code[1].Code);
+        Assert.Equal(0, code[1].FarBranchSelector);
+        Assert.Equal((uint)Image.RealModeEntry, code[1].FarBranch16);
+        Assert.Equal(GuestLayout.SmBase + GuestLayout.SmmEntryOffset, GuestLayout.SmmEntry);
+        Assert.True(GuestLayout.SmmStateSave + 512 <= LiveVm.DefaultMemorySize); // the state-save area is guest memory
+        Assert.True(GuestLayout.SmmEntry + stub.Count <= GuestLayout.SmmStateSave);
+    }
+
+    [Fact]
     public void Protected_mode_handlers_drop_error_codes_and_end_the_command_by_OUT_without_IRET()
     {
         var code = Decode([.. Image.ProtectedMode.Items], 32, GuestLayout.ProtectedModeCode);
         Assert.DoesNotContain(code, i => i.Code == Code.INVALID);
         Assert.Equal((ulong)GuestLayout.ProtectedModeCode, Image.ProtectedModeEntry); // the loop is the entry
         Assert.Contains(code, i => i.Mnemonic == Mnemonic.Cpuid);
+        Assert.Contains(code, i => i.Mnemonic == Mnemonic.Rsm); // #UD: SMM never runs this interpreter
         // KVM's emulator has no protected-mode IRET (v1252 probe fault12): no handler may use one.
         Assert.DoesNotContain(code, i => i.Mnemonic is Mnemonic.Iret or Mnemonic.Iretd or Mnemonic.Iretq);
         var gp = code.Single(i => i.IP == Image.ProtectedModeStubs[13]);

@@ -43,12 +43,24 @@ public class KvmAbiTests
     [InlineData(0x4188_AEA7ul, 'w', 392)] // KVM_SET_XCRS
     [InlineData(0x4068_AEA3ul, 'w', 104)] // KVM_ENABLE_CAP
     [InlineData(0x4020_AE46ul, 'w', 32)] // KVM_SET_USER_MEMORY_REGION
+    [InlineData(0x8040_AE9Ful, 'r', 64)] // KVM_GET_VCPU_EVENTS = _IOR(KVMIO, 0x9f, struct kvm_vcpu_events)
     public void Ioctl_numbers_encode_the_struct_sizes(ulong request, char direction, int size)
     {
         Assert.Equal((ulong)size, (request >> 16) & 0x3FFF);
         Assert.Equal(direction == 'r' ? 2ul : 1ul, request >> 30);
         Assert.Equal(0xAEul, (request >> 8) & 0xFF);
-        ulong[] used = [KvmIoctl.GetSregs, KvmIoctl.SetSregs, KvmIoctl.GetRegs, KvmIoctl.SetRegs, KvmIoctl.GetXcrs, KvmIoctl.SetXcrs, KvmIoctl.EnableCap, KvmIoctl.SetUserMemoryRegion];
+        ulong[] used =
+        [
+            KvmIoctl.GetSregs, KvmIoctl.SetSregs, KvmIoctl.GetRegs, KvmIoctl.SetRegs, KvmIoctl.GetXcrs, KvmIoctl.SetXcrs,
+            KvmIoctl.EnableCap, KvmIoctl.SetUserMemoryRegion, KvmIoctl.GetVcpuEvents,
+        ];
         Assert.Contains(request, used);
+    }
+
+    [Fact]
+    public void KVM_SMI_carries_no_argument_and_the_vcpu_events_smm_byte_sits_at_its_kernel_offset()
+    {
+        Assert.Equal((nuint)0xAEB7, KvmIoctl.Smi); // _IO(KVMIO, 0xb7): no direction, no size
+        Assert.Equal(24, KvmIoctl.VcpuEventsSmiOffset); // struct kvm_vcpu_events.smi.smm
     }
 }

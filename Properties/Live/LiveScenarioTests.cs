@@ -295,6 +295,44 @@ public class LiveScenarioTests
         );
     }
 
+    /// <summary>
+    /// SMI and RSM (KVM_CAP_X86_SMM): <c>enter_smm</c> clears CR4 and always updates, so in SMM CPUID shows OSXSAVE
+    /// and OSPKE clear (a MOV CR4 in SMM still works); RSM restores CR4 and the CPL the SMI interrupted, and outside
+    /// SMM RSM is #UD. From CPL3 the SMM handler is the real-mode interpreter at CPL0, RSM returns to CPL3 (CPUID
+    /// faulting there shows the ring transition still works).
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void SMI_clears_CR4_OSXSAVE_and_PKE_and_RSM_restores_them(byte cpl)
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        if (!kvm.Probe().Smm)
+        {
+            Assert.Skip($"KVM_CAP_X86_SMM is 0 on {KvmSystem.KernelRelease}");
+        }
+        var host = LiveKernel.Host(kvm);
+        var supported = LiveKernel.Supported(kvm);
+        var fences = KernelFences.ForThisKernel(kvm, host, supported);
+        var cr4 = OsXsave | (fences.AgreedDynamicCr4 & Cr4.Pke);
+        var refused = fences.AgreedRefusedCr4 & (0 - fences.AgreedRefusedCr4); // the lowest CR4 bit both refuse
+        using var target = Create(kvm, supported, 0);
+        var events = new List<E> { new E.Run(), new E.MovToCr4(cr4), new E.SetCpl(cpl), new E.Cpuid(1, 0), new E.Cpuid(7, 0) };
+        events.AddRange([new E.EnterSmm(), new E.Cpuid(1, 0), new E.Cpuid(7, 0), new E.GetCpuid2(256)]);
+        if (refused != 0)
+        {
+            events.Add(new E.MovToCr4(OsXsave | refused)); // #GP inside SMM: the stub's real-mode IDTR delivers it
+        }
+        events.AddRange([new E.MovToCr4(OsXsave), new E.Cpuid(1, 0), new E.Rsm(), new E.Cpuid(1, 0), new E.Cpuid(7, 0)]);
+        events.AddRange([new E.Rsm(), new E.Cpuid(1, 0), new E.GetCpuid2(256)]); // #UD outside SMM
+        if (cpl == 3)
+        {
+            events.AddRange([new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))), new E.Cpuid(1, 0)]); // #GP from CPL3
+            events.AddRange([new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 0))), new E.SetCpl(0), new E.Cpuid(1, 0)]);
+        }
+        AssertAgrees(LiveComparison.Run(target, host, events));
+    }
+
     // ---- helpers ----
 
     private static IEnumerable<E> OutOfRangeQueries() =>

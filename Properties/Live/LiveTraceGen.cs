@@ -91,6 +91,12 @@ internal static class LiveTraceGen
         {
             steps.Add((2, Gen.OneOf((ulong)KvmQuirks.MiscEnableNoMwait, 0ul, 1ul << 40).Select(m => Plain(new E.DisableQuirks2(m)))));
         }
+        if (caps.Smm)
+        {
+            // SMI and RSM, in and out of SMM (RSM outside SMM is #UD); Resolve rewrites what cannot be compared in SMM.
+            steps.Add((2, Gen.Const(Plain(new E.EnterSmm()))));
+            steps.Add((2, Gen.Const(Plain(new E.Rsm()))));
+        }
         if (caps.XssSaved)
         {
             var xss = XssValue(supported);
@@ -123,6 +129,9 @@ internal static class LiveTraceGen
     /// a quirk change while an update is pending is preceded by KVM_GET_CPUID2, so Eager and Lazy sample the quirk
     /// at the same point (the pending case is Modelling note 5, pinned by a scenario test); where a pre-run
     /// KVM_SET_CPUID2 leaves the kernel's update pending (PVM: probe mwait.txt), every quirk change is preceded by it.
+    /// In SMM, an SMI becomes RSM (KVM would latch it and enter SMM again right after RSM, while the model keeps it
+    /// latched: not comparable) and a CPL change is dropped (the oracle's SMM handler is the real-mode interpreter);
+    /// SMI and RSM run guest code, so before the first run they are preceded by KVM_RUN too.
     /// </summary>
     public static IReadOnlyList<E> Resolve(TraceStep step, KvmState lazy, LiveKvmTarget target, KernelFences fences)
     {
@@ -135,12 +144,20 @@ internal static class LiveTraceGen
             TraceStep.MiscEnableWrite(var host, var mwait, var flip) => MiscEnable(target.StartRegisters.MiscEnable, host, mwait, flip),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
+        if (v.InSmm && e is E.SetCpl)
+        {
+            return [];
+        }
+        if (v.InSmm && e is E.EnterSmm)
+        {
+            e = new E.Rsm();
+        }
         var guest = e is E.Cpuid or E.MovToCr4 or E.Xsetbv or E.Wrmsr or E.Rdmsr;
         if (guest && v.Cpl != 0 && e is not E.Cpuid)
         {
             e = new E.Cpuid(1, 0);
         }
-        if (guest && !v.HasRun)
+        if ((guest || e is E.EnterSmm or E.Rsm) && !v.HasRun)
         {
             return [new E.Run(), e];
         }
