@@ -11,7 +11,7 @@ namespace CpuidFunctional.Properties.Tcg;
 public class TcgKernelTests
 {
     /// <summary>Fewer would mean a test class was lost from the live namespace.</summary>
-    private const int MinimumLiveTests = 40;
+    private const int MinimumLiveTests = 80;
 
     [Fact]
     public void The_live_suite_passes_against_Linux_6_1_kvm_amd_booted_under_QEMU_TCG()
