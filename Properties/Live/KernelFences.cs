@@ -57,7 +57,7 @@ internal sealed record KernelFences(
     /// <summary>CR4 bits both refuse (KVM_SET_SREGS EINVAL, MOV CR4 #GP): the refusal path, exercised safely.</summary>
     public ulong AgreedRefusedCr4 => 0xFFFF_FFFFul & ~Cr4Accepted & ~Cr4Disagreeing;
 
-    /// <summary>The differences found, one line each ("" if none).</summary>
+    /// <summary>The differences found, one line each (empty if none).</summary>
     public IReadOnlyList<string> Differences
     {
         get
