@@ -195,7 +195,16 @@ public static class ScenarioParser
                         return usage;
                     }
                     var nent = (ulong)CpuidTable.MaxEntries;
-                    return w.Length == 2 && Value(w[1], out nent) is { } bad ? bad : Done(() => Add(new VcpuEvent.GetCpuid2((int)Math.Min(nent, int.MaxValue))));
+                    if (w.Length == 2 && Value(w[1], out nent) is { } bad)
+                    {
+                        return bad;
+                    }
+                    if (nent > uint.MaxValue)
+                    {
+                        return $"nent {w[1]} does not fit in kvm_cpuid2's 32-bit nent";
+                    }
+                    // Any nent at or above the table size answers alike (KVM only compares it with cpuid_nent).
+                    return Done(() => Add(new VcpuEvent.GetCpuid2((int)Math.Min(nent, int.MaxValue))));
                 }
             case "set-sregs":
                 {
@@ -258,7 +267,8 @@ public static class ScenarioParser
                     {
                         return bad;
                     }
-                    var xcr = (uint)Math.Min(index, uint.MaxValue);
+                    // kvm_emulate_xsetbv takes the XCR index from ECX: the high half of RCX is ignored, as here.
+                    var xcr = (uint)index;
                     return OneValue(w[^1], v => Add(new VcpuEvent.Xsetbv(xcr, v)));
                 }
             case "wrmsr":
@@ -374,7 +384,13 @@ public static class ScenarioParser
             case "ok" when w.Length <= 3:
                 {
                     var n = 0ul;
-                    return w.Length == 3 && Value(w[2], out n) is { } bad ? bad : Done(() => Exactly(new Observation.IoctlDone((int)Math.Min(n, int.MaxValue))));
+                    if (w.Length == 3 && Value(w[2], out n) is { } bad)
+                    {
+                        return bad;
+                    }
+                    return n > int.MaxValue
+                        ? $"'expect ok {w[2]}': an ioctl returns an int, at most {int.MaxValue}"
+                        : Done(() => Exactly(new Observation.IoctlDone((int)n)));
                 }
             case "#gp" when w.Length == 2:
                 Exactly(new Observation.Fault(X86Exception.GP));

@@ -41,6 +41,8 @@ public class ScenarioParserTests
     [InlineData("host skylake-sp\ncpuid 1\nexpect ecx.27=2\n", 3, "a bit is 0 or 1")]
     [InlineData("host skylake-sp\nwrmsr NOPE 1\n", 2, "bad MSR 'NOPE'")]
     [InlineData("mov-cr4 0\n", 0, "no 'host' line")]
+    [InlineData("host skylake-sp\nget-cpuid2 0x100000000\n", 2, "does not fit in kvm_cpuid2's 32-bit nent")]
+    [InlineData("host skylake-sp\nset-sregs cr4=0\nexpect ok 0xFFFFFFFFFFFFFFFF\n", 3, "an ioctl returns an int")]
     public void Malformed_lines_are_errors_naming_the_line(string text, int line, string message)
     {
         var error = ErrorOf(text);
@@ -48,6 +50,15 @@ public class ScenarioParserTests
         Assert.Equal("t.scn", error.Source);
         Assert.Equal(line, error.Line);
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void XSETBV_takes_its_XCR_index_from_ECX_so_the_high_half_of_RCX_is_ignored()
+    {
+        // kvm-unit-tests xsave.c: XSETBV with RCX = 0xdeadbeef00000000 writes XCR0 and succeeds.
+        var s = Parsed("host skylake-sp\nxsetbv 0xdeadbeef00000000 0x3\n");
+
+        Assert.Equal(new VcpuEvent.Xsetbv(0, 0x3), Assert.IsType<ScenarioStep.Apply>(s.Steps[0]).Event);
     }
 
     [Fact]
