@@ -149,13 +149,16 @@ internal static class CheckCommand
             .Columns(new TaskDescriptionColumn(), new SpinnerColumn(), new ElapsedTimeColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask(label, maxValue: 1);
+                // Task descriptions are Spectre markup; the label is plain text ("[Eager, Lazy, Reference]").
+                var task = ctx.AddTask(Markup.Escape(label), maxValue: 1);
                 task.IsIndeterminate = true;
                 result = search(
                     options with
                     {
                         Progress = p =>
-                            task.Description = string.Create(CultureInfo.InvariantCulture, $"{label}: depth {p.Depth}, {p.States:N0} states, {p.Transitions:N0} transitions, frontier {p.Frontier:N0}"),
+                            task.Description = Markup.Escape(
+                                string.Create(CultureInfo.InvariantCulture, $"{label}: depth {p.Depth}, {p.States:N0} states, {p.Transitions:N0} transitions, frontier {p.Frontier:N0}")
+                            ),
                     }
                 );
                 task.Value = 1;
