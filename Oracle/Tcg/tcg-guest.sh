@@ -22,7 +22,7 @@ trap 'on_err $? "$BASH_COMMAND" $LINENO' ERR
 
 readonly SCRIPT_VERSION=1
 readonly PROG=${0##*/}
-CACHE=${CPUIDF_TCG_CACHE:-${HOME:?HOME is not set}/.cache/cpuidf-tcg}
+CACHE=${CPUIDF_TCG_CACHE:-${HOME:-/root}/.cache/cpuidf-tcg}
 readonly CACHE
 # The cache (kernel tree, debs: ~500 MB) must not land inside the repository.
 REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd -P)
