@@ -60,6 +60,12 @@ public static class GuestLayout
     /// <summary>The 512-byte state-save area <c>enter_smm</c> writes and RSM reads (SMBASE + 0xFE00); nothing else lives there.</summary>
     public const int SmmStateSave = SmBase + 0xFE00;
 
+    /// <summary>GDT descriptor: flat 4 GiB 32-bit code, DPL0 (the oracle's selector 0x08, and the SVM harness's).</summary>
+    public const ulong FlatCodeDpl0 = 0x00CF_9A00_0000_FFFF;
+
+    /// <summary>GDT descriptor: flat 4 GiB 32-bit data, DPL0 (selector 0x10).</summary>
+    public const ulong FlatDataDpl0 = 0x00CF_9200_0000_FFFF;
+
     /// <summary>The port of the OUT that ends each command.</summary>
     public const ushort DonePort = 0x10;
 

@@ -22,22 +22,23 @@ public sealed class LiveKvmTarget : IDisposable
 
     // Assembled once per process: GuestCode.Assemble is deterministic, and every trace creates a target.
     private static readonly GuestImage Image = GuestCode.Assemble();
+
+    // Read once per process: the release and the loaded vendor module do not change while it runs.
+    private static readonly LiveKernelIdentity ThisKernel = LiveKernelIdentity.Current;
     private static readonly ValueArray<byte> SmmStub = GuestCode.SmmEntryStub(Image.RealModeEntry);
 
     private readonly LiveVm vm;
     private readonly LiveVcpu vcpu;
-    private readonly GuestImage image;
     private readonly KvmSregs realModeSregs; // the real-mode segment state to return to from CPL3
     private readonly bool smm; // KVM_CAP_X86_SMM, and the SMRAM address space set up
     private byte cpl; // which interpreter runs: 0 = real mode (also in SMM), 3 = the CPL3 protected-mode one
     private bool inSmm; // between a delivered SMI and a successful RSM
     private byte cplBeforeSmi; // the interpreter RSM returns to
 
-    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, GuestImage image, KvmSregs realModeSregs, bool smm, ulong disabledQuirks, ulong supportedQuirks)
+    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, KvmSregs realModeSregs, bool smm, ulong disabledQuirks, ulong supportedQuirks)
     {
         this.vm = vm;
         this.vcpu = vcpu;
-        this.image = image;
         this.realModeSregs = realModeSregs;
         this.smm = smm;
         DisabledQuirks = disabledQuirks;
@@ -51,7 +52,7 @@ public sealed class LiveKvmTarget : IDisposable
     public ulong SupportedQuirks { get; }
 
     /// <summary>The kernel this target runs on, and the model profile that follows its rules.</summary>
-    public LiveKernelIdentity Kernel { get; } = LiveKernelIdentity.Current;
+    public LiveKernelIdentity Kernel => ThisKernel;
 
     /// <summary>KVM_GET_CPUID2 right after the set-up's KVM_SET_CPUID2: the table the model starts from.</summary>
     public CpuidTable StartTable { get; private set; } = CpuidTable.Empty;
@@ -89,9 +90,8 @@ public sealed class LiveKvmTarget : IDisposable
             return new IoctlResult<LiveKvmTarget>.Failed(vf.Call, vf.Errno);
         }
         var vcpu = ((IoctlResult<LiveVcpu>.Ok)createdVcpu).Value;
-        var image = Image;
-        Install(vm.Memory, image);
-        var setup = SetUp(vcpu, table, image);
+        Install(vm.Memory);
+        var setup = SetUp(vcpu, table);
         if (setup is IoctlResult<KvmSregs>.Failed f)
         {
             vcpu.Dispose();
@@ -99,7 +99,7 @@ public sealed class LiveKvmTarget : IDisposable
             return new IoctlResult<LiveKvmTarget>.Failed(f.Call, f.Errno);
         }
         var supportedQuirks = kvm.CheckExtension(KvmCapability.DisableQuirks2) is IoctlResult<int>.Ok(var mask) ? (ulong)mask : 0;
-        var target = new LiveKvmTarget(vm, vcpu, image, ((IoctlResult<KvmSregs>.Ok)setup).Value, smm, disabledQuirks, supportedQuirks);
+        var target = new LiveKvmTarget(vm, vcpu, ((IoctlResult<KvmSregs>.Ok)setup).Value, smm, disabledQuirks, supportedQuirks);
         var read = target.ReadStart();
         if (read is IoctlResult<int>.Failed r)
         {
@@ -190,8 +190,9 @@ public sealed class LiveKvmTarget : IDisposable
     // ---- set-up ----
 
     /// <summary>Copies both programs and the SMM entry stub, and builds the IVT, its IDTR, the GDT, TSS and IDT.</summary>
-    private static void Install(Span<byte> memory, GuestImage image)
+    private static void Install(Span<byte> memory)
     {
+        var image = Image;
         image.RealMode.Items.AsSpan().CopyTo(memory[GuestLayout.RealModeCode..]);
         image.ProtectedMode.Items.AsSpan().CopyTo(memory[GuestLayout.ProtectedModeCode..]);
         SmmStub.Items.AsSpan().CopyTo(memory[GuestLayout.SmmEntry..]);
@@ -206,8 +207,8 @@ public sealed class LiveKvmTarget : IDisposable
         ReadOnlySpan<ulong> gdt =
         [
             0,
-            0x00CF_9A00_0000_FFFF, // 0x08 flat code, DPL0
-            0x00CF_9200_0000_FFFF, // 0x10 flat data, DPL0
+            GuestLayout.FlatCodeDpl0, // 0x08
+            GuestLayout.FlatDataDpl0, // 0x10
             0x00CF_FA00_0000_FFFF, // 0x18 flat code, DPL3
             0x00CF_F200_0000_FFFF, // 0x20 flat data, DPL3
             0x0000_8B00_0600_0067, // 0x28 32-bit TSS (busy) at 0x600, limit 0x67
@@ -230,7 +231,7 @@ public sealed class LiveKvmTarget : IDisposable
         }
     }
 
-    private static IoctlResult<KvmSregs> SetUp(LiveVcpu vcpu, CpuidTable table, GuestImage image)
+    private static IoctlResult<KvmSregs> SetUp(LiveVcpu vcpu, CpuidTable table)
     {
         if (vcpu.SetCpuid2(table) is IoctlResult<int>.Failed f)
         {
@@ -248,7 +249,7 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return new IoctlResult<KvmSregs>.Failed(g.Call, g.Errno);
         }
-        var regs = new KvmRegs { Rip = image.RealModeEntry, Rflags = 2 };
+        var regs = new KvmRegs { Rip = Image.RealModeEntry, Rflags = 2 };
         return vcpu.SetRegs(regs) is IoctlResult<int>.Failed h ? new IoctlResult<KvmSregs>.Failed(h.Call, h.Errno) : new IoctlResult<KvmSregs>.Ok(s);
     }
 
@@ -433,7 +434,7 @@ public sealed class LiveKvmTarget : IDisposable
     }
 
     /// <summary>Back to the real-mode interpreter at CPL0, CR4 and the APIC base unchanged; null on success.</summary>
-    private LiveResult? EnterRealMode() => Enter(realModeSregs, new KvmRegs { Rip = image.RealModeEntry, Rflags = 2 });
+    private LiveResult? EnterRealMode() => Enter(realModeSregs, new KvmRegs { Rip = Image.RealModeEntry, Rflags = 2 });
 
     /// <summary>
     /// The CPL3 interpreter's loop in flat 32-bit protected mode (IOPL 3 for its OUT), CR4 and the APIC base
@@ -454,7 +455,7 @@ public sealed class LiveKvmTarget : IDisposable
         next.Gdt = new KvmDtable { Base = GuestLayout.Gdt, Limit = (6 * 8) - 1 };
         next.Idt = new KvmDtable { Base = GuestLayout.Idt, Limit = (32 * 8) - 1 };
         next.Cr0 = Cr0Pe | Cr0Et;
-        return Enter(next, new KvmRegs { Rip = image.ProtectedModeEntry, Rsp = GuestLayout.Ring3StackTop, Rflags = 0x3002 }); // IOPL 3
+        return Enter(next, new KvmRegs { Rip = Image.ProtectedModeEntry, Rsp = GuestLayout.Ring3StackTop, Rflags = 0x3002 }); // IOPL 3
     }
 
     /// <summary>

@@ -163,8 +163,8 @@ public static class SvmL1Harness
     {
         Code.L1.Items.AsSpan().CopyTo(memory[L1Code..]);
         Code.L2.Items.AsSpan().CopyTo(memory[L2Code..]);
-        BinaryPrimitives.WriteUInt64LittleEndian(memory[(Gdt + 8)..], 0x00CF_9A00_0000_FFFF); // 0x08 flat code, DPL0
-        BinaryPrimitives.WriteUInt64LittleEndian(memory[(Gdt + 16)..], 0x00CF_9200_0000_FFFF); // 0x10 flat data, DPL0
+        BinaryPrimitives.WriteUInt64LittleEndian(memory[(Gdt + 8)..], GuestLayout.FlatCodeDpl0); // selector 0x08
+        BinaryPrimitives.WriteUInt64LittleEndian(memory[(Gdt + 16)..], GuestLayout.FlatDataDpl0); // selector 0x10
         memory.Slice(PageDirectory, 0x1000).Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(memory[PageDirectory..], Pde4MiBPresentWritable); // 0–4 MiB → 0–4 MiB
 

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Interpreter;
+using CpuidFunctional.Properties.Scenarios;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 
@@ -44,7 +45,7 @@ public class DocsCodeBlockTests
 
     private static List<(string File, int Line, string Code)> All()
     {
-        var root = Root();
+        var root = RepositoryFiles.Root ?? throw new InvalidOperationException($"no CpuidFunctional.sln above {AppContext.BaseDirectory}");
         var files = Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Append(Path.Combine(root, "README.md")).Order(StringComparer.Ordinal);
         var blocks = new List<(string, int, string)>();
         foreach (var path in files)
@@ -66,16 +67,6 @@ public class DocsCodeBlockTests
             }
         }
         return blocks;
-    }
-
-    private static string Root()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CpuidFunctional.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException($"no CpuidFunctional.sln above {AppContext.BaseDirectory}");
     }
 
     private static List<string> Compile(string body)

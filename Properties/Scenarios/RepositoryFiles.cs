@@ -1,20 +1,26 @@
 namespace CpuidFunctional.Properties.Scenarios;
 
-/// <summary>Finds the repository's scenarios/ folder from the test binary's location.</summary>
+/// <summary>Finds the repository (the folder holding CpuidFunctional.sln) and its scenarios/ folder from the test binary's location.</summary>
 internal static class RepositoryFiles
 {
-    public static string ScenarioFolder { get; } = Find();
+    /// <summary>The repository root above the test binary, or null when the binary runs outside a checkout.</summary>
+    public static string? Root { get; } = FindRoot();
 
-    private static string Find()
+    /// <summary>The repository's scenarios/ folder.</summary>
+    public static string ScenarioFolder =>
+        Root is { } root && Directory.Exists(Path.Combine(root, "scenarios"))
+            ? Path.Combine(root, "scenarios")
+            : throw new DirectoryNotFoundException("no scenarios/ folder above " + AppContext.BaseDirectory);
+
+    private static string? FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "scenarios");
-            if (File.Exists(Path.Combine(dir.FullName, "CpuidFunctional.sln")) && Directory.Exists(candidate))
+            if (File.Exists(Path.Combine(dir.FullName, "CpuidFunctional.sln")))
             {
-                return candidate;
+                return dir.FullName;
             }
         }
-        throw new DirectoryNotFoundException("no scenarios/ folder above " + AppContext.BaseDirectory);
+        return null;
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CpuidFunctional.Properties.Scenarios;
 
 namespace CpuidFunctional.Properties.Tcg;
 
@@ -13,16 +14,12 @@ internal sealed record TcgHarness(string Script, string KernelRelease)
     /// <summary>The harness, or a skip saying what is missing.</summary>
     public static TcgHarness LocateOrSkip()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CpuidFunctional.sln")))
-        {
-            dir = dir.Parent;
-        }
-        if (dir is null)
+        if (RepositoryFiles.Root is not { } root)
         {
             Assert.Skip($"the TCG harness needs the repository: no CpuidFunctional.sln above {AppContext.BaseDirectory}");
+            throw new InvalidOperationException("unreachable: Assert.Skip throws");
         }
-        var script = Path.Combine(dir.FullName, "Oracle", "Tcg", "tcg-guest.sh");
+        var script = Path.Combine(root, "Oracle", "Tcg", "tcg-guest.sh");
         var (code, output) = Bash(script, "status");
         if (code != 0)
         {
