@@ -1,3 +1,4 @@
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
@@ -71,10 +72,9 @@ internal static class Choices
         return policies;
     }
 
-    /// <summary>A <see cref="KvmBug"/> by its name (case-insensitive); null if there is none such (or <c>None</c>).</summary>
-    public static KvmBug? Bug(string name) =>
-        name.Length > 0 && char.IsAsciiLetter(name[0]) && Enum.TryParse<KvmBug>(name, ignoreCase: true, out var bug) && bug != KvmBug.None && Enum.IsDefined(bug) ? bug : null;
+    /// <summary>A wrong variant of KVM's rules (<see cref="WrongRules"/>) by its name (case-insensitive); null if there is none such.</summary>
+    public static KvmRules? Bug(string name) => WrongRules.Named(name);
 
-    /// <summary>The bug names, for error messages and help.</summary>
-    public static string BugNames => string.Join(", ", Enum.GetNames<KvmBug>().Where(n => n != nameof(KvmBug.None)));
+    /// <summary>The variants' names, for error messages and help.</summary>
+    public static string BugNames => string.Join(", ", WrongRules.All.Select(r => r.Name));
 }

@@ -29,7 +29,7 @@ internal static class ExecCommand
         var policies = new Option<string[]>("--policy") { Description = "eager, lazy, lazyunfixed, reference, or all (= eager lazy reference, the default); repeatable", AllowMultipleArgumentsPerToken = true };
         var maxSteps = new Option<string?>("--max-steps") { Description = $"Instructions per run before it stops (default {DefaultMaxSteps:N0})" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object: per policy the stop reason, steps, effort, outputs and every observation; agree; firstDifference" };
-        var bug = new Option<string?>("--bug") { Description = "Teaching aid: run Lazy with this deliberately wrong rule (a KvmBug name) to see a disagreement", Hidden = true };
+        var bug = new Option<string?>("--bug") { Description = "Teaching aid: run Lazy with this deliberately wrong rule (a WrongRules name) to see a disagreement", Hidden = true };
         var command = new Command("exec", "Run a flat binary under the interpreter once per policy and compare the runs") { file, host, kernel, policies, maxSteps, json, bug };
         command.SetAction(parse => Run(
             app,

@@ -27,7 +27,7 @@ internal static class RandomCommand
         var seed = new Option<string?>("--seed") { Description = "The run's seed; trace k depends only on (seed, k) and the options (default 0)" };
         var shard = new Option<string?>("--shard") { Description = "Check only part I of N (0-based): the traces with k mod N = I" };
         var length = new Option<string?>("--length") { Description = $"Events per trace after KVM_SET_CPUID2 and KVM_RUN (default {RandomTraceGenerator.DefaultLength})" };
-        var bug = new Option<string?>("--bug") { Description = "Teaching aid: run Lazy with this deliberately wrong rule (a KvmBug name) to see a failure", Hidden = true };
+        var bug = new Option<string?>("--bug") { Description = "Teaching aid: run Lazy with this deliberately wrong rule (a WrongRules name) to see a failure", Hidden = true };
         var command = new Command("random", "Random event traces: Eager, Lazy and Reference must agree at every observation (deterministic, shardable)")
         {
             hosts, kernels, traces, start, seed, shard, length, bug,

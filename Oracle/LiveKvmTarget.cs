@@ -126,12 +126,11 @@ public sealed class LiveKvmTarget : IDisposable
             Cr4 = r.Cr4,
             Xcr0 = r.Xcr0,
             ApicBase = r.ApicBase,
-            MiscEnable = r.MiscEnable,
-            MiscFeaturesEnables = r.MiscFeaturesEnables,
+            Rare = s.Vcpu.Rare with { MiscEnable = r.MiscEnable, MiscFeaturesEnables = r.MiscFeaturesEnables },
         };
         // The registers above are the ones the kernel materialized StartTable from; recompute so the model's
         // table and capability bits agree with them whatever the RESET defaults were.
-        var m = DynamicBits.Materialize(vmState, v, v.Cpuid, v.Caps, policy);
+        var m = DynamicBits.Materialize(vmState, v, v.Cpuid, v.Caps, policy.Rules);
         return new KvmState(vmState, v with { Cpuid = m.Table, Caps = m.Caps });
     }
 

@@ -33,15 +33,15 @@ public class MaterializeBenchmarks
     {
         vm = new Vm(HostPresets.All[Host]);
         var v = KvmState.WithCpuid(vm, Policy.Eager, GuestCpuid.For(vm.Host)).Vcpu with { Cr4 = Cr4.OsXsave | Cr4.Pke, Xcr0 = 0x7 };
-        current = v with { Cpuid = DynamicBits.Materialize(vm, v, v.Cpuid, v.Caps, Policy.Eager).Table };
+        current = v with { Cpuid = DynamicBits.Materialize(vm, v, v.Cpuid, v.Caps, KvmRules.Kvm).Table };
         stale = current with { Cr4 = 0, Xcr0 = 0x3 };
     }
 
     /// <summary>Nothing changes: the same table comes back.</summary>
     [Benchmark]
-    public Materialized Unchanged() => DynamicBits.Materialize(vm, current, current.Cpuid, current.Caps, Policy.Lazy);
+    public Materialized Unchanged() => DynamicBits.Materialize(vm, current, current.Cpuid, current.Caps, KvmRules.Kvm);
 
     /// <summary>Four outputs change: one copy of the table.</summary>
     [Benchmark]
-    public Materialized Changed() => DynamicBits.Materialize(vm, stale, stale.Cpuid, stale.Caps, Policy.Lazy);
+    public Materialized Changed() => DynamicBits.Materialize(vm, stale, stale.Cpuid, stale.Caps, KvmRules.Kvm);
 }

@@ -1,4 +1,5 @@
 using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
@@ -15,9 +16,6 @@ namespace CpuidFunctional.Bench.Mutable;
 /// </summary>
 internal sealed class MutableKvm
 {
-    private const ulong XfeatureFp = 1, XfeatureSse = 2, XfeatureYmm = 4, XfeatureBndregs = 8, XfeatureBndcsr = 0x10;
-    private const ulong XfeatureAvx512 = 0x7ul << 5, XfeatureXtile = 0x3ul << 17;
-
     // ---- VM (fixed at creation; quirks only ever OR-ed in) ----
     private readonly XsaveLayout xsave;
     private readonly KernelProfile profile;
@@ -43,8 +41,7 @@ internal sealed class MutableKvm
         profile = vm.Profile;
         hostSupportedXcr0 = vm.Host.SupportedXcr0;
         hostSupportedXss = vm.Host.SupportedXss;
-        var hostLeaf1 = vm.Host.Cpuid.IndexOfFunction(1);
-        hostHasXsave = hostLeaf1 >= 0 && vm.Host.Cpuid[hostLeaf1].Has(CpuidRegister.Ecx, 26);
+        hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         supportedQuirks = vm.SupportedQuirks;
         disabledQuirks = vm.DisabledQuirks;
         Mode = mode;
@@ -294,37 +291,16 @@ internal sealed class MutableKvm
 
     // ---- XCR0 ----
 
-    private bool IsValidXcr0(uint index, ulong xcr0)
-    {
-        if (index != 0 || (xcr0 & XfeatureFp) == 0 || ((xcr0 & XfeatureYmm) != 0 && (xcr0 & XfeatureSse) == 0))
-        {
-            return false;
-        }
-        if ((xcr0 & ~(guestSupportedXcr0 | XfeatureFp)) != 0)
-        {
-            return false;
-        }
-        if (((xcr0 & XfeatureBndregs) == 0) != ((xcr0 & XfeatureBndcsr) == 0))
-        {
-            return false;
-        }
-        if ((xcr0 & XfeatureAvx512) != 0 && ((xcr0 & XfeatureYmm) == 0 || (xcr0 & XfeatureAvx512) != XfeatureAvx512))
-        {
-            return false;
-        }
-        return (xcr0 & XfeatureXtile) == 0 || (xcr0 & XfeatureXtile) == XfeatureXtile;
-    }
-
     /// <summary><c>__kvm_set_xcr</c>: false if refused.</summary>
     private bool SetXcr(uint index, ulong xcr0)
     {
-        if (!IsValidXcr0(index, xcr0))
+        if (index != 0 || !CpuidFunctional.Core.State.Xcr0.IsValid(xcr0, guestSupportedXcr0))
         {
             return false;
         }
         var old = Xcr0;
         Xcr0 = xcr0;
-        if (((old ^ xcr0) & XsaveLayout.XfeatureMaskExtend) != 0)
+        if (((old ^ xcr0) & CpuidFunctional.Core.State.Xcr0.MaskExtend) != 0)
         {
             Trigger();
         }
@@ -373,7 +349,7 @@ internal sealed class MutableKvm
                 MiscFeaturesEnables = value;
                 return true;
             case Msr.TsxCtrl:
-                if ((value & ~0x3ul) != 0)
+                if ((value & ~Msr.TsxCtrlWritable) != 0)
                 {
                     return false;
                 }
@@ -423,7 +399,7 @@ internal sealed class MutableKvm
         {
             return true;
         }
-        var reserved = (guestMaxPhysAddr >= 64 ? 0 : ~0ul << guestMaxPhysAddr) | 0x2FFul | (guestX2Apic ? 0 : Msr.ApicBaseExtd);
+        var reserved = (guestMaxPhysAddr >= 64 ? 0 : ~0ul << guestMaxPhysAddr) | Msr.ApicBaseReservedLow | (guestX2Apic ? 0 : Msr.ApicBaseExtd);
         var newMode = ApicMode(value);
         if ((value & reserved) != 0 || newMode == 1)
         {

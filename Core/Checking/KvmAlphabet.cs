@@ -65,7 +65,7 @@ public static class KvmAlphabet
         var masks = new List<ulong>();
         for (var subset = 0; subset < 1 << groups.Length; subset++)
         {
-            var mask = Kvm.XfeatureFp;
+            var mask = Xcr0.Fp;
             for (var g = 0; g < groups.Length; g++)
             {
                 mask |= (subset & (1 << g)) != 0 ? groups[g] : 0;
@@ -81,7 +81,7 @@ public static class KvmAlphabet
     /// <summary>The cumulative chain: x87, then each group of the host added in bit order.</summary>
     public static IEnumerable<ulong> ChainXcr0Masks(ulong supported)
     {
-        var mask = Kvm.XfeatureFp;
+        var mask = Xcr0.Fp;
         var masks = new List<ulong> { mask };
         foreach (var group in Xcr0Groups(supported))
         {
@@ -96,9 +96,9 @@ public static class KvmAlphabet
 
     private static ulong[] Xcr0Groups(ulong supported)
     {
-        ulong[] known = [Kvm.XfeatureSse, Kvm.XfeatureYmm, Kvm.XfeatureBndregs | Kvm.XfeatureBndcsr, Kvm.XfeatureAvx512, 1ul << 9, Kvm.XfeatureXtile];
+        ulong[] known = [Xcr0.Sse, Xcr0.Ymm, Xcr0.Bndregs | Xcr0.Bndcsr, Xcr0.Avx512, Xcr0.Pkru, Xcr0.Xtile];
         var groups = known.Where(g => (supported & g) == g).ToList();
-        var rest = supported & ~Kvm.XfeatureFp & ~known.Aggregate(0ul, (a, g) => a | g);
+        var rest = supported & ~Xcr0.Fp & ~known.Aggregate(0ul, (a, g) => a | g);
         for (var bit = 0; bit < 64; bit++)
         {
             if ((rest & (1ul << bit)) != 0)
@@ -110,8 +110,8 @@ public static class KvmAlphabet
     }
 
     private static bool IsArchitecturallyValid(ulong xcr0) =>
-        ((xcr0 & Kvm.XfeatureYmm) == 0 || (xcr0 & Kvm.XfeatureSse) != 0)
-        && ((xcr0 & Kvm.XfeatureAvx512) == 0 || (xcr0 & Kvm.XfeatureYmm) != 0);
+        ((xcr0 & Xcr0.Ymm) == 0 || (xcr0 & Xcr0.Sse) != 0)
+        && ((xcr0 & Xcr0.Avx512) == 0 || (xcr0 & Xcr0.Ymm) != 0);
 
     /// <summary>0, each supported XSS bit alone, then all of them together, at most <paramref name="max"/> values.</summary>
     public static IEnumerable<ulong> XssValues(ulong supported, int max)

@@ -250,9 +250,9 @@ public sealed class RandomTraceGenerator
         {
             case 0:
                 {
-                    ulong[] groups = [Kvm.XfeatureYmm, Kvm.XfeatureBndregs | Kvm.XfeatureBndcsr, Kvm.XfeatureAvx512, 1ul << 9, Kvm.XfeatureXtile];
+                    ulong[] groups = [State.Xcr0.Ymm, State.Xcr0.Bndregs | State.Xcr0.Bndcsr, State.Xcr0.Avx512, State.Xcr0.Pkru, State.Xcr0.Xtile];
                     var pick = r.Next();
-                    var xcr0 = Kvm.XfeatureFp | Kvm.XfeatureSse;
+                    var xcr0 = State.Xcr0.Fp | State.Xcr0.Sse;
                     for (var i = 0; i < groups.Length; i++)
                     {
                         if ((pick & (1ul << i)) != 0 && (host.SupportedXcr0 & groups[i]) == groups[i])
@@ -260,12 +260,12 @@ public sealed class RandomTraceGenerator
                             xcr0 |= groups[i];
                         }
                     }
-                    return (xcr0 & Kvm.XfeatureAvx512) != 0 ? xcr0 | Kvm.XfeatureYmm : xcr0;
+                    return (xcr0 & State.Xcr0.Avx512) != 0 ? xcr0 | State.Xcr0.Ymm : xcr0;
                 }
             case 1:
-                return Kvm.XfeatureFp;
+                return State.Xcr0.Fp;
             default: // refused by XSETBV or KVM_SET_XCRS
-                return r.Of(0ul, Kvm.XfeatureFp | Kvm.XfeatureYmm, 0x3ul | (1ul << 5), 0x3ul | (1ul << 40), host.SupportedXcr0 | (1ul << 63));
+                return r.Of(0ul, State.Xcr0.Fp | State.Xcr0.Ymm, 0x3ul | (1ul << 5), 0x3ul | (1ul << 40), host.SupportedXcr0 | (1ul << 63));
         }
     }
 

@@ -22,9 +22,6 @@ public static class CpuidLookup
     /// <summary>CPUID.7.0:EBX bit 11, RTM.</summary>
     public const int RtmBit = 11;
 
-    /// <summary>IA32_TSX_CTRL bit 1: hide RTM and HLE from CPUID.</summary>
-    public const ulong TsxCtrlCpuidClear = 1ul << 1;
-
     /// <summary>Position of the entry for (function, index) under a lookup rule, or -1.</summary>
     public static int IndexOf(CpuidTable table, uint function, uint index, LookupRule rule)
     {
@@ -78,7 +75,7 @@ public static class CpuidLookup
             var e = table[position];
             var ebx = e.Ebx;
             // kvm_cpuid: TSX_CTRL.CPUID_CLEAR hides RTM and HLE in the answer only.
-            if (function == 7 && index == 0 && (tsxCtrl & TsxCtrlCpuidClear) != 0)
+            if (function == 7 && index == 0 && (tsxCtrl & State.Msr.TsxCtrlCpuidClear) != 0)
             {
                 ebx &= ~((1u << RtmBit) | (1u << HleBit));
             }

@@ -35,9 +35,9 @@ public static class DynamicBits
     /// disabled. Entries are found by the table's lookup rule, in that order, so aliased entries see earlier
     /// rewrites. Missing entries mean nothing to update; capability bits change only where an entry was rewritten.
     /// </summary>
-    public static Materialized Materialize(Vm vm, Vcpu vcpu, CpuidTable table, DynamicCaps caps, Policy policy)
+    public static Materialized Materialize(Vm vm, Vcpu vcpu, CpuidTable table, DynamicCaps caps, KvmRules rules)
     {
-        var rule = policy.Has(KvmBug.LookupByLeafSubleaf) ? LookupRule.KeyedByLeafSubleaf : LookupRule.KvmOrderedFirstMatch;
+        var rule = rules.Lookup;
         var edits = new TableEdits(table);
         var sizes = 0;
 
@@ -60,24 +60,22 @@ public static class DynamicBits
             caps = With(caps, DynamicCaps.OsPke, ospke);
         }
 
-        var honourAlignment = !policy.Has(KvmBug.CompactedIgnoresAlignment);
         var d0 = CpuidLookup.IndexOf(table, 0xD, 0, rule);
         if (d0 >= 0)
         {
             sizes++;
-            edits.Set(d0, edits.Get(d0) with { Ebx = vm.Host.Xsave.RequiredSize(vcpu.Xcr0, compacted: false, honourAlignment) });
+            edits.Set(d0, edits.Get(d0) with { Ebx = rules.XstateRequiredSize(vm.Host.Xsave, vcpu.Xcr0, false) });
         }
 
         var d1 = CpuidLookup.IndexOf(table, 0xD, 1, rule);
         if (d1 >= 0)
         {
             var entry = edits.Get(d1);
-            var formats = policy.Has(KvmBug.D1OnlyWithXsaves) ? XsavesBit : XsavesBit | XsavecBit;
-            if ((entry.Eax & formats) != 0)
+            if ((entry.Eax & rules.CompactedSizeFormats) != 0)
             {
                 sizes++;
                 var requested = KernelProfiles.CompactedSizeIncludesXss(vm.Profile) ? vcpu.Xcr0 | vcpu.Xss : vcpu.Xcr0;
-                edits.Set(d1, entry with { Ebx = vm.Host.Xsave.RequiredSize(requested, compacted: true, honourAlignment) });
+                edits.Set(d1, entry with { Ebx = rules.XstateRequiredSize(vm.Host.Xsave, requested, true) });
             }
         }
 

@@ -43,11 +43,7 @@ public static class GuestCpuCaps
             {
                 continue;
             }
-            var position = f.Leaf == 1 ? table.IndexOfFunction(1) : table.IndexOf(f.Leaf, f.Subleaf);
-            if (position >= 0 && table[position].Has(f.Register, f.Bit))
-            {
-                features |= f.Mask;
-            }
+            features |= f.In(table) ? f.Mask : 0;
         }
         var xcr0 = table.Find(0xD, 0) is { } d0 ? (d0.Eax | ((ulong)d0.Edx << 32)) & hostSupportedXcr0 : 0;
         var xss = table.Find(0xD, 1) is { } d1 ? (d1.Ecx | ((ulong)d1.Edx << 32)) & hostSupportedXss : 0;

@@ -10,11 +10,9 @@ namespace CpuidFunctional.Core.Dynamic;
 /// </summary>
 public sealed class GuestFeature
 {
-    private static int count; // assigns each feature its bit in GuestCaps.Features, in declaration order
-
-    private GuestFeature(string name, uint leaf, uint subleaf, CpuidRegister register, int bit)
+    private GuestFeature(int index, string name, uint leaf, uint subleaf, CpuidRegister register, int bit)
     {
-        Mask = 1ul << count++;
+        Mask = 1ul << index;
         Name = name;
         Leaf = leaf;
         Subleaf = subleaf;
@@ -23,64 +21,64 @@ public sealed class GuestFeature
     }
 
     /// <summary>X86_FEATURE_XMM3 (SSE3), CPUID.1:ECX[0].</summary>
-    public static GuestFeature Sse3 { get; } = new("SSE3", 1, 0, CpuidRegister.Ecx, 0);
+    public static GuestFeature Sse3 { get; } = new(0, "SSE3", 1, 0, CpuidRegister.Ecx, 0);
 
     /// <summary>X86_FEATURE_MWAIT, CPUID.1:ECX[3]: read from the cached capability bits (only meaningful while the quirk is in effect).</summary>
-    public static GuestFeature Mwait { get; } = new("MWAIT", 1, 0, CpuidRegister.Ecx, 3);
+    public static GuestFeature Mwait { get; } = new(1, "MWAIT", 1, 0, CpuidRegister.Ecx, 3);
 
     /// <summary>X86_FEATURE_VMX, CPUID.1:ECX[5].</summary>
-    public static GuestFeature Vmx { get; } = new("VMX", 1, 0, CpuidRegister.Ecx, 5);
+    public static GuestFeature Vmx { get; } = new(2, "VMX", 1, 0, CpuidRegister.Ecx, 5);
 
     /// <summary>X86_FEATURE_PCID, CPUID.1:ECX[17].</summary>
-    public static GuestFeature Pcid { get; } = new("PCID", 1, 0, CpuidRegister.Ecx, 17);
+    public static GuestFeature Pcid { get; } = new(3, "PCID", 1, 0, CpuidRegister.Ecx, 17);
 
     /// <summary>X86_FEATURE_X2APIC, CPUID.1:ECX[21].</summary>
-    public static GuestFeature X2Apic { get; } = new("X2APIC", 1, 0, CpuidRegister.Ecx, 21);
+    public static GuestFeature X2Apic { get; } = new(4, "X2APIC", 1, 0, CpuidRegister.Ecx, 21);
 
     /// <summary>X86_FEATURE_XSAVE, CPUID.1:ECX[26].</summary>
-    public static GuestFeature Xsave { get; } = new("XSAVE", 1, 0, CpuidRegister.Ecx, 26);
+    public static GuestFeature Xsave { get; } = new(5, "XSAVE", 1, 0, CpuidRegister.Ecx, 26);
 
     /// <summary>X86_FEATURE_FSGSBASE, CPUID.7.0:EBX[0].</summary>
-    public static GuestFeature FsGsBase { get; } = new("FSGSBASE", 7, 0, CpuidRegister.Ebx, 0);
+    public static GuestFeature FsGsBase { get; } = new(6, "FSGSBASE", 7, 0, CpuidRegister.Ebx, 0);
 
     /// <summary>X86_FEATURE_HLE, CPUID.7.0:EBX[4].</summary>
-    public static GuestFeature Hle { get; } = new("HLE", 7, 0, CpuidRegister.Ebx, 4);
+    public static GuestFeature Hle { get; } = new(7, "HLE", 7, 0, CpuidRegister.Ebx, 4);
 
     /// <summary>X86_FEATURE_SMEP, CPUID.7.0:EBX[7].</summary>
-    public static GuestFeature Smep { get; } = new("SMEP", 7, 0, CpuidRegister.Ebx, 7);
+    public static GuestFeature Smep { get; } = new(8, "SMEP", 7, 0, CpuidRegister.Ebx, 7);
 
     /// <summary>X86_FEATURE_RTM, CPUID.7.0:EBX[11].</summary>
-    public static GuestFeature Rtm { get; } = new("RTM", 7, 0, CpuidRegister.Ebx, 11);
+    public static GuestFeature Rtm { get; } = new(9, "RTM", 7, 0, CpuidRegister.Ebx, 11);
 
     /// <summary>X86_FEATURE_SMAP, CPUID.7.0:EBX[20].</summary>
-    public static GuestFeature Smap { get; } = new("SMAP", 7, 0, CpuidRegister.Ebx, 20);
+    public static GuestFeature Smap { get; } = new(10, "SMAP", 7, 0, CpuidRegister.Ebx, 20);
 
     /// <summary>X86_FEATURE_UMIP, CPUID.7.0:ECX[2].</summary>
-    public static GuestFeature Umip { get; } = new("UMIP", 7, 0, CpuidRegister.Ecx, 2);
+    public static GuestFeature Umip { get; } = new(11, "UMIP", 7, 0, CpuidRegister.Ecx, 2);
 
     /// <summary>X86_FEATURE_PKU, CPUID.7.0:ECX[3].</summary>
-    public static GuestFeature Pku { get; } = new("PKU", 7, 0, CpuidRegister.Ecx, 3);
+    public static GuestFeature Pku { get; } = new(12, "PKU", 7, 0, CpuidRegister.Ecx, 3);
 
     /// <summary>X86_FEATURE_SHSTK, CPUID.7.0:ECX[7].</summary>
-    public static GuestFeature Shstk { get; } = new("SHSTK", 7, 0, CpuidRegister.Ecx, 7);
+    public static GuestFeature Shstk { get; } = new(13, "SHSTK", 7, 0, CpuidRegister.Ecx, 7);
 
     /// <summary>X86_FEATURE_LA57, CPUID.7.0:ECX[16].</summary>
-    public static GuestFeature La57 { get; } = new("LA57", 7, 0, CpuidRegister.Ecx, 16);
+    public static GuestFeature La57 { get; } = new(14, "LA57", 7, 0, CpuidRegister.Ecx, 16);
 
     /// <summary>X86_FEATURE_PKS, CPUID.7.0:ECX[31].</summary>
-    public static GuestFeature Pks { get; } = new("PKS", 7, 0, CpuidRegister.Ecx, 31);
+    public static GuestFeature Pks { get; } = new(15, "PKS", 7, 0, CpuidRegister.Ecx, 31);
 
     /// <summary>X86_FEATURE_IBT, CPUID.7.0:EDX[20].</summary>
-    public static GuestFeature Ibt { get; } = new("IBT", 7, 0, CpuidRegister.Edx, 20);
+    public static GuestFeature Ibt { get; } = new(16, "IBT", 7, 0, CpuidRegister.Edx, 20);
 
     /// <summary>X86_FEATURE_XSAVEC, CPUID.0xD.1:EAX[1].</summary>
-    public static GuestFeature Xsavec { get; } = new("XSAVEC", 0xD, 1, CpuidRegister.Eax, 1);
+    public static GuestFeature Xsavec { get; } = new(17, "XSAVEC", 0xD, 1, CpuidRegister.Eax, 1);
 
     /// <summary>X86_FEATURE_XGETBV1, CPUID.0xD.1:EAX[2].</summary>
-    public static GuestFeature Xgetbv1 { get; } = new("XGETBV1", 0xD, 1, CpuidRegister.Eax, 2);
+    public static GuestFeature Xgetbv1 { get; } = new(18, "XGETBV1", 0xD, 1, CpuidRegister.Eax, 2);
 
     /// <summary>X86_FEATURE_XSAVES, CPUID.0xD.1:EAX[3].</summary>
-    public static GuestFeature Xsaves { get; } = new("XSAVES", 0xD, 1, CpuidRegister.Eax, 3);
+    public static GuestFeature Xsaves { get; } = new(19, "XSAVES", 0xD, 1, CpuidRegister.Eax, 3);
 
     /// <summary>Every feature, in declaration order.</summary>
     public static IReadOnlyList<GuestFeature> All { get; } =
@@ -88,7 +86,7 @@ public sealed class GuestFeature
         Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves,
     ];
 
-    /// <summary>This feature's bit in <see cref="State.GuestCaps.Features"/>.</summary>
+    /// <summary>This feature's bit in <see cref="State.GuestCaps.Features"/>, written out at each declaration so the encoding does not depend on the order of lines.</summary>
     public ulong Mask { get; }
 
     /// <summary>Kernel name of the feature.</summary>
@@ -105,6 +103,13 @@ public sealed class GuestFeature
 
     /// <summary>Bit number in the register.</summary>
     public int Bit { get; }
+
+    /// <summary>Whether a CPUID table states this feature (leaf 1 by function alone, as KVM's lookups do).</summary>
+    public bool In(CpuidTable table)
+    {
+        var position = Leaf == 1 ? table.IndexOfFunction(1) : table.IndexOf(Leaf, Subleaf);
+        return position >= 0 && table[position].Has(Register, Bit);
+    }
 
     /// <inheritdoc/>
     public override string ToString() => Name;

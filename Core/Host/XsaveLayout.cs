@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text;
 using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Core.Host;
 
@@ -12,9 +13,6 @@ public sealed class XsaveLayout : IEquatable<XsaveLayout>
 {
     /// <summary><c>XSAVE_HDR_OFFSET + XSAVE_HDR_SIZE</c>: the legacy FXSAVE area plus the XSAVE header.</summary>
     public const uint LegacyAndHeaderSize = 512 + 64;
-
-    /// <summary><c>XFEATURE_MASK_EXTEND</c>: every bit except x87, SSE and bit 63.</summary>
-    public const ulong XfeatureMaskExtend = ~(0x3ul | (1ul << 63));
 
     /// <summary>Components KVM looks at (<c>XFEATURE_MAX</c> in 6.x kernels is below this).</summary>
     public const int ComponentSlots = 64;
@@ -66,7 +64,7 @@ public sealed class XsaveLayout : IEquatable<XsaveLayout>
     public uint RequiredSize(ulong xstateBv, bool compacted, bool honourAlignment = true)
     {
         var size = LegacyAndHeaderSize;
-        var remaining = xstateBv & XfeatureMaskExtend;
+        var remaining = xstateBv & Xcr0.MaskExtend;
         var span = components.AsSpan();
         for (var i = 2; remaining != 0 && i < ComponentSlots; i++)
         {

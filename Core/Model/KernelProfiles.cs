@@ -1,4 +1,4 @@
-using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.State;
 
@@ -37,11 +37,11 @@ public static class KernelProfiles
     /// it has PKU (<c>boot_cpu_has</c>); the 6.14 CPUID overhaul dropped both gates.
     /// </summary>
     public static bool RewritesOsXsave(KernelProfile profile, HostCpu host) =>
-        profile != KernelProfile.Linux6_1 || HostHas(host, 1, 0, CpuidRegister.Ecx, 26);
+        profile != KernelProfile.Linux6_1 || GuestFeature.Xsave.In(host.Cpuid);
 
     /// <inheritdoc cref="RewritesOsXsave"/>
     public static bool RewritesOsPke(KernelProfile profile, HostCpu host) =>
-        profile != KernelProfile.Linux6_1 || HostHas(host, 7, 0, CpuidRegister.Ecx, 3);
+        profile != KernelProfile.Linux6_1 || GuestFeature.Pku.In(host.Cpuid);
 
     /// <summary>
     /// Whether <c>kvm_apic_set_base</c> returns at once for an unchanged value (6.18 has the short-cut; 6.1's
@@ -63,10 +63,4 @@ public static class KernelProfiles
 
     /// <summary>6.18 routes the SEV-ES GHCB's XCR0 through <c>__kvm_set_xcr</c>; earlier profiles copy it unchecked and always trigger.</summary>
     public static bool SevEsXcr0GoesThroughSetXcr(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
-
-    private static bool HostHas(HostCpu host, uint leaf, uint subleaf, CpuidRegister register, int bit)
-    {
-        var i = leaf == 1 ? host.Cpuid.IndexOfFunction(1) : host.Cpuid.IndexOf(leaf, subleaf);
-        return i >= 0 && host.Cpuid[i].Has(register, bit);
-    }
 }

@@ -15,6 +15,12 @@ public static class Msr
     /// <summary>IA32_APIC_BASE bit 11: APIC global enable.</summary>
     public const ulong ApicBaseEnable = 1ul << 11;
 
+    /// <summary>
+    /// IA32_APIC_BASE bits 0–7 and 9, reserved whatever the guest's features (<c>kvm_apic_set_base</c>; the bits above
+    /// MAXPHYADDR and EXTD without x2APIC depend on the guest).
+    /// </summary>
+    public const ulong ApicBaseReservedLow = 0xFFul | (1ul << 9);
+
     /// <summary>The RESET value: 0xFEE00000 with enable and BSP.</summary>
     public const ulong ApicBaseDefault = 0xFEE0_0000 | ApicBaseEnable | ApicBaseBsp;
 
@@ -26,6 +32,15 @@ public static class Msr
 
     /// <summary>IA32_TSX_CTRL.</summary>
     public const uint TsxCtrl = 0x122;
+
+    /// <summary>IA32_TSX_CTRL bit 0: RTM_DISABLE.</summary>
+    public const ulong TsxCtrlRtmDisable = 1ul << 0;
+
+    /// <summary>IA32_TSX_CTRL bit 1: TSX_CPUID_CLEAR, which hides RTM and HLE in CPUID.7.0:EBX.</summary>
+    public const ulong TsxCtrlCpuidClear = 1ul << 1;
+
+    /// <summary>The IA32_TSX_CTRL bits KVM lets the guest write (<c>vmx_set_msr</c>); any other bit is #GP.</summary>
+    public const ulong TsxCtrlWritable = TsxCtrlRtmDisable | TsxCtrlCpuidClear;
 
     /// <summary>MSR_MISC_FEATURES_ENABLES.</summary>
     public const uint MiscFeaturesEnables = 0x140;

@@ -9,8 +9,10 @@ namespace CpuidFunctional.Core.State;
 /// </summary>
 /// <remarks>
 /// What nested round trips write (CR4, XCR0, XSS, APIC base, guest mode, the marker) lives on this object; what is
-/// written rarely (MISC_ENABLE, MISC_FEATURES_ENABLES, TSX_CTRL, SMM state, the KVM_SET_CPUID2 derivations) lives
-/// in a small nested record behind the same properties, so a hot transition copies about half as much.
+/// written rarely (MISC_ENABLE, MISC_FEATURES_ENABLES, TSX_CTRL, SMM state, the KVM_SET_CPUID2 derivations) lives in
+/// <see cref="Rare"/>, so a hot transition copies about half as much. The rare registers read through this object
+/// but are written through <see cref="Rare"/>, so every copy of the rare part is visible where it is made:
+/// <c>v with { Rare = v.Rare with { MiscEnable = x, InSmm = true } }</c> copies it once.
 /// </remarks>
 public sealed record Vcpu
 {
@@ -44,75 +46,33 @@ public sealed record Vcpu
     /// <summary><c>vcpu->arch.cpuid_dynamic_bits_dirty</c>: an update is pending (lazy schemes only).</summary>
     public bool CpuidDynamicBitsDirty { get; init; }
 
-    // The rarely written part; compared by value like every other member.
-    private VcpuRare Rare { get; init; } = VcpuRare.AtReset;
+    /// <summary>The rarely written registers; compared by value like every other member.</summary>
+    public VcpuRare Rare { get; init; } = VcpuRare.AtReset;
 
     /// <summary>IA32_MISC_ENABLE (0x1A0).</summary>
-    public ulong MiscEnable
-    {
-        get => Rare.MiscEnable;
-        init => Rare = Rare with { MiscEnable = value };
-    }
+    public ulong MiscEnable => Rare.MiscEnable;
 
     /// <summary>MSR_MISC_FEATURES_ENABLES (0x140): bit 0 is CPUID faulting.</summary>
-    public ulong MiscFeaturesEnables
-    {
-        get => Rare.MiscFeaturesEnables;
-        init => Rare = Rare with { MiscFeaturesEnables = value };
-    }
+    public ulong MiscFeaturesEnables => Rare.MiscFeaturesEnables;
 
     /// <summary>IA32_TSX_CTRL (0x122): bit 1 hides RTM/HLE in CPUID answers.</summary>
-    public ulong TsxCtrl
-    {
-        get => Rare.TsxCtrl;
-        init => Rare = Rare with { TsxCtrl = value };
-    }
+    public ulong TsxCtrl => Rare.TsxCtrl;
 
     /// <summary>In system-management mode.</summary>
-    public bool InSmm
-    {
-        get => Rare.InSmm;
-        init => Rare = Rare with { InSmm = value };
-    }
+    public bool InSmm => Rare.InSmm;
 
     /// <summary>CR4 saved in SMRAM at SMM entry, restored by RSM.</summary>
-    public ulong SmramCr4
-    {
-        get => Rare.SmramCr4;
-        init => Rare = Rare with { SmramCr4 = value };
-    }
+    public ulong SmramCr4 => Rare.SmramCr4;
 
     /// <summary>CPL saved at SMM entry, restored by RSM.</summary>
-    public byte SmramCpl
-    {
-        get => Rare.SmramCpl;
-        init => Rare = Rare with { SmramCpl = value };
-    }
+    public byte SmramCpl => Rare.SmramCpl;
 
     /// <summary>What KVM_SET_CPUID2 derived from the table (static <c>cpu_caps</c>, supported XCR0/XSS, MAXPHYADDR, CR4 reserved bits).</summary>
-    public GuestCaps Guest
-    {
-        get => Rare.Guest;
-        init => Rare = Rare with { Guest = value };
-    }
+    public GuestCaps Guest => Rare.Guest;
 
     /// <summary>Whether a CR4 bit is set.</summary>
     public bool Cr4Has(ulong bit) => (Cr4 & bit) != 0;
 
     /// <summary>CPUID faulting applies: MISC_FEATURES_ENABLES.CPUID_FAULT and CPL above 0 (<c>kvm_emulate_cpuid</c>).</summary>
     public bool CpuidFaults => (MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0 && Cpl > 0;
-
-    /// <summary>The rarely written registers of a <see cref="Vcpu"/>.</summary>
-    private sealed record VcpuRare(
-        ulong MiscEnable,
-        ulong MiscFeaturesEnables,
-        ulong TsxCtrl,
-        bool InSmm,
-        ulong SmramCr4,
-        byte SmramCpl,
-        GuestCaps Guest
-    )
-    {
-        public static VcpuRare AtReset { get; } = new(Msr.MiscEnableDefault, 0, 0, false, 0, 0, GuestCaps.None);
-    }
 }

@@ -88,4 +88,16 @@ public class GuardTests
         Assert.DoesNotContain("OSPKE", names);
         Assert.Equal(names.Count, GuestFeature.All.Count);
     }
+
+    [Fact]
+    public void Every_feature_has_its_own_written_out_bit_and_is_listed_in_All()
+    {
+        var declared = typeof(GuestFeature).GetProperties(BindingFlags.Public | BindingFlags.Static)
+            .Where(p => p.PropertyType == typeof(GuestFeature))
+            .Select(p => (GuestFeature)p.GetValue(null)!)
+            .ToList();
+        Assert.Equal(declared.Count, declared.Select(f => f.Mask).Distinct().Count());
+        Assert.All(declared, f => Assert.Equal(1, System.Numerics.BitOperations.PopCount(f.Mask)));
+        Assert.Equal(declared.OrderBy(f => f.Mask).Select(f => f.Name), GuestFeature.All.OrderBy(f => f.Mask).Select(f => f.Name));
+    }
 }

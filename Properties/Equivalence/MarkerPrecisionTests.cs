@@ -27,9 +27,9 @@ public class MarkerPrecisionTests
         TraceGen.Trace.Sample(
             t => HoldsAfterEveryEvent(t, Policy.Lazy, (vm, v) =>
             {
-                var once = DynamicBits.Materialize(vm, v, v.Cpuid, v.Caps, Policy.Lazy);
+                var once = DynamicBits.Materialize(vm, v, v.Cpuid, v.Caps, KvmRules.Kvm);
                 var after = v with { Cpuid = once.Table, Caps = once.Caps };
-                var twice = DynamicBits.Materialize(vm, after, once.Table, once.Caps, Policy.Lazy);
+                var twice = DynamicBits.Materialize(vm, after, once.Table, once.Caps, KvmRules.Kvm);
                 return twice.Table.Equals(once.Table) && twice.Caps == once.Caps;
             }),
             iter: Budget.Iter(15_000),
@@ -43,7 +43,7 @@ public class MarkerPrecisionTests
     /// <summary>The table and capability bits are what a runtime update would produce now.</summary>
     private static bool IsCurrent(Vm vm, Vcpu v, Policy policy)
     {
-        var m = DynamicBits.Materialize(vm, v, v.Cpuid, v.Caps, policy);
+        var m = DynamicBits.Materialize(vm, v, v.Cpuid, v.Caps, policy.Rules);
         return m.Table.Equals(v.Cpuid) && m.Caps == v.Caps;
     }
 

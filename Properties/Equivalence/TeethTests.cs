@@ -1,3 +1,4 @@
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Properties.Generators;
 using CsCheck;
@@ -6,7 +7,7 @@ namespace CpuidFunctional.Properties.Equivalence;
 
 /// <summary>
 /// Property 5: the equivalence check has teeth. Each deliberately wrong variant (one broken rule, a
-/// <see cref="KvmBug"/> on the Lazy scheme, or the Dec-2025 LazyUnfixed scheme) must be caught against Eager and
+/// <see cref="WrongRules"/> variant on the Lazy scheme, or the Dec-2025 LazyUnfixed scheme) must be caught against Eager and
 /// Reference by the main trace generator within the iteration budget. The shrunk counterexample, with its seed,
 /// goes to the test output (docs/counterexamples.md collects them).
 /// </summary>
@@ -20,42 +21,42 @@ public class TeethTests(ITestOutputHelper output)
     private const long Iterations = 4_000;
 
     [Fact]
-    public void Forgetting_the_CR4_trigger_is_caught() => Caught(KvmBug.ForgetCr4Trigger);
+    public void Forgetting_the_CR4_trigger_is_caught() => Caught(WrongRules.ForgetCr4Trigger);
 
     [Fact]
-    public void Triggering_only_when_a_CR4_bit_is_set_not_when_it_flips_is_caught() => Caught(KvmBug.Cr4TriggerOnlyOnSet);
+    public void Triggering_only_when_a_CR4_bit_is_set_not_when_it_flips_is_caught() => Caught(WrongRules.Cr4TriggerOnlyOnSet);
 
     [Fact]
-    public void Forgetting_the_XSETBV_trigger_is_caught() => Caught(KvmBug.ForgetXcr0Trigger);
+    public void Forgetting_the_XSETBV_trigger_is_caught() => Caught(WrongRules.ForgetXcr0Trigger);
 
     [Fact]
-    public void Forgetting_the_XSS_trigger_is_caught() => Caught(KvmBug.ForgetXssTrigger);
+    public void Forgetting_the_XSS_trigger_is_caught() => Caught(WrongRules.ForgetXssTrigger);
 
     [Fact]
-    public void Forgetting_the_APIC_base_trigger_is_caught() => Caught(KvmBug.ForgetApicBaseTrigger);
+    public void Forgetting_the_APIC_base_trigger_is_caught() => Caught(WrongRules.ForgetApicBaseTrigger);
 
     [Fact]
-    public void Nested_VM_exit_host_CR4_load_not_triggering_is_caught() => Caught(KvmBug.VmExitCr4NotTrigger);
+    public void Nested_VM_exit_host_CR4_load_not_triggering_is_caught() => Caught(WrongRules.VmExitCr4NotTrigger);
 
     [Fact]
-    public void SMM_entry_not_triggering_is_caught() => Caught(KvmBug.SmiNotTrigger);
+    public void SMM_entry_not_triggering_is_caught() => Caught(WrongRules.SmiNotTrigger);
 
     [Fact]
-    public void Clearing_the_marker_without_materializing_is_caught() => Caught(KvmBug.ClearMarkerWithoutMaterialize);
+    public void Clearing_the_marker_without_materializing_is_caught() => Caught(WrongRules.ClearMarkerWithoutMaterialize);
 
     [Fact]
-    public void Rewriting_0xD_1_only_when_XSAVES_is_exposed_is_caught() => Caught(KvmBug.D1OnlyWithXsaves);
+    public void Rewriting_0xD_1_only_when_XSAVES_is_exposed_is_caught() => Caught(WrongRules.D1OnlyWithXsaves);
 
     [Fact]
-    public void Compacted_size_without_64_byte_alignment_is_caught() => Caught(KvmBug.CompactedIgnoresAlignment);
+    public void Compacted_size_without_64_byte_alignment_is_caught() => Caught(WrongRules.CompactedIgnoresAlignment);
 
     [Fact]
-    public void Lookup_keyed_by_leaf_and_subleaf_is_caught() => Caught(KvmBug.LookupByLeafSubleaf);
+    public void Lookup_keyed_by_leaf_and_subleaf_is_caught() => Caught(WrongRules.LookupByLeafSubleaf);
 
     [Fact]
     public void LazyUnfixed_KVM_SET_CPUID2_while_dirty_is_caught() => Caught(Policy.LazyUnfixed);
 
-    private void Caught(KvmBug bug) => Caught(new Policy(UpdateScheme.Lazy, bug));
+    private void Caught(KvmRules wrong) => Caught(new Policy(UpdateScheme.Lazy, wrong));
 
     private void Caught(Policy wrong)
     {

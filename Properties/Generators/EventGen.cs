@@ -98,11 +98,11 @@ public static class EventGen
     /// <summary>XCR0 values for a host: x87|SSE plus a random choice of the host's groups, or a refused value.</summary>
     public static Gen<ulong> Xcr0(HostCpu host)
     {
-        ulong[] groups = [Kvm.XfeatureYmm, Kvm.XfeatureBndregs | Kvm.XfeatureBndcsr, Kvm.XfeatureAvx512, 1ul << 9, Kvm.XfeatureXtile];
+        ulong[] groups = [CpuidFunctional.Core.State.Xcr0.Ymm, CpuidFunctional.Core.State.Xcr0.Bndregs | CpuidFunctional.Core.State.Xcr0.Bndcsr, CpuidFunctional.Core.State.Xcr0.Avx512, CpuidFunctional.Core.State.Xcr0.Pkru, CpuidFunctional.Core.State.Xcr0.Xtile];
         var supported = host.SupportedXcr0;
         var valid = Gen.UInt.Select(pick =>
         {
-            var xcr0 = Kvm.XfeatureFp | Kvm.XfeatureSse;
+            var xcr0 = CpuidFunctional.Core.State.Xcr0.Fp | CpuidFunctional.Core.State.Xcr0.Sse;
             for (var i = 0; i < groups.Length; i++)
             {
                 if ((pick & (1u << i)) != 0 && (supported & groups[i]) == groups[i])
@@ -110,12 +110,12 @@ public static class EventGen
                     xcr0 |= groups[i];
                 }
             }
-            return (xcr0 & Kvm.XfeatureAvx512) != 0 ? xcr0 | Kvm.XfeatureYmm : xcr0;
+            return (xcr0 & CpuidFunctional.Core.State.Xcr0.Avx512) != 0 ? xcr0 | CpuidFunctional.Core.State.Xcr0.Ymm : xcr0;
         });
         return Gen.Frequency(
             (8, valid),
-            (1, Gen.Const(Kvm.XfeatureFp)),
-            (1, Gen.OneOf(0ul, Kvm.XfeatureFp | Kvm.XfeatureYmm, 0x3ul | (1ul << 5), 0x3ul | (1ul << 40), supported | (1ul << 63)))
+            (1, Gen.Const(CpuidFunctional.Core.State.Xcr0.Fp)),
+            (1, Gen.OneOf(0ul, CpuidFunctional.Core.State.Xcr0.Fp | CpuidFunctional.Core.State.Xcr0.Ymm, 0x3ul | (1ul << 5), 0x3ul | (1ul << 40), supported | (1ul << 63)))
         );
     }
 

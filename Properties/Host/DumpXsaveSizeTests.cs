@@ -69,7 +69,7 @@ public class DumpXsaveSizeTests
             .SetItem(host.Cpuid.IndexOf(0xD, 1), host.Cpuid.Find(0xD, 1)!.Value with { Ebx = 0 });
         var vcpu = new Vcpu { Cr4 = Cr4.OsXsave, Xcr0 = xcr0, Xss = xss, Cpuid = zeroed };
 
-        var table = DynamicBits.Materialize(vm, vcpu, zeroed, DynamicBits.CapsOf(zeroed), Policy.Reference).Table;
+        var table = DynamicBits.Materialize(vm, vcpu, zeroed, DynamicBits.CapsOf(zeroed), KvmRules.Kvm).Table;
 
         Assert.Equal((Hex(standard), Hex(compacted)), (Hex(table.Find(0xD, 0)!.Value.Ebx), Hex(table.Find(0xD, 1)!.Value.Ebx)));
     }
@@ -82,7 +82,7 @@ public class DumpXsaveSizeTests
         var vm = new Vm(host, KernelProfile.Linux6_15);
         var vcpu = new Vcpu { Cr4 = Cr4.OsXsave, Xcr0 = xcr0, Xss = xss, Cpuid = host.Cpuid };
 
-        var table = DynamicBits.Materialize(vm, vcpu, host.Cpuid, DynamicBits.CapsOf(host.Cpuid), Policy.Reference).Table;
+        var table = DynamicBits.Materialize(vm, vcpu, host.Cpuid, DynamicBits.CapsOf(host.Cpuid), KvmRules.Kvm).Table;
 
         Assert.Equal(Hex(standard), Hex(table.Find(0xD, 0)!.Value.Ebx));
         Assert.Equal(Hex(host.Xsave.RequiredSize(xcr0, compacted: true)), Hex(table.Find(0xD, 1)!.Value.Ebx));

@@ -1,4 +1,5 @@
 using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.State;
 using static CpuidFunctional.Properties.Host.HostTestData;
 
 namespace CpuidFunctional.Properties.Host;
@@ -57,7 +58,7 @@ public class SpecWorkedXsaveValueTests
     {
         // Sapphire Rapids has every component of the table except MPX; the MPX row runs on Skylake-SP.
         var host = ((xcr0 | xss) & Mpx) != 0 ? HostPresets.SkylakeSp : HostPresets.SapphireRapids;
-        var requested = (xcr0 | xss) & XsaveLayout.XfeatureMaskExtend;
+        var requested = (xcr0 | xss) & Xcr0.MaskExtend;
         Assert.Equal(Hex(requested), Hex(requested & (host.SupportedXcr0 | host.SupportedXss)));
 
         if (standard != 0)

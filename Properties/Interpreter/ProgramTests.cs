@@ -1,3 +1,4 @@
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 using CpuidFunctional.Interpreter;
@@ -30,7 +31,7 @@ public class ProgramTests
     public void Vmx_cr4_osxsave_catches_an_eager_kvm_whose_vm_exit_cr4_load_does_not_trigger()
     {
         var program = Programs.VmxCr4Osxsave();
-        var buggy = new Policy(UpdateScheme.Eager, KvmBug.VmExitCr4NotTrigger);
+        var buggy = new Policy(UpdateScheme.Eager, WrongRules.VmExitCr4NotTrigger);
         var agreement = Runner.RunAll([Policy.Reference, buggy], p => TestMachine.Boot(program, p), TestMachine.DefaultSteps);
         Assert.False(agreement.Agree);
         Assert.Equal(0u, agreement.Runs[1].Result.Outputs[1].Value & (1u << 27));

@@ -181,7 +181,7 @@ public class RecordedKernelTests
         var table = RecordedLiveKernel.StartTable;
         var i = table.IndexOfFunction(1);
         var start = KvmState.WithCpuid(new Vm(RecordedLiveKernel.Host, KernelProfile.Linux6_18, quirks), policy, table.SetItem(i, table[i].WithBit(CpuidRegister.Ecx, 3, cpuidMwait)));
-        start = start with { Vcpu = start.Vcpu with { MiscEnable = RecordedLiveKernel.MiscEnableAtCreation } };
+        start = start with { Vcpu = start.Vcpu with { Rare = start.Vcpu.Rare with { MiscEnable = RecordedLiveKernel.MiscEnableAtCreation } } };
         var misc = RecordedLiveKernel.MiscEnableAtCreation | (miscMwait ? Msr.MiscEnableMwait : 0);
         var o = Kvm.Run(policy, start, [new E.Run(), new E.Wrmsr(Msr.MiscEnable, misc), new E.Cpuid(1, 0)]).Observations;
         Assert.Null(o[1]);

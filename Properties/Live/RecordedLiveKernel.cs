@@ -102,6 +102,6 @@ internal static class RecordedLiveKernel
     public static KvmState Start(Policy policy, KvmQuirks disabled = KvmQuirks.None)
     {
         var s = KvmState.WithCpuid(new Vm(Host, KernelProfile.Linux6_18, disabled), policy, StartTable);
-        return s with { Vcpu = s.Vcpu with { MiscEnable = MiscEnableAtCreation } };
+        return s with { Vcpu = s.Vcpu with { Rare = s.Vcpu.Rare with { MiscEnable = MiscEnableAtCreation } } };
     }
 }

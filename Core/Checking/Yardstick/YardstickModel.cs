@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Core.Checking.Yardstick;
 
@@ -98,7 +99,7 @@ public readonly struct YardstickModel : ITransitionSystem<YardstickState, Yardst
                     var old = (int)(s >> YardstickState.Xcr0Shift) & 0xF;
                     s = (s & ~(0xFu << YardstickState.Xcr0Shift)) | ((uint)e.Xcr0Index << YardstickState.Xcr0Shift);
                     // __kvm_set_xcr: a trigger iff a bit of XFEATURE_MASK_EXTEND changed.
-                    if (((Masks[old] ^ e.Xcr0) & XsaveLayout.XfeatureMaskExtend) != 0)
+                    if (((Masks[old] ^ e.Xcr0) & Xcr0.MaskExtend) != 0)
                     {
                         s = Trigger(s);
                     }

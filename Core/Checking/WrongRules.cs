@@ -1,0 +1,89 @@
+using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Checking;
+
+/// <summary>
+/// Deliberately wrong variants of <see cref="KvmRules.Kvm"/>, each replacing one rule, so the test suite can show it
+/// catches each (the teeth tests, docs/counterexamples.md, <c>cpuidf random/check --bug</c>). Several are the shape of
+/// a real bug in KVM's history or in another hypervisor; the names say which rule is broken. The model never uses
+/// them: they live on the checking floor.
+/// </summary>
+public static class WrongRules
+{
+    /// <summary>CR4 writes never trigger an update.</summary>
+    public static KvmRules ForgetCr4Trigger { get; } = Without(nameof(ForgetCr4Trigger), TriggerSite.SetCr4);
+
+    /// <summary>CR4 writes trigger only when OSXSAVE or PKE becomes set, not when cleared (the 2018 hot-reboot bug).</summary>
+    public static KvmRules Cr4TriggerOnlyOnSet { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(Cr4TriggerOnlyOnSet),
+        IsTrigger = static (vm, e, w) =>
+            w.Site == TriggerSite.SetCr4 ? (w.New & ~w.Old & Cr4.DynamicBits) != 0 : KvmRules.KvmTriggers(vm, e, w),
+    };
+
+    /// <summary>XCR0 writes never trigger (neither XSETBV nor the pre-6.18 SEV-ES copy).</summary>
+    public static KvmRules ForgetXcr0Trigger { get; } =
+        Without(nameof(ForgetXcr0Trigger), TriggerSite.SetXcr, TriggerSite.SevEsSyncFromGhcb);
+
+    /// <summary>IA32_XSS writes never trigger.</summary>
+    public static KvmRules ForgetXssTrigger { get; } = Without(nameof(ForgetXssTrigger), TriggerSite.SetXss);
+
+    /// <summary>IA32_APIC_BASE enable changes never trigger.</summary>
+    public static KvmRules ForgetApicBaseTrigger { get; } = Without(nameof(ForgetApicBaseTrigger), TriggerSite.ApicSetBase);
+
+    /// <summary>
+    /// The nested VM exit's load of vmcs12's HOST_CR4 never triggers (the VMX half of the 2020 bug fixed by sinking
+    /// the update into the vendor <c>set_cr4</c>).
+    /// </summary>
+    public static KvmRules VmExitCr4NotTrigger { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(VmExitCr4NotTrigger),
+        IsTrigger = static (vm, e, w) =>
+            !(e is VcpuEvent.NestedVmExit && w.Site == TriggerSite.SetCr4) && KvmRules.KvmTriggers(vm, e, w),
+    };
+
+    /// <summary>SMM entry clears CR4 without any trigger.</summary>
+    public static KvmRules SmiNotTrigger { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(SmiNotTrigger),
+        IsTrigger = static (vm, e, w) => e is not VcpuEvent.EnterSmm && KvmRules.KvmTriggers(vm, e, w),
+    };
+
+    /// <summary>Consumers clear the marker but skip the update.</summary>
+    public static KvmRules ClearMarkerWithoutMaterialize { get; } =
+        KvmRules.Kvm with { Name = nameof(ClearMarkerWithoutMaterialize), ConsumerRunsUpdate = false };
+
+    /// <summary>CPUID.0xD.1:EBX is rewritten only when XSAVES is exposed, not XSAVEC (Xen's bug).</summary>
+    public static KvmRules D1OnlyWithXsaves { get; } =
+        KvmRules.Kvm with { Name = nameof(D1OnlyWithXsaves), CompactedSizeFormats = DynamicBits.XsavesBit };
+
+    /// <summary>Compacted sizes ignore the 64-byte alignment flag (the pre-AMX bug).</summary>
+    public static KvmRules CompactedIgnoresAlignment { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(CompactedIgnoresAlignment),
+        XstateRequiredSize = static (layout, xfeatures, compacted) => layout.RequiredSize(xfeatures, compacted, honourAlignment: false),
+    };
+
+    /// <summary>Entries are found by exact (leaf, subleaf) key, last duplicate winning, instead of KVM's ordered first match.</summary>
+    public static KvmRules LookupByLeafSubleaf { get; } =
+        KvmRules.Kvm with { Name = nameof(LookupByLeafSubleaf), Lookup = Cpuid.LookupRule.KeyedByLeafSubleaf };
+
+    /// <summary>Every variant, in the order above.</summary>
+    public static IReadOnlyList<KvmRules> All { get; } =
+    [
+        ForgetCr4Trigger, Cr4TriggerOnlyOnSet, ForgetXcr0Trigger, ForgetXssTrigger, ForgetApicBaseTrigger, VmExitCr4NotTrigger,
+        SmiNotTrigger, ClearMarkerWithoutMaterialize, D1OnlyWithXsaves, CompactedIgnoresAlignment, LookupByLeafSubleaf,
+    ];
+
+    /// <summary>A variant by its name (case-insensitive), or null.</summary>
+    public static KvmRules? Named(string name) => All.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>KVM's rules with the triggers at some sites dropped.</summary>
+    private static KvmRules Without(string name, params TriggerSite[] sites) => KvmRules.Kvm with
+    {
+        Name = name,
+        IsTrigger = (vm, e, w) => Array.IndexOf(sites, w.Site) < 0 && KvmRules.KvmTriggers(vm, e, w),
+    };
+}

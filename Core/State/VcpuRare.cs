@@ -1,0 +1,26 @@
+namespace CpuidFunctional.Core.State;
+
+/// <summary>
+/// The rarely written registers of a <see cref="Vcpu"/> (<see cref="Vcpu.Rare"/>): kept off the hot object so a nested
+/// round trip copies less. Compared by value.
+/// </summary>
+/// <param name="MiscEnable">IA32_MISC_ENABLE (0x1A0).</param>
+/// <param name="MiscFeaturesEnables">MSR_MISC_FEATURES_ENABLES (0x140): bit 0 is CPUID faulting.</param>
+/// <param name="TsxCtrl">IA32_TSX_CTRL (0x122): bit 1 hides RTM/HLE in CPUID answers.</param>
+/// <param name="InSmm">In system-management mode.</param>
+/// <param name="SmramCr4">CR4 saved in SMRAM at SMM entry, restored by RSM.</param>
+/// <param name="SmramCpl">CPL saved at SMM entry, restored by RSM.</param>
+/// <param name="Guest">What KVM_SET_CPUID2 derived from the table.</param>
+public sealed record VcpuRare(
+    ulong MiscEnable,
+    ulong MiscFeaturesEnables,
+    ulong TsxCtrl,
+    bool InSmm,
+    ulong SmramCr4,
+    byte SmramCpl,
+    GuestCaps Guest
+)
+{
+    /// <summary>The RESET values, with no table installed.</summary>
+    public static VcpuRare AtReset { get; } = new(Msr.MiscEnableDefault, 0, 0, false, 0, 0, GuestCaps.None);
+}
