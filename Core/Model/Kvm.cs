@@ -133,21 +133,20 @@ public static class Kvm
         // ---- the scheme: what a trigger does and what a consumer sees ----
 
         /// <summary>
-        /// A write at a trigger site (spec §3), the one place the scheme acts on a write: if the rules call it a
-        /// trigger, Eager runs <c>kvm_update_cpuid_runtime</c> now, Lazy sets <c>cpuid_dynamic_bits_dirty</c>, and
-        /// Reference stores nothing. <paramref name="written"/> already holds the new value.
+        /// A write at a trigger site (spec §3), the one place the scheme acts on a write. <paramref name="store"/> puts
+        /// the new value in the vCPU together with the marker, in one copy; if the rules call the write a trigger,
+        /// Eager then runs <c>kvm_update_cpuid_runtime</c>, Lazy has set <c>cpuid_dynamic_bits_dirty</c>, and Reference
+        /// stores nothing more. A write of an unchanged value that leaves the marker alone returns the same vCPU.
         /// </summary>
-        private Written Trigger(Vcpu written, SiteWrite write)
+        private Written Trigger(Vcpu v, SiteWrite write, Func<Vcpu, ulong, bool, Vcpu> store)
         {
-            if (!policy.Rules.IsTrigger(Vm, e, write))
-            {
-                return written;
-            }
+            var fires = policy.Rules.IsTrigger(Vm, e, write);
+            var dirty = v.CpuidDynamicBitsDirty || (fires && policy.IsLazy);
+            var stored = write.Old == write.New && dirty == v.CpuidDynamicBitsDirty ? v : store(v, write.New, dirty);
             return policy.Scheme switch
             {
-                UpdateScheme.Eager => Update(written),
-                UpdateScheme.Lazy or UpdateScheme.LazyUnfixed => written.CpuidDynamicBitsDirty ? written : written with { CpuidDynamicBitsDirty = true },
-                UpdateScheme.Reference => written,
+                UpdateScheme.Eager when fires => Update(stored),
+                UpdateScheme.Eager or UpdateScheme.Lazy or UpdateScheme.LazyUnfixed or UpdateScheme.Reference => stored,
                 _ => throw new UnreachableException(policy.Scheme.ToString()),
             };
         }
@@ -204,7 +203,7 @@ public static class Kvm
         /// CR4 load goes through it: MOV CR4, KVM_SET_SREGS, INIT, RESET, SMM entry, RSM and the nested loads.
         /// </summary>
         private Written VendorSetCr4(Vcpu v, ulong cr4) =>
-            v.Cr4 == cr4 ? v : Trigger(v with { Cr4 = cr4 }, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4));
+            v.Cr4 == cr4 ? v : Trigger(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4), static (v, cr4, dirty) => v with { Cr4 = cr4, CpuidDynamicBitsDirty = dirty });
 
         /// <summary><c>kvm_set_cr4</c> for a guest MOV to CR4: #GP for an invalid value (<c>kvm_is_valid_cr4</c>).</summary>
         private Transition KvmSetCr4(Vcpu v, ulong cr4) => IsValidCr4(v, cr4) ? Done(VendorSetCr4(v, cr4)) : Unchanged(Gp);
@@ -221,8 +220,10 @@ public static class Kvm
             {
                 return null;
             }
-            return v.Xcr0 == xcr0 ? v : Trigger(v with { Xcr0 = xcr0 }, new SiteWrite(TriggerSite.SetXcr, v.Xcr0, xcr0));
+            return v.Xcr0 == xcr0 ? v : Trigger(v, new SiteWrite(TriggerSite.SetXcr, v.Xcr0, xcr0), StoreXcr0);
         }
+
+        private static readonly Func<Vcpu, ulong, bool, Vcpu> StoreXcr0 = static (v, xcr0, dirty) => v with { Xcr0 = xcr0, CpuidDynamicBitsDirty = dirty };
 
         /// <summary><c>kvm_emulate_xsetbv</c>: #UD without CR4.OSXSAVE, #GP at CPL &gt; 0 or for a refused value.</summary>
         private Transition KvmEmulateXsetbv(Vcpu v, uint index, ulong value)
@@ -258,8 +259,7 @@ public static class Kvm
             {
                 return SetXcr(v, 0, xcr0) ?? v;
             }
-            var copied = v.Xcr0 == xcr0 ? v : v with { Xcr0 = xcr0 };
-            return Trigger(copied, new SiteWrite(TriggerSite.SevEsSyncFromGhcb, v.Xcr0, xcr0));
+            return Trigger(v, new SiteWrite(TriggerSite.SevEsSyncFromGhcb, v.Xcr0, xcr0), StoreXcr0);
         }
 
         // ---- MSRs ----
@@ -326,7 +326,9 @@ public static class Kvm
 
         /// <summary><c>__kvm_apic_set_base</c>: stores IA32_APIC_BASE, a trigger site.</summary>
         private Written ApicSetBase(Vcpu v, ulong value) =>
-            v.ApicBase == value ? v : Trigger(v with { ApicBase = value }, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value));
+            v.ApicBase == value
+                ? v
+                : Trigger(v, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value), static (v, apicBase, dirty) => v with { ApicBase = apicBase, CpuidDynamicBitsDirty = dirty });
 
         /// <summary>
         /// <c>kvm_set_msr_common</c>, MSR_IA32_MISC_ENABLE: the guest may not change the PMU read-only bits and its
@@ -349,12 +351,13 @@ public static class Kvm
             {
                 return v;
             }
-            var written = v with { Rare = v.Rare with { MiscEnable = data } };
             if (!Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) && ((old ^ data) & Msr.MiscEnableMwait) != 0)
             {
-                return GuestCpuCaps.Has(v, GuestFeature.Sse3) ? Trigger(written, new SiteWrite(TriggerSite.MiscEnableMwait, old, data)) : (Written?)null;
+                return GuestCpuCaps.Has(v, GuestFeature.Sse3)
+                    ? Trigger(v, new SiteWrite(TriggerSite.MiscEnableMwait, old, data), static (v, misc, dirty) => v with { Rare = v.Rare with { MiscEnable = misc }, CpuidDynamicBitsDirty = dirty })
+                    : (Written?)null;
             }
-            return written;
+            return v with { Rare = v.Rare with { MiscEnable = data } };
         }
 
         /// <summary>
@@ -371,8 +374,7 @@ public static class Kvm
             {
                 return null;
             }
-            var written = v.Xss == value ? v : v with { Xss = value };
-            return Trigger(written, new SiteWrite(TriggerSite.SetXss, v.Xss, value));
+            return Trigger(v, new SiteWrite(TriggerSite.SetXss, v.Xss, value), static (v, xss, dirty) => v with { Xss = xss, CpuidDynamicBitsDirty = dirty });
         }
 
         /// <summary>KVM_SET_MSRS (<c>__msr_io</c>): host-initiated writes until the first refusal; returns the count.</summary>
@@ -540,7 +542,8 @@ public static class Kvm
             }
             var saved = v with { Cpl = 0, Rare = v.Rare with { InSmm = true, SmramCr4 = v.Cr4, SmramCpl = v.Cpl } };
             var cleared = VendorSetCr4(saved, 0);
-            return cleared.Then(Trigger(cleared.Vcpu, new SiteWrite(TriggerSite.EnterSmm, v.Cr4, 0)));
+            // A trigger of its own, with no register written (old and new alike).
+            return cleared.Then(Trigger(cleared.Vcpu, new SiteWrite(TriggerSite.EnterSmm, 0, 0), static (v, _, dirty) => v with { CpuidDynamicBitsDirty = dirty }));
         }
 
         /// <summary>RSM (<c>em_rsm</c>): restores CPL and CR4 (through <c>set_cr4</c>).</summary>
