@@ -202,8 +202,22 @@ public static class Kvm
         /// The vendor <c>set_cr4</c> hook (<c>vmx_set_cr4</c>, <c>svm_set_cr4</c>): stores CR4, a trigger site. Every
         /// CR4 load goes through it: MOV CR4, KVM_SET_SREGS, INIT, RESET, SMM entry, RSM and the nested loads.
         /// </summary>
-        private Written VendorSetCr4(Vcpu v, ulong cr4) =>
-            v.Cr4 == cr4 ? v : Trigger(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4), static (v, cr4, dirty) => v with { Cr4 = cr4, CpuidDynamicBitsDirty = dirty });
+        private Written VendorSetCr4(Vcpu v, ulong cr4) => SetCr4InMode(v, v.GuestMode, cr4);
+
+        /// <summary>
+        /// A nested transition's <c>enter_guest_mode</c> or <c>leave_guest_mode</c> followed by the vendor
+        /// <c>set_cr4</c>, folded into one copy of the vCPU.
+        /// </summary>
+        private Written SetCr4InMode(Vcpu v, bool guestMode, ulong cr4) =>
+            v.Cr4 != cr4 ? Trigger(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4), guestMode ? StoreCr4InGuestMode : StoreCr4OutsideGuestMode)
+            : v.GuestMode == guestMode ? v
+            : v with { GuestMode = guestMode };
+
+        private static readonly Func<Vcpu, ulong, bool, Vcpu> StoreCr4InGuestMode =
+            static (v, cr4, dirty) => v with { Cr4 = cr4, GuestMode = true, CpuidDynamicBitsDirty = dirty };
+
+        private static readonly Func<Vcpu, ulong, bool, Vcpu> StoreCr4OutsideGuestMode =
+            static (v, cr4, dirty) => v with { Cr4 = cr4, GuestMode = false, CpuidDynamicBitsDirty = dirty };
 
         /// <summary><c>kvm_set_cr4</c> for a guest MOV to CR4: #GP for an invalid value (<c>kvm_is_valid_cr4</c>).</summary>
         private Transition KvmSetCr4(Vcpu v, ulong cr4) => IsValidCr4(v, cr4) ? Done(VendorSetCr4(v, cr4)) : Unchanged(Gp);
@@ -582,7 +596,7 @@ public static class Kvm
         /// </summary>
         private Transition NestedVmxEnterNonRootMode(Vcpu v, VcpuEvent.NestedVmEntry entry)
         {
-            var w = VendorSetCr4(v.GuestMode ? v : v with { GuestMode = true }, entry.GuestCr4);
+            var w = SetCr4InMode(v, guestMode: true, entry.GuestCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, entry.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmEntryMsrLoadFailed(failed));
         }
@@ -593,7 +607,7 @@ public static class Kvm
         /// </summary>
         private Transition NestedVmxVmexit(Vcpu v, VcpuEvent.NestedVmExit exit)
         {
-            var w = VendorSetCr4(v.GuestMode ? v with { GuestMode = false } : v, exit.HostCr4);
+            var w = SetCr4InMode(v, guestMode: false, exit.HostCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, exit.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
         }
