@@ -51,9 +51,55 @@ public static class WrongRules
         IsTrigger = static (vm, e, w) => e is not VcpuEvent.EnterSmm && KvmRules.KvmTriggers(vm, e, w),
     };
 
-    /// <summary>Consumers clear the marker but skip the update.</summary>
-    public static KvmRules ClearMarkerWithoutMaterialize { get; } =
-        KvmRules.Kvm with { Name = nameof(ClearMarkerWithoutMaterialize), ConsumerRunsUpdate = false };
+    /// <summary>
+    /// The nested VM entry's load of vmcs12's GUEST_CR4 never triggers (the VM-entry half of the 2020 bug: after entry
+    /// L2 saw L1's OSXSAVE/OSPKE).
+    /// </summary>
+    public static KvmRules VmEntryCr4NotTrigger { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(VmEntryCr4NotTrigger),
+        IsTrigger = static (vm, e, w) =>
+            !(e is VcpuEvent.NestedVmEntry && w.Site == TriggerSite.SetCr4) && KvmRules.KvmTriggers(vm, e, w),
+    };
+
+    /// <summary>
+    /// RESET assigns XCR0 and IA32_XSS directly, without the writes' triggers, so the XSAVE sizes are not refreshed
+    /// (the bug fixed by 05a9e065059e, which routed them through <c>__kvm_set_xcr</c> and the MSR write).
+    /// </summary>
+    public static KvmRules ResetAssignsXcr0AndXss { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(ResetAssignsXcr0AndXss),
+        IsTrigger = static (vm, e, w) =>
+            !(e is VcpuEvent.Reset && w.Site is TriggerSite.SetXcr or TriggerSite.SetXss) && KvmRules.KvmTriggers(vm, e, w),
+    };
+
+    /// <summary>Guest CPUID and KVM_GET_CPUID2 clear the marker but skip the update.</summary>
+    public static KvmRules ClearMarkerWithoutMaterialize { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(ClearMarkerWithoutMaterialize),
+        ConsumerRunsUpdate = static e => e is not (VcpuEvent.Cpuid or VcpuEvent.GetCpuid2),
+    };
+
+    /// <summary>
+    /// KVM_SET_CPUID2 installs userspace's table without the runtime update, so its 0xD sizes, OSXSAVE and APIC bits
+    /// stay what userspace wrote until the next trigger (what QEMU's 2018 "0xD.0:EBX = 0" tables met on kernels
+    /// without the recompute).
+    /// </summary>
+    public static KvmRules SetCpuidKeepsUserspaceBits { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(SetCpuidKeepsUserspaceBits),
+        ConsumerRunsUpdate = static e => e is not VcpuEvent.SetCpuid2,
+    };
+
+    /// <summary>
+    /// The MISC_ENABLE_NO_MWAIT quirk with its polarity inverted: IA32_MISC_ENABLE bit 18 owns CPUID.1:ECX.MWAIT while
+    /// the quirk is in effect instead of once it is disabled.
+    /// </summary>
+    public static KvmRules MwaitQuirkInverted { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(MwaitQuirkInverted),
+        MiscEnableOwnsMwait = static vm => vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait),
+    };
 
     /// <summary>CPUID.0xD.1:EBX is rewritten only when XSAVES is exposed, not XSAVEC (Xen's bug).</summary>
     public static KvmRules D1OnlyWithXsaves { get; } =
@@ -75,6 +121,7 @@ public static class WrongRules
     [
         ForgetCr4Trigger, Cr4TriggerOnlyOnSet, ForgetXcr0Trigger, ForgetXssTrigger, ForgetApicBaseTrigger, VmExitCr4NotTrigger,
         SmiNotTrigger, ClearMarkerWithoutMaterialize, D1OnlyWithXsaves, CompactedIgnoresAlignment, LookupByLeafSubleaf,
+        VmEntryCr4NotTrigger, ResetAssignsXcr0AndXss, SetCpuidKeepsUserspaceBits, MwaitQuirkInverted,
     ];
 
     /// <summary>A variant by its name (case-insensitive), or null.</summary>

@@ -79,7 +79,7 @@ public static class DynamicBits
             }
         }
 
-        if (!vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) && leaf1 >= 0)
+        if (rules.MiscEnableOwnsMwait(vm) && leaf1 >= 0)
         {
             var mwait = (vcpu.MiscEnable & Msr.MiscEnableMwait) != 0;
             edits.Set(leaf1, edits.Get(leaf1).WithBit(CpuidRegister.Ecx, MwaitBit, mwait));

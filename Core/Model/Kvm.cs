@@ -169,7 +169,7 @@ public static class Kvm
                         return new(v, v.Cpuid);
                     }
                     var cleared = v with { CpuidDynamicBitsDirty = false };
-                    var updated = policy.Rules.ConsumerRunsUpdate ? Update(cleared) : cleared;
+                    var updated = policy.Rules.ConsumerRunsUpdate(e) ? Update(cleared) : cleared;
                     return new(updated, updated.Vcpu.Cpuid);
                 case UpdateScheme.Reference:
                     var m = Materialize(v, v.Cpuid);
@@ -365,7 +365,7 @@ public static class Kvm
             {
                 return v;
             }
-            if (!Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) && ((old ^ data) & Msr.MiscEnableMwait) != 0)
+            if (policy.Rules.MiscEnableOwnsMwait(Vm) && ((old ^ data) & Msr.MiscEnableMwait) != 0)
             {
                 return GuestCpuCaps.Has(v, GuestFeature.Sse3)
                     ? Trigger(v, new SiteWrite(TriggerSite.MiscEnableMwait, old, data), static (v, misc, dirty) => v with { Rare = v.Rare with { MiscEnable = misc }, CpuidDynamicBitsDirty = dirty })
@@ -447,7 +447,7 @@ public static class Kvm
             {
                 return Nop;
             }
-            var enabled = Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) || !KernelProfiles.MwaitEnableFromMiscEnable(Vm.Profile)
+            var enabled = !policy.Rules.MiscEnableOwnsMwait(Vm) || !KernelProfiles.MwaitEnableFromMiscEnable(Vm.Profile)
                 ? GuestCpuCaps.Has(v, GuestFeature.Mwait)
                 : (v.MiscEnable & Msr.MiscEnableMwait) != 0;
             return enabled ? Nop : Ud;
@@ -494,7 +494,7 @@ public static class Kvm
             {
                 return Done(current.Then(installed), Ok0);
             }
-            return Done(current.Then(Update(installed)), Ok0);
+            return Done(current.Then(policy.Rules.ConsumerRunsUpdate(e) ? Update(installed) : installed), Ok0);
         }
 
         /// <summary>

@@ -58,10 +58,17 @@ public sealed record KvmRules
     public Func<Vm, VcpuEvent, SiteWrite, bool> IsTrigger { get; init; } = KvmTriggers;
 
     /// <summary>
-    /// Spec §4: whether a consumer that finds the marker set runs <c>kvm_update_cpuid_runtime</c> after clearing it
-    /// (<c>kvm_cpuid</c>, KVM_GET_CPUID2): always, in KVM.
+    /// Spec §4: whether a consumer event runs <c>kvm_update_cpuid_runtime</c> where KVM does: guest CPUID and
+    /// KVM_GET_CPUID2 after clearing a set marker, KVM_SET_CPUID2 on the table it installs before the first run
+    /// (<c>kvm_vcpu_after_set_cpuid</c>). Every one does, in KVM.
     /// </summary>
-    public bool ConsumerRunsUpdate { get; init; } = true;
+    public Func<VcpuEvent, bool> ConsumerRunsUpdate { get; init; } = static _ => true;
+
+    /// <summary>
+    /// Whether IA32_MISC_ENABLE bit 18 owns CPUID.1:ECX.MWAIT (a dynamic output and a trigger): in KVM, once userspace
+    /// has disabled the MISC_ENABLE_NO_MWAIT quirk.
+    /// </summary>
+    public Func<Vm, bool> MiscEnableOwnsMwait { get; init; } = static vm => !vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait);
 
     /// <summary>How a CPUID entry is found: KVM's <c>kvm_find_cpuid_entry2</c> takes the first match in table order.</summary>
     public LookupRule Lookup { get; init; } = LookupRule.KvmOrderedFirstMatch;

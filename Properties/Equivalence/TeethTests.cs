@@ -54,6 +54,18 @@ public class TeethTests(ITestOutputHelper output)
     public void Lookup_keyed_by_leaf_and_subleaf_is_caught() => Caught(WrongRules.LookupByLeafSubleaf);
 
     [Fact]
+    public void Nested_VM_entry_guest_CR4_load_not_triggering_is_caught() => Caught(WrongRules.VmEntryCr4NotTrigger);
+
+    [Fact]
+    public void RESET_assigning_XCR0_and_XSS_without_their_triggers_is_caught() => Caught(WrongRules.ResetAssignsXcr0AndXss);
+
+    [Fact]
+    public void KVM_SET_CPUID2_keeping_userspaces_dynamic_bits_is_caught() => Caught(WrongRules.SetCpuidKeepsUserspaceBits);
+
+    [Fact]
+    public void The_MWAIT_quirk_with_inverted_polarity_is_caught() => Caught(WrongRules.MwaitQuirkInverted);
+
+    [Fact]
     public void LazyUnfixed_KVM_SET_CPUID2_while_dirty_is_caught() => Caught(Policy.LazyUnfixed);
 
     private void Caught(KvmRules wrong) => Caught(new Policy(UpdateScheme.Lazy, wrong));
