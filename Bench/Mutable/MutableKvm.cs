@@ -40,7 +40,7 @@ internal sealed class MutableKvm
         xsave = vm.Host.Xsave;
         profile = vm.Profile;
         hostSupportedXcr0 = vm.Host.SupportedXcr0;
-        hostSupportedXss = vm.Host.SupportedXss;
+        hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         supportedQuirks = vm.SupportedQuirks;
         disabledQuirks = vm.DisabledQuirks;
@@ -330,7 +330,11 @@ internal sealed class MutableKvm
             case Msr.MiscEnable:
                 return SetMiscEnable(value, hostInitiated);
             case Msr.Xss:
-                if ((!hostInitiated && !guestXsaves) || (value & ~guestSupportedXss) != 0)
+                if (!guestXsaves && (!hostInitiated || KernelProfiles.HostXssWriteNeedsXsaves(profile)))
+                {
+                    return hostInitiated && value == 0;
+                }
+                if ((value & ~guestSupportedXss) != 0)
                 {
                     return false;
                 }

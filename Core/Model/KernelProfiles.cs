@@ -17,10 +17,12 @@ public static class KernelProfiles
     public static ulong AlwaysReservedCr4(KernelProfile profile) => profile == KernelProfile.Linux6_1 ? Cr4.Cet | Cr4.LamSup : 0;
 
     /// <summary>
-    /// <c>kvm_caps.supported_xss</c>: 6.1 supports no IA32_XSS bit at all (SVM and VMX both set 0); later profiles
-    /// take the host's (its KVM_GET_SUPPORTED_CPUID 0xD.1 ECX:EDX).
+    /// <c>kvm_caps.supported_xss</c>, what KVM lets a guest put in IA32_XSS. Before the CET series (6.1, 6.15) the
+    /// vendor setup assigns 0, so only 0 is accepted; 6.18 supports the CET components (<c>KVM_SUPPORTED_XSS</c>),
+    /// both or neither, and only where the host has them (here: the host's 0xD.1 ECX:EDX).
     /// </summary>
-    public static ulong SupportedXss(KernelProfile profile, HostCpu host) => profile == KernelProfile.Linux6_1 ? 0 : host.SupportedXss;
+    public static ulong SupportedXss(KernelProfile profile, HostCpu host) =>
+        profile >= KernelProfile.Linux6_18 && (host.SupportedXss & Xss.CetAll) == Xss.CetAll ? Xss.CetAll : 0;
 
     /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
     public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
@@ -60,6 +62,12 @@ public static class KernelProfiles
 
     /// <summary>6.18: only IA32_XSS writes that change the value trigger; earlier profiles trigger on every accepted write.</summary>
     public static bool XssTriggersOnlyOnChange(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>
+    /// 6.18: a host-initiated IA32_XSS write also needs guest XSAVES (the MSR is then unsupported, and only a write of 0
+    /// is accepted, as a no-op); earlier profiles let the host write any supported value.
+    /// </summary>
+    public static bool HostXssWriteNeedsXsaves(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 
     /// <summary>6.18 routes the SEV-ES GHCB's XCR0 through <c>__kvm_set_xcr</c>; earlier profiles copy it unchecked and always trigger.</summary>
     public static bool SevEsXcr0GoesThroughSetXcr(KernelProfile profile) => profile >= KernelProfile.Linux6_18;

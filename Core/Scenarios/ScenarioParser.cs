@@ -39,10 +39,10 @@ public static class ScenarioParser
         ["PKRU"] = Xcr0.Pkru,
         ["AMX"] = Xcr0.Xtile,
         // IA32_XSS components
-        ["PT"] = 1ul << 8,
+        ["PT"] = Xss.Pt,
         ["PASID"] = 1ul << 10,
-        ["CET_U"] = 1ul << 11,
-        ["CET_S"] = 1ul << 12,
+        ["CET_U"] = Xss.CetUser,
+        ["CET_S"] = Xss.CetKernel,
         ["ARCH_LBR"] = 1ul << 15,
         // MSR values and bits
         ["APIC_DEFAULT"] = Msr.ApicBaseDefault,

@@ -82,20 +82,21 @@ public class CornerCaseTests
     [Fact]
     public void Case04_a_single_unflagged_0xD_entry_takes_both_size_rewrites()
     {
-        // One 0xD entry without the significant-index flag: EAX = 0x7 (x87|SSE|AVX) has bit 1, read as XSAVEC by the
-        // 0xD.1 rule; ECX = 0x100 lets userspace set XSS bit 8 (PT).
+        // One 0xD entry without the significant-index flag: EAX = 0xF (x87|SSE|AVX, and MPX, which this host lacks) has
+        // bits 1 and 3, read as XSAVEC and XSAVES by the 0xD.1 rules; ECX = CET_U|CET_S lets userspace set those
+        // IA32_XSS bits (the ones 6.18 supports).
         var table = CpuidTable.Of(
-            SkylakeGuest.Entries.Where(e => e.Function != 0xD).Append(CpuidEntry.Plain(0xD, 0x7, 0, 0x100, 0))
+            CetGuest.Entries.Where(e => e.Function != 0xD).Append(CpuidEntry.Plain(0xD, 0xF, 0, (uint)Xss.CetAll, 0))
         );
-        var s = KvmState.WithCpuid(Vm(), Policy.Lazy, table);
-        var xss = new CpuidFunctional.Core.ValueArray<MsrEntry>([new MsrEntry(Msr.Xss, 0x100)]);
+        var s = KvmState.WithCpuid(new Vm(Cet), Policy.Lazy, table);
+        var xss = new CpuidFunctional.Core.ValueArray<MsrEntry>([new MsrEntry(Msr.Xss, Xss.CetUser)]);
         s = TestHosts.Run(Policy.Lazy, s, new VcpuEvent.MovToCr4(Cr4.OsXsave), new VcpuEvent.Xsetbv(0, 0x7), new VcpuEvent.SetMsrs(xss)).State;
-        Assert.Equal(0x100ul, s.Vcpu.Xss);
+        Assert.Equal(Xss.CetUser, s.Vcpu.Xss);
         var d0 = Cpuid(Policy.Lazy, ref s, 0xD, 0);
         var d5 = Cpuid(Policy.Lazy, ref s, 0xD, 5);
         // 0xD.0 writes the standard size 0x340, then the 0xD.1 rewrite hits the same entry and writes the compacted
-        // size of XCR0|XSS: 0x340 + 0x80 (PT) = 0x3C0.
-        Assert.Equal(0x3C0u, d0.Ebx);
+        // size of XCR0|XSS: 0x340 + the CET user component.
+        Assert.Equal(0x340u + CetUserCompactedBytes, d0.Ebx);
         Assert.Equal(d0 with { Subleaf = 5 }, d5);
     }
 
@@ -137,12 +138,15 @@ public class CornerCaseTests
         var sse = TestHosts.Run(Policy.Lazy, s, new VcpuEvent.Xsetbv(0, 0x1), new VcpuEvent.Cpuid(0, 0), new VcpuEvent.Xsetbv(0, 0x3)).State;
         Assert.False(sse.Vcpu.CpuidDynamicBitsDirty);
 
-        var d1Before = Cpuid(Policy.Lazy, ref s, 0xD, 1).Ebx;
-        var with618 = Kvm.Step(Policy.Lazy, s, new VcpuEvent.Wrmsr(Msr.Xss, 0x100)).State;
-        Assert.Equal(d1Before + 0x80, Cpuid(Policy.Lazy, ref with618, 0xD, 1).Ebx);
+        var cet = RunningWithCet(Policy.Lazy);
+        var d1Before = Cpuid(Policy.Lazy, ref cet, 0xD, 1).Ebx;
+        var with618 = Kvm.Step(Policy.Lazy, cet, new VcpuEvent.Wrmsr(Msr.Xss, Xss.CetUser)).State;
+        Assert.Equal(d1Before + CetUserCompactedBytes, Cpuid(Policy.Lazy, ref with618, 0xD, 1).Ebx);
 
-        var old = Running(Policy.Lazy, KernelProfile.Linux6_15);
-        var with615 = Kvm.Step(Policy.Lazy, old, new VcpuEvent.Wrmsr(Msr.Xss, 0x100)).State;
+        // 6.15 supports no IA32_XSS bit: CET_U is refused, 0 is accepted and still marks.
+        var old = RunningWithCet(Policy.Lazy, KernelProfile.Linux6_15);
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Lazy, old, new VcpuEvent.Wrmsr(Msr.Xss, Xss.CetUser)).Observation);
+        var with615 = Kvm.Step(Policy.Lazy, old, new VcpuEvent.Wrmsr(Msr.Xss, 0)).State;
         Assert.True(with615.Vcpu.CpuidDynamicBitsDirty);
         Assert.Equal(d1Before, Cpuid(Policy.Lazy, ref with615, 0xD, 1).Ebx);
     }
@@ -161,12 +165,12 @@ public class CornerCaseTests
     [Fact]
     public void Case09_nested_transitions_that_keep_OSXSAVE_and_PKE_do_not_mark_and_MSR_lists_do()
     {
-        var s = Running(Policy.Lazy);
+        var s = RunningWithCet(Policy.Lazy);
         var entered = Kvm.Step(Policy.Lazy, s, new VcpuEvent.NestedVmEntry(Cr4.OsXsave | Cr4.Pae)).State;
         var exited = Kvm.Step(Policy.Lazy, entered, new VcpuEvent.NestedVmExit(Cr4.OsXsave)).State;
         Assert.False(exited.Vcpu.CpuidDynamicBitsDirty);
 
-        var list = new CpuidFunctional.Core.ValueArray<MsrEntry>([new MsrEntry(Msr.Xss, 0x100)]);
+        var list = new CpuidFunctional.Core.ValueArray<MsrEntry>([new MsrEntry(Msr.Xss, Xss.CetUser)]);
         var viaList = Kvm.Step(Policy.Lazy, entered, new VcpuEvent.NestedVmExit(Cr4.OsXsave, list)).State;
         Assert.True(viaList.Vcpu.CpuidDynamicBitsDirty);
     }

@@ -60,18 +60,35 @@ public class KernelProfileTests
         Assert.Equal(Einval, Last(Fresh61(), new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.SlotZapAll))); // 0x7F only
     }
 
-    [Fact]
-    public void IA32_XSS_accepts_only_zero_on_6_1_whatever_the_host_supports()
+    [Theory]
+    [InlineData(KernelProfile.Linux6_1, 0ul)]
+    [InlineData(KernelProfile.Linux6_15, 0ul)]
+    [InlineData(KernelProfile.Linux6_18, Xss.CetAll)]
+    public void IA32_XSS_accepts_only_the_CET_components_and_only_from_6_18(KernelProfile profile, ulong supported)
     {
         var host = HostPresets.SapphireRapids;
-        Assert.NotEqual(0ul, host.SupportedXss); // the dump offers XSS bits that 6.18 accepts
-        var guest = host.Cpuid;
-        var bit = host.SupportedXss & (0 - host.SupportedXss);
-        var set = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, bit)]));
-        var on618 = KvmState.WithCpuid(new Vm(host, KernelProfile.Linux6_18), Eager, guest);
-        Assert.Equal(new Observation.IoctlDone(1), Last(on618, set));
-        Assert.Equal(Ok, Last(Fresh61(host, guest), set)); // KVM_SET_MSRS processed 0 entries
-        Assert.Equal(new Observation.IoctlDone(1), Last(Fresh61(host, guest), new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, 0)]))));
+        Assert.Equal(Xss.Pt, host.SupportedXss & Xss.Pt); // the dump offers PT and CET, and more
+        Assert.Equal(supported, KernelProfiles.SupportedXss(profile, host));
+        Assert.Equal(0ul, KernelProfiles.SupportedXss(profile, HostPresets.SkylakeSp)); // PT only: never supported
+        var start = KvmState.WithCpuid(new Vm(host, profile), Eager, host.Cpuid);
+        foreach (var bit in new[] { Xss.Pt, Xss.CetUser, Xss.CetKernel })
+        {
+            var written = Last(start, new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, bit)])));
+            Assert.Equal((supported & bit) != 0 ? new Observation.IoctlDone(1) : Ok, written); // Ok: 0 entries processed
+        }
+        Assert.Equal(new Observation.IoctlDone(1), Last(start, new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, 0)]))));
+    }
+
+    [Fact]
+    public void From_6_18_the_host_may_write_IA32_XSS_only_with_guest_XSAVES_except_a_no_op_zero()
+    {
+        var host = HostPresets.SapphireRapids;
+        var noXsaves = CpuidTable.Of(host.Cpuid.Entries.Select(e => e.Function == 0xD && e.Index == 1 ? e with { Eax = e.Eax & ~8u } : e));
+        var on618 = KvmState.WithCpuid(new Vm(host, KernelProfile.Linux6_18), Eager, noXsaves);
+        Assert.Equal(Ok, Last(on618, new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, Xss.CetUser)]))));
+        Assert.Equal(new Observation.IoctlDone(1), Last(on618, new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, 0)]))));
+        var on615 = KvmState.WithCpuid(new Vm(host, KernelProfile.Linux6_15), Eager, noXsaves);
+        Assert.Equal(new Observation.IoctlDone(1), Last(on615, new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, 0)]))));
     }
 
     [Fact]

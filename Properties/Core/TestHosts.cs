@@ -28,6 +28,30 @@ internal static class TestHosts
 
     public static Vm Vm(KernelProfile profile = KernelProfile.Linux6_18) => new(Skylake, profile);
 
+    /// <summary>
+    /// The built-in Sapphire Rapids preset: it has the CET components, the only IA32_XSS bits KVM supports (6.18;
+    /// none before), which Skylake-SP lacks.
+    /// </summary>
+    public static readonly HostCpu Cet = HostPresets.SapphireRapids;
+
+    /// <summary>The Sapphire Rapids guest table: the host's leaves with OSXSAVE cleared (KVM owns it).</summary>
+    public static readonly CpuidTable CetGuest = CpuidTable.Of(
+        Cet.Cpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 27, false) : e)
+    );
+
+    /// <summary>Like <see cref="Running"/>, on the CET host with its guest table.</summary>
+    public static KvmState RunningWithCet(Policy policy, KernelProfile profile = KernelProfile.Linux6_18)
+    {
+        var s = KvmState.WithCpuid(new Vm(Cet, profile), policy, CetGuest);
+        s = Kvm.Step(policy, s, new VcpuEvent.Run()).State;
+        s = Kvm.Step(policy, s, new VcpuEvent.MovToCr4(Cr4.OsXsave)).State;
+        s = Kvm.Step(policy, s, new VcpuEvent.Xsetbv(0, 0x7)).State;
+        return Kvm.Step(policy, s, new VcpuEvent.Cpuid(0, 0)).State;
+    }
+
+    /// <summary>What IA32_XSS's CET user component adds to a compacted XSAVE area on the CET host (no alignment).</summary>
+    public static uint CetUserCompactedBytes => Cet.Xsave[11].Size;
+
     /// <summary>A vCPU with the Skylake guest table installed (not yet run).</summary>
     public static KvmState Fresh(Policy policy, KernelProfile profile = KernelProfile.Linux6_18) =>
         KvmState.WithCpuid(Vm(profile), policy, SkylakeGuest);

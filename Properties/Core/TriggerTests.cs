@@ -83,10 +83,10 @@ public class TriggerTests
         var same615 = Step(Lazy, old, new VcpuEvent.Wrmsr(Msr.Xss, 0));
         Assert.True(Marked(same615));
 
-        var current = Running(Lazy, KernelProfile.Linux6_18);
+        var current = RunningWithCet(Lazy, KernelProfile.Linux6_18);
         var same618 = Step(Lazy, current, new VcpuEvent.Wrmsr(Msr.Xss, 0));
         Assert.Same(current.Vcpu, same618.Vcpu);
-        var changed618 = Step(Lazy, current, new VcpuEvent.Wrmsr(Msr.Xss, 0x100));
+        var changed618 = Step(Lazy, current, new VcpuEvent.Wrmsr(Msr.Xss, Xss.CetUser));
         Assert.True(Marked(changed618));
     }
 
@@ -259,13 +259,13 @@ public class TriggerTests
     [Fact]
     public void KVM_SET_MSRS_writes_until_the_first_refusal_and_returns_the_count()
     {
-        var s = Running(Lazy);
+        var s = RunningWithCet(Lazy);
         var list = new ValueArray<MsrEntry>(
-            [new MsrEntry(Msr.Xss, 0x100), new MsrEntry(Msr.TsxCtrl, 2), new MsrEntry(0x1234, 0), new MsrEntry(Msr.MiscFeaturesEnables, 1)]
+            [new MsrEntry(Msr.Xss, Xss.CetUser), new MsrEntry(Msr.TsxCtrl, 2), new MsrEntry(0x1234, 0), new MsrEntry(Msr.MiscFeaturesEnables, 1)]
         );
         var t = Kvm.Step(Lazy, s, new VcpuEvent.SetMsrs(list));
         Assert.Equal(new Observation.IoctlDone(2), t.Observation);
-        Assert.Equal(0x100ul, t.State.Vcpu.Xss);
+        Assert.Equal(Xss.CetUser, t.State.Vcpu.Xss);
         Assert.Equal(2ul, t.State.Vcpu.TsxCtrl);
         Assert.Equal(0ul, t.State.Vcpu.MiscFeaturesEnables);
         Assert.True(Marked(t.State));

@@ -139,15 +139,15 @@ public class SystemInstructionTests
         var r = TestMachine.RunAgreeing(TestMachine.L1(a =>
         {
             a.mov(ecx, Msr.Xss);
-            a.mov(eax, 0x100);
+            a.mov(eax, (uint)Xss.CetUser);
             a.xor(edx, edx);
             a.wrmsr();
             a.xor(eax, eax);
             a.rdmsr();
         }));
-        Assert.Contains(new VcpuEvent.Wrmsr(Msr.Xss, 0x100), r.Trace);
+        Assert.Contains(new VcpuEvent.Wrmsr(Msr.Xss, Xss.CetUser), r.Trace);
         Assert.Contains(new VcpuEvent.Rdmsr(Msr.Xss), r.Trace);
-        Assert.Equal(0x100ul, r.Final.Regs[Registers.Rax]);
+        Assert.Equal(Xss.CetUser, r.Final.Regs[Registers.Rax]);
     }
 
     [Fact]

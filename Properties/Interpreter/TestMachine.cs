@@ -21,10 +21,12 @@ internal static class TestMachine
         CpuidEntry.Plain(1, 0x50654, 0x0010_0800, Leaf1Ecx, Leaf1Edx),
         CpuidEntry.Indexed(7, 0, 0, (1u << 7) | (1u << 20), 1u << 3, 0), // SMEP, SMAP; PKU
         CpuidEntry.Indexed(0xD, 0, 0x207, 0x240, 0xA88, 0),
-        CpuidEntry.Indexed(0xD, 1, 0xF, 0x240, 0x100, 0),
+        CpuidEntry.Indexed(0xD, 1, 0xF, 0x240, 0x1900, 0),
         CpuidEntry.Indexed(0xD, 2, 0x100, 0x240, 0, 0),
         CpuidEntry.Indexed(0xD, 8, 0x80, 0, 1, 0),
-        CpuidEntry.Indexed(0xD, 9, 0x8, 0xA80, 0, 0)
+        CpuidEntry.Indexed(0xD, 9, 0x8, 0xA80, 0, 0),
+        CpuidEntry.Indexed(0xD, 11, 0x10, 0, 1, 0), // CET user and supervisor state: the IA32_XSS bits 6.18 supports
+        CpuidEntry.Indexed(0xD, 12, 0x18, 0, 1, 0)
     );
 
     public static HostCpu Host { get; } = HostCpu.FromCpuid("test-skylake", Table);
