@@ -54,12 +54,12 @@ public static class Runner
     /// <summary>The VMM's set-up before the first KVM_RUN: KVM_SET_SREGS with the documented CR4 and the current APIC base.</summary>
     private static StopReason? Start(ref Cpu c, RunLog log)
     {
-        var sregs = Executor.Apply(ref c, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, c.Kvm.Vcpu.ApicBase), 0, log, 0);
+        var sregs = log.Apply(ref c, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, c.Kvm.Vcpu.ApicBase), 0, 0);
         if (sregs is Observation.IoctlError)
         {
             return new StopReason.BootFailed(sregs);
         }
-        Executor.Apply(ref c, new VcpuEvent.Run(), 0, log, 0);
+        log.Apply(ref c, new VcpuEvent.Run(), 0, 0);
         c.Started = true;
         return null;
     }
