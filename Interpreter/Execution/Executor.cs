@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using CpuidFunctional.Core.Model;
-using static CpuidFunctional.Interpreter.Operands;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
+using static CpuidFunctional.Interpreter.Execution.Operands;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// The step function: one instruction, <c>(machine, instruction) → machine'</c> plus what the run log records. The

@@ -3,8 +3,11 @@ using CpuidFunctional.Core;
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// Nested VM entry and VM exit (spec §7; KVM's <c>nested_vmx_check_controls</c>, <c>nested_vmx_check_host_state</c>,

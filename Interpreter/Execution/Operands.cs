@@ -1,4 +1,7 @@
-namespace CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
+
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// Reading and writing an instruction's operands on the working copy: what every handler uses, below the stepper

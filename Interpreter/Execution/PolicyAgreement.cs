@@ -1,6 +1,6 @@
 using CpuidFunctional.Core.Model;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>The runs of one program under several policies and whether they behave the same.</summary>
 /// <param name="Runs">One result per policy, in the order given.</param>

@@ -1,6 +1,6 @@
 using CpuidFunctional.Core.Model;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// What L0 decides about an instruction or an exception in L2 before any handler runs (KVM's

@@ -1,7 +1,9 @@
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// What one run accumulates: a builder local to <see cref="Runner.Run"/>, frozen into the <see cref="RunResult"/> at

@@ -1,8 +1,12 @@
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
+
+// Inside the namespace, so that Machine is the type and not the sibling namespace CpuidFunctional.Interpreter.Machine.
+using CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// Runs a machine: fetch through the decode cache, execute, repeat, until HLT at L1, a stop condition or the step

@@ -1,8 +1,11 @@
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// System instructions as L0 executes them. At L1 the ones KVM intercepts become Core events (CPUID, XSETBV,
