@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
@@ -71,18 +72,18 @@ public static class Runner
     /// <summary>Runs one machine per policy (built by <paramref name="boot"/>) and compares their behaviour.</summary>
     public static PolicyAgreement RunAll(IReadOnlyList<Policy> policies, Func<Policy, Machine> boot, long maxSteps)
     {
-        var runs = new List<(Policy, RunResult)>(policies.Count);
+        var runs = ImmutableArray.CreateBuilder<(Policy Policy, RunResult Result)>(policies.Count);
         string? difference = null;
         foreach (var policy in policies)
         {
             var result = Run(policy, boot(policy), maxSteps);
-            if (difference is null && runs.Count > 0 && runs[0].Item2.FirstDifference(result) is { } d)
+            if (difference is null && runs.Count > 0 && runs[0].Result.FirstDifference(result) is { } d)
             {
-                difference = $"{runs[0].Item1} vs {policy}: {d}";
+                difference = $"{runs[0].Policy} vs {policy}: {d}";
             }
             runs.Add((policy, result));
         }
-        return new PolicyAgreement(runs, difference);
+        return new PolicyAgreement(runs.MoveToImmutable(), difference);
     }
 
     /// <summary>
