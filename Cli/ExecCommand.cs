@@ -3,8 +3,9 @@ using System.Globalization;
 using System.Text.Json;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter;
-using GuestProgram = CpuidFunctional.Interpreter.Program;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Machine;
+using GuestProgram = CpuidFunctional.Interpreter.Machine.Program;
 
 namespace CpuidFunctional.Cli;
 

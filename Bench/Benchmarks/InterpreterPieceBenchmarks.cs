@@ -3,7 +3,10 @@ using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Benchmarks;
 
@@ -17,11 +20,11 @@ namespace CpuidFunctional.Bench.Benchmarks;
 [JsonExporterAttribute.Full]
 public class InterpreterPieceBenchmarks
 {
-    private Interpreter.Machine machine;
+    private Machine machine;
     private Vmcs12 vmcs = null!;
     private Vcpu vcpu = null!;
     private DecodeCache cache = null!;
-    private const ulong L2Cr4 = Interpreter.MachineLayout.InitialCr4 | Cr4.Vmxe;
+    private const ulong L2Cr4 = MachineLayout.InitialCr4 | Cr4.Vmxe;
     private ulong counter;
 
     /// <summary>A machine in L1 after the cpuid-loop set-up.</summary>
@@ -65,7 +68,7 @@ public class InterpreterPieceBenchmarks
 
     /// <summary>A decode-cache hit.</summary>
     [Benchmark]
-    public object? Fetch() => cache.Fetch(machine.Memory, Interpreter.MachineLayout.LoadAddress);
+    public object? Fetch() => cache.Fetch(machine.Memory, MachineLayout.LoadAddress);
 
     /// <summary>The Core events of one round trip of cpuid-loop under Lazy (exit then entry, CR4 differing).</summary>
     [Benchmark(OperationsPerInvoke = 2)]

@@ -2,7 +2,9 @@ using BenchmarkDotNet.Attributes;
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Bench.Mutable;
 using CpuidFunctional.Core.Host;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Bench.Benchmarks;
 
@@ -21,7 +23,7 @@ public class RoundTripBenchmarks
 
     private Experiment experiment = null!;
     private BenchPolicy policy = null!;
-    private Interpreter.Machine functional;
+    private Machine functional;
     private MutableMachine? mutable;
 
     /// <summary>The workload.</summary>

@@ -5,7 +5,7 @@ using BenchmarkDotNet.Running;
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Host;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Harness;
 using Spectre.Console;
 
 namespace CpuidFunctional.Bench.Console;

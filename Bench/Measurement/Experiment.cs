@@ -2,8 +2,9 @@ using CpuidFunctional.Bench.Mutable;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter;
-using Machine = CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Harness;
+using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Bench.Measurement;
 
@@ -14,14 +15,14 @@ namespace CpuidFunctional.Bench.Measurement;
 internal sealed class Experiment
 {
     private readonly GuestMemory image;
-    private readonly Interpreter.Program program;
+    private readonly Interpreter.Machine.Program program;
 
     /// <summary>Builds the workload <paramref name="workload"/> with <paramref name="roundTrips"/> round trips.</summary>
     public Experiment(string workload, HostCpu host, int roundTrips, DecodeCache cache)
         : this(workload, Workloads.ByName(workload, roundTrips) ?? throw new ArgumentException($"unknown workload '{workload}'", nameof(workload)), host, roundTrips, cache) { }
 
     /// <summary>Any program (the tests use programs that fail VM entry) under the name <paramref name="workload"/>.</summary>
-    public Experiment(string workload, Interpreter.Program program, HostCpu host, int roundTrips, DecodeCache cache)
+    public Experiment(string workload, Interpreter.Machine.Program program, HostCpu host, int roundTrips, DecodeCache cache)
     {
         Workload = workload;
         RoundTrips = roundTrips;

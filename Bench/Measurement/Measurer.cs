@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CpuidFunctional.Core.Host;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Execution;
 
 namespace CpuidFunctional.Bench.Measurement;
 

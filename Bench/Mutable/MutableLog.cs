@@ -1,4 +1,4 @@
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Execution;
 
 namespace CpuidFunctional.Bench.Mutable;
 

@@ -1,6 +1,9 @@
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 

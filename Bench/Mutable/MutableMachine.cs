@@ -1,7 +1,10 @@
 using System.Buffers.Binary;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 

@@ -1,4 +1,4 @@
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 

@@ -1,6 +1,6 @@
 using Iced.Intel;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>Iced's byte source: the (at most 15) bytes copied from guest memory at the RIP being decoded.</summary>
 internal sealed class ByteBufferReader : CodeReader

@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>Jcc conditions, numbered as the low nibble of the Jcc opcode (SDM Vol. 2, Jcc).</summary>
 internal enum Condition : byte

@@ -1,4 +1,6 @@
-namespace CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Machine;
+
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>
 /// The decode cache: each guest address is decoded once. This is the interpreter's one mutable object and it lives

@@ -1,7 +1,8 @@
+using CpuidFunctional.Interpreter.Machine;
 using Iced.Intel;
 using IcedInstruction = Iced.Intel.Instruction;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>
 /// The decoder boundary: decodes the bytes at a RIP with Iced and converts Iced's <c>Instruction</c> at once into an

@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>
 /// A decoded instruction in the interpreter's own vocabulary: what the decoder adapter makes of Iced's

@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>The domain operations the interpreter executes; 0 is an undecodable byte sequence (#UD).</summary>
 internal enum Op : byte

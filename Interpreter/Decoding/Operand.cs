@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>
 /// One operand of a domain instruction. Registers are numbered 0–15 (RAX..R15); <see cref="HighByte"/> marks AH..BH.

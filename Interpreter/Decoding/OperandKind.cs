@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Decoding;
 
 /// <summary>What an operand of a domain instruction refers to.</summary>
 internal enum OperandKind : byte

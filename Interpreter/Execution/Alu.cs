@@ -1,6 +1,8 @@
 using System.Numerics;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>Integer results and the arithmetic flags they set (SDM Vol. 2, per instruction). Pure functions.</summary>
 internal static class Alu

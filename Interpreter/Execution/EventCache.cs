@@ -2,7 +2,7 @@ using CpuidFunctional.Core;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// Reuses value-equal Core events (and wrapped Core observations) within one run instead of making a new record for

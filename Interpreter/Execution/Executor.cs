@@ -1,22 +1,49 @@
+using System.Diagnostics;
 using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
+using static CpuidFunctional.Interpreter.Execution.Operands;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
-/// One instruction: <c>(machine, instruction) → machine'</c> plus what the run log records. The machine is the run
-/// loop's working copy (<see cref="Cpu"/>), updated in place; the objects it points to stay immutable.
-/// Returns a stop reason, or null to continue. Data and control-flow instructions live here; system, VMX and nested
-/// transitions in <see cref="SystemOps"/>, <see cref="VmxOps"/> and <see cref="Nested"/>.
+/// The step function: one instruction, <c>(machine, instruction) → machine'</c> plus what the run log records. The
+/// machine is the run loop's working copy (<see cref="Cpu"/>), updated in place; the objects it points to stay
+/// immutable. Returns a stop reason, or null to continue. In L2 it asks <see cref="VmxReflect"/> first, once, whether
+/// the instruction is L1's (then it performs the VM exit and no handler runs), and once more for a fault the
+/// instruction raised. Data and control-flow instructions live here; system and VMX instructions in
+/// <see cref="SystemOps"/> and <see cref="VmxOps"/>, which never call back into the stepper.
 /// </summary>
 internal static class Executor
 {
     public static StopReason? Step(ref Cpu c, Insn i, RunLog log)
     {
-        if (!OperandsInMemory(c, i, out var bad))
+        if (!InMemory(c, i, out var bad))
         {
             return new StopReason.OutsideMemory(c.Level, i.Rip, bad);
         }
+        if (!c.InL2)
+        {
+            return Execute(ref c, i, log);
+        }
+        // nested_vmx_reflect_vmexit: L1's interest is decided before any of L0's handlers runs.
+        var stop = VmxReflect.L1WantsExit(c, i) switch
+        {
+            Reflection.HandleHere => Execute(ref c, i, log),
+            Reflection.ExitToL1 exit => Nested.Exit(ref c, i, exit, log),
+            Reflection.Fault fault => log.Raise(c, i, fault.Vector),
+            _ => throw new UnreachableException(),
+        };
+        // A fault raised in L2 is L1's if its exception bitmap says so; otherwise it stops the run (no IDT).
+        return stop is StopReason.UnhandledFault unhandled
+            && VmxReflect.L1WantsException(c, unhandled.Vector) is Reflection.ExitToL1 exception
+            ? Nested.Exit(ref c, i, exception, log)
+            : stop;
+    }
+
+    /// <summary>The instruction's semantics at the running level (in L2: what L0 does when L1 does not want it).</summary>
+    private static StopReason? Execute(ref Cpu c, Insn i, RunLog log)
+    {
         switch (i.Op)
         {
             case Op.Nop:
@@ -85,7 +112,7 @@ internal static class Executor
             case Op.Pushf:
                 return Push(ref c, i, c.Rflags);
             case Op.Invalid:
-                return RaiseFault(ref c, i, X86Exception.UD, log);
+                return log.Raise(c, i, X86Exception.UD);
             case Op.Unsupported:
                 return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, i.Why ?? "unsupported");
             case Op.Pause:
@@ -116,79 +143,6 @@ internal static class Executor
             default:
                 return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
         }
-    }
-
-    // ---- operands ----
-
-    /// <summary>Effective address of a memory operand (identity-mapped: linear = physical).</summary>
-    public static ulong Address(in Cpu c, in Operand o)
-    {
-        var address = o.Value;
-        if (o.Base != Operand.NoRegister)
-        {
-            address += c.Gprs[o.Base];
-        }
-        if (o.Index != Operand.NoRegister)
-        {
-            address += c.Gprs[o.Index] * o.Scale;
-        }
-        return o.Address32 ? address & 0xFFFF_FFFF : address;
-    }
-
-    public static ulong ReadGpr(in Cpu c, in Operand o) =>
-        o.HighByte ? (c.Gprs[o.Register] >> 8) & 0xFF : c.Gprs[o.Register] & Alu.Mask(o.Size);
-
-    public static ulong MergeGpr(ulong old, ulong value, int size, bool high) =>
-        size switch
-        {
-            1 when high => (old & ~0xFF00ul) | ((value & 0xFF) << 8),
-            1 => (old & ~0xFFul) | (value & 0xFF),
-            2 => (old & ~0xFFFFul) | (value & 0xFFFF),
-            4 => value & 0xFFFF_FFFF,
-            _ => value,
-        };
-
-    public static ulong Read(in Cpu c, in Operand o) =>
-        o.Kind switch
-        {
-            OperandKind.Register => ReadGpr(c, o),
-            OperandKind.Immediate => o.Value,
-            OperandKind.Memory => c.Memory.Read(Address(c, o), o.Size),
-            _ => 0,
-        };
-
-    /// <summary>Writes a register or memory operand, sets RFLAGS and moves to the next instruction.</summary>
-    public static StopReason? WriteAndNext(ref Cpu c, Insn i, in Operand o, ulong value, ulong rflags)
-    {
-        if (o.Kind == OperandKind.Register)
-        {
-            c.Gprs[o.Register] = MergeGpr(c.Gprs[o.Register], value, o.Size, o.HighByte);
-        }
-        else
-        {
-            c.Memory = c.Memory.Write(Address(c, o), o.Size, value);
-        }
-        c.Rip = i.NextRip;
-        c.Rflags = rflags;
-        return null;
-    }
-
-    private static bool OperandsInMemory(in Cpu c, Insn i, out ulong bad)
-    {
-        bad = 0;
-        if (i.Op is Op.Lea or Op.Nop)
-        {
-            return true;
-        }
-        if (i.A.Kind == OperandKind.Memory && !c.Memory.Contains(bad = Address(c, i.A), Math.Max((int)i.A.Size, 1)))
-        {
-            return false;
-        }
-        if (i.B.Kind == OperandKind.Memory && !c.Memory.Contains(bad = Address(c, i.B), Math.Max((int)i.B.Size, 1)))
-        {
-            return false;
-        }
-        return true;
     }
 
     // ---- data instructions ----
@@ -328,44 +282,5 @@ internal static class Executor
             return new StopReason.OutsideMemory(c.Level, i.Rip, Address(c, i.A));
         }
         return WriteAndNext(ref c, i, i.A, value, c.Rflags);
-    }
-
-    // ---- Core events and faults ----
-
-    /// <summary>Applies a Core event with the run's policy, logs it and any observation, and returns the observation.</summary>
-    public static Observation? Apply(ref Cpu c, VcpuEvent e, ulong rip, RunLog log, int level)
-    {
-        var t = Kvm.Step(log.Policy, c.Kvm, e);
-        log.Trace.Add(e);
-        log.Effort += t.Effort;
-        c.Kvm = t.State;
-        if (t.Observation is { } o)
-        {
-            log.Observations.Add(log.Events.Observed(level, rip, o));
-        }
-        return t.Observation;
-    }
-
-    /// <summary>A fault the interpreter itself raises: logged, then delivered.</summary>
-    public static StopReason? RaiseFault(ref Cpu c, Insn i, X86Exception vector, RunLog log)
-    {
-        log.Observations.Add(new RunObservation.Fault(c.Level, i.Rip, vector));
-        return DeliverFault(ref c, i, vector, log);
-    }
-
-    /// <summary>
-    /// Delivers a fault: in L2 a set bit in vmcs12's exception bitmap makes it a VM exit (reason 0) to L1; otherwise
-    /// there is no IDT to deliver through and the run stops.
-    /// </summary>
-    public static StopReason? DeliverFault(ref Cpu c, Insn i, X86Exception vector, RunLog log)
-    {
-        var v = (int)vector;
-        if (c.InL2 && ((c.Vmx.Read(VmcsField.ExceptionBitmap) >> v) & 1) != 0)
-        {
-            // Interruption information: vector, type 3 (hardware exception), error code valid for #GP, valid.
-            var info = (uint)v | (3u << 8) | (vector == X86Exception.GP ? 1u << 11 : 0) | (1u << 31);
-            return Nested.Exit(ref c, i, ExitReason.ExceptionOrNmi, 0, info, log);
-        }
-        return new StopReason.UnhandledFault(c.Level, i.Rip, vector);
     }
 }

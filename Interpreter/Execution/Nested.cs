@@ -3,53 +3,56 @@ using CpuidFunctional.Core;
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
-/// Nested VM entry and VM exit (spec §7; KVM's <c>nested_vmx_run</c>, <c>nested_vmx_enter_non_root_mode</c>,
-/// <c>nested_vmx_vmexit</c>, <c>load_vmcs12_host_state</c>). The CR4 loads and MSR-load lists go to Core as
-/// <see cref="VcpuEvent.NestedVmEntry"/> and <see cref="VcpuEvent.NestedVmExit"/>.
+/// Nested VM entry and VM exit (spec §7; KVM's <c>nested_vmx_check_controls</c>, <c>nested_vmx_check_host_state</c>,
+/// <c>nested_vmx_enter_non_root_mode</c>, <c>nested_vmx_vmexit</c>, <c>load_vmcs12_host_state</c>). The CR4 loads and
+/// MSR-load lists go to Core as <see cref="VcpuEvent.NestedVmEntry"/> and <see cref="VcpuEvent.NestedVmExit"/>. Called
+/// by VMLAUNCH/VMRESUME (<see cref="VmxOps"/>) and, for exits, by the stepper only; it calls neither.
 /// </summary>
 internal static class Nested
 {
     private const ulong RflagsReserved = (1ul << 3) | (1ul << 5) | (1ul << 15) | ~0x3F_FFFFul;
 
     /// <summary>
-    /// VMLAUNCH/VMRESUME: the VMfail checks (no current VMCS; launch state, errors 4/5; controls, 7; host state, 8),
-    /// then the guest-state checks (failure: exit reason 33), then Core's entry (GUEST_CR4 and the VM-entry MSR-load
-    /// list; failure: exit reason 34), then L2 runs at GUEST_RIP.
+    /// The VMfail checks of the current vmcs12 that VMLAUNCH/VMRESUME make after the launch state
+    /// (<c>nested_vmx_check_controls</c>, error 7; <c>nested_vmx_check_host_state</c>, error 8); null if both pass.
     /// </summary>
-    public static StopReason? Enter(ref Cpu c, Insn i, bool launch, RunLog log)
+    public static VmInstructionError? CheckControlsAndHostState(in Cpu c, RunLog log)
     {
-        if (!c.Vmx.HasCurrent)
-        {
-            return VmxOps.FailInvalid(ref c, i, log);
-        }
         var vmcs = c.Vmx.Current;
-        if (launch && vmcs.Launched)
-        {
-            return VmxOps.FailValid(ref c, i, VmInstructionError.VmlaunchNonClear, log);
-        }
-        if (!launch && !vmcs.Launched)
-        {
-            return VmxOps.FailValid(ref c, i, VmInstructionError.VmresumeNonLaunched, log);
-        }
         var guestCaps = c.Kvm.Vcpu.Guest;
         // Both checks read only chunked vmcs12 fields and the static guest capabilities: if these are the ones that
         // passed at the previous entry, they pass again (run-local memo, see RunLog.CheckedEntry).
-        if (!ReferenceEquals(log.CheckedEntry.Chunks, vmcs.ChunkIdentity) || log.CheckedEntry.Guest != guestCaps)
+        if (ReferenceEquals(log.CheckedEntry.Chunks, vmcs.ChunkIdentity) && log.CheckedEntry.Guest == guestCaps)
         {
-            if (!ControlsValid(c, vmcs))
-            {
-                return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidControls, log);
-            }
-            if (!HostStateValid(c, vmcs))
-            {
-                return VmxOps.FailValid(ref c, i, VmInstructionError.EntryInvalidHostState, log);
-            }
-            log.CheckedEntry = (vmcs.ChunkIdentity, guestCaps);
+            return null;
         }
+        if (!ControlsValid(c, vmcs))
+        {
+            return VmInstructionError.EntryInvalidControls;
+        }
+        if (!HostStateValid(c, vmcs))
+        {
+            return VmInstructionError.EntryInvalidHostState;
+        }
+        log.CheckedEntry = (vmcs.ChunkIdentity, guestCaps);
+        return null;
+    }
+
+    /// <summary>
+    /// VMLAUNCH/VMRESUME after the VMfail checks (<c>nested_vmx_enter_non_root_mode</c>): the guest-state checks
+    /// (failure: exit reason 33), then Core's entry (GUEST_CR4 and the VM-entry MSR-load list; failure: exit reason
+    /// 34), then L2 runs at GUEST_RIP.
+    /// </summary>
+    public static StopReason? Enter(ref Cpu c, Insn i, bool launch, RunLog log)
+    {
+        var vmcs = c.Vmx.Current;
         if ((vmcs.Read(VmcsField.VmEntryIntrInfoField) & (1ul << 31)) != 0)
         {
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "VM-entry event injection is not modelled");
@@ -66,7 +69,7 @@ internal static class Nested
 
         var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
         var guestCr4 = vmcs.Read(VmcsField.GuestCr4);
-        var observation = Executor.Apply(ref c, log.Events.NestedVmEntry(guestCr4, list), i.Rip, log, 1);
+        var observation = log.Apply(ref c, log.Events.NestedVmEntry(guestCr4, list), i.Rip, 1);
         if (observation is Observation.VmEntryMsrLoadFailed failed)
         {
             return EntryFailure(ref c, i, ExitReason.MsrLoading, failed.Qualification, log, alreadyObserved: true);
@@ -93,17 +96,18 @@ internal static class Nested
     }
 
     /// <summary>
-    /// A VM exit from L2 at instruction <paramref name="i"/> (not executed): exit information and L2's state go into
-    /// vmcs12, then the host state is loaded (<see cref="LoadHostState"/>) and L1 continues at HOST_RIP.
+    /// A VM exit from L2 at instruction <paramref name="i"/> (not executed), as <see cref="VmxReflect"/> decided it:
+    /// exit information and L2's state go into vmcs12, then the host state is loaded (<see cref="LoadHostState"/>)
+    /// and L1 continues at HOST_RIP.
     /// </summary>
-    public static StopReason? Exit(ref Cpu c, Insn i, uint reason, ulong qualification, uint interruptInfo, RunLog log)
+    public static StopReason? Exit(ref Cpu c, Insn i, Reflection.ExitToL1 exit, RunLog log)
     {
         var vmcs = c.Vmx.Current.WithExitFields(
             new Vmcs12ExitFields(
-                ExitReason: reason,
-                ExitQualification: qualification,
+                ExitReason: exit.Reason,
+                ExitQualification: exit.Qualification,
                 InstructionLength: (uint)i.Length,
-                InterruptionInfo: interruptInfo,
+                InterruptionInfo: exit.InterruptionInfo,
                 InterruptionErrorCode: 0,
                 GuestRip: i.Rip,
                 GuestRsp: c.Gprs[Registers.Rsp],
@@ -145,7 +149,7 @@ internal static class Nested
         var vmcs = c.Vmx.Current;
         var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
         var level = c.Level;
-        var observation = Executor.Apply(ref c, log.Events.NestedVmExit(vmcs.Read(VmcsField.HostCr4), list), i.Rip, log, level);
+        var observation = log.Apply(ref c, log.Events.NestedVmExit(vmcs.Read(VmcsField.HostCr4), list), i.Rip, level);
         if (observation is Observation.VmxAbort abort)
         {
             return new StopReason.VmxAbort(abort.Indicator);

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>A value a guest reported with OUT.</summary>
 /// <param name="Level">1 or 2: the level that executed OUT.</param>

@@ -1,7 +1,8 @@
 using System.Globalization;
 using CpuidFunctional.Core.Model;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// Something a run made visible, in order: Core's observations (CPUID answers, MSR values, faults, VM-entry MSR-load

@@ -2,7 +2,10 @@ using CpuidFunctional.Core;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
+
+// Inside the namespace, so that Machine is the type and not the sibling namespace CpuidFunctional.Interpreter.Machine.
+using CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// What the host sees of a run: the Core event trace, the observation stream, the OUT-reported values and why the

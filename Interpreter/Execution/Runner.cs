@@ -1,8 +1,13 @@
+using System.Collections.Immutable;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
+
+// Inside the namespace, so that Machine is the type and not the sibling namespace CpuidFunctional.Interpreter.Machine.
+using CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// Runs a machine: fetch through the decode cache, execute, repeat, until HLT at L1, a stop condition or the step
@@ -54,12 +59,12 @@ public static class Runner
     /// <summary>The VMM's set-up before the first KVM_RUN: KVM_SET_SREGS with the documented CR4 and the current APIC base.</summary>
     private static StopReason? Start(ref Cpu c, RunLog log)
     {
-        var sregs = Executor.Apply(ref c, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, c.Kvm.Vcpu.ApicBase), 0, log, 0);
+        var sregs = log.Apply(ref c, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, c.Kvm.Vcpu.ApicBase), 0, 0);
         if (sregs is Observation.IoctlError)
         {
             return new StopReason.BootFailed(sregs);
         }
-        Executor.Apply(ref c, new VcpuEvent.Run(), 0, log, 0);
+        log.Apply(ref c, new VcpuEvent.Run(), 0, 0);
         c.Started = true;
         return null;
     }
@@ -67,18 +72,18 @@ public static class Runner
     /// <summary>Runs one machine per policy (built by <paramref name="boot"/>) and compares their behaviour.</summary>
     public static PolicyAgreement RunAll(IReadOnlyList<Policy> policies, Func<Policy, Machine> boot, long maxSteps)
     {
-        var runs = new List<(Policy, RunResult)>(policies.Count);
+        var runs = ImmutableArray.CreateBuilder<(Policy Policy, RunResult Result)>(policies.Count);
         string? difference = null;
         foreach (var policy in policies)
         {
             var result = Run(policy, boot(policy), maxSteps);
-            if (difference is null && runs.Count > 0 && runs[0].Item2.FirstDifference(result) is { } d)
+            if (difference is null && runs.Count > 0 && runs[0].Result.FirstDifference(result) is { } d)
             {
-                difference = $"{runs[0].Item1} vs {policy}: {d}";
+                difference = $"{runs[0].Policy} vs {policy}: {d}";
             }
             runs.Add((policy, result));
         }
-        return new PolicyAgreement(runs, difference);
+        return new PolicyAgreement(runs.MoveToImmutable(), difference);
     }
 
     /// <summary>

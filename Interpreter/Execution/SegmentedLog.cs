@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using CpuidFunctional.Core;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// An append-only builder local to one run (the trace, observations and outputs of a <see cref="RunLog"/>), frozen

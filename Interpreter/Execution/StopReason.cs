@@ -1,7 +1,7 @@
 using System.Globalization;
 using CpuidFunctional.Core.Model;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>Why a run ended. A closed union.</summary>
 public abstract record StopReason

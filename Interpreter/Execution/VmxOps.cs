@@ -1,29 +1,28 @@
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
 /// The VMX instructions as L0 emulates them for L1 (KVM's <c>handle_vmxon</c>, <c>handle_vmclear</c>, ... in nested.c,
-/// following the SDM's pseudocode): #UD outside VMX operation, a VM exit when executed in L2, and VMsucceed /
-/// VMfailInvalid / VMfailValid(error) as RFLAGS results.
+/// following the SDM's pseudocode): #UD outside VMX operation and VMsucceed / VMfailInvalid / VMfailValid(error) as
+/// RFLAGS results. Executed in L2 they always exit to L1 (<see cref="VmxReflect"/>), so they never get here.
 /// </summary>
 internal static class VmxOps
 {
     public static StopReason? Step(ref Cpu c, Insn i, RunLog log)
     {
-        if (c.InL2)
-        {
-            return Nested.Exit(ref c, i, ExitReason.OfVmxInstruction(i.Op), 0, 0, log);
-        }
         if (i.Op == Op.Vmxon)
         {
             return Vmxon(ref c, i, log);
         }
         if (!c.Vmx.On)
         {
-            return Executor.RaiseFault(ref c, i, X86Exception.UD, log);
+            return log.Raise(c, i, X86Exception.UD);
         }
         return i.Op switch
         {
@@ -33,8 +32,8 @@ internal static class VmxOps
             Op.Vmptrst => Vmptrst(ref c, i, log),
             Op.Vmread => Vmread(ref c, i, log),
             Op.Vmwrite => Vmwrite(ref c, i, log),
-            Op.Vmlaunch => Nested.Enter(ref c, i, launch: true, log),
-            Op.Vmresume => Nested.Enter(ref c, i, launch: false, log),
+            Op.Vmlaunch => Run(ref c, i, launch: true, log),
+            Op.Vmresume => Run(ref c, i, launch: false, log),
             _ => FailValid(ref c, i, VmInstructionError.VmcallInRoot, log), // VMCALL in VMX root operation
         };
     }
@@ -42,7 +41,7 @@ internal static class VmxOps
     // ---- results ----
 
     /// <summary>VMsucceed: CF, PF, AF, ZF, SF, OF cleared; next instruction.</summary>
-    public static StopReason? Succeed(ref Cpu c, Insn i)
+    private static StopReason? Succeed(ref Cpu c, Insn i)
     {
         c.Rip = i.NextRip;
         c.Rflags &= ~Rflags.Arithmetic;
@@ -50,7 +49,7 @@ internal static class VmxOps
     }
 
     /// <summary>VMfailInvalid: CF set, the other arithmetic flags cleared.</summary>
-    public static StopReason? FailInvalid(ref Cpu c, Insn i, RunLog log)
+    private static StopReason? FailInvalid(ref Cpu c, Insn i, RunLog log)
     {
         log.Observations.Add(new RunObservation.VmFail(i.Rip, i.Text, null));
         c.Rip = i.NextRip;
@@ -59,7 +58,7 @@ internal static class VmxOps
     }
 
     /// <summary>VMfail(error): VMfailValid (ZF, error in VM_INSTRUCTION_ERROR) if there is a current VMCS, else VMfailInvalid.</summary>
-    public static StopReason? FailValid(ref Cpu c, Insn i, VmInstructionError error, RunLog log)
+    private static StopReason? FailValid(ref Cpu c, Insn i, VmInstructionError error, RunLog log)
     {
         if (!c.Vmx.HasCurrent)
         {
@@ -90,7 +89,7 @@ internal static class VmxOps
     {
         if ((c.Cr4 & Cr4.Vmxe) == 0)
         {
-            return Executor.RaiseFault(ref c, i, X86Exception.UD, log);
+            return log.Raise(c, i, X86Exception.UD);
         }
         if (c.Vmx.On)
         {
@@ -98,15 +97,41 @@ internal static class VmxOps
         }
         if ((c.Cr0 & VmxCapabilities.Cr0Fixed0) != VmxCapabilities.Cr0Fixed0)
         {
-            return Executor.RaiseFault(ref c, i, X86Exception.GP, log);
+            return log.Raise(c, i, X86Exception.GP);
         }
-        var pointer = Executor.Read(c, i.A);
+        var pointer = Operands.Read(c, i.A);
         if (!IsValidPointer(c, pointer) || RevisionAt(c, pointer) != VmxCapabilities.Revision)
         {
             return FailInvalid(ref c, i, log);
         }
         c.Vmx = c.Vmx with { On = true, VmxonPointer = pointer, CurrentPointer = VmxState.NoVmcs, Current = Vmcs12.Clear };
         return Succeed(ref c, i);
+    }
+
+    /// <summary>
+    /// VMLAUNCH/VMRESUME (<c>nested_vmx_run</c>): the VMfail checks (no current VMCS; launch state, errors 4/5;
+    /// controls, 7; host state, 8), then the entry proper (<see cref="Nested.Enter"/>).
+    /// </summary>
+    private static StopReason? Run(ref Cpu c, Insn i, bool launch, RunLog log)
+    {
+        if (!c.Vmx.HasCurrent)
+        {
+            return FailInvalid(ref c, i, log);
+        }
+        var launched = c.Vmx.Current.Launched;
+        if (launch && launched)
+        {
+            return FailValid(ref c, i, VmInstructionError.VmlaunchNonClear, log);
+        }
+        if (!launch && !launched)
+        {
+            return FailValid(ref c, i, VmInstructionError.VmresumeNonLaunched, log);
+        }
+        if (Nested.CheckControlsAndHostState(c, log) is { } error)
+        {
+            return FailValid(ref c, i, error, log);
+        }
+        return Nested.Enter(ref c, i, launch, log);
     }
 
     /// <summary>VMXOFF: leaves VMX operation; the VMCSs keep their contents (KVM writes vmcs12 back to guest memory).</summary>
@@ -125,7 +150,7 @@ internal static class VmxOps
     /// <summary>VMCLEAR: error 2 for an invalid address, 3 for the VMXON pointer; sets the launch state to clear and, if it was current, leaves no current VMCS.</summary>
     private static StopReason? Vmclear(ref Cpu c, Insn i, RunLog log)
     {
-        var pointer = Executor.Read(c, i.A);
+        var pointer = Operands.Read(c, i.A);
         if (!IsValidPointer(c, pointer))
         {
             return FailValid(ref c, i, VmInstructionError.VmclearInvalidAddress, log);
@@ -150,7 +175,7 @@ internal static class VmxOps
     /// <summary>VMPTRLD: error 9 for an invalid address, 10 for the VMXON pointer, 11 for a wrong revision identifier.</summary>
     private static StopReason? Vmptrld(ref Cpu c, Insn i, RunLog log)
     {
-        var pointer = Executor.Read(c, i.A);
+        var pointer = Operands.Read(c, i.A);
         if (!IsValidPointer(c, pointer))
         {
             return FailValid(ref c, i, VmInstructionError.VmptrldInvalidAddress, log);
@@ -175,7 +200,7 @@ internal static class VmxOps
     /// <summary>VMPTRST: stores the current-VMCS pointer (all ones if none).</summary>
     private static StopReason? Vmptrst(ref Cpu c, Insn i, RunLog log)
     {
-        c.Memory = c.Memory.Write(Executor.Address(c, i.A), 8, c.Vmx.CurrentPointer);
+        c.Memory = c.Memory.Write(Operands.Address(c, i.A), 8, c.Vmx.CurrentPointer);
         return Succeed(ref c, i);
     }
 
@@ -192,12 +217,12 @@ internal static class VmxOps
         {
             return FailInvalid(ref c, i, log);
         }
-        if (!TryField(Executor.Read(c, i.B), out var field))
+        if (!TryField(Operands.Read(c, i.B), out var field))
         {
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
         }
         // VMsucceed's flags straight away: the write and the flags are one update of the working copy.
-        return Executor.WriteAndNext(ref c, i, i.A, c.Vmx.Read(field), c.Rflags & ~Rflags.Arithmetic);
+        return Operands.WriteAndNext(ref c, i, i.A, c.Vmx.Read(field), c.Rflags & ~Rflags.Arithmetic);
     }
 
     /// <summary>VMWRITE r64, r/m64: VMfailInvalid without a current VMCS, error 12 for an unsupported field, 13 for a read-only one.</summary>
@@ -207,7 +232,7 @@ internal static class VmxOps
         {
             return FailInvalid(ref c, i, log);
         }
-        if (!TryField(Executor.Read(c, i.A), out var field))
+        if (!TryField(Operands.Read(c, i.A), out var field))
         {
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
         }
@@ -215,7 +240,7 @@ internal static class VmxOps
         {
             return FailValid(ref c, i, VmInstructionError.VmwriteReadOnly, log);
         }
-        c.Vmx = c.Vmx with { Current = c.Vmx.Current.Write(field, Executor.Read(c, i.B)) };
+        c.Vmx = c.Vmx with { Current = c.Vmx.Current.Write(field, Operands.Read(c, i.B)) };
         return Succeed(ref c, i);
     }
 }

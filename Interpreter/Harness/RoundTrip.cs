@@ -1,8 +1,10 @@
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Harness;
 
 /// <summary>
 /// Builds nested programs the way kvm-unit-tests' VMX framework does: one image whose L1 part enables VMX, sets up

@@ -1,6 +1,8 @@
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Harness;
 
 /// <summary>
 /// Parameters of the round-trip harness's L1 set-up: the CR4 values of both levels, the controls and the few vmcs12

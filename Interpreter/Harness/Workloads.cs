@@ -1,8 +1,10 @@
 using CpuidFunctional.Core.State;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Harness;
 
 /// <summary>
 /// The benchmark workloads (issue 5), built from the <see cref="RoundTrip"/> harness and parameterized by the number

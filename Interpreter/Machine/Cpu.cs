@@ -1,10 +1,11 @@
 using CpuidFunctional.Core.Model;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// The run loop's working copy of the machine: the one mutable value of a run (the "one small mutable loop" of the
-/// Elmish shape). <see cref="Runner.Run"/> unpacks the immutable <see cref="Machine"/> into a local of this type,
+/// Elmish shape). <see cref="Execution.Runner.Run"/> unpacks the immutable <see cref="Machine"/> into a local of this type,
 /// the step functions update it in place through <c>ref</c>, and the loop packs it into a new <see cref="Machine"/>
 /// snapshot when the run ends. It never escapes the loop. The objects it points to (guest memory, vmcs12, Core's
 /// state) stay immutable: a step that changes them stores a reference to a new version.

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>Inline storage for the 16 general-purpose registers (no heap array: a register file is a plain value).</summary>
 [InlineArray(16)]

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// Guest-physical memory (<see cref="MachineLayout.MemorySize"/> bytes), persistent: a write returns a new memory that

@@ -1,6 +1,7 @@
 using CpuidFunctional.Core.Model;
+using CpuidFunctional.Interpreter.Vmx;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// A snapshot of the whole machine: the registers of the running level, CR0, EFER and PKRU (which L0 keeps for the

@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// The machine contract (docs/interpreter.md): where a program is loaded, how much memory there is, and the vCPU

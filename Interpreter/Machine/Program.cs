@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Host;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// A flat x86-64 binary (what <c>nasm -f bin</c> makes with <c>org 0x1000</c>), loaded at

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// The register file of the running level: RAX..R15 (numbered 0–15), RIP and RFLAGS. A value type: changing a

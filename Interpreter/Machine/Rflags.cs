@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>RFLAGS bits the interpreter computes (SDM Vol. 1, 3.4.3).</summary>
 public static class Rflags

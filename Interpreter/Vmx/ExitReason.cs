@@ -1,4 +1,6 @@
-namespace CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+
+namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>Basic VM-exit reasons the interpreter produces (SDM Vol. 3, Appendix C).</summary>
 public static class ExitReason

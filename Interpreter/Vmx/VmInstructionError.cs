@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>VM-instruction error numbers of VMfailValid (SDM Vol. 3, 31.4), the ones the interpreter raises.</summary>
 public enum VmInstructionError

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>
 /// One VMCS as L1 sees it (KVM's vmcs12): a map from the supported SDM field encodings to values, plus the launch

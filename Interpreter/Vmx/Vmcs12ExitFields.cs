@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>
 /// The vmcs12 fields every VM exit writes (SDM Vol. 3, 28.2 and 28.3: basic exit information and the saved guest

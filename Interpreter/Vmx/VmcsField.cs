@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>
 /// The vmcs12 fields the interpreter supports, by their SDM encodings (Vol. 3, Appendix B). An encoding's bits 14:13

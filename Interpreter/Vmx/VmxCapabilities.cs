@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>
 /// The nested-VMX capabilities L0 reports to L1 through the IA32_VMX_* MSRs (0x480–0x48A, 0x48D–0x490), and the

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace CpuidFunctional.Interpreter;
+namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>
 /// L1's VMX state as L0 keeps it: whether L1 is in VMX operation, the VMXON pointer, the current-VMCS pointer and its

@@ -1,6 +1,6 @@
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Core.Host;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
 
 namespace CpuidFunctional.Properties.Bench;
 

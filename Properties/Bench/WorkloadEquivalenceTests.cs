@@ -2,7 +2,10 @@ using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Bench.Mutable;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Harness;
+using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Properties.Bench;
 
@@ -55,7 +58,7 @@ public class WorkloadEquivalenceTests
     /// <summary>Programs off the benchmark's happy path: VMfail, VM-entry failures, MSR-load lists, an L2 #GP reflected to L1.</summary>
     public static TheoryData<string> OffPathPrograms() => ["vmfail-controls", "invalid-guest-state", "msr-load-lists", "msr-load-refused", "l2-fault"];
 
-    private static CpuidFunctional.Interpreter.Program OffPath(string name)
+    private static CpuidFunctional.Interpreter.Machine.Program OffPath(string name)
     {
         var cpuidLoop = (Action<Iced.Intel.Assembler>)(a =>
         {

@@ -1,5 +1,7 @@
 using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Harness;
+using CpuidFunctional.Interpreter.Machine;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 

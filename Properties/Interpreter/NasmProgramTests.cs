@@ -1,5 +1,7 @@
 using System.Diagnostics;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Harness;
+using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Properties.Interpreter;
 

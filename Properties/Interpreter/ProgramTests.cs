@@ -1,7 +1,11 @@
 using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Decoding;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Harness;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Properties.Interpreter;
 

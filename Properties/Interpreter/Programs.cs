@@ -1,5 +1,7 @@
 using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Harness;
+using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Vmx;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 

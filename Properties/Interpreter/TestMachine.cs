@@ -2,7 +2,9 @@ using CpuidFunctional.Core;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter;
+using CpuidFunctional.Interpreter.Execution;
+using CpuidFunctional.Interpreter.Harness;
+using CpuidFunctional.Interpreter.Machine;
 using Iced.Intel;
 
 namespace CpuidFunctional.Properties.Interpreter;
