@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Interpreter.Execution;
 
@@ -26,7 +27,7 @@ public class PolicyAgreementTests
     {
         Assert.Equal("Eager, Lazy, Reference agree: HLT at 0x1002 after 2 steps", CpuidThenHlt().ToString());
         var program = Programs.VmxCr4Osxsave();
-        var buggy = new Policy(UpdateScheme.Eager, KvmBug.VmExitCr4NotTrigger);
+        var buggy = new Policy(UpdateScheme.Eager, WrongRules.VmExitCr4NotTrigger);
         var disagreement = Runner.RunAll([Policy.Reference, buggy], p => TestMachine.Boot(program, p), TestMachine.DefaultSteps);
         Assert.StartsWith("Reference, Eager+VmExitCr4NotTrigger disagree: Reference vs Eager+VmExitCr4NotTrigger: ", disagreement.ToString(), StringComparison.Ordinal);
     }
