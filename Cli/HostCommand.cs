@@ -23,7 +23,7 @@ internal static class HostCommand
     private static int Run(CpuidfApp app, string target, string? xcr0Text, string? xssText, bool json)
     {
         HostCpu host;
-        switch (HostResolver.Resolve(target))
+        switch (HostResolver.Resolve(target, File.ReadAllText))
         {
             case Result<HostCpu>.Ok(var h):
                 host = h;
