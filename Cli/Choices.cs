@@ -18,7 +18,7 @@ internal static class Choices
         var hosts = new List<HostCpu>();
         foreach (var name in names)
         {
-            switch (HostResolver.Resolve(name))
+            switch (HostResolver.Resolve(name, File.ReadAllText))
             {
                 case Result<HostCpu>.Ok(var h):
                     hosts.Add(h);

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Interpreter.Execution;
@@ -138,58 +137,26 @@ internal static class ExecCommand
         return w.ToString();
     }
 
-    private static string Json(string path, int size, string host, KernelProfile profile, long maxSteps, PolicyAgreement agreement)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+    private static string Json(string path, int size, string host, KernelProfile profile, long maxSteps, PolicyAgreement agreement) =>
+        JsonText.Of(new
         {
-            w.WriteStartObject();
-            w.WriteString("program", path);
-            w.WriteNumber("bytes", size);
-            w.WriteString("host", host);
-            w.WriteString("kernel", Choices.KernelName(profile));
-            w.WriteNumber("maxSteps", maxSteps);
-            w.WriteStartArray("runs");
-            foreach (var (policy, r) in agreement.Runs)
+            program = path,
+            bytes = size,
+            host,
+            kernel = Choices.KernelName(profile),
+            maxSteps,
+            runs = agreement.Runs.Select(run => new
             {
-                w.WriteStartObject();
-                w.WriteString("policy", policy.ToString());
-                w.WriteString("stop", r.Stop.ToString());
-                w.WriteString("stopKind", r.Stop.GetType().Name);
-                w.WriteNumber("steps", r.Steps);
-                w.WriteNumber("runtimeUpdates", r.Effort.RuntimeUpdates);
-                w.WriteNumber("xstateSizeComputations", r.Effort.XstateSizeComputations);
-                w.WriteStartArray("outputs");
-                foreach (var o in r.Outputs)
-                {
-                    w.WriteStartObject();
-                    w.WriteNumber("level", o.Level);
-                    w.WriteNumber("port", o.Port);
-                    w.WriteNumber("value", o.Value);
-                    w.WriteNumber("size", o.Size);
-                    w.WriteEndObject();
-                }
-                w.WriteEndArray();
-                w.WriteStartArray("observations");
-                foreach (var o in r.Observations)
-                {
-                    w.WriteStringValue(o.ToString());
-                }
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteBoolean("agree", agreement.Agree);
-            if (agreement.FirstDifference is { } d)
-            {
-                w.WriteString("firstDifference", d);
-            }
-            else
-            {
-                w.WriteNull("firstDifference");
-            }
-            w.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-    }
+                policy = run.Policy.ToString(),
+                stop = run.Result.Stop.ToString(),
+                stopKind = run.Result.Stop.GetType().Name,
+                steps = run.Result.Steps,
+                runtimeUpdates = run.Result.Effort.RuntimeUpdates,
+                xstateSizeComputations = run.Result.Effort.XstateSizeComputations,
+                outputs = run.Result.Outputs.Select(o => new { level = o.Level, port = o.Port, value = o.Value, size = o.Size }),
+                observations = run.Result.Observations.Select(o => o.ToString()),
+            }),
+            agree = agreement.Agree,
+            firstDifference = agreement.FirstDifference,
+        });
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text.Json;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Host;
 using Spectre.Console;
@@ -23,7 +22,7 @@ internal static class HostCommand
     private static int Run(CpuidfApp app, string target, string? xcr0Text, string? xssText, bool json)
     {
         HostCpu host;
-        switch (HostResolver.Resolve(target))
+        switch (HostResolver.Resolve(target, File.ReadAllText))
         {
             case Result<HostCpu>.Ok(var h):
                 host = h;
@@ -81,34 +80,24 @@ internal static class HostCommand
         return ExitCodes.Ok;
     }
 
-    private static string Json(HostCpu host, ulong xcr0, ulong xss, uint standard, uint compacted)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+    private static string Json(HostCpu host, ulong xcr0, ulong xss, uint standard, uint compacted) =>
+        JsonText.Of(new
         {
-            w.WriteStartObject();
-            w.WriteString("host", host.Name);
-            w.WriteString("vendor", host.VendorName);
-            w.WriteString("supportedXcr0", Numbers.Hex(host.SupportedXcr0));
-            w.WriteString("supportedXss", Numbers.Hex(host.SupportedXss));
-            w.WriteString("xcr0", Numbers.Hex(xcr0));
-            w.WriteString("xss", Numbers.Hex(xss));
-            w.WriteNumber("standardSize", standard);
-            w.WriteNumber("compactedSize", compacted);
-            w.WriteStartArray("components");
-            foreach (var c in host.Xsave.Components)
+            host = host.Name,
+            vendor = host.VendorName,
+            supportedXcr0 = Numbers.Hex(host.SupportedXcr0),
+            supportedXss = Numbers.Hex(host.SupportedXss),
+            xcr0 = Numbers.Hex(xcr0),
+            xss = Numbers.Hex(xss),
+            standardSize = standard,
+            compactedSize = compacted,
+            components = host.Xsave.Components.Select(c => new
             {
-                w.WriteStartObject();
-                w.WriteNumber("index", c.Index);
-                w.WriteNumber("size", c.Size);
-                w.WriteNumber("offset", c.Offset);
-                w.WriteBoolean("supervisor", c.IsSupervisor);
-                w.WriteBoolean("align64", c.Align64);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
-    }
+                index = c.Index,
+                size = c.Size,
+                offset = c.Offset,
+                supervisor = c.IsSupervisor,
+                align64 = c.Align64,
+            }),
+        });
 }

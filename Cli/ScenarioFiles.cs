@@ -34,7 +34,7 @@ public static class ScenarioFiles
         var host = scenario.Host switch
         {
             HostSpec.Preset(var name) => HostPresets.ByName(name),
-            HostSpec.Dump(var dump) => HostResolver.ReadDump(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", dump)),
+            HostSpec.Dump(var dump) => HostResolver.ReadDump(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", dump), File.ReadAllText),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
         return host switch

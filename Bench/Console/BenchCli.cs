@@ -121,12 +121,18 @@ internal static class BenchCli
         TextWriter error
     )
     {
-        if (HostArgument.Resolve(hostValue) is Result<HostCpu>.Error bad)
+        HostCpu hostCpu;
+        switch (HostResolver.Resolve(hostValue, File.ReadAllText))
         {
-            error.WriteLine($"error: {bad.Problem}");
-            return 2;
+            case Result<HostCpu>.Ok(var resolved):
+                hostCpu = resolved;
+                break;
+            case Result<HostCpu>.Error(var problem):
+                error.WriteLine($"error: {problem}");
+                return 2;
+            default:
+                throw new System.Diagnostics.UnreachableException();
         }
-        var hostCpu = ((Result<HostCpu>.Ok)HostArgument.Resolve(hostValue)).Value;
         var unknown = workloads.Where(w => !Workloads.Names.Contains(w, StringComparer.Ordinal)).ToArray();
         if (unknown.Length > 0)
         {

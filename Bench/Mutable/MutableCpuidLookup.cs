@@ -1,22 +1,22 @@
 using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Bench.Mutable;
 
 /// <summary>
 /// KVM's lookup rules over a plain array of entries (<c>cpuid_entry2_find</c>, <c>get_out_of_range_cpuid_entry</c>,
 /// <c>kvm_cpuid</c>), written the way the C walks <c>vcpu->arch.cpuid_entries</c>: no table object, no allocation.
+/// A second copy of <see cref="CpuidLookup"/>'s walk on purpose (the baseline keeps its table as an array rewritten in
+/// place); the rules it does not walk (entry matching, leaf classes, the TSX_CTRL mask) are Core's.
 /// </summary>
 internal static class MutableCpuidLookup
 {
-    private const ulong TsxCtrlCpuidClear = 1ul << 1;
-
     /// <summary>First entry matching (function, index) by KVM's rule, or -1.</summary>
     public static int IndexOf(ReadOnlySpan<CpuidEntry> entries, uint function, uint index)
     {
         for (var i = 0; i < entries.Length; i++)
         {
-            ref readonly var e = ref entries[i];
-            if (e.Function == function && ((e.Flags & CpuidFlags.SignificantIndex) == 0 || e.Index == index))
+            if (entries[i].Matches(function, index))
             {
                 return i;
             }
@@ -47,13 +47,7 @@ internal static class MutableCpuidLookup
             var basic = IndexOfFunction(entries, 0);
             if (basic >= 0 && !Vendor.IsAmdOrHygon(entries[basic]))
             {
-                var classBase = function switch
-                {
-                    >= 0x4000_0000 and <= 0x4FFF_FFFF => function & 0xFFFF_FF00,
-                    >= 0xC000_0000 => 0xC000_0000,
-                    _ => function & 0x8000_0000,
-                };
-                var classPosition = IndexOfFunction(entries, classBase);
+                var classPosition = IndexOfFunction(entries, CpuidLookup.ClassBase(function));
                 if (classPosition < 0 || function > entries[classPosition].Eax)
                 {
                     function = entries[basic].Eax;
@@ -68,9 +62,9 @@ internal static class MutableCpuidLookup
             ebx = e.Ebx;
             ecx = e.Ecx;
             edx = e.Edx;
-            if (function == 7 && index == 0 && (tsxCtrl & TsxCtrlCpuidClear) != 0)
+            if (function == 7 && index == 0 && (tsxCtrl & Msr.TsxCtrlCpuidClear) != 0)
             {
-                ebx &= ~((1u << 11) | (1u << 4)); // RTM, HLE hidden in the answer only
+                ebx &= ~((1u << CpuidLookup.RtmBit) | (1u << CpuidLookup.HleBit)); // hidden in the answer only
             }
             return;
         }

@@ -12,7 +12,9 @@ namespace CpuidFunctional.Bench.Mutable;
 /// bool, and the static guest capabilities cached when the table is installed (KVM's <c>cpu_caps</c>). It models the
 /// same rules as <see cref="Kvm.Step"/> for the events a nested round trip produces (CR4, XCR0, the MSRs Core knows,
 /// CPUID, KVM_GET_CPUID2, the nested CR4 loads and MSR-load lists, KVM_SET_SREGS, INIT, CPL changes, KVM_RUN); the
-/// equivalence tests hold it to Core's observations. It is the "physical limit" the functional core is measured against.
+/// equivalence tests hold it to Core's observations. It is the "physical limit" the functional core is measured against,
+/// so its rules are a second implementation of Core's on purpose; the vocabulary (bit positions, MSR and CR4 constants,
+/// the CPUID lookup rules in <see cref="MutableCpuidLookup"/>) is Core's.
 /// </summary>
 internal sealed class MutableKvm
 {
@@ -119,7 +121,7 @@ internal sealed class MutableKvm
             ref var e = ref table[leaf1];
             var osxsave = (Cr4 & Core.State.Cr4.OsXsave) != 0;
             var apic = (ApicBase & Msr.ApicBaseEnable) != 0;
-            e = e with { Ecx = SetBit(e.Ecx, 27, osxsave), Edx = SetBit(e.Edx, 9, apic) };
+            e = e with { Ecx = SetBit(e.Ecx, DynamicBits.OsXsaveBit, osxsave), Edx = SetBit(e.Edx, DynamicBits.ApicBit, apic) };
             caps = SetCap(SetCap(caps, DynamicCaps.OsXsave, osxsave), DynamicCaps.Apic, apic);
         }
         var leaf7 = MutableCpuidLookup.IndexOf(table, 7, 0);
@@ -127,7 +129,7 @@ internal sealed class MutableKvm
         {
             ref var e = ref table[leaf7];
             var ospke = (Cr4 & Core.State.Cr4.Pke) != 0;
-            e = e with { Ecx = SetBit(e.Ecx, 4, ospke) };
+            e = e with { Ecx = SetBit(e.Ecx, DynamicBits.OsPkeBit, ospke) };
             caps = SetCap(caps, DynamicCaps.OsPke, ospke);
         }
         var d0 = MutableCpuidLookup.IndexOf(table, 0xD, 0);
@@ -146,7 +148,7 @@ internal sealed class MutableKvm
         if (!QuirkInEffect(KvmQuirks.MiscEnableNoMwait) && leaf1 >= 0)
         {
             var mwait = (MiscEnable & Msr.MiscEnableMwait) != 0;
-            table[leaf1] = table[leaf1] with { Ecx = SetBit(table[leaf1].Ecx, 3, mwait) };
+            table[leaf1] = table[leaf1] with { Ecx = SetBit(table[leaf1].Ecx, DynamicBits.MwaitBit, mwait) };
             caps = SetCap(caps, DynamicCaps.Mwait, mwait);
         }
         Caps = caps;
@@ -192,24 +194,24 @@ internal sealed class MutableKvm
             UpdateCpuidRuntime(); // kvm_set_cpuid with fix I: bring the (empty) installed table up to date first
         }
         Table = [.. table.Entries];
-        Caps = DynamicBits(Table);
+        Caps = CapsOf(Table);
         CacheStaticCaps();
         Dirty = false;
         UpdateCpuidRuntime();
     }
 
-    private static DynamicCaps DynamicBits(CpuidEntry[] t)
+    private static DynamicCaps CapsOf(CpuidEntry[] t)
     {
         var caps = DynamicCaps.None;
         var l1 = MutableCpuidLookup.IndexOfFunction(t, 1);
         if (l1 >= 0)
         {
-            caps |= t[l1].Has(CpuidRegister.Ecx, 27) ? DynamicCaps.OsXsave : 0;
-            caps |= t[l1].Has(CpuidRegister.Edx, 9) ? DynamicCaps.Apic : 0;
-            caps |= t[l1].Has(CpuidRegister.Ecx, 3) ? DynamicCaps.Mwait : 0;
+            caps |= t[l1].Has(CpuidRegister.Ecx, DynamicBits.OsXsaveBit) ? DynamicCaps.OsXsave : 0;
+            caps |= t[l1].Has(CpuidRegister.Edx, DynamicBits.ApicBit) ? DynamicCaps.Apic : 0;
+            caps |= t[l1].Has(CpuidRegister.Ecx, DynamicBits.MwaitBit) ? DynamicCaps.Mwait : 0;
         }
         var l7 = MutableCpuidLookup.IndexOf(t, 7, 0);
-        if (l7 >= 0 && t[l7].Has(CpuidRegister.Ecx, 4))
+        if (l7 >= 0 && t[l7].Has(CpuidRegister.Ecx, DynamicBits.OsPkeBit))
         {
             caps |= DynamicCaps.OsPke;
         }

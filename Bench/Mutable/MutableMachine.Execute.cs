@@ -6,7 +6,7 @@ using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 
-/// <summary>Data and control-flow instructions (the functional interpreter's Executor, in place).</summary>
+/// <summary>Data and control-flow instructions: Executor's rules again, on this object's fields in place (the baseline's point); results and flags are <see cref="Alu"/>'s.</summary>
 internal sealed partial class MutableMachine
 {
     private StopReason? Step(Insn i)

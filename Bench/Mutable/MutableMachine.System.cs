@@ -7,7 +7,7 @@ using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 
-/// <summary>System instructions (the functional interpreter's SystemOps, in place).</summary>
+/// <summary>System instructions: SystemOps' rules again, in place; CR0 validity is <c>SystemOps.IsValidCr0</c>.</summary>
 internal sealed partial class MutableMachine
 {
     private uint Exec(uint field) => (uint)current.Read(field);

@@ -7,7 +7,7 @@ using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 
-/// <summary>VMX instructions and nested entry/exit (the functional interpreter's VmxOps and Nested, in place).</summary>
+/// <summary>VMX instructions and nested entry/exit: VmxOps' and Nested's rules again, in place on <see cref="MutableVmcs"/> objects.</summary>
 internal sealed partial class MutableMachine
 {
     private bool HasCurrent => currentPointer != VmxState.NoVmcs;

@@ -14,6 +14,9 @@ namespace CpuidFunctional.Bench.Mutable;
 /// objects written in place, and <see cref="MutableKvm"/> for every Core rule. Instructions come from the SAME decoder
 /// path as the functional interpreter (<see cref="DecodeCache"/> over Iced), so the two differ only in how state is
 /// kept. One object is one run; <see cref="Record"/> turns on the observation log (for the equivalence tests).
+/// The instruction rules are a second copy of the interpreter's on purpose (they read and write these fields in
+/// place); the pure pieces are the interpreter's own: <see cref="Alu"/>, <c>Operands.MergeGpr</c>,
+/// <c>SystemOps.IsValidCr0</c>, <see cref="VmxCapabilities"/>, <see cref="VmcsField"/> and <see cref="ExitReason"/>.
 /// </summary>
 internal sealed partial class MutableMachine
 {
@@ -237,15 +240,7 @@ internal sealed partial class MutableMachine
     {
         if (o.Kind == OperandKind.Register)
         {
-            ref var r = ref gpr[o.Register];
-            r = o.Size switch
-            {
-                1 when o.HighByte => (r & ~0xFF00ul) | ((value & 0xFF) << 8),
-                1 => (r & ~0xFFul) | (value & 0xFF),
-                2 => (r & ~0xFFFFul) | (value & 0xFFFF),
-                4 => value & 0xFFFF_FFFF,
-                _ => value,
-            };
+            gpr[o.Register] = Operands.MergeGpr(gpr[o.Register], value, o.Size, o.HighByte);
             return;
         }
         WriteMemory(Address(o), o.Size, value);

@@ -46,37 +46,68 @@ public sealed record EventTrace(Vm Vm, ValueArray<VcpuEvent> Events)
         return null;
     }
 
+    /// <summary>The state <paramref name="policy"/> reaches after the first <paramref name="count"/> events.</summary>
+    public KvmState StateAfter(Policy policy, int count)
+    {
+        var state = KvmState.Create(Vm, policy);
+        for (var i = 0; i < count; i++)
+        {
+            state = Kvm.Step(policy, state, Events[i]).State;
+        }
+        return state;
+    }
+
     /// <summary>
-    /// The shortest trace found by cutting after the first difference and then dropping single events (never the
-    /// first) for as long as the policies still differ and the <see cref="MwaitQuirkRule"/> leaves the candidate
-    /// unchanged (so the result stays free of the known MWAIT-quirk divergence). The trace itself if the policies agree.
+    /// The smallest trace found that still makes the policies differ (the trace itself if they agree): cut after the
+    /// first difference, then drop single events (never the first) and single entries of the first KVM_SET_CPUID2's
+    /// table for as long as the policies still differ (one-at-a-time delta debugging). With <paramref name="guarded"/>,
+    /// candidates the <see cref="MwaitQuirkRule"/> would change are skipped, so the result stays free of the known
+    /// MWAIT-quirk divergence. <c>cpuidf random</c> and the test suite both minimize with it.
     /// </summary>
-    public EventTrace Minimize(IReadOnlyList<Policy> policies)
+    public EventTrace Minimize(IReadOnlyList<Policy> policies, bool guarded = true)
     {
         if (FirstDivergence(policies) is not { } first)
         {
             return this;
         }
-        var current = this with { Events = new([.. Events.Items.Take(first.EventIndex + 1)]) };
+        var current = CutAfter(first.EventIndex);
         bool progress;
         do
         {
             progress = false;
             for (var i = current.Events.Count - 1; i >= 1; i--)
             {
-                var candidate = current with { Events = current.Events.Items.RemoveAt(i) };
-                if (MwaitQuirkRule.Apply(Vm, candidate.Events) != candidate.Events || candidate.FirstDivergence(policies) is not { } d)
+                if ((current with { Events = current.Events.Items.RemoveAt(i) }).StillDiffering(policies, guarded) is { } smaller)
                 {
-                    continue;
+                    current = smaller;
+                    progress = true;
+                    i = Math.Min(i, current.Events.Count);
                 }
-                current = candidate with { Events = new([.. candidate.Events.Items.Take(d.EventIndex + 1)]) };
-                progress = true;
-                i = Math.Min(i, current.Events.Count);
+            }
+            if (current.Events[0] is VcpuEvent.SetCpuid2(var table))
+            {
+                for (var j = table.Count - 1; j >= 0; j--)
+                {
+                    var fewer = CpuidTable.Of(table.Entries.RemoveAt(j));
+                    var candidate = current with { Events = new([.. current.Events.Select(e => e is VcpuEvent.SetCpuid2(var t) && t.Equals(table) ? new VcpuEvent.SetCpuid2(fewer) : e)]) };
+                    if (candidate.StillDiffering(policies, guarded) is { } smaller)
+                    {
+                        current = smaller;
+                        table = fewer;
+                        progress = true;
+                    }
+                }
             }
         }
         while (progress);
         return current;
     }
+
+    /// <summary>This candidate cut after its first difference, or null if the policies agree on it (or the guard would change it).</summary>
+    private EventTrace? StillDiffering(IReadOnlyList<Policy> policies, bool guarded) =>
+        (guarded && MwaitQuirkRule.Apply(Vm, Events) != Events) || FirstDivergence(policies) is not { } d ? null : CutAfter(d.EventIndex);
+
+    private EventTrace CutAfter(int index) => index + 1 == Events.Count ? this : this with { Events = new([.. Events.Items.Take(index + 1)]) };
 
     /// <summary>The trace as a numbered event script.</summary>
     public override string ToString() => Script(Events.Count);

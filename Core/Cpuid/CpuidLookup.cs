@@ -94,6 +94,17 @@ public static class CpuidLookup
     }
 
     /// <summary>
+    /// The leaf that gives the limit of <paramref name="function"/>'s class (<c>get_out_of_range_cpuid_entry</c>):
+    /// 0 for basic leaves, 0x80000000 for extended, 0xC0000000 for Centaur, the 0x100-aligned base for hypervisor leaves.
+    /// </summary>
+    public static uint ClassBase(uint function) => function switch
+    {
+        >= 0x4000_0000 and <= 0x4FFF_FFFF => function & 0xFFFF_FF00,
+        >= 0xC000_0000 => 0xC000_0000,
+        _ => function & 0x8000_0000,
+    };
+
+    /// <summary>
     /// <c>get_out_of_range_cpuid_entry</c>: on Intel-vendor tables a leaf beyond its class's limit is answered
     /// from the max basic leaf with the original sub-leaf; AMD and Hygon tables answer zeros.
     /// </summary>
@@ -110,13 +121,7 @@ public static class CpuidLookup
         {
             return (-1, function);
         }
-        var classBase = function switch
-        {
-            >= 0x4000_0000 and <= 0x4FFF_FFFF => function & 0xFFFF_FF00,
-            >= 0xC000_0000 => 0xC000_0000,
-            _ => function & 0x8000_0000,
-        };
-        var classPosition = IndexOfFunction(table, classBase, rule);
+        var classPosition = IndexOfFunction(table, ClassBase(function), rule);
         if (classPosition >= 0 && function <= table[classPosition].Eax)
         {
             return (-1, function);

@@ -3,7 +3,6 @@ using System.Text;
 using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
-using CpuidFunctional.Properties.Generators;
 
 namespace CpuidFunctional.Properties.Equivalence;
 
@@ -14,7 +13,7 @@ namespace CpuidFunctional.Properties.Equivalence;
 /// <param name="Observations">What each policy observed at that event (null: nothing visible).</param>
 /// <param name="Before">Each policy's state just before the event.</param>
 public sealed record Divergence(
-    KvmTrace Trace,
+    EventTrace Trace,
     int EventIndex,
     IReadOnlyList<Policy> Policies,
     IReadOnlyList<Observation?> Observations,

@@ -1,3 +1,4 @@
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
@@ -48,9 +49,9 @@ public class MarkerPrecisionTests
     }
 
     /// <summary>Runs a trace and checks an invariant on the state after every event; true if it always holds.</summary>
-    private static bool HoldsAfterEveryEvent(KvmTrace t, Policy policy, Func<Vm, Vcpu, bool> invariant)
+    private static bool HoldsAfterEveryEvent(EventTrace t, Policy policy, Func<Vm, Vcpu, bool> invariant)
     {
-        var s = t.Start(policy);
+        var s = KvmState.Create(t.Vm, policy);
         foreach (var e in t.Events)
         {
             s = Kvm.Step(policy, s, e).State;
@@ -66,10 +67,10 @@ public class MarkerPrecisionTests
     /// Eager and Lazy side by side: after every CPUID answer and KVM_GET_CPUID2 table, and whenever the marker is
     /// clear, Lazy's table and caps equal Eager's and the caps equal the table's bits. Null if that holds; else why not.
     /// </summary>
-    private static string? AfterObservations(KvmTrace t)
+    private static string? AfterObservations(EventTrace t)
     {
-        var eager = t.Start(Policy.Eager);
-        var lazy = t.Start(Policy.Lazy);
+        var eager = KvmState.Create(t.Vm, Policy.Eager);
+        var lazy = KvmState.Create(t.Vm, Policy.Lazy);
         for (var i = 0; i < t.Events.Count; i++)
         {
             eager = Kvm.Step(Policy.Eager, eager, t.Events[i]).State;

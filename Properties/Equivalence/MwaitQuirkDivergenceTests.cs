@@ -1,4 +1,5 @@
 using CpuidFunctional.Core;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Model;
@@ -19,7 +20,7 @@ public class MwaitQuirkDivergenceTests(ITestOutputHelper output)
     /// <summary>The Intel-like host's leaves with the userspace MWAIT bit clear in leaf 1.</summary>
     private static readonly CpuidTable MwaitClearTable = WithUserspaceMwait(HostGen.IntelLike.Cpuid, set: false);
 
-    private static KvmTrace Trace(KernelProfile profile, KvmQuirks disabled, params VcpuEvent[] events) =>
+    private static EventTrace Trace(KernelProfile profile, KvmQuirks disabled, params VcpuEvent[] events) =>
         new(new Vm(HostGen.IntelLike, profile, disabled), new ValueArray<VcpuEvent>([new VcpuEvent.SetCpuid2(MwaitClearTable), new VcpuEvent.Run(), .. events]));
 
     [Fact]

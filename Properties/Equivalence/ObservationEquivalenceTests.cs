@@ -1,3 +1,4 @@
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Properties.Generators;
 using CsCheck;
@@ -25,7 +26,7 @@ public class ObservationEquivalenceTests
 
     [Fact]
     public void Eager_lazy_and_reference_agree_on_the_preset_hosts() =>
-        HostGen.Preset.SelectMany(host => GuestTableGen.For(host).SelectMany(table => TraceGen.For(host, table, 6)))
+        TraceGen.On(HostGen.Preset, new TraceShape.Segments(6))
             .Select(MwaitQuirkGuard.Apply)
             .Sample(t => Lockstep.Agree(t, Policy.Correct), iter: Budget.Iter(10_000), print: t => Lockstep.Explain(t, Policy.Correct));
 }

@@ -32,7 +32,7 @@ public static class MwaitQuirkGuard
     public static bool MwaitStale(KvmState eager) => MwaitQuirkRule.MwaitStale(eager);
 
     /// <summary>The trace without the events that would leave the MWAIT bit stale without a trigger (Core's <see cref="MwaitQuirkRule"/>).</summary>
-    public static KvmTrace Apply(KvmTrace trace)
+    public static EventTrace Apply(EventTrace trace)
     {
         var events = MwaitQuirkRule.Apply(trace.Vm, trace.Events);
         return events == trace.Events ? trace : trace with { Events = events };

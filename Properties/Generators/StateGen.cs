@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using CpuidFunctional.Core;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
@@ -66,7 +67,7 @@ public static class StateGen
 
     /// <summary>Any event, with host- and table-dependent values.</summary>
     public static readonly Gen<VcpuEvent> Event = GuestTableGen.HostAndTable.SelectMany((host, table) =>
-        Gen.Frequency((3, EventGen.Mutation(host, table)), (1, EventGen.Observation)));
+        DrawsGen.From(r => r.Weighted(3, 1) == 0 ? TraceDistribution.Mutation(r, host, table) : TraceDistribution.Observation(r)));
 
     /// <summary>Any observation.</summary>
     public static readonly Gen<Observation> Observation = Gen.Frequency(

@@ -1,4 +1,4 @@
-namespace CpuidFunctional.Properties.Generators;
+namespace CpuidFunctional.Core.Checking;
 
 /// <summary>One structural edit a guest CPUID table can receive on top of the host's leaves (spec Modelling note 4).</summary>
 public enum TableEdit
