@@ -36,6 +36,7 @@ internal static class MutableEvents
             },
             VcpuEvent.Wrmsr(var index, var value) => k.Wrmsr(index, value) ? null : Gp,
             VcpuEvent.Rdmsr(var index) => k.Rdmsr(index, out var value) ? new Observation.MsrValue(index, value) : Gp,
+            VcpuEvent.Cpuid when k.GuestMode => new Observation.ExitToL1(Observation.ExitToL1.Cpuid), // L2's CPUID is L1's
             VcpuEvent.Cpuid(var leaf, var subleaf) => k.EmulateCpuid(leaf, subleaf, out var a, out var b, out var c, out var d)
                 ? new Observation.CpuidResult(leaf, subleaf, a, b, c, d)
                 : Gp,

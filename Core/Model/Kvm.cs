@@ -20,6 +20,7 @@ public static class Kvm
     private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
     private static readonly Observation E2big = new Observation.IoctlError(Errno.E2BIG);
     private static readonly Observation Nop = new Observation.MwaitNop();
+    private static readonly Observation CpuidExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.Cpuid);
 
     /// <summary>Applies one event.</summary>
     public static Transition Step(Policy policy, KvmState state, VcpuEvent e) => new Handling(policy, state, e).Handle();
@@ -100,6 +101,8 @@ public static class Kvm
                 VcpuEvent.Wrmsr(var index, var value) => SetMsr(v, index, value, hostInitiated: false) is { } w ? Done(w) : Unchanged(Gp),
                 VcpuEvent.Rdmsr when v.Cpl != 0 => Unchanged(Gp),
                 VcpuEvent.Rdmsr(var index) => GetMsr(v, index) is { } value ? Unchanged(new Observation.MsrValue(index, value)) : Unchanged(Gp),
+                // On VMX, CPUID in L2 always exits to L1 (nested_vmx_l1_wants_exit): L0 never emulates it.
+                VcpuEvent.Cpuid when v.GuestMode => Unchanged(CpuidExitsToL1),
                 VcpuEvent.Cpuid(var leaf, var subleaf) => KvmEmulateCpuid(v, leaf, subleaf),
                 VcpuEvent.MonitorMwait => Unchanged(KvmEmulateMonitorMwait(v)),
                 VcpuEvent.SetCpl(var cpl) => Done((byte)(cpl & 3) == v.Cpl ? v : v with { Cpl = (byte)(cpl & 3) }),

@@ -96,4 +96,18 @@ public abstract record Observation
         /// <inheritdoc/>
         public override string ToString() => $"VMX abort {Indicator}";
     }
+
+    /// <summary>
+    /// The instruction is not L0's to emulate: L2 ran it and it exits to L1 with this basic exit reason
+    /// (<c>nested_vmx_l1_wants_exit</c>; CPUID always does, reason 10). The state is unchanged until the nested VM exit
+    /// itself (<see cref="State.VcpuEvent.NestedVmExit"/>) is applied.
+    /// </summary>
+    public sealed record ExitToL1(uint Reason) : Observation
+    {
+        /// <summary>EXIT_REASON_CPUID.</summary>
+        public const uint Cpuid = 10;
+
+        /// <inheritdoc/>
+        public override string ToString() => Reason == Cpuid ? "exit to L1 (CPUID)" : $"exit to L1 (reason {Reason})";
+    }
 }

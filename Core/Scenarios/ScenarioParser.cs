@@ -371,7 +371,7 @@ public static class ScenarioParser
     {
         if (w.Length < 2)
         {
-            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | exit-to-l1 cpuid | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
         }
         void Add(Expectation e) => steps.Add(new ScenarioStep.Expect(line, e, content));
         void Exactly(Observation? o) => Add(new Expectation.Exactly(o));
@@ -409,6 +409,9 @@ public static class ScenarioParser
                 return null;
             case "vmx-abort" when w.Length == 2:
                 Exactly(new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
+                return null;
+            case "exit-to-l1" when w.Length == 3 && w[2].Equals("cpuid", StringComparison.OrdinalIgnoreCase):
+                Exactly(new Observation.ExitToL1(Observation.ExitToL1.Cpuid));
                 return null;
             case "vmentry-fail" when w.Length == 3:
                 return OneValue(w[2], v => Exactly(new Observation.VmEntryMsrLoadFailed((uint)v)), max: uint.MaxValue);

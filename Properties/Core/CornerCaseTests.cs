@@ -163,6 +163,23 @@ public class CornerCaseTests
     }
 
     [Fact]
+    public void CPUID_in_L2_exits_to_L1_without_a_materialization_and_L1s_CPUID_after_the_exit_sees_L1s_CR4()
+    {
+        var streams = UnderAllPolicies(
+            p => Running(p),
+            new VcpuEvent.NestedVmEntry(0),
+            new VcpuEvent.Cpuid(1, 0),
+            new VcpuEvent.NestedVmExit(Cr4.OsXsave),
+            new VcpuEvent.Cpuid(1, 0)
+        );
+        AssertAllAgree(streams);
+        Assert.Equal(new Observation.ExitToL1(Observation.ExitToL1.Cpuid), streams[1][1]);
+        Assert.True(Bit(Assert.IsType<Observation.CpuidResult>(streams[1][3]).Ecx, 27));
+        var inL2 = Kvm.Step(Policy.Lazy, Kvm.Step(Policy.Lazy, Running(Policy.Lazy), new VcpuEvent.NestedVmEntry(0)).State, new VcpuEvent.Cpuid(1, 0));
+        Assert.True(inL2.State.Vcpu.CpuidDynamicBitsDirty); // the CPUID exit is not a consumer: L2's marker stays set
+    }
+
+    [Fact]
     public void Case09_nested_transitions_that_keep_OSXSAVE_and_PKE_do_not_mark_and_MSR_lists_do()
     {
         var s = RunningWithCet(Policy.Lazy);
