@@ -12,6 +12,6 @@ public enum SearchOutcome
     /// <summary>The state bound was reached first: the invariant held on what was explored.</summary>
     StateBoundReached,
 
-    /// <summary>The caller cancelled.</summary>
+    /// <summary>The caller cancelled; the figures are those of the levels completed before (when depends on timing).</summary>
     Cancelled,
 }

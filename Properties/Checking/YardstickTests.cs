@@ -52,9 +52,9 @@ public class YardstickTests(ITestOutputHelper output)
         var one = Explore(model, parallelism: 1);
         var four = Explore(model, parallelism: 4);
 
-        // States are counted per whole level, so they agree; transitions stop wherever each worker was.
+        // States are counted per whole level, transitions up to the violating pair in (parent, event) order.
         Assert.Equal(1_801, one.Statistics.States);
-        Assert.Equal(one.Statistics.States, four.Statistics.States);
+        Assert.Equal(one.Statistics with { Elapsed = null }, four.Statistics with { Elapsed = null });
         Assert.Equal(one.Counterexample!.Events, four.Counterexample!.Events);
     }
 }

@@ -45,8 +45,8 @@ public class DocsCodeBlockTests
 
     private static List<(string File, int Line, string Code)> All()
     {
-        var root = RepositoryFiles.Root ?? throw new InvalidOperationException($"no CpuidFunctional.sln above {AppContext.BaseDirectory}");
-        var files = Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Append(Path.Combine(root, "README.md")).Order(StringComparer.Ordinal);
+        var root = RepositoryFiles.Checkout;
+        var files = RepositoryFiles.Documentation;
         var blocks = new List<(string, int, string)>();
         foreach (var path in files)
         {

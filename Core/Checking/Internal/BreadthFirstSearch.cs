@@ -11,8 +11,10 @@ namespace CpuidFunctional.Core.Checking.Internal;
 /// <item>merge: each of the <see cref="Partitions"/> visited-set partitions is owned by one worker, which adds that
 /// partition's buffered successors; the new states are then numbered in (parent, event) order.</item>
 /// </list>
-/// Nothing is locked and the result does not depend on the number of workers: states get the same ids, and the
-/// counterexample is the first violating (parent, event) pair in id order, so it is a shortest one.
+/// Nothing is locked and the result does not depend on the number of workers: states get the same ids, the
+/// counterexample is the first violating (parent, event) pair in id order, so it is a shortest one, and the
+/// transitions of the violating level are counted up to that pair (<see cref="CountedTransitions"/>). Only a
+/// cancellation depends on timing: it reports the levels completed before it.
 /// </summary>
 internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
     where TState : IEquatable<TState>
@@ -92,7 +94,13 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
                 return Finish(SearchOutcome.StateBoundReached, depth, Elapsed(), null);
             }
             var firstId = (int)(states - frontierCount);
-            var chunks = Expand(firstId);
+            var (chunks, counts) = Expand(firstId);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The level may be unfinished: the figures stay those of the levels completed before it.
+                return Finish(SearchOutcome.Cancelled, depth, Elapsed(), null);
+            }
+            transitions += CountedTransitions(counts, chunks);
             if (violatingChunk < chunks)
             {
                 var (parent, e, message) = chunkViolations[violatingChunk]!.Value;
@@ -115,8 +123,25 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
         Counterexample<TState, TEvent, TObservation>? counterexample
     ) => new(outcome, new ExplorationStatistics(states, transitions, depth, elapsed), counterexample);
 
-    /// <summary>Phase 1. Returns the number of chunks used.</summary>
-    private int Expand(int firstId)
+    /// <summary>
+    /// The transitions of one expanded level, counted as a sequential search in (parent, event) order would have
+    /// executed them: without a violation, every chunk's; with one, those of the chunks before the violating chunk
+    /// (which ran to their end) and of the violating chunk up to and including the violating transition. Chunks after
+    /// it stopped wherever their worker happened to be, so they are not counted, and the figure does not depend on
+    /// the number of workers or on scheduling.
+    /// </summary>
+    private long CountedTransitions(long[] counts, int chunks)
+    {
+        var counted = 0L;
+        for (var c = 0; c < chunks && c <= violatingChunk; c++)
+        {
+            counted += counts[c];
+        }
+        return counted;
+    }
+
+    /// <summary>Phase 1. Returns the number of chunks used and the transitions each chunk executed.</summary>
+    private (int Chunks, long[] Counts) Expand(int firstId)
     {
         var chunks = Math.Max(1, Math.Min(frontierCount, MaxChunks));
         if (buffers.Length < chunks)
@@ -138,8 +163,7 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
         var counts = new long[chunks];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = workers };
         Parallel.For(0, chunks, parallel, c => counts[c] = ExpandChunk(c, chunks, firstId));
-        transitions += counts.Sum();
-        return chunks;
+        return (chunks, counts);
     }
 
     private long ExpandChunk(int chunk, int chunks, int firstId)

@@ -1,0 +1,81 @@
+using System.Text.RegularExpressions;
+using CpuidFunctional.Properties.Scenarios;
+using static CpuidFunctional.Properties.CliTool.CliRunner;
+
+namespace CpuidFunctional.Properties.Docs;
+
+/// <summary>
+/// A plain <c>```</c> block in docs/ or the README whose first line is <c>$ cpuidf check ...</c> is a transcript:
+/// the rest of the block is exactly what that command prints, except the elapsed time and states per second,
+/// which depend on the machine. Each one is run in-process and compared line by line.
+/// </summary>
+public partial class CheckTranscriptTests
+{
+    private const string Prompt = "$ cpuidf check ";
+
+    /// <summary>", 7.19 s, 6,514 states/s": the only machine-dependent part of a check's result line.</summary>
+    [GeneratedRegex(@", \d+\.\d+ s, [\d,]+ states/s")]
+    private static partial Regex Timing();
+
+    public static TheoryData<string, int> Transcripts()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var (file, line, _, _) in All())
+        {
+            data.Add(file, line);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Transcripts))]
+    public void A_cpuidf_check_transcript_in_the_docs_is_what_cpuidf_prints(string file, int line)
+    {
+        var (_, _, command, expected) = All().Single(t => t.File == file && t.Line == line);
+
+        var (_, output, error) = Cpuidf(command.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+        Assert.True(error.Length == 0, $"{file}:{line}: cpuidf wrote to stderr: {error}");
+        Assert.Equal(WithoutTiming(expected), WithoutTiming(output));
+    }
+
+    [Fact]
+    public void The_docs_have_check_transcripts() => Assert.True(All().Count >= 2, "no '$ cpuidf check' transcripts found in docs/ and README.md");
+
+    [Fact]
+    public void Only_the_time_and_rate_of_a_transcript_are_left_unchecked()
+    {
+        const string Printed = "x: Violated: 12 states, 48 transitions, depth 1, 0.04 s, 293 states/s";
+
+        Assert.Equal(WithoutTiming(Printed), WithoutTiming("x: Violated: 12 states, 48 transitions, depth 1, 17.25 s, 1,293 states/s"));
+        Assert.NotEqual(WithoutTiming(Printed), WithoutTiming("x: Violated: 12 states, 49 transitions, depth 1, 0.04 s, 293 states/s"));
+    }
+
+    private static string WithoutTiming(string text) =>
+        string.Join('\n', text.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n').Select(l => Timing().Replace(l, ", (time)").TrimEnd()));
+
+    private static List<(string File, int Line, string Command, string Output)> All()
+    {
+        var transcripts = new List<(string, int, string, string)>();
+        foreach (var path in RepositoryFiles.Documentation)
+        {
+            var lines = File.ReadAllLines(path);
+            for (var i = 0; i < lines.Length; i++)
+            {
+                if (!lines[i].StartsWith("```", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                var open = i;
+                var close = Array.FindIndex(lines, open + 1, l => l.Trim() == "```");
+                i = close < 0 ? lines.Length : close;
+                if (lines[open].Trim() == "```" && close > open + 1 && lines[open + 1].StartsWith(Prompt, StringComparison.Ordinal))
+                {
+                    var command = lines[open + 1]["$ cpuidf ".Length..];
+                    transcripts.Add((Path.GetRelativePath(RepositoryFiles.Checkout, path), open + 2, command, string.Join('\n', lines[(open + 2)..close])));
+                }
+            }
+        }
+        return transcripts;
+    }
+}
