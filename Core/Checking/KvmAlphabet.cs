@@ -30,7 +30,8 @@ public static class KvmAlphabet
         {
             events.Add(new VcpuEvent.Xsetbv(0, xcr0));
         }
-        foreach (var xss in XssValues(host.SupportedXss, bounds.MaxXssValues))
+        // IA32_XSS values KVM accepts on this profile and host (kvm_caps.supported_xss): others only #GP.
+        foreach (var xss in XssValues(KernelProfiles.SupportedXss(configuration.Vm.Profile, host), bounds.MaxXssValues))
         {
             events.Add(new VcpuEvent.Wrmsr(Msr.Xss, xss));
         }

@@ -74,7 +74,7 @@ public class ExplorerDeterminismTests
         var one = Explore(model, 1);
 
         // docs/model-checking.md prints these figures.
-        Assert.Equal(new ExplorationStatistics(12, 48, 1, null), one.Statistics);
+        Assert.Equal(new ExplorationStatistics(11, 46, 1, null), one.Statistics);
         foreach (var workers in Workers)
         {
             var many = Explore(model, workers);
