@@ -6,7 +6,10 @@ using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 
-/// <summary>Data and control-flow instructions: Executor's rules again, on this object's fields in place (the baseline's point); results and flags are <see cref="Alu"/>'s.</summary>
+/// <summary>
+/// Data and control-flow instructions: Executor's rules again, on this object's fields in place (the baseline's
+/// point); results and flags are <see cref="Alu"/>'s, the system/VMX grouping is <see cref="InstructionGroup"/>.
+/// </summary>
 internal sealed partial class MutableMachine
 {
     private StopReason? Step(Insn i)
@@ -147,30 +150,9 @@ internal sealed partial class MutableMachine
                 return RaiseFault(i, X86Exception.UD);
             case Op.Unsupported:
                 return new StopReason.Unsupported(Level, i.Rip, i.HexBytes, i.Text, i.Why ?? "unsupported");
-            case Op.Pause:
-            case Op.Cpuid:
-            case Op.Xgetbv:
-            case Op.Xsetbv:
-            case Op.Rdmsr:
-            case Op.Wrmsr:
-            case Op.MovToCr:
-            case Op.MovFromCr:
-            case Op.Hlt:
-            case Op.Out:
-            case Op.In:
-            case Op.Rdpkru:
-            case Op.Wrpkru:
+            case var op when op.IsSystemInstruction():
                 return SystemStep(i);
-            case Op.Vmxon:
-            case Op.Vmxoff:
-            case Op.Vmclear:
-            case Op.Vmptrld:
-            case Op.Vmptrst:
-            case Op.Vmread:
-            case Op.Vmwrite:
-            case Op.Vmlaunch:
-            case Op.Vmresume:
-            case Op.Vmcall:
+            case var op when op.IsVmxInstruction():
                 return VmxStep(i);
             default:
                 return new StopReason.Unsupported(Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
@@ -233,14 +215,9 @@ internal sealed partial class MutableMachine
         return DeliverFault(i, vector);
     }
 
-    private StopReason? DeliverFault(Insn i, X86Exception vector)
-    {
-        var v = (int)vector;
-        if (inL2 && ((current.Read(VmcsField.ExceptionBitmap) >> v) & 1) != 0)
-        {
-            var info = (uint)v | (3u << 8) | (vector == X86Exception.GP ? 1u << 11 : 0) | (1u << 31);
-            return Exit(i, ExitReason.ExceptionOrNmi, 0, info);
-        }
-        return new StopReason.UnhandledFault(Level, i.Rip, vector);
-    }
+    // Not VmxReflect.L1WantsException: that one reads the functional Cpu; the rule and the encoding are its pure parts.
+    private StopReason? DeliverFault(Insn i, X86Exception vector) =>
+        inL2 && VmxReflect.IsExceptionVmexit(current.Read(VmcsField.ExceptionBitmap), vector)
+            ? Exit(i, ExitReason.ExceptionOrNmi, 0, VmxReflect.ExceptionInterruptionInfo(vector))
+            : new StopReason.UnhandledFault(Level, i.Rip, vector);
 }

@@ -7,7 +7,11 @@ using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 
-/// <summary>System instructions: SystemOps' rules again, in place; CR0 validity is <c>SystemOps.IsValidCr0</c>.</summary>
+/// <summary>
+/// System instructions: SystemOps' rules again, in place, with VmxReflect's exit decisions folded into each handler
+/// (they read this object's fields); CR0 validity is <c>SystemOps.IsValidCr0</c>, the exit qualifications are
+/// <c>VmxReflect.CrAccessQualification</c> and <c>VmxReflect.IoInstructionQualification</c>.
+/// </summary>
 internal sealed partial class MutableMachine
 {
     private uint Exec(uint field) => (uint)current.Read(field);
@@ -125,8 +129,6 @@ internal sealed partial class MutableMachine
         return Kvm.Wrmsr(index, value) ? Next(i) : CoreFault(i, X86Exception.GP);
     }
 
-    private static ulong CrQualification(uint cr, uint gpr) => cr | (gpr << 8);
-
     private StopReason? MovToCr4(Insn i)
     {
         var value = ReadGpr(i.B);
@@ -135,7 +137,7 @@ internal sealed partial class MutableMachine
             var mask = current.Read(VmcsField.Cr4GuestHostMask);
             if (((value ^ current.Read(VmcsField.Cr4ReadShadow)) & mask) != 0)
             {
-                return Exit(i, ExitReason.CrAccess, CrQualification(4, i.B.Register), 0);
+                return Exit(i, ExitReason.CrAccess, VmxReflect.CrAccessQualification(4, i.B.Register), 0);
             }
             value = (value & ~mask) | (Kvm.Cr4 & mask);
         }
@@ -155,7 +157,7 @@ internal sealed partial class MutableMachine
             var mask = current.Read(VmcsField.Cr0GuestHostMask);
             if (((value ^ current.Read(VmcsField.Cr0ReadShadow)) & mask) != 0)
             {
-                return Exit(i, ExitReason.CrAccess, CrQualification(0, i.B.Register), 0);
+                return Exit(i, ExitReason.CrAccess, VmxReflect.CrAccessQualification(0, i.B.Register), 0);
             }
             value = (value & ~mask) | (cr0 & mask);
         }
@@ -183,16 +185,13 @@ internal sealed partial class MutableMachine
 
     private bool L2ExitsOnIo => inL2 && (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcUnconditionalIoExiting) != 0;
 
-    private static ulong IoQualification(int size, bool isIn, bool immediate, ushort port) =>
-        (uint)(size - 1) | (isIn ? 1u << 3 : 0u) | (immediate ? 1u << 6 : 0u) | ((uint)port << 16);
-
     private StopReason? Out(Insn i)
     {
         var immediate = i.A.Kind == OperandKind.Immediate;
         var port = (ushort)(immediate ? i.A.Value & 0xFF : gpr[Registers.Rdx] & 0xFFFF);
         if (L2ExitsOnIo)
         {
-            return Exit(i, ExitReason.IoInstruction, IoQualification(i.OpSize, false, immediate, port), 0);
+            return Exit(i, ExitReason.IoInstruction, VmxReflect.IoInstructionQualification(i.OpSize, false, immediate, port), 0);
         }
         var value = (uint)ReadGpr(i.B);
         OutCount++;
@@ -207,7 +206,7 @@ internal sealed partial class MutableMachine
         var port = (ushort)(immediate ? i.B.Value & 0xFF : gpr[Registers.Rdx] & 0xFFFF);
         if (L2ExitsOnIo)
         {
-            return Exit(i, ExitReason.IoInstruction, IoQualification(i.OpSize, true, immediate, port), 0);
+            return Exit(i, ExitReason.IoInstruction, VmxReflect.IoInstructionQualification(i.OpSize, true, immediate, port), 0);
         }
         return WriteAndNext(i, i.A, Alu.Mask(i.OpSize), rflags);
     }

@@ -7,7 +7,12 @@ using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 
-/// <summary>VMX instructions and nested entry/exit: VmxOps' and Nested's rules again, in place on <see cref="MutableVmcs"/> objects.</summary>
+/// <summary>
+/// VMX instructions and nested entry/exit: VmxOps' and Nested's rules again, in place on <see cref="MutableVmcs"/>
+/// objects; the pure checks are theirs (<c>VmxOps.PageAddressValid</c>, <c>VmxOps.TryVmcsField</c>,
+/// <c>Nested.VmxControlVerify</c>, <c>Nested.IsValidMsrSwitch</c>, <c>Nested.IsValidMsrLoadEntry</c>,
+/// <c>Nested.IsCanonical</c>, <see cref="Rflags.Reserved"/>).
+/// </summary>
 internal sealed partial class MutableMachine
 {
     private bool HasCurrent => currentPointer != VmxState.NoVmcs;
@@ -16,7 +21,7 @@ internal sealed partial class MutableMachine
     {
         if (inL2)
         {
-            return Exit(i, ExitReason.OfVmxInstruction(i.Op), 0, 0);
+            return Exit(i, ExitReason.OfVmxInstruction(i.Op), 0, 0); // VMX instructions always exit from L2
         }
         if (i.Op == Op.Vmxon)
         {
@@ -65,7 +70,7 @@ internal sealed partial class MutableMachine
         return Next(i);
     }
 
-    private bool IsValidPointer(ulong address) => (address & 0xFFF) == 0 && (address >> Kvm.MaxPhysAddr) == 0;
+    private bool IsValidPointer(ulong address) => VmxOps.PageAddressValid(Kvm.MaxPhysAddr, address);
 
     private bool HasRevision(ulong address) => Contains(address, 4) && (uint)ReadMemory(address, 4) == VmxCapabilities.Revision;
 
@@ -166,19 +171,13 @@ internal sealed partial class MutableMachine
         return Succeed(i);
     }
 
-    private static bool TryField(ulong value, out uint field)
-    {
-        field = (uint)value;
-        return (value >> 32) == 0 && VmcsField.IsSupported(field);
-    }
-
     private StopReason? Vmread(Insn i)
     {
         if (!HasCurrent)
         {
             return FailInvalid(i);
         }
-        if (!TryField(Read(i.B), out var field))
+        if (!VmxOps.TryVmcsField(Read(i.B), out var field))
         {
             return FailValid(i, VmInstructionError.UnsupportedComponent);
         }
@@ -192,7 +191,7 @@ internal sealed partial class MutableMachine
         {
             return FailInvalid(i);
         }
-        if (!TryField(Read(i.A), out var field))
+        if (!VmxOps.TryVmcsField(Read(i.A), out var field))
         {
             return FailValid(i, VmInstructionError.UnsupportedComponent);
         }
@@ -318,7 +317,10 @@ internal sealed partial class MutableMachine
         return null;
     }
 
-    /// <summary>Reads an MSR-load list into the scratch array, stopping at the first entry KVM refuses before <c>kvm_set_msr</c>.</summary>
+    /// <summary>
+    /// Reads an MSR-load list into the scratch array, stopping at the first entry KVM refuses before <c>kvm_set_msr</c>
+    /// (<c>Nested.IsValidMsrLoadEntry</c>). Not Nested's walk: this one reads the byte array into a reused scratch array.
+    /// </summary>
     private (int Count, uint LocalFailure) ReadMsrList(ulong address, ulong count)
     {
         var x2Apic = (Kvm.ApicBase & Msr.ApicBaseExtd) != 0;
@@ -330,8 +332,7 @@ internal sealed partial class MutableMachine
                 return ((int)n, (uint)n + 1);
             }
             var index = (uint)ReadMemory(at, 4);
-            var reserved = (uint)ReadMemory(at + 4, 4);
-            if (reserved != 0 || index is 0xC000_0100 or 0xC000_0101 or 0x9B or 0x79 or 0x8B || (x2Apic && index >> 8 == 0x8))
+            if (!Nested.IsValidMsrLoadEntry(x2Apic, index, (uint)ReadMemory(at + 4, 4)))
             {
                 return ((int)n, (uint)n + 1);
             }
@@ -340,30 +341,16 @@ internal sealed partial class MutableMachine
         return ((int)count, 0);
     }
 
-    private static bool Allowed(ulong value, uint must1, uint may1) =>
-        (value >> 32) == 0 && ((uint)value & must1) == must1 && ((uint)value & ~may1) == 0;
-
-    private bool MsrListAddressValid(ulong address, ulong count)
-    {
-        if (count == 0)
-        {
-            return true;
-        }
-        var maxPhys = Kvm.MaxPhysAddr;
-        var last = address + (count * 16) - 1;
-        return (address & 0xF) == 0 && (address >> maxPhys) == 0 && (last >> maxPhys) == 0 && last >= address;
-    }
-
+    // Not Nested.ControlsValid (nor HostStateValid/GuestStateValid below): those read an immutable Vmcs12 and Core's
+    // vCPU; these read the MutableVmcs in place and MutableKvm's CR4 rule. The per-value checks are Nested's.
     private bool ControlsValid(MutableVmcs vmcs) =>
-        Allowed(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
-        && Allowed(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
-        && Allowed(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
-        && Allowed(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
+        Nested.VmxControlVerify(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
+        && Nested.VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
+        && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
+        && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
         && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
-        && MsrListAddressValid(vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
-        && MsrListAddressValid(vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
-
-    private static bool IsCanonical(ulong address) => (ulong)((long)(address << 16) >> 16) == address;
+        && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
+        && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
 
     private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
 
@@ -376,7 +363,7 @@ internal sealed partial class MutableMachine
             && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
             && (cr4 & Cr4.Pae) != 0
             && Kvm.IsValidCr4(cr4)
-            && IsCanonical(vmcs.Read(VmcsField.HostRip))
+            && Nested.IsCanonical(vmcs.Read(VmcsField.HostRip))
             && ((exit & VmxCapabilities.ExitLoadEfer) == 0 || (vmcs.Read(VmcsField.HostIa32Efer) & LongMode) == LongMode);
     }
 
@@ -390,7 +377,7 @@ internal sealed partial class MutableMachine
             && (cr4 & Cr4.Pae) != 0
             && Kvm.IsValidCr4(cr4)
             && (flags & Rflags.Fixed1) != 0
-            && (flags & RflagsReserved) == 0
+            && (flags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
             && vmcs.Read(VmcsField.GuestActivityState) == 0
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || (vmcs.Read(VmcsField.GuestIa32Efer) & LongMode) == LongMode);

@@ -16,13 +16,13 @@ namespace CpuidFunctional.Bench.Mutable;
 /// kept. One object is one run; <see cref="Record"/> turns on the observation log (for the equivalence tests).
 /// The instruction rules are a second copy of the interpreter's on purpose (they read and write these fields in
 /// place); the pure pieces are the interpreter's own: <see cref="Alu"/>, <c>Operands.MergeGpr</c>,
-/// <c>SystemOps.IsValidCr0</c>, <see cref="VmxCapabilities"/>, <see cref="VmcsField"/> and <see cref="ExitReason"/>.
+/// <see cref="InstructionGroup"/>, <c>SystemOps.IsValidCr0</c>, the VMX checks of <c>VmxOps</c> and <c>Nested</c>, the
+/// exit encodings of <c>VmxReflect</c>, <see cref="VmxCapabilities"/>, <see cref="VmcsField"/> and <see cref="ExitReason"/>.
 /// </summary>
 internal sealed partial class MutableMachine
 {
     private const int PageShift = 12;
     private const int PageSize = 1 << PageShift;
-    private const ulong RflagsReserved = (1ul << 3) | (1ul << 5) | (1ul << 15) | ~0x3F_FFFFul;
     private const int MaxInstructionLength = 15;
 
     private static readonly uint[] ExitFields =

@@ -115,30 +115,9 @@ internal static class Executor
                 return log.Raise(c, i, X86Exception.UD);
             case Op.Unsupported:
                 return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, i.Why ?? "unsupported");
-            case Op.Pause:
-            case Op.Cpuid:
-            case Op.Xgetbv:
-            case Op.Xsetbv:
-            case Op.Rdmsr:
-            case Op.Wrmsr:
-            case Op.MovToCr:
-            case Op.MovFromCr:
-            case Op.Hlt:
-            case Op.Out:
-            case Op.In:
-            case Op.Rdpkru:
-            case Op.Wrpkru:
+            case var op when op.IsSystemInstruction():
                 return SystemOps.Step(ref c, i, log);
-            case Op.Vmxon:
-            case Op.Vmxoff:
-            case Op.Vmclear:
-            case Op.Vmptrld:
-            case Op.Vmptrst:
-            case Op.Vmread:
-            case Op.Vmwrite:
-            case Op.Vmlaunch:
-            case Op.Vmresume:
-            case Op.Vmcall:
+            case var op when op.IsVmxInstruction():
                 return VmxOps.Step(ref c, i, log);
             default:
                 return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");

@@ -17,8 +17,6 @@ namespace CpuidFunctional.Interpreter.Execution;
 /// </summary>
 internal static class Nested
 {
-    private const ulong RflagsReserved = (1ul << 3) | (1ul << 5) | (1ul << 15) | ~0x3F_FFFFul;
-
     /// <summary>
     /// The VMfail checks of the current vmcs12 that VMLAUNCH/VMRESUME make after the launch state
     /// (<c>nested_vmx_check_controls</c>, error 7; <c>nested_vmx_check_host_state</c>, error 8); null if both pass.
@@ -172,9 +170,9 @@ internal static class Nested
 
     /// <summary>
     /// Reads an MSR-load list (16-byte entries: index, reserved, value) as <c>nested_vmx_load_msr</c> walks it. The
-    /// entries Core should apply stop at the first one KVM refuses before <c>kvm_set_msr</c> (unreadable, reserved
-    /// dword non-zero, FS_BASE/GS_BASE/SMM_MONITOR_CTL/UCODE_WRITE/UCODE_REV, x2APIC range in x2APIC mode, beyond
-    /// 512 entries); that entry's 1-based number is returned as the local failure (0 if none).
+    /// entries Core should apply stop at the first one KVM refuses before <c>kvm_set_msr</c> (unreadable, beyond 512
+    /// entries, or failing <see cref="IsValidMsrLoadEntry"/>); that entry's 1-based number is returned as the local
+    /// failure (0 if none).
     /// </summary>
     private static (ValueArray<MsrEntry> List, uint LocalFailure) ReadMsrList(in Cpu c, ulong address, ulong count)
     {
@@ -192,11 +190,7 @@ internal static class Nested
                 return (builder.ToImmutable(), (uint)n + 1);
             }
             var index = (uint)c.Memory.Read(at, 4);
-            var reserved = (uint)c.Memory.Read(at + 4, 4);
-            var refused = reserved != 0
-                || index is 0xC000_0100 or 0xC000_0101 or 0x9B or 0x79 or 0x8B
-                || (x2Apic && index >> 8 == 0x8);
-            if (refused)
+            if (!IsValidMsrLoadEntry(x2Apic, index, (uint)c.Memory.Read(at + 4, 4)))
             {
                 return (builder.ToImmutable(), (uint)n + 1);
             }
@@ -205,31 +199,53 @@ internal static class Nested
         return (builder.ToImmutable(), 0);
     }
 
-    private static bool Allowed(ulong value, uint must1, uint may1) =>
+    /// <summary>
+    /// <c>nested_vmx_load_msr_check</c> (with <c>nested_vmx_msr_check_common</c>): an MSR-load entry is refused if its
+    /// reserved dword is non-zero, if it names FS_BASE, GS_BASE, SMM_MONITOR_CTL, BIOS_UPDT_TRIG (UCODE_WRITE) or
+    /// BIOS_SIGN_ID (UCODE_REV), or if it is in the x2APIC range (0x800-0x8FF) while x2APIC mode is on.
+    /// </summary>
+    internal static bool IsValidMsrLoadEntry(bool x2Apic, uint index, uint reserved) =>
+        reserved == 0
+        && index is not (0xC000_0100 or 0xC000_0101 or 0x9B or 0x79 or 0x8B)
+        && !(x2Apic && index >> 8 == 0x8);
+
+    /// <summary>
+    /// <c>vmx_control_verify</c> for a 32-bit control field read as 64 bits: the upper half clear, every must-be-1
+    /// bit set and no bit outside the may-be-1 bits.
+    /// </summary>
+    internal static bool VmxControlVerify(ulong value, uint must1, uint may1) =>
         (value >> 32) == 0 && ((uint)value & must1) == must1 && ((uint)value & ~may1) == 0;
 
-    private static bool MsrListAddressValid(in Cpu c, ulong address, ulong count)
+    /// <summary>
+    /// <c>nested_vmx_check_msr_switch</c>: an MSR-load list of <paramref name="count"/> 16-byte entries is 16-byte
+    /// aligned and its first and last byte lie below the guest's physical-address width (no wrap-around). An empty
+    /// list is always valid.
+    /// </summary>
+    internal static bool IsValidMsrSwitch(int maxPhysAddr, ulong address, ulong count)
     {
         if (count == 0)
         {
             return true;
         }
-        var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
         var last = address + (count * 16) - 1;
-        return (address & 0xF) == 0 && (address >> maxPhys) == 0 && (last >> maxPhys) == 0 && last >= address;
+        return (address & 0xF) == 0 && (address >> maxPhysAddr) == 0 && (last >> maxPhysAddr) == 0 && last >= address;
     }
 
     /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, CR3 targets, MSR-list addresses.</summary>
-    private static bool ControlsValid(in Cpu c, Vmcs12 vmcs) =>
-        Allowed(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
-        && Allowed(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
-        && Allowed(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
-        && Allowed(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
-        && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
-        && MsrListAddressValid(c, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
-        && MsrListAddressValid(c, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
+    private static bool ControlsValid(in Cpu c, Vmcs12 vmcs)
+    {
+        var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
+        return VmxControlVerify(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
+            && VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
+            && VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
+            && VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
+            && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
+            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
+            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
+    }
 
-    private static bool IsCanonical(ulong address) => (ulong)((long)(address << 16) >> 16) == address;
+    /// <summary>Whether a linear address is canonical for 48-bit addressing: bits 63:47 all equal (KVM's <c>is_noncanonical_address</c>, negated).</summary>
+    internal static bool IsCanonical(ulong address) => (ulong)((long)(address << 16) >> 16) == address;
 
     /// <summary>
     /// <c>nested_vmx_check_host_state</c> for a 64-bit L1: host address-space size set, HOST_CR0/HOST_CR4 valid in
@@ -266,7 +282,7 @@ internal static class Nested
             && (cr4 & Cr4.Pae) != 0
             && Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
             && (rflags & Rflags.Fixed1) != 0
-            && (rflags & RflagsReserved) == 0
+            && (rflags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
             && vmcs.Read(VmcsField.GuestActivityState) == 0
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0

@@ -71,9 +71,14 @@ internal static class VmxOps
         return null;
     }
 
-    /// <summary>A VMXON/VMCS pointer must be 4 KiB aligned and within the guest's physical-address width.</summary>
-    private static bool IsValidPointer(in Cpu c, ulong address) =>
-        (address & 0xFFF) == 0 && (address >> GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu)) == 0;
+    /// <summary>
+    /// <c>page_address_valid</c>: a VMXON/VMCS pointer must be 4 KiB aligned and within the guest's physical-address
+    /// width.
+    /// </summary>
+    internal static bool PageAddressValid(int maxPhysAddr, ulong address) =>
+        (address & 0xFFF) == 0 && (address >> maxPhysAddr) == 0;
+
+    private static bool IsValidPointer(in Cpu c, ulong address) => PageAddressValid(GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), address);
 
     /// <summary>The revision identifier in the first dword of a region (bit 31, the shadow-VMCS indicator, included); null if unreadable.</summary>
     private static uint? RevisionAt(in Cpu c, ulong address) =>
@@ -204,7 +209,11 @@ internal static class VmxOps
         return Succeed(ref c, i);
     }
 
-    private static bool TryField(ulong value, out uint field)
+    /// <summary>
+    /// The VMCS field a VMREAD/VMWRITE operand names (KVM's <c>get_vmcs12_field_offset</c> succeeding): the upper half
+    /// clear and a supported encoding; otherwise VM-instruction error 12.
+    /// </summary>
+    internal static bool TryVmcsField(ulong value, out uint field)
     {
         field = (uint)value;
         return (value >> 32) == 0 && VmcsField.IsSupported(field);
@@ -217,7 +226,7 @@ internal static class VmxOps
         {
             return FailInvalid(ref c, i, log);
         }
-        if (!TryField(Operands.Read(c, i.B), out var field))
+        if (!TryVmcsField(Operands.Read(c, i.B), out var field))
         {
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
         }
@@ -232,7 +241,7 @@ internal static class VmxOps
         {
             return FailInvalid(ref c, i, log);
         }
-        if (!TryField(Operands.Read(c, i.A), out var field))
+        if (!TryVmcsField(Operands.Read(c, i.A), out var field))
         {
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
         }

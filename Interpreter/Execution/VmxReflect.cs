@@ -47,33 +47,43 @@ internal static class VmxReflect
             Op.Pause => Has(c, VmxCapabilities.ProcPauseExiting) ? Pause : HandleHere,
             Op.In or Op.Out => ExitHandledIo(c, i),
             // VMX instructions and VMCALL in VMX non-root operation always exit (SDM Vol. 3, 26.1.2).
-            Op.Vmxon or Op.Vmxoff or Op.Vmclear or Op.Vmptrld or Op.Vmptrst or Op.Vmread or Op.Vmwrite or Op.Vmlaunch
-                or Op.Vmresume or Op.Vmcall => new Reflection.ExitToL1(ExitReason.OfVmxInstruction(i.Op)),
+            var op when op.IsVmxInstruction() => new Reflection.ExitToL1(ExitReason.OfVmxInstruction(op)),
             _ => HandleHere,
         };
 
     /// <summary>
     /// Whether an exception raised in L2 exits to L1 (the exception case of <c>nested_vmx_l1_wants_exit</c>;
-    /// <c>nested_vmx_is_exception_vmexit</c> for one L0 raised): iff its bit is set in EXCEPTION_BITMAP. The exit
-    /// carries the interruption information: the vector, type 3 (hardware exception), error code valid for #GP, valid.
+    /// <c>nested_vmx_is_exception_vmexit</c> for one L0 raised), with <see cref="ExceptionInterruptionInfo"/>.
     /// </summary>
-    public static Reflection L1WantsException(in Cpu c, X86Exception vector)
-    {
-        var v = (int)vector;
-        if (((c.Vmx.Read(VmcsField.ExceptionBitmap) >> v) & 1) == 0)
-        {
-            return HandleHere;
-        }
-        var info = (uint)v | (3u << 8) | (vector == X86Exception.GP ? 1u << 11 : 0) | (1u << 31);
-        return new Reflection.ExitToL1(ExitReason.ExceptionOrNmi, 0, info);
-    }
+    public static Reflection L1WantsException(in Cpu c, X86Exception vector) =>
+        IsExceptionVmexit(c.Vmx.Read(VmcsField.ExceptionBitmap), vector)
+            ? new Reflection.ExitToL1(ExitReason.ExceptionOrNmi, 0, ExceptionInterruptionInfo(vector))
+            : HandleHere;
+
+    /// <summary><c>nested_vmx_is_exception_vmexit</c>: an exception in L2 exits to L1 iff its bit is set in EXCEPTION_BITMAP.</summary>
+    internal static bool IsExceptionVmexit(ulong exceptionBitmap, X86Exception vector) =>
+        ((exceptionBitmap >> (int)vector) & 1) != 0;
+
+    /// <summary>
+    /// The VM-exit interruption information of a hardware exception (SDM Vol. 3, exit information for VM exits due
+    /// to vectored events): the vector, type 3 (hardware exception), error code valid for #GP, valid (bit 31).
+    /// </summary>
+    internal static uint ExceptionInterruptionInfo(X86Exception vector) =>
+        (uint)vector | (3u << 8) | (vector == X86Exception.GP ? 1u << 11 : 0) | (1u << 31);
+
+    /// <summary>The exit qualification of a MOV to CR (SDM table 28-3): CR number, access type 0 (MOV to CR), source GPR.</summary>
+    internal static ulong CrAccessQualification(int cr, int gpr) => (uint)cr | ((ulong)gpr << 8);
+
+    /// <summary>The exit qualification of IN/OUT (SDM table 28-5): size − 1, direction (1 = IN), immediate operand, port.</summary>
+    internal static ulong IoInstructionQualification(int size, bool isIn, bool immediate, ushort port) =>
+        (uint)(size - 1) | (isIn ? 1u << 3 : 0u) | (immediate ? 1u << 6 : 0u) | ((uint)port << 16);
 
     private static bool Has(in Cpu c, uint primaryControl) =>
         ((uint)c.Vmx.Read(VmcsField.CpuBasedVmExecControl) & primaryControl) != 0;
 
     /// <summary>
     /// <c>nested_vmx_exit_handled_cr</c> for MOV to CR0/CR4: an exit iff the value differs from the read shadow in a
-    /// bit L1 owns (set in the guest/host mask). Qualification (SDM table 28-3): CR number, access type 0, source GPR.
+    /// bit L1 owns (set in the guest/host mask), with <see cref="CrAccessQualification"/>.
     /// </summary>
     private static Reflection ExitHandledCr(in Cpu c, Insn i)
     {
@@ -81,13 +91,13 @@ internal static class VmxReflect
         var mask = c.Vmx.Read(cr == 4 ? VmcsField.Cr4GuestHostMask : VmcsField.Cr0GuestHostMask);
         var shadow = c.Vmx.Read(cr == 4 ? VmcsField.Cr4ReadShadow : VmcsField.Cr0ReadShadow);
         return ((Operands.ReadGpr(c, i.B) ^ shadow) & mask) != 0
-            ? new Reflection.ExitToL1(ExitReason.CrAccess, cr | ((ulong)i.B.Register << 8))
+            ? new Reflection.ExitToL1(ExitReason.CrAccess, CrAccessQualification(cr, i.B.Register))
             : HandleHere;
     }
 
     /// <summary>
     /// <c>nested_vmx_exit_handled_io</c>: without I/O bitmaps (not offered to L1), an exit iff unconditional I/O
-    /// exiting is set. Qualification (SDM table 28-5): size − 1, direction (1 = IN), immediate operand, port.
+    /// exiting is set, with <see cref="IoInstructionQualification"/>.
     /// </summary>
     private static Reflection ExitHandledIo(in Cpu c, Insn i)
     {
@@ -96,7 +106,6 @@ internal static class VmxReflect
             return HandleHere;
         }
         var (port, immediate) = Operands.IoPort(c, i);
-        var qualification = (uint)(i.OpSize - 1) | (i.Op == Op.In ? 1u << 3 : 0u) | (immediate ? 1u << 6 : 0u) | ((uint)port << 16);
-        return new Reflection.ExitToL1(ExitReason.IoInstruction, qualification);
+        return new Reflection.ExitToL1(ExitReason.IoInstruction, IoInstructionQualification(i.OpSize, i.Op == Op.In, immediate, port));
     }
 }

@@ -26,4 +26,7 @@ public static class Rflags
 
     /// <summary>The six arithmetic flags.</summary>
     public const ulong Arithmetic = CF | PF | AF | ZF | SF | OF;
+
+    /// <summary>The reserved bits (3, 5, 15, 63:22), which must be 0 in GUEST_RFLAGS at VM entry (the SDM's checks on guest RFLAGS).</summary>
+    public const ulong Reserved = (1ul << 3) | (1ul << 5) | (1ul << 15) | ~0x3F_FFFFul;
 }
