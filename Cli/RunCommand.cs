@@ -2,24 +2,34 @@ using System.CommandLine;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.Scenarios;
 
 namespace CpuidFunctional.Cli;
 
-/// <summary><c>cpuidf run SCENARIO... [--shard I/N]</c>: runs scenario files under Eager, Lazy and Reference.</summary>
+/// <summary>
+/// <c>cpuidf run SCENARIO... [--shard I/N] [--bug VARIANT]</c>: runs scenario files under Eager, Lazy and Reference,
+/// and checks that each file's <c>caught-by</c> variants make it fail.
+/// </summary>
 internal static class RunCommand
 {
     public static Command Create(CpuidfApp app)
     {
         var files = new Argument<string[]>("scenario") { Description = "Scenario files (docs/scenarios.md)", Arity = ArgumentArity.OneOrMore };
         var shard = new Option<string?>("--shard") { Description = "Run only part I of N (0-based) of the files, in the order given: file p belongs to shard p mod N" };
-        var command = new Command("run", "Run scenario files under every correct policy; exit 0 only if all pass") { files, shard };
-        command.SetAction(parse => Run(app, parse.GetValue(files)!, parse.GetValue(shard)));
+        var bug = new Option<string?>("--bug") { Description = "Run Lazy with this deliberately wrong rule (a WrongRules name) instead, to see which scenarios catch it" };
+        var command = new Command("run", "Run scenario files under every correct policy and check their caught-by variants; exit 0 only if all pass") { files, shard, bug };
+        command.SetAction(parse => Run(app, parse.GetValue(files)!, parse.GetValue(shard), parse.GetValue(bug)));
         return command;
     }
 
-    private static int Run(CpuidfApp app, string[] files, string? shardText)
+    private static int Run(CpuidfApp app, string[] files, string? shardText, string? bugName)
     {
+        KvmRules? variant = null;
+        if (bugName is not null && (variant = Choices.Bug(bugName)) is null)
+        {
+            return app.Fail($"--bug: unknown bug '{bugName}' (expected one of {Choices.BugNames})");
+        }
         var shard = Shard.Whole;
         if (shardText is not null)
         {
@@ -38,11 +48,16 @@ internal static class RunCommand
             {
                 continue;
             }
-            switch (ScenarioFiles.Run(files[p]))
+            switch (ScenarioFiles.Run(files[p], variant))
             {
                 case Result<ScenarioReport>.Ok(var report):
                     app.Output.WriteLine(report.ToString());
-                    if (report.Passed)
+                    if (report.Passed && variant is null && CheckCaughtBy(app, files[p]) is var caught and not ExitCodes.Ok)
+                    {
+                        failed++;
+                        exit = Math.Max(exit, caught);
+                    }
+                    else if (report.Passed)
                     {
                         passed++;
                     }
@@ -63,5 +78,33 @@ internal static class RunCommand
         }
         app.Output.WriteLine($"{passed} passed, {failed} failed");
         return exit;
+    }
+
+    /// <summary>Runs a passing file's <c>caught-by</c> variants: each must make it fail. Prints one line per variant.</summary>
+    private static int CheckCaughtBy(CpuidfApp app, string path)
+    {
+        switch (ScenarioFiles.CaughtBy(path))
+        {
+            case Result<IReadOnlyList<(string Variant, ScenarioReport Report)>>.Ok(var checks):
+                var exit = ExitCodes.Ok;
+                foreach (var (name, report) in checks)
+                {
+                    if (report.Failure is { } failure)
+                    {
+                        app.Output.WriteLine($"  caught by {name}: line {failure.Line}");
+                    }
+                    else
+                    {
+                        app.Output.WriteLine($"  NOT caught by {name}: the scenario passes with Lazy running it");
+                        exit = ExitCodes.Failed;
+                    }
+                }
+                return exit;
+            case Result<IReadOnlyList<(string Variant, ScenarioReport Report)>>.Error(var problem):
+                app.Error.WriteLine("error: " + problem);
+                return ExitCodes.BadInput;
+            default:
+                throw new System.Diagnostics.UnreachableException();
+        }
     }
 }

@@ -1,5 +1,7 @@
 using CpuidFunctional.Core;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.Scenarios;
 
 namespace CpuidFunctional.Cli;
@@ -7,8 +9,53 @@ namespace CpuidFunctional.Cli;
 /// <summary>The shell around scenarios: read the file, parse it, resolve its host (presets, or dumps relative to the file), run it.</summary>
 public static class ScenarioFiles
 {
-    /// <summary>Runs one scenario file; bad input (unreadable file, parse error, unknown host) is an error naming file and line.</summary>
-    public static Result<ScenarioReport> Run(string path)
+    /// <summary>
+    /// Runs one scenario file under the three correct policies, or with Lazy running a wrong variant; bad input
+    /// (unreadable file, parse error, unknown host) is an error naming file and line.
+    /// </summary>
+    public static Result<ScenarioReport> Run(string path, KvmRules? variant = null) =>
+        Load(path) switch
+        {
+            Result<Loaded>.Ok(var (scenario, host)) => new Result<ScenarioReport>.Ok(ScenarioRunner.Run(scenario, host, Policies(variant))),
+            Result<Loaded>.Error(var problem) => Error(problem),
+            _ => throw new System.Diagnostics.UnreachableException(),
+        };
+
+    /// <summary>
+    /// The scenario's <c>caught-by</c> checks: each named variant run as Lazy beside Eager and Reference, with the report
+    /// that must fail. An unknown variant name is an error naming file and line.
+    /// </summary>
+    public static Result<IReadOnlyList<(string Variant, ScenarioReport Report)>> CaughtBy(string path)
+    {
+        var loaded = Load(path);
+        if (loaded is Result<Loaded>.Error(var unreadable))
+        {
+            return new Result<IReadOnlyList<(string, ScenarioReport)>>.Error(unreadable);
+        }
+        var (scenario, host) = ((Result<Loaded>.Ok)loaded).Value;
+        var checks = new List<(string, ScenarioReport)>();
+        foreach (var (line, name) in scenario.CaughtBy)
+        {
+            if (WrongRules.Named(name) is not { } variant)
+            {
+                var known = string.Join(", ", WrongRules.All.Select(r => r.Name));
+                return new Result<IReadOnlyList<(string, ScenarioReport)>>.Error(
+                    new ParseError(scenario.Source, line, $"caught-by: unknown variant '{name}' (expected one of {known})")
+                );
+            }
+            checks.Add((variant.Name, ScenarioRunner.Run(scenario, host, Policies(variant))));
+        }
+        return new Result<IReadOnlyList<(string, ScenarioReport)>>.Ok(checks);
+    }
+
+    /// <summary>Eager, Lazy (running <paramref name="variant"/> if given) and Reference.</summary>
+    private static IReadOnlyList<Policy> Policies(KvmRules? variant) =>
+        variant is null ? Policy.Correct : [Policy.Eager, new Policy(UpdateScheme.Lazy, variant), Policy.Reference];
+
+    private sealed record Loaded(Scenario Scenario, HostCpu Host);
+
+    /// <summary>Reads, parses and resolves the host of a scenario file.</summary>
+    private static Result<Loaded> Load(string path)
     {
         string text;
         try
@@ -17,7 +64,7 @@ public static class ScenarioFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            return Error(new ParseError(path, 0, $"cannot read the file: {e.Message}"));
+            return new Result<Loaded>.Error(new ParseError(path, 0, $"cannot read the file: {e.Message}"));
         }
         var source = Path.GetFileName(path);
         Scenario scenario;
@@ -27,7 +74,7 @@ public static class ScenarioFiles
                 scenario = parsed;
                 break;
             case Result<Scenario>.Error(var problem):
-                return Error(problem);
+                return new Result<Loaded>.Error(problem);
             default:
                 throw new System.Diagnostics.UnreachableException();
         }
@@ -39,8 +86,8 @@ public static class ScenarioFiles
         };
         return host switch
         {
-            Result<HostCpu>.Ok(var h) => new Result<ScenarioReport>.Ok(ScenarioRunner.Run(scenario, h)),
-            Result<HostCpu>.Error(var problem) => Error(problem with { Source = $"{source}: host: {problem.Source}" }),
+            Result<HostCpu>.Ok(var h) => new Result<Loaded>.Ok(new Loaded(scenario, h)),
+            Result<HostCpu>.Error(var problem) => new Result<Loaded>.Error(problem with { Source = $"{source}: host: {problem.Source}" }),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
     }

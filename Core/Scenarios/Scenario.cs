@@ -7,4 +7,16 @@ namespace CpuidFunctional.Core.Scenarios;
 /// <param name="Host">The host to run on.</param>
 /// <param name="Profile">The kernel whose rules apply.</param>
 /// <param name="Steps">The steps.</param>
-public sealed record Scenario(string Source, HostSpec Host, KernelProfile Profile, ValueArray<ScenarioStep> Steps);
+public sealed record Scenario(string Source, HostSpec Host, KernelProfile Profile, ValueArray<ScenarioStep> Steps)
+{
+    /// <summary>
+    /// The wrong variants (by name, resolved by the shell) that this scenario is a regression test for: it passes under
+    /// the correct policies and must fail when Lazy runs the variant (<c>caught-by NAME...</c> lines).
+    /// </summary>
+    public ValueArray<CaughtBy> CaughtBy { get; init; } = ValueArray<CaughtBy>.Empty;
+}
+
+/// <summary>A <c>caught-by</c> entry: the variant's name and the line that names it.</summary>
+/// <param name="Line">The 1-based line.</param>
+/// <param name="Variant">The wrong variant's name.</param>
+public sealed record CaughtBy(int Line, string Variant);

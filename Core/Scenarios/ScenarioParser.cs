@@ -84,6 +84,7 @@ public static class ScenarioParser
         HostSpec? host = null;
         var profile = KernelProfile.Linux6_18;
         var steps = ImmutableArray.CreateBuilder<ScenarioStep>();
+        var caughtBy = new List<CaughtBy>();
         var lines = text.Split('\n');
         for (var n = 0; n < lines.Length; n++)
         {
@@ -115,6 +116,13 @@ public static class ScenarioParser
                     {
                         return Fail(source, lineNo, "expected 'host PRESET' or 'host dump PATH'");
                     }
+                    continue;
+                case "caught-by":
+                    if (words.Length < 2)
+                    {
+                        return Fail(source, lineNo, "expected 'caught-by VARIANT...' (the wrong variants this scenario must catch)");
+                    }
+                    caughtBy.AddRange(words.Skip(1).Select(name => new CaughtBy(lineNo, name)));
                     continue;
                 case "kernel":
                     KernelProfile? named = words.Length != 2 ? null : words[1] switch
@@ -149,7 +157,7 @@ public static class ScenarioParser
         {
             return Fail(source, 0, "no 'host' line: name a preset ('host skylake-sp') or a dump ('host dump FILE')");
         }
-        return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()));
+        return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()) { CaughtBy = new([.. caughtBy]) });
     }
 
     /// <summary>
