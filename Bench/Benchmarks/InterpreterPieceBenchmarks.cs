@@ -1,12 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using CpuidFunctional.Bench.Measurement;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
 using CpuidFunctional.Interpreter.Machine;
-using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Benchmarks;
 

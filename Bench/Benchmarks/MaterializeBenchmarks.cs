@@ -1,9 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Core.Dynamic;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Bench.Benchmarks;
 

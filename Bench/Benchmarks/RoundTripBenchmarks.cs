@@ -1,9 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Bench.Mutable;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Bench.Benchmarks;

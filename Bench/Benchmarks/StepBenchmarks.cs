@@ -1,7 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Bench.Measurement;
 
 namespace CpuidFunctional.Bench.Benchmarks;

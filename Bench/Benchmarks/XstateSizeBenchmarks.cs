@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using CpuidFunctional.Core.Host;
 
 namespace CpuidFunctional.Bench.Benchmarks;
 

@@ -4,7 +4,6 @@ using System.Text.Json;
 using BenchmarkDotNet.Running;
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Core;
-using CpuidFunctional.Core.Host;
 using CpuidFunctional.Interpreter.Harness;
 using Spectre.Console;
 

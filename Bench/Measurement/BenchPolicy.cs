@@ -1,5 +1,4 @@
 using CpuidFunctional.Bench.Mutable;
-using CpuidFunctional.Core.Model;
 
 namespace CpuidFunctional.Bench.Measurement;
 

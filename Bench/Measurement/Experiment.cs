@@ -1,8 +1,4 @@
 using CpuidFunctional.Bench.Mutable;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Decoding;
 using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 

@@ -1,6 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-
 namespace CpuidFunctional.Bench.Measurement;
 
 /// <summary>The CPUID table the benchmark's VMM gives its vCPU, derived from the host's.</summary>

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
 
 namespace CpuidFunctional.Bench.Measurement;
 

@@ -1,6 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.State;
-
 namespace CpuidFunctional.Bench.Mutable;
 
 /// <summary>

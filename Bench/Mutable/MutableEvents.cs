@@ -1,7 +1,4 @@
 using System.Collections.Immutable;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Bench.Mutable;
 

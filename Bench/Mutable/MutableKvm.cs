@@ -1,8 +1,4 @@
-using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Dynamic;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Bench.Mutable;
 

@@ -1,5 +1,3 @@
-using CpuidFunctional.Interpreter.Execution;
-
 namespace CpuidFunctional.Bench.Mutable;
 
 /// <summary>What a recorded mutable run made visible, in the functional interpreter's vocabulary (tests compare the two).</summary>

@@ -1,8 +1,4 @@
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
 using CpuidFunctional.Interpreter.Machine;
-using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 

@@ -1,10 +1,5 @@
 using System.Buffers.Binary;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
 using CpuidFunctional.Interpreter.Machine;
-using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Bench.Mutable;
 

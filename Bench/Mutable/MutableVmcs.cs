@@ -1,5 +1,3 @@
-using CpuidFunctional.Interpreter.Vmx;
-
 namespace CpuidFunctional.Bench.Mutable;
 
 /// <summary>

@@ -1,5 +1,4 @@
 using System.Numerics;
-using CpuidFunctional.Interpreter.Decoding;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Interpreter.Execution;

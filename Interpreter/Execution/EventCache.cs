@@ -1,7 +1,3 @@
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-
 namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>

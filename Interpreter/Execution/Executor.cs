@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Decoding;
 using CpuidFunctional.Interpreter.Machine;
 using static CpuidFunctional.Interpreter.Execution.Operands;
 

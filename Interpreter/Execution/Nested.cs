@@ -1,11 +1,6 @@
 using System.Collections.Immutable;
-using CpuidFunctional.Core;
 using CpuidFunctional.Core.Dynamic;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Decoding;
 using CpuidFunctional.Interpreter.Machine;
-using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Interpreter.Execution;
 

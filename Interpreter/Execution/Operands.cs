@@ -1,4 +1,3 @@
-using CpuidFunctional.Interpreter.Decoding;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Interpreter.Execution;

@@ -1,6 +1,3 @@
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Model;
-
 namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.Model;
-
 namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>

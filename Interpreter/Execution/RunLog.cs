@@ -1,6 +1,3 @@
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Decoding;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Interpreter.Execution;

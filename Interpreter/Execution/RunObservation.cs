@@ -1,6 +1,4 @@
 using System.Globalization;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Interpreter.Execution;
 

@@ -1,7 +1,3 @@
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-
 namespace CpuidFunctional.Interpreter.Execution;
 
 // Inside the namespace, so that Machine is the type and not the sibling namespace CpuidFunctional.Interpreter.Machine.

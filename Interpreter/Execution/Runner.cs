@@ -1,8 +1,5 @@
 using System.Collections.Immutable;
 using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Decoding;
 
 namespace CpuidFunctional.Interpreter.Execution;
 

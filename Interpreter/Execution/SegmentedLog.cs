@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
-using CpuidFunctional.Core;
 
 namespace CpuidFunctional.Interpreter.Execution;
 

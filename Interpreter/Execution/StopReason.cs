@@ -1,5 +1,4 @@
 using System.Globalization;
-using CpuidFunctional.Core.Model;
 
 namespace CpuidFunctional.Interpreter.Execution;
 

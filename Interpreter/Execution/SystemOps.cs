@@ -1,9 +1,5 @@
 using CpuidFunctional.Core.Dynamic;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Decoding;
 using CpuidFunctional.Interpreter.Machine;
-using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Interpreter.Execution;
 

@@ -1,6 +1,4 @@
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Interpreter.Machine;
-using CpuidFunctional.Interpreter.Vmx;
 
 namespace CpuidFunctional.Interpreter.Harness;
 

@@ -1,6 +1,3 @@
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Vmx;
-
 namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>

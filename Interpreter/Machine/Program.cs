@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using CpuidFunctional.Core;
 using CpuidFunctional.Core.Host;
 
 namespace CpuidFunctional.Interpreter.Machine;

@@ -1,5 +1,3 @@
-using CpuidFunctional.Interpreter.Decoding;
-
 namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>Basic VM-exit reasons the interpreter produces (SDM Vol. 3, Appendix C).</summary>

@@ -1,7 +1,5 @@
 using System.Collections.Immutable;
 using CpuidFunctional.Bench.Mutable;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CsCheck;
 using CoreMsr = CpuidFunctional.Core.State.Msr;
 using TestHosts = CpuidFunctional.Properties.Core.TestHosts;

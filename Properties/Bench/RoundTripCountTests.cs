@@ -1,5 +1,4 @@
 using CpuidFunctional.Bench.Measurement;
-using CpuidFunctional.Core.Host;
 using CpuidFunctional.Interpreter.Decoding;
 
 namespace CpuidFunctional.Properties.Bench;

@@ -1,10 +1,6 @@
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Bench.Mutable;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
 using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
-using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Properties.Bench;

@@ -1,7 +1,4 @@
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Properties.Checking;
 

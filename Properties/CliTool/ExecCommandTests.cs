@@ -1,7 +1,5 @@
 using System.Text.Json;
 using CpuidFunctional.Cli;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Harness;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 using static CpuidFunctional.Properties.CliTool.CliRunner;

@@ -2,9 +2,6 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using CpuidFunctional.Cli;
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using static CpuidFunctional.Properties.CliTool.CliRunner;
 
 namespace CpuidFunctional.Properties.CliTool;

@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-
 namespace CpuidFunctional.Properties.Core;
 
 public class CpuidLookupTests

@@ -1,6 +1,3 @@
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CsCheck;
 using static CpuidFunctional.Properties.Core.TestHosts;
 

@@ -25,8 +25,8 @@ public class GuardTests
     private static IReadOnlyList<Diagnostic> Compile(string body)
     {
         var source = $$"""
-            using CpuidFunctional.Core.Dynamic;
             using CpuidFunctional.Core.State;
+            using CpuidFunctional.Core.Dynamic;
             static class Probe
             {
                 static bool Ask(Vcpu v) => {{body}};

@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-
 namespace CpuidFunctional.Properties.Core;
 
 /// <summary>kvm_cpuid's lookup and answer rules (spec §6), on hand-made tables.</summary>

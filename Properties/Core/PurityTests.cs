@@ -1,7 +1,5 @@
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using static CpuidFunctional.Properties.Core.TestHosts;
 
 namespace CpuidFunctional.Properties.Core;

@@ -1,8 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-
 namespace CpuidFunctional.Properties.Core;
 
 /// <summary>The host and guest tables the Core unit tests start from: the Skylake-SP preset and a guest derived from it.</summary>

@@ -1,6 +1,5 @@
 using System.Reflection;
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Model;
 
 namespace CpuidFunctional.Properties.Core;
 

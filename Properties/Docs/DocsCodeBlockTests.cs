@@ -1,7 +1,5 @@
 using System.Reflection;
 using System.Text;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Execution;
 using CpuidFunctional.Properties.Scenarios;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text;
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Properties.Equivalence;
 

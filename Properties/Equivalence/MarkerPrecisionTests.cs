@@ -1,7 +1,5 @@
 using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Dynamic;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Properties.Generators;
 using CsCheck;
 

@@ -1,9 +1,5 @@
-using CpuidFunctional.Core;
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Dynamic;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Properties.Generators;
 using CsCheck;
 

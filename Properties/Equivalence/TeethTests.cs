@@ -1,5 +1,4 @@
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Model;
 using CpuidFunctional.Properties.Generators;
 using CsCheck;
 

@@ -1,6 +1,4 @@
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
 using CsCheck;
 
 namespace CpuidFunctional.Properties.Generators;

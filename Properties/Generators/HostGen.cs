@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
 using CsCheck;
 
 namespace CpuidFunctional.Properties.Generators;

@@ -1,10 +1,5 @@
 using System.Collections.Immutable;
-using CpuidFunctional.Core;
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CsCheck;
 
 namespace CpuidFunctional.Properties.Generators;

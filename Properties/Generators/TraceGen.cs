@@ -1,6 +1,4 @@
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
 using CsCheck;
 
 namespace CpuidFunctional.Properties.Generators;

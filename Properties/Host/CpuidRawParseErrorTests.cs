@@ -1,4 +1,3 @@
-using CpuidFunctional.Core.Host;
 using static CpuidFunctional.Properties.Host.HostTestData;
 
 namespace CpuidFunctional.Properties.Host;

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text;
 using CsCheck;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
 using static CpuidFunctional.Properties.Host.HostTestData;
 
 namespace CpuidFunctional.Properties.Host;

@@ -1,6 +1,4 @@
 using System.Globalization;
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Host;
 
 namespace CpuidFunctional.Properties.Host;
 

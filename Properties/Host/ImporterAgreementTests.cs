@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Host.Presets;
 using static CpuidFunctional.Properties.Host.HostTestData;
 

@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.State;
 using static CpuidFunctional.Properties.Host.HostTestData;
 
 namespace CpuidFunctional.Properties.Host;

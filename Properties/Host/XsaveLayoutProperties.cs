@@ -1,5 +1,4 @@
 using CsCheck;
-using CpuidFunctional.Core.Host;
 
 namespace CpuidFunctional.Properties.Host;
 

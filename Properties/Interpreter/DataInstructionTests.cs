@@ -1,6 +1,3 @@
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Execution;
-using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;

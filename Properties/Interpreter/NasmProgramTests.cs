@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using CpuidFunctional.Interpreter.Execution;
-using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Properties.Interpreter;

@@ -1,7 +1,5 @@
 using System.Collections.Immutable;
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Interpreter.Execution;
 
 namespace CpuidFunctional.Properties.Interpreter;
 

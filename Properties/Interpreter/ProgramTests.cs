@@ -1,9 +1,5 @@
 using CpuidFunctional.Core.Checking;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
-using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 using CpuidFunctional.Interpreter.Vmx;
 

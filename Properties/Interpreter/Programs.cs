@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 using CpuidFunctional.Interpreter.Vmx;
 using Iced.Intel;

@@ -1,7 +1,3 @@
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
-using CpuidFunctional.Interpreter.Execution;
-using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 using CpuidFunctional.Interpreter.Vmx;
 using CsCheck;

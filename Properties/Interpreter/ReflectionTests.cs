@@ -1,8 +1,4 @@
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Interpreter.Decoding;
-using CpuidFunctional.Interpreter.Execution;
-using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 using CpuidFunctional.Interpreter.Vmx;
 using Iced.Intel;

@@ -1,9 +1,5 @@
 using System.Globalization;
 using System.Text;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Oracle;
 using E = CpuidFunctional.Core.State.VcpuEvent;
 

@@ -1,8 +1,4 @@
 using System.Text;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Oracle;
 
 namespace CpuidFunctional.Properties.Live;

@@ -1,4 +1,3 @@
-using CpuidFunctional.Core.Model;
 using CpuidFunctional.Oracle;
 
 namespace CpuidFunctional.Properties.Live;

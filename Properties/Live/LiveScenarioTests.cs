@@ -1,8 +1,3 @@
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Oracle;
 using E = CpuidFunctional.Core.State.VcpuEvent;
 

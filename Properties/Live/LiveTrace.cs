@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using CpuidFunctional.Core.Model;
 
 namespace CpuidFunctional.Properties.Live;
 

@@ -1,5 +1,3 @@
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using CpuidFunctional.Oracle;
 
 namespace CpuidFunctional.Properties.Live;

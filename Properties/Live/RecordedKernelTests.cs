@@ -1,7 +1,3 @@
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Model;
-using CpuidFunctional.Core.State;
 using E = CpuidFunctional.Core.State.VcpuEvent;
 
 namespace CpuidFunctional.Properties.Live;

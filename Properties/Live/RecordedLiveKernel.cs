@@ -1,6 +1,3 @@
-using CpuidFunctional.Core.Cpuid;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
 using CpuidFunctional.Oracle;
 
 namespace CpuidFunctional.Properties.Live;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Properties.Live;
 

@@ -1,5 +1,4 @@
 using CpuidFunctional.Cli;
-using CpuidFunctional.Core;
 using CpuidFunctional.Core.Scenarios;
 
 namespace CpuidFunctional.Properties.Scenarios;

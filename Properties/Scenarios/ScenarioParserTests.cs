@@ -1,8 +1,4 @@
-using CpuidFunctional.Core;
-using CpuidFunctional.Core.Host;
-using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.Scenarios;
-using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Properties.Scenarios;
 
