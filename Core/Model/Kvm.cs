@@ -99,8 +99,9 @@ public static class Kvm
                 VcpuEvent.Xsetbv(var index, var value) => KvmEmulateXsetbv(v, index, value),
                 VcpuEvent.Wrmsr when v.Cpl != 0 => Unchanged(Gp),
                 VcpuEvent.Wrmsr(var index, var value) => SetMsr(v, index, value, hostInitiated: false) is { } w ? Done(w) : Unchanged(Gp),
+                VcpuEvent.XgetbvXcr0 => v.Cr4Has(Cr4.OsXsave) ? Unchanged(new Observation.Xcr0Value(v.Xcr0)) : Unchanged(Ud),
                 VcpuEvent.Rdmsr when v.Cpl != 0 => Unchanged(Gp),
-                VcpuEvent.Rdmsr(var index) => GetMsr(v, index) is { } value ? Unchanged(new Observation.MsrValue(index, value)) : Unchanged(Gp),
+                VcpuEvent.Rdmsr(var index) => GetMsr(v, index, hostInitiated: false) is { } value ? Unchanged(new Observation.MsrValue(index, value)) : Unchanged(Gp),
                 // On VMX, CPUID in L2 always exits to L1 (nested_vmx_l1_wants_exit): L0 never emulates it.
                 VcpuEvent.Cpuid when v.GuestMode => Unchanged(CpuidExitsToL1),
                 VcpuEvent.Cpuid(var leaf, var subleaf) => KvmEmulateCpuid(v, leaf, subleaf),
@@ -118,6 +119,9 @@ public static class Kvm
                 VcpuEvent.SetMsrs(var entries) => SetMsrs(v, entries),
                 VcpuEvent.SetCpuid2(var table) => KvmSetCpuid(v, table),
                 VcpuEvent.GetCpuid2(var nent) => GetCpuid2(v, nent),
+                VcpuEvent.GetSregs => Unchanged(new Observation.Sregs(v.Cr4, v.ApicBase)),
+                VcpuEvent.GetXcrs => Unchanged(GuestFeature.Xsave.In(Vm.Host.Cpuid) ? new Observation.Xcrs(1, v.Xcr0) : new Observation.Xcrs(0, 0)),
+                VcpuEvent.GetMsrs(var indices) => Unchanged(GetMsrs(v, indices)),
                 VcpuEvent.DisableQuirks2(var mask) => DisableQuirks2(mask),
                 VcpuEvent.Run => Done(v.HasRun ? v : v with { HasRun = true }),
                 _ => throw new UnreachableException($"unhandled event {e.GetType().Name}"),
@@ -298,13 +302,16 @@ public static class Kvm
                 _ => null,
             };
 
-        /// <summary><c>kvm_get_msr_common</c> for a guest RDMSR of the MSRs the model knows; null if the read faults.</summary>
-        private static ulong? GetMsr(Vcpu v, uint index) =>
+        /// <summary>
+        /// <c>kvm_get_msr_common</c> for the MSRs the model knows; null if the read is refused. IA32_XSS needs guest
+        /// XSAVES for a guest read only; a host read (KVM_GET_MSRS) gets the value.
+        /// </summary>
+        private static ulong? GetMsr(Vcpu v, uint index, bool hostInitiated) =>
             index switch
             {
                 Msr.ApicBase => v.ApicBase,
                 Msr.MiscEnable => v.MiscEnable,
-                Msr.Xss => GuestCpuCaps.Has(v, GuestFeature.Xsaves) ? v.Xss : null,
+                Msr.Xss => hostInitiated || GuestCpuCaps.Has(v, GuestFeature.Xsaves) ? v.Xss : null,
                 Msr.MiscFeaturesEnables => v.MiscFeaturesEnables,
                 Msr.TsxCtrl => v.TsxCtrl,
                 Msr.PlatformInfo => Msr.PlatformInfoCpuidFault,
@@ -394,6 +401,21 @@ public static class Kvm
                 return null;
             }
             return Trigger(v, new SiteWrite(TriggerSite.SetXss, v.Xss, value), static (v, xss, dirty) => v with { Xss = xss, CpuidDynamicBitsDirty = dirty });
+        }
+
+        /// <summary>KVM_GET_MSRS (<c>__msr_io</c>): host-initiated reads until the first refusal.</summary>
+        private Observation GetMsrs(Vcpu v, ValueArray<uint> indices)
+        {
+            var read = new List<MsrEntry>();
+            foreach (var index in indices)
+            {
+                if (GetMsr(v, index, hostInitiated: true) is not { } value)
+                {
+                    break;
+                }
+                read.Add(new MsrEntry(index, value));
+            }
+            return new Observation.Msrs(new([.. read]));
         }
 
         /// <summary>KVM_SET_MSRS (<c>__msr_io</c>): host-initiated writes until the first refusal; returns the count.</summary>

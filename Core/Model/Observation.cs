@@ -1,5 +1,6 @@
 using System.Globalization;
 using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Core.Model;
 
@@ -109,5 +110,33 @@ public abstract record Observation
 
         /// <inheritdoc/>
         public override string ToString() => Reason == Cpuid ? "exit to L1 (CPUID)" : $"exit to L1 (reason {Reason})";
+    }
+
+    /// <summary>What guest XGETBV of XCR0 returned.</summary>
+    public sealed record Xcr0Value(ulong Value) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"XCR0 0x{Value:x}";
+    }
+
+    /// <summary>KVM_GET_SREGS: the modelled registers.</summary>
+    public sealed record Sregs(ulong Cr4, ulong ApicBase) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"sregs cr4=0x{Cr4:x} apic_base=0x{ApicBase:x}";
+    }
+
+    /// <summary>KVM_GET_XCRS: the registers returned (0 without host XSAVE, else 1: XCR0).</summary>
+    public sealed record Xcrs(int Count, ulong Xcr0) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => Count == 0 ? "xcrs none" : $"xcrs XCR0=0x{Xcr0:x}";
+    }
+
+    /// <summary>KVM_GET_MSRS: the entries read, in order, up to the first refusal (the ioctl returns their count).</summary>
+    public sealed record Msrs(ValueArray<MsrEntry> Read) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"msrs [{string.Join(", ", Read.Select(e => $"0x{e.Index:x}=0x{e.Value:x}"))}]";
     }
 }

@@ -260,6 +260,29 @@ public static class ScenarioParser
                     var entries = MsrList(w.AsSpan(1), out var error);
                     return error ?? Done(() => Add(new VcpuEvent.SetMsrs(entries)));
                 }
+            case "get-sregs":
+                return Arity(0, 0, "get-sregs") ?? Done(() => Add(new VcpuEvent.GetSregs()));
+            case "get-xcrs":
+                return Arity(0, 0, "get-xcrs") ?? Done(() => Add(new VcpuEvent.GetXcrs()));
+            case "xgetbv":
+                return Arity(0, 0, "xgetbv (reads XCR0; XCR1, XINUSE, is not modelled)") ?? Done(() => Add(new VcpuEvent.XgetbvXcr0()));
+            case "get-msrs":
+                {
+                    if (w.Length < 2)
+                    {
+                        return "usage: get-msrs MSR [MSR ...]";
+                    }
+                    var indices = new List<uint>();
+                    foreach (var text in w.Skip(1))
+                    {
+                        if (MsrIndex(text, out var index) is { } bad)
+                        {
+                            return bad;
+                        }
+                        indices.Add(index);
+                    }
+                    return Done(() => Add(new VcpuEvent.GetMsrs(new([.. indices]))));
+                }
             case "disable-quirks2":
                 return Arity(1, 1, "disable-quirks2 MASK") ?? OneValue(w[1], v => Add(new VcpuEvent.DisableQuirks2(v)));
             case "mov-cr4":
@@ -379,7 +402,7 @@ public static class ScenarioParser
     {
         if (w.Length < 2)
         {
-            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | exit-to-l1 cpuid | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | exit-to-l1 cpuid | xcr0 VALUE | sregs CR4 APIC_BASE | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
         }
         void Add(Expectation e) => steps.Add(new ScenarioStep.Expect(line, e, content));
         void Exactly(Observation? o) => Add(new Expectation.Exactly(o));
@@ -421,6 +444,29 @@ public static class ScenarioParser
             case "exit-to-l1" when w.Length == 3 && w[2].Equals("cpuid", StringComparison.OrdinalIgnoreCase):
                 Exactly(new Observation.ExitToL1(Observation.ExitToL1.Cpuid));
                 return null;
+            case "xcr0" when w.Length == 3:
+                return OneValue(w[2], v => Exactly(new Observation.Xcr0Value(v)));
+            case "sregs" when w.Length == 4:
+                {
+                    if (Value(w[2], out var cr4) is { } badCr4)
+                    {
+                        return badCr4;
+                    }
+                    return OneValue(w[3], apic => Exactly(new Observation.Sregs(cr4, apic)));
+                }
+            case "xcrs" when w.Length == 3 && w[2].Equals("none", StringComparison.OrdinalIgnoreCase):
+                Exactly(new Observation.Xcrs(0, 0));
+                return null;
+            case "xcrs" when w.Length == 3:
+                return OneValue(w[2], v => Exactly(new Observation.Xcrs(1, v)));
+            case "msrs" when w.Length == 3 && w[2].Equals("none", StringComparison.OrdinalIgnoreCase):
+                Exactly(new Observation.Msrs(ValueArray<MsrEntry>.Empty));
+                return null;
+            case "msrs" when w.Length >= 3:
+                {
+                    var read = MsrList(w.AsSpan(2), out var error);
+                    return error ?? Done(() => Exactly(new Observation.Msrs(read)));
+                }
             case "vmentry-fail" when w.Length == 3:
                 return OneValue(w[2], v => Exactly(new Observation.VmEntryMsrLoadFailed((uint)v)), max: uint.MaxValue);
             case "msr" when w.Length == 3:

@@ -36,6 +36,16 @@ public abstract record VcpuEvent
         public override string ToString() => $"WRMSR {Hex(Index)}, {Hex(Value)}";
     }
 
+    /// <summary>
+    /// Guest XGETBV of XCR0 (ECX = 0). Not intercepted: the CPU reads the XCR0 KVM loaded for the guest; #UD without
+    /// CR4.OSXSAVE.
+    /// </summary>
+    public sealed record XgetbvXcr0 : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "XGETBV XCR0";
+    }
+
     /// <summary>Guest RDMSR (<c>kvm_get_msr</c>): the value, or #GP.</summary>
     public sealed record Rdmsr(uint Index) : VcpuEvent
     {
@@ -164,6 +174,27 @@ public abstract record VcpuEvent
     {
         /// <inheritdoc/>
         public override string ToString() => $"KVM_GET_CPUID2 nent={Nent}";
+    }
+
+    /// <summary>KVM_GET_SREGS (<c>__get_sregs_common</c>): the modelled part, CR4 and the APIC base.</summary>
+    public sealed record GetSregs : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "KVM_GET_SREGS";
+    }
+
+    /// <summary>KVM_GET_XCRS (<c>kvm_vcpu_ioctl_x86_get_xcrs</c>): XCR0, or no register without host XSAVE.</summary>
+    public sealed record GetXcrs : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "KVM_GET_XCRS";
+    }
+
+    /// <summary>KVM_GET_MSRS (<c>__msr_io</c> with <c>kvm_get_msr_common</c>, host-initiated): reads until the first refusal.</summary>
+    public sealed record GetMsrs(ValueArray<uint> Indices) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_GET_MSRS [{string.Join(", ", Indices.Select(i => Hex(i)))}]";
     }
 
     /// <summary>KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2): OR-s the mask into the disabled quirks; EINVAL for unknown bits.</summary>

@@ -276,4 +276,38 @@ public class TriggerTests
         Assert.Same(s.Vcpu, t.State.Vcpu);
         Assert.False(t.State.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait));
     }
+
+    [Fact]
+    public void Reading_state_back_never_marks_and_returns_the_same_state()
+    {
+        var s = Running(Lazy);
+        VcpuEvent[] reads =
+        [
+            new VcpuEvent.XgetbvXcr0(),
+            new VcpuEvent.GetSregs(),
+            new VcpuEvent.GetXcrs(),
+            new VcpuEvent.GetMsrs(new([Msr.ApicBase, Msr.Xss, Msr.MiscEnable])),
+        ];
+        foreach (var read in reads)
+        {
+            var t = Kvm.Step(Lazy, s, read);
+            Assert.Equal(s, t.State);
+            Assert.Same(s.Vcpu, t.State.Vcpu);
+        }
+        Assert.Equal(new Observation.Xcr0Value(0x7), Kvm.Step(Lazy, s, new VcpuEvent.XgetbvXcr0()).Observation);
+        Assert.Equal(new Observation.Sregs(Cr4.OsXsave, Msr.ApicBaseDefault), Kvm.Step(Lazy, s, new VcpuEvent.GetSregs()).Observation);
+        Assert.Equal(new Observation.Xcrs(1, 0x7), Kvm.Step(Lazy, s, new VcpuEvent.GetXcrs()).Observation);
+        var msrs = Assert.IsType<Observation.Msrs>(Kvm.Step(Lazy, s, new VcpuEvent.GetMsrs(new([Msr.ApicBase, 0x1234, Msr.Xss]))).Observation);
+        Assert.Equal([new MsrEntry(Msr.ApicBase, Msr.ApicBaseDefault)], msrs.Read.Items);
+    }
+
+    [Fact]
+    public void XGETBV_without_CR4_OSXSAVE_is_UD_and_KVM_GET_XCRS_without_host_XSAVE_returns_no_register()
+    {
+        var s = Fresh(Lazy);
+        Assert.Equal(new Observation.Fault(X86Exception.UD), Kvm.Step(Lazy, s, new VcpuEvent.XgetbvXcr0()).Observation);
+        var noXsave = HostCpu.FromCpuid("no-xsave", CpuidTable.Of(SkylakeCpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 26, false) : e)));
+        var onIt = KvmState.Create(new Vm(noXsave), Lazy);
+        Assert.Equal(new Observation.Xcrs(0, 0), Kvm.Step(Lazy, onIt, new VcpuEvent.GetXcrs()).Observation);
+    }
 }
