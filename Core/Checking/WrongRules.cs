@@ -116,12 +116,22 @@ public static class WrongRules
     public static KvmRules LookupByLeafSubleaf { get; } =
         KvmRules.Kvm with { Name = nameof(LookupByLeafSubleaf), Lookup = Cpuid.LookupRule.KeyedByLeafSubleaf };
 
+    /// <summary>
+    /// CR4.OSXSAVE is not reserved when the guest's CPUID lacks XSAVE, so the guest can set it and CPUID.1:ECX.OSXSAVE
+    /// reads 1 on a vCPU without XSAVE (Xen's 2019 bug: the mirror must be impossible there).
+    /// </summary>
+    public static KvmRules OsXsaveWithoutXsave { get; } = KvmRules.Kvm with
+    {
+        Name = nameof(OsXsaveWithoutXsave),
+        Cr4ReservedByFeatures = static features => GuestCpuCaps.Cr4Reserved(features) & ~Cr4.OsXsave,
+    };
+
     /// <summary>Every variant, in the order above.</summary>
     public static IReadOnlyList<KvmRules> All { get; } =
     [
         ForgetCr4Trigger, Cr4TriggerOnlyOnSet, ForgetXcr0Trigger, ForgetXssTrigger, ForgetApicBaseTrigger, VmExitCr4NotTrigger,
         SmiNotTrigger, ClearMarkerWithoutMaterialize, D1OnlyWithXsaves, CompactedIgnoresAlignment, LookupByLeafSubleaf,
-        VmEntryCr4NotTrigger, ResetAssignsXcr0AndXss, SetCpuidKeepsUserspaceBits, MwaitQuirkInverted,
+        VmEntryCr4NotTrigger, ResetAssignsXcr0AndXss, SetCpuidKeepsUserspaceBits, MwaitQuirkInverted, OsXsaveWithoutXsave,
     ];
 
     /// <summary>A variant by its name (case-insensitive), or null.</summary>

@@ -34,7 +34,13 @@ public static class GuestCpuCaps
     /// physical-address width and the CR4 bits reserved for lack of a feature (<c>__cr4_reserved_bits</c>), plus the
     /// bits the kernel profile's allow-list lacks (<paramref name="alwaysReservedCr4"/>).
     /// </summary>
-    public static GuestCaps Derive(CpuidTable table, ulong hostSupportedXcr0, ulong hostSupportedXss, ulong alwaysReservedCr4 = 0)
+    public static GuestCaps Derive(
+        CpuidTable table,
+        ulong hostSupportedXcr0,
+        ulong hostSupportedXss,
+        ulong alwaysReservedCr4 = 0,
+        Func<ulong, ulong>? cr4ReservedByFeatures = null
+    )
     {
         var features = 0ul;
         foreach (var f in GuestFeature.All)
@@ -47,7 +53,7 @@ public static class GuestCpuCaps
         }
         var xcr0 = table.Find(0xD, 0) is { } d0 ? (d0.Eax | ((ulong)d0.Edx << 32)) & hostSupportedXcr0 : 0;
         var xss = table.Find(0xD, 1) is { } d1 ? (d1.Ecx | ((ulong)d1.Edx << 32)) & hostSupportedXss : 0;
-        return new GuestCaps(features, xcr0, xss, QueryMaxPhysAddr(table), Cr4Reserved(features) | alwaysReservedCr4);
+        return new GuestCaps(features, xcr0, xss, QueryMaxPhysAddr(table), (cr4ReservedByFeatures ?? Cr4Reserved)(features) | alwaysReservedCr4);
     }
 
     /// <summary><c>cpuid_query_maxphyaddr</c>: CPUID.0x80000008:EAX[7:0] when the extended range reaches it, else 36.</summary>
@@ -62,8 +68,8 @@ public static class GuestCpuCaps
         return leaf < 0 ? (byte)36 : (byte)(table[leaf].Eax & 0xFF);
     }
 
-    /// <summary><c>__cr4_reserved_bits</c>: CR4 bits whose feature the guest lacks.</summary>
-    private static ulong Cr4Reserved(ulong features)
+    /// <summary><c>__cr4_reserved_bits</c>: CR4 bits whose feature the guest lacks (from its static feature bits).</summary>
+    public static ulong Cr4Reserved(ulong features)
     {
         bool Has(GuestFeature f) => (features & f.Mask) != 0;
         var reserved = Cr4.LamSup; // the model exposes no LAM

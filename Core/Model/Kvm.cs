@@ -513,7 +513,8 @@ public static class Kvm
                 incoming,
                 Vm.Host.SupportedXcr0,
                 KernelProfiles.SupportedXss(Vm.Profile, Vm.Host),
-                KernelProfiles.AlwaysReservedCr4(Vm.Profile)
+                KernelProfiles.AlwaysReservedCr4(Vm.Profile),
+                policy.Rules.Cr4ReservedByFeatures
             );
             var c = current.Vcpu;
             var installed = c with { Cpuid = incoming, Caps = caps, Rare = c.Rare with { Guest = guest }, CpuidDynamicBitsDirty = false };

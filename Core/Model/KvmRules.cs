@@ -70,6 +70,12 @@ public sealed record KvmRules
     /// </summary>
     public Func<Vm, bool> MiscEnableOwnsMwait { get; init; } = static vm => !vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait);
 
+    /// <summary>
+    /// <c>__cr4_reserved_bits</c>: the CR4 bits KVM_SET_CPUID2 reserves for features the guest lacks (OSXSAVE without
+    /// XSAVE, PKE without PKU, ...), from the guest's static feature bits.
+    /// </summary>
+    public Func<ulong, ulong> Cr4ReservedByFeatures { get; init; } = GuestCpuCaps.Cr4Reserved;
+
     /// <summary>How a CPUID entry is found: KVM's <c>kvm_find_cpuid_entry2</c> takes the first match in table order.</summary>
     public LookupRule Lookup { get; init; } = LookupRule.KvmOrderedFirstMatch;
 

@@ -65,6 +65,9 @@ public class TeethTests(ITestOutputHelper output)
     public void The_MWAIT_quirk_with_inverted_polarity_is_caught() => Caught(WrongRules.MwaitQuirkInverted);
 
     [Fact]
+    public void CR4_OSXSAVE_settable_without_guest_XSAVE_is_caught() => Caught(WrongRules.OsXsaveWithoutXsave);
+
+    [Fact]
     public void LazyUnfixed_KVM_SET_CPUID2_while_dirty_is_caught() => Caught(Policy.LazyUnfixed);
 
     private void Caught(KvmRules wrong) => Caught(new Policy(UpdateScheme.Lazy, wrong));
