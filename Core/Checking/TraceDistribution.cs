@@ -278,7 +278,7 @@ public static class TraceDistribution
             5 => new VcpuEvent.Rsm(),
             6 => new VcpuEvent.Init(),
             7 => new VcpuEvent.Reset(),
-            8 => new VcpuEvent.SevEsSyncFromGhcb(Xcr0(r, host)),
+            8 => new VcpuEvent.SevEsSyncFromGhcb(Xcr0(r, host), r.Weighted(1, 1) == 0 ? null : Xss(r, host)),
             9 => new VcpuEvent.NestedVmEntry(Cr4Value(r), MsrList(r, host, 2)),
             10 => new VcpuEvent.NestedVmExit(Cr4Value(r), MsrList(r, host, 2)),
             11 => new VcpuEvent.SetSregs(Cr4Value(r), ApicBase(r)),

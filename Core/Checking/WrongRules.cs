@@ -126,12 +126,19 @@ public static class WrongRules
         Cr4ReservedByFeatures = static features => GuestCpuCaps.Cr4Reserved(features) & ~Cr4.OsXsave,
     };
 
+    /// <summary>
+    /// The SEV-ES GHCB's IA32_XSS is refused on the vendor path (version 15 of the CET series): the guest's CET state is
+    /// missing from CPUID.0xD.1:EBX (on a Zen layout with XCR0 0x207 and XSS 0x1800, 840 instead of 880).
+    /// </summary>
+    public static KvmRules SevEsXssRefused { get; } = KvmRules.Kvm with { Name = nameof(SevEsXssRefused), SevEsSyncsXss = static _ => false };
+
     /// <summary>Every variant, in the order above.</summary>
     public static IReadOnlyList<KvmRules> All { get; } =
     [
         ForgetCr4Trigger, Cr4TriggerOnlyOnSet, ForgetXcr0Trigger, ForgetXssTrigger, ForgetApicBaseTrigger, VmExitCr4NotTrigger,
         SmiNotTrigger, ClearMarkerWithoutMaterialize, D1OnlyWithXsaves, CompactedIgnoresAlignment, LookupByLeafSubleaf,
         VmEntryCr4NotTrigger, ResetAssignsXcr0AndXss, SetCpuidKeepsUserspaceBits, MwaitQuirkInverted, OsXsaveWithoutXsave,
+        SevEsXssRefused,
     ];
 
     /// <summary>A variant by its name (case-insensitive), or null.</summary>

@@ -69,6 +69,12 @@ public static class KernelProfiles
     /// </summary>
     public static bool HostXssWriteNeedsXsaves(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 
+    /// <summary>
+    /// 6.18 (CET series): <c>sev_es_sync_from_ghcb</c> also takes IA32_XSS from the GHCB, through the MSR write; 6.1 does
+    /// not read it (source read), nor, as modelled, 6.15.
+    /// </summary>
+    public static bool SevEsSyncsXss(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
     /// <summary>6.18 routes the SEV-ES GHCB's XCR0 through <c>__kvm_set_xcr</c>; earlier profiles copy it unchecked and always trigger.</summary>
     public static bool SevEsXcr0GoesThroughSetXcr(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 }

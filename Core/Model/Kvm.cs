@@ -111,7 +111,7 @@ public static class Kvm
                 VcpuEvent.Rsm => v.InSmm ? Done(EmRsm(v)) : Unchanged(Ud),
                 VcpuEvent.Init => Done(KvmVcpuInit(v)),
                 VcpuEvent.Reset => Done(KvmVcpuReset(v)),
-                VcpuEvent.SevEsSyncFromGhcb(var xcr0) => Done(SevEsSyncFromGhcb(v, xcr0)),
+                VcpuEvent.SevEsSyncFromGhcb(var xcr0, var xss) => Done(SevEsSyncFromGhcb(v, xcr0, xss)),
                 VcpuEvent.NestedVmEntry entry => NestedVmxEnterNonRootMode(v, entry),
                 VcpuEvent.NestedVmExit exit => NestedVmxVmexit(v, exit),
                 VcpuEvent.SetSregs(var cr4, var apicBase) => SetSregs(v, cr4, apicBase),
@@ -271,16 +271,19 @@ public static class Kvm
         }
 
         /// <summary>
-        /// <c>sev_es_sync_from_ghcb</c>: before 6.18 copies the GHCB's XCR0 without validation and always triggers;
-        /// 6.18 routes it through <c>__kvm_set_xcr</c> (refused values are ignored, only changes trigger).
+        /// <c>sev_es_sync_from_ghcb</c>: before 6.18 copies the GHCB's XCR0 without validation and always triggers, and
+        /// ignores a GHCB XSS; 6.18 routes XCR0 through <c>__kvm_set_xcr</c> and XSS through the MSR write (refused
+        /// values are ignored, only changes trigger).
         /// </summary>
-        private Written SevEsSyncFromGhcb(Vcpu v, ulong xcr0)
+        private Written SevEsSyncFromGhcb(Vcpu v, ulong xcr0, ulong? xss)
         {
-            if (KernelProfiles.SevEsXcr0GoesThroughSetXcr(Vm.Profile))
+            if (!KernelProfiles.SevEsXcr0GoesThroughSetXcr(Vm.Profile))
             {
-                return SetXcr(v, 0, xcr0) ?? v;
+                return Trigger(v, new SiteWrite(TriggerSite.SevEsSyncFromGhcb, v.Xcr0, xcr0), StoreXcr0);
             }
-            return Trigger(v, new SiteWrite(TriggerSite.SevEsSyncFromGhcb, v.Xcr0, xcr0), StoreXcr0);
+            Written w = SetXcr(v, 0, xcr0) ?? v;
+            // 6.18 (CET series) also takes IA32_XSS from the GHCB, as a guest write (__kvm_emulate_msr_write); a refusal is ignored.
+            return xss is { } value && policy.Rules.SevEsSyncsXss(Vm) ? w.Then(SetXss(w.Vcpu, value, hostInitiated: false) ?? w.Vcpu) : w;
         }
 
         // ---- MSRs ----

@@ -76,6 +76,12 @@ public sealed record KvmRules
     /// </summary>
     public Func<ulong, ulong> Cr4ReservedByFeatures { get; init; } = GuestCpuCaps.Cr4Reserved;
 
+    /// <summary>
+    /// Whether <c>sev_es_sync_from_ghcb</c> takes IA32_XSS from the GHCB (<see cref="KernelProfiles.SevEsSyncsXss"/>).
+    /// Version 15 of the CET series refused it on the vendor path, so 0xD.1:EBX missed the CET state.
+    /// </summary>
+    public Func<Vm, bool> SevEsSyncsXss { get; init; } = static vm => KernelProfiles.SevEsSyncsXss(vm.Profile);
+
     /// <summary>How a CPUID entry is found: KVM's <c>kvm_find_cpuid_entry2</c> takes the first match in table order.</summary>
     public LookupRule Lookup { get; init; } = LookupRule.KvmOrderedFirstMatch;
 

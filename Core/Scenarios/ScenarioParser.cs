@@ -343,7 +343,19 @@ public static class ScenarioParser
             case "reset":
                 return Arity(0, 0, "reset") ?? Done(() => Add(new VcpuEvent.Reset()));
             case "sev-es-sync":
-                return Arity(1, 1, "sev-es-sync XCR0") ?? OneValue(w[1], v => Add(new VcpuEvent.SevEsSyncFromGhcb(v)));
+                {
+                    if (Arity(1, 2, "sev-es-sync XCR0 [XSS]") is { } usage)
+                    {
+                        return usage;
+                    }
+                    if (Value(w[1], out var xcr0) is { } badXcr0)
+                    {
+                        return badXcr0;
+                    }
+                    return w.Length == 2
+                        ? Done(() => Add(new VcpuEvent.SevEsSyncFromGhcb(xcr0)))
+                        : OneValue(w[2], xss => Add(new VcpuEvent.SevEsSyncFromGhcb(xcr0, xss)));
+                }
             case "vmentry":
             case "vmexit":
                 {

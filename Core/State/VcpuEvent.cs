@@ -102,11 +102,11 @@ public abstract record VcpuEvent
         public override string ToString() => "RESET";
     }
 
-    /// <summary>SEV-ES <c>sev_es_sync_from_ghcb</c> with a valid XCR0 in the GHCB.</summary>
-    public sealed record SevEsSyncFromGhcb(ulong Xcr0) : VcpuEvent
+    /// <summary>SEV-ES <c>sev_es_sync_from_ghcb</c> with a valid XCR0 in the GHCB and, if not null, a valid IA32_XSS.</summary>
+    public sealed record SevEsSyncFromGhcb(ulong Xcr0, ulong? Xss = null) : VcpuEvent
     {
         /// <inheritdoc/>
-        public override string ToString() => $"SEV-ES GHCB XCR0={Hex(Xcr0)}";
+        public override string ToString() => Xss is { } xss ? $"SEV-ES GHCB XCR0={Hex(Xcr0)} XSS={Hex(xss)}" : $"SEV-ES GHCB XCR0={Hex(Xcr0)}";
     }
 
     // ---- nested VMX transitions (the interpreter emits these) ----

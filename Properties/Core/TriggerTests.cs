@@ -310,4 +310,15 @@ public class TriggerTests
         var onIt = KvmState.Create(new Vm(noXsave), Lazy);
         Assert.Equal(new Observation.Xcrs(0, 0), Kvm.Step(Lazy, onIt, new VcpuEvent.GetXcrs()).Observation);
     }
+
+    [Fact]
+    public void The_SEV_ES_GHCB_XSS_is_taken_as_a_guest_write_from_6_18_and_ignored_before()
+    {
+        var ghcb = new VcpuEvent.SevEsSyncFromGhcb(0x7, Xss.CetUser);
+        Assert.Equal(Xss.CetUser, Step(Lazy, RunningWithCet(Lazy, KernelProfile.Linux6_18), ghcb).Vcpu.Xss);
+        Assert.Equal(0ul, Step(Lazy, RunningWithCet(Lazy, KernelProfile.Linux6_15), ghcb).Vcpu.Xss);
+        var refused = new VcpuEvent.SevEsSyncFromGhcb(0x7, Xss.Pt); // not supported: the write is ignored, XCR0 still taken
+        var s = RunningWithCet(Lazy, KernelProfile.Linux6_18);
+        Assert.Same(s.Vcpu, Step(Lazy, s, refused).Vcpu);
+    }
 }
