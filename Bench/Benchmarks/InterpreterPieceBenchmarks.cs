@@ -10,7 +10,6 @@ namespace CpuidFunctional.Bench.Benchmarks;
 /// events of an exit and an entry.
 /// </summary>
 [MemoryDiagnoser]
-[MarkdownExporterAttribute.GitHub]
 [JsonExporterAttribute.Full]
 public class InterpreterPieceBenchmarks
 {

@@ -9,7 +9,6 @@ namespace CpuidFunctional.Bench.Benchmarks;
 /// date (nothing to copy) and on a stale one (OSXSAVE, OSPKE and both XSAVE sizes change: one table copy).
 /// </summary>
 [MemoryDiagnoser]
-[MarkdownExporterAttribute.GitHub]
 [JsonExporterAttribute.Full]
 public class MaterializeBenchmarks
 {

@@ -8,7 +8,6 @@ namespace CpuidFunctional.Bench.Benchmarks;
 /// step really changes the state (results are per event: each invocation applies two).
 /// </summary>
 [MemoryDiagnoser]
-[MarkdownExporterAttribute.GitHub]
 [JsonExporterAttribute.Full]
 public class StepBenchmarks
 {

@@ -4,7 +4,6 @@ namespace CpuidFunctional.Bench.Benchmarks;
 
 /// <summary><c>xstate_required_size</c> (<see cref="XsaveLayout.RequiredSize"/>) for everything each host supports.</summary>
 [MemoryDiagnoser]
-[MarkdownExporterAttribute.GitHub]
 [JsonExporterAttribute.Full]
 public class XstateSizeBenchmarks
 {

@@ -12,7 +12,7 @@ namespace CpuidFunctional.Bench.Console;
 /// <summary>
 /// The command line: with no arguments, the default experiment (every workload under every policy on Skylake-SP) and
 /// one table; <c>bdn</c> hands the rest of the arguments to BenchmarkDotNet. Exit codes: 0 done, 1 a run failed,
-/// 2 bad arguments (unknown workload or host, malformed dump file, non-positive counts).
+/// 2 bad arguments (unknown option, workload or host, malformed dump file, non-positive counts, unwritable --json path).
 /// </summary>
 internal static class BenchCli
 {
@@ -24,7 +24,7 @@ internal static class BenchCli
 
     private const int Warmup = 2;
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new NaNAsNull() } };
 
     /// <summary>Parses and runs; <paramref name="console"/> gets the table, <paramref name="error"/> the errors.</summary>
     public static int Run(string[] args, IAnsiConsole console, TextWriter error)
@@ -87,6 +87,16 @@ internal static class BenchCli
         root.Subcommands.Add(bdn);
 
         var result = root.Parse(args);
+        if (result.Errors.Count > 0)
+        {
+            // System.CommandLine's own exit code for a parse error is 1; ours is 2 (bad arguments).
+            foreach (var problem in result.Errors)
+            {
+                error.WriteLine($"error: {problem.Message}");
+            }
+            error.WriteLine("Run with --help for the options.");
+            return 2;
+        }
         return result.Invoke(new InvocationConfiguration { Output = new AnsiTextWriter(console), Error = error });
     }
 
@@ -154,6 +164,11 @@ internal static class BenchCli
             error.WriteLine($"error: unknown policy '{unknownPolicy}': expected one of {string.Join(", ", known)}");
             return 2;
         }
+        using var jsonFile = jsonPath is null ? null : OpenForWriting(jsonPath, error);
+        if (jsonPath is not null && jsonFile is null)
+        {
+            return 2;
+        }
         IReadOnlyList<Measurement.Measurement> rows;
         try
         {
@@ -187,7 +202,7 @@ internal static class BenchCli
         console.Write(ResultTable.Build(rows, hostCpu.Name));
         console.WriteLine();
         console.Write(new Text(ResultTable.KernelFigures + Environment.NewLine));
-        if (jsonPath is not null)
+        if (jsonFile is not null)
         {
             var document = new
             {
@@ -203,21 +218,22 @@ internal static class BenchCli
                 },
                 results = rows,
             };
-            try
-            {
-                File.WriteAllText(jsonPath, JsonSerializer.Serialize(document, Json));
-            }
-            catch (IOException e)
-            {
-                error.WriteLine($"error: cannot write {jsonPath}: {e.Message}");
-                return 1;
-            }
-            catch (UnauthorizedAccessException e)
-            {
-                error.WriteLine($"error: cannot write {jsonPath}: {e.Message}");
-                return 1;
-            }
+            JsonSerializer.Serialize(jsonFile!, document, Json);
         }
         return 0;
+    }
+
+    /// <summary>Creates (or truncates) the --json file before the run, so that an unwritable path fails at once.</summary>
+    private static FileStream? OpenForWriting(string path, TextWriter error)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Create, FileAccess.Write);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: cannot write {path}: {e.Message}");
+            return null;
+        }
     }
 }

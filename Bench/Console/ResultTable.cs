@@ -9,6 +9,9 @@ internal static class ResultTable
 {
     private static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 
+    /// <summary>A ratio to Eager, or "-" when Eager was not run (the ratio is NaN).</summary>
+    private static string Ratio(double value) => double.IsNaN(value) ? "-" : F(value, "0.00") + "x";
+
     /// <summary>The measurements as a table.</summary>
     public static Table Build(IReadOnlyList<Measurement.Measurement> rows, string host)
     {
@@ -37,8 +40,8 @@ internal static class ResultTable
                 F(r.NanosecondsPerRoundTrip, "0"),
                 F(r.CpuNanosecondsPerRoundTrip, "0"),
                 F(r.BytesPerRoundTrip, "0"),
-                F(r.RelativeToEager, "0.00") + "x",
-                F(r.CpuRelativeToEager, "0.00") + "x"
+                Ratio(r.RelativeToEager),
+                Ratio(r.CpuRelativeToEager)
             );
         }
         return table;

@@ -112,4 +112,34 @@ public sealed class BenchCliTests : IDisposable
         Assert.True(lazy.GetProperty("NanosecondsPerRoundTrip").GetDouble() > 0);
         Assert.True(lazy.GetProperty("BytesPerRoundTrip").GetDouble() >= 0);
     }
+
+    [Fact]
+    public void A_mistyped_option_is_exit_code_2_naming_it()
+    {
+        var (code, _, err) = Invoke("--round-trip", "20");
+        Assert.Equal(2, code);
+        Assert.Contains("--round-trip", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unwritable_json_path_is_refused_before_the_run()
+    {
+        var json = Path.Combine(directory, "no-such-folder", "out.json");
+        var (code, output, err) = Invoke("--workload", "l1-cpuid", "--round-trips", "20", "--repetitions", "1", "--json", json);
+        Assert.Equal(2, code);
+        Assert.Contains("cannot write", err, StringComparison.Ordinal);
+        Assert.DoesNotContain("Nested VMX round trips", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_Eager_the_ratios_to_Eager_are_a_dash_and_json_null_not_NaN()
+    {
+        var json = Path.Combine(directory, "lazy.json");
+        var (code, output, err) = Invoke("--policy", "lazy", "--workload", "l1-cpuid", "--round-trips", "20", "--repetitions", "1", "--json", json);
+        Assert.True(code == 0, err);
+        Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(File.ReadAllText(json));
+        var lazy = Assert.Single(document.RootElement.GetProperty("results").EnumerateArray());
+        Assert.Equal(JsonValueKind.Null, lazy.GetProperty("RelativeToEager").ValueKind);
+    }
 }
