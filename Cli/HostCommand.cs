@@ -22,7 +22,7 @@ internal static class HostCommand
     private static int Run(CpuidfApp app, string target, string? xcr0Text, string? xssText, bool json)
     {
         HostCpu host;
-        switch (HostResolver.Resolve(target, File.ReadAllText))
+        switch (HostResolver.Resolve(target, InputFiles.ReadText))
         {
             case Result<HostCpu>.Ok(var h):
                 host = h;
