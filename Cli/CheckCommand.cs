@@ -94,6 +94,10 @@ internal static class CheckCommand
         {
             return hostError;
         }
+        if (hosts.FirstOrDefault(h => KvmAlphabet.Xcr0GroupCount(h.SupportedXcr0) > KvmAlphabet.MaxXcr0Groups) is { } wide)
+        {
+            return app.Fail($"--host {wide.Name}: XCR0 support {Numbers.Hex(wide.SupportedXcr0)} has {KvmAlphabet.Xcr0GroupCount(wide.SupportedXcr0)} feature groups, more than the {KvmAlphabet.MaxXcr0Groups} whose subsets the exhaustive alphabet enumerates");
+        }
         var profiles = new List<KernelProfile>();
         foreach (var k in kernelNames.Length == 0 ? ["6.15", "6.18"] : kernelNames)
         {
