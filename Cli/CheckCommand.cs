@@ -47,6 +47,10 @@ internal static class CheckCommand
                 return e3;
             }
             options = options with { MaxDepth = (int)Math.Min(d ?? int.MaxValue, int.MaxValue), MaxStates = m ?? long.MaxValue, Parallelism = (int)Math.Min(t ?? 0, 64) };
+            if (parse.GetValue(noGuard) && !parse.GetValue(yardstick))
+            {
+                return app.Fail("--no-quirk-guard: only the yardstick (--yardstick) has a quirk guard; the KVM model has none to drop");
+            }
             if (parse.GetValue(yardstick))
             {
                 return Yardstick(app, options, !parse.GetValue(noGuard));
