@@ -87,6 +87,17 @@ public class CpuidfTests
     }
 
     [Fact]
+    public void An_expect_before_any_step_is_bad_input_at_its_line_not_a_failed_run()
+    {
+        using var file = CliRunner.Temp("host skylake-sp\nexpect nothing\ncpuid 1\n"u8, ".scn");
+
+        var (exit, _, error) = Cpuidf("run", file.Path);
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains($"{Path.GetFileName(file.Path)}:2: 'expect' before any step", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_malformed_scenario_names_file_and_line()
     {
         var file = Path.Combine(Path.GetTempPath(), $"malformed-{Guid.NewGuid():N}.scn");
