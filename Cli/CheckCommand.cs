@@ -47,6 +47,10 @@ internal static class CheckCommand
                 return e3;
             }
             options = options with { MaxDepth = (int)Math.Min(d ?? int.MaxValue, int.MaxValue), MaxStates = m ?? long.MaxValue, Parallelism = (int)Math.Min(t ?? 0, 64) };
+            if (parse.GetValue(noGuard) && !parse.GetValue(yardstick))
+            {
+                return app.Fail("--no-quirk-guard: only the yardstick (--yardstick) has a quirk guard; the KVM model has none to drop");
+            }
             if (parse.GetValue(yardstick))
             {
                 return Yardstick(app, options, !parse.GetValue(noGuard));
@@ -93,6 +97,10 @@ internal static class CheckCommand
         if (Choices.Hosts(app, hostNames.Length == 0 ? [.. HostPresets.Names] : hostNames, out var hostError) is not { } hosts)
         {
             return hostError;
+        }
+        if (hosts.FirstOrDefault(h => KvmAlphabet.Xcr0GroupCount(h.SupportedXcr0) > KvmAlphabet.MaxXcr0Groups) is { } wide)
+        {
+            return app.Fail($"--host {wide.Name}: XCR0 support {Numbers.Hex(wide.SupportedXcr0)} has {KvmAlphabet.Xcr0GroupCount(wide.SupportedXcr0)} feature groups, more than the {KvmAlphabet.MaxXcr0Groups} whose subsets the exhaustive alphabet enumerates");
         }
         var profiles = new List<KernelProfile>();
         foreach (var k in kernelNames.Length == 0 ? ["6.15", "6.18"] : kernelNames)

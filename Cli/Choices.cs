@@ -18,7 +18,7 @@ internal static class Choices
         var hosts = new List<HostCpu>();
         foreach (var name in names)
         {
-            switch (HostResolver.Resolve(name, File.ReadAllText))
+            switch (HostResolver.Resolve(name, InputFiles.ReadText))
             {
                 case Result<HostCpu>.Ok(var h):
                     hosts.Add(h);

@@ -42,8 +42,27 @@ public sealed class CpuidfApp
         return ExitCodes.BadInput;
     }
 
-    /// <summary>Parses and runs a command line.</summary>
-    public int Run(string[] args)
+    /// <summary>Parses and runs a command line; an exception that escapes a command is an internal error (<see cref="Guarded"/>).</summary>
+    public int Run(string[] args) => Guarded(() => Dispatch(args));
+
+    /// <summary>
+    /// Runs <paramref name="command"/>; an exception that escapes it is a bug in cpuidf, not bad input: one line on the
+    /// error writer asking for a report, and <see cref="ExitCodes.InternalError"/>, never a stack trace.
+    /// </summary>
+    public int Guarded(Func<int> command)
+    {
+        try
+        {
+            return command();
+        }
+        catch (Exception e) // the one top-level handler: everything a command does not turn into a message is a bug
+        {
+            Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (this is a bug in cpuidf; please report it with the command line)");
+            return ExitCodes.InternalError;
+        }
+    }
+
+    private int Dispatch(string[] args)
     {
         var root = new RootCommand("cpuidf: check KVM's dynamic CPUID model (hosts, scenario files, exhaustive and random checks, guest binaries)")
         {
@@ -54,7 +73,7 @@ public sealed class CpuidfApp
             RandomCommand.Create(this),
         };
         var parse = root.Parse(args);
-        var configuration = new InvocationConfiguration { Output = Output, Error = Error };
+        var configuration = new InvocationConfiguration { Output = Output, Error = Error, EnableDefaultExceptionHandler = false };
         if (parse.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
             foreach (var e in parse.Errors)

@@ -82,7 +82,7 @@ internal static class ExecCommand
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = InputFiles.ReadBytes(path, MachineLayout.MaxProgramSize);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

@@ -11,4 +11,7 @@ public static class ExitCodes
 
     /// <summary>Bad input: unknown preset, unreadable or malformed file, bad number, bad usage.</summary>
     public const int BadInput = 2;
+
+    /// <summary>An internal error: an exception escaped a command (a bug in cpuidf; EX_SOFTWARE in sysexits.h).</summary>
+    public const int InternalError = 70;
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CpuidFunctional.Core;
 using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.State;
 using Spectre.Console;
 
 namespace CpuidFunctional.Cli;
@@ -22,7 +23,7 @@ internal static class HostCommand
     private static int Run(CpuidfApp app, string target, string? xcr0Text, string? xssText, bool json)
     {
         HostCpu host;
-        switch (HostResolver.Resolve(target, File.ReadAllText))
+        switch (HostResolver.Resolve(target, InputFiles.ReadText))
         {
             case Result<HostCpu>.Ok(var h):
                 host = h;
@@ -49,6 +50,10 @@ internal static class HostCommand
                 return app.Fail($"--xss: bad number '{xssText}' (expected 0xHEX or decimal)");
             }
             xss = s;
+        }
+        if ((xcr0 & Xcr0.Fp) == 0)
+        {
+            return app.Fail($"--xcr0 {Numbers.Hex(xcr0)} has x87 (bit 0) clear, which XSETBV refuses (#GP): XCR0 always has bit 0 set");
         }
         if ((xcr0 & ~host.SupportedXcr0) != 0)
         {

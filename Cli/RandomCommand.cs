@@ -72,6 +72,10 @@ internal static class RandomCommand
         {
             return app.Fail("--length: must be at least 1");
         }
+        if (traces < 1)
+        {
+            return app.Fail("--traces: must be at least 1 (a run of no traces checks nothing)");
+        }
         var seed = 0ul;
         if (seedText is not null)
         {

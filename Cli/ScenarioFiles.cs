@@ -60,7 +60,7 @@ public static class ScenarioFiles
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = InputFiles.ReadText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -81,7 +81,7 @@ public static class ScenarioFiles
         var host = scenario.Host switch
         {
             HostSpec.Preset(var name) => HostPresets.ByName(name),
-            HostSpec.Dump(var dump) => HostResolver.ReadDump(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", dump), File.ReadAllText),
+            HostSpec.Dump(var dump) => HostResolver.ReadDump(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", dump), InputFiles.ReadText),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
         return host switch

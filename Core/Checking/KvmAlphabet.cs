@@ -58,18 +58,32 @@ public static class KvmAlphabet
         return events.ToImmutable();
     }
 
-    /// <summary>Every XCR0 value <c>__kvm_set_xcr</c> accepts within the host's supported features (x87 always set).</summary>
+    /// <summary>
+    /// The most groups of XCR0 bits (<see cref="Xcr0GroupCount"/>) whose subsets <see cref="ValidXcr0Masks"/> enumerates:
+    /// 2^16 masks. Real hosts have about ten; more means a dump no processor could give.
+    /// </summary>
+    public const int MaxXcr0Groups = 16;
+
+    /// <summary>How many groups (bits that must go together) the supported XCR0 bits form besides x87.</summary>
+    public static int Xcr0GroupCount(ulong supported) => Xcr0Groups(supported).Length;
+
+    /// <summary>
+    /// Every XCR0 value <c>__kvm_set_xcr</c> accepts within the host's supported features (x87 always set). Throws
+    /// <see cref="ArgumentOutOfRangeException"/> beyond <see cref="MaxXcr0Groups"/> groups (callers check
+    /// <see cref="Xcr0GroupCount"/> first and report it).
+    /// </summary>
     public static IEnumerable<ulong> ValidXcr0Masks(ulong supported)
     {
-        // Only a few dozen groups exist, so enumerate the subsets of the "groups" (bits that must go together).
+        // Only a few groups exist on real hosts, so enumerate the subsets of the "groups" (bits that must go together).
         var groups = Xcr0Groups(supported);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(groups.Length, MaxXcr0Groups, nameof(supported));
         var masks = new List<ulong>();
-        for (var subset = 0; subset < 1 << groups.Length; subset++)
+        for (var subset = 0ul; subset < 1ul << groups.Length; subset++)
         {
             var mask = Xcr0.Fp;
             for (var g = 0; g < groups.Length; g++)
             {
-                mask |= (subset & (1 << g)) != 0 ? groups[g] : 0;
+                mask |= (subset & (1ul << g)) != 0 ? groups[g] : 0;
             }
             if (IsArchitecturallyValid(mask))
             {

@@ -82,6 +82,10 @@ public static class Aida64Dump
         {
             return Fail(source, 0, "no register lines: expected at least one 'CPUID LLLLLLLL: EAX-EBX-ECX-EDX' line");
         }
+        if (builder.XsaveProblem() is { } xsave)
+        {
+            return Fail(source, xsave.Line, xsave.Message);
+        }
         var name = !string.IsNullOrWhiteSpace(cpuName) ? cpuName : !string.IsNullOrWhiteSpace(alias) ? alias : source;
         return new Result<HostCpu>.Ok(HostCpu.FromCpuid(name, builder.Build()));
     }

@@ -68,6 +68,10 @@ public static class CpuidRawDump
         {
             return Fail(source, 0, "no leaf lines: expected at least one '0xLLLLLLLL 0xSS: eax=0x... ebx=0x... ecx=0x... edx=0x...' line");
         }
+        if (builder.XsaveProblem() is { } xsave)
+        {
+            return Fail(source, xsave.Line, xsave.Message);
+        }
         return new Result<HostCpu>.Ok(HostCpu.FromCpuid(source, builder.Build()));
     }
 

@@ -416,6 +416,10 @@ public static class ScenarioParser
         {
             return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | exit-to-l1 cpuid | xcr0 VALUE | sregs CR4 APIC_BASE | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
         }
+        if (!steps.Any(s => s is not (ScenarioStep.Edit or ScenarioStep.Expect)))
+        {
+            return "'expect' before any step: an expectation checks what the step before it observed";
+        }
         void Add(Expectation e) => steps.Add(new ScenarioStep.Expect(line, e, content));
         void Exactly(Observation? o) => Add(new Expectation.Exactly(o));
         var head = w[1].ToLowerInvariant();

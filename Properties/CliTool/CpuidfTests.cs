@@ -69,18 +69,32 @@ public class CpuidfTests
     [Theory]
     [InlineData(new[] { "host", "pentium-4" }, "unknown host preset 'pentium-4'")]
     [InlineData(new[] { "host", "skylake-sp", "--xcr0", "0xnope" }, "--xcr0: bad number '0xnope'")]
-    [InlineData(new[] { "host", "skylake-sp", "--xcr0", "0x60000" }, "the host does not support")]
+    [InlineData(new[] { "host", "skylake-sp", "--xcr0", "0x60001" }, "the host does not support")]
     [InlineData(new[] { "host", "/no/such/dump.txt" }, "/no/such/dump.txt: cannot read the file")]
     [InlineData(new[] { "run", "/no/such/file.scn" }, "/no/such/file.scn: cannot read the file")]
     [InlineData(new[] { "check", "--kernel", "5.4" }, "--kernel: expected 6.15 or 6.18")]
     [InlineData(new[] { "check", "--shard", "3/2" }, "--shard: expected I/N")]
     [InlineData(new[] { "frobnicate" }, "error:")]
+    [InlineData(new[] { "random", "--traces", "0" }, "--traces: must be at least 1")]
+    [InlineData(new[] { "check", "--no-quirk-guard" }, "--no-quirk-guard: only the yardstick (--yardstick) has a quirk guard")]
+    [InlineData(new[] { "host", "skylake-sp", "--xcr0", "0x4" }, "--xcr0 0x4 has x87 (bit 0) clear")]
     public void Bad_input_is_a_clear_error_with_exit_code_2(string[] args, string message)
     {
         var (exit, _, error) = Cpuidf(args);
 
         Assert.Equal(ExitCodes.BadInput, exit);
         Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_expect_before_any_step_is_bad_input_at_its_line_not_a_failed_run()
+    {
+        using var file = CliRunner.Temp("host skylake-sp\nexpect nothing\ncpuid 1\n"u8, ".scn");
+
+        var (exit, _, error) = Cpuidf("run", file.Path);
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains($"{Path.GetFileName(file.Path)}:2: 'expect' before any step", error, StringComparison.Ordinal);
     }
 
     [Fact]

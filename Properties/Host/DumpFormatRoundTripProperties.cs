@@ -11,8 +11,9 @@ namespace CpuidFunctional.Properties.Host;
 /// </summary>
 public class DumpFormatRoundTripProperties
 {
+    // Not leaf 0xD: random XSAVE leaves are impossible ones, which the importers refuse (DumpXsaveImportErrorTests).
     private static readonly Gen<uint> Function =
-        Gen.OneOf(Gen.UInt[0, 0x24], Gen.UInt[0x80000000, 0x80000028], Gen.UInt);
+        Gen.OneOf(Gen.UInt[0, 0x24], Gen.UInt[0x80000000, 0x80000028], Gen.UInt).Where(f => f != 0xD);
 
     private static readonly Gen<CpuidEntry> Entry =
         from function in Function

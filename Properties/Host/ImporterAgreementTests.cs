@@ -143,7 +143,7 @@ public class ImporterAgreementTests
     [Fact]
     public void Flags_column_overrides_the_indexed_leaf_rule()
     {
-        const string Text = "   0x0000000d 0x00: eax=0x00000007 ebx=0x00000240 ecx=0x00000340 edx=0x00000000 flags=0x0\n"
+        const string Text = "   0x0000000d 0x00: eax=0x00000003 ebx=0x00000240 ecx=0x00000340 edx=0x00000000 flags=0x0\n"
             + "   0x00000001 0x00: eax=0x00000000 ebx=0x00000000 ecx=0x00000000 edx=0x00000000 flags=0x1\n";
 
         var host = HostOf(CpuidRawDump.Parse(Text, "t.txt"));

@@ -37,6 +37,7 @@ public class ScenarioParserTests
     [InlineData("host skylake-sp\ncpuid 1\nexpect ecx.27=2\n", 3, "a bit is 0 or 1")]
     [InlineData("host skylake-sp\nwrmsr NOPE 1\n", 2, "bad MSR 'NOPE'")]
     [InlineData("mov-cr4 0\n", 0, "no 'host' line")]
+    [InlineData("host skylake-sp\n# nothing happened yet\nexpect nothing\n", 3, "'expect' before any step")]
     [InlineData("host skylake-sp\nget-cpuid2 0x100000000\n", 2, "does not fit in kvm_cpuid2's 32-bit nent")]
     [InlineData("host skylake-sp\nset-sregs cr4=0\nexpect ok 0xFFFFFFFFFFFFFFFF\n", 3, "an ioctl returns an int")]
     public void Malformed_lines_are_errors_naming_the_line(string text, int line, string message)
