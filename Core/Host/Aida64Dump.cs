@@ -35,15 +35,19 @@ public static class Aida64Dump
         {
             return Fail(source, 0, "the text is empty: expected AIDA64 lines 'CPUID LLLLLLLL: EAX-EBX-ECX-EDX'");
         }
+        if (TextLines.Check(text, source) is { } endings)
+        {
+            return new Result<HostCpu>.Error(endings);
+        }
 
         var builder = new DumpTableBuilder();
         string? cpuName = null;
         string? alias = null;
         var lineNumber = 0;
-        foreach (var rawLine in text.AsSpan().EnumerateLines())
+        foreach (var rawLine in TextLines.Split(text))
         {
             lineNumber++;
-            var line = rawLine.Trim();
+            var line = rawLine.AsSpan().Trim();
             if (IsSectionHeader(line))
             {
                 if (builder.Count > 0)

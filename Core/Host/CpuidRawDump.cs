@@ -32,14 +32,18 @@ public static class CpuidRawDump
         {
             return Fail(source, 0, "the text is empty: expected 'cpuid -r' lines '0xLLLLLLLL 0xSS: eax=0x... ebx=0x... ecx=0x... edx=0x...'");
         }
+        if (TextLines.Check(text, source) is { } endings)
+        {
+            return new Result<HostCpu>.Error(endings);
+        }
 
         var builder = new DumpTableBuilder();
         var cpuHeaders = 0;
         var lineNumber = 0;
-        foreach (var rawLine in text.AsSpan().EnumerateLines())
+        foreach (var rawLine in TextLines.Split(text))
         {
             lineNumber++;
-            var line = rawLine.Trim();
+            var line = rawLine.AsSpan().Trim();
             if (line.IsEmpty || line[0] == '#')
             {
                 continue;

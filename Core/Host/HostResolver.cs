@@ -54,7 +54,7 @@ public static class HostResolver
 
     private static bool IsAida64(string text)
     {
-        foreach (var line in text.AsSpan().EnumerateLines())
+        foreach (var line in TextLines.Split(text))
         {
             if (line.TrimStart().StartsWith(Aida64LinePrefix, StringComparison.Ordinal))
             {

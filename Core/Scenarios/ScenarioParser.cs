@@ -85,7 +85,11 @@ public static class ScenarioParser
         var profile = KernelProfile.Linux6_18;
         var steps = ImmutableArray.CreateBuilder<ScenarioStep>();
         var caughtBy = new List<CaughtBy>();
-        var lines = text.Split('\n');
+        if (TextLines.Check(text, source) is { } endings)
+        {
+            return new Result<Scenario>.Error(endings);
+        }
+        var lines = TextLines.Split(text);
         for (var n = 0; n < lines.Length; n++)
         {
             var line = lines[n];

@@ -82,4 +82,29 @@ public class CpuidRawParseErrorTests
 
         Assert.Equal(1, host.Cpuid.Count);
     }
+
+    [Theory]
+    [InlineData("\f")]
+    [InlineData("\u0085")]
+    [InlineData("\u2028")]
+    [InlineData("\u2029")]
+    public void A_form_feed_or_Unicode_separator_in_a_comment_stays_in_the_comment_and_line_numbers_match_grep(string separator)
+    {
+        var text = string.Join('\n', $"# hand-made{separator}0xnot a leaf", "CPU 0:", Good, "   0x0000000g 0x00: eax=0x00000000 ebx=0x00000000 ecx=0x00000000 edx=0x00000000", "");
+
+        Assert.Equal(4, Problem(CpuidRawDump.Parse(text, "sep.txt")).Line);
+        var aida = string.Join('\n', $"hand-made{separator}CPUID 0000000Z", "CPUID 00000000: 00000016-756E6547-6C65746E-49656E69", "", "CPUID 0000000G: 00000000-00000000-00000000-00000000", "");
+        Assert.Equal(4, Problem(Aida64Dump.Parse(aida, "sep.txt")).Line);
+    }
+
+    [Fact]
+    public void A_carriage_return_without_a_line_feed_is_an_error_naming_its_line_and_CRLF_is_fine()
+    {
+        var crlf = string.Join("\r\n", "# hand-made", "CPU 0:", Good, "");
+        Assert.Equal([0u], HostOf(CpuidRawDump.Parse(crlf, "crlf.txt")).Cpuid.Entries.Select(e => e.Function));
+
+        var crOnly = "# hand-made\rCPU 0:\r" + Good + "\r";
+        Assert.Equal(new ParseError("cr.txt", 1, "a carriage return without a line feed: lines must end in LF or CRLF"), Problem(CpuidRawDump.Parse(crOnly, "cr.txt")));
+        Assert.Equal(1, Problem(Aida64Dump.Parse(crOnly, "cr.txt")).Line);
+    }
 }

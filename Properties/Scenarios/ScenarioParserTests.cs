@@ -80,4 +80,14 @@ public class ScenarioParserTests
         Assert.Equal(6, report.Failure!.Line);
         Assert.Contains("Eager: ok 0; LazyUnfixed: -EINVAL", report.Failure.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_CR_only_scenario_is_an_error_at_line_1_not_a_missing_host_line()
+    {
+        var result = ScenarioParser.Parse("host skylake-sp\rset-cpuid2\rcpuid 1\r", "cr.scn");
+
+        var problem = Assert.IsType<Result<Scenario>.Error>(result).Problem;
+        Assert.Equal(("cr.scn", 1), (problem.Source, problem.Line));
+        Assert.Contains("carriage return without a line feed", problem.Message, StringComparison.Ordinal);
+    }
 }
