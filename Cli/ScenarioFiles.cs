@@ -87,10 +87,14 @@ public static class ScenarioFiles
         return host switch
         {
             Result<HostCpu>.Ok(var h) => new Result<Loaded>.Ok(new Loaded(scenario, h)),
-            Result<HostCpu>.Error(var problem) => new Result<Loaded>.Error(problem with { Source = $"{source}: host: {problem.Source}" }),
+            Result<HostCpu>.Error(var problem) => new Result<Loaded>.Error(new ParseError(source, scenario.HostLine, HostProblem(problem))),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
     }
+
+    /// <summary>What went wrong resolving the host line: an unknown preset, or the dump's own file, line and problem.</summary>
+    private static string HostProblem(ParseError problem) =>
+        problem.Line > 0 ? $"host dump {problem.Source}:{problem.Line}: {problem.Message}" : $"host: {problem.Message}";
 
     private static Result<ScenarioReport> Error(ParseError problem) => new Result<ScenarioReport>.Error(problem);
 }

@@ -14,6 +14,9 @@ public sealed record Scenario(string Source, HostSpec Host, KernelProfile Profil
     /// the correct policies and must fail when Lazy runs the variant (<c>caught-by NAME...</c> lines).
     /// </summary>
     public ValueArray<CaughtBy> CaughtBy { get; init; } = ValueArray<CaughtBy>.Empty;
+
+    /// <summary>The 1-based line of the <c>host</c> line, for errors the shell finds resolving it.</summary>
+    public int HostLine { get; init; }
 }
 
 /// <summary>A <c>caught-by</c> entry: the variant's name and the line that names it.</summary>

@@ -82,6 +82,7 @@ public static class ScenarioParser
     public static Result<Scenario> Parse(string text, string source)
     {
         HostSpec? host = null;
+        var hostLine = 0;
         var profile = KernelProfile.Linux6_18;
         var steps = ImmutableArray.CreateBuilder<ScenarioStep>();
         var caughtBy = new List<CaughtBy>();
@@ -111,10 +112,12 @@ public static class ScenarioParser
                     if (words.Length == 2)
                     {
                         host = new HostSpec.Preset(words[1]);
+                        hostLine = lineNo;
                     }
                     else if (words.Length == 3 && words[1].Equals("dump", StringComparison.OrdinalIgnoreCase))
                     {
                         host = new HostSpec.Dump(words[2]);
+                        hostLine = lineNo;
                     }
                     else
                     {
@@ -161,7 +164,7 @@ public static class ScenarioParser
         {
             return Fail(source, 0, "no 'host' line: name a preset ('host skylake-sp') or a dump ('host dump FILE')");
         }
-        return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()) { CaughtBy = new([.. caughtBy]) });
+        return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()) { CaughtBy = new([.. caughtBy]), HostLine = hostLine });
     }
 
     /// <summary>

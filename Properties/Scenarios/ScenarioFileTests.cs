@@ -70,4 +70,21 @@ public class ScenarioFileTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void An_unknown_host_preset_is_an_error_at_the_host_line()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"cpuidf-host-{Guid.NewGuid():N}.scn");
+        File.WriteAllText(path, "# a comment\n\nhost nosuch\nset-cpuid2\ncpuid 1\nexpect ecx.OSXSAVE=0\n");
+        try
+        {
+            var problem = Assert.IsType<Result<ScenarioReport>.Error>(ScenarioFiles.Run(path)).Problem;
+            Assert.Equal(3, problem.Line);
+            Assert.Contains("unknown host preset 'nosuch'", problem.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
