@@ -75,11 +75,25 @@ internal static class CheckCommand
         return null;
     }
 
+    /// <summary>
+    /// Time and rate go to stderr, so stdout is the same for every run of the same check (issue 17: one input, one
+    /// output); the figures on stdout are deterministic (docs/model-checking.md).
+    /// </summary>
+    private static void WriteTiming(CpuidfApp app, string label, ExplorationStatistics statistics)
+    {
+        if (statistics.Elapsed is { } elapsed)
+        {
+            app.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"time: {label}: {elapsed.TotalSeconds:F2} s, {statistics.StatesPerSecond:N0} states/s"));
+        }
+    }
+
     private static int Yardstick(CpuidfApp app, ExplorationOptions options, bool guard)
     {
         var model = new YardstickModel(YardstickModel.SkylakeSpLayout, guard);
         var result = WithProgress(app, "yardstick", options, o => Explorer.Explore<YardstickState, YardstickEvent, YardstickObservation, YardstickModel>(model, o));
-        app.Output.WriteLine($"yardstick (Skylake-SP, 6.15, quirk guard {(guard ? "on" : "off")}): {result}");
+        var label = $"yardstick (Skylake-SP, 6.15, quirk guard {(guard ? "on" : "off")})";
+        app.Output.WriteLine($"{label}: {result with { Statistics = result.Statistics with { Elapsed = null } }}");
+        WriteTiming(app, label, result.Statistics);
         return result.Holds ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
@@ -130,7 +144,8 @@ internal static class CheckCommand
                 var model = new KvmEquivalenceModel(configuration, KvmAlphabet.For(configuration, bounds));
                 var label = $"{host.Name} {Choices.KernelName(profile)} [{string.Join(", ", policies)}]";
                 var result = WithProgress(app, label, options, o => model.Explore(o));
-                app.Output.WriteLine($"{label}, {model.Alphabet.Count} events: {result}");
+                app.Output.WriteLine($"{label}, {model.Alphabet.Count} events: {result with { Statistics = result.Statistics with { Elapsed = null } }}");
+                WriteTiming(app, label, result.Statistics);
                 if (!result.Holds)
                 {
                     exit = ExitCodes.Failed;

@@ -125,9 +125,11 @@ internal static class RandomCommand
         WithProgress(app, run);
         var seconds = Math.Max(clock.GetElapsedTime(began).TotalSeconds, 1e-9);
         var scope = string.Create(CultureInfo.InvariantCulture, $"seed {seed}, traces {start}..{start + traces - 1}{(shard.IsWhole ? "" : $", shard {shard}")}");
-        var figures = string.Create(
+        var figures = string.Create(CultureInfo.InvariantCulture, $"checked {run.Checked} traces, {run.Events} events");
+        // Time and rates go to stderr, so the same seed gives byte-identical stdout.
+        app.Error.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"checked {run.Checked} traces, {run.Events} events in {seconds:F2} s ({run.Checked / seconds:N0} traces/s, {run.Events / seconds:N0} events/s)");
+            $"time: {seconds:F2} s ({run.Checked / seconds:N0} traces/s, {run.Events / seconds:N0} events/s)"));
         if (run.Failure is not { } failure)
         {
             app.Output.WriteLine($"random ({scope}): {figures}: {string.Join(", ", policies)} agree at every observation");
