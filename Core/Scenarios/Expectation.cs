@@ -22,4 +22,10 @@ public abstract record Expectation
 
     /// <summary>RDMSR returned this value.</summary>
     public sealed record MsrValue(ulong Value) : Expectation;
+
+    /// <summary>
+    /// The policies saw different things at the last step, as declared (the one real divergence, spec Modelling note 5).
+    /// Later expectations check the first policy's observation.
+    /// </summary>
+    public sealed record PoliciesDiffer : Expectation;
 }

@@ -421,7 +421,7 @@ public static class ScenarioParser
     {
         if (w.Length < 2)
         {
-            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | exit-to-l1 cpuid | xcr0 VALUE | sregs CR4 APIC_BASE | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid | xcr0 VALUE | sregs CR4 APIC_BASE | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
         }
         if (!steps.Any(s => s is not (ScenarioStep.Edit or ScenarioStep.Expect)))
         {
@@ -463,6 +463,9 @@ public static class ScenarioParser
                 return null;
             case "vmx-abort" when w.Length == 2:
                 Exactly(new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
+                return null;
+            case "policies-differ" when w.Length == 2:
+                Add(new Expectation.PoliciesDiffer());
                 return null;
             case "exit-to-l1" when w.Length == 3 && w[2].Equals("cpuid", StringComparison.OrdinalIgnoreCase):
                 Exactly(new Observation.ExitToL1(Observation.ExitToL1.Cpuid));

@@ -8,7 +8,8 @@ namespace CpuidFunctional.Core.Scenarios;
 
 /// <summary>
 /// Runs a scenario under several policies in lock-step (by default the three correct ones): every step must give
-/// every policy the same observation, and every expectation must hold. Stops at the first failure.
+/// every policy the same observation, unless the next line declares <c>expect policies-differ</c>, and every
+/// expectation must hold (on the first policy's observation). Stops at the first failure.
 /// </summary>
 public static class ScenarioRunner
 {
@@ -25,8 +26,9 @@ public static class ScenarioRunner
         var checks = 0;
         ScenarioReport Fail(int line, string message) => new(scenario.Source, events, checks, new ScenarioFailure(scenario.Source, line, message));
 
-        foreach (var step in scenario.Steps)
+        for (var s = 0; s < scenario.Steps.Count; s++)
         {
+            var step = scenario.Steps[s];
             VcpuEvent e;
             switch (step)
             {
@@ -43,6 +45,14 @@ public static class ScenarioRunner
                         return Fail(line, "'expect' before any step");
                     }
                     checks++;
+                    if (expected is Expectation.PoliciesDiffer)
+                    {
+                        if (last.All(o => Equals(o, last[0])))
+                        {
+                            return Fail(line, $"{text}: after '{lastEvent}' every policy saw {Show(last[0])}");
+                        }
+                        continue;
+                    }
                     if (Check(expected, last[0], states[0]) is { } why)
                     {
                         return Fail(line, $"{text}: after '{lastEvent}' {why}");
@@ -69,7 +79,8 @@ public static class ScenarioRunner
             }
             events++;
             lastEvent = e.ToString();
-            for (var i = 1; i < states.Length; i++)
+            var declared = s + 1 < scenario.Steps.Count && scenario.Steps[s + 1] is ScenarioStep.Expect(_, Expectation.PoliciesDiffer, _);
+            for (var i = 1; i < states.Length && !declared; i++)
             {
                 if (!Equals(last[i], last[0]))
                 {

@@ -90,4 +90,31 @@ public class ScenarioParserTests
         Assert.Equal(("cr.scn", 1), (problem.Source, problem.Line));
         Assert.Contains("carriage return without a line feed", problem.Message, StringComparison.Ordinal);
     }
+
+    private const string Divergence =
+        "host skylake-sp\nguest-cpuid host\nguest-cpuid set 1 ecx.MWAIT=0\nset-cpuid2\nrun\ncpuid 1\n"
+        + "wrmsr MISC_ENABLE MISC_DEFAULT|MISC_MWAIT\nmov-cr4 OSXSAVE\ndisable-quirks2 MISC_ENABLE_NO_MWAIT\ncpuid 1\n";
+
+    [Fact]
+    public void A_declared_divergence_passes_and_the_same_one_undeclared_fails_at_its_line()
+    {
+        ScenarioReport Run(string text) =>
+            ScenarioRunner.Run(((Result<Scenario>.Ok)ScenarioParser.Parse(text, "d.scn")).Value, CpuidFunctional.Core.Host.HostPresets.SkylakeSp);
+
+        Assert.True(Run(Divergence + "expect policies-differ\n").Passed);
+        var undeclared = Run(Divergence).Failure!;
+        Assert.Equal(10, undeclared.Line);
+        Assert.Contains("policies differ on 'CPUID 0x1.0x0'", undeclared.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Declaring_a_divergence_where_the_policies_agree_fails()
+    {
+        var scenario = ((Result<Scenario>.Ok)ScenarioParser.Parse("host skylake-sp\nset-cpuid2\ncpuid 1\nexpect policies-differ\n", "a.scn")).Value;
+
+        var failure = ScenarioRunner.Run(scenario, CpuidFunctional.Core.Host.HostPresets.SkylakeSp).Failure!;
+
+        Assert.Equal(4, failure.Line);
+        Assert.Contains("every policy saw", failure.Message, StringComparison.Ordinal);
+    }
 }
