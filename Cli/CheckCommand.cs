@@ -76,11 +76,19 @@ internal static class CheckCommand
     }
 
     /// <summary>
-    /// Time and rate go to stderr, so stdout is the same for every run of the same check (issue 17: one input, one
-    /// output); the figures on stdout are deterministic (docs/model-checking.md).
+    /// Prints a search's result after <paramref name="heading"/> on stdout without the time, which goes to stderr with
+    /// the rate, so stdout is the same for every run of the same check (its figures are deterministic,
+    /// docs/model-checking.md).
     /// </summary>
-    private static void WriteTiming(CpuidfApp app, string label, ExplorationStatistics statistics)
+    private static void WriteResult<TState, TEvent, TObservation>(
+        CpuidfApp app,
+        string label,
+        string heading,
+        ExplorationResult<TState, TEvent, TObservation> result
+    )
     {
+        var statistics = result.Statistics;
+        app.Output.WriteLine($"{heading}: {result with { Statistics = statistics with { Elapsed = null } }}");
         if (statistics.Elapsed is { } elapsed)
         {
             app.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"time: {label}: {elapsed.TotalSeconds:F2} s, {statistics.StatesPerSecond:N0} states/s"));
@@ -92,8 +100,7 @@ internal static class CheckCommand
         var model = new YardstickModel(YardstickModel.SkylakeSpLayout, guard);
         var result = WithProgress(app, "yardstick", options, o => Explorer.Explore<YardstickState, YardstickEvent, YardstickObservation, YardstickModel>(model, o));
         var label = $"yardstick (Skylake-SP, 6.15, quirk guard {(guard ? "on" : "off")})";
-        app.Output.WriteLine($"{label}: {result with { Statistics = result.Statistics with { Elapsed = null } }}");
-        WriteTiming(app, label, result.Statistics);
+        WriteResult(app, label, label, result);
         return result.Holds ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
@@ -144,8 +151,7 @@ internal static class CheckCommand
                 var model = new KvmEquivalenceModel(configuration, KvmAlphabet.For(configuration, bounds));
                 var label = $"{host.Name} {Choices.KernelName(profile)} [{string.Join(", ", policies)}]";
                 var result = WithProgress(app, label, options, o => model.Explore(o));
-                app.Output.WriteLine($"{label}, {model.Alphabet.Count} events: {result with { Statistics = result.Statistics with { Elapsed = null } }}");
-                WriteTiming(app, label, result.Statistics);
+                WriteResult(app, label, $"{label}, {model.Alphabet.Count} events", result);
                 if (!result.Holds)
                 {
                     exit = ExitCodes.Failed;

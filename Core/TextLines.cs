@@ -15,13 +15,12 @@ public static class TextLines
     /// <summary>A problem with the line endings (a CR without an LF), naming its 1-based line; null if there is none.</summary>
     public static ParseError? Check(string text, string source)
     {
-        var lines = text.Split('\n');
-        for (var n = 0; n < lines.Length; n++)
+        for (var i = text.IndexOf('\r'); i >= 0; i = text.IndexOf('\r', i + 1))
         {
-            var cr = lines[n].IndexOf('\r');
-            if (cr >= 0 && cr != lines[n].Length - 1)
+            if (i + 1 < text.Length && text[i + 1] != '\n')
             {
-                return new ParseError(source, n + 1, "a carriage return without a line feed: lines must end in LF or CRLF");
+                var line = text.AsSpan(0, i).Count('\n') + 1;
+                return new ParseError(source, line, "a carriage return without a line feed: lines must end in LF or CRLF");
             }
         }
         return null;

@@ -37,41 +37,26 @@ public static class WrongRules
     /// The nested VM exit's load of vmcs12's HOST_CR4 never triggers (the VMX half of the 2020 bug fixed by sinking
     /// the update into the vendor <c>set_cr4</c>).
     /// </summary>
-    public static KvmRules VmExitCr4NotTrigger { get; } = KvmRules.Kvm with
-    {
-        Name = nameof(VmExitCr4NotTrigger),
-        IsTrigger = static (vm, e, w) =>
-            !(e is VcpuEvent.NestedVmExit && w.Site == TriggerSite.SetCr4) && KvmRules.KvmTriggers(vm, e, w),
-    };
+    public static KvmRules VmExitCr4NotTrigger { get; } =
+        WithoutDuring(nameof(VmExitCr4NotTrigger), static e => e is VcpuEvent.NestedVmExit, TriggerSite.SetCr4);
 
     /// <summary>SMM entry clears CR4 without any trigger.</summary>
-    public static KvmRules SmiNotTrigger { get; } = KvmRules.Kvm with
-    {
-        Name = nameof(SmiNotTrigger),
-        IsTrigger = static (vm, e, w) => e is not VcpuEvent.EnterSmm && KvmRules.KvmTriggers(vm, e, w),
-    };
+    public static KvmRules SmiNotTrigger { get; } =
+        WithoutDuring(nameof(SmiNotTrigger), static e => e is VcpuEvent.EnterSmm, Enum.GetValues<TriggerSite>());
 
     /// <summary>
     /// The nested VM entry's load of vmcs12's GUEST_CR4 never triggers (the VM-entry half of the 2020 bug: after entry
     /// L2 saw L1's OSXSAVE/OSPKE).
     /// </summary>
-    public static KvmRules VmEntryCr4NotTrigger { get; } = KvmRules.Kvm with
-    {
-        Name = nameof(VmEntryCr4NotTrigger),
-        IsTrigger = static (vm, e, w) =>
-            !(e is VcpuEvent.NestedVmEntry && w.Site == TriggerSite.SetCr4) && KvmRules.KvmTriggers(vm, e, w),
-    };
+    public static KvmRules VmEntryCr4NotTrigger { get; } =
+        WithoutDuring(nameof(VmEntryCr4NotTrigger), static e => e is VcpuEvent.NestedVmEntry, TriggerSite.SetCr4);
 
     /// <summary>
     /// RESET assigns XCR0 and IA32_XSS directly, without the writes' triggers, so the XSAVE sizes are not refreshed
     /// (the bug fixed by 05a9e065059e, which routed them through <c>__kvm_set_xcr</c> and the MSR write).
     /// </summary>
-    public static KvmRules ResetAssignsXcr0AndXss { get; } = KvmRules.Kvm with
-    {
-        Name = nameof(ResetAssignsXcr0AndXss),
-        IsTrigger = static (vm, e, w) =>
-            !(e is VcpuEvent.Reset && w.Site is TriggerSite.SetXcr or TriggerSite.SetXss) && KvmRules.KvmTriggers(vm, e, w),
-    };
+    public static KvmRules ResetAssignsXcr0AndXss { get; } =
+        WithoutDuring(nameof(ResetAssignsXcr0AndXss), static e => e is VcpuEvent.Reset, TriggerSite.SetXcr, TriggerSite.SetXss);
 
     /// <summary>Guest CPUID and KVM_GET_CPUID2 clear the marker but skip the update.</summary>
     public static KvmRules ClearMarkerWithoutMaterialize { get; } = KvmRules.Kvm with
@@ -145,9 +130,12 @@ public static class WrongRules
     public static KvmRules? Named(string name) => All.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>KVM's rules with the triggers at some sites dropped.</summary>
-    private static KvmRules Without(string name, params TriggerSite[] sites) => KvmRules.Kvm with
+    private static KvmRules Without(string name, params TriggerSite[] sites) => WithoutDuring(name, static _ => true, sites);
+
+    /// <summary>KVM's rules with the triggers at some sites dropped while handling the events <paramref name="during"/> picks.</summary>
+    private static KvmRules WithoutDuring(string name, Func<VcpuEvent, bool> during, params TriggerSite[] sites) => KvmRules.Kvm with
     {
         Name = name,
-        IsTrigger = (vm, e, w) => Array.IndexOf(sites, w.Site) < 0 && KvmRules.KvmTriggers(vm, e, w),
+        IsTrigger = (vm, e, w) => !(during(e) && Array.IndexOf(sites, w.Site) >= 0) && KvmRules.KvmTriggers(vm, e, w),
     };
 }
