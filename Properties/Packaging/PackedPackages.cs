@@ -69,6 +69,11 @@ public sealed class PackedPackages : IDisposable
         start.Environment["DOTNET_CLI_HOME"] = Path.Combine(Root, "home");
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // No build servers outlive the command: a reused MSBuild node or compiler server would keep this run's
+        // private cache as its own and could still be writing there while Dispose deletes the folder.
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
+        start.Environment["UseSharedCompilation"] = "false";
 
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
@@ -83,11 +88,64 @@ public sealed class PackedPackages : IDisposable
         return new CommandResult(command, process.ExitCode, output.Result, error.Result);
     }
 
+    /// <summary>
+    /// The processes (pid and command) whose environment points at this run's private package cache: on Linux, read
+    /// from /proc; elsewhere none are found. After a command has returned there should be none.
+    /// </summary>
+    public IReadOnlyList<string> ProcessesUsingTheCache()
+    {
+        var marker = $"NUGET_PACKAGES={Path.Combine(Root, "nuget-cache")}";
+        var found = new List<string>();
+        foreach (var dir in Directory.Exists("/proc") ? Directory.EnumerateDirectories("/proc") : [])
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "environ")).Split('\0').Contains(marker))
+                {
+                    found.Add($"{pid} {File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ').Trim()}");
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // the process ended while we looked, or is not ours to read
+            }
+        }
+        return found;
+    }
+
     /// <summary>Where the dotnet CLI and NuGet keep per-user files: DOTNET_CLI_HOME, else the user's home.</summary>
     private static string CliHome() =>
         Environment.GetEnvironmentVariable("DOTNET_CLI_HOME") is { Length: > 0 } home ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
-    public void Dispose() => Directory.Delete(Root, recursive: true);
+    /// <summary>
+    /// Deletes the temporary folder. A process that outlived its command (one killed on timeout, say) may still be
+    /// finishing a write there, so a failed delete is retried briefly; a folder that still cannot be deleted is left
+    /// in the temporary directory rather than failing the tests that already ran.
+    /// </summary>
+    public void Dispose()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(Root, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 10)
+            {
+                Thread.Sleep(TimeSpan.FromMilliseconds(200));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"warning: could not delete {Root}: {e.Message}");
+                return;
+            }
+        }
+    }
 }
 
 /// <summary>What a <c>dotnet</c> command printed and how it exited.</summary>
