@@ -407,7 +407,7 @@ public static class Kvm
         }
 
         /// <summary>KVM_GET_MSRS (<c>__msr_io</c>): host-initiated reads until the first refusal.</summary>
-        private Observation GetMsrs(Vcpu v, ValueArray<uint> indices)
+        private static Observation GetMsrs(Vcpu v, ValueArray<uint> indices)
         {
             var read = new List<MsrEntry>();
             foreach (var index in indices)

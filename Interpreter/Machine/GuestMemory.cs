@@ -28,6 +28,7 @@ public sealed class GuestMemory
     public static GuestMemory Empty { get; } = new(MakeZeroRoot());
 
     /// <summary>Whether <paramref name="size"/> bytes at <paramref name="address"/> lie inside guest memory.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "A memory answers for its own bounds; that every memory has the same size today is the layout's choice, not the API's.")]
     public bool Contains(ulong address, int size) =>
         address < MachineLayout.MemorySize && (ulong)size <= MachineLayout.MemorySize - address;
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace CpuidFunctional.Core.Checking.Yardstick;
@@ -24,8 +25,8 @@ public readonly record struct YardstickObservation(bool Observed, uint Lazy, uin
         var eagerClass = (int)(Eager >> YardstickState.TableSizeShift) & 0xF;
         if (lazyClass != eagerClass && Sizes is { } s)
         {
-            sb.Append($"0xD.0:EBX lazy {s.Standard(lazyClass)}, eager {s.Standard(eagerClass)}; ");
-            sb.Append($"0xD.1:EBX lazy {s.Compacted(lazyClass)}, eager {s.Compacted(eagerClass)}; ");
+            sb.Append(CultureInfo.InvariantCulture, $"0xD.0:EBX lazy {s.Standard(lazyClass)}, eager {s.Standard(eagerClass)}; ");
+            sb.Append(CultureInfo.InvariantCulture, $"0xD.1:EBX lazy {s.Compacted(lazyClass)}, eager {s.Compacted(eagerClass)}; ");
         }
         return sb.ToString().TrimEnd(' ', ';');
     }
@@ -36,7 +37,7 @@ public readonly record struct YardstickObservation(bool Observed, uint Lazy, uin
         var eager = (Eager & bit) != 0 ? 1 : 0;
         if (lazy != eager)
         {
-            sb.Append($"{name}: lazy {lazy}, eager {eager}; ");
+            sb.Append(CultureInfo.InvariantCulture, $"{name}: lazy {lazy}, eager {eager}; ");
         }
     }
 
