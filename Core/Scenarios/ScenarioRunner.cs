@@ -142,26 +142,18 @@ public static class ScenarioRunner
                 }
             case Expectation.Entry(var leaf, var sub, var register, var mask, var value):
                 {
-                    if (seen is not Observation.Cpuid2 c)
+                    if (FindEntry(seen, leaf, sub, out var entry) is { } missing)
                     {
-                        return $"expected a KVM_GET_CPUID2 table, got {Show(seen)}";
-                    }
-                    if (c.Table.Find(leaf, sub) is not { } entry)
-                    {
-                        return $"the table has no entry for {CpuidEdit.Key(leaf, sub)}";
+                        return missing;
                     }
                     var actual = entry.Get(register);
                     return (actual & mask) == value ? null : $"entry {CpuidEdit.Key(leaf, sub)}: " + Differs(register, mask, value, actual);
                 }
             case Expectation.EntryFlags(var leaf, var sub, var flags):
                 {
-                    if (seen is not Observation.Cpuid2 c)
+                    if (FindEntry(seen, leaf, sub, out var entry) is { } missing)
                     {
-                        return $"expected a KVM_GET_CPUID2 table, got {Show(seen)}";
-                    }
-                    if (c.Table.Find(leaf, sub) is not { } entry)
-                    {
-                        return $"the table has no entry for {CpuidEdit.Key(leaf, sub)}";
+                        return missing;
                     }
                     return entry.Flags == flags ? null : $"entry {CpuidEdit.Key(leaf, sub)}: flags expected {Hex((ulong)flags)}, got {Hex((ulong)entry.Flags)}";
                 }
@@ -199,6 +191,22 @@ public static class ScenarioRunner
             default:
                 throw new System.Diagnostics.UnreachableException(expected.GetType().Name);
         }
+    }
+
+    /// <summary>The KVM_GET_CPUID2 table's entry for (leaf, sub-leaf) by KVM's lookup; null, or why there is none.</summary>
+    private static string? FindEntry(Observation? seen, uint leaf, uint sub, out CpuidEntry entry)
+    {
+        entry = default;
+        if (seen is not Observation.Cpuid2 c)
+        {
+            return $"expected a KVM_GET_CPUID2 table, got {Show(seen)}";
+        }
+        if (c.Table.Find(leaf, sub) is not { } found)
+        {
+            return $"the table has no entry for {CpuidEdit.Key(leaf, sub)}";
+        }
+        entry = found;
+        return null;
     }
 
     private static string Differs(CpuidRegister register, uint mask, uint value, uint actual)

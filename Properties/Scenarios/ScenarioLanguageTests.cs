@@ -16,9 +16,6 @@ public class ScenarioLanguageTests
 
     private static ScenarioFailure Fails(string text) => Assert.IsType<ScenarioFailure>(Run(text).Failure);
 
-    private static ParseError ErrorOf(string text) =>
-        Assert.IsType<Result<Scenario>.Error>(ScenarioParser.Parse(text, "t.scn")).Problem;
-
     private const string MwaitOwnedByMsr =
         "host skylake-sp\ndisable-quirks2 MISC_ENABLE_NO_MWAIT\nguest-cpuid set 1 ecx.MWAIT=1\nset-cpuid2\nget-cpuid2\n";
 
@@ -52,23 +49,6 @@ public class ScenarioLanguageTests
         var before = Run("host skylake-sp\nvm\ndisable-quirks2 MISC_ENABLE_NO_MWAIT\nexpect ok\ncreate-vcpu\nguest-cpuid set 1 ecx.MWAIT=1\nset-cpuid2\nget-cpuid2\nexpect entry 1 ecx.MWAIT=0\n");
         Assert.True(before.Passed, before.ToString());
         Passes(MwaitOwnedByMsr + "expect entry 1 ecx.MWAIT=0\n");
-    }
-
-    [Theory]
-    [InlineData("host skylake-sp\nset-cpuid2\ncreate-vcpu\n", 3, "create-vcpu after line 2")]
-    [InlineData("host skylake-sp\nvm\nexpect ok\n", 3, "'expect' before any step")]
-    [InlineData("host skylake-sp\ndisable-quirks2 0x10\ncreate-vcpu\nexpect ok\n", 4, "'expect' before any step")]
-    [InlineData("host skylake-sp\nvm\nkernel 6.1\n", 3, "as 'vm kernel 6.x'")]
-    [InlineData("host skylake-sp\nvm kernel 5.4\n", 2, "usage: vm")]
-    [InlineData("host skylake-sp\nset-sregs cr4=0 cr4=0\n", 2, "'cr4' given twice")]
-    [InlineData("host skylake-sp\nset-sregs cr3=0\n", 2, "unknown set-sregs field 'cr3'")]
-    [InlineData("host skylake-sp\nguest-cpuid add 0x40000000 eax.1=1\n", 2, "whole registers")]
-    public void Misplaced_or_malformed_v2_lines_are_errors_naming_the_line(string text, int line, string message)
-    {
-        var error = ErrorOf(text);
-
-        Assert.Equal(line, error.Line);
-        Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
