@@ -96,6 +96,8 @@ public static class Kvm
                 // MOV to CR4, WRMSR and RDMSR are privileged: #GP at CPL > 0 before KVM sees them.
                 VcpuEvent.MovToCr4 when v.Cpl != 0 => Unchanged(Gp),
                 VcpuEvent.MovToCr4(var cr4) => KvmSetCr4(v, cr4),
+                // MOV from CR4 is privileged too; KVM does not intercept it (reads of bits it owns come from the read shadow).
+                VcpuEvent.MovFromCr4 => Unchanged(v.Cpl != 0 ? Gp : new Observation.Cr4Value(v.Cr4)),
                 VcpuEvent.Xsetbv(var index, var value) => KvmEmulateXsetbv(v, index, value),
                 VcpuEvent.Wrmsr when v.Cpl != 0 => Unchanged(Gp),
                 VcpuEvent.Wrmsr(var index, var value) => SetMsr(v, index, value, hostInitiated: false) is { } w ? Done(w) : Unchanged(Gp),
@@ -114,12 +116,12 @@ public static class Kvm
                 VcpuEvent.SevEsSyncFromGhcb(var xcr0, var xss) => Done(SevEsSyncFromGhcb(v, xcr0, xss)),
                 VcpuEvent.NestedVmEntry entry => NestedVmxEnterNonRootMode(v, entry),
                 VcpuEvent.NestedVmExit exit => NestedVmxVmexit(v, exit),
-                VcpuEvent.SetSregs(var cr4, var apicBase) => SetSregs(v, cr4, apicBase),
+                VcpuEvent.SetSregs(var cr4, var apicBase) sregs => SetSregs(v, sregs.Cr0 ?? v.Cr0, cr4, sregs.Efer ?? v.Efer, apicBase),
                 VcpuEvent.SetXcrs(var xcr0) => SetXcrs(v, xcr0),
                 VcpuEvent.SetMsrs(var entries) => SetMsrs(v, entries),
                 VcpuEvent.SetCpuid2(var table) => KvmSetCpuid(v, table),
                 VcpuEvent.GetCpuid2(var nent) => GetCpuid2(v, nent),
-                VcpuEvent.GetSregs => Unchanged(new Observation.Sregs(v.Cr4, v.ApicBase)),
+                VcpuEvent.GetSregs => Unchanged(new Observation.Sregs(v.Cr4, v.ApicBase) { Cr0 = v.Cr0, Efer = v.Efer }),
                 VcpuEvent.GetXcrs => Unchanged(GuestFeature.Xsave.In(Vm.Host.Cpuid) ? new Observation.Xcrs(1, v.Xcr0) : new Observation.Xcrs(0, 0)),
                 VcpuEvent.GetMsrs(var indices) => Unchanged(GetMsrs(v, indices)),
                 VcpuEvent.DisableQuirks2(var mask) => DisableQuirks2(mask),
@@ -595,9 +597,16 @@ public static class Kvm
         private Written EmRsm(Vcpu v) =>
             VendorSetCr4(v with { Cpl = v.SmramCpl, Rare = v.Rare with { InSmm = false } }, v.SmramCr4);
 
-        /// <summary><c>kvm_vcpu_reset(vcpu, true)</c>: CR4 ← 0 and CPL 0; INIT is blocked (latched) in SMM.</summary>
+        /// <summary>
+        /// <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 ← ET with CD and NW kept, EFER ← 0, CR4 ← 0 and CPL 0; INIT is
+        /// blocked (latched) in SMM.
+        /// </summary>
         private Written KvmVcpuInit(Vcpu v) =>
-            v.InSmm ? v : VendorSetCr4(v.Cpl == 0 ? v : v with { Cpl = 0 }, 0);
+            v.InSmm ? v : VendorSetCr4(ResetCr0AndEfer(v.Cpl == 0 ? v : v with { Cpl = 0 }, Cr0.AfterInit(v.Cr0)), 0);
+
+        /// <summary>The CR0 and EFER loads of <c>kvm_vcpu_reset</c> (EFER ← 0); the same vCPU if they change nothing.</summary>
+        private static Vcpu ResetCr0AndEfer(Vcpu v, ulong cr0) =>
+            v.Cr0 == cr0 && v.Efer == 0 ? v : v with { Rare = v.Rare with { Cr0 = cr0, Efer = 0 } };
 
         /// <summary>
         /// <c>kvm_vcpu_reset(vcpu, false)</c>, in the kernel's order: the local APIC reset puts APIC base back to its
@@ -611,6 +620,7 @@ public static class Kvm
             var w = ApicSetBase(v, Msr.ApicBaseDefault);
             var a = w.Vcpu;
             var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false };
+            rare = rare.Cr0 == Cr0.AtReset && rare.Efer == 0 ? rare : rare with { Cr0 = Cr0.AtReset, Efer = 0 };
             var plain = a with { Cpl = 0, GuestMode = false, Rare = rare == a.Rare ? a.Rare : rare };
             w = w.Then(plain == a ? a : plain);
             w = w.Then(SetXcr(w.Vcpu, 0, Xcr0.Fp) ?? w.Vcpu);
@@ -661,13 +671,13 @@ public static class Kvm
         // ---- KVM_SET_SREGS ----
 
         /// <summary>
-        /// KVM_SET_SREGS (<c>__set_sregs_common</c>): EINVAL for an invalid CR4 (<c>kvm_is_valid_sregs</c>) or a refused
-        /// APIC base (host-initiated: transitions are free, reserved bits and the invalid mode are not); then the APIC
-        /// base, then CR4 through <c>set_cr4</c>.
+        /// KVM_SET_SREGS (<c>__set_sregs_common</c>): EINVAL, with nothing changed, for an invalid CR4, CR0 or EFER
+        /// (<c>kvm_is_valid_sregs</c>) or a refused APIC base (host-initiated: transitions are free, reserved bits and
+        /// the invalid mode are not); then the APIC base, EFER and CR0, then CR4 through <c>set_cr4</c>.
         /// </summary>
-        private Transition SetSregs(Vcpu v, ulong cr4, ulong apicBase)
+        private Transition SetSregs(Vcpu v, ulong cr0, ulong cr4, ulong efer, ulong apicBase)
         {
-            if (!IsValidCr4(v, cr4))
+            if (!IsValidCr4(v, cr4) || !Cr0.IsValid(cr0) || !Efer.IsValidWith(efer, cr0, cr4))
             {
                 return Unchanged(Einval);
             }
@@ -675,7 +685,9 @@ public static class Kvm
             {
                 return Unchanged(Einval);
             }
-            return Done(withApic.Then(VendorSetCr4(withApic.Vcpu, cr4)), Ok0);
+            var a = withApic.Vcpu;
+            var withCr0 = a.Cr0 == cr0 && a.Efer == efer ? a : a with { Rare = a.Rare with { Cr0 = cr0, Efer = efer } };
+            return Done(withApic.Then(VendorSetCr4(withCr0, cr4)), Ok0);
         }
     }
 

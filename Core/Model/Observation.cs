@@ -122,8 +122,21 @@ public abstract record Observation
     /// <summary>KVM_GET_SREGS: the modelled registers.</summary>
     public sealed record Sregs(ulong Cr4, ulong ApicBase) : Observation
     {
+        /// <summary>CR0 (the RESET value unless KVM_SET_SREGS, RESET or INIT changed it).</summary>
+        public ulong Cr0 { get; init; } = State.Cr0.AtReset;
+
+        /// <summary>IA32_EFER.</summary>
+        public ulong Efer { get; init; }
+
         /// <inheritdoc/>
-        public override string ToString() => $"sregs cr4=0x{Cr4:x} apic_base=0x{ApicBase:x}";
+        public override string ToString() => $"sregs cr0=0x{Cr0:x} cr4=0x{Cr4:x} efer=0x{Efer:x} apic_base=0x{ApicBase:x}";
+    }
+
+    /// <summary>What a guest MOV from CR4 read.</summary>
+    public sealed record Cr4Value(ulong Value) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"CR4 0x{Value:x}";
     }
 
     /// <summary>KVM_GET_XCRS: the registers returned (0 without host XSAVE, else 1: XCR0).</summary>

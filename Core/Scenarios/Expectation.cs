@@ -17,6 +17,21 @@ public abstract record Expectation
     /// <summary>The KVM_GET_CPUID2 table's entry for (leaf, sub-leaf), by KVM's lookup, has this register value (under <see cref="Mask"/>).</summary>
     public sealed record Entry(uint Leaf, uint Subleaf, CpuidRegister Name, uint Mask, uint Value) : Expectation;
 
+    /// <summary>The KVM_GET_CPUID2 table's entry for (leaf, sub-leaf), by KVM's lookup, has these flags.</summary>
+    public sealed record EntryFlags(uint Leaf, uint Subleaf, CpuidFlags Flags) : Expectation;
+
+    /// <summary>
+    /// The <c>nent</c> KVM_GET_CPUID2 leaves in the caller's header: the table's size on success, the caller's own on
+    /// E2BIG (<c>kvm_vcpu_ioctl_get_cpuid2</c> copies the header back only on success).
+    /// </summary>
+    public sealed record Nent(int Value) : Expectation;
+
+    /// <summary>
+    /// KVM_GET_SREGS read these registers; a null field is not checked (set_sregs_test's "KVM didn't change anything"
+    /// after a refused KVM_SET_SREGS).
+    /// </summary>
+    public sealed record Sregs(ulong? Cr0, ulong? Cr4, ulong? Efer, ulong? ApicBase) : Expectation;
+
     /// <summary>The KVM_GET_CPUID2 table has no entry for (leaf, sub-leaf).</summary>
     public sealed record NoEntry(uint Leaf, uint Subleaf) : Expectation;
 

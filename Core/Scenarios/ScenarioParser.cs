@@ -30,6 +30,7 @@ public static class ScenarioParser
         ["PKE"] = Cr4.Pke,
         ["CET"] = Cr4.Cet,
         ["PKS"] = Cr4.Pks,
+        ["SMXE"] = Cr4.Smxe,
         // XCR0 groups
         ["X87"] = Xcr0.Fp,
         ["SSE"] = Xcr0.Sse,
@@ -132,19 +133,22 @@ public static class ScenarioParser
                     caughtBy.AddRange(words.Skip(1).Select(name => new CaughtBy(lineNo, name)));
                     continue;
                 case "kernel":
-                    KernelProfile? named = words.Length != 2 ? null : words[1] switch
+                    if (steps.Any(s => s is ScenarioStep.NewVm))
                     {
-                        "6.1" => KernelProfile.Linux6_1,
-                        "6.15" => KernelProfile.Linux6_15,
-                        "6.18" => KernelProfile.Linux6_18,
-                        _ => null,
-                    };
-                    if (named is not { } p)
+                        return Fail(source, lineNo, "a 'kernel' line after a 'vm' line: give a later VM its kernel as 'vm kernel 6.x'");
+                    }
+                    if (words.Length != 2 || Kernel(words[1]) is not { } p)
                     {
                         return Fail(source, lineNo, $"expected 'kernel 6.1', 'kernel 6.15' or 'kernel 6.18', found '{content}'");
                     }
                     profile = p;
                     continue;
+                case "vm":
+                    error = ParseVm(words, lineNo, steps);
+                    break;
+                case "create-vcpu":
+                    error = ParseCreateVcpu(words, lineNo, steps);
+                    break;
                 case "expect":
                     error = ParseExpect(words, content, lineNo, steps);
                     break;
@@ -188,6 +192,54 @@ public static class ScenarioParser
         return line;
     }
 
+    private static KernelProfile? Kernel(string version) =>
+        version switch
+        {
+            "6.1" => KernelProfile.Linux6_1,
+            "6.15" => KernelProfile.Linux6_15,
+            "6.18" => KernelProfile.Linux6_18,
+            _ => null,
+        };
+
+    /// <summary>The steps of the current VM: those after the last <c>vm</c> line (all of them before the first).</summary>
+    private static IEnumerable<ScenarioStep> CurrentVm(ImmutableArray<ScenarioStep>.Builder steps) =>
+        Enumerable.Reverse(steps).TakeWhile(s => s is not ScenarioStep.NewVm);
+
+    /// <summary>Whether a step acts on the VM only (KVM_CAP_DISABLE_QUIRKS2 is a VM ioctl) or edits the table in userspace.</summary>
+    private static bool IsVmLevel(ScenarioStep step) =>
+        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2);
+
+    /// <summary><c>vm [kernel 6.x]</c>: a new VM on the same host, with the file's kernel unless given.</summary>
+    private static string? ParseVm(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
+    {
+        if (w.Length == 1)
+        {
+            steps.Add(new ScenarioStep.NewVm(line, null));
+            return null;
+        }
+        if (w.Length == 3 && w[1].Equals("kernel", StringComparison.OrdinalIgnoreCase) && Kernel(w[2]) is { } p)
+        {
+            steps.Add(new ScenarioStep.NewVm(line, p));
+            return null;
+        }
+        return "usage: vm [kernel 6.1|6.15|6.18] (a new VM with one vCPU on the same host)";
+    }
+
+    /// <summary><c>create-vcpu</c>: only VM-level steps (disable-quirks2, table edits) may come before it in its VM.</summary>
+    private static string? ParseCreateVcpu(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
+    {
+        if (w.Length != 1)
+        {
+            return "usage: create-vcpu";
+        }
+        if (CurrentVm(steps).FirstOrDefault(s => !IsVmLevel(s)) is { } before)
+        {
+            return $"create-vcpu after line {before.Line}, which needs the vCPU: only disable-quirks2 and guest-cpuid may come before it";
+        }
+        steps.Add(new ScenarioStep.CreateVcpu(line));
+        return null;
+    }
+
     private static Result<Scenario> Fail(string source, int line, string message) =>
         new Result<Scenario>.Error(new ParseError(source, line, message));
 
@@ -223,39 +275,15 @@ public static class ScenarioParser
                 }
             case "set-sregs":
                 {
-                    if (Arity(1, 2, "set-sregs cr4=VALUE [apic-base=VALUE]") is { } usage)
+                    if (w.Length < 2)
                     {
-                        return usage;
+                        return "usage: set-sregs [cr0=VALUE] [cr4=VALUE] [efer=VALUE] [apic-base=VALUE] (the others keep their values)";
                     }
-                    ulong? cr4 = null;
-                    ulong? apic = null;
-                    foreach (var term in w.Skip(1))
-                    {
-                        var (key, text) = Split(term);
-                        if (text is null || Value(text, out var v) is { } bad)
-                        {
-                            return $"bad set-sregs term '{term}': expected cr4=VALUE or apic-base=VALUE";
-                        }
-                        if (key.Equals("cr4", StringComparison.OrdinalIgnoreCase))
-                        {
-                            cr4 = v;
-                        }
-                        else if (key.Equals("apic-base", StringComparison.OrdinalIgnoreCase))
-                        {
-                            apic = v;
-                        }
-                        else
-                        {
-                            return $"unknown set-sregs field '{key}': expected cr4 or apic-base";
-                        }
-                    }
-                    if (cr4 is not { } c)
-                    {
-                        return "set-sregs needs cr4=VALUE";
-                    }
-                    steps.Add(new ScenarioStep.SetSregs(line, c, apic));
-                    return null;
+                    var error = SregsTerms(w, "set-sregs", out var sregs);
+                    return error ?? Done(() => steps.Add(new ScenarioStep.SetSregs(line, sregs.Cr0, sregs.Cr4, sregs.Efer, sregs.ApicBase)));
                 }
+            case "mov-from-cr4":
+                return Arity(0, 0, "mov-from-cr4") ?? Done(() => Add(new VcpuEvent.MovFromCr4()));
             case "set-xcrs":
                 return Arity(1, 1, "set-xcrs XCR0") ?? OneValue(w[1], v => Add(new VcpuEvent.SetXcrs(v)));
             case "set-msrs":
@@ -384,7 +412,7 @@ public static class ScenarioParser
 
     private static string? ParseEdit(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
     {
-        const string Usage = "usage: guest-cpuid host | drop LEAF[.SUB] | set LEAF.SUB REG=VALUE | set LEAF.SUB REG.BIT=0|1 | unflag LEAF.SUB";
+        const string Usage = "usage: guest-cpuid host | drop LEAF[.SUB] | set LEAF.SUB REG=VALUE | set LEAF.SUB REG.BIT=0|1 | unflag LEAF.SUB | add LEAF[.SUB] [REG=VALUE ...] | fill FIRST COUNT";
         if (w.Length < 2)
         {
             return Usage;
@@ -412,6 +440,40 @@ public static class ScenarioParser
                     Add(bit is { } b ? new CpuidEdit.SetBit(leaf, sub ?? 0, register, b, value != 0) : new CpuidEdit.SetRegister(leaf, sub ?? 0, register, value));
                     return null;
                 }
+            case "add" when w.Length >= 3:
+                {
+                    if (Leaf(w[2], out var leaf, out var sub) is { } bad)
+                    {
+                        return bad;
+                    }
+                    var regs = new uint[4];
+                    foreach (var term in w.Skip(3))
+                    {
+                        if (RegisterTerm(term, out var register, out var bit, out var value) is { } badTerm)
+                        {
+                            return badTerm;
+                        }
+                        if (bit is not null)
+                        {
+                            return $"guest-cpuid add takes whole registers (REG=VALUE), found '{term}'";
+                        }
+                        regs[(int)register] = value;
+                    }
+                    Add(new CpuidEdit.Add(leaf, sub, regs[0], regs[1], regs[2], regs[3]));
+                    return null;
+                }
+            case "fill" when w.Length == 4:
+                {
+                    if (Value(w[2], out var first) is { } bad)
+                    {
+                        return bad;
+                    }
+                    if (first > uint.MaxValue)
+                    {
+                        return $"leaf {w[2]} does not fit in 32 bits";
+                    }
+                    return OneValue(w[3], n => Add(new CpuidEdit.Fill((uint)first, (uint)n)), max: 4096);
+                }
             default:
                 return Usage;
         }
@@ -421,9 +483,11 @@ public static class ScenarioParser
     {
         if (w.Length < 2)
         {
-            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid | xcr0 VALUE | sregs CR4 APIC_BASE | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE | no-entry LEAF.SUB";
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid | xcr0 VALUE | cr4 VALUE | sregs CR4 APIC_BASE | sregs [cr0=V] [cr4=V] [efer=V] [apic-base=V] | nent N | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE|flags=V ... | no-entry LEAF.SUB";
         }
-        if (!steps.Any(s => s is not (ScenarioStep.Edit or ScenarioStep.Expect)))
+        // The step an expectation checks: the last one that is not an edit or an expectation, within the current VM.
+        var observed = Enumerable.Reverse(steps).FirstOrDefault(s => s is not (ScenarioStep.Edit or ScenarioStep.Expect));
+        if (observed is null or ScenarioStep.NewVm or ScenarioStep.CreateVcpu)
         {
             return "'expect' before any step: an expectation checks what the step before it observed";
         }
@@ -472,14 +536,23 @@ public static class ScenarioParser
                 return null;
             case "xcr0" when w.Length == 3:
                 return OneValue(w[2], v => Exactly(new Observation.Xcr0Value(v)));
-            case "sregs" when w.Length == 4:
+            case "sregs" when w.Length == 4 && !w[2].Contains('=', StringComparison.Ordinal):
                 {
                     if (Value(w[2], out var cr4) is { } badCr4)
                     {
                         return badCr4;
                     }
-                    return OneValue(w[3], apic => Exactly(new Observation.Sregs(cr4, apic)));
+                    return OneValue(w[3], apic => Add(new Expectation.Sregs(null, cr4, null, apic)));
                 }
+            case "sregs" when w.Length >= 3:
+                {
+                    var error = SregsTerms(w.AsSpan(1).ToArray(), "expect sregs", out var sregs);
+                    return error ?? Done(() => Add(sregs));
+                }
+            case "cr4" when w.Length == 3:
+                return OneValue(w[2], v => Exactly(new Observation.Cr4Value(v)));
+            case "nent" when w.Length == 3:
+                return OneValue(w[2], v => Add(new Expectation.Nent((int)v)), max: int.MaxValue);
             case "xcrs" when w.Length == 3 && w[2].Equals("none", StringComparison.OrdinalIgnoreCase):
                 Exactly(new Observation.Xcrs(0, 0));
                 return null;
@@ -507,6 +580,14 @@ public static class ScenarioParser
                     }
                     foreach (var term in w.Skip(3))
                     {
+                        if (Split(term) is ("flags" or "FLAGS", { } flagsText))
+                        {
+                            if (OneValue(flagsText, v => Add(new Expectation.EntryFlags(leaf, sub ?? 0, (CpuidFlags)v)), max: uint.MaxValue) is { } badFlags)
+                            {
+                                return badFlags;
+                            }
+                            continue;
+                        }
                         if (RegisterTerm(term, out var register, out var bit, out var value) is { } badTerm)
                         {
                             return badTerm;
@@ -547,6 +628,32 @@ public static class ScenarioParser
             return $"value {text} is out of range (at most {max})";
         }
         use(v);
+        return null;
+    }
+
+    /// <summary>The <c>KEY=VALUE</c> terms after <c>w[0]</c> naming sregs fields (cr0, cr4, efer, apic-base), each at most once.</summary>
+    private static string? SregsTerms(string[] w, string what, out Expectation.Sregs sregs)
+    {
+        var fields = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
+        sregs = new Expectation.Sregs(null, null, null, null);
+        foreach (var term in w.Skip(1))
+        {
+            var (key, text) = Split(term);
+            if (text is null || Value(text, out var v) is not null)
+            {
+                return $"bad {what} term '{term}': expected cr0=VALUE, cr4=VALUE, efer=VALUE or apic-base=VALUE";
+            }
+            if (key.ToLowerInvariant() is not ("cr0" or "cr4" or "efer" or "apic-base"))
+            {
+                return $"unknown {what} field '{key}': expected cr0, cr4, efer or apic-base";
+            }
+            if (!fields.TryAdd(key, v))
+            {
+                return $"{what}: '{key}' given twice";
+            }
+        }
+        ulong? Field(string name) => fields.TryGetValue(name, out var v) ? v : null;
+        sregs = new Expectation.Sregs(Field("cr0"), Field("cr4"), Field("efer"), Field("apic-base"));
         return null;
     }
 

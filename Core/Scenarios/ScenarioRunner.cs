@@ -17,11 +17,10 @@ public static class ScenarioRunner
     public static ScenarioReport Run(Scenario scenario, HostCpu host, IReadOnlyList<Policy>? policies = null)
     {
         policies ??= Policy.Correct;
-        var vm = new Vm(host, scenario.Profile, SupportedQuirks: KernelProfiles.SupportedQuirks(scenario.Profile));
-        var states = policies.Select(p => KvmState.Create(vm, p)).ToArray();
+        var states = NewVm(host, scenario.Profile, policies);
         var table = host.Cpuid;
         Observation?[]? last = null;
-        string? lastEvent = null;
+        VcpuEvent? lastStep = null;
         var events = 0;
         var checks = 0;
         ScenarioReport Fail(int line, string message) => new(scenario.Source, events, checks, new ScenarioFailure(scenario.Source, line, message));
@@ -35,7 +34,7 @@ public static class ScenarioRunner
                 case ScenarioStep.Edit(var line, var edit):
                     if (edit.Apply(host.Cpuid, table) is not { } edited)
                     {
-                        return Fail(line, $"guest-cpuid: the table has no entry to edit ({edit})");
+                        return Fail(line, $"guest-cpuid: cannot apply {edit}: the entry to edit is missing, or the one to add is there already");
                     }
                     table = edited;
                     continue;
@@ -49,21 +48,37 @@ public static class ScenarioRunner
                     {
                         if (last.All(o => Equals(o, last[0])))
                         {
-                            return Fail(line, $"{text}: after '{lastEvent}' every policy saw {Show(last[0])}");
+                            return Fail(line, $"{text}: after '{lastStep}' every policy saw {Show(last[0])}");
                         }
                         continue;
                     }
-                    if (Check(expected, last[0], states[0]) is { } why)
+                    if (Check(expected, last[0], lastStep) is { } why)
                     {
-                        return Fail(line, $"{text}: after '{lastEvent}' {why}");
+                        return Fail(line, $"{text}: after '{lastStep}' {why}");
                     }
+                    continue;
+                case ScenarioStep.NewVm(_, var profile):
+                    states = NewVm(host, profile ?? scenario.Profile, policies);
+                    table = host.Cpuid;
+                    last = null;
+                    continue;
+                case ScenarioStep.CreateVcpu:
+                    // The VM as the steps before left it (its quirks), with its vCPU created only now.
+                    for (var i = 0; i < states.Length; i++)
+                    {
+                        states[i] = KvmState.Create(states[i].Vm, policies[i]);
+                    }
+                    last = null;
                     continue;
                 case ScenarioStep.SetCpuid2:
                     e = new VcpuEvent.SetCpuid2(table);
                     break;
-                case ScenarioStep.SetSregs(_, var cr4, var apic):
-                    e = new VcpuEvent.SetSregs(cr4, apic ?? states[0].Vcpu.ApicBase);
-                    break;
+                case ScenarioStep.SetSregs(_, var cr0, var cr4, var efer, var apic):
+                    {
+                        var now = states[0].Vcpu;
+                        e = new VcpuEvent.SetSregs(cr4 ?? now.Cr4, apic ?? now.ApicBase) { Cr0 = cr0 ?? now.Cr0, Efer = efer ?? now.Efer };
+                        break;
+                    }
                 case ScenarioStep.Apply(_, var applied):
                     e = applied;
                     break;
@@ -78,18 +93,25 @@ public static class ScenarioRunner
                 last[i] = t.Observation;
             }
             events++;
-            lastEvent = e.ToString();
+            lastStep = e;
             var declared = s + 1 < scenario.Steps.Count && scenario.Steps[s + 1] is ScenarioStep.Expect(_, Expectation.PoliciesDiffer, _);
             for (var i = 1; i < states.Length && !declared; i++)
             {
                 if (!Equals(last[i], last[0]))
                 {
                     var each = string.Join("; ", policies.Select((p, k) => $"{p}: {Show(last[k])}"));
-                    return Fail(step.Line, $"policies differ on '{lastEvent}': {each}");
+                    return Fail(step.Line, $"policies differ on '{lastStep}': {each}");
                 }
             }
         }
         return new ScenarioReport(scenario.Source, events, checks, null);
+    }
+
+    /// <summary>A new VM on the host with the profile's supported quirks, none disabled, and its vCPU, once per policy.</summary>
+    private static KvmState[] NewVm(HostCpu host, KernelProfile profile, IReadOnlyList<Policy> policies)
+    {
+        var vm = new Vm(host, profile, SupportedQuirks: KernelProfiles.SupportedQuirks(profile));
+        return [.. policies.Select(p => KvmState.Create(vm, p))];
     }
 
     private static string Show(Observation? o) => o?.ToString() ?? "(nothing)";
@@ -97,7 +119,7 @@ public static class ScenarioRunner
     private static string Hex(ulong v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
 
     /// <summary>Null if the expectation holds, otherwise what was seen instead.</summary>
-    private static string? Check(Expectation expected, Observation? seen, KvmState state)
+    private static string? Check(Expectation expected, Observation? seen, VcpuEvent? during)
     {
         switch (expected)
         {
@@ -120,16 +142,43 @@ public static class ScenarioRunner
                 }
             case Expectation.Entry(var leaf, var sub, var register, var mask, var value):
                 {
-                    if (seen is not Observation.Cpuid2 c)
+                    if (FindEntry(seen, leaf, sub, out var entry) is { } missing)
                     {
-                        return $"expected a KVM_GET_CPUID2 table, got {Show(seen)}";
-                    }
-                    if (c.Table.Find(leaf, sub) is not { } entry)
-                    {
-                        return $"the table has no entry for {CpuidEdit.Key(leaf, sub)}";
+                        return missing;
                     }
                     var actual = entry.Get(register);
                     return (actual & mask) == value ? null : $"entry {CpuidEdit.Key(leaf, sub)}: " + Differs(register, mask, value, actual);
+                }
+            case Expectation.EntryFlags(var leaf, var sub, var flags):
+                {
+                    if (FindEntry(seen, leaf, sub, out var entry) is { } missing)
+                    {
+                        return missing;
+                    }
+                    return entry.Flags == flags ? null : $"entry {CpuidEdit.Key(leaf, sub)}: flags expected {Hex((ulong)flags)}, got {Hex((ulong)entry.Flags)}";
+                }
+            case Expectation.Nent(var nent):
+                {
+                    int? returned = (seen, during) switch
+                    {
+                        (Observation.Cpuid2 c, _) => c.Table.Count,
+                        (Observation.IoctlError(Errno.E2BIG), VcpuEvent.GetCpuid2(var callers)) => callers,
+                        _ => null,
+                    };
+                    return returned is not { } n ? $"expected a KVM_GET_CPUID2 result, got {Show(seen)}"
+                        : n == nent ? null : $"nent: expected {nent}, got {n}";
+                }
+            case Expectation.Sregs(var cr0, var cr4, var efer, var apicBase):
+                {
+                    if (seen is not Observation.Sregs r)
+                    {
+                        return $"expected KVM_GET_SREGS, got {Show(seen)}";
+                    }
+                    var wrong = new[] { ("cr0", cr0, r.Cr0), ("cr4", cr4, r.Cr4), ("efer", efer, r.Efer), ("apic-base", apicBase, r.ApicBase) }
+                        .Where(f => f.Item2 is { } want && want != f.Item3)
+                        .Select(f => $"{f.Item1}: expected {Hex(f.Item2!.Value)}, got {Hex(f.Item3)}")
+                        .ToList();
+                    return wrong.Count == 0 ? null : string.Join("; ", wrong);
                 }
             case Expectation.NoEntry(var leaf, var sub):
                 if (seen is not Observation.Cpuid2 t)
@@ -142,6 +191,22 @@ public static class ScenarioRunner
             default:
                 throw new System.Diagnostics.UnreachableException(expected.GetType().Name);
         }
+    }
+
+    /// <summary>The KVM_GET_CPUID2 table's entry for (leaf, sub-leaf) by KVM's lookup; null, or why there is none.</summary>
+    private static string? FindEntry(Observation? seen, uint leaf, uint sub, out CpuidEntry entry)
+    {
+        entry = default;
+        if (seen is not Observation.Cpuid2 c)
+        {
+            return $"expected a KVM_GET_CPUID2 table, got {Show(seen)}";
+        }
+        if (c.Table.Find(leaf, sub) is not { } found)
+        {
+            return $"the table has no entry for {CpuidEdit.Key(leaf, sub)}";
+        }
+        entry = found;
+        return null;
     }
 
     private static string Differs(CpuidRegister register, uint mask, uint value, uint actual)

@@ -1,3 +1,4 @@
+using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Core.Scenarios;
@@ -16,11 +17,23 @@ public abstract record ScenarioStep
     /// <summary>KVM_SET_CPUID2 of the guest table as the edits so far left it.</summary>
     public sealed record SetCpuid2(int Line) : ScenarioStep;
 
-    /// <summary>KVM_SET_SREGS with this CR4 and, when not given, the APIC base the vCPU has now (as a VMM round-trips it).</summary>
-    public sealed record SetSregs(int Line, ulong Cr4, ulong? ApicBase) : ScenarioStep;
+    /// <summary>KVM_SET_SREGS with these registers; one not given (null) is the value the vCPU has now (as a VMM round-trips it).</summary>
+    public sealed record SetSregs(int Line, ulong? Cr0, ulong? Cr4, ulong? Efer, ulong? ApicBase) : ScenarioStep;
 
     /// <summary>An edit of the guest table (no event).</summary>
     public sealed record Edit(int Line, CpuidEdit Change) : ScenarioStep;
+
+    /// <summary>
+    /// A new VM (<c>KVM_CREATE_VM</c>) with one new vCPU on the same host: no quirk disabled, a fresh vCPU, the guest table
+    /// back to the host's. <paramref name="Profile"/> is its kernel, or null for the file's.
+    /// </summary>
+    public sealed record NewVm(int Line, KernelProfile? Profile) : ScenarioStep;
+
+    /// <summary>
+    /// <c>KVM_CREATE_VCPU</c> after VM-level steps (the quirks): the VM's vCPU is created now, at RESET
+    /// (<c>kvm_arch_vcpu_create</c>, <c>kvm_vcpu_reset(vcpu, false)</c>). Only VM-level steps may come before it.
+    /// </summary>
+    public sealed record CreateVcpu(int Line) : ScenarioStep;
 
     /// <summary>A check of the previous step's observation.</summary>
     public sealed record Expect(int Line, Expectation Expected, string Text) : ScenarioStep;

@@ -49,6 +49,12 @@ public sealed record Vcpu
     /// <summary>The rarely written registers; compared by value like every other member.</summary>
     public VcpuRare Rare { get; init; } = VcpuRare.AtReset;
 
+    /// <summary>CR0 (KVM_SET_SREGS, RESET and INIT only; see <see cref="VcpuRare.Cr0"/>).</summary>
+    public ulong Cr0 => Rare.Cr0;
+
+    /// <summary>IA32_EFER (KVM_SET_SREGS, RESET and INIT only).</summary>
+    public ulong Efer => Rare.Efer;
+
     /// <summary>IA32_MISC_ENABLE (0x1A0).</summary>
     public ulong MiscEnable => Rare.MiscEnable;
 

@@ -141,11 +141,28 @@ public abstract record VcpuEvent
 
     // ---- userspace ioctls ----
 
-    /// <summary>KVM_SET_SREGS: APIC base (host-initiated rules) then CR4; EINVAL if either is invalid.</summary>
+    /// <summary>
+    /// KVM_SET_SREGS: CR0, CR4 and EFER checked together, then the APIC base (host-initiated rules), CR0 and CR4; EINVAL,
+    /// with nothing changed, if any is invalid.
+    /// </summary>
     public sealed record SetSregs(ulong Cr4, ulong ApicBase) : VcpuEvent
     {
+        /// <summary>CR0 to write, or null for the vCPU's current CR0 (a VMM round-tripping KVM_GET_SREGS).</summary>
+        public ulong? Cr0 { get; init; }
+
+        /// <summary>EFER to write, or null for the current one.</summary>
+        public ulong? Efer { get; init; }
+
         /// <inheritdoc/>
-        public override string ToString() => $"KVM_SET_SREGS cr4={Hex(Cr4)} apic_base={Hex(ApicBase)}";
+        public override string ToString() =>
+            $"KVM_SET_SREGS {(Cr0 is { } cr0 ? $"cr0={Hex(cr0)} " : "")}cr4={Hex(Cr4)}{(Efer is { } efer ? $" efer={Hex(efer)}" : "")} apic_base={Hex(ApicBase)}";
+    }
+
+    /// <summary>Guest MOV from CR4: CR4 as the running level sees it; #GP at CPL &gt; 0. Not intercepted, nothing changes.</summary>
+    public sealed record MovFromCr4 : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "MOV from CR4";
     }
 
     /// <summary>KVM_SET_XCRS with one XCR0 entry; EINVAL if <c>__kvm_set_xcr</c> refuses it.</summary>

@@ -23,4 +23,13 @@ public sealed record VcpuRare(
 {
     /// <summary>The RESET values, with no table installed.</summary>
     public static VcpuRare AtReset { get; } = new(Msr.MiscEnableDefault, 0, 0, false, 0, 0, GuestCaps.None);
+
+    /// <summary>
+    /// CR0 as KVM_SET_SREGS, RESET and INIT write it. It feeds no CPUID output, so SMM entry and the nested loads,
+    /// which the events do not carry it for, leave it alone here.
+    /// </summary>
+    public ulong Cr0 { get; init; } = State.Cr0.AtReset;
+
+    /// <summary>IA32_EFER as KVM_SET_SREGS, RESET and INIT write it (0 at RESET); like <see cref="Cr0"/>, no CPUID input.</summary>
+    public ulong Efer { get; init; }
 }

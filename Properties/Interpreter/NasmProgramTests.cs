@@ -83,4 +83,10 @@ public class NasmProgramTests
     {
         AssertSameProgram(Nasm("vmx-cr4-osxsave.asm"), Programs.VmxCr4Osxsave());
     }
+
+    [Fact]
+    public void Vmx_cr4_osxsave_entry_nasm_and_iced_builds_are_identical()
+    {
+        AssertSameProgram(Nasm("vmx-cr4-osxsave-entry.asm"), Programs.VmxCr4OsxsaveByEntry());
+    }
 }

@@ -47,12 +47,7 @@ internal static class Programs
         var setup = new RoundTripSetup { GuestCr4 = MachineLayout.InitialCr4 | Cr4.Vmxe | Cr4.OsXsave };
         return RoundTrip.Build(
             setup,
-            a =>
-            {
-                a.mov(ebx, VmcsField.VmExitReason);
-                a.vmread(rax, rbx);
-                RoundTrip.EmitReportAndHalt(a);
-            },
+            ReportExitReasonAndCpuid,
             a =>
             {
                 a.mov(rax, cr4);
@@ -61,5 +56,21 @@ internal static class Programs
                 a.vmcall();
             }
         );
+    }
+
+    /// <summary>
+    /// The vmx_cr4_osxsave variant whose only CR4 changes are the nested loads: L1 runs with OSXSAVE, vmcs12's
+    /// GUEST_CR4 lacks it and L2 writes no CR4, it only VMCALLs; L1 reports its CPUID.1:ECX on port 0x81 (OSXSAVE must
+    /// be 1). With L2 writing nothing, a stale OSXSAVE in L1 can only come from the VM exit's HOST_CR4 load.
+    /// </summary>
+    public static Program VmxCr4OsxsaveByEntry() =>
+        RoundTrip.Build(new RoundTripSetup { HostCr4 = MachineLayout.InitialCr4 | Cr4.Vmxe | Cr4.OsXsave }, ReportExitReasonAndCpuid, a => a.vmcall());
+
+    /// <summary>The exit handler of both: the exit reason on port 0x80, then L1's CPUID.1:ECX on port 0x81, then HLT.</summary>
+    private static void ReportExitReasonAndCpuid(Assembler a)
+    {
+        a.mov(ebx, VmcsField.VmExitReason);
+        a.vmread(rax, rbx);
+        RoundTrip.EmitReportAndHalt(a);
     }
 }

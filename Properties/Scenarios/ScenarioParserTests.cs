@@ -40,6 +40,14 @@ public class ScenarioParserTests
     [InlineData("host skylake-sp\n# nothing happened yet\nexpect nothing\n", 3, "'expect' before any step")]
     [InlineData("host skylake-sp\nget-cpuid2 0x100000000\n", 2, "does not fit in kvm_cpuid2's 32-bit nent")]
     [InlineData("host skylake-sp\nset-sregs cr4=0\nexpect ok 0xFFFFFFFFFFFFFFFF\n", 3, "an ioctl returns an int")]
+    [InlineData("host skylake-sp\nset-cpuid2\ncreate-vcpu\n", 3, "create-vcpu after line 2")]
+    [InlineData("host skylake-sp\nvm\nexpect ok\n", 3, "'expect' before any step")]
+    [InlineData("host skylake-sp\ndisable-quirks2 0x10\ncreate-vcpu\nexpect ok\n", 4, "'expect' before any step")]
+    [InlineData("host skylake-sp\nvm\nkernel 6.1\n", 3, "as 'vm kernel 6.x'")]
+    [InlineData("host skylake-sp\nvm kernel 5.4\n", 2, "usage: vm")]
+    [InlineData("host skylake-sp\nset-sregs cr4=0 cr4=0\n", 2, "'cr4' given twice")]
+    [InlineData("host skylake-sp\nset-sregs cr3=0\n", 2, "unknown set-sregs field 'cr3'")]
+    [InlineData("host skylake-sp\nguest-cpuid add 0x40000000 eax.1=1\n", 2, "whole registers")]
     public void Malformed_lines_are_errors_naming_the_line(string text, int line, string message)
     {
         var error = ErrorOf(text);

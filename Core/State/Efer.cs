@@ -1,0 +1,18 @@
+namespace CpuidFunctional.Core.State;
+
+/// <summary>IA32_EFER bits KVM_SET_SREGS checks against CR0 and CR4 (<c>kvm_is_valid_sregs</c>).</summary>
+public static class Efer
+{
+    /// <summary>LME, long mode enable (bit 8).</summary>
+    public const ulong Lme = 1ul << 8;
+
+    /// <summary>LMA, long mode active (bit 10).</summary>
+    public const ulong Lma = 1ul << 10;
+
+    /// <summary>
+    /// The EFER part of <c>kvm_is_valid_sregs</c>: with LME and CR0.PG (64-bit mode) CR4.PAE and LMA must be set;
+    /// otherwise LMA must be clear. (CR3 against MAXPHYADDR and CS.L are not modelled.)
+    /// </summary>
+    public static bool IsValidWith(ulong efer, ulong cr0, ulong cr4) =>
+        (efer & Lme) != 0 && (cr0 & Cr0.Pg) != 0 ? (cr4 & Cr4.Pae) != 0 && (efer & Lma) != 0 : (efer & Lma) == 0;
+}
