@@ -508,8 +508,10 @@ cmd_run() {
     local fxr; fxr=$(find "$root/host/fxr" -mindepth 1 -maxdepth 1 -type d | sort -V | tail -n1)
     [[ -n $fxr ]] || die "no hostfxr under $root/host/fxr"
     mkdir -p "$CACHE"
-    local stage=$CACHE/run-stage
-    rm -rf "$stage"
+    # A private folder per run: two test runs on one machine (two checkouts, say) must not share a stage.
+    local work; work=$(mktemp -d "$CACHE/run.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    local stage=$work/stage
     mkdir -p "$stage/dotnet/shared/Microsoft.NETCore.App" "$stage/dotnet/host/fxr" "$stage/app"
     cp "$root/dotnet" "$stage/dotnet/"
     cp -r "$fxr" "$stage/dotnet/host/fxr/"
@@ -518,7 +520,7 @@ cmd_run() {
     printf '#!/bin/sh\nexec /oracle/dotnet/dotnet exec /oracle/app/%s "$@"\n' "$entry" >"$stage/run-app"
     chmod 755 "$stage/run-app"
     local initrd
-    initrd=$(cmd_initramfs "$stage" run-app "$CACHE/run.cpio" | tail -n1)
+    initrd=$(cmd_initramfs "$stage" run-app "$work/run.cpio" | tail -n1)
     CPUIDF_TCG_ENV="DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 CPUIDF_TCG_GUEST=1 ${CPUIDF_TCG_ENV:-}" cmd_boot "$initrd" "$@"
 }
 
