@@ -1,5 +1,6 @@
 using CpuidFunctional.Cli;
 using CpuidFunctional.Core.Checking;
+using CpuidFunctional.Properties.Scenarios;
 using static CpuidFunctional.Properties.CliTool.CliRunner;
 
 namespace CpuidFunctional.Properties.CliTool;
@@ -98,5 +99,26 @@ public sealed class CommandLineTests
             Assert.Equal(name, Choices.PolicyName(Assert.Single(values)));
         }
         Assert.Equal("lazy+ForgetCr4Trigger", Choices.PolicyName(new Policy(UpdateScheme.Lazy, WrongRules.ForgetCr4Trigger)));
+    }
+
+    [Fact]
+    public void The_parse_error_examples_in_docs_cli_md_are_what_cpuidf_prints_on_stderr()
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepositoryFiles.Checkout, "docs", "cli.md"));
+        var open = Array.FindIndex(lines, l => l.StartsWith("$ cpuidf exec prog.bin --polcy", StringComparison.Ordinal));
+        Assert.True(open > 0, "docs/cli.md lost its parse-error example");
+        var close = Array.FindIndex(lines, open, l => l == "```");
+        var examples = 0;
+        for (var i = open; i < close; i++)
+        {
+            var next = Array.FindIndex(lines, i + 1, l => l.StartsWith("$ ", StringComparison.Ordinal) || l == "```");
+            var (exit, output, error) = Cpuidf(lines[i]["$ cpuidf ".Length..].Split(' '));
+            Assert.Equal(ExitCodes.BadInput, exit);
+            Assert.Equal("", output);
+            Assert.Equal(lines[(i + 1)..next], error.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n'));
+            examples++;
+            i = next - 1;
+        }
+        Assert.Equal(2, examples);
     }
 }
