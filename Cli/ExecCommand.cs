@@ -52,12 +52,11 @@ internal static class ExecCommand
         }
         if (bug is not null)
         {
-            var lazy = Array.IndexOf(policies, Policy.Lazy);
-            if (lazy < 0)
+            if (!policies.Contains(Policy.Lazy))
             {
                 return app.Fail("--bug: the bug is injected into Lazy, which is not among the policies");
             }
-            policies[lazy] = new Policy(UpdateScheme.Lazy, bug);
+            policies = [.. policies.Select(p => p == Policy.Lazy ? new Policy(UpdateScheme.Lazy, bug) : p)];
         }
         if (Choices.Hosts(app, [hostName], out var hostExit) is not [var host])
         {

@@ -8,14 +8,17 @@ namespace CpuidFunctional.Cli;
 /// (exactly, no other case or punctuation), what help lists and completes, and what the tools print and export. A few
 /// names may stand for several values (<c>all</c>).
 /// </summary>
-/// <param name="What">What a name names, for messages ("policy").</param>
-/// <param name="Entries">Each name with the values it stands for, in the order help lists them.</param>
-public sealed record NameTable<T>(string What, IReadOnlyList<(string Name, T[] Values)> Entries)
+/// <param name="what">What a name names, for messages ("policy").</param>
+/// <param name="entries">Each name with the values it stands for, in the order help lists them.</param>
+public sealed class NameTable<T>(string what, IReadOnlyList<(string Name, T[] Values)> entries)
     where T : notnull
 {
     /// <summary>A table in which each name stands for one value.</summary>
     public NameTable(string what, IEnumerable<(string Name, T Value)> entries)
         : this(what, [.. entries.Select(e => (e.Name, new[] { e.Value }))]) { }
+
+    /// <summary>Each name with the values it stands for, in the order help lists them.</summary>
+    public IReadOnlyList<(string Name, T[] Values)> Entries { get; } = entries;
 
     /// <summary>The names, in order.</summary>
     public IEnumerable<string> Names => Entries.Select(e => e.Name);
@@ -28,7 +31,7 @@ public sealed record NameTable<T>(string What, IReadOnlyList<(string Name, T[] V
         Entries.First(e => e.Values.Length == 1 && EqualityComparer<T>.Default.Equals(e.Values[0], value)).Name;
 
     /// <summary>The values a name stands for; null if it is none of the names.</summary>
-    public T[]? Lookup(string name) => Entries.FirstOrDefault(e => e.Name == name).Values;
+    public T[]? Lookup(string name) => Entries.Where(e => e.Name == name).Select(e => e.Values).FirstOrDefault();
 
     /// <summary>An option taking one or more names (repeatable), without duplicates, in the order given; empty when absent.</summary>
     public Option<T[]> Many(string option, string description) =>
@@ -78,7 +81,7 @@ public sealed record NameTable<T>(string What, IReadOnlyList<(string Name, T[] V
             return values;
         }
         var hint = Closest(name) is { } close ? $" Did you mean '{close}'?" : "";
-        result.AddError($"{option}: unknown {What} '{name}' (expected one of {string.Join(", ", Names)}).{hint}");
+        result.AddError($"{option}: unknown {what} '{name}' (expected one of {string.Join(", ", Names)}).{hint}");
         return null;
     }
 
