@@ -36,15 +36,16 @@ internal static class BenchCli
         var host = new Option<string>("--host")
         {
             Description = $"Host preset ({string.Join(", ", HostPresets.Names)}) or path of a CPUID dump (AIDA64 or 'cpuid -r')",
+            HelpName = "PRESET|PATH",
             DefaultValueFactory = _ => "skylake-sp",
         };
         var workload = BenchNames.Workloads.Many("--workload", "Workloads to run (default: all); repeatable");
         var roundTrips = Numbers.Option("--round-trips", "Round trips per timed run", 1, int.MaxValue, DefaultRoundTrips);
         var repetitions = Numbers.Option("--repetitions", "Timed runs per workload and policy (the median is reported)", 1, 1000, DefaultRepetitions);
         var policy = BenchNames.Policies.Many("--policy", "Policies to run (default: all); repeatable");
-        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this path, and the plot of the table next to it (same name, .png)" };
-        var csv = new Option<string?>("--csv") { Description = "Also write the table as CSV (the JSON rows' keys as header) to this path" };
-        var markdown = new Option<string?>("--markdown") { Description = "Also write the table as a markdown table (the JSON rows' keys as header) to this path" };
+        var json = new Option<string?>("--json") { HelpName = "PATH", Description = "Also write the results as JSON to this path, and the plot of the table next to it (same name, .png)" };
+        var csv = new Option<string?>("--csv") { HelpName = "PATH", Description = "Also write the table as CSV (the JSON rows' keys as header) to this path" };
+        var markdown = new Option<string?>("--markdown") { HelpName = "PATH", Description = "Also write the table as a markdown table (the JSON rows' keys as header) to this path" };
 
         var root = new RootCommand(
             "Nested VMX round trips in the CpuidFunctional model: Eager vs Lazy vs Reference vs a mutable baseline. "
@@ -129,6 +130,11 @@ internal static class BenchCli
 #if DEBUG
         console.MarkupLine("[yellow]warning: Debug build; the times below mean nothing. Use -c Release.[/]");
 #endif
+        if (outputs.Paths.GroupBy(Path.GetFullPath).FirstOrDefault(g => g.Count() > 1) is { } clash)
+        {
+            error.WriteLine($"error: two outputs would be written to {clash.Key} (the plot goes to the --json path with .png)");
+            return ExitCodes.BadInput;
+        }
         // Every output file is created (or truncated) before the run, so that an unwritable path fails at once.
         var files = new Dictionary<string, FileStream>();
         try

@@ -113,5 +113,19 @@ public sealed class RoundTripExportTests : IDisposable
         Assert.Contains($"cannot write {csv}", error.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Two_outputs_on_one_file_are_refused_before_the_run()
+    {
+        var error = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(new StringWriter()), Interactive = InteractionSupport.No });
+        var png = Path.Combine(directory, "rt.png");
+
+        var code = BenchCli.Run(["--workload", "l1-cpuid", "--json", png], console, error);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"two outputs would be written to {png}", error.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(png));
+    }
+
     private static string[] Cells(string line) => [.. line.Trim().Trim('|').Split('|').Select(c => c.Trim())];
 }
