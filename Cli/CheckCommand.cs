@@ -18,61 +18,40 @@ internal static class CheckCommand
     public static Command Create(CpuidfApp app)
     {
         var hosts = new Option<string[]>("--host") { Description = "Presets or dump files to check (default: every preset); repeatable", AllowMultipleArgumentsPerToken = true };
-        var kernels = new Option<string[]>("--kernel") { Description = "6.15 and/or 6.18 (default: both); repeatable", AllowMultipleArgumentsPerToken = true };
-        var policies = new Option<string[]>("--policy") { Description = "Policies in lock-step: eager, lazy, lazy-unfixed, reference (default: eager lazy reference)", AllowMultipleArgumentsPerToken = true };
-        var depth = new Option<string?>("--depth") { Description = "Expand states only up to this many events from the start" };
-        var maxStates = new Option<string?>("--max-states") { Description = "Stop after the level at which this many states are stored" };
+        var kernels = Choices.Kernels.Many("--kernel", "Kernels (default: both); repeatable");
+        var policies = Choices.Policies.Many("--policy", "Policies in lock-step (default: all = eager lazy reference); repeatable");
+        var depth = Numbers.Optional("--depth", "Expand states only up to this many events from the start", 0, int.MaxValue);
+        var maxStates = Numbers.Optional("--max-states", "Stop after the level at which this many states are stored", 1L, long.MaxValue);
         var chain = new Option<bool>("--chain") { Description = "XCR0 only along the host's feature chain (the test suite's bound) instead of every valid mask" };
-        var shard = new Option<string?>("--shard") { Description = "Check only part I of N (0-based) of the host x kernel configurations: configuration p belongs to shard p mod N" };
+        var shard = Choices.Shard("Check only part I of N (0-based) of the host x kernel configurations: configuration p belongs to shard p mod N");
         var yardstick = new Option<bool>("--yardstick") { Description = "Explore the shared yardstick abstraction (shared/modelcheck) instead" };
         var noGuard = new Option<bool>("--no-quirk-guard") { Description = "With --yardstick: drop the quirk guard (finds the MWAIT counterexample)" };
-        var threads = new Option<string?>("--threads") { Description = "Worker threads (default: one per core)" };
+        var threads = Numbers.Optional("--threads", "Worker threads (default: one per core)", 1, 64);
         var command = new Command("check", "Exhaustive check that the policies make the same observations in every reachable state")
         {
             hosts, kernels, policies, depth, maxStates, chain, shard, yardstick, noGuard, threads,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(noGuard) is not null && r.GetResult(yardstick) is null)
+            {
+                r.AddError("--no-quirk-guard: only the yardstick (--yardstick) has a quirk guard; the KVM model has none to drop");
+            }
+        });
         command.SetAction(parse =>
         {
-            var options = new ExplorationOptions { Clock = TimeProvider.System };
-            if (Int(parse.GetValue(depth), "--depth", app, out var d) is { } e1)
+            var options = new ExplorationOptions
             {
-                return e1;
-            }
-            if (Int(parse.GetValue(maxStates), "--max-states", app, out var m) is { } e2)
-            {
-                return e2;
-            }
-            if (Int(parse.GetValue(threads), "--threads", app, out var t) is { } e3)
-            {
-                return e3;
-            }
-            options = options with { MaxDepth = (int)Math.Min(d ?? int.MaxValue, int.MaxValue), MaxStates = m ?? long.MaxValue, Parallelism = (int)Math.Min(t ?? 0, 64) };
-            if (parse.GetValue(noGuard) && !parse.GetValue(yardstick))
-            {
-                return app.Fail("--no-quirk-guard: only the yardstick (--yardstick) has a quirk guard; the KVM model has none to drop");
-            }
-            if (parse.GetValue(yardstick))
-            {
-                return Yardstick(app, options, !parse.GetValue(noGuard));
-            }
-            return Equivalence(app, options, parse.GetValue(hosts) ?? [], parse.GetValue(kernels) ?? [], parse.GetValue(policies) ?? [], parse.GetValue(chain), parse.GetValue(shard));
+                Clock = TimeProvider.System,
+                MaxDepth = parse.GetValue(depth) ?? int.MaxValue,
+                MaxStates = parse.GetValue(maxStates) ?? long.MaxValue,
+                Parallelism = parse.GetValue(threads) ?? 0,
+            };
+            return parse.GetValue(yardstick)
+                ? Yardstick(app, options, !parse.GetValue(noGuard))
+                : Equivalence(app, options, parse.GetValue(hosts) ?? [], parse.GetValue(kernels) ?? [], parse.GetValue(policies) ?? [], parse.GetValue(chain), parse.GetValue(shard));
         });
         return command;
-    }
-
-    private static int? Int(string? text, string name, CpuidfApp app, out long? value)
-    {
-        value = null;
-        if (text is null)
-        {
-            return null;
-        }
-        if (Numbers.Parse(text) is not { } v || v > long.MaxValue)
-        {
-            return app.Fail($"{name}: bad number '{text}'");
-        }
-        value = (long)v;
-        return null;
     }
 
     /// <summary>
@@ -104,17 +83,8 @@ internal static class CheckCommand
         return result.Holds ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    private static int Equivalence(CpuidfApp app, ExplorationOptions options, string[] hostNames, string[] kernelNames, string[] policyNames, bool chain, string? shardText)
+    private static int Equivalence(CpuidfApp app, ExplorationOptions options, string[] hostNames, KernelProfile[] kernels, Policy[] policies, bool chain, Shard shard)
     {
-        var shard = Shard.Whole;
-        if (shardText is not null)
-        {
-            if (Shard.Parse(shardText) is not { } s)
-            {
-                return app.Fail($"--shard: expected I/N with 0 <= I < N, found '{shardText}'");
-            }
-            shard = s;
-        }
         if (Choices.Hosts(app, hostNames.Length == 0 ? [.. HostPresets.Names] : hostNames, out var hostError) is not { } hosts)
         {
             return hostError;
@@ -123,18 +93,10 @@ internal static class CheckCommand
         {
             return app.Fail($"--host {wide.Name}: XCR0 support {Numbers.Hex(wide.SupportedXcr0)} has {KvmAlphabet.Xcr0GroupCount(wide.SupportedXcr0)} feature groups, more than the {KvmAlphabet.MaxXcr0Groups} whose subsets the exhaustive alphabet enumerates");
         }
-        var profiles = new List<KernelProfile>();
-        foreach (var k in kernelNames.Length == 0 ? ["6.15", "6.18"] : kernelNames)
+        KernelProfile[] profiles = kernels.Length == 0 ? [.. Choices.Kernels.Values] : kernels;
+        if (policies.Length == 0)
         {
-            if (Choices.Kernel(k) is not { } profile)
-            {
-                return app.Fail($"--kernel: expected 6.15 or 6.18, found '{k}'");
-            }
-            profiles.Add(profile);
-        }
-        if (Choices.Policies(policyNames.Length == 0 ? Choices.AllPolicies : policyNames, out var unknown) is not { } policies)
-        {
-            return app.Fail($"--policy: unknown policy '{unknown}' (expected eager, lazy, lazy-unfixed or reference)");
+            policies = [.. Policy.Correct];
         }
         var bounds = chain ? EquivalenceBounds.Chain : EquivalenceBounds.Full;
         var exit = ExitCodes.Ok;
@@ -149,7 +111,7 @@ internal static class CheckCommand
                 }
                 var configuration = CheckConfiguration.FromHost(host, profile).WithPolicies([.. policies]);
                 var model = new KvmEquivalenceModel(configuration, KvmAlphabet.For(configuration, bounds));
-                var label = $"{host.Name} {Choices.KernelName(profile)} [{string.Join(", ", policies)}]";
+                var label = $"{host.Name} {Choices.Kernels.NameOf(profile)} [{string.Join(", ", policies)}]";
                 var result = WithProgress(app, label, options, o => model.Explore(o));
                 WriteResult(app, label, $"{label}, {model.Alphabet.Count} events", result);
                 if (!result.Holds)

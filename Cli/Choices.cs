@@ -1,15 +1,39 @@
-using CpuidFunctional.Core.Checking;
+using System.CommandLine;
 using CpuidFunctional.Core;
+using CpuidFunctional.Core.Checking;
 using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.Model;
 
 namespace CpuidFunctional.Cli;
 
-/// <summary>The option values shared by <c>exec</c> and <c>random</c>: hosts, kernel profiles, policies and injected bugs.</summary>
-internal static class Choices
+/// <summary>
+/// The names options take, one spelling each (docs/cli.md): kernels, policies (kebab-case, as the JSON and the Bench
+/// console spell them too) and wrong variants (their <see cref="WrongRules"/> names); and host resolution.
+/// </summary>
+public static class Choices
 {
-    /// <summary>The correct policies, what <c>--policy all</c> (and no <c>--policy</c>) selects.</summary>
-    public static readonly string[] AllPolicies = ["eager", "lazy", "reference"];
+    /// <summary>The kernel profiles by version.</summary>
+    public static NameTable<KernelProfile> Kernels { get; } = new("kernel", [("6.15", KernelProfile.Linux6_15), ("6.18", KernelProfile.Linux6_18)]);
+
+    /// <summary>Policies by name; <c>all</c> stands for the correct ones (<see cref="Policy.Correct"/>), what no <c>--policy</c> selects.</summary>
+    public static NameTable<Policy> Policies { get; } =
+        new(
+            "policy",
+            [
+                ("eager", [Policy.Eager]),
+                ("lazy", [Policy.Lazy]),
+                ("lazy-unfixed", [Policy.LazyUnfixed]),
+                ("reference", [Policy.Reference]),
+                ("all", [.. Policy.Correct]),
+            ]
+        );
+
+    /// <summary>The deliberately wrong variants of KVM's rules by their <see cref="KvmRules.Name"/>.</summary>
+    public static NameTable<KvmRules> Bugs { get; } = new("wrong variant", WrongRules.All.Select(r => (r.Name, r)));
+
+    /// <summary>The name of a policy as the JSON prints it: its table name, or <c>lazy+VARIANT</c> for Lazy running a wrong variant.</summary>
+    public static string PolicyName(Policy policy) =>
+        Policies.NameOf(new Policy(policy.Scheme)) + (ReferenceEquals(policy.Rules, KvmRules.Kvm) ? "" : "+" + policy.Rules.Name);
 
     /// <summary>Resolves hosts (presets or dump files); on error prints it and returns null with <paramref name="exit"/> set.</summary>
     public static List<HostCpu>? Hosts(CpuidfApp app, IEnumerable<string> names, out int exit)
@@ -33,48 +57,21 @@ internal static class Choices
         return hosts;
     }
 
-    /// <summary><c>6.15</c> or <c>6.18</c>; null otherwise.</summary>
-    public static KernelProfile? Kernel(string name) => name switch
-    {
-        "6.15" => KernelProfile.Linux6_15,
-        "6.18" => KernelProfile.Linux6_18,
-        _ => null,
-    };
-
-    /// <summary>The name printed for a profile.</summary>
-    public static string KernelName(KernelProfile profile) => profile == KernelProfile.Linux6_15 ? "6.15" : "6.18";
-
-    /// <summary>Policies by name (<c>all</c> = eager, lazy, reference; <c>lazyunfixed</c> or <c>lazy-unfixed</c>), without duplicates; null and <paramref name="unknown"/> set if a name is not known.</summary>
-    public static List<Policy>? Policies(IEnumerable<string> names, out string? unknown)
-    {
-        unknown = null;
-        var policies = new List<Policy>();
-        foreach (var name in names.SelectMany(n => n.Equals("all", StringComparison.OrdinalIgnoreCase) ? AllPolicies : [n]))
+    /// <summary>The <c>--shard I/N</c> option (0-based; <see cref="Shard.Whole"/> when absent).</summary>
+    public static Option<Shard> Shard(string description) =>
+        new("--shard")
         {
-            Policy? policy = name.ToLowerInvariant() switch
+            Description = description,
+            HelpName = "I/N",
+            DefaultValueFactory = _ => Core.Checking.Shard.Whole,
+            CustomParser = r =>
             {
-                "eager" => Policy.Eager,
-                "lazy" => Policy.Lazy,
-                "lazyunfixed" or "lazy-unfixed" => Policy.LazyUnfixed,
-                "reference" => Policy.Reference,
-                _ => null,
-            };
-            if (policy is not { } known)
-            {
-                unknown = name;
-                return null;
-            }
-            if (!policies.Contains(known))
-            {
-                policies.Add(known);
-            }
-        }
-        return policies;
-    }
-
-    /// <summary>A wrong variant of KVM's rules (<see cref="WrongRules"/>) by its name (case-insensitive); null if there is none such.</summary>
-    public static KvmRules? Bug(string name) => WrongRules.Named(name);
-
-    /// <summary>The variants' names, for error messages and help.</summary>
-    public static string BugNames => string.Join(", ", WrongRules.All.Select(r => r.Name));
+                if (r.Tokens is [var token] && Core.Checking.Shard.Parse(token.Value) is { } shard)
+                {
+                    return shard;
+                }
+                r.AddError($"--shard: expected I/N with 0 <= I < N, found '{string.Join(' ', r.Tokens.Select(t => t.Value))}'");
+                return Core.Checking.Shard.Whole;
+            },
+        };
 }

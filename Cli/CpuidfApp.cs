@@ -42,47 +42,23 @@ public sealed class CpuidfApp
         return ExitCodes.BadInput;
     }
 
-    /// <summary>Parses and runs a command line; an exception that escapes a command is an internal error (<see cref="Guarded"/>).</summary>
-    public int Run(string[] args) => Guarded(() => Dispatch(args));
-
-    /// <summary>
-    /// Runs <paramref name="command"/>; an exception that escapes it is a bug in cpuidf, not bad input: one line on the
-    /// error writer asking for a report, and <see cref="ExitCodes.InternalError"/>, never a stack trace.
-    /// </summary>
-    public int Guarded(Func<int> command)
-    {
-        try
-        {
-            return command();
-        }
-        catch (Exception e) // the one top-level handler: everything a command does not turn into a message is a bug
-        {
-            Error.WriteLine($"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (this is a bug in cpuidf; please report it with the command line)");
-            return ExitCodes.InternalError;
-        }
-    }
-
-    private int Dispatch(string[] args)
-    {
-        var root = new RootCommand("cpuidf: check KVM's dynamic CPUID model (hosts, scenario files, exhaustive and random checks, guest binaries)")
-        {
-            HostCommand.Create(this),
-            RunCommand.Create(this),
-            CheckCommand.Create(this),
-            ExecCommand.Create(this),
-            RandomCommand.Create(this),
-        };
-        var parse = root.Parse(args);
-        var configuration = new InvocationConfiguration { Output = Output, Error = Error, EnableDefaultExceptionHandler = false };
-        if (parse.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
-        {
-            foreach (var e in parse.Errors)
+    /// <summary>Parses and runs a command line (<see cref="ToolRunner.Run"/>: parse errors are exit 2, escaped exceptions 70).</summary>
+    public int Run(string[] args) =>
+        ToolRunner.Run(
+            "cpuidf",
+            new RootCommand("cpuidf: check KVM's dynamic CPUID model (hosts, scenario files, exhaustive and random checks, guest binaries)")
             {
-                Error.WriteLine("error: " + e.Message);
-            }
-            Error.WriteLine("Run 'cpuidf --help' or 'cpuidf VERB --help' for usage.");
-            return ExitCodes.BadInput;
-        }
-        return parse.Invoke(configuration);
-    }
+                HostCommand.Create(this),
+                RunCommand.Create(this),
+                CheckCommand.Create(this),
+                ExecCommand.Create(this),
+                RandomCommand.Create(this),
+            },
+            args,
+            Output,
+            Error
+        );
+
+    /// <summary>Runs <paramref name="command"/> as <see cref="ToolRunner.Guarded"/> does: an escaped exception is exit 70.</summary>
+    public int Guarded(Func<int> command) => ToolRunner.Guarded("cpuidf", Error, command);
 }

@@ -25,17 +25,18 @@ internal static class ExecCommand
     {
         var file = new Argument<string>("program") { Description = "A flat x86-64 binary (nasm -f bin, org 0x1000), loaded at 0x1000 and entered there" };
         var host = new Option<string>("--host") { Description = "Preset or CPUID dump file; the guest CPUID is the host's table (default: skylake-sp)", DefaultValueFactory = _ => "skylake-sp" };
-        var kernel = new Option<string>("--kernel") { Description = "6.15 or 6.18 (default: 6.18)", DefaultValueFactory = _ => "6.18" };
-        var policies = new Option<string[]>("--policy") { Description = "eager, lazy, lazyunfixed, reference, or all (= eager lazy reference, the default); repeatable", AllowMultipleArgumentsPerToken = true };
-        var maxSteps = new Option<string?>("--max-steps") { Description = $"Instructions per run before it stops (default {DefaultMaxSteps:N0})" };
+        var kernel = Choices.Kernels.One("--kernel", "The kernel (default: 6.18)");
+        var policies = Choices.Policies.Many("--policy", "Policies to run (default: all = eager lazy reference); repeatable");
+        var maxSteps = Numbers.Option("--max-steps", "Instructions per run before it stops", 1L, long.MaxValue, DefaultMaxSteps);
         var json = new Option<bool>("--json") { Description = "Print one JSON object: per policy the stop reason, steps, effort, outputs and every observation; agree; firstDifference" };
-        var bug = new Option<string?>("--bug") { Description = "Teaching aid: run Lazy with this deliberately wrong rule (a WrongRules name) to see a disagreement", Hidden = true };
+        var bug = Choices.Bugs.One("--bug", "Teaching aid: run Lazy with this deliberately wrong rule (a WrongRules name) to see a disagreement");
+        bug.Hidden = true;
         var command = new Command("exec", "Run a flat binary under the interpreter once per policy and compare the runs") { file, host, kernel, policies, maxSteps, json, bug };
         command.SetAction(parse => Run(
             app,
             parse.GetValue(file)!,
             parse.GetValue(host)!,
-            parse.GetValue(kernel)!,
+            NameTable<KernelProfile>.ValueOr(parse, kernel, KernelProfile.Linux6_18),
             parse.GetValue(policies) ?? [],
             parse.GetValue(maxSteps),
             parse.GetValue(json),
@@ -43,37 +44,19 @@ internal static class ExecCommand
         return command;
     }
 
-    private static int Run(CpuidfApp app, string path, string hostName, string kernelName, string[] policyNames, string? maxStepsText, bool json, string? bugName)
+    private static int Run(CpuidfApp app, string path, string hostName, KernelProfile profile, Policy[] policies, long maxSteps, bool json, KvmRules? bug)
     {
-        var maxSteps = DefaultMaxSteps;
-        if (maxStepsText is not null)
+        if (policies.Length == 0)
         {
-            if (Numbers.Parse(maxStepsText) is not { } n || n > long.MaxValue)
-            {
-                return app.Fail($"--max-steps: bad number '{maxStepsText}' (expected 0xHEX or decimal)");
-            }
-            maxSteps = (long)n;
+            policies = [.. Policy.Correct];
         }
-        if (Choices.Kernel(kernelName) is not { } profile)
+        if (bug is not null)
         {
-            return app.Fail($"--kernel: expected 6.15 or 6.18, found '{kernelName}'");
-        }
-        if (Choices.Policies(policyNames.Length == 0 ? Choices.AllPolicies : policyNames, out var unknown) is not { } policies)
-        {
-            return app.Fail($"--policy: unknown policy '{unknown}' (expected eager, lazy, lazyunfixed, reference or all)");
-        }
-        if (bugName is not null)
-        {
-            if (Choices.Bug(bugName) is not { } b)
-            {
-                return app.Fail($"--bug: unknown bug '{bugName}' (expected one of {Choices.BugNames})");
-            }
-            var lazy = policies.IndexOf(Policy.Lazy);
-            if (lazy < 0)
+            if (!policies.Contains(Policy.Lazy))
             {
                 return app.Fail("--bug: the bug is injected into Lazy, which is not among the policies");
             }
-            policies[lazy] = new Policy(UpdateScheme.Lazy, b);
+            policies = [.. policies.Select(p => p == Policy.Lazy ? new Policy(UpdateScheme.Lazy, bug) : p)];
         }
         if (Choices.Hosts(app, [hostName], out var hostExit) is not [var host])
         {
@@ -101,7 +84,7 @@ internal static class ExecCommand
         }
         var vm = new Vm(host, profile);
         var agreement = Runner.RunAll(policies, p => Machine.Boot(program, KvmState.WithCpuid(vm, p, host.Cpuid)), maxSteps);
-        var header = $"{path} ({bytes.Length} bytes) on {host.Name}, kernel {Choices.KernelName(profile)}, at most {maxSteps.ToString("N0", CultureInfo.InvariantCulture)} instructions per run";
+        var header = $"{path} ({bytes.Length} bytes) on {host.Name}, kernel {Choices.Kernels.NameOf(profile)}, at most {maxSteps.ToString("N0", CultureInfo.InvariantCulture)} instructions per run";
         app.Output.WriteLine(json ? Json(path, bytes.Length, host.Name, profile, maxSteps, agreement) : Text(header, agreement));
         return agreement.Agree ? ExitCodes.Ok : ExitCodes.Failed;
     }
@@ -143,11 +126,11 @@ internal static class ExecCommand
             program = path,
             bytes = size,
             host,
-            kernel = Choices.KernelName(profile),
+            kernel = Choices.Kernels.NameOf(profile),
             maxSteps,
             runs = agreement.Runs.Select(run => new
             {
-                policy = run.Policy.ToString(),
+                policy = Choices.PolicyName(run.Policy),
                 stop = run.Result.Stop.ToString(),
                 stopKind = run.Result.Stop.GetType().Name,
                 steps = run.Result.Steps,

@@ -12,15 +12,15 @@ internal static class HostCommand
     public static Command Create(CpuidfApp app)
     {
         var target = new Argument<string>("dump-or-preset") { Description = "A preset (" + string.Join(", ", HostPresets.Names) + ") or a CPUID dump file (AIDA64 or cpuid -r)" };
-        var xcr0 = new Option<string?>("--xcr0") { Description = "XCR0 to size (default: every user feature the host supports)" };
-        var xss = new Option<string?>("--xss") { Description = "IA32_XSS to add to the compacted size (default 0)" };
+        var xcr0 = Numbers.Optional("--xcr0", "XCR0 to size (default: every user feature the host supports)", 0ul, ulong.MaxValue);
+        var xss = Numbers.Option("--xss", "IA32_XSS to add to the compacted size", 0ul, ulong.MaxValue, fallback: 0ul);
         var json = new Option<bool>("--json") { Description = "Print one JSON object (keys include standardSize and compactedSize)" };
         var command = new Command("host", "Show a host's XSAVE layout and the standard and compacted sizes for an XCR0/XSS") { target, xcr0, xss, json };
         command.SetAction(parse => Run(app, parse.GetValue(target)!, parse.GetValue(xcr0), parse.GetValue(xss), parse.GetValue(json)));
         return command;
     }
 
-    private static int Run(CpuidfApp app, string target, string? xcr0Text, string? xssText, bool json)
+    private static int Run(CpuidfApp app, string target, ulong? requestedXcr0, ulong xss, bool json)
     {
         HostCpu host;
         switch (HostResolver.Resolve(target, InputFiles.ReadText))
@@ -33,24 +33,7 @@ internal static class HostCommand
             default:
                 throw new System.Diagnostics.UnreachableException();
         }
-        var xcr0 = host.SupportedXcr0;
-        if (xcr0Text is not null)
-        {
-            if (Numbers.Parse(xcr0Text) is not { } x)
-            {
-                return app.Fail($"--xcr0: bad number '{xcr0Text}' (expected 0xHEX or decimal)");
-            }
-            xcr0 = x;
-        }
-        var xss = 0ul;
-        if (xssText is not null)
-        {
-            if (Numbers.Parse(xssText) is not { } s)
-            {
-                return app.Fail($"--xss: bad number '{xssText}' (expected 0xHEX or decimal)");
-            }
-            xss = s;
-        }
+        var xcr0 = requestedXcr0 ?? host.SupportedXcr0;
         if ((xcr0 & Xcr0.Fp) == 0)
         {
             return app.Fail($"--xcr0 {Numbers.Hex(xcr0)} has x87 (bit 0) clear, which XSETBV refuses (#GP): XCR0 always has bit 0 set");

@@ -8,7 +8,7 @@ namespace CpuidFunctional.Cli;
 /// size says (a device, a pipe, a <c>/proc</c> file) is not a regular file and is refused too. Problems surface as
 /// <see cref="IOException"/> whose message says what is wrong, so every caller's "cannot read the file" path reports them.
 /// </summary>
-internal static class InputFiles
+public static class InputFiles
 {
     /// <summary>The largest dump or scenario file read (a <c>cpuid -r</c> dump of a 512-CPU host is a few MB).</summary>
     public const int MaxTextBytes = 64 << 20;

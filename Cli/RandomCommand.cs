@@ -21,13 +21,14 @@ internal static class RandomCommand
     public static Command Create(CpuidfApp app)
     {
         var hosts = new Option<string[]>("--host") { Description = "Presets or dump files a trace's host is drawn from (default: every preset, in the preset order); repeatable", AllowMultipleArgumentsPerToken = true };
-        var kernels = new Option<string[]>("--kernel") { Description = "6.15 and/or 6.18 a trace's kernel is drawn from (default: both); repeatable", AllowMultipleArgumentsPerToken = true };
-        var traces = new Option<string?>("--traces") { Description = $"How many traces the whole run has: k = start .. start+traces-1 (default {DefaultTraces:N0})" };
-        var start = new Option<string?>("--start") { Description = "The first trace number k (default 0); with --traces 1, reruns one trace" };
-        var seed = new Option<string?>("--seed") { Description = "The run's seed; trace k depends only on (seed, k) and the options (default 0)" };
-        var shard = new Option<string?>("--shard") { Description = "Check only part I of N (0-based): the traces with k mod N = I" };
-        var length = new Option<string?>("--length") { Description = $"Events per trace after KVM_SET_CPUID2 and KVM_RUN (default {RandomTraceGenerator.DefaultLength})" };
-        var bug = new Option<string?>("--bug") { Description = "Teaching aid: run Lazy with this deliberately wrong rule (a WrongRules name) to see a failure", Hidden = true };
+        var kernels = Choices.Kernels.Many("--kernel", "Kernels a trace's kernel is drawn from (default: both); repeatable");
+        var traces = Numbers.Option("--traces", "How many traces the whole run has: k = start .. start+traces-1", 1L, long.MaxValue / 2, DefaultTraces, why: "a run of no traces checks nothing");
+        var start = Numbers.Option("--start", "The first trace number k; with --traces 1, reruns one trace", 0L, long.MaxValue / 2, 0L);
+        var seed = Numbers.Option("--seed", "The run's seed; trace k depends only on (seed, k) and the options", 0ul, ulong.MaxValue, 0ul);
+        var shard = Choices.Shard("Check only part I of N (0-based): the traces with k mod N = I");
+        var length = Numbers.Option("--length", "Events per trace after KVM_SET_CPUID2 and KVM_RUN", 1, 100_000, RandomTraceGenerator.DefaultLength);
+        var bug = Choices.Bugs.One("--bug", "Teaching aid: run Lazy with this deliberately wrong rule (a WrongRules name) to see a failure");
+        bug.Hidden = true;
         var command = new Command("random", "Random event traces: Eager, Lazy and Reference must agree at every observation (deterministic, shardable)")
         {
             hosts, kernels, traces, start, seed, shard, length, bug,
@@ -48,77 +49,23 @@ internal static class RandomCommand
     private static int Run(
         CpuidfApp app,
         string[] hostNames,
-        string[] kernelNames,
-        string? tracesText,
-        string? startText,
-        string? seedText,
-        string? shardText,
-        string? lengthText,
-        string? bugName)
+        KernelProfile[] kernels,
+        long traces,
+        long start,
+        ulong seed,
+        Shard shard,
+        int length,
+        KvmRules? bug)
     {
-        if (Number(app, "--traces", tracesText, DefaultTraces, long.MaxValue / 2, out var traces) is { } e1)
-        {
-            return e1;
-        }
-        if (Number(app, "--start", startText, 0, long.MaxValue / 2, out var start) is { } e2)
-        {
-            return e2;
-        }
-        if (Number(app, "--length", lengthText, RandomTraceGenerator.DefaultLength, 100_000, out var length) is { } e3)
-        {
-            return e3;
-        }
-        if (length < 1)
-        {
-            return app.Fail("--length: must be at least 1");
-        }
-        if (traces < 1)
-        {
-            return app.Fail("--traces: must be at least 1 (a run of no traces checks nothing)");
-        }
-        var seed = 0ul;
-        if (seedText is not null)
-        {
-            if (Numbers.Parse(seedText) is not { } s)
-            {
-                return app.Fail($"--seed: bad number '{seedText}' (expected 0xHEX or decimal)");
-            }
-            seed = s;
-        }
-        var shard = Shard.Whole;
-        if (shardText is not null)
-        {
-            if (Shard.Parse(shardText) is not { } sh)
-            {
-                return app.Fail($"--shard: expected I/N with 0 <= I < N, found '{shardText}'");
-            }
-            shard = sh;
-        }
-        var profiles = new List<KernelProfile>();
-        foreach (var k in kernelNames.Length == 0 ? ["6.15", "6.18"] : kernelNames)
-        {
-            if (Choices.Kernel(k) is not { } profile)
-            {
-                return app.Fail($"--kernel: expected 6.15 or 6.18, found '{k}'");
-            }
-            profiles.Add(profile);
-        }
-        var lazy = Policy.Lazy;
-        if (bugName is not null)
-        {
-            if (Choices.Bug(bugName) is not { } b)
-            {
-                return app.Fail($"--bug: unknown bug '{bugName}' (expected one of {Choices.BugNames})");
-            }
-            lazy = new Policy(UpdateScheme.Lazy, b);
-        }
+        KernelProfile[] profiles = kernels.Length == 0 ? [.. Choices.Kernels.Values] : kernels;
+        var lazy = bug is null ? Policy.Lazy : new Policy(UpdateScheme.Lazy, bug);
         if (Choices.Hosts(app, hostNames.Length == 0 ? HostPresets.Names : hostNames, out var hostExit) is not { } hosts)
         {
             return hostExit;
         }
-        var generator = new RandomTraceGenerator(hosts, profiles, (int)length);
+        var generator = new RandomTraceGenerator(hosts, profiles, length);
         Policy[] policies = [Policy.Eager, lazy, Policy.Reference];
-        var options = Reproduction(hostNames, kernelNames, length, bugName);
+        var options = Reproduction(hostNames, kernels, length, bug);
         var run = new Sweep(generator, policies, seed, start, traces, shard);
         var clock = TimeProvider.System;
         var began = clock.GetTimestamp();
@@ -141,32 +88,17 @@ internal static class RandomCommand
         return ExitCodes.Failed;
     }
 
-    private static int? Number(CpuidfApp app, string name, string? text, long fallback, long max, out long value)
-    {
-        value = fallback;
-        if (text is null)
-        {
-            return null;
-        }
-        if (Numbers.Parse(text) is not { } v || v > (ulong)max)
-        {
-            return app.Fail($"{name}: bad number '{text}' (expected 0xHEX or decimal, at most {max})");
-        }
-        value = (long)v;
-        return null;
-    }
-
     /// <summary>The options that decide what trace k is, for the reproduce line.</summary>
-    private static string Reproduction(string[] hostNames, string[] kernelNames, long length, string? bug)
+    private static string Reproduction(string[] hostNames, KernelProfile[] kernels, int length, KvmRules? bug)
     {
         var sb = new StringBuilder();
         foreach (var h in hostNames)
         {
             sb.Append(" --host ").Append(h);
         }
-        foreach (var k in kernelNames)
+        foreach (var k in kernels)
         {
-            sb.Append(" --kernel ").Append(k);
+            sb.Append(" --kernel ").Append(Choices.Kernels.NameOf(k));
         }
         if (length != RandomTraceGenerator.DefaultLength)
         {
@@ -174,11 +106,10 @@ internal static class RandomCommand
         }
         if (bug is not null)
         {
-            sb.Append(" --bug ").Append(bug);
+            sb.Append(" --bug ").Append(bug.Name);
         }
         return sb.ToString();
     }
-
     /// <summary>The failing trace's first difference, the minimized script, and how to rerun it.</summary>
     private static string Report(long k, EventTrace trace, Policy[] policies, ulong seed, string options)
     {

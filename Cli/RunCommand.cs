@@ -16,29 +16,23 @@ internal static class RunCommand
     public static Command Create(CpuidfApp app)
     {
         var files = new Argument<string[]>("scenario") { Description = "Scenario files (docs/scenarios.md)", Arity = ArgumentArity.OneOrMore };
-        var shard = new Option<string?>("--shard") { Description = "Run only part I of N (0-based) of the files, in the order given: file p belongs to shard p mod N" };
-        var bug = new Option<string?>("--bug") { Description = "Run Lazy with this deliberately wrong rule (a WrongRules name) instead, to see which scenarios catch it" };
+        var shard = Choices.Shard("Run only part I of N (0-based) of the files, in the order given: file p belongs to shard p mod N");
+        var bug = Choices.Bugs.One("--bug", "Run Lazy with this deliberately wrong rule (a WrongRules name) instead, to see which scenarios catch it");
+        // An argument list takes a mistyped option as a file name: refuse a '-' name that is not a file.
+        files.Validators.Add(r =>
+        {
+            foreach (var option in r.Tokens.Select(t => t.Value).Where(v => v.StartsWith('-') && !File.Exists(v)))
+            {
+                r.AddError($"unknown option '{option}' (see 'cpuidf run --help'); a scenario file named so would be read if it existed");
+            }
+        });
         var command = new Command("run", "Run scenario files under every correct policy and check their caught-by variants; exit 0 only if all pass") { files, shard, bug };
         command.SetAction(parse => Run(app, parse.GetValue(files)!, parse.GetValue(shard), parse.GetValue(bug)));
         return command;
     }
 
-    private static int Run(CpuidfApp app, string[] files, string? shardText, string? bugName)
+    private static int Run(CpuidfApp app, string[] files, Shard shard, KvmRules? variant)
     {
-        KvmRules? variant = null;
-        if (bugName is not null && (variant = Choices.Bug(bugName)) is null)
-        {
-            return app.Fail($"--bug: unknown bug '{bugName}' (expected one of {Choices.BugNames})");
-        }
-        var shard = Shard.Whole;
-        if (shardText is not null)
-        {
-            if (Shard.Parse(shardText) is not { } s)
-            {
-                return app.Fail($"--shard: expected I/N with 0 <= I < N, found '{shardText}'");
-            }
-            shard = s;
-        }
         var exit = ExitCodes.Ok;
         var passed = 0;
         var failed = 0;

@@ -1,21 +1,27 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Running;
 using CpuidFunctional.Bench.Measurement;
+using CpuidFunctional.Cli;
 using CpuidFunctional.Core;
-using CpuidFunctional.Interpreter.Harness;
 using Spectre.Console;
 
 namespace CpuidFunctional.Bench.Console;
 
 /// <summary>
 /// The command line: with no arguments, the default experiment (every workload under every policy on Skylake-SP) and
-/// one table; <c>bdn</c> hands the rest of the arguments to BenchmarkDotNet. Exit codes: 0 done, 1 a run failed,
-/// 2 bad arguments (unknown option, workload or host, malformed dump file, non-positive counts, unwritable --json path).
+/// one table; <c>bdn</c> hands the rest of the arguments to BenchmarkDotNet. Exit codes are cpuidf's
+/// (<see cref="ExitCodes"/>, run by <see cref="ToolRunner"/>): 0 done, 1 a run failed, 2 bad arguments (unknown
+/// option, workload, policy or host, malformed or irregular dump file, non-positive counts, an output file that cannot
+/// be written), 70 an internal error.
 /// </summary>
 internal static class BenchCli
 {
+    /// <summary>How the console is started, for its messages.</summary>
+    public const string Tool = "dotnet run -c Release --project Bench --";
+
     /// <summary>Default round trips per timed run.</summary>
     public const int DefaultRoundTrips = 20_000;
 
@@ -24,56 +30,38 @@ internal static class BenchCli
 
     private const int Warmup = 2;
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new NaNAsNull() } };
-
     /// <summary>Parses and runs; <paramref name="console"/> gets the table, <paramref name="error"/> the errors.</summary>
     public static int Run(string[] args, IAnsiConsole console, TextWriter error)
     {
         var host = new Option<string>("--host")
         {
             Description = $"Host preset ({string.Join(", ", HostPresets.Names)}) or path of a CPUID dump (AIDA64 or 'cpuid -r')",
+            HelpName = "PRESET|PATH",
             DefaultValueFactory = _ => "skylake-sp",
         };
-        var workload = new Option<string[]>("--workload")
-        {
-            Description = $"Workload(s) to run, repeatable: {string.Join(", ", Workloads.Names)} (default: all)",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var roundTrips = new Option<int>("--round-trips")
-        {
-            Description = "Round trips per timed run",
-            DefaultValueFactory = _ => DefaultRoundTrips,
-        };
-        var repetitions = new Option<int>("--repetitions")
-        {
-            Description = "Timed runs per workload and policy (the median is reported)",
-            DefaultValueFactory = _ => DefaultRepetitions,
-        };
-        var policy = new Option<string[]>("--policy")
-        {
-            Description = $"Policies to run, repeatable: {string.Join(", ", BenchPolicy.All.Select(p => p.Name))} (default: all)",
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var json = new Option<string?>("--json") { Description = "Also write the results as JSON to this path" };
+        var workload = BenchNames.Workloads.Many("--workload", "Workloads to run (default: all); repeatable");
+        var roundTrips = Numbers.Option("--round-trips", "Round trips per timed run", 1, int.MaxValue, DefaultRoundTrips);
+        var repetitions = Numbers.Option("--repetitions", "Timed runs per workload and policy (the median is reported)", 1, 1000, DefaultRepetitions);
+        var policy = BenchNames.Policies.Many("--policy", "Policies to run (default: all); repeatable");
+        var json = new Option<string?>("--json") { HelpName = "PATH", Description = "Also write the results as JSON to this path, and the plot of the table next to it (same name, .png)" };
+        var csv = new Option<string?>("--csv") { HelpName = "PATH", Description = "Also write the table as CSV (the JSON rows' keys as header) to this path" };
+        var markdown = new Option<string?>("--markdown") { HelpName = "PATH", Description = "Also write the table as a markdown table (the JSON rows' keys as header) to this path" };
 
         var root = new RootCommand(
             "Nested VMX round trips in the CpuidFunctional model: Eager vs Lazy vs Reference vs a mutable baseline. "
                 + "Always run it with -c Release."
-        );
-        root.Options.Add(host);
-        root.Options.Add(workload);
-        root.Options.Add(roundTrips);
-        root.Options.Add(repetitions);
-        root.Options.Add(policy);
-        root.Options.Add(json);
+        )
+        {
+            host, workload, roundTrips, repetitions, policy, json, csv, markdown,
+        };
         root.SetAction(parsed =>
             Experiment(
                 parsed.GetValue(host)!,
-                parsed.GetValue(workload) is { Length: > 0 } w ? w : [.. Workloads.Names],
+                parsed.GetValue(workload) is { Length: > 0 } w ? w : [.. BenchNames.Workloads.Values],
                 parsed.GetValue(roundTrips),
                 parsed.GetValue(repetitions),
-                parsed.GetValue(policy) is { Length: > 0 } p ? p : [.. BenchPolicy.All.Select(b => b.Name)],
-                parsed.GetValue(json),
+                parsed.GetValue(policy) is { Length: > 0 } p ? p : [.. BenchNames.Policies.Values],
+                new Outputs(parsed.GetValue(json), parsed.GetValue(csv), parsed.GetValue(markdown)),
                 console,
                 error
             )
@@ -86,25 +74,14 @@ internal static class BenchCli
         bdn.SetAction(parsed => RunBenchmarkDotNet([.. parsed.UnmatchedTokens], error));
         root.Subcommands.Add(bdn);
 
-        var result = root.Parse(args);
-        if (result.Errors.Count > 0)
-        {
-            // System.CommandLine's own exit code for a parse error is 1; ours is 2 (bad arguments).
-            foreach (var problem in result.Errors)
-            {
-                error.WriteLine($"error: {problem.Message}");
-            }
-            error.WriteLine("Run with --help for the options.");
-            return 2;
-        }
-        return result.Invoke(new InvocationConfiguration { Output = new AnsiTextWriter(console), Error = error });
+        return ToolRunner.Run(Tool, root, args, new AnsiTextWriter(console), error);
     }
 
     private static int RunBenchmarkDotNet(string[] args, TextWriter error)
     {
 #if DEBUG
         error.WriteLine("error: this is a Debug build; BenchmarkDotNet would measure nothing. Run: dotnet run -c Release --project Bench -- bdn ...");
-        return 2;
+        return ExitCodes.BadInput;
 #else
         // In-process (InProcessEmitToolchain): BenchmarkDotNet's generated-project toolchain looks for a project file
         // named after the assembly (CpuidFunctional.Bench.csproj) and cannot find Bench/Bench.csproj.
@@ -115,8 +92,16 @@ internal static class BenchCli
         {
             error.WriteLine("error: BenchmarkDotNet reported failed or invalid benchmarks (see its log above)");
         }
-        return failed ? 1 : 0;
+        return failed ? ExitCodes.Failed : ExitCodes.Ok;
 #endif
+    }
+
+    /// <summary>The files asked for; the plot goes next to the JSON.</summary>
+    private sealed record Outputs(string? Json, string? Csv, string? Markdown)
+    {
+        public string? Plot => Json is null ? null : Path.ChangeExtension(Json, ".png");
+
+        public IEnumerable<string> Paths => new[] { Json, Plot, Csv, Markdown }.OfType<string>();
     }
 
     private static int Experiment(
@@ -124,113 +109,139 @@ internal static class BenchCli
         string[] workloads,
         int roundTrips,
         int repetitions,
-        string[] policyNames,
-        string? jsonPath,
+        BenchPolicy[] policies,
+        Outputs outputs,
         IAnsiConsole console,
         TextWriter error
     )
     {
         HostCpu hostCpu;
-        switch (HostResolver.Resolve(hostValue, File.ReadAllText))
+        switch (HostResolver.Resolve(hostValue, InputFiles.ReadText))
         {
             case Result<HostCpu>.Ok(var resolved):
                 hostCpu = resolved;
                 break;
             case Result<HostCpu>.Error(var problem):
-                error.WriteLine($"error: {problem}");
-                return 2;
+                error.WriteLine($"error: --host: {problem}");
+                return ExitCodes.BadInput;
             default:
                 throw new System.Diagnostics.UnreachableException();
-        }
-        var unknown = workloads.Where(w => !Workloads.Names.Contains(w, StringComparer.Ordinal)).ToArray();
-        if (unknown.Length > 0)
-        {
-            error.WriteLine($"error: unknown workload '{unknown[0]}': expected one of {string.Join(", ", Workloads.Names)}");
-            return 2;
-        }
-        if (roundTrips < 1 || repetitions < 1)
-        {
-            error.WriteLine("error: --round-trips and --repetitions must be at least 1");
-            return 2;
         }
 #if DEBUG
         console.MarkupLine("[yellow]warning: Debug build; the times below mean nothing. Use -c Release.[/]");
 #endif
-        var policies = BenchPolicy.All.Where(p => policyNames.Contains(p.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
-        if (policies.Length != policyNames.Distinct(StringComparer.OrdinalIgnoreCase).Count())
+        if (outputs.Paths.GroupBy(Path.GetFullPath).FirstOrDefault(g => g.Count() > 1) is { } clash)
         {
-            var known = BenchPolicy.All.Select(p => p.Name).ToArray();
-            var unknownPolicy = policyNames.First(n => !known.Contains(n, StringComparer.OrdinalIgnoreCase));
-            error.WriteLine($"error: unknown policy '{unknownPolicy}': expected one of {string.Join(", ", known)}");
-            return 2;
+            error.WriteLine($"error: two outputs would be written to {clash.Key} (the plot goes to the --json path with .png)");
+            return ExitCodes.BadInput;
         }
-        using var jsonFile = jsonPath is null ? null : OpenForWriting(jsonPath, error);
-        if (jsonPath is not null && jsonFile is null)
+        // Every output file is created (or truncated) before the run, so that an unwritable path fails at once.
+        var files = new Dictionary<string, FileStream>();
+        try
         {
-            return 2;
+            foreach (var path in outputs.Paths)
+            {
+                if (OpenForWriting(path, error) is not { } file)
+                {
+                    return ExitCodes.BadInput;
+                }
+                files[path] = file;
+            }
+            if (Measure(workloads, policies, hostCpu, roundTrips, repetitions, console, error) is not { } measured)
+            {
+                return ExitCodes.Failed;
+            }
+            var rows = BenchNames.Named(measured);
+            console.Write(ResultTable.Build(rows, hostCpu.Name));
+            console.WriteLine();
+            console.Write(new Text(ResultTable.KernelFigures + Environment.NewLine));
+            Write(files, outputs.Json, s => JsonSerializer.Serialize(s, Document(hostCpu.Name, roundTrips, repetitions, rows), RoundTripExport.Json));
+            Write(files, outputs.Plot, s => s.Write(RoundTripPlot.Png(rows, hostCpu.Name)));
+            Write(files, outputs.Csv, s => s.Write(Encoding.UTF8.GetBytes(RoundTripExport.Csv(rows))));
+            Write(files, outputs.Markdown, s => s.Write(Encoding.UTF8.GetBytes(RoundTripExport.Markdown(rows))));
+            return ExitCodes.Ok;
         }
-        IReadOnlyList<Measurement.Measurement> rows;
+        finally
+        {
+            foreach (var file in files.Values)
+            {
+                file.Dispose();
+            }
+        }
+    }
+
+    private static void Write(Dictionary<string, FileStream> files, string? path, Action<Stream> write)
+    {
+        if (path is not null)
+        {
+            write(files[path]);
+        }
+    }
+
+    /// <summary>The JSON document: the run's parameters, the machine, and the rows (<see cref="RoundTripExport"/>).</summary>
+    private static object Document(string host, int roundTrips, int repetitions, IReadOnlyList<Measurement.Measurement> rows) =>
+        new
+        {
+            host,
+            roundTrips,
+            repetitions,
+            warmup = Warmup,
+            machine = new
+            {
+                processorCount = Environment.ProcessorCount,
+                os = RuntimeInformation.OSDescription,
+                runtime = RuntimeInformation.FrameworkDescription,
+            },
+            results = rows,
+        };
+
+    /// <summary>The measurements, with a progress bar on an interactive console; null if a run failed (reported).</summary>
+    private static IReadOnlyList<Measurement.Measurement>? Measure(
+        string[] workloads,
+        BenchPolicy[] policies,
+        HostCpu hostCpu,
+        int roundTrips,
+        int repetitions,
+        IAnsiConsole console,
+        TextWriter error
+    )
+    {
         try
         {
             var total = workloads.Length * policies.Length * (Warmup + repetitions);
-            if (console.Profile.Capabilities.Interactive && (long)total * roundTrips > 200_000)
+            if (!console.Profile.Capabilities.Interactive || (long)total * roundTrips <= 200_000)
             {
-                rows = [];
-                console
-                    .Progress()
-                    .Start(ctx =>
+                return Measurer.Measure(workloads, policies, hostCpu, roundTrips, repetitions, Warmup);
+            }
+            IReadOnlyList<Measurement.Measurement> rows = [];
+            console
+                .Progress()
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("round trips", maxValue: total);
+                    rows = Measurer.Measure(workloads, policies, hostCpu, roundTrips, repetitions, Warmup, what =>
                     {
-                        var task = ctx.AddTask("round trips", maxValue: total);
-                        rows = Measurer.Measure(workloads, policies, hostCpu, roundTrips, repetitions, Warmup, what =>
-                        {
-                            task.Description = what;
-                            task.Increment(1);
-                        });
+                        task.Description = Markup.Escape(what);
+                        task.Increment(1);
                     });
-            }
-            else
-            {
-                rows = Measurer.Measure(workloads, policies, hostCpu, roundTrips, repetitions, Warmup);
-            }
+                });
+            return rows;
         }
         catch (InvalidOperationException e)
         {
             error.WriteLine($"error: {e.Message}");
-            return 1;
+            return null;
         }
-
-        console.Write(ResultTable.Build(rows, hostCpu.Name));
-        console.WriteLine();
-        console.Write(new Text(ResultTable.KernelFigures + Environment.NewLine));
-        if (jsonFile is not null)
-        {
-            var document = new
-            {
-                host = hostCpu.Name,
-                roundTrips,
-                repetitions,
-                warmup = Warmup,
-                machine = new
-                {
-                    processorCount = Environment.ProcessorCount,
-                    os = RuntimeInformation.OSDescription,
-                    runtime = RuntimeInformation.FrameworkDescription,
-                },
-                results = rows,
-            };
-            JsonSerializer.Serialize(jsonFile!, document, Json);
-        }
-        return 0;
     }
 
-    /// <summary>Creates (or truncates) the --json file before the run, so that an unwritable path fails at once.</summary>
+    /// <summary>Creates (or truncates) an output file before the run, so that an unwritable path fails at once.</summary>
     private static FileStream? OpenForWriting(string path, TextWriter error)
     {
         try
         {
             return new FileStream(path, FileMode.Create, FileAccess.Write);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             error.WriteLine($"error: cannot write {path}: {e.Message}");
             return null;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CpuidFunctional.Bench.Console;
+using CpuidFunctional.Cli;
 using Spectre.Console;
 
 namespace CpuidFunctional.Properties.Bench;
@@ -88,7 +89,7 @@ public sealed class BenchCliTests : IDisposable
     {
         var (code, output, _) = Invoke("--help");
         Assert.Equal(0, code);
-        foreach (var option in new[] { "--host", "--workload", "--round-trips", "--repetitions", "--json", "bdn" })
+        foreach (var option in new[] { "--host", "--workload", "--round-trips", "--repetitions", "--policy", "--json", "--csv", "--markdown", "bdn" })
         {
             Assert.Contains(option, output, StringComparison.Ordinal);
         }
@@ -100,25 +101,65 @@ public sealed class BenchCliTests : IDisposable
         var json = Path.Combine(directory, "out.json");
         var (code, output, err) = Invoke("--workload", "l1-cpuid", "--round-trips", "20", "--repetitions", "1", "--json", json);
         Assert.True(code == 0, err);
-        Assert.Contains("Mutable-Lazy", output, StringComparison.Ordinal);
+        Assert.Contains("mutable-lazy", output, StringComparison.Ordinal);
         Assert.Contains("KERNEL's measurements", output, StringComparison.Ordinal);
         Assert.Contains("6850", output, StringComparison.Ordinal);
 
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         var results = document.RootElement.GetProperty("results").EnumerateArray().ToArray();
-        Assert.Equal(["Eager", "Lazy", "Reference", "Mutable-Eager", "Mutable-Lazy"], results.Select(r => r.GetProperty("Policy").GetString()));
-        var lazy = results.Single(r => r.GetProperty("Policy").GetString() == "Lazy");
-        Assert.Equal(1.0, lazy.GetProperty("RuntimeUpdatesPerRoundTrip").GetDouble());
-        Assert.True(lazy.GetProperty("NanosecondsPerRoundTrip").GetDouble() > 0);
-        Assert.True(lazy.GetProperty("BytesPerRoundTrip").GetDouble() >= 0);
+        Assert.Equal(["eager", "lazy", "reference", "mutable-eager", "mutable-lazy"], results.Select(r => r.GetProperty("policy").GetString()));
+        var lazy = results.Single(r => r.GetProperty("policy").GetString() == "lazy");
+        Assert.Equal(1.0, lazy.GetProperty("runtimeUpdatesPerRoundTrip").GetDouble());
+        Assert.True(lazy.GetProperty("nanosecondsPerRoundTrip").GetDouble() > 0);
+        Assert.True(lazy.GetProperty("bytesPerRoundTrip").GetDouble() >= 0);
     }
 
     [Fact]
-    public void A_mistyped_option_is_exit_code_2_naming_it()
+    public void A_mistyped_option_is_exit_code_2_with_the_librarys_suggestion()
     {
-        var (code, _, err) = Invoke("--round-trip", "20");
-        Assert.Equal(2, code);
-        Assert.Contains("--round-trip", err, StringComparison.Ordinal);
+        var (code, output, err) = Invoke("--round-trip", "20");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("", output);
+        Assert.Contains("'--round-trip' was not matched. Did you mean one of the following?\n--round-trips\n", err.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains($"Run '{BenchCli.Tool} --help' for usage.", err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--repetitions", "0" }, "--repetitions: must be at least 1, found 0")]
+    [InlineData(new[] { "--round-trips", "lots" }, "--round-trips: bad number 'lots' (expected 0xHEX or decimal)")]
+    [InlineData(new[] { "--policy", "Mutable-Eager" }, "--policy: unknown policy 'Mutable-Eager' (expected one of eager, lazy, reference, mutable-eager, mutable-lazy). Did you mean 'mutable-eager'?")]
+    [InlineData(new[] { "--workload", "cpuid-lop" }, "--workload: unknown workload 'cpuid-lop' (expected one of cpuid-loop, kvm-like-l1, l1-cpuid, cr4-toggle). Did you mean 'cpuid-loop'?")]
+    public void A_bad_value_is_exit_code_2_naming_the_option_and_the_reason(string[] args, string message)
+    {
+        var (code, output, err) = Invoke(args);
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Equal("", output);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_policies_are_spelt_as_cpuidf_spells_them()
+    {
+        Assert.Equal(["eager", "lazy", "reference", "mutable-eager", "mutable-lazy"], BenchNames.Policies.Names);
+        Assert.All(BenchNames.Policies.Values.Where(p => p.Functional is not null), p => Assert.Contains(BenchNames.Of(p), Choices.Policies.Names));
+    }
+
+    [Fact]
+    public void A_host_dump_from_dev_zero_is_refused_as_not_a_regular_file_with_exit_code_2()
+    {
+        Assert.SkipUnless(File.Exists("/dev/zero"), "no /dev/zero here");
+        var (code, _, err) = Invoke("--host", "/dev/zero");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("/dev/zero: cannot read the file: not a regular file", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_exception_escaping_the_run_is_a_one_line_internal_error_with_exit_code_70()
+    {
+        var error = new StringWriter();
+        var code = ToolRunner.Guarded(BenchCli.Tool, error, () => throw new InvalidOperationException("boom"));
+        Assert.Equal(ExitCodes.InternalError, code);
+        Assert.Equal($"internal error: InvalidOperationException: boom (this is a bug in {BenchCli.Tool}; please report it with the command line)", error.ToString().TrimEnd());
     }
 
     [Fact]
@@ -140,6 +181,6 @@ public sealed class BenchCliTests : IDisposable
         Assert.DoesNotContain("NaN", output, StringComparison.Ordinal);
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         var lazy = Assert.Single(document.RootElement.GetProperty("results").EnumerateArray());
-        Assert.Equal(JsonValueKind.Null, lazy.GetProperty("RelativeToEager").ValueKind);
+        Assert.Equal(JsonValueKind.Null, lazy.GetProperty("relativeToEager").ValueKind);
     }
 }

@@ -56,7 +56,7 @@ public class ExecCommandTests
         Assert.Equal(ExitCodes.Ok, exit);
         using var json = JsonDocument.Parse(output);
         var runs = json.RootElement.GetProperty("runs").EnumerateArray().ToList();
-        Assert.Equal(["Eager", "Lazy", "Reference"], runs.Select(r => r.GetProperty("policy").GetString()));
+        Assert.Equal(["eager", "lazy", "reference"], runs.Select(r => r.GetProperty("policy").GetString()));
         foreach (var run in runs)
         {
             Assert.Equal("Halted", run.GetProperty("stopKind").GetString());
@@ -132,9 +132,9 @@ public class ExecCommandTests
     [InlineData("/no/such/program.bin", new string[0], "/no/such/program.bin: cannot read the file")]
     [InlineData("PROGRAM", new[] { "--host", "pentium-4" }, "unknown host preset 'pentium-4'")]
     [InlineData("PROGRAM", new[] { "--max-steps", "12x" }, "--max-steps: bad number '12x'")]
-    [InlineData("PROGRAM", new[] { "--kernel", "5.4" }, "--kernel: expected 6.15 or 6.18")]
+    [InlineData("PROGRAM", new[] { "--kernel", "5.4" }, "--kernel: unknown kernel '5.4' (expected one of 6.15, 6.18)")]
     [InlineData("PROGRAM", new[] { "--policy", "fast" }, "--policy: unknown policy 'fast'")]
-    [InlineData("PROGRAM", new[] { "--bug", "NoSuchBug" }, "--bug: unknown bug 'NoSuchBug'")]
+    [InlineData("PROGRAM", new[] { "--bug", "NoSuchBug" }, "--bug: unknown wrong variant 'NoSuchBug' (expected one of ForgetCr4Trigger,")]
     [InlineData("PROGRAM", new[] { "--policy", "eager", "--bug", "ForgetCr4Trigger" }, "--bug: the bug is injected into Lazy")]
     public void Exec_bad_input_is_a_clear_error_with_exit_code_2(string program, string[] options, string message)
     {

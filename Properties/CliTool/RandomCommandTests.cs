@@ -109,9 +109,9 @@ public partial class RandomCommandTests
     [InlineData(new[] { "--traces", "many" }, "--traces: bad number 'many'")]
     [InlineData(new[] { "--seed", "-1" }, "--seed: bad number '-1'")]
     [InlineData(new[] { "--length", "0" }, "--length: must be at least 1")]
-    [InlineData(new[] { "--kernel", "5.4" }, "--kernel: expected 6.15 or 6.18")]
+    [InlineData(new[] { "--kernel", "5.4" }, "--kernel: unknown kernel '5.4' (expected one of 6.15, 6.18)")]
     [InlineData(new[] { "--host", "pentium-4" }, "unknown host preset 'pentium-4'")]
-    [InlineData(new[] { "--bug", "NoSuchBug" }, "--bug: unknown bug 'NoSuchBug'")]
+    [InlineData(new[] { "--bug", "NoSuchBug" }, "--bug: unknown wrong variant 'NoSuchBug' (expected one of ForgetCr4Trigger,")]
     public void Random_bad_input_is_a_clear_error_with_exit_code_2(string[] options, string message)
     {
         var (exit, output, error) = Cpuidf(["random", .. options]);
