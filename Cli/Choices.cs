@@ -20,10 +20,10 @@ public static class Choices
         new(
             "policy",
             [
-                ("eager", [Policy.Eager]),
-                ("lazy", [Policy.Lazy]),
-                ("lazy-unfixed", [Policy.LazyUnfixed]),
-                ("reference", [Policy.Reference]),
+                (Policy.Eager.Name, [Policy.Eager]),
+                (Policy.Lazy.Name, [Policy.Lazy]),
+                (Policy.LazyUnfixed.Name, [Policy.LazyUnfixed]),
+                (Policy.Reference.Name, [Policy.Reference]),
                 ("all", [.. Policy.Correct]),
             ]
         );
@@ -31,9 +31,6 @@ public static class Choices
     /// <summary>The deliberately wrong variants of KVM's rules by their <see cref="KvmRules.Name"/>.</summary>
     public static NameTable<KvmRules> Bugs { get; } = new("wrong variant", WrongRules.All.Select(r => (r.Name, r)));
 
-    /// <summary>The name of a policy as the JSON prints it: its table name, or <c>lazy+VARIANT</c> for Lazy running a wrong variant.</summary>
-    public static string PolicyName(Policy policy) =>
-        Policies.NameOf(new Policy(policy.Scheme)) + (ReferenceEquals(policy.Rules, KvmRules.Kvm) ? "" : "+" + policy.Rules.Name);
 
     /// <summary>Resolves hosts (presets or dump files); on error prints it and returns null with <paramref name="exit"/> set.</summary>
     public static List<HostCpu>? Hosts(CpuidfApp app, IEnumerable<string> names, out int exit)

@@ -130,7 +130,7 @@ internal static class ExecCommand
             maxSteps,
             runs = agreement.Runs.Select(run => new
             {
-                policy = Choices.PolicyName(run.Policy),
+                policy = run.Policy.Name,
                 stop = run.Result.Stop.ToString(),
                 stopKind = run.Result.Stop.GetType().Name,
                 steps = run.Result.Steps,

@@ -18,7 +18,7 @@ internal static class BenchNames
 
     /// <summary>The one name of a policy of the comparison.</summary>
     public static string Of(BenchPolicy policy) =>
-        policy.Functional is { } functional ? Choices.PolicyName(functional) : "mutable-" + policy.Mutable!.Value.ToString().ToLowerInvariant();
+        policy.Functional is { } functional ? functional.Name : "mutable-" + policy.Mutable!.Value.ToString().ToLowerInvariant();
 
     /// <summary>The measurements with each policy under its one name (the measurer labels rows with <see cref="BenchPolicy.Name"/>).</summary>
     public static IReadOnlyList<Measurement.Measurement> Named(IReadOnlyList<Measurement.Measurement> rows) =>

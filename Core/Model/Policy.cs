@@ -56,6 +56,22 @@ public readonly record struct Policy
     /// <summary>Whether triggers only set the marker.</summary>
     public bool IsLazy => Scheme is UpdateScheme.Lazy or UpdateScheme.LazyUnfixed;
 
+    /// <summary>
+    /// The policy's one name, spelt so by every tool, report and file: <c>eager</c>, <c>lazy</c>, <c>lazy-unfixed</c>,
+    /// <c>reference</c>; a scheme running a wrong variant adds <c>+</c> and the variant's name (<c>lazy+ForgetCr4Trigger</c>).
+    /// </summary>
+    public string Name => SchemeName(Scheme) + (rules is null ? "" : "+" + rules.Name);
+
     /// <inheritdoc/>
-    public override string ToString() => rules is null ? Scheme.ToString() : $"{Scheme}+{rules.Name}";
+    public override string ToString() => Name;
+
+    private static string SchemeName(UpdateScheme scheme) =>
+        scheme switch
+        {
+            UpdateScheme.Eager => "eager",
+            UpdateScheme.Lazy => "lazy",
+            UpdateScheme.LazyUnfixed => "lazy-unfixed",
+            UpdateScheme.Reference => "reference",
+            _ => throw new System.Diagnostics.UnreachableException(),
+        };
 }

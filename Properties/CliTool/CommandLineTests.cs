@@ -96,9 +96,9 @@ public sealed class CommandLineTests
     {
         foreach (var (name, values) in Choices.Policies.Entries.Where(e => e.Values.Length == 1))
         {
-            Assert.Equal(name, Choices.PolicyName(Assert.Single(values)));
+            Assert.Equal(name, Assert.Single(values).Name);
         }
-        Assert.Equal("lazy+ForgetCr4Trigger", Choices.PolicyName(new Policy(UpdateScheme.Lazy, WrongRules.ForgetCr4Trigger)));
+        Assert.Equal("lazy+ForgetCr4Trigger", new Policy(UpdateScheme.Lazy, WrongRules.ForgetCr4Trigger).Name);
     }
 
     [Fact]

@@ -37,13 +37,13 @@ public class ExecCommandTests
 
         Assert.Equal(ExitCodes.Ok, exit);
         Assert.Equal("", error);
-        foreach (var policy in new[] { "Eager", "Lazy", "Reference" })
+        foreach (var policy in new[] { "eager", "lazy", "reference" })
         {
             Assert.Contains($"\n{policy}: HLT at 0x", output, StringComparison.Ordinal);
         }
         Assert.Contains("L1 out 0x81 <- 0x", output, StringComparison.Ordinal);
         Assert.Contains("L1 out 0x8d <- 0xa88 (4)", output, StringComparison.Ordinal); // CPUID.0xD.0:EBX for XCR0 = 0x207 on SPR
-        Assert.Contains("the policies agree (Eager, Lazy, Reference)", output, StringComparison.Ordinal);
+        Assert.Contains("the policies agree (eager, lazy, reference)", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public class ExecCommandTests
         var (exit, output, _) = Cpuidf("exec", file.Path, "--policy", "eager", "lazy", "--kernel", "6.15");
 
         Assert.Equal(ExitCodes.Ok, exit);
-        Assert.Contains("the policies agree (Eager, Lazy)", output, StringComparison.Ordinal);
+        Assert.Contains("the policies agree (eager, lazy)", output, StringComparison.Ordinal);
         Assert.DoesNotContain("\nReference:", output, StringComparison.Ordinal);
     }
 
@@ -91,7 +91,7 @@ public class ExecCommandTests
         var (exit, output, _) = Cpuidf("exec", file.Path, "--bug", "ForgetCr4Trigger");
 
         Assert.Equal(ExitCodes.Failed, exit);
-        Assert.Contains("the policies DIFFER: Eager vs Lazy+ForgetCr4Trigger: observation", output, StringComparison.Ordinal);
+        Assert.Contains("the policies DIFFER: eager vs lazy+ForgetCr4Trigger: observation", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public class ExecCommandTests
         var (exit, output, _) = Cpuidf("exec", file.Path, "--max-steps", "3");
 
         Assert.Equal(ExitCodes.Ok, exit);
-        Assert.Contains("Eager: step limit of 3 instructions reached after 3 instructions", output, StringComparison.Ordinal);
+        Assert.Contains("eager: step limit of 3 instructions reached after 3 instructions", output, StringComparison.Ordinal);
     }
 
     [Fact]

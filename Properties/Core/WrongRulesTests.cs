@@ -35,8 +35,8 @@ public class WrongRulesTests
     public void A_policy_with_KVMs_rules_equals_the_plain_scheme_and_prints_without_a_variant()
     {
         Assert.Equal(Policy.Lazy, new Policy(UpdateScheme.Lazy, KvmRules.Kvm));
-        Assert.Equal("Lazy", new Policy(UpdateScheme.Lazy, KvmRules.Kvm).ToString());
-        Assert.Equal("Lazy+SmiNotTrigger", new Policy(UpdateScheme.Lazy, WrongRules.SmiNotTrigger).ToString());
+        Assert.Equal("lazy", new Policy(UpdateScheme.Lazy, KvmRules.Kvm).ToString());
+        Assert.Equal("lazy+SmiNotTrigger", new Policy(UpdateScheme.Lazy, WrongRules.SmiNotTrigger).ToString());
         Assert.NotEqual(Policy.Lazy, new Policy(UpdateScheme.Lazy, WrongRules.SmiNotTrigger));
     }
 }

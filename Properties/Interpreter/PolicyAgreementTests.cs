@@ -17,16 +17,16 @@ public class PolicyAgreementTests
         Assert.Equal(agreement.GetHashCode(), copy.GetHashCode());
         var reordered = new PolicyAgreement(ImmutableArray.Create(agreement.Runs[1], agreement.Runs[0], agreement.Runs[2]), null);
         Assert.NotEqual(agreement, reordered);
-        Assert.NotEqual(agreement, copy with { FirstDifference = "Eager vs Lazy: steps: 2 vs 3" });
+        Assert.NotEqual(agreement, copy with { FirstDifference = "eager vs lazy: steps: 2 vs 3" });
     }
 
     [Fact]
     public void A_policy_agreement_prints_its_policies_and_how_they_stopped_or_where_they_differ()
     {
-        Assert.Equal("Eager, Lazy, Reference agree: HLT at 0x1002 after 2 steps", CpuidThenHlt().ToString());
+        Assert.Equal("eager, lazy, reference agree: HLT at 0x1002 after 2 steps", CpuidThenHlt().ToString());
         var program = Programs.VmxCr4Osxsave();
         var buggy = new Policy(UpdateScheme.Eager, WrongRules.VmExitCr4NotTrigger);
         var disagreement = Runner.RunAll([Policy.Reference, buggy], p => TestMachine.Boot(program, p), TestMachine.DefaultSteps);
-        Assert.StartsWith("Reference, Eager+VmExitCr4NotTrigger disagree: Reference vs Eager+VmExitCr4NotTrigger: ", disagreement.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("reference, eager+VmExitCr4NotTrigger disagree: reference vs eager+VmExitCr4NotTrigger: ", disagreement.ToString(), StringComparison.Ordinal);
     }
 }

@@ -35,7 +35,7 @@ public class ProgramTests
         var agreement = Runner.RunAll([Policy.Reference, buggy], p => TestMachine.Boot(program, p), TestMachine.DefaultSteps);
         Assert.False(agreement.Agree);
         Assert.Equal(0u, agreement.Runs[1].Result.Outputs[1].Value & (1u << 27));
-        Assert.Contains("Reference vs Eager+VmExitCr4NotTrigger", agreement.FirstDifference, StringComparison.Ordinal);
+        Assert.Contains("reference vs eager+VmExitCr4NotTrigger", agreement.FirstDifference, StringComparison.Ordinal);
     }
 
     [Theory]

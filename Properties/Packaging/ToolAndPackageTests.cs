@@ -100,7 +100,7 @@ public class ToolAndPackageTests(PackedPackages packages) : IClassFixture<Packed
 
         var run = packages.Run(folder, "run", "-c", "Release").ShouldSucceed();
         Assert.Contains("Violated: 11 states, 46 transitions", run.Output, StringComparison.Ordinal);
-        Assert.Contains("LazyUnfixed: -EINVAL", run.Output, StringComparison.Ordinal);
+        Assert.Contains("lazy-unfixed: -EINVAL", run.Output, StringComparison.Ordinal);
         var lingering = packages.ProcessesUsingTheCache();
         Assert.True(lingering.Count == 0, $"build servers outlived 'dotnet run' (the fixture's Dispose would race them): {string.Join(", ", lingering)}");
     }

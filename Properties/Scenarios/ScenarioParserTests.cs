@@ -86,7 +86,7 @@ public class ScenarioParserTests
         var report = ScenarioRunner.Run(s, HostPresets.SkylakeSp, [Policy.Eager, Policy.LazyUnfixed]);
 
         Assert.Equal(6, report.Failure!.Line);
-        Assert.Contains("Eager: ok 0; LazyUnfixed: -EINVAL", report.Failure.Message, StringComparison.Ordinal);
+        Assert.Contains("eager: ok 0; lazy-unfixed: -EINVAL", report.Failure.Message, StringComparison.Ordinal);
     }
 
     [Fact]
