@@ -173,7 +173,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         if (entries == other.entries)
         {
             // One base: only patched positions can differ.
-            return PatchedAgree(this, other) && PatchedAgree(other, this);
+            return SamePatches(patches, other.patches) || (PatchedAgree(this, other) && PatchedAgree(other, this));
         }
         for (var i = 0; i < Count; i++)
         {
@@ -230,6 +230,9 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         }
         return entries[position];
     }
+
+    /// <summary>Whether two patch lists are equal item by item (the common case: versions updated alike).</summary>
+    private static bool SamePatches(ReadOnlySpan<Patch> a, ReadOnlySpan<Patch> b) => a.SequenceEqual(b);
 
     /// <summary>Whether two tables of one base agree at every position <paramref name="a"/> patches.</summary>
     private static bool PatchedAgree(CpuidTable a, CpuidTable b)
