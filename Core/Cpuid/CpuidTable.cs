@@ -7,14 +7,38 @@ namespace CpuidFunctional.Core.Cpuid;
 /// A vCPU's CPUID table (<c>vcpu->arch.cpuid_entries</c>): an ordered list of entries compared by content.
 /// Order matters: KVM's lookup takes the first match.
 /// </summary>
+/// <remarks>
+/// Persistent: a version is an immutable base array, shared by every version derived from it, plus at most
+/// <see cref="MaxPatches"/> replaced entries. A runtime update rewrites outputs of the same four leaves again and
+/// again, so <see cref="SetItem"/> and <see cref="SetItems"/> copy only the small patch list, never the whole table
+/// (about 1.4 KB on Skylake-SP). A patch keeps its entry's key (function, index, flags), so lookups scan the base
+/// alone; a write that changes a key, or one patch too many, makes a new base. Equality is by content whatever the
+/// representation; versions of one base compare only their patched positions.
+/// </remarks>
 public sealed class CpuidTable : IEquatable<CpuidTable>
 {
     /// <summary><c>KVM_MAX_CPUID_ENTRIES</c>: KVM_SET_CPUID2 with more entries fails with E2BIG.</summary>
     public const int MaxEntries = 256;
 
+    /// <summary>Replaced entries a version keeps beside its base before a write makes a new base.</summary>
+    internal const int MaxPatches = 8;
+
+    private static readonly Patch[] NoPatches = [];
+
+    // The base entries, shared between versions (never written).
     private readonly ImmutableArray<CpuidEntry> entries;
 
-    private CpuidTable(ImmutableArray<CpuidEntry> entries) => this.entries = entries;
+    // Entries that replace base ones, sorted by position, each with its base entry's key (never written).
+    private readonly Patch[] patches;
+
+    private CpuidTable(ImmutableArray<CpuidEntry> entries, Patch[] patches)
+    {
+        this.entries = entries;
+        this.patches = patches;
+    }
+
+    private CpuidTable(ImmutableArray<CpuidEntry> entries)
+        : this(entries, NoPatches) { }
 
     /// <summary>The empty table a vCPU has at creation.</summary>
     public static CpuidTable Empty { get; } = new(ImmutableArray<CpuidEntry>.Empty);
@@ -29,18 +53,21 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     public static CpuidTable Of(ImmutableArray<CpuidEntry> entries) =>
         entries.IsDefaultOrEmpty ? Empty : new(entries);
 
-    /// <summary>The entries in order.</summary>
-    public ImmutableArray<CpuidEntry> Entries => entries;
+    /// <summary>The entries in order (a new array when entries are patched).</summary>
+    public ImmutableArray<CpuidEntry> Entries => patches.Length == 0 ? entries : Flatten();
 
     /// <summary><c>nent</c>.</summary>
     public int Count => entries.Length;
 
     /// <summary>Entry at a position.</summary>
-    public CpuidEntry this[int position] => entries[position];
+    public CpuidEntry this[int position]
+    {
+        get => Current(patches, position);
+    }
 
     /// <summary>
     /// Position of the first entry matching (function, index) by KVM's rule, or -1
-    /// (<c>kvm_find_cpuid_entry_index</c>).
+    /// (<c>kvm_find_cpuid_entry_index</c>). Patches keep their keys, so the base alone is scanned.
     /// </summary>
     public int IndexOf(uint function, uint index)
     {
@@ -76,50 +103,87 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     public CpuidEntry? Find(uint function, uint index)
     {
         var i = IndexOf(function, index);
-        return i < 0 ? null : entries[i];
+        return i < 0 ? null : this[i];
     }
 
     /// <summary>The table with the entry at a position replaced; the same instance when nothing changes.</summary>
-    public CpuidTable SetItem(int position, CpuidEntry entry) =>
-        entries[position] == entry ? this : new(entries.SetItem(position, entry));
+    public CpuidTable SetItem(int position, CpuidEntry entry) => SetItems([(position, entry)]);
 
-    /// <summary>The table with several positions replaced at once (one copy); the same instance when nothing changes.</summary>
+    /// <summary>
+    /// The table with several positions replaced at once (negative positions are skipped); the same instance when
+    /// nothing changes. Copies only the patch list while every replaced entry keeps its key and the patches fit.
+    /// </summary>
     public CpuidTable SetItems(ReadOnlySpan<(int Position, CpuidEntry Entry)> updates)
     {
+        Span<Patch> merged = stackalloc Patch[MaxPatches];
+        patches.AsSpan().CopyTo(merged);
+        var count = patches.Length;
         var changed = false;
+        var patchable = true;
         foreach (var (position, entry) in updates)
         {
-            changed |= position >= 0 && entries[position] != entry;
+            if (position < 0 || Current(merged[..count], position) == entry)
+            {
+                continue;
+            }
+            changed = true;
+            patchable &= SameKey(entries[position], entry) && Insert(merged, ref count, new Patch(position, entry));
         }
         if (!changed)
         {
             return this;
         }
-        var builder = entries.ToBuilder();
+        if (patchable)
+        {
+            return new(entries, merged[..count].ToArray());
+        }
+        var copy = Flatten().ToBuilder();
         foreach (var (position, entry) in updates)
         {
             if (position >= 0)
             {
-                builder[position] = entry;
+                copy[position] = entry;
             }
         }
-        return new(builder.MoveToImmutable());
+        return new(copy.MoveToImmutable());
     }
 
     /// <summary>The table with an entry appended.</summary>
-    public CpuidTable Add(CpuidEntry entry) => new(entries.Add(entry));
+    public CpuidTable Add(CpuidEntry entry) => new(Entries.Add(entry));
 
     /// <summary>The table without the entries that match a predicate.</summary>
     public CpuidTable RemoveAll(Predicate<CpuidEntry> match)
     {
-        var kept = entries.RemoveAll(match);
-        return kept.Length == entries.Length ? this : new(kept);
+        var all = Entries;
+        var kept = all.RemoveAll(match);
+        return kept.Length == all.Length ? this : new(kept);
     }
 
     /// <inheritdoc/>
-    public bool Equals(CpuidTable? other) =>
-        other is not null
-        && (ReferenceEquals(this, other) || entries.AsSpan().SequenceEqual(other.entries.AsSpan()));
+    public bool Equals(CpuidTable? other)
+    {
+        if (other is null || other.Count != Count)
+        {
+            return false;
+        }
+        if (ReferenceEquals(this, other))
+        {
+            return true;
+        }
+        if (entries == other.entries)
+        {
+            // One base: only patched positions can differ.
+            return SamePatches(patches, other.patches) || (PatchedAgree(this, other) && PatchedAgree(other, this));
+        }
+        for (var i = 0; i < Count; i++)
+        {
+            if (this[i] != other[i])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as CpuidTable);
@@ -128,9 +192,9 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     public override int GetHashCode()
     {
         var hash = new HashCode();
-        foreach (var e in entries)
+        for (var i = 0; i < Count; i++)
         {
-            hash.Add(e);
+            hash.Add(this[i]);
         }
         return hash.ToHashCode();
     }
@@ -147,10 +211,80 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     {
         var sb = new StringBuilder();
         sb.Append("CpuidTable(nent=").Append(entries.Length).Append(')');
-        foreach (var e in entries)
+        for (var i = 0; i < Count; i++)
         {
-            sb.Append("\n  ").Append(e.ToString());
+            sb.Append("\n  ").Append(this[i].ToString());
         }
         return sb.ToString();
     }
+
+    /// <summary>The entry at a position with a patch list (being built) applied.</summary>
+    private CpuidEntry Current(ReadOnlySpan<Patch> list, int position)
+    {
+        foreach (ref readonly var p in list)
+        {
+            if (p.Position == position)
+            {
+                return p.Entry;
+            }
+        }
+        return entries[position];
+    }
+
+    /// <summary>Whether two patch lists are equal item by item (the common case: versions updated alike).</summary>
+    private static bool SamePatches(ReadOnlySpan<Patch> a, ReadOnlySpan<Patch> b) => a.SequenceEqual(b);
+
+    /// <summary>Whether two tables of one base agree at every position <paramref name="a"/> patches.</summary>
+    private static bool PatchedAgree(CpuidTable a, CpuidTable b)
+    {
+        foreach (ref readonly var p in a.patches.AsSpan())
+        {
+            if (p.Entry != b[p.Position])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>A patch may replace an entry only with one of the same key: lookups read keys from the base.</summary>
+    private static bool SameKey(CpuidEntry a, CpuidEntry b) =>
+        a.Function == b.Function && a.Index == b.Index && a.Flags == b.Flags;
+
+    /// <summary>Puts a patch into a sorted list (replacing one at the same position); false if the list is full.</summary>
+    private static bool Insert(Span<Patch> list, ref int count, Patch patch)
+    {
+        var at = 0;
+        while (at < count && list[at].Position < patch.Position)
+        {
+            at++;
+        }
+        if (at < count && list[at].Position == patch.Position)
+        {
+            list[at] = patch;
+            return true;
+        }
+        if (count == list.Length)
+        {
+            return false;
+        }
+        list[at..count].CopyTo(list[(at + 1)..]);
+        list[at] = patch;
+        count++;
+        return true;
+    }
+
+    /// <summary>The base with every patch applied, as a new array.</summary>
+    private ImmutableArray<CpuidEntry> Flatten()
+    {
+        var copy = entries.ToBuilder();
+        foreach (ref readonly var p in patches.AsSpan())
+        {
+            copy[p.Position] = p.Entry;
+        }
+        return copy.MoveToImmutable();
+    }
+
+    /// <summary>One replaced entry.</summary>
+    private readonly record struct Patch(int Position, CpuidEntry Entry);
 }

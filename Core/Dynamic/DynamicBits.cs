@@ -38,7 +38,8 @@ public static class DynamicBits
     public static Materialized Materialize(Vm vm, Vcpu vcpu, CpuidTable table, DynamicCaps caps, KvmRules rules)
     {
         var rule = rules.Lookup;
-        var edits = new TableEdits(table);
+        // At most four positions change: leaf 1, 7.0, 0xD.0 and 0xD.1.
+        var edits = new TableEdits(table, stackalloc (int, CpuidEntry)[4]);
         var sizes = 0;
 
         var leaf1 = CpuidLookup.IndexOfFunction(table, 1, rule);
@@ -108,24 +109,43 @@ public static class DynamicBits
 
     private static DynamicCaps With(DynamicCaps caps, DynamicCaps bit, bool set) => set ? caps | bit : caps & ~bit;
 
-    /// <summary>Copy-on-write edits of a table: at most one copy however many entries change.</summary>
-    private ref struct TableEdits(CpuidTable table)
+    /// <summary>
+    /// Edits of a table collected while an update runs, applied at the end in one <see cref="CpuidTable.SetItems"/>
+    /// (which copies only the changed leaves); no allocation when nothing changes.
+    /// </summary>
+    private ref struct TableEdits(CpuidTable table, Span<(int Position, CpuidEntry Entry)> buffer)
     {
-        private CpuidEntry[]? copy; // allocated on the first real change only
+        private readonly Span<(int Position, CpuidEntry Entry)> buffer = buffer;
+        private int count;
 
-        public readonly CpuidEntry Get(int position) => copy is null ? table[position] : copy[position];
+        public readonly CpuidEntry Get(int position)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                if (buffer[i].Position == position)
+                {
+                    return buffer[i].Entry;
+                }
+            }
+            return table[position];
+        }
 
         public void Set(int position, CpuidEntry entry)
         {
-            if (Get(position) == entry)
+            for (var i = 0; i < count; i++)
             {
-                return;
+                if (buffer[i].Position == position)
+                {
+                    buffer[i].Entry = entry;
+                    return;
+                }
             }
-            copy ??= [.. table.Entries];
-            copy[position] = entry;
+            if (table[position] != entry)
+            {
+                buffer[count++] = (position, entry);
+            }
         }
 
-        public readonly CpuidTable ToTable() =>
-            copy is null ? table : CpuidTable.Of(System.Runtime.InteropServices.ImmutableCollectionsMarshal.AsImmutableArray(copy));
+        public readonly CpuidTable ToTable() => count == 0 ? table : table.SetItems(buffer[..count]);
     }
 }

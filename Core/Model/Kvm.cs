@@ -177,8 +177,8 @@ public static class Kvm
                     {
                         return new(v, v.Cpuid);
                     }
-                    var cleared = v with { CpuidDynamicBitsDirty = false };
-                    var updated = policy.Rules.ConsumerRunsUpdate(e) ? Update(cleared) : cleared;
+                    // Update clears the marker in the same copy as the new table.
+                    var updated = policy.Rules.ConsumerRunsUpdate(e) ? Update(v) : (Written)(v with { CpuidDynamicBitsDirty = false });
                     return new(updated, updated.Vcpu.Cpuid);
                 case UpdateScheme.Reference:
                     var m = Materialize(v, v.Cpuid);
@@ -503,7 +503,7 @@ public static class Kvm
             Written current = v;
             if (policy.Scheme == UpdateScheme.Lazy && v.CpuidDynamicBitsDirty)
             {
-                current = Update(v with { CpuidDynamicBitsDirty = false });
+                current = Update(v);
             }
             if (v.HasRun || v.GuestMode)
             {

@@ -1,0 +1,79 @@
+using CpuidFunctional.Properties.Generators;
+using CsCheck;
+
+namespace CpuidFunctional.Properties.Core;
+
+/// <summary>
+/// The CPUID table is persistent (a shared base plus a few patched entries): whatever the representation, a table
+/// reads, compares and hashes as the plain list of its entries would.
+/// </summary>
+public class PersistentTableTests
+{
+    /// <summary>A table, and edits of its outputs (position, new EBX/ECX) to apply one at a time.</summary>
+    private static readonly Gen<(CpuidTable Table, (int Position, uint Ebx, uint Ecx)[] Edits)> TableAndEdits =
+        GuestTableGen.Table.SelectMany(t =>
+            Gen.Select(Gen.Int[0, t.Count - 1], Gen.UInt, Gen.UInt).Array[0, 20].Select(edits => (t, edits)));
+
+    private static CpuidTable Apply(CpuidTable t, (int Position, uint Ebx, uint Ecx) edit) =>
+        t.SetItem(edit.Position, t[edit.Position] with { Ebx = edit.Ebx, Ecx = edit.Ecx });
+
+    [Fact]
+    public void A_patched_table_reads_compares_and_hashes_as_its_flattened_copy() =>
+        TableAndEdits.Sample(x =>
+        {
+            var expected = x.Table.Entries.ToArray();
+            var patched = x.Table;
+            foreach (var edit in x.Edits)
+            {
+                patched = Apply(patched, edit);
+                expected[edit.Position] = expected[edit.Position] with { Ebx = edit.Ebx, Ecx = edit.Ecx };
+            }
+            var flat = CpuidTable.Of(expected);
+            Assert.Equal(expected, patched.Entries);
+            Assert.Equal(expected, Enumerable.Range(0, patched.Count).Select(i => patched[i]));
+            Assert.True(patched.Equals(flat), $"patched != flat:\n{patched}\n{flat}");
+            Assert.True(flat.Equals(patched), "flat != patched");
+            Assert.Equal(flat.GetHashCode(), patched.GetHashCode());
+        });
+
+    [Fact]
+    public void Two_versions_of_one_base_are_equal_exactly_when_their_entries_are() =>
+        Gen.Select(TableAndEdits, Gen.Int[0, 20]).Sample(x =>
+        {
+            var (table, edits) = x.Item1;
+            var cut = Math.Min(x.Item2, edits.Length);
+            var a = edits.Aggregate(table, Apply);
+            var b = edits[..cut].Aggregate(table, Apply);
+            var sameEntries = a.Entries.SequenceEqual(b.Entries);
+            Assert.Equal(sameEntries, a.Equals(b));
+            Assert.Equal(sameEntries, b.Equals(a));
+        });
+
+    [Fact]
+    public void A_write_back_of_the_original_entry_gives_a_table_equal_to_the_original() =>
+        TableAndEdits.Sample(x =>
+        {
+            var edited = x.Edits.Aggregate(x.Table, Apply);
+            var restored = edited;
+            foreach (var (position, _, _) in x.Edits)
+            {
+                restored = restored.SetItem(position, x.Table[position]);
+            }
+            Assert.Equal(x.Table, restored);
+            Assert.Equal(x.Table.GetHashCode(), restored.GetHashCode());
+        });
+
+    [Fact]
+    public void A_write_that_changes_an_entry_key_is_found_by_lookup() =>
+        GuestTableGen.Table.Where(t => t.IndexOfFunction(1) >= 0).Sample(t =>
+        {
+            var i = t.IndexOfFunction(1);
+            var moved = t.SetItem(i, t[i] with { Function = 0x4FFF_FFF0 });
+            Assert.Equal(i, moved.IndexOfFunction(0x4FFF_FFF0));
+            Assert.NotEqual(t, moved);
+        });
+
+    [Fact]
+    public void Setting_an_unchanged_entry_returns_the_same_instance() =>
+        GuestTableGen.Table.Where(t => t.Count > 0).Sample(t => Assert.Same(t, t.SetItem(0, t[0])));
+}
