@@ -7,7 +7,7 @@ namespace CpuidFunctional.Bench.Benchmarks;
 
 /// <summary>
 /// One nested round trip per workload and policy on Skylake-SP: the functional interpreter under Eager, Lazy and
-/// Reference, and the mutable baseline (Mutable-Eager, Mutable-Lazy), through the same warm decode cache. Each
+/// Reference, and the mutable baseline (mutable-eager, mutable-lazy), through the same warm decode cache. Each
 /// invocation runs a booted machine for <see cref="RoundTrips"/> round trips (set-up included); results are per round trip.
 /// The machines of an iteration are booted before it, unmeasured, one per invocation: with a single invocation per
 /// iteration (what <c>[IterationSetup]</c> gives by default) an iteration of the fastest row lasts ~1.5 ms, far below
@@ -35,8 +35,8 @@ public class RoundTripBenchmarks
     public string Workload { get; set; } = "cpuid-loop";
 
     /// <summary>The policy (functional Core policy or mutable baseline).</summary>
-    [Params("Eager", "Lazy", "Reference", "Mutable-Eager", "Mutable-Lazy")]
-    public string Policy { get; set; } = "Lazy";
+    [Params("eager", "lazy", "reference", "mutable-eager", "mutable-lazy")]
+    public string Policy { get; set; } = "lazy";
 
     /// <summary>Builds the program and warms the decode cache.</summary>
     [GlobalSetup]

@@ -27,20 +27,15 @@ public class StepBenchmarks
     private KvmState state;
     private bool flip; // which CR4 value the next Cr4ThenCpuid writes
 
-    /// <summary>Eager, Lazy or Reference.</summary>
-    [Params("Eager", "Lazy", "Reference")]
-    public string Policy { get; set; } = "Lazy";
+    /// <summary>eager, lazy or reference (Policy.Name).</summary>
+    [Params("eager", "lazy", "reference")]
+    public string Policy { get; set; } = "lazy";
 
     /// <summary>A running vCPU with OSXSAVE, PKE and XCR0 = x87|SSE|AVX.</summary>
     [GlobalSetup]
     public void Setup()
     {
-        policy = Policy switch
-        {
-            "Eager" => Core.Model.Policy.Eager,
-            "Reference" => Core.Model.Policy.Reference,
-            _ => Core.Model.Policy.Lazy,
-        };
+        policy = Core.Model.Policy.Correct.Single(p => p.Name == Policy);
         var vm = new Vm(HostPresets.SkylakeSp);
         state = KvmState.WithCpuid(vm, policy, GuestCpuid.For(vm.Host));
         foreach (var e in new VcpuEvent[] { new VcpuEvent.Run(), new VcpuEvent.SetSregs(BaseCr4, Msr.ApicBaseDefault), Cr4On, XcrAvx, Cpuid1 })

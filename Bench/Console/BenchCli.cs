@@ -151,7 +151,7 @@ internal static class BenchCli
             {
                 return ExitCodes.Failed;
             }
-            var rows = BenchNames.Named(measured);
+            var rows = measured;
             console.Write(ResultTable.Build(rows, hostCpu.Name));
             console.WriteLine();
             console.Write(new Text(ResultTable.KernelFigures + Environment.NewLine));

@@ -11,16 +11,8 @@ namespace CpuidFunctional.Bench.Console;
 internal static class BenchNames
 {
     /// <summary>The policies of the comparison: eager, lazy, reference, mutable-eager, mutable-lazy.</summary>
-    public static NameTable<BenchPolicy> Policies { get; } = new("policy", BenchPolicy.All.Select(p => (Of(p), p)));
+    public static NameTable<BenchPolicy> Policies { get; } = new("policy", BenchPolicy.All.Select(p => (p.Name, p)));
 
     /// <summary>The workloads of <see cref="Workloads"/>.</summary>
     public static NameTable<string> Workloads { get; } = new("workload", Interpreter.Harness.Workloads.Names.Select(w => (w, w)));
-
-    /// <summary>The one name of a policy of the comparison.</summary>
-    public static string Of(BenchPolicy policy) =>
-        policy.Functional is { } functional ? functional.Name : "mutable-" + policy.Mutable!.Value.ToString().ToLowerInvariant();
-
-    /// <summary>The measurements with each policy under its one name (the measurer labels rows with <see cref="BenchPolicy.Name"/>).</summary>
-    public static IReadOnlyList<Measurement.Measurement> Named(IReadOnlyList<Measurement.Measurement> rows) =>
-        [.. rows.Select(r => r with { Policy = Of(BenchPolicy.All.Single(p => p.Name == r.Policy)) })];
 }

@@ -104,8 +104,8 @@ internal static class Measurer
             }
             var times = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.Nanoseconds)) / roundTrips);
             var cpuTimes = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.CpuNanoseconds)) / roundTrips);
-            var eager = policies.FirstOrDefault(p => p.Name == "Eager") is { } e ? times[e] : double.NaN;
-            var eagerCpu = policies.FirstOrDefault(p => p.Name == "Eager") is { } ec ? cpuTimes[ec] : double.NaN;
+            var eager = times.TryGetValue(BenchPolicy.Eager, out var e) ? e : double.NaN;
+            var eagerCpu = cpuTimes.TryGetValue(BenchPolicy.Eager, out var ec) ? ec : double.NaN;
             foreach (var policy in policies)
             {
                 var (updates, sizes, instructions) = MarginalCounts(workload, host, policy, cache);

@@ -13,8 +13,8 @@ public class RoundTripCountTests
         Measurer.MarginalCounts(workload, HostPresets.SkylakeSp, BenchPolicy.All.Single(p => p.Name == policy), new DecodeCache());
 
     [Theory]
-    [InlineData("Eager")]
-    [InlineData("Mutable-Eager")]
+    [InlineData("eager")]
+    [InlineData("mutable-eager")]
     public void Cpuid_loop_eager_updates_at_least_twice_per_round_trip_as_KVM_6_14_did(string policy)
     {
         var (updates, sizes, _) = Counts("cpuid-loop", policy);
@@ -23,15 +23,15 @@ public class RoundTripCountTests
     }
 
     [Theory]
-    [InlineData("Lazy")]
-    [InlineData("Mutable-Lazy")]
-    [InlineData("Reference")]
+    [InlineData("lazy")]
+    [InlineData("mutable-lazy")]
+    [InlineData("reference")]
     public void Cpuid_loop_lazy_never_updates_because_L0_answers_no_CPUID(string policy) =>
         Assert.Equal((0.0, 0.0), (Counts("cpuid-loop", policy).Updates, Counts("cpuid-loop", policy).Sizes));
 
     [Theory]
-    [InlineData("Lazy")]
-    [InlineData("Mutable-Lazy")]
+    [InlineData("lazy")]
+    [InlineData("mutable-lazy")]
     public void L1_cpuid_lazy_materializes_exactly_once_per_round_trip(string policy) =>
         Assert.Equal(1.0, Counts("l1-cpuid", policy).Updates);
 
@@ -42,10 +42,10 @@ public class RoundTripCountTests
     [InlineData("cr4-toggle")]
     public void Lazy_does_less_update_work_than_eager_and_the_baseline_counts_the_same(string workload)
     {
-        var eager = Counts(workload, "Eager");
-        var lazy = Counts(workload, "Lazy");
+        var eager = Counts(workload, "eager");
+        var lazy = Counts(workload, "lazy");
         Assert.True(lazy.Updates < eager.Updates, $"{workload}: lazy {lazy.Updates} vs eager {eager.Updates}");
-        Assert.Equal(eager, Counts(workload, "Mutable-Eager"));
-        Assert.Equal(lazy, Counts(workload, "Mutable-Lazy"));
+        Assert.Equal(eager, Counts(workload, "mutable-eager"));
+        Assert.Equal(lazy, Counts(workload, "mutable-lazy"));
     }
 }
