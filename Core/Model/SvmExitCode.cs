@@ -6,6 +6,9 @@ namespace CpuidFunctional.Core.Model;
 /// </summary>
 public static class SvmExitCode
 {
+    /// <summary>SVM_EXIT_WRITE_CR0: MOV to CR0 intercepted; a write to CRn is this plus n.</summary>
+    public const ulong WriteCr0 = 0x10;
+
     /// <summary>SVM_EXIT_WRITE_CR4: MOV to CR4 intercepted (<c>INTERCEPT_CR4_WRITE</c>).</summary>
     public const ulong WriteCr4 = 0x14;
 
@@ -54,6 +57,7 @@ public static class SvmExitCode
     /// <summary>The KVM name of an exit code, or its hex value.</summary>
     public static string Name(ulong code) => code switch
     {
+        WriteCr0 => "SVM_EXIT_WRITE_CR0",
         WriteCr4 => "SVM_EXIT_WRITE_CR4",
         Cpuid => "SVM_EXIT_CPUID",
         Hlt => "SVM_EXIT_HLT",
