@@ -101,9 +101,9 @@ public class RandomProgramProperties
 
     private static readonly Gen<GuestOp> Op = Gen.Frequency((3, Data), (2, System));
 
-    private static readonly Gen<GuestOp[]> Body = Op.Array[1, 24];
+    internal static readonly Gen<GuestOp[]> Body = Op.Array[1, 24];
 
-    private static string Print(GuestOp[] ops) => string.Join("; ", ops.Select(o => o.Name));
+    internal static string Print(GuestOp[] ops) => string.Join("; ", ops.Select(o => o.Name));
 
     private static void AssertAgree(Program program, long steps)
     {
