@@ -60,13 +60,7 @@ internal static class SvmNested
                 : new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, $"unexpected Core observation {refused}");
         }
         c.Svm = c.Svm with { Vmcb = vmcb, VmcbPa = page, Host = host, Gif = true };
-        c.Gprs[Registers.Rax] = vmcb.Rax;
-        c.Gprs[Registers.Rsp] = vmcb.Rsp;
-        c.Rip = vmcb.Rip;
-        c.Rflags = vmcb.Rflags;
-        c.Cr0 = vmcb.Cr0;
-        c.Efer = vmcb.Efer;
-        c.InL2 = true;
+        Load(ref c, new SvmHostState(vmcb.Rip, vmcb.Rsp, vmcb.Rax, vmcb.Rflags, vmcb.Cr0, vmcb.Efer), inL2: true);
         return null;
     }
 
@@ -95,14 +89,20 @@ internal static class SvmNested
         log.Apply(ref c, VmexitEvent, i.Rip, 2);
         var host = c.Svm.Host;
         c.Svm = c.Svm with { Vmcb = null, Gif = false };
-        c.Gprs[Registers.Rax] = host.Rax;
-        c.Gprs[Registers.Rsp] = host.Rsp;
-        c.Rip = host.Rip;
-        c.Rflags = host.Rflags;
-        c.Cr0 = host.Cr0;
-        c.Efer = host.Efer;
-        c.InL2 = false;
+        Load(ref c, host, inL2: false);
         return null;
+    }
+
+    /// <summary>The registers VMRUN and #VMEXIT switch (L1 and L2 share the other general-purpose registers).</summary>
+    private static void Load(ref Cpu c, in SvmHostState s, bool inL2)
+    {
+        c.Gprs[Registers.Rax] = s.Rax;
+        c.Gprs[Registers.Rsp] = s.Rsp;
+        c.Rip = s.Rip;
+        c.Rflags = s.Rflags;
+        c.Cr0 = s.Cr0;
+        c.Efer = s.Efer;
+        c.InL2 = inL2;
     }
 
     /// <summary>

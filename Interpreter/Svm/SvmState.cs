@@ -29,5 +29,8 @@ public readonly record struct SvmState
     public static SvmState Off => new() { Gif = true };
 }
 
-/// <summary>L1's registers that VMRUN saves and #VMEXIT restores besides CR4 (RIP is the instruction after VMRUN).</summary>
+/// <summary>
+/// The registers VMRUN and #VMEXIT switch besides CR4: L1's as saved in vmcb01 (RIP is the instruction after VMRUN), or
+/// L2's from vmcb12's save area.
+/// </summary>
 public readonly record struct SvmHostState(ulong Rip, ulong Rsp, ulong Rax, ulong Rflags, ulong Cr0, ulong Efer);

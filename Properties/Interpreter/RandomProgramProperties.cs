@@ -135,12 +135,7 @@ public class RandomProgramProperties
     private static void ObservingHandler(Assembler a)
     {
         var done = a.CreateLabel();
-        a.mov(eax, 1);
-        a.xor(ecx, ecx);
-        a.cpuid();
-        a.mov(eax, 0xD);
-        a.xor(ecx, ecx);
-        a.cpuid();
+        EmitCpuid1AndD(a);
         a.mov(ebx, VmcsField.VmExitReason);
         a.vmread(rax, rbx);
         a.cmp(eax, (int)ExitReason.Vmcall);
@@ -150,6 +145,17 @@ public class RandomProgramProperties
         RoundTrip.EmitSkipInstructionAndResume(a);
         a.Label(ref done);
         RoundTrip.EmitReportAndHalt(a);
+    }
+
+    /// <summary>CPUID 1 and CPUID 0xD.0: the observation points a handler executes on every exit.</summary>
+    internal static void EmitCpuid1AndD(Assembler a)
+    {
+        a.mov(eax, 1);
+        a.xor(ecx, ecx);
+        a.cpuid();
+        a.mov(eax, 0xD);
+        a.xor(ecx, ecx);
+        a.cpuid();
     }
 
     private static readonly Gen<ulong> GuestCr4 = Gen.OneOf(

@@ -37,12 +37,7 @@ public class RandomSvmProgramProperties
         }
         a.Label(ref run);
         SvmMachine.EmitVmrun(a);
-        a.mov(eax, 1);
-        a.xor(ecx, ecx);
-        a.cpuid();
-        a.mov(eax, 0xD);
-        a.xor(ecx, ecx);
-        a.cpuid();
+        RandomProgramProperties.EmitCpuid1AndD(a);
         a.mov(rdi, (long)SvmMachine.Vmcb);
         a.mov(eax, __dword_ptr[rdi + 0x70]);
         foreach (var code in (ulong[])[SvmExitCode.Cpuid, SvmExitCode.Xsetbv, SvmExitCode.Msr])
