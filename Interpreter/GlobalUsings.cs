@@ -3,4 +3,5 @@ global using CpuidFunctional.Core;
 global using CpuidFunctional.Core.Model;
 global using CpuidFunctional.Core.State;
 global using CpuidFunctional.Interpreter.Decoding;
+global using CpuidFunctional.Interpreter.Svm;
 global using CpuidFunctional.Interpreter.Vmx;

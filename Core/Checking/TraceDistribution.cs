@@ -279,6 +279,9 @@ public static class TraceDistribution
             6 => new VcpuEvent.Init(),
             7 => new VcpuEvent.Reset(),
             8 => new VcpuEvent.SevEsSyncFromGhcb(Xcr0(r, host), r.Weighted(1, 1) == 0 ? null : Xss(r, host)),
+            // Nested transitions of the host's vendor: SVM on AMD and Hygon hosts, VMX elsewhere.
+            9 when IsSvmHost(host) => new VcpuEvent.NestedSvmVmrun(Cr4Value(r), (Vmcb12Intercepts)r.Between(0, 3)),
+            10 when IsSvmHost(host) => new VcpuEvent.NestedSvmVmexit(),
             9 => new VcpuEvent.NestedVmEntry(Cr4Value(r), MsrList(r, host, 2)),
             10 => new VcpuEvent.NestedVmExit(Cr4Value(r), MsrList(r, host, 2)),
             11 => new VcpuEvent.SetSregs(Cr4Value(r), ApicBase(r)),
@@ -296,6 +299,9 @@ public static class TraceDistribution
         };
 
     private static VcpuEvent.Wrmsr Wrmsr(MsrEntry m) => new(m.Index, m.Value);
+
+    /// <summary>Whether the host's vendor runs nested SVM (AMD, Hygon) rather than VMX.</summary>
+    private static bool IsSvmHost(HostCpu host) => host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
 
     /// <summary>A CR4 value: usual bits, none, VMX with SMEP/SMAP, or a reserved bit (#GP, EINVAL); OSXSAVE and PKE in every combination.</summary>
     private static ulong Cr4Value(Draws r)

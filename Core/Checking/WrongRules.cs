@@ -52,6 +52,14 @@ public static class WrongRules
         WithoutDuring(nameof(VmEntryCr4NotTrigger), static e => e is VcpuEvent.NestedVmEntry, TriggerSite.SetCr4);
 
     /// <summary>
+    /// VMRUN loads vmcb12's save.cr4 without the <c>svm_set_cr4</c> trigger (the SVM half of the 2020 bug fixed by
+    /// sinking the update into the vendor <c>set_cr4</c>): L2 then sees L1's OSXSAVE/OSPKE, and on SVM it can see them
+    /// itself, because L0 answers an L2 CPUID that L1 does not intercept.
+    /// </summary>
+    public static KvmRules VmrunCr4NotTrigger { get; } =
+        WithoutDuring(nameof(VmrunCr4NotTrigger), static e => e is VcpuEvent.NestedSvmVmrun, TriggerSite.SetCr4);
+
+    /// <summary>
     /// RESET assigns XCR0 and IA32_XSS directly, without the writes' triggers, so the XSAVE sizes are not refreshed
     /// (the bug fixed by 05a9e065059e, which routed them through <c>__kvm_set_xcr</c> and the MSR write).
     /// </summary>
@@ -123,7 +131,7 @@ public static class WrongRules
         ForgetCr4Trigger, Cr4TriggerOnlyOnSet, ForgetXcr0Trigger, ForgetXssTrigger, ForgetApicBaseTrigger, VmExitCr4NotTrigger,
         SmiNotTrigger, ClearMarkerWithoutMaterialize, D1OnlyWithXsaves, CompactedIgnoresAlignment, LookupByLeafSubleaf,
         VmEntryCr4NotTrigger, ResetAssignsXcr0AndXss, SetCpuidKeepsUserspaceBits, MwaitQuirkInverted, OsXsaveWithoutXsave,
-        SevEsXssRefused,
+        SevEsXssRefused, VmrunCr4NotTrigger,
     ];
 
     /// <summary>A variant by its name (case-insensitive), or null.</summary>

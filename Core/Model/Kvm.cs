@@ -21,6 +21,9 @@ public static class Kvm
     private static readonly Observation E2big = new Observation.IoctlError(Errno.E2BIG);
     private static readonly Observation Nop = new Observation.MwaitNop();
     private static readonly Observation CpuidExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.Cpuid);
+    private static readonly Observation SvmCpuidExitsToL1 = new Observation.SvmExitToL1(SvmExitCode.Cpuid);
+    private static readonly Observation SvmXsetbvExitsToL1 = new Observation.SvmExitToL1(SvmExitCode.Xsetbv);
+    private static readonly Observation SvmVmrunExitsToL1 = new Observation.SvmExitToL1(SvmExitCode.Vmrun);
 
     /// <summary>Applies one event.</summary>
     public static Transition Step(Policy policy, KvmState state, VcpuEvent e) => new Handling(policy, state, e).Handle();
@@ -50,6 +53,14 @@ public static class Kvm
     /// </summary>
     public static bool IsValidCr4(Vcpu v, ulong cr4) =>
         (cr4 & ~Cr4.Architectural) == 0 && (cr4 & v.Guest.Cr4ReservedByFeatures) == 0;
+
+    /// <summary>
+    /// <c>nested_svm_intercept</c> for the L2 instructions L0 could emulate itself: the one place that decides whether
+    /// an L2 CPUID or XSETBV under nested SVM is L1's (vmcb12 intercepts it) or L0's (<c>kvm_emulate_cpuid</c>,
+    /// <c>kvm_emulate_xsetbv</c> with L2's state). False outside SVM guest mode. The interpreter's reflection asks it too.
+    /// </summary>
+    public static bool NestedSvmIntercept(Vcpu v, Vmcb12Intercepts instruction) =>
+        v.GuestMode && v.Svm is { } svm && svm.IsIntercept(instruction);
 
     /// <summary><c>kvm_check_cpuid</c>: the virtual-address width in CPUID.0x80000008:EAX[15:8] must be 0, 48 or 57.</summary>
     public static bool IsValidCpuid(CpuidTable table)
@@ -98,14 +109,18 @@ public static class Kvm
                 VcpuEvent.MovToCr4(var cr4) => KvmSetCr4(v, cr4),
                 // MOV from CR4 is privileged too; KVM does not intercept it (reads of bits it owns come from the read shadow).
                 VcpuEvent.MovFromCr4 => Unchanged(v.Cpl != 0 ? Gp : new Observation.Cr4Value(v.Cr4)),
+                // Under nested SVM a vmcb12 XSETBV intercept comes after the #UD without CR4.OSXSAVE.
+                VcpuEvent.Xsetbv when v.Cr4Has(Cr4.OsXsave) && NestedSvmIntercept(v, Vmcb12Intercepts.Xsetbv) => Unchanged(SvmXsetbvExitsToL1),
                 VcpuEvent.Xsetbv(var index, var value) => KvmEmulateXsetbv(v, index, value),
                 VcpuEvent.Wrmsr when v.Cpl != 0 => Unchanged(Gp),
                 VcpuEvent.Wrmsr(var index, var value) => SetMsr(v, index, value, hostInitiated: false) is { } w ? Done(w) : Unchanged(Gp),
                 VcpuEvent.XgetbvXcr0 => v.Cr4Has(Cr4.OsXsave) ? Unchanged(new Observation.Xcr0Value(v.Xcr0)) : Unchanged(Ud),
                 VcpuEvent.Rdmsr when v.Cpl != 0 => Unchanged(Gp),
                 VcpuEvent.Rdmsr(var index) => GetMsr(v, index, hostInitiated: false) is { } value ? Unchanged(new Observation.MsrValue(index, value)) : Unchanged(Gp),
+                // On SVM, L0 sees every L2 CPUID and reflects it iff vmcb12 intercepts it; otherwise it answers with L2's state.
+                VcpuEvent.Cpuid when NestedSvmIntercept(v, Vmcb12Intercepts.Cpuid) => Unchanged(SvmCpuidExitsToL1),
                 // On VMX, CPUID in L2 always exits to L1 (nested_vmx_l1_wants_exit): L0 never emulates it.
-                VcpuEvent.Cpuid when v.GuestMode => Unchanged(CpuidExitsToL1),
+                VcpuEvent.Cpuid when v.GuestMode && v.Svm is null => Unchanged(CpuidExitsToL1),
                 VcpuEvent.Cpuid(var leaf, var subleaf) => KvmEmulateCpuid(v, leaf, subleaf),
                 VcpuEvent.MonitorMwait => Unchanged(KvmEmulateMonitorMwait(v)),
                 VcpuEvent.SetCpl(var cpl) => Done((byte)(cpl & 3) == v.Cpl ? v : v with { Cpl = (byte)(cpl & 3) }),
@@ -116,6 +131,8 @@ public static class Kvm
                 VcpuEvent.SevEsSyncFromGhcb(var xcr0, var xss) => Done(SevEsSyncFromGhcb(v, xcr0, xss)),
                 VcpuEvent.NestedVmEntry entry => NestedVmxEnterNonRootMode(v, entry),
                 VcpuEvent.NestedVmExit exit => NestedVmxVmexit(v, exit),
+                VcpuEvent.NestedSvmVmrun run => NestedSvmVmrun(v, run),
+                VcpuEvent.NestedSvmVmexit => NestedSvmVmexit(v),
                 VcpuEvent.SetSregs(var cr4, var apicBase) sregs => SetSregs(v, sregs.Cr0 ?? v.Cr0, cr4, sregs.Efer ?? v.Efer, apicBase),
                 VcpuEvent.SetXcrs(var xcr0) => SetXcrs(v, xcr0),
                 VcpuEvent.SetMsrs(var entries) => SetMsrs(v, entries),
@@ -621,7 +638,7 @@ public static class Kvm
             var a = w.Vcpu;
             var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false };
             rare = rare.Cr0 == Cr0.AtReset && rare.Efer == 0 ? rare : rare with { Cr0 = Cr0.AtReset, Efer = 0 };
-            var plain = a with { Cpl = 0, GuestMode = false, Rare = rare == a.Rare ? a.Rare : rare };
+            var plain = a with { Cpl = 0, GuestMode = false, Svm = null, Rare = rare == a.Rare ? a.Rare : rare };
             w = w.Then(plain == a ? a : plain);
             w = w.Then(SetXcr(w.Vcpu, 0, Xcr0.Fp) ?? w.Vcpu);
             w = w.Then(SetXss(w.Vcpu, 0, hostInitiated: true) ?? w.Vcpu);
@@ -667,6 +684,38 @@ public static class Kvm
             }
             return (w, 0);
         }
+
+        // ---- nested SVM ----
+
+        /// <summary>
+        /// <c>nested_svm_vmrun</c>: #GP at CPL &gt; 0 (<c>nested_svm_check_permissions</c>), #UD in SMM; then, vmcb12's
+        /// consistency checks having passed (the caller's), vmcb01 keeps L1's CR4 and <c>enter_svm_guest_mode</c> loads
+        /// vmcb12's save.cr4 through <c>svm_set_cr4</c> (<c>nested_vmcb02_prepare_save</c>). In L2, VMRUN is L1's (a
+        /// mandatory vmcb12 intercept).
+        /// </summary>
+        private Transition NestedSvmVmrun(Vcpu v, VcpuEvent.NestedSvmVmrun run)
+        {
+            if (v.GuestMode)
+            {
+                return Unchanged(SvmVmrunExitsToL1);
+            }
+            if (v.Cpl != 0)
+            {
+                return Unchanged(Gp);
+            }
+            if (v.InSmm)
+            {
+                return Unchanged(Ud);
+            }
+            return Done(SetCr4InMode(v with { Svm = new NestedSvm(run.Intercepts, v.Cr4) }, guestMode: true, run.SaveCr4));
+        }
+
+        /// <summary>
+        /// <c>nested_svm_vmexit</c>: leave guest mode and restore L1's CR4 from vmcb01 through <c>svm_set_cr4</c>.
+        /// Nothing to do outside SVM guest mode.
+        /// </summary>
+        private Transition NestedSvmVmexit(Vcpu v) =>
+            v.GuestMode && v.Svm is { } svm ? Done(SetCr4InMode(v with { Svm = null }, guestMode: false, svm.Vmcb01Cr4)) : Done(v);
 
         // ---- KVM_SET_SREGS ----
 

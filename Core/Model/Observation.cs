@@ -112,6 +112,17 @@ public abstract record Observation
         public override string ToString() => Reason == Cpuid ? "exit to L1 (CPUID)" : $"exit to L1 (reason {Reason})";
     }
 
+    /// <summary>
+    /// L2 ran an instruction vmcb12 intercepts: it exits to L1 with this SVM exit code (<c>nested_svm_intercept</c>;
+    /// <see cref="SvmExitCode"/>). The state is unchanged until the #VMEXIT itself
+    /// (<see cref="State.VcpuEvent.NestedSvmVmexit"/>) is applied.
+    /// </summary>
+    public sealed record SvmExitToL1(ulong ExitCode) : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"exit to L1 ({SvmExitCode.Name(ExitCode)})";
+    }
+
     /// <summary>What guest XGETBV of XCR0 returned.</summary>
     public sealed record Xcr0Value(ulong Value) : Observation
     {

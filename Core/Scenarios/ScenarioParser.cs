@@ -405,9 +405,60 @@ public static class ScenarioParser
                     var list = MsrList(w.AsSpan(2), out var error);
                     return error ?? Done(() => Add(verb == "vmentry" ? new VcpuEvent.NestedVmEntry(cr4, list) : new VcpuEvent.NestedVmExit(cr4, list)));
                 }
+            case "vmrun":
+                return SvmVmrun(w, Add);
+            case "svm-vmexit":
+                return Arity(0, 0, "svm-vmexit (L1's CR4 comes back from vmcb01)") ?? Done(() => Add(new VcpuEvent.NestedSvmVmexit()));
             default:
                 return $"unknown step '{w[0]}' (see docs/scenarios.md for the list)";
         }
+    }
+
+    /// <summary>
+    /// <c>vmrun CR4 [intercept-cpuid] [intercept-xsetbv]</c>: VMRUN with vmcb12's save.cr4 and the CPUID/XSETBV
+    /// intercepts L1 set (<see cref="VcpuEvent.NestedSvmVmrun"/>).
+    /// </summary>
+    private static string? SvmVmrun(string[] w, Action<VcpuEvent> add)
+    {
+        const string Usage = "usage: vmrun CR4 [intercept-cpuid] [intercept-xsetbv] (vmcb12's save.cr4 and intercepts)";
+        if (w.Length < 2)
+        {
+            return Usage;
+        }
+        if (Value(w[1], out var cr4) is { } bad)
+        {
+            return bad;
+        }
+        var intercepts = Vmcb12Intercepts.None;
+        foreach (var word in w.Skip(2))
+        {
+            var bit = word.ToLowerInvariant() switch
+            {
+                "intercept-cpuid" => Vmcb12Intercepts.Cpuid,
+                "intercept-xsetbv" => Vmcb12Intercepts.Xsetbv,
+                _ => (Vmcb12Intercepts?)null,
+            };
+            if (bit is not { } b)
+            {
+                return $"'{word}': {Usage}";
+            }
+            intercepts |= b;
+        }
+        add(new VcpuEvent.NestedSvmVmrun(cr4, intercepts));
+        return null;
+    }
+
+    /// <summary>An SVM exit code for <c>expect svm-exit</c>: cpuid, xsetbv, vmrun, or a number.</summary>
+    private static string? SvmExitCodeNamed(string word, out ulong code)
+    {
+        code = word.ToLowerInvariant() switch
+        {
+            "cpuid" => SvmExitCode.Cpuid,
+            "xsetbv" => SvmExitCode.Xsetbv,
+            "vmrun" => SvmExitCode.Vmrun,
+            _ => 0,
+        };
+        return code != 0 ? null : Value(word, out code);
     }
 
     private static string? ParseEdit(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
@@ -534,6 +585,8 @@ public static class ScenarioParser
             case "exit-to-l1" when w.Length == 3 && w[2].Equals("cpuid", StringComparison.OrdinalIgnoreCase):
                 Exactly(new Observation.ExitToL1(Observation.ExitToL1.Cpuid));
                 return null;
+            case "svm-exit" when w.Length == 3:
+                return SvmExitCodeNamed(w[2], out var code) ?? Done(() => Exactly(new Observation.SvmExitToL1(code)));
             case "xcr0" when w.Length == 3:
                 return OneValue(w[2], v => Exactly(new Observation.Xcr0Value(v)));
             case "sregs" when w.Length == 4 && !w[2].Contains('=', StringComparison.Ordinal):

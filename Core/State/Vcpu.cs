@@ -37,6 +37,9 @@ public sealed record Vcpu
     /// <summary>L2 is running (<c>is_guest_mode</c>).</summary>
     public bool GuestMode { get; init; }
 
+    /// <summary>While L2 runs under nested SVM: vmcb12's CPUID/XSETBV intercepts and L1's saved CR4; null otherwise (and under VMX).</summary>
+    public NestedSvm? Svm { get; init; }
+
     /// <summary>The CPUID table (<c>vcpu->arch.cpuid_entries</c>).</summary>
     public CpuidTable Cpuid { get; init; } = CpuidTable.Empty;
 

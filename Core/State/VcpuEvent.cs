@@ -139,6 +139,30 @@ public abstract record VcpuEvent
             MsrLoad.Count == 0 ? $"VM-EXIT host CR4={Hex(HostCr4)}" : $"VM-EXIT host CR4={Hex(HostCr4)} msrs={MsrLoad}";
     }
 
+    // ---- nested SVM transitions (the interpreter emits these) ----
+
+    /// <summary>
+    /// VMRUN (<c>nested_svm_vmrun</c>) after its consistency checks passed: L1's CR4 is saved in vmcb01, then
+    /// <c>enter_svm_guest_mode</c> → <c>nested_vmcb02_prepare_save</c> loads vmcb12's save.cr4 through
+    /// <c>svm_set_cr4</c>; L0 keeps vmcb12's CPUID/XSETBV intercepts. In L2 it exits to L1 (VMRUN is a mandatory
+    /// vmcb12 intercept).
+    /// </summary>
+    public sealed record NestedSvmVmrun(ulong SaveCr4, Vmcb12Intercepts Intercepts) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"VMRUN save.cr4={Hex(SaveCr4)} intercepts={Intercepts}";
+    }
+
+    /// <summary>
+    /// #VMEXIT to L1 (<c>nested_svm_vmexit</c>): leaves guest mode and restores L1's CR4 from vmcb01 through
+    /// <c>svm_set_cr4</c>. Nothing happens outside SVM guest mode.
+    /// </summary>
+    public sealed record NestedSvmVmexit : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "#VMEXIT";
+    }
+
     // ---- userspace ioctls ----
 
     /// <summary>

@@ -225,6 +225,12 @@ internal sealed class IcedAdapter
             Mnemonic.Vmlaunch => Op.Vmlaunch,
             Mnemonic.Vmresume => Op.Vmresume,
             Mnemonic.Vmcall => Op.Vmcall,
+            Mnemonic.Vmrun => Op.Vmrun,
+            Mnemonic.Vmload => Op.Vmload,
+            Mnemonic.Vmsave => Op.Vmsave,
+            Mnemonic.Vmmcall => Op.Vmmcall,
+            Mnemonic.Stgi => Op.Stgi,
+            Mnemonic.Clgi => Op.Clgi,
             _ => Op.Unsupported,
         };
 

@@ -16,4 +16,8 @@ internal static class InstructionGroup
     public static bool IsVmxInstruction(this Op op) =>
         op is Op.Vmxon or Op.Vmxoff or Op.Vmclear or Op.Vmptrld or Op.Vmptrst or Op.Vmread or Op.Vmwrite
             or Op.Vmlaunch or Op.Vmresume or Op.Vmcall;
+
+    /// <summary>VMRUN, VMLOAD, VMSAVE, VMMCALL, STGI and CLGI.</summary>
+    public static bool IsSvmInstruction(this Op op) =>
+        op is Op.Vmrun or Op.Vmload or Op.Vmsave or Op.Vmmcall or Op.Stgi or Op.Clgi;
 }

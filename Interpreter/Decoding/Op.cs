@@ -58,4 +58,10 @@ internal enum Op : byte
     Vmlaunch,
     Vmresume,
     Vmcall,
+    Vmrun,
+    Vmload,
+    Vmsave,
+    Vmmcall,
+    Stgi,
+    Clgi,
 }

@@ -24,20 +24,24 @@ internal static class Executor
         {
             return Execute(ref c, i, log);
         }
-        // nested_vmx_reflect_vmexit: L1's interest is decided before any of L0's handlers runs.
-        var stop = VmxReflect.L1WantsExit(c, i) switch
+        // nested_vmx_reflect_vmexit / nested_svm_exit_handled: L1's interest is decided before any of L0's handlers runs.
+        var svm = c.Svm.Running;
+        var stop = (svm ? SvmReflect.L1WantsExit(c, i) : VmxReflect.L1WantsExit(c, i)) switch
         {
             Reflection.HandleHere => Execute(ref c, i, log),
-            Reflection.ExitToL1 exit => Nested.Exit(ref c, i, exit, log),
+            Reflection.ExitToL1 exit => ExitToL1(ref c, i, exit, svm, log),
             Reflection.Fault fault => log.Raise(c, i, fault.Vector),
             _ => throw new UnreachableException(),
         };
-        // A fault raised in L2 is L1's if its exception bitmap says so; otherwise it stops the run (no IDT).
+        // A fault raised in L2 is L1's if it intercepts it; otherwise it stops the run (no IDT).
         return stop is StopReason.UnhandledFault unhandled
-            && VmxReflect.L1WantsException(c, unhandled.Vector) is Reflection.ExitToL1 exception
-            ? Nested.Exit(ref c, i, exception, log)
+            && (svm ? SvmReflect.L1WantsException(c, unhandled.Vector) : VmxReflect.L1WantsException(c, unhandled.Vector)) is Reflection.ExitToL1 exception
+            ? ExitToL1(ref c, i, exception, svm, log)
             : stop;
     }
+
+    private static StopReason? ExitToL1(ref Cpu c, Insn i, Reflection.ExitToL1 exit, bool svm, RunLog log) =>
+        svm ? SvmNested.Vmexit(ref c, i, exit, log) : Nested.Exit(ref c, i, exit, log);
 
     /// <summary>The instruction's semantics at the running level (in L2: what L0 does when L1 does not want it).</summary>
     private static StopReason? Execute(ref Cpu c, Insn i, RunLog log)
@@ -117,6 +121,8 @@ internal static class Executor
                 return SystemOps.Step(ref c, i, log);
             case var op when op.IsVmxInstruction():
                 return VmxOps.Step(ref c, i, log);
+            case var op when op.IsSvmInstruction():
+                return SvmOps.Step(ref c, i, log);
             default:
                 return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
         }

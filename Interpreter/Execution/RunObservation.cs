@@ -47,6 +47,16 @@ public abstract record RunObservation
         public override string ToString() => $"L{Level} {Hex(Rip)}: #{Vector}";
     }
 
+    /// <summary>VMRUN found vmcb12 invalid (<c>nested_vmcb_check_save</c>/<c>_controls</c>): exit code VMEXIT_INVALID in vmcb12, L1 continues after VMRUN.</summary>
+    public sealed record SvmVmrunInvalid(ulong Rip) : RunObservation
+    {
+        /// <inheritdoc/>
+        public override ulong Rip { get; } = Rip;
+
+        /// <inheritdoc/>
+        public override string ToString() => $"L1 {Hex(Rip)}: VMRUN: VMEXIT_INVALID";
+    }
+
     /// <summary>VMLAUNCH/VMRESUME failed after the VMfail checks: L1 resumes at HOST_RIP with this exit reason.</summary>
     public sealed record VmEntryFailed(ulong Rip, uint ExitReason, ulong Qualification) : RunObservation
     {

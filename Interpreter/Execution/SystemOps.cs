@@ -41,7 +41,7 @@ internal static class SystemOps
     {
         var leaf = (uint)c.Gprs[Registers.Rax];
         var subleaf = (uint)c.Gprs[Registers.Rcx];
-        var observation = log.Apply(ref c, log.Events.Cpuid(leaf, subleaf), i.Rip, 1);
+        var observation = log.Apply(ref c, log.Events.Cpuid(leaf, subleaf), i.Rip, c.Level);
         if (observation is Observation.CpuidResult r)
         {
             c.Gprs[Registers.Rax] = r.Eax;
@@ -77,7 +77,7 @@ internal static class SystemOps
     private static StopReason? Xsetbv(ref Cpu c, Insn i, RunLog log)
     {
         var value = (c.Gprs[Registers.Rdx] << 32) | (c.Gprs[Registers.Rax] & 0xFFFF_FFFF);
-        var observation = log.Apply(ref c, log.Events.Xsetbv((uint)c.Gprs[Registers.Rcx], value), i.Rip, 1);
+        var observation = log.Apply(ref c, log.Events.Xsetbv((uint)c.Gprs[Registers.Rcx], value), i.Rip, c.Level);
         if (observation is null)
         {
             c.Rip = i.NextRip;
@@ -90,6 +90,10 @@ internal static class SystemOps
     private static StopReason? Rdmsr(ref Cpu c, Insn i, RunLog log)
     {
         var index = (uint)c.Gprs[Registers.Rcx];
+        if (SvmOps.OwnsMsr(index))
+        {
+            return SvmOps.Rdmsr(ref c, i, index);
+        }
         ulong value;
         if (VmxCapabilities.OwnsMsr(index))
         {
@@ -118,11 +122,15 @@ internal static class SystemOps
     private static StopReason? Wrmsr(ref Cpu c, Insn i, RunLog log)
     {
         var index = (uint)c.Gprs[Registers.Rcx];
+        var value = (c.Gprs[Registers.Rdx] << 32) | (c.Gprs[Registers.Rax] & 0xFFFF_FFFF);
+        if (SvmOps.OwnsMsr(index))
+        {
+            return SvmOps.Wrmsr(ref c, i, index, value, log);
+        }
         if (VmxCapabilities.OwnsMsr(index))
         {
             return log.Raise(c, i, X86Exception.GP);
         }
-        var value = (c.Gprs[Registers.Rdx] << 32) | (c.Gprs[Registers.Rax] & 0xFFFF_FFFF);
         var observation = log.Apply(ref c, log.Events.Wrmsr(index, value), i.Rip, 1);
         if (observation is null)
         {

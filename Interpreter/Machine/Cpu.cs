@@ -43,6 +43,9 @@ internal struct Cpu
     // Mutable: replaced by the VMX instructions and VM exits (the vmcs12 versions it points to are immutable).
     public VmxState Vmx;
 
+    // Mutable: replaced by the SVM instructions, VM_HSAVE_PA writes and #VMEXITs (the vmcb12 records are immutable).
+    public SvmState Svm;
+
     // Mutable: replaced by every Core event (the KvmState records are immutable).
     public KvmState Kvm;
 
@@ -68,6 +71,7 @@ internal struct Cpu
             Started = m.Started,
             Memory = m.Memory,
             Vmx = m.Vmx,
+            Svm = m.Svm,
             Kvm = m.Kvm,
         };
     }
@@ -84,6 +88,7 @@ internal struct Cpu
             Started = Started,
             Memory = Memory,
             Vmx = Vmx,
+            Svm = Svm,
             Kvm = Kvm,
         };
 }

@@ -33,6 +33,9 @@ public readonly struct Machine
     /// <summary>L1's VMX state.</summary>
     public VmxState Vmx { get; init; }
 
+    /// <summary>L1's SVM state (VM_HSAVE_PA, GIF, the running vmcb12 and L1's saved registers).</summary>
+    public SvmState Svm { get; init; }
+
     /// <summary>Core's view of the vCPU and VM.</summary>
     public KvmState Kvm { get; init; }
 
@@ -55,6 +58,7 @@ public readonly struct Machine
             Efer = MachineLayout.InitialEfer,
             Memory = GuestMemory.Empty.WriteBytes(MachineLayout.LoadAddress, program.Bytes.AsSpan()),
             Vmx = VmxState.Off,
+            Svm = SvmState.Off,
             Kvm = kvm,
         };
 }

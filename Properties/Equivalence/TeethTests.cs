@@ -71,6 +71,9 @@ public class TeethTests(ITestOutputHelper output)
     public void The_SEV_ES_GHCB_XSS_refused_on_the_vendor_path_is_caught() => Caught(WrongRules.SevEsXssRefused);
 
     [Fact]
+    public void VMRUN_save_CR4_load_not_triggering_is_caught() => Caught(WrongRules.VmrunCr4NotTrigger);
+
+    [Fact]
     public void LazyUnfixed_KVM_SET_CPUID2_while_dirty_is_caught() => Caught(Policy.LazyUnfixed);
 
     private void Caught(KvmRules wrong) => Caught(new Policy(UpdateScheme.Lazy, wrong));

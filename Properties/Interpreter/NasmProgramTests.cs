@@ -22,7 +22,7 @@ public class NasmProgramTests
         throw new DirectoryNotFoundException($"Properties/Programs not found above {AppContext.BaseDirectory}");
     }
 
-    private static byte[] Nasm(string file, params string[] defines)
+    internal static byte[] Nasm(string file, params string[] defines)
     {
         var source = Path.Combine(ProgramsDirectory(), file);
         var output = Path.Combine(Path.GetTempPath(), $"{Path.GetFileNameWithoutExtension(file)}-{Guid.NewGuid():N}.bin");

@@ -101,9 +101,9 @@ public class RandomProgramProperties
 
     private static readonly Gen<GuestOp> Op = Gen.Frequency((3, Data), (2, System));
 
-    private static readonly Gen<GuestOp[]> Body = Op.Array[1, 24];
+    internal static readonly Gen<GuestOp[]> Body = Op.Array[1, 24];
 
-    private static string Print(GuestOp[] ops) => string.Join("; ", ops.Select(o => o.Name));
+    internal static string Print(GuestOp[] ops) => string.Join("; ", ops.Select(o => o.Name));
 
     private static void AssertAgree(Program program, long steps)
     {
@@ -135,12 +135,7 @@ public class RandomProgramProperties
     private static void ObservingHandler(Assembler a)
     {
         var done = a.CreateLabel();
-        a.mov(eax, 1);
-        a.xor(ecx, ecx);
-        a.cpuid();
-        a.mov(eax, 0xD);
-        a.xor(ecx, ecx);
-        a.cpuid();
+        EmitCpuid1AndD(a);
         a.mov(ebx, VmcsField.VmExitReason);
         a.vmread(rax, rbx);
         a.cmp(eax, (int)ExitReason.Vmcall);
@@ -150,6 +145,17 @@ public class RandomProgramProperties
         RoundTrip.EmitSkipInstructionAndResume(a);
         a.Label(ref done);
         RoundTrip.EmitReportAndHalt(a);
+    }
+
+    /// <summary>CPUID 1 and CPUID 0xD.0: the observation points a handler executes on every exit.</summary>
+    internal static void EmitCpuid1AndD(Assembler a)
+    {
+        a.mov(eax, 1);
+        a.xor(ecx, ecx);
+        a.cpuid();
+        a.mov(eax, 0xD);
+        a.xor(ecx, ecx);
+        a.cpuid();
     }
 
     private static readonly Gen<ulong> GuestCr4 = Gen.OneOf(

@@ -1,0 +1,153 @@
+using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Interpreter.Machine;
+
+namespace CpuidFunctional.Interpreter.Execution;
+
+/// <summary>
+/// Nested SVM entry and exit (spec §8; KVM's <c>nested_svm_vmrun</c>, <c>nested_vmcb_check_save</c>,
+/// <c>nested_vmcb_check_controls</c>, <c>enter_svm_guest_mode</c>, <c>nested_svm_vmexit</c>). The CR4 loads go to Core
+/// as <see cref="VcpuEvent.NestedSvmVmrun"/> (with vmcb12's CPUID/XSETBV intercepts) and
+/// <see cref="VcpuEvent.NestedSvmVmexit"/>. Called by VMRUN (<see cref="SvmOps"/>) and, for exits, by the stepper only.
+/// </summary>
+internal static class SvmNested
+{
+    // The #VMEXIT event carries nothing (L1's CR4 is Core's): one instance for every exit.
+    private static readonly VcpuEvent.NestedSvmVmexit VmexitEvent = new();
+
+    private static readonly ulong EferAllowed = (1ul << 0) | MachineLayout.EferLme | MachineLayout.EferLma | (1ul << 11) | SvmOps.EferSvme;
+
+    /// <summary>
+    /// VMRUN at L1 (EFER.SVME and CPL already checked): #GP without VM_HSAVE_PA or for a vmcb12 page outside memory;
+    /// a vmcb12 failing its checks is VMEXIT_INVALID (L1 continues after VMRUN, nothing else changes); otherwise L1's
+    /// registers go to vmcb01, Core loads save.cr4, and L2 runs from vmcb12's save area.
+    /// </summary>
+    public static StopReason? Vmrun(ref Cpu c, Insn i, RunLog log)
+    {
+        if (c.Svm.HsavePa == 0)
+        {
+            return log.Raise(c, i, X86Exception.GP);
+        }
+        var page = SvmOps.VmcbPage(c);
+        if (!c.Memory.Contains(page, Vmcb12.Size))
+        {
+            return log.Raise(c, i, X86Exception.GP);
+        }
+        var vmcb = Vmcb12.Read(c.Memory, page);
+        if ((vmcb.EventInj & (1u << 31)) != 0)
+        {
+            return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "VMRUN event injection is not modelled");
+        }
+        if (!IsValidSave(c, vmcb) || !IsValidControls(c, vmcb))
+        {
+            // KVM writes SVM_EXIT_ERR into the 32-bit exit_code and 0 into exit_code_hi.
+            log.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));
+            c.Memory = c.Memory.Write(page + Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF)
+                .Write(page + Vmcb12.ExitCodeHiOffset, 4, 0)
+                .Write(page + Vmcb12.ExitInfo1Offset, 8, 0)
+                .Write(page + Vmcb12.ExitInfo2Offset, 8, 0);
+            c.Rip = i.NextRip;
+            return null;
+        }
+        if ((vmcb.Efer & MachineLayout.EferLma) == 0 || (vmcb.Cr0 & MachineLayout.Cr0Pg) == 0)
+        {
+            return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "only 64-bit L2 guests are modelled (save.efer.LMA and save.cr0.PG)");
+        }
+        var host = new SvmHostState(i.NextRip, c.Gprs[Registers.Rsp], c.Gprs[Registers.Rax], c.Rflags, c.Cr0, c.Efer);
+        if (log.Apply(ref c, new VcpuEvent.NestedSvmVmrun(vmcb.Cr4, vmcb.CoreIntercepts), i.Rip, 1) is { } refused)
+        {
+            return refused is Observation.Fault f
+                ? new StopReason.UnhandledFault(1, i.Rip, f.Vector)
+                : new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, $"unexpected Core observation {refused}");
+        }
+        c.Svm = c.Svm with { Vmcb = vmcb, VmcbPa = page, Host = host, Gif = true };
+        Load(ref c, new SvmHostState(vmcb.Rip, vmcb.Rsp, vmcb.Rax, vmcb.Rflags, vmcb.Cr0, vmcb.Efer), inL2: true);
+        return null;
+    }
+
+    /// <summary>
+    /// A #VMEXIT from L2 at instruction <paramref name="i"/> (not executed), as <see cref="SvmReflect"/> decided it:
+    /// exit code, EXITINFO1/2, next RIP (for an intercepted instruction) and L2's state go into vmcb12; Core restores
+    /// L1's CR4 from vmcb01; L1 continues after its VMRUN with GIF clear.
+    /// </summary>
+    public static StopReason? Vmexit(ref Cpu c, Insn i, Reflection.ExitToL1 exit, RunLog log)
+    {
+        var page = c.Svm.VmcbPa;
+        var code = (ulong)exit.Reason;
+        var instruction = code is not (SvmExitCode.Shutdown or (>= SvmExitCode.ExceptionBase and < SvmExitCode.ExceptionBase + 32));
+        c.Memory = c.Memory.Write(page + Vmcb12.ExitCodeOffset, 4, code)
+            .Write(page + Vmcb12.ExitCodeHiOffset, 4, 0)
+            .Write(page + Vmcb12.ExitInfo1Offset, 8, exit.Qualification)
+            .Write(page + Vmcb12.ExitInfo2Offset, 8, 0)
+            .Write(page + Vmcb12.NextRipOffset, 8, instruction ? i.NextRip : 0)
+            .Write(page + Vmcb12.EferOffset, 8, c.Efer)
+            .Write(page + Vmcb12.Cr4Offset, 8, c.Cr4)
+            .Write(page + Vmcb12.Cr0Offset, 8, c.Cr0)
+            .Write(page + Vmcb12.RflagsOffset, 8, c.Rflags)
+            .Write(page + Vmcb12.RipOffset, 8, i.Rip)
+            .Write(page + Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp])
+            .Write(page + Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]);
+        log.Apply(ref c, VmexitEvent, i.Rip, 2);
+        var host = c.Svm.Host;
+        c.Svm = c.Svm with { Vmcb = null, Gif = false };
+        Load(ref c, host, inL2: false);
+        return null;
+    }
+
+    /// <summary>The registers VMRUN and #VMEXIT switch (L1 and L2 share the other general-purpose registers).</summary>
+    private static void Load(ref Cpu c, in SvmHostState s, bool inL2)
+    {
+        c.Gprs[Registers.Rax] = s.Rax;
+        c.Gprs[Registers.Rsp] = s.Rsp;
+        c.Rip = s.Rip;
+        c.Rflags = s.Rflags;
+        c.Cr0 = s.Cr0;
+        c.Efer = s.Efer;
+        c.InL2 = inL2;
+    }
+
+    /// <summary>
+    /// <c>nested_vmcb_check_save</c>, as far as modelled: EFER.SVME set and no EFER bit a 64-bit guest cannot have
+    /// (<c>kvm_valid_efer</c>); CR0 without bits 63:32 and without NW-without-CD; with EFER.LME and CR0.PG, CR4.PAE and
+    /// CR0.PE; CR4 valid for the guest (<c>__kvm_is_valid_cr4</c>). Failure is VMEXIT_INVALID.
+    /// </summary>
+    internal static bool IsValidSave(in Cpu c, Vmcb12 vmcb)
+    {
+        var efer = vmcb.Efer;
+        var cr0 = vmcb.Cr0;
+        if ((efer & SvmOps.EferSvme) == 0 || (efer & ~EferAllowed) != 0)
+        {
+            return false;
+        }
+        if ((cr0 >> 32) != 0 || ((cr0 & MachineLayout.Cr0Cd) == 0 && (cr0 & MachineLayout.Cr0Nw) != 0))
+        {
+            return false;
+        }
+        if ((efer & MachineLayout.EferLme) != 0 && (cr0 & MachineLayout.Cr0Pg) != 0
+            && ((vmcb.Cr4 & Cr4.Pae) == 0 || (cr0 & MachineLayout.Cr0Pe) == 0))
+        {
+            return false;
+        }
+        return Kvm.IsValidCr4(c.Kvm.Vcpu, vmcb.Cr4);
+    }
+
+    /// <summary>
+    /// <c>nested_vmcb_check_controls</c>, as far as modelled: the VMRUN intercept set, a non-zero ASID, and the I/O and
+    /// MSR permission maps (12 KiB and 8 KiB from their page) within MAXPHYADDR.
+    /// </summary>
+    internal static bool IsValidControls(in Cpu c, Vmcb12 vmcb)
+    {
+        var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
+        return (vmcb.Word4 & Vmcb12.InterceptVmrun) != 0
+            && vmcb.Asid != 0
+            && IsLegalBitmap(maxPhys, vmcb.IopmBasePa, 0x3000)
+            && IsLegalBitmap(maxPhys, vmcb.MsrpmBasePa, 0x2000);
+    }
+
+    /// <summary><c>nested_svm_check_bitmap_pa</c>: the map's start rounded up to a page and its last byte are legal guest-physical addresses.</summary>
+    private static bool IsLegalBitmap(int maxPhysAddr, ulong pa, ulong size)
+    {
+        var start = (pa + 0xFFF) & ~0xFFFul; // PAGE_ALIGN rounds up
+        var last = start + size - 1;
+        return last >= start && (start >> maxPhysAddr) == 0 && (last >> maxPhysAddr) == 0;
+    }
+}

@@ -1,0 +1,149 @@
+using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Interpreter.Machine;
+
+namespace CpuidFunctional.Interpreter.Execution;
+
+/// <summary>
+/// The SVM instructions and MSRs as L0 emulates them (KVM's <c>vmrun_interception</c>,
+/// <c>vmload_vmsave_interception</c>, <c>stgi_interception</c>, <c>clgi_interception</c>, the VMMCALL hypercall,
+/// and the EFER, VM_HSAVE_PA and VM_CR cases of <c>svm_set_msr</c>/<c>svm_get_msr</c>). In L2 they get here only
+/// when vmcb12 does not intercept them (<see cref="SvmReflect"/>).
+/// </summary>
+internal static class SvmOps
+{
+    /// <summary>IA32_EFER.</summary>
+    public const uint MsrEfer = 0xC000_0080;
+
+    /// <summary>MSR_VM_CR: SVMDIS and the lock (KVM reads 0: SVM enabled, not locked).</summary>
+    public const uint MsrVmCr = 0xC001_0114;
+
+    /// <summary>MSR_VM_HSAVE_PA.</summary>
+    public const uint MsrVmHsavePa = 0xC001_0117;
+
+    /// <summary>EFER.SVME (bit 12).</summary>
+    public const ulong EferSvme = 1ul << 12;
+
+    /// <summary>EFER.SCE (bit 0) and EFER.NXE (bit 11): the other EFER bits a 64-bit guest may write.</summary>
+    private const ulong EferSce = 1ul << 0;
+
+    private const ulong EferNxe = 1ul << 11;
+
+    /// <summary>KVM_ENOSYS: the hypercall number is unknown (returned negated in RAX).</summary>
+    private const ulong KvmEnosys = 1000;
+
+    /// <summary>KVM_EPERM: a hypercall from CPL &gt; 0.</summary>
+    private const ulong KvmEperm = 1;
+
+    public static StopReason? Step(ref Cpu c, Insn i, RunLog log)
+    {
+        if (i.Op == Op.Vmmcall)
+        {
+            return Vmmcall(ref c, i);
+        }
+        if (c.InL2)
+        {
+            return new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, "SVM instructions L1 does not intercept in L2 (nested-nested SVM) are not modelled");
+        }
+        // nested_svm_check_permissions: #UD without EFER.SVME (paging is always on here), #GP at CPL > 0.
+        if ((c.Efer & EferSvme) == 0)
+        {
+            return log.Raise(c, i, X86Exception.UD);
+        }
+        if (c.Kvm.Vcpu.Cpl != 0)
+        {
+            return log.Raise(c, i, X86Exception.GP);
+        }
+        switch (i.Op)
+        {
+            case Op.Vmrun:
+                return SvmNested.Vmrun(ref c, i, log);
+            case Op.Vmload:
+            case Op.Vmsave:
+                // kvm_vcpu_map of RAX's page: #GP outside guest memory. The hidden state they move (FS, GS, TR, LDTR,
+                // KernelGsBase, STAR family, SYSENTER MSRs) is not modelled, so nothing else changes.
+                if (!c.Memory.Contains(VmcbPage(c), Vmcb12.Size))
+                {
+                    return log.Raise(c, i, X86Exception.GP);
+                }
+                c.Rip = i.NextRip;
+                return null;
+            case Op.Stgi:
+            case Op.Clgi:
+                c.Svm = c.Svm with { Gif = i.Op == Op.Stgi };
+                c.Rip = i.NextRip;
+                return null;
+            default:
+                return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
+        }
+    }
+
+    /// <summary>The page VMRUN, VMLOAD and VMSAVE take from RAX (KVM maps <c>gpa_to_gfn(rax)</c>; the offset is ignored).</summary>
+    internal static ulong VmcbPage(in Cpu c) => c.Gprs[Registers.Rax] & ~0xFFFul;
+
+    /// <summary>
+    /// VMMCALL not intercepted: L0's <c>kvm_emulate_hypercall</c>. No hypercall is modelled: RAX = −KVM_ENOSYS at
+    /// CPL 0, −KVM_EPERM above.
+    /// </summary>
+    private static StopReason? Vmmcall(ref Cpu c, Insn i)
+    {
+        c.Gprs[Registers.Rax] = 0 - (c.Kvm.Vcpu.Cpl == 0 ? KvmEnosys : KvmEperm);
+        c.Rip = i.NextRip;
+        return null;
+    }
+
+    /// <summary>The MSRs this class answers instead of Core.</summary>
+    public static bool OwnsMsr(uint index) => index is MsrEfer or MsrVmCr or MsrVmHsavePa;
+
+    /// <summary>RDMSR of EFER, VM_HSAVE_PA or VM_CR (KVM keeps VM_CR at 0: SVM enabled, not locked).</summary>
+    public static StopReason? Rdmsr(ref Cpu c, Insn i, uint index)
+    {
+        var value = index switch
+        {
+            MsrEfer => c.Efer,
+            MsrVmHsavePa => c.Svm.HsavePa,
+            _ => 0ul,
+        };
+        c.Gprs[Registers.Rax] = value & 0xFFFF_FFFF;
+        c.Gprs[Registers.Rdx] = value >> 32;
+        c.Rip = i.NextRip;
+        return null;
+    }
+
+    /// <summary>
+    /// WRMSR of EFER, VM_HSAVE_PA or VM_CR. EFER keeps LME (64-bit mode) and LMA (read-only), accepts SCE and NXE, and
+    /// SVME only if the guest has SVM (<c>efer_reserved_bits</c>); VM_HSAVE_PA must be a page address within MAXPHYADDR
+    /// (<c>page_address_valid</c>); #GP otherwise.
+    /// </summary>
+    public static StopReason? Wrmsr(ref Cpu c, Insn i, uint index, ulong value, RunLog log)
+    {
+        switch (index)
+        {
+            case MsrEfer:
+                {
+                    var allowed = EferSce | MachineLayout.EferLme | MachineLayout.EferLma | EferNxe
+                        | (GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm) ? EferSvme : 0);
+                    if ((value & ~allowed) != 0 || (value & MachineLayout.EferLme) == 0)
+                    {
+                        return log.Raise(c, i, X86Exception.GP);
+                    }
+                    if (c.InL2 && (value & EferSvme) == 0)
+                    {
+                        return new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, "L2 clearing EFER.SVME (svm_set_efer leaves nested mode) is not modelled");
+                    }
+                    c.Efer = (value & ~MachineLayout.EferLma) | (c.Efer & MachineLayout.EferLma);
+                    break;
+                }
+            case MsrVmHsavePa:
+                if (!VmxOps.PageAddressValid(GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), value))
+                {
+                    return log.Raise(c, i, X86Exception.GP);
+                }
+                c.Svm = c.Svm with { HsavePa = value };
+                break;
+            default:
+                return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, "VM_CR writes are not modelled");
+        }
+        c.Rip = i.NextRip;
+        return null;
+    }
+}

@@ -1,0 +1,196 @@
+using CpuidFunctional.Interpreter.Machine;
+using Iced.Intel;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace CpuidFunctional.Properties.Interpreter;
+
+/// <summary>
+/// The SVM instructions, checks and #VMEXIT codes one at a time, on the AMD guest: what fails before VMRUN, what makes
+/// vmcb12 invalid (VMEXIT_INVALID, L1 continues), and which L2 instructions exit to L1 with which code. Every program
+/// ends with L1 reporting vmcb12's exit code on port 0x80.
+/// </summary>
+public class SvmInstructionTests
+{
+    private const ulong L1Cr4 = MachineLayout.InitialCr4 | Cr4.OsXsave;
+
+    /// <summary>L1 sets up (then <paramref name="tweak"/> with RDI = vmcb12), VMRUNs, reports the exit code and halts; L2 runs <paramref name="l2"/>.</summary>
+    private static RunResult Run(Action<Assembler> l2, uint word3 = 0, uint word4 = 2, Action<Assembler>? tweak = null, ulong l2Cr4 = L1Cr4)
+    {
+        var a = new Assembler(64);
+        var l2Label = a.CreateLabel();
+        SvmMachine.EmitSetup(a, L1Cr4, l2Cr4, word3, word4, l2Label);
+        tweak?.Invoke(a);
+        SvmMachine.EmitVmrun(a);
+        a.mov(rdi, (long)SvmMachine.Vmcb);
+        a.mov(eax, __dword_ptr[rdi + 0x70]);
+        a.@out(0x80, eax);
+        a.hlt();
+        a.Label(ref l2Label);
+        l2(a);
+        a.vmmcall();
+        return SvmMachine.RunAgreeing(RoundTrip.Assemble(a));
+    }
+
+    private static ulong ExitCode(RunResult r)
+    {
+        Assert.True(r.Stop is StopReason.Halted, TestMachine.Describe(r));
+        return r.Outputs.Single(o => o.Port == 0x80).Value;
+    }
+
+    private static ulong Vmcb(RunResult r, int offset) => r.Final.Memory.Read(SvmMachine.Vmcb + (ulong)offset, 8);
+
+    [Fact]
+    public void VMMCALL_intercepted_exits_with_0x81_and_next_rip_past_it()
+    {
+        var r = Run(_ => { });
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(r));
+        Assert.Equal(Vmcb(r, 0x578) + 3, Vmcb(r, 0xC8));
+    }
+
+    [Fact]
+    public void VMRUN_without_EFER_SVME_is_UD_and_without_VM_HSAVE_PA_is_GP()
+    {
+        var noSvme = Run(_ => { }, tweak: a =>
+        {
+            a.mov(ecx, 0xC000_0080);
+            a.rdmsr();
+            a.btr(eax, 12);
+            a.wrmsr();
+        });
+        Assert.Equal(new StopReason.UnhandledFault(1, ((StopReason.UnhandledFault)noSvme.Stop).Rip, X86Exception.UD), noSvme.Stop);
+
+        var noHsave = Run(_ => { }, tweak: a =>
+        {
+            a.mov(ecx, 0xC001_0117);
+            a.xor(eax, eax);
+            a.xor(edx, edx);
+            a.wrmsr();
+        });
+        Assert.Equal(X86Exception.GP, Assert.IsType<StopReason.UnhandledFault>(noHsave.Stop).Vector);
+    }
+
+    public static TheoryData<string, int, ulong> InvalidVmcbs => new()
+    {
+        { "ASID 0", 0x58, 0 },
+        { "no VMRUN intercept", 0x10, 2 },
+        { "save.efer without SVME", 0x4D0, 0x500 },
+        { "save.cr0 with NW and without CD", 0x558, MachineLayout.InitialCr0 | MachineLayout.Cr0Nw },
+        { "save.cr4 without PAE in long mode", 0x548, Cr4.OsXsave },
+        { "save.cr4 with a reserved bit", 0x548, MachineLayout.InitialCr4 | Cr4.Smxe },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidVmcbs))]
+    public void A_vmcb12_failing_the_consistency_checks_is_VMEXIT_INVALID_and_L1_continues(string what, int offset, ulong value)
+    {
+        var r = Run(_ => { }, tweak: a =>
+        {
+            a.mov(rax, (long)value);
+            a.mov(__qword_ptr[rdi + offset], rax);
+        });
+        Assert.True(0xFFFF_FFFFul == ExitCode(r), what);
+        Assert.Contains(r.Observations, o => o is RunObservation.SvmVmrunInvalid);
+        Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.NestedSvmVmrun);
+    }
+
+    [Fact]
+    public void An_intercepted_L2_MOV_to_CR4_exits_with_0x14_and_the_source_register_and_changes_nothing()
+    {
+        var r = Run(a =>
+        {
+            a.mov(rbx, (long)MachineLayout.InitialCr4);
+            a.mov(cr4, rbx);
+        }, word3: 0, tweak: a => a.mov(__dword_ptr[rdi], 1u << 20));
+        Assert.Equal(SvmExitCode.WriteCr4, ExitCode(r));
+        Assert.Equal((1ul << 63) | 3, Vmcb(r, 0x78));
+        Assert.Equal(L1Cr4, Vmcb(r, 0x548)); // L2's CR4 as it was
+    }
+
+    [Fact]
+    public void An_intercepted_L2_XSETBV_exits_with_0x8D_and_one_not_intercepted_is_emulated_by_L0()
+    {
+        Action<Assembler> xsetbv = a =>
+        {
+            a.xor(ecx, ecx);
+            a.mov(eax, 7);
+            a.xor(edx, edx);
+            a.xsetbv();
+        };
+        var intercepted = Run(xsetbv, word4: 2 | (1u << 13));
+        Assert.Equal(SvmExitCode.Xsetbv, ExitCode(intercepted));
+        Assert.Equal(1ul, intercepted.Final.Kvm.Vcpu.Xcr0);
+
+        var emulated = Run(xsetbv);
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(emulated));
+        Assert.Equal(7ul, emulated.Final.Kvm.Vcpu.Xcr0);
+    }
+
+    [Fact]
+    public void An_L2_RDMSR_exits_with_0x7C_under_MSR_PROT_when_its_permission_bit_is_set()
+    {
+        Action<Assembler> rdmsr = a =>
+        {
+            a.mov(ecx, Msr.MiscEnable);
+            a.rdmsr();
+        };
+        // MSR_PROT with an all-zero map at page 0: L0 handles it.
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(Run(rdmsr, word3: 1u << 28)));
+        // The read bit of 0x1A0 set in a map at 0x104000: exit, EXITINFO1 0 (read).
+        var bit = 0x1A0 * 2;
+        var r = Run(rdmsr, word3: 1u << 28, tweak: a =>
+        {
+            a.mov(rax, 0x10_4000);
+            a.mov(__qword_ptr[rdi + 0x48], rax);
+            a.mov(__byte_ptr[rax + (bit / 8)], (byte)(1 << (bit % 8)));
+        });
+        Assert.Equal(SvmExitCode.Msr, ExitCode(r));
+        Assert.Equal(0ul, Vmcb(r, 0x78));
+    }
+
+    [Fact]
+    public void An_L2_fault_exits_with_its_exception_code_if_intercepted_else_as_SHUTDOWN_if_that_is()
+    {
+        Action<Assembler> ud = a => a.ud2();
+        Assert.Equal(SvmExitCode.ExceptionBase + 6, ExitCode(Run(ud, tweak: a => a.mov(__dword_ptr[rdi + 0x08], 1u << 6))));
+        Assert.Equal(SvmExitCode.Shutdown, ExitCode(Run(ud, word3: 1u << 31)));
+        var unhandled = Run(ud);
+        Assert.Equal(2, Assert.IsType<StopReason.UnhandledFault>(unhandled.Stop).Level);
+    }
+
+    [Fact]
+    public void An_L2_CPUID_exits_with_0x72_only_if_vmcb12_intercepts_it()
+    {
+        Action<Assembler> cpuid = a =>
+        {
+            a.mov(eax, 1);
+            a.xor(ecx, ecx);
+            a.cpuid();
+        };
+        Assert.Equal(SvmExitCode.Cpuid, ExitCode(Run(cpuid, word3: 1u << 18)));
+        var answered = Run(cpuid, l2Cr4: MachineLayout.InitialCr4);
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(answered));
+        var l2 = Assert.Single(answered.Observations.OfType<RunObservation.Kvm>(), o => o.Level == 2);
+        Assert.Equal(0u, (Assert.IsType<Observation.CpuidResult>(l2.Value).Ecx >> 27) & 1);
+    }
+
+    [Fact]
+    public void STGI_CLGI_VMLOAD_and_VMSAVE_need_EFER_SVME_and_GIF_follows_them()
+    {
+        var a = new Assembler(64);
+        var l2 = a.CreateLabel();
+        SvmMachine.EmitSetup(a, L1Cr4, L1Cr4, 0, 2, l2);
+        a.clgi();
+        a.mov(rax, (long)SvmMachine.Vmcb);
+        a.vmsave();
+        a.vmload();
+        a.hlt();
+        a.Label(ref l2);
+        a.vmmcall();
+        var r = SvmMachine.RunAgreeing(RoundTrip.Assemble(a));
+        Assert.IsType<StopReason.Halted>(r.Stop);
+        Assert.False(r.Final.Svm.Gif);
+
+        var without = SvmMachine.RunAgreeing(TestMachine.L1(b => b.stgi()));
+        Assert.Equal(X86Exception.UD, Assert.IsType<StopReason.UnhandledFault>(without.Stop).Vector);
+    }
+}
