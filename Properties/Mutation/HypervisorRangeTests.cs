@@ -16,6 +16,7 @@ public class HypervisorRangeTests
     [InlineData(0x3FFF_FFFFu, 0u)]
     [InlineData(0x5000_0000u, 0u)]
     [InlineData(0x8000_0001u, 0x8000_0000u)]
+    [InlineData(0xC000_0000u, 0xC000_0000u)]
     [InlineData(0xC000_0001u, 0xC000_0000u)]
     public void The_class_base_of_a_function_is_its_ranges_limit_leaf(uint function, uint classBase)
     {
