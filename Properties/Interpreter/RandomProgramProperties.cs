@@ -132,7 +132,7 @@ public class RandomProgramProperties
         );
 
     /// <summary>L1 handler: CPUID 1 and 0xD (observation points) on every exit; VMCALL or an entry failure ends the run, anything else resumes after the exiting instruction.</summary>
-    private static void ObservingHandler(Assembler a)
+    internal static void ObservingHandler(Assembler a)
     {
         var done = a.CreateLabel();
         EmitCpuid1AndD(a);
