@@ -55,8 +55,6 @@ public static class SvmL1Harness
     private const uint InterceptCpuidBit = 1u << 18;
     private const uint InterceptVmrunBit = 1u << 0;
     private const uint InterceptVmmcallBit = 1u << 1;
-    private const ulong EferSvme = 1ul << 12;
-    private const uint MsrVmHsavePa = 0xC001_0117;
     private const ulong Cr0PeEt = 0x11;
     private const ulong Cr0Pg = 1ul << 31;
     private const ulong Cr4Pse = 1ul << 4;
@@ -133,7 +131,7 @@ public static class SvmL1Harness
         {
             return f;
         }
-        if (vcpu.SetMsrs([new MsrEntry(MsrVmHsavePa, HostSave)]) is not IoctlResult<int>.Ok(1))
+        if (vcpu.SetMsrs([new MsrEntry(Msr.VmHsavePa, HostSave)]) is not IoctlResult<int>.Ok(1))
         {
             return new IoctlResult<int>.Failed("KVM_SET_MSRS(VM_HSAVE_PA)", 0);
         }
@@ -150,7 +148,7 @@ public static class SvmL1Harness
         s.Cr0 = Cr0PeEt | Cr0Pg;
         s.Cr3 = PageDirectory;
         s.Cr4 = l1Cr4 | Cr4Pse;
-        s.Efer = EferSvme;
+        s.Efer = Efer.Svme;
         if (vcpu.SetSregs(s) is IoctlResult<int>.Failed g)
         {
             return g;
@@ -185,7 +183,7 @@ public static class SvmL1Harness
         BinaryPrimitives.WriteUInt32LittleEndian(vmcb[(SaveGdtr + 4)..], (3 * 8) - 1);
         BinaryPrimitives.WriteUInt64LittleEndian(vmcb[(SaveGdtr + 8)..], Gdt);
         BinaryPrimitives.WriteUInt32LittleEndian(vmcb[(SaveIdtr + 4)..], 0);
-        BinaryPrimitives.WriteUInt64LittleEndian(vmcb[SaveEfer..], EferSvme); // VMRUN requires EFER.SVME in L2's EFER
+        BinaryPrimitives.WriteUInt64LittleEndian(vmcb[SaveEfer..], Efer.Svme); // VMRUN requires EFER.SVME in L2's EFER
         BinaryPrimitives.WriteUInt64LittleEndian(vmcb[SaveCr4..], l2Cr4);
         BinaryPrimitives.WriteUInt64LittleEndian(vmcb[SaveCr0..], Cr0PeEt);
         BinaryPrimitives.WriteUInt64LittleEndian(vmcb[SaveDr7..], 0x400);

@@ -3,6 +3,9 @@ namespace CpuidFunctional.Core.State;
 /// <summary>IA32_EFER bits KVM_SET_SREGS checks against CR0 and CR4 (<c>kvm_is_valid_sregs</c>).</summary>
 public static class Efer
 {
+    /// <summary>SVME, secure virtual machine enable (bit 12): VMRUN and friends #UD without it.</summary>
+    public const ulong Svme = 1ul << 12;
+
     /// <summary>LME, long mode enable (bit 8).</summary>
     public const ulong Lme = 1ul << 8;
 

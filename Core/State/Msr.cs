@@ -72,6 +72,15 @@ public static class Msr
     /// <summary>IA32_XSS.</summary>
     public const uint Xss = 0xDA0;
 
+    /// <summary>IA32_EFER (0xC0000080).</summary>
+    public const uint Efer = 0xC000_0080;
+
+    /// <summary>MSR_VM_CR (0xC0010114): SVMDIS and its lock (KVM reads 0: SVM enabled, not locked).</summary>
+    public const uint VmCr = 0xC001_0114;
+
+    /// <summary>MSR_VM_HSAVE_PA (0xC0010117): where VMRUN saves the host state.</summary>
+    public const uint VmHsavePa = 0xC001_0117;
+
     /// <summary>VMX_ABORT_LOAD_HOST_MSR_FAIL.</summary>
     public const uint VmxAbortLoadHostMsrFail = 4;
 }

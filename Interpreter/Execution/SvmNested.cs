@@ -14,7 +14,7 @@ internal static class SvmNested
     // The #VMEXIT event carries nothing (L1's CR4 is Core's): one instance for every exit.
     private static readonly VcpuEvent.NestedSvmVmexit VmexitEvent = new();
 
-    private static readonly ulong EferAllowed = (1ul << 0) | MachineLayout.EferLme | MachineLayout.EferLma | (1ul << 11) | SvmOps.EferSvme;
+    private static readonly ulong EferAllowed = (1ul << 0) | MachineLayout.EferLme | MachineLayout.EferLma | (1ul << 11) | Efer.Svme;
 
     /// <summary>
     /// VMRUN at L1 (EFER.SVME and CPL already checked): #GP without VM_HSAVE_PA or for a vmcb12 page outside memory;
@@ -114,7 +114,7 @@ internal static class SvmNested
     {
         var efer = vmcb.Efer;
         var cr0 = vmcb.Cr0;
-        if ((efer & SvmOps.EferSvme) == 0 || (efer & ~EferAllowed) != 0)
+        if ((efer & Efer.Svme) == 0 || (efer & ~EferAllowed) != 0)
         {
             return false;
         }

@@ -11,18 +11,6 @@ namespace CpuidFunctional.Interpreter.Execution;
 /// </summary>
 internal static class SvmOps
 {
-    /// <summary>IA32_EFER.</summary>
-    public const uint MsrEfer = 0xC000_0080;
-
-    /// <summary>MSR_VM_CR: SVMDIS and the lock (KVM reads 0: SVM enabled, not locked).</summary>
-    public const uint MsrVmCr = 0xC001_0114;
-
-    /// <summary>MSR_VM_HSAVE_PA.</summary>
-    public const uint MsrVmHsavePa = 0xC001_0117;
-
-    /// <summary>EFER.SVME (bit 12).</summary>
-    public const ulong EferSvme = 1ul << 12;
-
     /// <summary>EFER.SCE (bit 0) and EFER.NXE (bit 11): the other EFER bits a 64-bit guest may write.</summary>
     private const ulong EferSce = 1ul << 0;
 
@@ -45,7 +33,7 @@ internal static class SvmOps
             return new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, "SVM instructions L1 does not intercept in L2 (nested-nested SVM) are not modelled");
         }
         // nested_svm_check_permissions: #UD without EFER.SVME (paging is always on here), #GP at CPL > 0.
-        if ((c.Efer & EferSvme) == 0)
+        if ((c.Efer & Efer.Svme) == 0)
         {
             return log.Raise(c, i, X86Exception.UD);
         }
@@ -92,15 +80,15 @@ internal static class SvmOps
     }
 
     /// <summary>The MSRs this class answers instead of Core.</summary>
-    public static bool OwnsMsr(uint index) => index is MsrEfer or MsrVmCr or MsrVmHsavePa;
+    public static bool OwnsMsr(uint index) => index is Msr.Efer or Msr.VmCr or Msr.VmHsavePa;
 
     /// <summary>RDMSR of EFER, VM_HSAVE_PA or VM_CR (KVM keeps VM_CR at 0: SVM enabled, not locked).</summary>
     public static StopReason? Rdmsr(ref Cpu c, Insn i, uint index)
     {
         var value = index switch
         {
-            MsrEfer => c.Efer,
-            MsrVmHsavePa => c.Svm.HsavePa,
+            Msr.Efer => c.Efer,
+            Msr.VmHsavePa => c.Svm.HsavePa,
             _ => 0ul,
         };
         c.Gprs[Registers.Rax] = value & 0xFFFF_FFFF;
@@ -118,22 +106,22 @@ internal static class SvmOps
     {
         switch (index)
         {
-            case MsrEfer:
+            case Msr.Efer:
                 {
                     var allowed = EferSce | MachineLayout.EferLme | MachineLayout.EferLma | EferNxe
-                        | (GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm) ? EferSvme : 0);
+                        | (GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm) ? Efer.Svme : 0);
                     if ((value & ~allowed) != 0 || (value & MachineLayout.EferLme) == 0)
                     {
                         return log.Raise(c, i, X86Exception.GP);
                     }
-                    if (c.InL2 && (value & EferSvme) == 0)
+                    if (c.InL2 && (value & Efer.Svme) == 0)
                     {
                         return new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, "L2 clearing EFER.SVME (svm_set_efer leaves nested mode) is not modelled");
                     }
                     c.Efer = (value & ~MachineLayout.EferLma) | (c.Efer & MachineLayout.EferLma);
                     break;
                 }
-            case MsrVmHsavePa:
+            case Msr.VmHsavePa:
                 if (!VmxOps.PageAddressValid(GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), value))
                 {
                     return log.Raise(c, i, X86Exception.GP);
