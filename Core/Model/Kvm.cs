@@ -166,16 +166,25 @@ public static class Kvm
         /// </summary>
         private Written Trigger(Vcpu v, SiteWrite write, Func<Vcpu, ulong, bool, Vcpu> store)
         {
+            var (fires, dirty) = Mark(v, write);
+            return Fired(write.Old == write.New && dirty == v.CpuidDynamicBitsDirty ? v : store(v, write.New, dirty), fires);
+        }
+
+        /// <summary>Whether the rules call a write a trigger, and the marker the vCPU carries after it (<see cref="Trigger"/>).</summary>
+        private (bool Fires, bool Dirty) Mark(Vcpu v, SiteWrite write)
+        {
             var fires = policy.Rules.IsTrigger(Vm, e, write);
-            var dirty = v.CpuidDynamicBitsDirty || (fires && policy.IsLazy);
-            var stored = write.Old == write.New && dirty == v.CpuidDynamicBitsDirty ? v : store(v, write.New, dirty);
-            return policy.Scheme switch
+            return (fires, v.CpuidDynamicBitsDirty || (fires && policy.IsLazy));
+        }
+
+        /// <summary>The vCPU after a stored trigger-site write: Eager runs <c>kvm_update_cpuid_runtime</c> if it fired.</summary>
+        private Written Fired(Vcpu stored, bool fires) =>
+            policy.Scheme switch
             {
                 UpdateScheme.Eager when fires => Update(stored),
                 UpdateScheme.Eager or UpdateScheme.Lazy or UpdateScheme.LazyUnfixed or UpdateScheme.Reference => stored,
                 _ => throw new UnreachableException(policy.Scheme.ToString()),
             };
-        }
 
         /// <summary>
         /// A consumer (<c>kvm_cpuid</c>, KVM_GET_CPUID2), the one place the scheme acts on an observation (spec §4):
@@ -228,22 +237,21 @@ public static class Kvm
         /// The vendor <c>set_cr4</c> hook (<c>vmx_set_cr4</c>, <c>svm_set_cr4</c>): stores CR4, a trigger site. Every
         /// CR4 load goes through it: MOV CR4, KVM_SET_SREGS, INIT, RESET, SMM entry, RSM and the nested loads.
         /// </summary>
-        private Written VendorSetCr4(Vcpu v, ulong cr4) => SetCr4InMode(v, v.GuestMode, cr4);
+        private Written VendorSetCr4(Vcpu v, ulong cr4) => SetCr4InMode(v, v.GuestMode, v.Svm, cr4);
 
         /// <summary>
-        /// A nested transition's <c>enter_guest_mode</c> or <c>leave_guest_mode</c> followed by the vendor
-        /// <c>set_cr4</c>, folded into one copy of the vCPU.
+        /// A nested transition's <c>enter_guest_mode</c> or <c>leave_guest_mode</c> (with the nested SVM state L0 keeps
+        /// while L2 runs, <paramref name="svm"/>) followed by the vendor <c>set_cr4</c>, folded into one copy of the vCPU.
         /// </summary>
-        private Written SetCr4InMode(Vcpu v, bool guestMode, ulong cr4) =>
-            v.Cr4 != cr4 ? Trigger(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4), guestMode ? StoreCr4InGuestMode : StoreCr4OutsideGuestMode)
-            : v.GuestMode == guestMode ? v
-            : v with { GuestMode = guestMode };
-
-        private static readonly Func<Vcpu, ulong, bool, Vcpu> StoreCr4InGuestMode =
-            static (v, cr4, dirty) => v with { Cr4 = cr4, GuestMode = true, CpuidDynamicBitsDirty = dirty };
-
-        private static readonly Func<Vcpu, ulong, bool, Vcpu> StoreCr4OutsideGuestMode =
-            static (v, cr4, dirty) => v with { Cr4 = cr4, GuestMode = false, CpuidDynamicBitsDirty = dirty };
+        private Written SetCr4InMode(Vcpu v, bool guestMode, NestedSvm? svm, ulong cr4)
+        {
+            if (v.Cr4 == cr4)
+            {
+                return v.GuestMode == guestMode && ReferenceEquals(v.Svm, svm) ? v : v with { GuestMode = guestMode, Svm = svm };
+            }
+            var (fires, dirty) = Mark(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4));
+            return Fired(v with { Cr4 = cr4, GuestMode = guestMode, Svm = svm, CpuidDynamicBitsDirty = dirty }, fires);
+        }
 
         /// <summary><c>kvm_set_cr4</c> for a guest MOV to CR4: #GP for an invalid value (<c>kvm_is_valid_cr4</c>).</summary>
         private Transition KvmSetCr4(Vcpu v, ulong cr4) => IsValidCr4(v, cr4) ? Done(VendorSetCr4(v, cr4)) : Unchanged(Gp);
@@ -654,7 +662,7 @@ public static class Kvm
         /// </summary>
         private Transition NestedVmxEnterNonRootMode(Vcpu v, VcpuEvent.NestedVmEntry entry)
         {
-            var w = SetCr4InMode(v, guestMode: true, entry.GuestCr4);
+            var w = SetCr4InMode(v, guestMode: true, v.Svm, entry.GuestCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, entry.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmEntryMsrLoadFailed(failed));
         }
@@ -665,7 +673,7 @@ public static class Kvm
         /// </summary>
         private Transition NestedVmxVmexit(Vcpu v, VcpuEvent.NestedVmExit exit)
         {
-            var w = SetCr4InMode(v, guestMode: false, exit.HostCr4);
+            var w = SetCr4InMode(v, guestMode: false, v.Svm, exit.HostCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, exit.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
         }
@@ -707,7 +715,7 @@ public static class Kvm
             {
                 return Unchanged(Ud);
             }
-            return Done(SetCr4InMode(v with { Svm = new NestedSvm(run.Intercepts, v.Cr4) }, guestMode: true, run.SaveCr4));
+            return Done(SetCr4InMode(v, guestMode: true, new NestedSvm(run.Intercepts, v.Cr4), run.SaveCr4));
         }
 
         /// <summary>
@@ -715,7 +723,7 @@ public static class Kvm
         /// Nothing to do outside SVM guest mode.
         /// </summary>
         private Transition NestedSvmVmexit(Vcpu v) =>
-            v.GuestMode && v.Svm is { } svm ? Done(SetCr4InMode(v with { Svm = null }, guestMode: false, svm.Vmcb01Cr4)) : Done(v);
+            v.GuestMode && v.Svm is { } svm ? Done(SetCr4InMode(v, guestMode: false, svm: null, svm.Vmcb01Cr4)) : Done(v);
 
         // ---- KVM_SET_SREGS ----
 

@@ -26,7 +26,9 @@ public enum Vmcb12Intercepts : byte
 /// </summary>
 /// <param name="Intercepts">vmcb12's CPUID and XSETBV intercepts.</param>
 /// <param name="Vmcb01Cr4">L1's CR4 at VMRUN (<c>vmcb01-&gt;save.cr4</c>).</param>
-public readonly record struct NestedSvm(Vmcb12Intercepts Intercepts, ulong Vmcb01Cr4)
+// A class, not a struct: the Vcpu keeps a reference (8 bytes) instead of a 24-byte nullable struct in every copy,
+// and only VMRUN allocates one.
+public sealed record NestedSvm(Vmcb12Intercepts Intercepts, ulong Vmcb01Cr4)
 {
     /// <summary>Whether vmcb12 intercepts an instruction (<c>vmcb12_is_intercept</c>).</summary>
     public bool IsIntercept(Vmcb12Intercepts instruction) => (Intercepts & instruction) != 0;
