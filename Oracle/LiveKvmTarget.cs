@@ -126,8 +126,7 @@ public sealed class LiveKvmTarget : IDisposable
         {
             Cr4 = r.Cr4,
             Xcr0 = r.Xcr0,
-            ApicBase = r.ApicBase,
-            Rare = s.Vcpu.Rare with { MiscEnable = r.MiscEnable, MiscFeaturesEnables = r.MiscFeaturesEnables },
+            Rare = s.Vcpu.Rare with { ApicBase = r.ApicBase, MiscEnable = r.MiscEnable, MiscFeaturesEnables = r.MiscFeaturesEnables },
         };
         // The registers above are the ones the kernel materialized StartTable from; recompute so the model's
         // table and capability bits agree with them whatever the RESET defaults were.

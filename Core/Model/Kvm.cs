@@ -382,7 +382,7 @@ public static class Kvm
         private Written ApicSetBase(Vcpu v, ulong value) =>
             v.ApicBase == value
                 ? v
-                : Trigger(v, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value), static (v, apicBase, dirty) => v with { ApicBase = apicBase, CpuidDynamicBitsDirty = dirty });
+                : Trigger(v, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value), static (v, apicBase, dirty) => v with { Rare = v.Rare with { ApicBase = apicBase }, CpuidDynamicBitsDirty = dirty });
 
         /// <summary>
         /// <c>kvm_set_msr_common</c>, MSR_IA32_MISC_ENABLE: the guest may not change the PMU read-only bits and its

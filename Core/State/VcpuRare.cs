@@ -30,6 +30,9 @@ public sealed record VcpuRare(
     /// </summary>
     public ulong Cr0 { get; init; } = State.Cr0.AtReset;
 
+    /// <summary>IA32_APIC_BASE (0x1B), written through <c>kvm_apic_set_base</c>.</summary>
+    public ulong ApicBase { get; init; } = Msr.ApicBaseDefault;
+
     /// <summary>IA32_EFER as KVM_SET_SREGS, RESET and INIT write it (0 at RESET); like <see cref="Cr0"/>, no CPUID input.</summary>
     public ulong Efer { get; init; }
 }

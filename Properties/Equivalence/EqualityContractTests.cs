@@ -39,7 +39,7 @@ public class EqualityContractTests
             .Compared((v, x) => v with { Cr4 = x }, Gen.ULong)
             .Compared((v, x) => v with { Xcr0 = x }, Gen.ULong)
             .Compared((v, x) => v with { Xss = x }, Gen.ULong)
-            .Compared((v, x) => v with { ApicBase = x }, Gen.ULong)
+            .Compared((v, x) => v with { Rare = v.Rare with { ApicBase = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { MiscEnable = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { MiscFeaturesEnables = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { TsxCtrl = x } }, Gen.ULong)
