@@ -9,9 +9,11 @@ namespace CpuidFunctional.Interpreter.Vmx;
 /// read as 0. Equality is by content.
 /// </summary>
 /// <remarks>
-/// Layout, for cost: the ten fields every VM exit writes (<see cref="Vmcs12ExitFields"/>: exit reason,
-/// qualification, instruction length, interruption information and error code, guest RIP, RSP, RFLAGS, CR0, CR4)
-/// are kept inline, so a VM exit or a VMWRITE of GUEST_RIP makes one small object. The other fields live in small
+/// Layout, for cost: of the ten fields every VM exit writes (<see cref="Vmcs12ExitFields"/>: exit reason,
+/// qualification, instruction length, interruption information and error code, guest RIP, RSP, RFLAGS, CR0, CR4),
+/// GUEST_RIP is kept inline and the other nine, with the launch state, in one immutable block that versions share
+/// until one of them changes, so a VMWRITE of GUEST_RIP (L1 skipping the exiting instruction) and a VM exit that
+/// writes the same nine values again (a guest exiting from one place in a loop) each make one 40-byte object. The other fields live in small
 /// chunks, one per (width, type) pair of the encoding, behind a spine that is copied (with the one chunk written)
 /// only when such a field is written: in practice while L1 sets the VMCS up.
 /// </remarks>
@@ -20,21 +22,25 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
     // Shared by versions until a chunked field is written (never mutated after construction); a null chunk is all zero.
     private readonly ulong[]?[] chunks;
 
-    // The exit fields, inline (their slots in the chunks stay 0).
-    private readonly Vmcs12ExitFields exit;
+    // The launch state and the exit fields but GUEST_RIP (whose value in the block is always 0), shared by versions
+    // until one of them changes (the exit fields' slots in the chunks stay 0).
+    private readonly Block block;
 
-    private Vmcs12(ulong[]?[] chunks, Vmcs12ExitFields exit, bool launched)
+    // GUEST_RIP, the exit field that changes on nearly every exit and VMWRITE.
+    private readonly ulong guestRip;
+
+    private Vmcs12(ulong[]?[] chunks, Block block, ulong guestRip)
     {
         this.chunks = chunks;
-        this.exit = exit;
-        Launched = launched;
+        this.block = block;
+        this.guestRip = guestRip;
     }
 
     /// <summary>A VMCS with every field 0 and launch state "clear".</summary>
-    public static Vmcs12 Clear { get; } = new(new ulong[]?[VmcsField.ChunkCount], default, false);
+    public static Vmcs12 Clear { get; } = new(new ulong[]?[VmcsField.ChunkCount], new Block(default, false), 0);
 
     /// <summary>Launch state: true after a successful VMLAUNCH, false after VMCLEAR.</summary>
-    public bool Launched { get; }
+    public bool Launched => block.Launched;
 
     /// <summary>
     /// The identity of the chunked fields (every field but the inline exit fields): versions that share it have equal
@@ -43,7 +49,7 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
     internal object ChunkIdentity => chunks;
 
     /// <summary>The same VMCS with another launch state.</summary>
-    public Vmcs12 WithLaunched(bool launched) => launched == Launched ? this : new Vmcs12(chunks, exit, launched);
+    public Vmcs12 WithLaunched(bool launched) => launched == Launched ? this : new Vmcs12(chunks, new Block(block.Exit, launched), guestRip);
 
     /// <summary>A field's value (the high-half encoding of a 64-bit field gives bits 63:32); 0 for unsupported encodings.</summary>
     public ulong Read(uint encoding)
@@ -55,8 +61,8 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
         // The location decides cheaply whether the field is inline; most reads (VM-entry checks) are not.
         if (Vmcs12ExitFields.IsInline(chunk, index))
         {
-            exit.TryRead(encoding, out var inline);
-            return inline;
+            block.Exit.TryRead(encoding, out var inline);
+            return encoding == VmcsField.GuestRip ? guestRip : inline;
         }
         var values = chunks[chunk];
         var value = values is null ? 0 : values[index];
@@ -73,19 +79,33 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
         {
             return this;
         }
-        if (Vmcs12ExitFields.IsInline(chunk, index) && exit.TryWrite(encoding, Fit(0, value, width, high), out var written))
+        if (Vmcs12ExitFields.IsInline(chunk, index) && Fields.TryWrite(encoding, Fit(0, value, width, high), out var written))
         {
-            return new Vmcs12(chunks, written, Launched);
+            return WithExitFields(written);
         }
         var spine = (ulong[]?[])chunks.Clone();
         var values = spine[chunk] is { } old ? (ulong[])old.Clone() : new ulong[VmcsField.ChunkLength[chunk]];
         values[index] = Fit(values[index], value, width, high);
         spine[chunk] = values;
-        return new Vmcs12(spine, exit, Launched);
+        return new Vmcs12(spine, block, guestRip);
     }
 
-    /// <summary>The VMCS with all ten exit fields replaced at once (a VM exit); one new object, no chunk copied.</summary>
-    internal Vmcs12 WithExitFields(in Vmcs12ExitFields fields) => new(chunks, fields, Launched);
+    /// <summary>
+    /// The VMCS with all ten exit fields replaced at once (a VM exit); one new object, no chunk copied, and the block
+    /// of the other nine kept when none of them changed.
+    /// </summary>
+    internal Vmcs12 WithExitFields(in Vmcs12ExitFields fields)
+    {
+        var rest = fields with { GuestRip = 0 };
+        return new(chunks, rest == block.Exit ? block : new Block(rest, Launched), fields.GuestRip);
+    }
+
+    // All ten exit fields.
+    private Vmcs12ExitFields Fields => block.Exit with { GuestRip = guestRip };
+
+    // The launch state and the exit fields but GUEST_RIP, immutable: a version points at one instead of holding
+    // 64 bytes inline.
+    private sealed record Block(Vmcs12ExitFields Exit, bool Launched);
 
     private static ulong Fit(ulong old, ulong value, VmcsField.Width width, bool high) =>
         width switch
@@ -107,7 +127,7 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
         {
             return true;
         }
-        if (Launched != other.Launched || exit != other.exit)
+        if (guestRip != other.guestRip || block != other.block)
         {
             return false;
         }
