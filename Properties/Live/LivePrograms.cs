@@ -41,10 +41,14 @@ internal static class LivePrograms
     [
         Build("svm-cr4-osxsave.asm", FullL2State),
         Build("svm-cpuid-loop.asm", "ROUND_TRIPS=10", "INTERCEPT_CPUID=0", FullL2State),
+        Build("svm-cpuid-loop.asm", "ROUND_TRIPS=10", "INTERCEPT_CPUID=1", FullL2State, "NO_NRIPS"),
         Build("svm-l1-toggle.asm", FullL2State),
     ];
 
-    /// <summary>The intercepted SVM CPUID loop: its L1 resumes L2 at vmcb12's next_rip, which needs NRIPS.</summary>
+    /// <summary>
+    /// The intercepted SVM CPUID loop as written: its L1 resumes L2 at vmcb12's next_rip, which needs NRIPS (the
+    /// NO_NRIPS build above advances save.rip itself).
+    /// </summary>
     public static readonly ProgramBuild SvmInterceptedCpuidLoop = Build("svm-cpuid-loop.asm", "ROUND_TRIPS=10", "INTERCEPT_CPUID=1", FullL2State);
 
     /// <summary>The default build of an SVM program: save.cs and save.cr3 zero, which only the interpreter accepts.</summary>
