@@ -154,14 +154,28 @@ public sealed unsafe class LiveVcpu : IDisposable
             var page = (byte*)run;
             var reason = Unsafe.ReadUnaligned<uint>(page + KvmIoctl.RunExitReasonOffset);
             var info = page + KvmIoctl.RunExitInfoOffset;
-            // io: direction (u8), size (u8), port (u16), ...; internal: suberror (u32).
-            var port = reason == KvmIoctl.ExitIo ? Unsafe.ReadUnaligned<ushort>(info + 2) : (ushort)0;
+            // io: direction (u8), size (u8), port (u16), count (u32), data_offset (u64, from the start of kvm_run);
+            // internal: suberror (u32).
+            var io = reason == KvmIoctl.ExitIo;
+            var port = io ? Unsafe.ReadUnaligned<ushort>(info + 2) : (ushort)0;
+            var ioOut = io && info[0] == KvmIoctl.ExitIoOut;
+            var size = io ? info[1] : 0;
+            var value = ioOut ? IoData(page + Unsafe.ReadUnaligned<ulong>(info + 8), size) : 0u;
             var suberror = reason == KvmIoctl.ExitInternalError ? Unsafe.ReadUnaligned<uint>(info) : 0u;
             KvmRegs regs;
             var rip = Libc.Ioctl(fd, KvmIoctl.GetRegs, &regs) < 0 ? ulong.MaxValue : regs.Rip;
-            return new IoctlResult<RunExit>.Ok(new RunExit(reason, port, suberror, rip));
+            return new IoctlResult<RunExit>.Ok(new RunExit(reason, port, suberror, rip, ioOut, size, value));
         }
     }
+
+    /// <summary>An OUT's value in the kvm_run data area: 1, 2 or 4 bytes, zero-extended.</summary>
+    private static uint IoData(byte* data, int size) => size switch
+    {
+        1 => *data,
+        2 => Unsafe.ReadUnaligned<ushort>(data),
+        4 => Unsafe.ReadUnaligned<uint>(data),
+        _ => throw new System.Diagnostics.UnreachableException($"KVM_EXIT_IO with size {size}"),
+    };
 
     /// <inheritdoc/>
     public void Dispose()

@@ -51,6 +51,7 @@ internal static class KvmIoctl
     public const int RunExitReasonOffset = 8;
     public const int RunExitInfoOffset = 32; // the union: io {direction, size, port, count, data_offset}, internal {suberror, ...}
     public const uint ExitIo = 2;
+    public const byte ExitIoOut = 1; // kvm_run.io.direction
     public const uint ExitHlt = 5;
     public const uint ExitShutdown = 8;
     public const uint ExitFailEntry = 9;

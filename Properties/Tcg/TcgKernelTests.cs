@@ -25,6 +25,7 @@ public class TcgKernelTests
         var expected = environment.TryGetValue("CPUIDF_LIVE_TRACES", out var t)
             ? int.Parse(t, System.Globalization.CultureInfo.InvariantCulture)
             : LiveDifferentialTests.DefaultTracesUnderTcg;
+        LivePrograms.WriteImages(Path.Combine(AppContext.BaseDirectory, LivePrograms.TcgImageFolder)); // no nasm in there
         var run = TcgGuestRun.Boot(
             harness,
             ["-namespace", "CpuidFunctional.Properties.Live", "-parallelMode", "none", "-failSkips", "-noColor", "-noLogo", "-showLiveOutput"],
