@@ -71,7 +71,7 @@ public sealed class KvmEquivalenceModel : ITransitionSystem<ProductState, VcpuEv
     /// Explores the model: the same search as <see cref="Explorer.Explore{TState, TEvent, TObservation}"/>, with the
     /// same figures and counterexample, run over interned policy states. Each policy's <see cref="Kvm.Step"/> runs once
     /// per distinct (policy state, event) pair instead of once per product transition, and the visited set holds one
-    /// 32-bit id per policy instead of the states (docs/model-checking.md, "Speed"). More than four policies take the
+    /// 32-bit id per policy instead of the states (docs/model-checking.md, "Speed: interned policy states"). More than four policies take the
     /// plain search.
     /// </summary>
     public ExplorationResult<ProductState, VcpuEvent, ProductObservation> Explore(
