@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using CpuidFunctional.Core.Checking.Internal;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 
@@ -66,37 +67,81 @@ public sealed class KvmEquivalenceModel : ITransitionSystem<ProductState, VcpuEv
     public string? Violation(in ProductState next, in ProductObservation observation) =>
         observation.Agree ? null : "observations differ:" + observation.Describe(policies);
 
+    /// <summary>
+    /// Explores the model: the same search as <see cref="Explorer.Explore{TState, TEvent, TObservation}"/>, with the
+    /// same figures and counterexample, run over interned policy states. Each policy's <see cref="Kvm.Step"/> runs once
+    /// per distinct (policy state, event) pair instead of once per product transition, and the visited set holds one
+    /// 32-bit id per policy instead of the states (docs/model-checking.md, "Speed: interned policy states"). More than four policies take the
+    /// plain search.
+    /// </summary>
+    public ExplorationResult<ProductState, VcpuEvent, ProductObservation> Explore(
+        ExplorationOptions? options = null,
+        CancellationToken cancellationToken = default
+    )
+    {
+        if (policies.Length > IdTuple.Max)
+        {
+            return Explorer.Explore<ProductState, VcpuEvent, ProductObservation, KvmEquivalenceModel>(this, options, cancellationToken);
+        }
+        var result = Explorer.Explore<IdTuple, int, IdObservation, MemoizedProduct>(new MemoizedProduct(this), options, cancellationToken);
+        return new(result.Outcome, result.Statistics, result.Counterexample is { } c ? Replay(c.Events) : null);
+    }
+
+    /// <summary>The counterexample of a path of alphabet positions, replayed on the model's own states.</summary>
+    private Counterexample<ProductState, VcpuEvent, ProductObservation> Replay(IEnumerable<int> path)
+    {
+        var steps = ImmutableArray.CreateBuilder<TraceStep<ProductState, VcpuEvent, ProductObservation>>();
+        var s = Initial;
+        var violation = (string?)null;
+        foreach (var position in path)
+        {
+            var e = Alphabet[position];
+            if (!TryStep(in s, e, out var next, out var observation))
+            {
+                throw new InvalidOperationException($"replay: event {e} is not enabled");
+            }
+            steps.Add(new(e, observation, next));
+            violation = Violation(in next, in observation);
+            s = next;
+        }
+        return new(Initial, steps.ToImmutable(), violation ?? throw new InvalidOperationException("replay: the path ends without a violation"));
+    }
+
     private static bool Enabled(ImmutableArray<KvmState> states, VcpuEvent e)
     {
-        var first = states[0];
-        if (first.Vcpu.GuestMode)
+        var quirk = true;
+        foreach (var state in states)
+        {
+            quirk &= QuirkDisableUnobservable(state);
+        }
+        return Enabled(e, states[0].Vcpu.GuestMode, quirk);
+    }
+
+    /// <summary>Whether an event is enabled, given whether the first policy's vCPU is in guest mode and <see cref="QuirkDisableUnobservable"/> of every policy.</summary>
+    internal static bool Enabled(VcpuEvent e, bool guestMode, bool quirkDisableUnobservable)
+    {
+        if (guestMode)
         {
             return e is VcpuEvent.MovToCr4 or VcpuEvent.NestedVmExit or VcpuEvent.GetCpuid2;
         }
         return e switch
         {
             VcpuEvent.NestedVmExit => false,
-            VcpuEvent.DisableQuirks2 => QuirkDisableUnobservable(states),
+            VcpuEvent.DisableQuirks2 => quirkDisableUnobservable,
             _ => true,
         };
     }
 
-    /// <summary>Disabling MISC_ENABLE_NO_MWAIT now would change no observation under any correct scheme.</summary>
-    private static bool QuirkDisableUnobservable(ImmutableArray<KvmState> states)
+    /// <summary>Disabling MISC_ENABLE_NO_MWAIT now would change no observation of this policy's state under any correct scheme.</summary>
+    internal static bool QuirkDisableUnobservable(KvmState state)
     {
-        foreach (var (vm, v) in states)
+        var (vm, v) = state;
+        if (!vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) || v.CpuidDynamicBitsDirty)
         {
-            if (!vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait) || v.CpuidDynamicBitsDirty)
-            {
-                return false;
-            }
-            var msr = (v.MiscEnable & Msr.MiscEnableMwait) != 0;
-            var table = (v.Caps & DynamicCaps.Mwait) != 0;
-            if (msr != table)
-            {
-                return false;
-            }
+            return false;
         }
-        return true;
+        var msr = (v.MiscEnable & Msr.MiscEnableMwait) != 0;
+        var table = (v.Caps & DynamicCaps.Mwait) != 0;
+        return msr == table;
     }
 }

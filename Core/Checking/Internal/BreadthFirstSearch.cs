@@ -44,6 +44,8 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
     private readonly GrowableArray<Pending<TState>>[] fresh = new GrowableArray<Pending<TState>>[Partitions];
     private int violatingChunk;
     private (int Parent, int Event, string Message)?[] chunkViolations = [];
+    private Pending<TState>[]?[] successorBuffers = []; // by chunk: one state's successors before their lookups
+    private int[] touchedSink = []; // by chunk: keeps the early slot reads from being optimised away
 
     public BreadthFirstSearch(TSystem system, ExplorationOptions options, CancellationToken cancellationToken)
     {
@@ -158,6 +160,8 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
             }
             buffers = grown;
             chunkViolations = new (int, int, string)?[chunks];
+            Array.Resize(ref successorBuffers, chunks);
+            touchedSink = new int[chunks];
         }
         violatingChunk = int.MaxValue;
         var counts = new long[chunks];
@@ -174,9 +178,11 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
             b.Clear();
         }
         chunkViolations[chunk] = null;
+        var successors = successorBuffers[chunk] ??= new Pending<TState>[alphabet.Length];
         var from = (int)((long)frontierCount * chunk / chunks);
         var to = (int)((long)frontierCount * (chunk + 1) / chunks);
         var count = 0L;
+        var touched = 0;
         for (var i = from; i < to; i++)
         {
             if (Volatile.Read(ref violatingChunk) < chunk || cancellationToken.IsCancellationRequested)
@@ -184,6 +190,7 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
                 return count;
             }
             ref readonly var s = ref frontier[i];
+            var n = 0;
             for (var e = 0; e < alphabet.Length; e++)
             {
                 if (!system.TryStep(in s, alphabet[e], out var next, out var observation))
@@ -203,14 +210,26 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
                 {
                     continue; // a self-loop: the state is known
                 }
-                var hash = Hash(next);
-                var partition = PartitionOf(hash);
-                if (!visited[partition].Contains(next, hash))
+                successors[n++] = new Pending<TState>(next, Hash(next), firstId + i, e);
+            }
+            // Read each successor's first slot before probing any: the reads do not depend on each other, so the
+            // processor overlaps their cache misses instead of waiting for them one after the other.
+            for (var k = 0; k < n; k++)
+            {
+                var hash = successors[k].Hash;
+                touched ^= visited[PartitionOf(hash)].FirstSlotHash(hash);
+            }
+            for (var k = 0; k < n; k++)
+            {
+                ref readonly var pending = ref successors[k];
+                var partition = PartitionOf(pending.Hash);
+                if (!visited[partition].Contains(pending.State, pending.Hash))
                 {
-                    local[partition].Add(new Pending<TState>(next, hash, firstId + i, e));
+                    local[partition].Add(pending);
                 }
             }
         }
+        touchedSink[chunk] = touched;
         return count;
     }
 

@@ -28,6 +28,14 @@ internal sealed class StateSet<TState>
         return (int)(x | 1);
     }
 
+    /// <summary>The hash stored in the slot a lookup of <paramref name="hash"/> reads first (a read to bring it into the cache early).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int FirstSlotHash(int hash)
+    {
+        var table = slots;
+        return table[(hash >> 6) & (table.Length - 1)].Hash;
+    }
+
     public bool Contains(in TState key, int hash)
     {
         var table = slots;

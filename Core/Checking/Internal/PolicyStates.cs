@@ -1,0 +1,201 @@
+using System.Collections.Concurrent;
+using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Checking.Internal;
+
+/// <summary>
+/// One policy's side of a lock-step product, as search working memory: every distinct <see cref="KvmState"/> the
+/// search meets gets a small id (interned by value), and <see cref="Kvm.Step"/> runs once per distinct (state, event)
+/// pair, its result kept as (next id, observation id). The product's states are tuples of these ids, so a product
+/// transition is a few array reads and the visited set compares integers. Owned by one search and dropped with it.
+/// </summary>
+/// <remarks>
+/// Written from several expanding workers at once, without a lock on the read path: a step result is one
+/// <see cref="long"/> (0 while unknown) written once with <see cref="Volatile"/>; two workers that compute the same
+/// pair compute the same value (Step is pure, and interning maps equal states to one id). A new id is made under a
+/// lock, its state and row stored before the id is published.
+/// </remarks>
+internal sealed class PolicyStates
+{
+    private const int ChunkBits = 10;
+    private const int ChunkSize = 1 << ChunkBits;
+    private const int MaxChunks = 1 << 16;
+
+    /// <summary>Flag: the vCPU is in guest mode.</summary>
+    public const byte GuestMode = 1;
+
+    /// <summary>Flag: disabling MISC_ENABLE_NO_MWAIT now would change no observation of this policy's state.</summary>
+    public const byte QuirkDisableUnobservable = 2;
+
+    private readonly Policy policy;
+    private readonly VcpuEvent[] alphabet;
+    private readonly ObservationIds observations;
+    private readonly ConcurrentDictionary<KvmState, int> ids;
+    private readonly Lock gate = new();
+
+    // Chunked by id, so that growing never moves what other workers read. Written under the gate, before the id is published.
+    private readonly KvmState[]?[] states = new KvmState[MaxChunks][];
+    private readonly byte[]?[] flags = new byte[MaxChunks][];
+
+    // Step results by (id, event): 0 while unknown, else 1 << 63 | observation id << 32 | next id. Written once each.
+    // Null for a lazy policy (see Memoizes).
+    private readonly long[]?[]? steps;
+    private int count; // ids handed out; changes only under the gate
+
+    public PolicyStates(Policy policy, KvmState initial, VcpuEvent[] alphabet, ObservationIds observations)
+    {
+        this.policy = policy;
+        this.alphabet = alphabet;
+        this.observations = observations;
+        ids = new(new KvmStateComparer(initial.Vcpu.Cpuid));
+        steps = Memoizes(policy) ? new long[MaxChunks][] : null;
+    }
+
+    /// <summary>
+    /// Whether step results are kept. A lazy policy's state carries its stale table, so it has about as many states as
+    /// the product and each is expanded once (skylake-sp 6.18: 148,480 of 148,480, against 1,024 for Eager and for
+    /// Reference): keeping its results would only fill memory.
+    /// </summary>
+    private static bool Memoizes(Policy policy) => !policy.IsLazy;
+
+    /// <summary>The state with an id.</summary>
+    public KvmState State(int id) => states[id >> ChunkBits]![id & (ChunkSize - 1)];
+
+    /// <summary>The flags (<see cref="GuestMode"/>, <see cref="QuirkDisableUnobservable"/>) of the state with an id.</summary>
+    public byte Flags(int id) => flags[id >> ChunkBits]![id & (ChunkSize - 1)];
+
+    /// <summary>The state's id, made if it is new.</summary>
+    public int Intern(KvmState state)
+    {
+        if (ids.TryGetValue(state, out var id))
+        {
+            return id;
+        }
+        lock (gate)
+        {
+            if (ids.TryGetValue(state, out id))
+            {
+                return id;
+            }
+            id = count;
+            var chunk = id >> ChunkBits;
+            if (chunk == MaxChunks)
+            {
+                throw new InvalidOperationException($"more than {MaxChunks * ChunkSize} distinct states of policy {policy}");
+            }
+            if (states[chunk] is null)
+            {
+                states[chunk] = new KvmState[ChunkSize];
+                flags[chunk] = new byte[ChunkSize];
+                steps?[chunk] = new long[ChunkSize * alphabet.Length];
+            }
+            states[chunk]![id & (ChunkSize - 1)] = state;
+            flags[chunk]![id & (ChunkSize - 1)] = FlagsOf(state);
+            count = id + 1;
+            ids[state] = id; // publishes the id (the dictionary's write is a release)
+            return id;
+        }
+    }
+
+    /// <summary>The state after an event of the alphabet (by position) and what it made visible, as ids.</summary>
+    public (int Next, int Observation) Step(int id, int e)
+    {
+        if (steps is null)
+        {
+            return Compute(id, e);
+        }
+        var row = steps[id >> ChunkBits]!;
+        var at = (id & (ChunkSize - 1)) * alphabet.Length + e;
+        var known = Volatile.Read(ref row[at]);
+        if (known == 0)
+        {
+            var (next, observation) = Compute(id, e);
+            known = long.MinValue | ((long)observation << 32) | (uint)next;
+            Volatile.Write(ref row[at], known);
+        }
+        return ((int)known, (int)(known >> 32) & int.MaxValue);
+    }
+
+    private (int Next, int Observation) Compute(int id, int e)
+    {
+        var before = State(id);
+        var t = Kvm.Step(policy, before, alphabet[e]);
+        var next = ReferenceEquals(t.State.Vcpu, before.Vcpu) && ReferenceEquals(t.State.Vm, before.Vm) ? id : Intern(t.State);
+        return (next, observations.Intern(t.Observation));
+    }
+
+    private static byte FlagsOf(KvmState state) =>
+        (byte)((state.Vcpu.GuestMode ? GuestMode : 0) | (KvmEquivalenceModel.QuirkDisableUnobservable(state) ? QuirkDisableUnobservable : 0));
+
+    /// <summary>
+    /// <see cref="KvmState"/> by value, as <see cref="ProductState"/> compares its parts: the same objects first, then
+    /// the records. The hash reads the scalar inputs, the marker and EBX of the initial table's 0xD.0 and 0xD.1
+    /// positions: every table a search meets is a version of that one, and equal tables have equal entries at every
+    /// position, so no lookup scans the table.
+    /// </summary>
+    private sealed class KvmStateComparer(Cpuid.CpuidTable initial) : IEqualityComparer<KvmState>
+    {
+        private readonly int d0 = initial.IndexOf(0xD, 0);
+        private readonly int d1 = initial.IndexOf(0xD, 1);
+
+        public bool Equals(KvmState a, KvmState b) =>
+            (ReferenceEquals(a.Vcpu, b.Vcpu) || a.Vcpu.Equals(b.Vcpu)) && (ReferenceEquals(a.Vm, b.Vm) || a.Vm.Equals(b.Vm));
+
+        public int GetHashCode(KvmState state)
+        {
+            var (vm, v) = state;
+            var table = v.Cpuid;
+            return HashCode.Combine(
+                HashCode.Combine(v.Cr4, v.Xcr0, v.Xss, v.ApicBase, v.MiscEnable),
+                (v.GuestMode ? 1 : 0) | (v.CpuidDynamicBitsDirty ? 2 : 0) | (v.InSmm ? 4 : 0) | ((int)v.Caps << 3),
+                vm.DisabledQuirks,
+                Ebx(table, d0),
+                Ebx(table, d1)
+            );
+        }
+
+        private static uint Ebx(Cpuid.CpuidTable table, int position) =>
+            (uint)position < (uint)table.Count ? table[position].Ebx : 0;
+    }
+}
+
+/// <summary>Observations interned by value (null is id 0), shared by the policies of one product so equal ids mean equal observations.</summary>
+internal sealed class ObservationIds
+{
+    private readonly ConcurrentDictionary<Observation, int> ids = new();
+    private readonly List<Observation> byId = [];
+    private readonly Lock gate = new();
+
+    /// <summary>The observation's id, made if it is new.</summary>
+    public int Intern(Observation? observation)
+    {
+        if (observation is null)
+        {
+            return 0;
+        }
+        if (ids.TryGetValue(observation, out var id))
+        {
+            return id;
+        }
+        lock (gate)
+        {
+            if (!ids.TryGetValue(observation, out id))
+            {
+                byId.Add(observation);
+                id = byId.Count;
+                ids[observation] = id;
+            }
+            return id;
+        }
+    }
+
+    /// <summary>The observation with an id (null for 0).</summary>
+    public Observation? Get(int id)
+    {
+        lock (gate)
+        {
+            return id == 0 ? null : byId[id - 1];
+        }
+    }
+}
