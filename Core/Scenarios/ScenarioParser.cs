@@ -207,7 +207,7 @@ public static class ScenarioParser
 
     /// <summary>Whether a step acts on the VM only (KVM_CAP_DISABLE_QUIRKS2 is a VM ioctl) or edits the table in userspace.</summary>
     private static bool IsVmLevel(ScenarioStep step) =>
-        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2);
+        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.GetSupportedCpuid or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2);
 
     /// <summary><c>vm [kernel 6.x]</c>: a new VM on the same host, with the file's kernel unless given.</summary>
     private static string? ParseVm(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
@@ -391,6 +391,8 @@ public static class ScenarioParser
                         ? Done(() => Add(new VcpuEvent.SevEsSyncFromGhcb(xcr0)))
                         : OneValue(w[2], xss => Add(new VcpuEvent.SevEsSyncFromGhcb(xcr0, xss)));
                 }
+            case "get-supported-cpuid":
+                return Arity(0, 0, "get-supported-cpuid") ?? Done(() => steps.Add(new ScenarioStep.GetSupportedCpuid(line)));
             case "in":
             case "out":
                 return PortIo(w, Add);
@@ -693,7 +695,7 @@ public static class ScenarioParser
     {
         if (w.Length < 2)
         {
-            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid|xsetbv|cr-access|triple-fault|N | svm-exit CODE | exit io in|out PORT [VALUE] | exit shutdown | halted | xcr0 VALUE | cr4 VALUE | sregs CR4 APIC_BASE | sregs [cr0=V] [cr4=V] [efer=V] [apic-base=V] | nent N | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE|flags=V ... | no-entry LEAF.SUB";
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid|xsetbv|cr-access|triple-fault|N | svm-exit CODE | exit io in|out PORT [VALUE] | exit shutdown | halted | supported LEAF.SUB REG=VALUE|REG.BIT=0|1 ... | xcr0 VALUE | cr4 VALUE | sregs CR4 APIC_BASE | sregs [cr0=V] [cr4=V] [efer=V] [apic-base=V] | nent N | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE|flags=V ... | no-entry LEAF.SUB";
         }
         // The step an expectation checks: the last one that is not an edit or an expectation, within the current VM.
         var observed = Enumerable.Reverse(steps).FirstOrDefault(s => s is not (ScenarioStep.Edit or ScenarioStep.Expect));
@@ -791,6 +793,23 @@ public static class ScenarioParser
                 return OneValue(w[2], v => Add(new Expectation.MsrValue(v)));
             case "no-entry" when w.Length == 3:
                 return Leaf(w[2], out var nl, out var ns) ?? Done(() => Add(new Expectation.NoEntry(nl, ns ?? 0)));
+            case "supported" when w.Length >= 4:
+                {
+                    if (Leaf(w[2], out var leaf, out var sub) is { } bad)
+                    {
+                        return bad;
+                    }
+                    foreach (var term in w.Skip(3))
+                    {
+                        if (RegisterTerm(term, out var register, out var bit, out var value) is { } badTerm)
+                        {
+                            return badTerm;
+                        }
+                        var (mask, expected) = bit is { } b ? (1u << b, value << b) : (uint.MaxValue, value);
+                        Add(new Expectation.Supported(leaf, sub ?? 0, register, mask, expected));
+                    }
+                    return null;
+                }
             case "entry" when w.Length >= 4:
                 {
                     if (Leaf(w[2], out var leaf, out var sub) is { } bad)
