@@ -14,10 +14,13 @@ internal static class MutableEvents
     private static readonly Observation Ok0 = new Observation.IoctlDone(0);
     private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
 
-    /// <summary>Whether the baseline models this kind of event.</summary>
+    /// <summary>
+    /// Whether the baseline models this kind of event. A VM-entry with CR4 bits L1 owns is not: the mutable machine
+    /// decides those MOV to CR4 exits itself, from its VMCS.
+    /// </summary>
     public static bool IsModelled(VcpuEvent e) =>
         e is VcpuEvent.MovToCr4 or VcpuEvent.Xsetbv or VcpuEvent.Wrmsr or VcpuEvent.Rdmsr or VcpuEvent.Cpuid
-            or VcpuEvent.SetCpl or VcpuEvent.Init or VcpuEvent.NestedVmEntry or VcpuEvent.NestedVmExit
+            or VcpuEvent.SetCpl or VcpuEvent.Init or VcpuEvent.NestedVmEntry { Cr4GuestHostMask: 0 } or VcpuEvent.NestedVmExit
             or VcpuEvent.SetSregs or VcpuEvent.SetXcrs or VcpuEvent.GetCpuid2 or VcpuEvent.DisableQuirks2 or VcpuEvent.Run;
 
     /// <summary>Applies one event; the observation Core's <see cref="Kvm.Step"/> would give.</summary>
@@ -25,6 +28,8 @@ internal static class MutableEvents
         e switch
         {
             VcpuEvent.MovToCr4(var cr4) => k.MovToCr4(cr4) ? null : Gp,
+            // On VMX an L2 XSETBV is L1's once its #UD and #GP are past (Core: Kvm.NestedVmxL1WantsExit).
+            VcpuEvent.Xsetbv when k.GuestMode && (k.Cr4 & Cr4.OsXsave) != 0 && k.Cpl == 0 => new Observation.ExitToL1(Observation.ExitToL1.Xsetbv),
             VcpuEvent.Xsetbv(var index, var value) => k.Xsetbv(index, value) switch
             {
                 null => null,

@@ -8,7 +8,7 @@ namespace CpuidFunctional.Core.Checking;
 /// The event alphabet of the exhaustive equivalence check for a configuration, covering the inputs of the dynamic
 /// outputs: CR4.OSXSAVE/PKE, XCR0 over the host's valid masks, a few IA32_XSS values, APIC enable,
 /// MISC_ENABLE.MWAIT, the MISC_ENABLE_NO_MWAIT quirk, nested entry and exit with every vmcs12 guest and host
-/// combination of the two CR4 bits, KVM_SET_CPUID2 of the unmodified table, and the observations (CPUID of every
+/// combination of the two CR4 bits (L1 owning none of them), KVM_SET_CPUID2 of the unmodified table, and the observations (CPUID of every
 /// dynamic leaf, KVM_GET_CPUID2, MONITOR/MWAIT).
 /// </summary>
 public static class KvmAlphabet

@@ -9,8 +9,9 @@ namespace CpuidFunctional.Core.Checking;
 /// Several policies of the real <see cref="Kvm.Step"/> run in lock-step over an alphabet: the invariant is that they
 /// make the same observation on every event (every CPUID answer, KVM_GET_CPUID2 table, fault and ioctl result).
 /// <para>
-/// Events follow the level: while L2 runs only CR4 writes, the nested VM-exit and KVM_GET_CPUID2 are enabled (every
-/// other guest instruction of the alphabet exits to L1 on VMX; spec §7.3). The quirk may be disabled only while that
+/// Events follow the level: while L2 runs only the CR4 writes L0 handles, the nested VM-exit and KVM_GET_CPUID2 are
+/// enabled (every other guest instruction of the alphabet exits to L1 on VMX, spec §7.3, as do the CR4 writes
+/// <see cref="Kvm.NestedVmxL1WantsExit"/> gives L1; an exit changes nothing, so leaving it out loses no state). The quirk may be disabled only while that
 /// is unobservable: no update pending and IA32_MISC_ENABLE.MWAIT equal to the table's MWAIT bit. Otherwise real KVM's
 /// schemes differ by design (spec, Modelling note 5: lazy samples the quirk at the observation, eager at the
 /// trigger, and a recompute-at-observation reference would see the MSR at once).
@@ -122,7 +123,11 @@ public sealed class KvmEquivalenceModel : ITransitionSystem<ProductState, VcpuEv
     {
         if (guestMode)
         {
-            return e is VcpuEvent.MovToCr4 or VcpuEvent.NestedVmExit or VcpuEvent.GetCpuid2;
+            return e switch
+            {
+                VcpuEvent.MovToCr4(var cr4) => Kvm.NestedVmxL1WantsExit(first.Vcpu, VmxL2Instruction.MovToCr4, cr4) is null,
+                _ => e is VcpuEvent.NestedVmExit or VcpuEvent.GetCpuid2,
+            };
         }
         return e switch
         {

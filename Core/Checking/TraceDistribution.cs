@@ -282,7 +282,7 @@ public static class TraceDistribution
             // Nested transitions of the host's vendor: SVM on AMD and Hygon hosts, VMX elsewhere.
             9 when IsSvmHost(host) => new VcpuEvent.NestedSvmVmrun(Cr4Value(r), (Vmcb12Intercepts)r.Between(0, 3)),
             10 when IsSvmHost(host) => new VcpuEvent.NestedSvmVmexit(),
-            9 => new VcpuEvent.NestedVmEntry(Cr4Value(r), MsrList(r, host, 2)),
+            9 => VmEntry(r, host),
             10 => new VcpuEvent.NestedVmExit(Cr4Value(r), MsrList(r, host, 2)),
             11 => new VcpuEvent.SetSregs(Cr4Value(r), ApicBase(r)),
             12 => new VcpuEvent.SetXcrs(Xcr0(r, host)),
@@ -299,6 +299,21 @@ public static class TraceDistribution
         };
 
     private static VcpuEvent.Wrmsr Wrmsr(MsrEntry m) => new(m.Index, m.Value);
+
+    /// <summary>
+    /// A VMX entry: vmcs12's GUEST_CR4 and MSR-load list and, one time in four, CR4 bits L1 owns (OSXSAVE, PKE or
+    /// both) with a read shadow, so that <see cref="Kvm.NestedVmxL1WantsExit"/> gives some of L2's CR4 writes to L1.
+    /// </summary>
+    private static VcpuEvent.NestedVmEntry VmEntry(Draws r, HostCpu host)
+    {
+        var entry = new VcpuEvent.NestedVmEntry(Cr4Value(r), MsrList(r, host, 2));
+        if (r.Weighted(3, 1) == 0)
+        {
+            return entry;
+        }
+        var mask = r.Of(Cr4.OsXsave, Cr4.Pke, Cr4.OsXsave | Cr4.Pke);
+        return entry with { Cr4GuestHostMask = mask, Cr4ReadShadow = r.Of(0ul, Cr4.OsXsave, Cr4.Pke, Cr4.OsXsave | Cr4.Pke) & mask };
+    }
 
     /// <summary>Whether the host's vendor runs nested SVM (AMD, Hygon) rather than VMX.</summary>
     private static bool IsSvmHost(HostCpu host) => host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);

@@ -35,6 +35,12 @@ public static class KernelProfiles
     public static bool AssignsDisabledQuirks(KernelProfile profile) => profile == KernelProfile.Linux6_1;
 
     /// <summary>
+    /// SVM's <c>shutdown_interception</c> leaves SMM (<c>kvm_smm_changed</c>) before it INITs the vCPU: in 6.18, not in
+    /// 6.1 (where the INIT runs with the SMM flag still set). 6.15 is taken as 6.18 (not checked against its source).
+    /// </summary>
+    public static bool ShutdownLeavesSmm(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>
     /// 6.1's <c>__kvm_update_cpuid_runtime</c> rewrites OSXSAVE only if the host kernel has XSAVE and OSPKE only if
     /// it has PKU (<c>boot_cpu_has</c>); the 6.14 CPUID overhaul dropped both gates.
     /// </summary>

@@ -21,9 +21,15 @@ public static class Kvm
     private static readonly Observation E2big = new Observation.IoctlError(Errno.E2BIG);
     private static readonly Observation Nop = new Observation.MwaitNop();
     private static readonly Observation CpuidExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.Cpuid);
+    private static readonly Observation XsetbvExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.Xsetbv);
+    private static readonly Observation CrAccessExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.CrAccess);
     private static readonly Observation SvmCpuidExitsToL1 = new Observation.SvmExitToL1(SvmExitCode.Cpuid);
     private static readonly Observation SvmXsetbvExitsToL1 = new Observation.SvmExitToL1(SvmExitCode.Xsetbv);
     private static readonly Observation SvmVmrunExitsToL1 = new Observation.SvmExitToL1(SvmExitCode.Vmrun);
+    private static readonly Observation SvmShutdownExitsToL1 = new Observation.SvmExitToL1(SvmExitCode.Shutdown);
+    private static readonly Observation TripleFaultExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.TripleFault);
+    private static readonly Observation Shutdown = new Observation.ExitShutdown();
+    private static readonly Observation Halted = new Observation.Halted();
 
     /// <summary>Applies one event.</summary>
     public static Transition Step(Policy policy, KvmState state, VcpuEvent e) => new Handling(policy, state, e).Handle();
@@ -61,6 +67,31 @@ public static class Kvm
     /// </summary>
     public static bool NestedSvmIntercept(Vcpu v, Vmcb12Intercepts instruction) =>
         v.GuestMode && v.Svm is { } svm && svm.IsIntercept(instruction);
+
+    /// <summary>
+    /// <c>nested_vmx_l1_wants_exit</c> for the L2 instructions L0 could emulate itself: the one place that decides
+    /// whether an L2 CPUID, XSETBV or MOV to CR4 under nested VMX exits to L1, and with which basic exit reason
+    /// (<see cref="Observation.ExitToL1"/>), or is L0's (null; also outside VMX guest mode). CPUID and XSETBV always exit
+    /// (vmx_tests' INSN_ALWAYS_TRAP); MOV to CR4 iff it changes a bit L1 owns from L1's read shadow
+    /// (<c>nested_vmx_exit_handled_cr</c>). The faults that come before an exit (SDM 26.1.1: #UD, the CPL check) are
+    /// the caller's. The interpreter's reflection asks it too.
+    /// </summary>
+    public static uint? NestedVmxL1WantsExit(Vcpu v, VmxL2Instruction instruction, ulong value = 0) =>
+        !v.GuestMode || v.Svm is not null ? null
+        : instruction switch
+        {
+            VmxL2Instruction.Cpuid => Observation.ExitToL1.Cpuid,
+            VmxL2Instruction.Xsetbv => Observation.ExitToL1.Xsetbv,
+            VmxL2Instruction.MovToCr4 => v.Vmx is { } vmx && vmx.ExitHandledCr4(value) ? Observation.ExitToL1.CrAccess : null,
+            VmxL2Instruction.TripleFault => Observation.ExitToL1.TripleFault,
+            _ => throw new UnreachableException(instruction.ToString()),
+        };
+
+    /// <summary>
+    /// The CR4 value L0 gives <c>kvm_set_cr4</c> for a guest MOV to CR4 that is L0's: in VMX guest mode with bits L1
+    /// owns, <c>handle_set_cr4</c> keeps those from vmcs12's GUEST_CR4; otherwise the source operand.
+    /// </summary>
+    public static ulong HandleSetCr4(Vcpu v, ulong value) => v.GuestMode && v.Vmx is { } vmx ? vmx.HandleSetCr4(value) : value;
 
     /// <summary><c>kvm_check_cpuid</c>: the virtual-address width in CPUID.0x80000008:EAX[15:8] must be 0, 48 or 57.</summary>
     public static bool IsValidCpuid(CpuidTable table)
@@ -106,11 +137,14 @@ public static class Kvm
             {
                 // MOV to CR4, WRMSR and RDMSR are privileged: #GP at CPL > 0 before KVM sees them.
                 VcpuEvent.MovToCr4 when v.Cpl != 0 => Unchanged(Gp),
-                VcpuEvent.MovToCr4(var cr4) => KvmSetCr4(v, cr4),
-                // MOV from CR4 is privileged too; KVM does not intercept it (reads of bits it owns come from the read shadow).
-                VcpuEvent.MovFromCr4 => Unchanged(v.Cpl != 0 ? Gp : new Observation.Cr4Value(v.Cr4)),
+                VcpuEvent.MovToCr4(var cr4) when NestedVmxL1WantsExit(v, VmxL2Instruction.MovToCr4, cr4) is not null => Unchanged(CrAccessExitsToL1),
+                VcpuEvent.MovToCr4(var cr4) => KvmSetCr4(v, HandleSetCr4(v, cr4)),
+                // MOV from CR4 is privileged too; KVM does not intercept it. In L2 the bits L1 owns read from L1's read shadow.
+                VcpuEvent.MovFromCr4 => Unchanged(v.Cpl != 0 ? Gp : new Observation.Cr4Value(v.GuestMode && v.Vmx is { } vmx ? vmx.ReadCr4(v.Cr4) : v.Cr4)),
                 // Under nested SVM a vmcb12 XSETBV intercept comes after the #UD without CR4.OSXSAVE.
                 VcpuEvent.Xsetbv when v.Cr4Has(Cr4.OsXsave) && NestedSvmIntercept(v, Vmcb12Intercepts.Xsetbv) => Unchanged(SvmXsetbvExitsToL1),
+                // On VMX, XSETBV in L2 always exits to L1, after the #UD without CR4.OSXSAVE and the #GP at CPL > 0.
+                VcpuEvent.Xsetbv when v.Cr4Has(Cr4.OsXsave) && v.Cpl == 0 && NestedVmxL1WantsExit(v, VmxL2Instruction.Xsetbv) is not null => Unchanged(XsetbvExitsToL1),
                 VcpuEvent.Xsetbv(var index, var value) => KvmEmulateXsetbv(v, index, value),
                 VcpuEvent.Wrmsr when v.Cpl != 0 => Unchanged(Gp),
                 VcpuEvent.Wrmsr(var index, var value) => SetMsr(v, index, value, hostInitiated: false) is { } w ? Done(w) : Unchanged(Gp),
@@ -120,9 +154,16 @@ public static class Kvm
                 // On SVM, L0 sees every L2 CPUID and reflects it iff vmcb12 intercepts it; otherwise it answers with L2's state.
                 VcpuEvent.Cpuid when NestedSvmIntercept(v, Vmcb12Intercepts.Cpuid) => Unchanged(SvmCpuidExitsToL1),
                 // On VMX, CPUID in L2 always exits to L1 (nested_vmx_l1_wants_exit): L0 never emulates it.
-                VcpuEvent.Cpuid when v.GuestMode && v.Svm is null => Unchanged(CpuidExitsToL1),
+                VcpuEvent.Cpuid when NestedVmxL1WantsExit(v, VmxL2Instruction.Cpuid) is not null => Unchanged(CpuidExitsToL1),
                 VcpuEvent.Cpuid(var leaf, var subleaf) => KvmEmulateCpuid(v, leaf, subleaf),
                 VcpuEvent.MonitorMwait => Unchanged(KvmEmulateMonitorMwait(v)),
+                // No in-kernel device is behind the port: userspace completes it. In L2, L1's I/O exiting and IOIO
+                // intercepts are not carried by the entry events: taken as clear, so L0 handles it for L2 alike.
+                VcpuEvent.PortIo(var isIn, var port, var size, var value) => Unchanged(new Observation.ExitIo(isIn, port, size, isIn ? 0 : value)),
+                VcpuEvent.Hlt => Unchanged(v.Cpl != 0 ? Gp : Halted),
+                VcpuEvent.TripleFault when NestedVmxL1WantsExit(v, VmxL2Instruction.TripleFault) is not null => Unchanged(TripleFaultExitsToL1),
+                VcpuEvent.TripleFault when NestedSvmIntercept(v, Vmcb12Intercepts.Shutdown) => Unchanged(SvmShutdownExitsToL1),
+                VcpuEvent.TripleFault => KvmTripleFault(v),
                 VcpuEvent.SetCpl(var cpl) => Done((byte)(cpl & 3) == v.Cpl ? v : v with { Cpl = (byte)(cpl & 3) }),
                 VcpuEvent.EnterSmm => Done(EnterSmm(v)),
                 VcpuEvent.Rsm => v.InSmm ? Done(EmRsm(v)) : Unchanged(Ud),
@@ -624,10 +665,32 @@ public static class Kvm
 
         /// <summary>
         /// <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 ← ET with CD and NW kept, EFER ← 0, CR4 ← 0 and CPL 0; INIT is
-        /// blocked (latched) in SMM.
+        /// blocked (latched) in SMM. (What an INIT does in guest mode, an exit to L1 or leaving nested, is not modelled
+        /// here: the registers are reset in the mode the vCPU is in.)
         /// </summary>
-        private Written KvmVcpuInit(Vcpu v) =>
-            v.InSmm ? v : VendorSetCr4(ResetCr0AndEfer(v.Cpl == 0 ? v : v with { Cpl = 0 }, Cr0.AfterInit(v.Cr0)), 0);
+        private Written KvmVcpuInit(Vcpu v) => v.InSmm ? v : ResetForInit(v);
+
+        private Written ResetForInit(Vcpu v) => VendorSetCr4(ResetCr0AndEfer(v.Cpl == 0 ? v : v with { Cpl = 0 }, Cr0.AfterInit(v.Cr0)), 0);
+
+        /// <summary>
+        /// A triple fault L1 does not take: on VMX <c>handle_triple_fault</c> only reports KVM_EXIT_SHUTDOWN; on SVM
+        /// <c>shutdown_interception</c> first INITs the vCPU (the VMCB is undefined after a shutdown), leaving SMM first
+        /// where the profile does (<see cref="KernelProfiles.ShutdownLeavesSmm"/>).
+        /// </summary>
+        private Transition KvmTripleFault(Vcpu v)
+        {
+            if (!(Vm.Host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0)))
+            {
+                return Unchanged(Shutdown);
+            }
+            // kvm_vcpu_reset(vcpu, true) leaves guest mode first (kvm_leave_nested: L1's CR4 is not reloaded, the reset
+            // then sets CR4 to 0 from L2's).
+            var outOfSmm = v.InSmm && KernelProfiles.ShutdownLeavesSmm(Vm.Profile) ? v.Rare with { InSmm = false } : v.Rare;
+            var left = v.GuestMode || v.Svm is not null || v.Vmx is not null || outOfSmm != v.Rare
+                ? v with { GuestMode = false, Svm = null, Vmx = null, Rare = outOfSmm }
+                : v;
+            return Done(ResetForInit(left), Shutdown);
+        }
 
         /// <summary>The CR0 and EFER loads of <c>kvm_vcpu_reset</c> (EFER ← 0); the same vCPU if they change nothing.</summary>
         private static Vcpu ResetCr0AndEfer(Vcpu v, ulong cr0) =>
@@ -646,7 +709,7 @@ public static class Kvm
             var a = w.Vcpu;
             var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false };
             rare = rare.Cr0 == Cr0.AtReset && rare.Efer == 0 ? rare : rare with { Cr0 = Cr0.AtReset, Efer = 0 };
-            var plain = a with { Cpl = 0, GuestMode = false, Svm = null, Rare = rare == a.Rare ? a.Rare : rare };
+            var plain = a with { Cpl = 0, GuestMode = false, Svm = null, Vmx = null, Rare = rare == a.Rare ? a.Rare : rare };
             w = w.Then(plain == a ? a : plain);
             w = w.Then(SetXcr(w.Vcpu, 0, Xcr0.Fp) ?? w.Vcpu);
             w = w.Then(SetXss(w.Vcpu, 0, hostInitiated: true) ?? w.Vcpu);
@@ -656,13 +719,14 @@ public static class Kvm
         // ---- nested VMX ----
 
         /// <summary>
-        /// <c>nested_vmx_enter_non_root_mode</c>: enter guest mode, load vmcs12's GUEST_CR4 through <c>vmx_set_cr4</c>
-        /// (<c>prepare_vmcs02</c>), then the VM-entry MSR-load list. A refused entry i gives
-        /// <see cref="Observation.VmEntryMsrLoadFailed"/>(i + 1).
+        /// <c>nested_vmx_enter_non_root_mode</c>: enter guest mode, keep vmcs12's CR4 mask and read shadow if L1 owns a
+        /// CR4 bit, load vmcs12's GUEST_CR4 through <c>vmx_set_cr4</c> (<c>prepare_vmcs02</c>), then the VM-entry
+        /// MSR-load list. A refused entry i gives <see cref="Observation.VmEntryMsrLoadFailed"/>(i + 1).
         /// </summary>
         private Transition NestedVmxEnterNonRootMode(Vcpu v, VcpuEvent.NestedVmEntry entry)
         {
-            var w = SetCr4InMode(v, guestMode: true, v.Svm, entry.GuestCr4);
+            NestedVmx? vmx = entry.Cr4GuestHostMask == 0 ? null : new NestedVmx(entry.Cr4GuestHostMask, entry.Cr4ReadShadow, entry.GuestCr4);
+            var w = SetCr4InMode(v.Vmx == vmx ? v : v with { Vmx = vmx }, guestMode: true, v.Svm, entry.GuestCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, entry.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmEntryMsrLoadFailed(failed));
         }
@@ -673,7 +737,7 @@ public static class Kvm
         /// </summary>
         private Transition NestedVmxVmexit(Vcpu v, VcpuEvent.NestedVmExit exit)
         {
-            var w = SetCr4InMode(v, guestMode: false, v.Svm, exit.HostCr4);
+            var w = SetCr4InMode(v.Vmx is null ? v : v with { Vmx = null }, guestMode: false, v.Svm, exit.HostCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, exit.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
         }

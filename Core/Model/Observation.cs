@@ -100,16 +100,36 @@ public abstract record Observation
 
     /// <summary>
     /// The instruction is not L0's to emulate: L2 ran it and it exits to L1 with this basic exit reason
-    /// (<c>nested_vmx_l1_wants_exit</c>; CPUID always does, reason 10). The state is unchanged until the nested VM exit
+    /// (<c>nested_vmx_l1_wants_exit</c>, decided by <see cref="Kvm.NestedVmxL1WantsExit"/>: CPUID, reason 10, and XSETBV,
+    /// 55, always do; MOV to CR4, 28, when it changes a bit L1 owns). The state is unchanged until the nested VM exit
     /// itself (<see cref="State.VcpuEvent.NestedVmExit"/>) is applied.
     /// </summary>
     public sealed record ExitToL1(uint Reason) : Observation
     {
+        /// <summary>EXIT_REASON_TRIPLE_FAULT.</summary>
+        public const uint TripleFault = 2;
+
         /// <summary>EXIT_REASON_CPUID.</summary>
         public const uint Cpuid = 10;
 
+        /// <summary>EXIT_REASON_CR_ACCESS (MOV to CR4 changing a bit L1 owns).</summary>
+        public const uint CrAccess = 28;
+
+        /// <summary>EXIT_REASON_XSETBV.</summary>
+        public const uint Xsetbv = 55;
+
+        /// <summary>The name <c>expect exit-to-l1</c> uses for a reason (cpuid, cr-access, xsetbv), or null.</summary>
+        public static string? Name(uint reason) => reason switch
+        {
+            TripleFault => "triple-fault",
+            Cpuid => "cpuid",
+            CrAccess => "cr-access",
+            Xsetbv => "xsetbv",
+            _ => null,
+        };
+
         /// <inheritdoc/>
-        public override string ToString() => Reason == Cpuid ? "exit to L1 (CPUID)" : $"exit to L1 (reason {Reason})";
+        public override string ToString() => Name(Reason) is { } name ? $"exit to L1 ({name})" : $"exit to L1 (reason {Reason})";
     }
 
     /// <summary>
@@ -121,6 +141,44 @@ public abstract record Observation
     {
         /// <inheritdoc/>
         public override string ToString() => $"exit to L1 ({SvmExitCode.Name(ExitCode)})";
+    }
+
+    /// <summary>
+    /// KVM_RUN returned to userspace with KVM_EXIT_IO (exit reason 2) for a guest IN or OUT: the direction, the port,
+    /// the size, one repetition and, for OUT, the data (<c>kvm_fast_pio</c>; userspace completes it).
+    /// </summary>
+    public sealed record ExitIo(bool IsIn, ushort Port, byte Size, uint Data) : Observation
+    {
+        /// <summary>KVM_EXIT_IO.</summary>
+        public const uint Reason = 2;
+
+        /// <inheritdoc/>
+        public override string ToString() =>
+            IsIn ? $"KVM_EXIT_IO in port=0x{Port:x} size={Size}" : $"KVM_EXIT_IO out port=0x{Port:x} size={Size} data=0x{Data:x}";
+    }
+
+    /// <summary>
+    /// KVM_RUN returned to userspace with KVM_EXIT_SHUTDOWN (exit reason 8): a triple fault L1 does not take
+    /// (<c>handle_triple_fault</c> on VMX; on SVM <c>shutdown_interception</c>, which INITs the vCPU first).
+    /// </summary>
+    public sealed record ExitShutdown : Observation
+    {
+        /// <summary>KVM_EXIT_SHUTDOWN.</summary>
+        public const uint Reason = 8;
+
+        /// <inheritdoc/>
+        public override string ToString() => "KVM_EXIT_SHUTDOWN";
+    }
+
+    /// <summary>
+    /// HLT halted the vCPU inside KVM (<c>__kvm_emulate_halt</c> with the local APIC in the kernel: mp_state HALTED,
+    /// KVM_RUN does not return until an event wakes it). Without an in-kernel local APIC it would be KVM_EXIT_HLT,
+    /// which the model's VMs never give.
+    /// </summary>
+    public sealed record Halted : Observation
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "halted in KVM";
     }
 
     /// <summary>What guest XGETBV of XCR0 returned.</summary>

@@ -32,6 +32,12 @@ public abstract record Expectation
     /// </summary>
     public sealed record Sregs(ulong? Cr0, ulong? Cr4, ulong? Efer, ulong? ApicBase) : Expectation;
 
+    /// <summary>
+    /// KVM_GET_SUPPORTED_CPUID's entry for (leaf, sub-leaf) has this register value (under <see cref="Mask"/>), as far as
+    /// the model knows it (<see cref="SupportedCpuid"/>); a bit it does not know fails the check.
+    /// </summary>
+    public sealed record Supported(uint Leaf, uint Subleaf, CpuidRegister Name, uint Mask, uint Value) : Expectation;
+
     /// <summary>The KVM_GET_CPUID2 table has no entry for (leaf, sub-leaf).</summary>
     public sealed record NoEntry(uint Leaf, uint Subleaf) : Expectation;
 

@@ -207,7 +207,7 @@ public static class ScenarioParser
 
     /// <summary>Whether a step acts on the VM only (KVM_CAP_DISABLE_QUIRKS2 is a VM ioctl) or edits the table in userspace.</summary>
     private static bool IsVmLevel(ScenarioStep step) =>
-        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2);
+        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.GetSupportedCpuid or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2);
 
     /// <summary><c>vm [kernel 6.x]</c>: a new VM on the same host, with the file's kernel unless given.</summary>
     private static string? ParseVm(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
@@ -391,19 +391,29 @@ public static class ScenarioParser
                         ? Done(() => Add(new VcpuEvent.SevEsSyncFromGhcb(xcr0)))
                         : OneValue(w[2], xss => Add(new VcpuEvent.SevEsSyncFromGhcb(xcr0, xss)));
                 }
+            case "get-supported-cpuid":
+                return Arity(0, 0, "get-supported-cpuid") ?? Done(() => steps.Add(new ScenarioStep.GetSupportedCpuid(line)));
+            case "in":
+            case "out":
+                return PortIo(w, Add);
+            case "hlt":
+                return Arity(0, 0, "hlt") ?? Done(() => Add(new VcpuEvent.Hlt()));
+            case "triple-fault":
+                return Arity(0, 0, "triple-fault (the guest's exception found no handler)") ?? Done(() => Add(new VcpuEvent.TripleFault()));
             case "vmentry":
+                return VmEntry(w, Add);
             case "vmexit":
                 {
                     if (w.Length < 2)
                     {
-                        return $"usage: {verb} CR4 [MSR=VALUE ...] (the vmcs12 {(verb == "vmentry" ? "guest" : "host")} CR4, then the MSR-load list)";
+                        return "usage: vmexit CR4 [MSR=VALUE ...] (the vmcs12 host CR4, then the MSR-load list)";
                     }
                     if (Value(w[1], out var cr4) is { } bad)
                     {
                         return bad;
                     }
                     var list = MsrList(w.AsSpan(2), out var error);
-                    return error ?? Done(() => Add(verb == "vmentry" ? new VcpuEvent.NestedVmEntry(cr4, list) : new VcpuEvent.NestedVmExit(cr4, list)));
+                    return error ?? Done(() => Add(new VcpuEvent.NestedVmExit(cr4, list)));
                 }
             case "vmrun":
                 return SvmVmrun(w, Add);
@@ -415,12 +425,161 @@ public static class ScenarioParser
     }
 
     /// <summary>
+    /// <c>vmentry CR4 [mask=V] [shadow=V] [MSR=VALUE ...]</c>: vmcs12's GUEST_CR4, its CR4_GUEST_HOST_MASK and
+    /// CR4_READ_SHADOW (0 if not given), then the VM-entry MSR-load list (<see cref="VcpuEvent.NestedVmEntry"/>).
+    /// </summary>
+    private static string? VmEntry(string[] w, Action<VcpuEvent> add)
+    {
+        const string Usage = "usage: vmentry CR4 [mask=VALUE] [shadow=VALUE] [MSR=VALUE ...] (vmcs12's guest CR4, CR4 guest/host mask and read shadow, then the MSR-load list)";
+        if (w.Length < 2)
+        {
+            return Usage;
+        }
+        if (Value(w[1], out var cr4) is { } bad)
+        {
+            return bad;
+        }
+        ulong? mask = null, shadow = null;
+        var rest = new List<string>();
+        foreach (var word in w.Skip(2))
+        {
+            var (key, text) = Split(word);
+            var name = key.ToLowerInvariant();
+            if (text is null || name is not ("mask" or "shadow"))
+            {
+                rest.Add(word);
+                continue;
+            }
+            if ((name == "mask" ? mask : shadow) is not null)
+            {
+                return $"'{word}': {name} given twice";
+            }
+            if (Value(text, out var value) is { } badValue)
+            {
+                return badValue;
+            }
+            if (name == "mask")
+            {
+                mask = value;
+            }
+            else
+            {
+                shadow = value;
+            }
+        }
+        var list = MsrList(rest.ToArray(), out var error);
+        if (error is not null)
+        {
+            return error;
+        }
+        add(new VcpuEvent.NestedVmEntry(cr4, list) { Cr4GuestHostMask = mask ?? 0, Cr4ReadShadow = shadow ?? 0 });
+        return null;
+    }
+
+    /// <summary><c>in PORT [SIZE]</c> / <c>out PORT VALUE [SIZE]</c>: a port access of 1, 2 or 4 bytes (1 if not given).</summary>
+    private static string? PortIo(string[] w, Action<VcpuEvent> add)
+    {
+        var isIn = w[0].Equals("in", StringComparison.OrdinalIgnoreCase);
+        var usage = isIn ? "usage: in PORT [SIZE] (SIZE 1, 2 or 4 bytes)" : "usage: out PORT VALUE [SIZE] (SIZE 1, 2 or 4 bytes)";
+        var sizeAt = isIn ? 2 : 3;
+        if (w.Length < sizeAt || w.Length > sizeAt + 1)
+        {
+            return usage;
+        }
+        if (Value(w[1], out var port) is { } badPort)
+        {
+            return badPort;
+        }
+        if (port > 0xFFFF)
+        {
+            return $"port {w[1]} does not fit in 16 bits";
+        }
+        var size = 1ul;
+        if (w.Length > sizeAt && (Value(w[sizeAt], out size) is { } badSize || size is not (1 or 2 or 4)))
+        {
+            return $"size {w[sizeAt]}: {usage}";
+        }
+        var value = 0ul;
+        if (!isIn && Value(w[2], out value) is { } badValue)
+        {
+            return badValue;
+        }
+        if (value >> (int)(size * 8) != 0)
+        {
+            return $"value {w[2]} does not fit in {size} byte{(size == 1 ? "" : "s")}";
+        }
+        add(new VcpuEvent.PortIo(isIn, (ushort)port, (byte)size, (uint)value));
+        return null;
+    }
+
+    /// <summary>
+    /// <c>expect exit io in|out PORT [VALUE]</c>: KVM_EXIT_IO in that direction at that port (with that data, for OUT);
+    /// the size is the checked step's (a step that is no port access cannot give KVM_EXIT_IO anyway).
+    /// </summary>
+    private static string? ExpectExitIo(string[] w, ScenarioStep observed, Action<Observation> exactly)
+    {
+        const string Usage = "usage: expect exit io in PORT | expect exit io out PORT [VALUE]";
+        var direction = w[3].ToLowerInvariant();
+        if (direction is not ("in" or "out") || (direction == "in" && w.Length == 6))
+        {
+            return Usage;
+        }
+        if (Value(w[4], out var port) is { } badPort)
+        {
+            return badPort;
+        }
+        if (port > 0xFFFF)
+        {
+            return $"port {w[4]} does not fit in 16 bits";
+        }
+        var step = (observed as ScenarioStep.Apply)?.Event as VcpuEvent.PortIo;
+        var data = (ulong)(direction == "out" ? step?.Value ?? 0 : 0);
+        if (w.Length == 6 && Value(w[5], out data) is { } badValue)
+        {
+            return badValue;
+        }
+        if (data > uint.MaxValue)
+        {
+            return $"value {w[5]} does not fit in 32 bits";
+        }
+        exactly(new Observation.ExitIo(direction == "in", (ushort)port, step?.Size ?? 1, (uint)data));
+        return null;
+    }
+
+    /// <summary>An exit reason for <c>expect exit-to-l1</c>: cpuid, xsetbv, cr-access, or a number.</summary>
+    private static string? VmxExitReasonNamed(string word, out uint reason)
+    {
+        reason = word.ToLowerInvariant() switch
+        {
+            "cpuid" => Observation.ExitToL1.Cpuid,
+            "xsetbv" => Observation.ExitToL1.Xsetbv,
+            "cr-access" => Observation.ExitToL1.CrAccess,
+            "triple-fault" => Observation.ExitToL1.TripleFault,
+            _ => uint.MaxValue,
+        };
+        if (reason != uint.MaxValue)
+        {
+            return null;
+        }
+        if (Value(word, out var n) is { } bad)
+        {
+            return bad;
+        }
+        if (n > 0xFFFF)
+        {
+            return $"exit reason {word} is not a basic exit reason (16 bits)";
+        }
+        reason = (uint)n;
+        return null;
+    }
+
+    /// <summary>
     /// <c>vmrun CR4 [intercept-cpuid] [intercept-xsetbv]</c>: VMRUN with vmcb12's save.cr4 and the CPUID/XSETBV
     /// intercepts L1 set (<see cref="VcpuEvent.NestedSvmVmrun"/>).
     /// </summary>
     private static string? SvmVmrun(string[] w, Action<VcpuEvent> add)
     {
-        const string Usage = "usage: vmrun CR4 [intercept-cpuid] [intercept-xsetbv] (vmcb12's save.cr4 and intercepts)";
+        const string Usage = "usage: vmrun CR4 [intercept-cpuid] [intercept-xsetbv] [intercept-shutdown] (vmcb12's save.cr4 and intercepts)";
         if (w.Length < 2)
         {
             return Usage;
@@ -436,6 +595,7 @@ public static class ScenarioParser
             {
                 "intercept-cpuid" => Vmcb12Intercepts.Cpuid,
                 "intercept-xsetbv" => Vmcb12Intercepts.Xsetbv,
+                "intercept-shutdown" => Vmcb12Intercepts.Shutdown,
                 _ => (Vmcb12Intercepts?)null,
             };
             if (bit is not { } b)
@@ -456,6 +616,7 @@ public static class ScenarioParser
             "cpuid" => SvmExitCode.Cpuid,
             "xsetbv" => SvmExitCode.Xsetbv,
             "vmrun" => SvmExitCode.Vmrun,
+            "shutdown" => SvmExitCode.Shutdown,
             _ => 0,
         };
         return code != 0 ? null : Value(word, out code);
@@ -534,7 +695,7 @@ public static class ScenarioParser
     {
         if (w.Length < 2)
         {
-            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid | xcr0 VALUE | cr4 VALUE | sregs CR4 APIC_BASE | sregs [cr0=V] [cr4=V] [efer=V] [apic-base=V] | nent N | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE|flags=V ... | no-entry LEAF.SUB";
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid|xsetbv|cr-access|triple-fault|N | svm-exit CODE | exit io in|out PORT [VALUE] | exit shutdown | halted | supported LEAF.SUB REG=VALUE|REG.BIT=0|1 ... | xcr0 VALUE | cr4 VALUE | sregs CR4 APIC_BASE | sregs [cr0=V] [cr4=V] [efer=V] [apic-base=V] | nent N | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE|flags=V ... | no-entry LEAF.SUB";
         }
         // The step an expectation checks: the last one that is not an edit or an expectation, within the current VM.
         var observed = Enumerable.Reverse(steps).FirstOrDefault(s => s is not (ScenarioStep.Edit or ScenarioStep.Expect));
@@ -582,9 +743,16 @@ public static class ScenarioParser
             case "policies-differ" when w.Length == 2:
                 Add(new Expectation.PoliciesDiffer());
                 return null;
-            case "exit-to-l1" when w.Length == 3 && w[2].Equals("cpuid", StringComparison.OrdinalIgnoreCase):
-                Exactly(new Observation.ExitToL1(Observation.ExitToL1.Cpuid));
+            case "exit-to-l1" when w.Length == 3:
+                return VmxExitReasonNamed(w[2], out var reason) ?? Done(() => Exactly(new Observation.ExitToL1(reason)));
+            case "halted" when w.Length == 2:
+                Exactly(new Observation.Halted());
                 return null;
+            case "exit" when w.Length == 3 && w[2].Equals("shutdown", StringComparison.OrdinalIgnoreCase):
+                Exactly(new Observation.ExitShutdown());
+                return null;
+            case "exit" when w.Length is 5 or 6 && w[2].Equals("io", StringComparison.OrdinalIgnoreCase):
+                return ExpectExitIo(w, observed, Exactly);
             case "svm-exit" when w.Length == 3:
                 return SvmExitCodeNamed(w[2], out var code) ?? Done(() => Exactly(new Observation.SvmExitToL1(code)));
             case "xcr0" when w.Length == 3:
@@ -625,6 +793,23 @@ public static class ScenarioParser
                 return OneValue(w[2], v => Add(new Expectation.MsrValue(v)));
             case "no-entry" when w.Length == 3:
                 return Leaf(w[2], out var nl, out var ns) ?? Done(() => Add(new Expectation.NoEntry(nl, ns ?? 0)));
+            case "supported" when w.Length >= 4:
+                {
+                    if (Leaf(w[2], out var leaf, out var sub) is { } bad)
+                    {
+                        return bad;
+                    }
+                    foreach (var term in w.Skip(3))
+                    {
+                        if (RegisterTerm(term, out var register, out var bit, out var value) is { } badTerm)
+                        {
+                            return badTerm;
+                        }
+                        var (mask, expected) = bit is { } b ? (1u << b, value << b) : (uint.MaxValue, value);
+                        Add(new Expectation.Supported(leaf, sub ?? 0, register, mask, expected));
+                    }
+                    return null;
+                }
             case "entry" when w.Length >= 4:
                 {
                     if (Leaf(w[2], out var leaf, out var sub) is { } bad)

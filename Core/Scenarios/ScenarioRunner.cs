@@ -21,6 +21,8 @@ public static class ScenarioRunner
         var table = host.Cpuid;
         Observation?[]? last = null;
         VcpuEvent? lastStep = null;
+        // The kernel profile KVM_GET_SUPPORTED_CPUID answered for, if it was the last step.
+        KernelProfile? supported = null;
         var events = 0;
         var checks = 0;
         ScenarioReport Fail(int line, string message) => new(scenario.Source, events, checks, new ScenarioFailure(scenario.Source, line, message));
@@ -44,6 +46,14 @@ public static class ScenarioRunner
                         return Fail(line, "'expect' before any step");
                     }
                     checks++;
+                    if (expected is Expectation.Supported s2)
+                    {
+                        if (CheckSupported(s2, host, supported) is { } wrong)
+                        {
+                            return Fail(line, $"{text}: {wrong}");
+                        }
+                        continue;
+                    }
                     if (expected is Expectation.PoliciesDiffer)
                     {
                         if (last.All(o => Equals(o, last[0])))
@@ -70,6 +80,12 @@ public static class ScenarioRunner
                     }
                     last = null;
                     continue;
+                case ScenarioStep.GetSupportedCpuid:
+                    // A system ioctl: no vCPU takes part, every policy sees the same.
+                    supported = states[0].Vm.Profile;
+                    last = new Observation?[states.Length];
+                    events++;
+                    continue;
                 case ScenarioStep.SetCpuid2:
                     e = new VcpuEvent.SetCpuid2(table);
                     break;
@@ -85,6 +101,7 @@ public static class ScenarioRunner
                 default:
                     throw new System.Diagnostics.UnreachableException(step.GetType().Name);
             }
+            supported = null;
             last = new Observation?[states.Length];
             for (var i = 0; i < states.Length; i++)
             {
@@ -191,6 +208,22 @@ public static class ScenarioRunner
             default:
                 throw new System.Diagnostics.UnreachableException(expected.GetType().Name);
         }
+    }
+
+    /// <summary>Null if KVM_GET_SUPPORTED_CPUID, as far as the model knows it, has the expected bits; otherwise why not.</summary>
+    private static string? CheckSupported(Expectation.Supported expected, HostCpu host, KernelProfile? profile)
+    {
+        if (profile is not { } p)
+        {
+            return "expected KVM_GET_SUPPORTED_CPUID just before";
+        }
+        var (leaf, sub, register, mask, value) = expected;
+        var known = SupportedCpuid.Answer(host, p, leaf, sub, register);
+        if ((mask & ~known.Mask) != 0)
+        {
+            return $"the model does not know {register.ToString().ToLowerInvariant()} bits {Hex(mask & ~known.Mask)} of KVM_GET_SUPPORTED_CPUID {CpuidEdit.Key(leaf, sub)} (it knows {Hex(known.Mask)})";
+        }
+        return (known.Value & mask) == value ? null : $"KVM_GET_SUPPORTED_CPUID {CpuidEdit.Key(leaf, sub)}: " + Differs(register, mask, value, known.Value);
     }
 
     /// <summary>The KVM_GET_CPUID2 table's entry for (leaf, sub-leaf) by KVM's lookup; null, or why there is none.</summary>

@@ -35,6 +35,9 @@ public abstract record ScenarioStep
     /// </summary>
     public sealed record CreateVcpu(int Line) : ScenarioStep;
 
+    /// <summary>KVM_GET_SUPPORTED_CPUID (a system ioctl: the host and the VM's kernel profile answer it, not the vCPU).</summary>
+    public sealed record GetSupportedCpuid(int Line) : ScenarioStep;
+
     /// <summary>A check of the previous step's observation.</summary>
     public sealed record Expect(int Line, Expectation Expected, string Text) : ScenarioStep;
 }

@@ -17,6 +17,9 @@ public enum Vmcb12Intercepts : byte
 
     /// <summary><c>INTERCEPT_XSETBV</c> (exit code 0x8D).</summary>
     Xsetbv = 2,
+
+    /// <summary><c>INTERCEPT_SHUTDOWN</c> (exit code 0x7F): a triple fault in L2 is L1's (<c>nested_svm_triple_fault</c>).</summary>
+    Shutdown = 4,
 }
 
 /// <summary>

@@ -37,6 +37,9 @@ public sealed record Vcpu
     /// <summary>While L2 runs under nested SVM: vmcb12's CPUID/XSETBV intercepts and L1's saved CR4; null otherwise (and under VMX).</summary>
     public NestedSvm? Svm { get; init; }
 
+    /// <summary>While L2 runs under nested VMX with CR4 bits L1 owns: vmcs12's CR4 mask, read shadow and GUEST_CR4; null otherwise.</summary>
+    public NestedVmx? Vmx { get; init; }
+
     /// <summary>The CPUID table (<c>vcpu->arch.cpuid_entries</c>).</summary>
     public CpuidTable Cpuid { get; init; } = CpuidTable.Empty;
 

@@ -109,6 +109,35 @@ public abstract record VcpuEvent
         public override string ToString() => Xss is { } xss ? $"SEV-ES GHCB XCR0={Hex(Xcr0)} XSS={Hex(xss)}" : $"SEV-ES GHCB XCR0={Hex(Xcr0)}";
     }
 
+    /// <summary>
+    /// Guest IN or OUT of <paramref name="Size"/> bytes (1, 2 or 4) at an I/O port with no in-kernel device (a selftest
+    /// ucall is an IN, kvm-unit-tests' exit an OUT): KVM_RUN returns to userspace with KVM_EXIT_IO. <paramref name="Value"/>
+    /// is what OUT writes (0 for IN). The I/O permission check at CPL &gt; 0 (IOPL, the TSS bitmap) is not modelled:
+    /// the access is taken as allowed.
+    /// </summary>
+    public sealed record PortIo(bool IsIn, ushort Port, byte Size, uint Value) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => IsIn ? $"IN port={Hex(Port)} size={Size}" : $"OUT port={Hex(Port)} size={Size} value={Hex(Value)}";
+    }
+
+    /// <summary>Guest HLT: #GP at CPL &gt; 0; otherwise the vCPU halts in KVM (the model's VMs have an in-kernel local APIC).</summary>
+    public sealed record Hlt : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "HLT";
+    }
+
+    /// <summary>
+    /// A triple fault: an exception the guest could not deliver shut the processor down (the model has no IDT, so a
+    /// scenario says when). KVM_RUN returns KVM_EXIT_SHUTDOWN, or L1 gets the exit.
+    /// </summary>
+    public sealed record TripleFault : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => "triple fault";
+    }
+
     // ---- nested VMX transitions (the interpreter emits these) ----
 
     /// <summary>
@@ -122,9 +151,17 @@ public abstract record VcpuEvent
         public NestedVmEntry(ulong guestCr4)
             : this(guestCr4, ValueArray<MsrEntry>.Empty) { }
 
+        /// <summary>vmcs12 CR4_GUEST_HOST_MASK: the CR4 bits L1 owns while L2 runs (0: none, every L2 MOV to CR4 is L0's).</summary>
+        public ulong Cr4GuestHostMask { get; init; }
+
+        /// <summary>vmcs12 CR4_READ_SHADOW: what L2 reads, and must keep writing, in the bits L1 owns.</summary>
+        public ulong Cr4ReadShadow { get; init; }
+
         /// <inheritdoc/>
         public override string ToString() =>
-            MsrLoad.Count == 0 ? $"VM-ENTRY guest CR4={Hex(GuestCr4)}" : $"VM-ENTRY guest CR4={Hex(GuestCr4)} msrs={MsrLoad}";
+            $"VM-ENTRY guest CR4={Hex(GuestCr4)}"
+            + (Cr4GuestHostMask == 0 && Cr4ReadShadow == 0 ? "" : $" mask={Hex(Cr4GuestHostMask)} shadow={Hex(Cr4ReadShadow)}")
+            + (MsrLoad.Count == 0 ? "" : $" msrs={MsrLoad}");
     }
 
     /// <summary>Nested VM-exit: <c>load_vmcs12_host_state</c> loads HOST_CR4 through <c>vmx_set_cr4</c>, then the VM-exit MSR-load list (failure: VMX abort).</summary>

@@ -38,9 +38,11 @@ internal sealed class EventCache
     public VcpuEvent.MovToCr4 MovToCr4(ulong value) =>
         movToCr4.Find(value, static (e, k) => e.Value == k) ?? movToCr4.Remember(new VcpuEvent.MovToCr4(value));
 
-    public VcpuEvent.NestedVmEntry NestedVmEntry(ulong guestCr4, ValueArray<MsrEntry> msrLoad) =>
-        entry.Find((guestCr4, msrLoad), static (e, k) => e.GuestCr4 == k.guestCr4 && e.MsrLoad == k.msrLoad)
-        ?? entry.Remember(new VcpuEvent.NestedVmEntry(guestCr4, msrLoad));
+    public VcpuEvent.NestedVmEntry NestedVmEntry(ulong guestCr4, ulong cr4Mask, ulong cr4Shadow, ValueArray<MsrEntry> msrLoad) =>
+        entry.Find(
+            (guestCr4, cr4Mask, cr4Shadow, msrLoad),
+            static (e, k) => e.GuestCr4 == k.guestCr4 && e.Cr4GuestHostMask == k.cr4Mask && e.Cr4ReadShadow == k.cr4Shadow && e.MsrLoad == k.msrLoad)
+        ?? entry.Remember(new VcpuEvent.NestedVmEntry(guestCr4, msrLoad) { Cr4GuestHostMask = cr4Mask, Cr4ReadShadow = cr4Shadow });
 
     public VcpuEvent.NestedVmExit NestedVmExit(ulong hostCr4, ValueArray<MsrEntry> msrLoad) =>
         exit.Find((hostCr4, msrLoad), static (e, k) => e.HostCr4 == k.hostCr4 && e.MsrLoad == k.msrLoad)

@@ -62,7 +62,7 @@ internal static class Nested
 
         var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
         var guestCr4 = vmcs.Read(VmcsField.GuestCr4);
-        var observation = log.Apply(ref c, log.Events.NestedVmEntry(guestCr4, list), i.Rip, 1);
+        var observation = log.Apply(ref c, log.Events.NestedVmEntry(guestCr4, vmcs.Read(VmcsField.Cr4GuestHostMask), vmcs.Read(VmcsField.Cr4ReadShadow), list), i.Rip, 1);
         if (observation is Observation.VmEntryMsrLoadFailed failed)
         {
             return EntryFailure(ref c, i, ExitReason.MsrLoading, failed.Qualification, log, alreadyObserved: true);

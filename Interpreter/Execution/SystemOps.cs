@@ -142,18 +142,20 @@ internal static class SystemOps
 
     /// <summary>
     /// MOV to CR4. In L2 (L1 did not want it: no owned bit changes from its read shadow) L0 applies it and L1-owned
-    /// bits (set in CR4_GUEST_HOST_MASK) keep their value. Then KVM's checks (<c>kvm_set_cr4</c>): PAE must stay set
-    /// in long mode and VMXE in VMX operation (nested fixed bits), the rest is Core's <c>kvm_is_valid_cr4</c>.
+    /// bits (set in CR4_GUEST_HOST_MASK) keep their value: Core's <c>handle_set_cr4</c>, which gets the source
+    /// operand. Then KVM's checks (<c>kvm_set_cr4</c>) of the value set: PAE must stay set in long mode and VMXE in VMX
+    /// operation (nested fixed bits), the rest is Core's <c>kvm_is_valid_cr4</c>.
     /// </summary>
     private static StopReason? MovToCr4(ref Cpu c, Insn i, RunLog log)
     {
-        var value = KeepOwnedBits(c, Operands.ReadGpr(c, i.B), c.Cr4, VmcsField.Cr4GuestHostMask);
+        var source = Operands.ReadGpr(c, i.B);
+        var value = Kvm.HandleSetCr4(c.Kvm.Vcpu, source);
         var leavesVmx = c.Vmx.On && (value & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0;
         if ((value & Cr4.Pae) == 0 || leavesVmx)
         {
             return log.Raise(c, i, X86Exception.GP);
         }
-        var observation = log.Apply(ref c, log.Events.MovToCr4(value), i.Rip, c.Level);
+        var observation = log.Apply(ref c, log.Events.MovToCr4(source), i.Rip, c.Level);
         if (observation is null)
         {
             c.Rip = i.NextRip;

@@ -31,9 +31,10 @@ internal static class VmxReflect
     public static Reflection L1WantsExit(in Cpu c, Insn i) =>
         i.Op switch
         {
-            Op.Cpuid => Cpuid,
-            // #UD without CR4.OSXSAVE comes before the exit; with it, XSETBV always exits.
-            Op.Xsetbv => (c.Cr4 & Cr4.OsXsave) == 0 ? UdFirst : Xsetbv,
+            // CPUID, XSETBV and MOV to CR4 are decided by Core (Kvm.NestedVmxL1WantsExit), the rest here.
+            Op.Cpuid => Core(c, VmxL2Instruction.Cpuid) is not null ? Cpuid : HandleHere,
+            // #UD without CR4.OSXSAVE comes before the exit.
+            Op.Xsetbv => (c.Cr4 & Cr4.OsXsave) == 0 ? UdFirst : Core(c, VmxL2Instruction.Xsetbv) is not null ? Xsetbv : HandleHere,
             // nested_vmx_exit_handled_msr: without the use-MSR-bitmaps control every access exits, and L1 is not
             // offered that control (VmxCapabilities.ProcMay1).
             Op.Rdmsr => Rdmsr,
@@ -74,19 +75,25 @@ internal static class VmxReflect
     internal static ulong IoInstructionQualification(int size, bool isIn, bool immediate, ushort port) =>
         (uint)(size - 1) | (isIn ? 1u << 3 : 0u) | (immediate ? 1u << 6 : 0u) | ((uint)port << 16);
 
+    private static uint? Core(in Cpu c, VmxL2Instruction instruction, ulong value = 0) =>
+        Kvm.NestedVmxL1WantsExit(c.Kvm.Vcpu, instruction, value);
+
     private static bool Has(in Cpu c, uint primaryControl) =>
         ((uint)c.Vmx.Read(VmcsField.CpuBasedVmExecControl) & primaryControl) != 0;
 
     /// <summary>
     /// <c>nested_vmx_exit_handled_cr</c> for MOV to CR0/CR4: an exit iff the value differs from the read shadow in a
-    /// bit L1 owns (set in the guest/host mask), with <see cref="CrAccessQualification"/>.
+    /// bit L1 owns (set in the guest/host mask), with <see cref="CrAccessQualification"/>. CR4 is Core's decision (the
+    /// entry gave it vmcs12's CR4 mask and read shadow); CR0, which Core does not model, is decided here.
     /// </summary>
     private static Reflection ExitHandledCr(in Cpu c, Insn i)
     {
         var cr = i.A.Register;
-        var mask = c.Vmx.Read(cr == 4 ? VmcsField.Cr4GuestHostMask : VmcsField.Cr0GuestHostMask);
-        var shadow = c.Vmx.Read(cr == 4 ? VmcsField.Cr4ReadShadow : VmcsField.Cr0ReadShadow);
-        return ((Operands.ReadGpr(c, i.B) ^ shadow) & mask) != 0
+        var value = Operands.ReadGpr(c, i.B);
+        var exits = cr == 4
+            ? Core(c, VmxL2Instruction.MovToCr4, value) is not null
+            : ((value ^ c.Vmx.Read(VmcsField.Cr0ReadShadow)) & c.Vmx.Read(VmcsField.Cr0GuestHostMask)) != 0;
+        return exits
             ? new Reflection.ExitToL1(ExitReason.CrAccess, CrAccessQualification(cr, i.B.Register))
             : HandleHere;
     }

@@ -1,0 +1,59 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Core.Host;
+using CpuidFunctional.Core.State;
+
+namespace CpuidFunctional.Core.Model;
+
+/// <summary>
+/// What the model can say of KVM_GET_SUPPORTED_CPUID (<c>kvm_set_cpu_caps</c>, <c>__do_cpuid_func</c>) without
+/// KVM's whole <c>kvm_cpu_caps</c>: the bits of the leaves the dynamic outputs live in, for a host and a profile. A
+/// register's answer is a mask of the bits the model knows and their values; every other bit is unknown to it.
+/// </summary>
+/// <remarks>
+/// Facts (6.1 and 6.18 read): OSXSAVE, OSPKE and MWAIT are never advertised (6.1 leaves them out of the capability
+/// masks, 6.18 marks OSXSAVE and OSPKE as runtime features and MWAIT as emulated-as-NOP only); X2APIC is advertised
+/// whatever the host (KVM emulates it); XSAVE and APIC pass the host's bit. CPUID.0xD.0's EDX:EAX is KVM's supported
+/// XCR0 (the host's XCR0 features, AMX tile data counted as permitted, as after the VMM's guest permission request;
+/// MPX is left out: Linux stopped enabling it in XCR0 in 5.6), EBX and ECX its standard-format size; CPUID.0xD.1's EBX
+/// is the compacted size of that XCR0 with <see cref="KernelProfiles.SupportedXss"/> when the host has XSAVEC or
+/// XSAVES, else 0, and its ECX:EDX the supported XSS. 0x40000000 is KVM's signature leaf: EAX 0x40000001 and
+/// "KVMKVMKVM\0\0\0".
+/// </remarks>
+public static class SupportedCpuid
+{
+    /// <summary>The bits the model knows of a register of KVM_GET_SUPPORTED_CPUID's entry (leaf, sub-leaf), and their values.</summary>
+    public readonly record struct Known(uint Mask, uint Value);
+
+    private static uint Bit(int n) => 1u << n;
+
+    /// <summary>KVM's supported XCR0 as the model takes it (see the remarks).</summary>
+    public static ulong SupportedXcr0(HostCpu host) => host.SupportedXcr0 & ~(Xcr0.Bndregs | Xcr0.Bndcsr);
+
+    /// <summary>What the model knows of one register; mask 0 where it knows nothing.</summary>
+    public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register)
+    {
+        var xcr0 = SupportedXcr0(host);
+        var xss = KernelProfiles.SupportedXss(profile, host);
+        return (leaf, subleaf, register) switch
+        {
+            // MWAIT (3), X2APIC (21), XSAVE (26), OSXSAVE (27)
+            (1, _, CpuidRegister.Ecx) => new(Bit(3) | Bit(21) | Bit(26) | Bit(27), Bit(21) | (GuestFeature.Xsave.In(host.Cpuid) ? Bit(26) : 0)),
+            (1, _, CpuidRegister.Edx) => new(Bit(9), host.Cpuid.IndexOfFunction(1) is var i and >= 0 && host.Cpuid[i].Has(CpuidRegister.Edx, 9) ? Bit(9) : 0),
+            (7, 0, CpuidRegister.Ecx) => new(Bit(4), 0), // OSPKE
+            (0xD, 0, CpuidRegister.Eax) => new(uint.MaxValue, (uint)xcr0),
+            (0xD, 0, CpuidRegister.Edx) => new(uint.MaxValue, (uint)(xcr0 >> 32)),
+            (0xD, 0, CpuidRegister.Ebx or CpuidRegister.Ecx) => new(uint.MaxValue, host.Xsave.RequiredSize(xcr0, compacted: false)),
+            (0xD, 1, CpuidRegister.Ebx) => new(
+                uint.MaxValue,
+                GuestFeature.Xsavec.In(host.Cpuid) || GuestFeature.Xsaves.In(host.Cpuid) ? host.Xsave.RequiredSize(xcr0 | xss, compacted: true) : 0),
+            (0xD, 1, CpuidRegister.Ecx) => new(uint.MaxValue, (uint)xss),
+            (0xD, 1, CpuidRegister.Edx) => new(uint.MaxValue, (uint)(xss >> 32)),
+            (0x4000_0000, _, CpuidRegister.Eax) => new(uint.MaxValue, 0x4000_0001),
+            (0x4000_0000, _, CpuidRegister.Ebx) => new(uint.MaxValue, 0x4B4D_564B),
+            (0x4000_0000, _, CpuidRegister.Ecx) => new(uint.MaxValue, 0x564B_4D56),
+            (0x4000_0000, _, CpuidRegister.Edx) => new(uint.MaxValue, 0x4D),
+            _ => new(0, 0),
+        };
+    }
+}

@@ -1,0 +1,46 @@
+using CpuidFunctional.Oracle;
+
+namespace CpuidFunctional.Properties.Live;
+
+/// <summary>
+/// The bits of KVM_GET_SUPPORTED_CPUID the model knows (<see cref="SupportedCpuid"/>) against this machine's kernel
+/// (or the TCG guest's), on the model's host built for it (<see cref="LiveKernel.Host"/>) and the kernel's profile.
+/// Skipped where /dev/kvm is unusable.
+/// </summary>
+public class SupportedCpuidLiveTests
+{
+    [Fact]
+    public void Every_bit_the_model_knows_of_KVM_GET_SUPPORTED_CPUID_is_the_kernels()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        var supported = LiveKernel.Supported(kvm);
+        var host = LiveKernel.Host(kvm);
+        var profile = LiveKernelIdentity.Current.Profile!.Value;
+        var agree = 0;
+        var differ = new List<string>();
+        (uint Leaf, uint Subleaf)[] leaves = [(1, 0), (7, 0), (0xD, 0), (0xD, 1), (0x4000_0000, 0)];
+        foreach (var (leaf, sub) in leaves)
+        {
+            foreach (var register in new[] { CpuidRegister.Eax, CpuidRegister.Ebx, CpuidRegister.Ecx, CpuidRegister.Edx })
+            {
+                var known = SupportedCpuid.Answer(host, profile, leaf, sub, register);
+                if (known.Mask == 0)
+                {
+                    continue;
+                }
+                var actual = supported.Find(leaf, sub) is { } entry ? entry.Get(register) : 0;
+                if ((actual & known.Mask) == known.Value)
+                {
+                    agree++;
+                }
+                else
+                {
+                    differ.Add($"0x{leaf:x}.{sub} {register}: model 0x{known.Value:x} under mask 0x{known.Mask:x}, kernel 0x{actual:x}");
+                }
+            }
+        }
+        TestContext.Current.TestOutputHelper?.WriteLine($"KVM_GET_SUPPORTED_CPUID on {KvmSystem.KernelRelease}: {agree} registers agree, {differ.Count} differ");
+
+        Assert.True(differ.Count == 0, string.Join("\n", differ));
+    }
+}
