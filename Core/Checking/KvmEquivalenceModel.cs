@@ -115,17 +115,17 @@ public sealed class KvmEquivalenceModel : ITransitionSystem<ProductState, VcpuEv
         {
             quirk &= QuirkDisableUnobservable(state);
         }
-        return Enabled(e, states[0].Vcpu.GuestMode, quirk);
+        return Enabled(e, states[0].Vcpu, quirk);
     }
 
-    /// <summary>Whether an event is enabled, given whether the first policy's vCPU is in guest mode and <see cref="QuirkDisableUnobservable"/> of every policy.</summary>
-    internal static bool Enabled(VcpuEvent e, bool guestMode, bool quirkDisableUnobservable)
+    /// <summary>Whether an event is enabled, given the first policy's vCPU (its level, and L1's CR4 mask in L2) and <see cref="QuirkDisableUnobservable"/> of every policy.</summary>
+    internal static bool Enabled(VcpuEvent e, Vcpu first, bool quirkDisableUnobservable)
     {
-        if (guestMode)
+        if (first.GuestMode)
         {
             return e switch
             {
-                VcpuEvent.MovToCr4(var cr4) => Kvm.NestedVmxL1WantsExit(first.Vcpu, VmxL2Instruction.MovToCr4, cr4) is null,
+                VcpuEvent.MovToCr4(var cr4) => Kvm.NestedVmxL1WantsExit(first, VmxL2Instruction.MovToCr4, cr4) is null,
                 _ => e is VcpuEvent.NestedVmExit or VcpuEvent.GetCpuid2,
             };
         }

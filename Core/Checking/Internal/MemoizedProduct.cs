@@ -85,8 +85,7 @@ internal readonly struct MemoizedProduct : ITransitionSystem<IdTuple, int, IdObs
         {
             quirk &= (policies[i].Flags(state[i]) & PolicyStates.QuirkDisableUnobservable) != 0;
         }
-        var guestMode = (policies[0].Flags(state[0]) & PolicyStates.GuestMode) != 0;
-        if (!KvmEquivalenceModel.Enabled(alphabet[e], guestMode, quirk))
+        if (!KvmEquivalenceModel.Enabled(alphabet[e], policies[0].State(state[0]).Vcpu, quirk))
         {
             next = state;
             observation = default;

@@ -22,9 +22,6 @@ internal sealed class PolicyStates
     private const int ChunkSize = 1 << ChunkBits;
     private const int MaxChunks = 1 << 16;
 
-    /// <summary>Flag: the vCPU is in guest mode.</summary>
-    public const byte GuestMode = 1;
-
     /// <summary>Flag: disabling MISC_ENABLE_NO_MWAIT now would change no observation of this policy's state.</summary>
     public const byte QuirkDisableUnobservable = 2;
 
@@ -62,7 +59,7 @@ internal sealed class PolicyStates
     /// <summary>The state with an id.</summary>
     public KvmState State(int id) => states[id >> ChunkBits]![id & (ChunkSize - 1)];
 
-    /// <summary>The flags (<see cref="GuestMode"/>, <see cref="QuirkDisableUnobservable"/>) of the state with an id.</summary>
+    /// <summary>The flags (<see cref="QuirkDisableUnobservable"/>) of the state with an id.</summary>
     public byte Flags(int id) => flags[id >> ChunkBits]![id & (ChunkSize - 1)];
 
     /// <summary>The state's id, made if it is new.</summary>
@@ -126,7 +123,7 @@ internal sealed class PolicyStates
     }
 
     private static byte FlagsOf(KvmState state) =>
-        (byte)((state.Vcpu.GuestMode ? GuestMode : 0) | (KvmEquivalenceModel.QuirkDisableUnobservable(state) ? QuirkDisableUnobservable : 0));
+        (byte)(KvmEquivalenceModel.QuirkDisableUnobservable(state) ? QuirkDisableUnobservable : 0);
 
     /// <summary>
     /// <see cref="KvmState"/> by value, as <see cref="ProductState"/> compares its parts: the same objects first, then
