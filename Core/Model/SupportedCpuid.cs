@@ -14,8 +14,10 @@ namespace CpuidFunctional.Core.Model;
 /// Facts (6.1 and 6.18 read): OSXSAVE, OSPKE and MWAIT are never advertised (6.1 leaves them out of the capability
 /// masks, 6.18 marks OSXSAVE and OSPKE as runtime features and MWAIT as emulated-as-NOP only); X2APIC is advertised
 /// whatever the host (KVM emulates it); XSAVE and APIC pass the host's bit. CPUID.0xD.0's EDX:EAX is KVM's supported
-/// XCR0 (the host's XCR0 features, AMX tile data counted as permitted, as after the VMM's guest permission request;
-/// MPX is left out: Linux stopped enabling it in XCR0 in 5.6), EBX and ECX its standard-format size; CPUID.0xD.1's EBX
+/// XCR0 (the host's XCR0 features limited to the ones KVM can context-switch, <c>KVM_SUPPORTED_XCR0</c>: x87, SSE,
+/// AVX, the MPX pair, AVX-512, PKRU and AMX, with AMX tile data counted as permitted, as after the VMM's guest
+/// permission request; kvm_amd drops the MPX pair in its hardware set-up, kvm_intel keeps it where the processor has
+/// MPX, since the host kernel still enables MPX in XCR0 for guests), EBX and ECX its standard-format size; CPUID.0xD.1's EBX
 /// is the compacted size of that XCR0 with <see cref="KernelProfiles.SupportedXss"/> when the host has XSAVEC or
 /// XSAVES, else 0, and its ECX:EDX the supported XSS. 0x40000000 is KVM's signature leaf: EAX 0x40000001 and
 /// "KVMKVMKVM\0\0\0".
@@ -28,7 +30,13 @@ public static class SupportedCpuid
     private static uint Bit(int n) => 1u << n;
 
     /// <summary>KVM's supported XCR0 as the model takes it (see the remarks).</summary>
-    public static ulong SupportedXcr0(HostCpu host) => host.SupportedXcr0 & ~(Xcr0.Bndregs | Xcr0.Bndcsr);
+    public static ulong SupportedXcr0(HostCpu host) =>
+        host.SupportedXcr0 & KvmSupportedXcr0 & (IsAmdOrHygon(host) ? ~(Xcr0.Bndregs | Xcr0.Bndcsr) : ulong.MaxValue);
+
+    /// <summary><c>KVM_SUPPORTED_XCR0</c> (x86.c): the XCR0 features KVM can offer a guest at all.</summary>
+    public const ulong KvmSupportedXcr0 = Xcr0.Fp | Xcr0.Sse | Xcr0.Ymm | Xcr0.Bndregs | Xcr0.Bndcsr | Xcr0.Avx512 | Xcr0.Pkru | Xcr0.Xtile;
+
+    private static bool IsAmdOrHygon(HostCpu host) => host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
 
     /// <summary>What the model knows of one register; mask 0 where it knows nothing.</summary>
     public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register)

@@ -34,10 +34,25 @@ public class SupportedCpuidTests
     }
 
     [Fact]
-    public void MPX_is_not_in_the_supported_XCR0_on_Skylake_SP_even_though_the_processor_has_it()
+    public void MPX_is_in_the_supported_XCR0_on_Skylake_SP_because_the_host_kernel_still_enables_it_for_guests()
     {
+        // XFEATURE_MASK_USER_SUPPORTED keeps the MPX pair (6.1 and 6.18), KVM_SUPPORTED_XCR0 lists it, and kvm_intel
+        // clears it only without the VMX BNDCFGS controls, which every MPX processor has.
         Assert.Equal(Xcr0.Bndregs | Xcr0.Bndcsr, HostPresets.SkylakeSp.SupportedXcr0 & (Xcr0.Bndregs | Xcr0.Bndcsr));
-        Assert.Null(Run("skylake-sp", "6.18", "get-supported-cpuid\nexpect supported 0xd.0 eax.3=0 eax.4=0").Failure);
+        Assert.Equal(Xcr0.Bndregs | Xcr0.Bndcsr, SupportedCpuid.SupportedXcr0(HostPresets.SkylakeSp) & (Xcr0.Bndregs | Xcr0.Bndcsr));
+        Assert.Null(Run("skylake-sp", "6.18", "get-supported-cpuid\nexpect supported 0xd.0 eax.3=1 eax.4=1").Failure);
+        Assert.NotNull(Run("skylake-sp", "6.18", "get-supported-cpuid\nexpect supported 0xd.0 eax.3=0").Failure);
+    }
+
+    [Fact]
+    public void A_host_XCR0_feature_KVM_cannot_switch_is_not_supported_and_kvm_amd_never_offers_MPX()
+    {
+        // Bit 62 (AMD's LWP) and bit 19 (APX) are outside KVM_SUPPORTED_XCR0; the MPX pair on an AMD host is dropped by
+        // kvm_amd's hardware set-up.
+        Assert.Equal(0ul, SupportedCpuid.KvmSupportedXcr0 & ((1ul << 62) | (1ul << 19)));
+        Assert.Equal(0x602FFul, SupportedCpuid.KvmSupportedXcr0);
+        var amd = HostPresets.All.Values.First(h => h.VendorName == "AuthenticAMD");
+        Assert.Equal(0ul, SupportedCpuid.SupportedXcr0(amd) & (Xcr0.Bndregs | Xcr0.Bndcsr));
     }
 
     [Fact]
