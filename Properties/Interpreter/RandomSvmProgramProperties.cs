@@ -30,15 +30,15 @@ public class RandomSvmProgramProperties
         var l2 = a.CreateLabel();
         var run = a.CreateLabel();
         var resume = a.CreateLabel();
-        SvmMachine.EmitSetup(a, l1Cr4, l2Cr4, word3, word4, l2);
+        SvmHarness.EmitSetup(a, l1Cr4, l2Cr4, word3, word4, l2);
         foreach (var op in l1Ops)
         {
             op.Emit(a);
         }
         a.Label(ref run);
-        SvmMachine.EmitVmrun(a);
+        SvmHarness.EmitVmrun(a);
         RandomProgramProperties.EmitCpuid1AndD(a);
-        a.mov(rdi, (long)SvmMachine.Vmcb);
+        a.mov(rdi, (long)SvmHarness.Vmcb);
         a.mov(eax, __dword_ptr[rdi + 0x70]);
         foreach (var code in (ulong[])[SvmExitCode.Cpuid, SvmExitCode.Xsetbv, SvmExitCode.Msr])
         {
