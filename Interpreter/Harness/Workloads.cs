@@ -15,7 +15,7 @@ namespace CpuidFunctional.Interpreter.Harness;
 public static class Workloads
 {
     /// <summary>The workload names, in the benchmark's order.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["cpuid-loop", "kvm-like-l1", "l1-cpuid", "cr4-toggle"];
+    public static IReadOnlyList<string> Names { get; } = ["cpuid-loop", "kvm-like-l1", "l1-cpuid", "cr4-toggle", "svm-cpuid-loop", "svm-cpuid-l0"];
 
     /// <summary>A step limit that is generous for any workload of <paramref name="roundTrips"/> round trips.</summary>
     public static long StepBudget(int roundTrips) => (64L * roundTrips) + 1000;
@@ -28,6 +28,8 @@ public static class Workloads
             "kvm-like-l1" => KvmLikeL1(roundTrips),
             "l1-cpuid" => L1Cpuid(roundTrips),
             "cr4-toggle" => Cr4Toggle(roundTrips),
+            "svm-cpuid-loop" => SvmCpuidLoop(roundTrips, interceptCpuid: true),
+            "svm-cpuid-l0" => SvmCpuidLoop(roundTrips, interceptCpuid: false),
             _ => null,
         };
 

@@ -13,18 +13,18 @@ namespace CpuidFunctional.Properties.Interpreter;
 /// </summary>
 public class RandomSvmProgramProperties
 {
-    private static readonly Gen<ulong> Cr4s = Gen.OneOf(
+    internal static readonly Gen<ulong> Cr4s = Gen.OneOf(
         Gen.Const(MachineLayout.InitialCr4),
         Gen.Const(MachineLayout.InitialCr4 | Cr4.OsXsave),
         Gen.Const(MachineLayout.InitialCr4 | Cr4.Pke),
         Gen.Const(MachineLayout.InitialCr4 | Cr4.OsXsave | Cr4.Pke)
     );
 
-    private static readonly Gen<uint> Word3 = Gen.OneOf(Gen.Const(0u), Gen.Const(1u << 18), Gen.Const(1u << 28), Gen.Const((1u << 18) | (1u << 28) | (1u << 31)));
+    internal static readonly Gen<uint> Word3 = Gen.OneOf(Gen.Const(0u), Gen.Const(1u << 18), Gen.Const(1u << 28), Gen.Const((1u << 18) | (1u << 28) | (1u << 31)));
 
-    private static readonly Gen<uint> Word4 = Gen.OneOf(Gen.Const(2u), Gen.Const(2u | (1u << 13)));
+    internal static readonly Gen<uint> Word4 = Gen.OneOf(Gen.Const(2u), Gen.Const(2u | (1u << 13)));
 
-    private static Program Build(ulong l1Cr4, ulong l2Cr4, uint word3, uint word4, GuestOp[] l1Ops, GuestOp[] l2Ops)
+    internal static Program Build(ulong l1Cr4, ulong l2Cr4, uint word3, uint word4, GuestOp[] l1Ops, GuestOp[] l2Ops)
     {
         var a = new Assembler(64);
         var l2 = a.CreateLabel();
