@@ -41,10 +41,10 @@ internal static class SvmNested
         {
             // KVM writes SVM_EXIT_ERR into the 32-bit exit_code and 0 into exit_code_hi.
             log.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));
-            c.Memory = c.Memory.Write(page + Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF)
-                .Write(page + Vmcb12.ExitCodeHiOffset, 4, 0)
-                .Write(page + Vmcb12.ExitInfo1Offset, 8, 0)
-                .Write(page + Vmcb12.ExitInfo2Offset, 8, 0);
+            c.Memory = c.Memory.WriteInPage(
+                page,
+                [new(Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, 0), new(Vmcb12.ExitInfo2Offset, 8, 0)]
+            );
             c.Rip = i.NextRip;
             return null;
         }
@@ -78,18 +78,16 @@ internal static class SvmNested
         var page = c.Svm.VmcbPa;
         var code = (ulong)exit.Reason;
         var instruction = IsInstructionExit(code);
-        c.Memory = c.Memory.Write(page + Vmcb12.ExitCodeOffset, 4, code)
-            .Write(page + Vmcb12.ExitCodeHiOffset, 4, 0)
-            .Write(page + Vmcb12.ExitInfo1Offset, 8, exit.Qualification)
-            .Write(page + Vmcb12.ExitInfo2Offset, 8, 0)
-            .Write(page + Vmcb12.NextRipOffset, 8, instruction ? i.NextRip : 0)
-            .Write(page + Vmcb12.EferOffset, 8, c.Efer)
-            .Write(page + Vmcb12.Cr4Offset, 8, c.Cr4)
-            .Write(page + Vmcb12.Cr0Offset, 8, c.Cr0)
-            .Write(page + Vmcb12.RflagsOffset, 8, c.Rflags)
-            .Write(page + Vmcb12.RipOffset, 8, i.Rip)
-            .Write(page + Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp])
-            .Write(page + Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]);
+        // One copy of the vmcb12 page for all twelve fields (a Write per field would copy it twelve times).
+        c.Memory = c.Memory.WriteInPage(
+            page,
+            [
+                new(Vmcb12.ExitCodeOffset, 4, code), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, exit.Qualification),
+                new(Vmcb12.ExitInfo2Offset, 8, 0), new(Vmcb12.NextRipOffset, 8, instruction ? i.NextRip : 0), new(Vmcb12.EferOffset, 8, c.Efer),
+                new(Vmcb12.Cr4Offset, 8, c.Cr4), new(Vmcb12.Cr0Offset, 8, c.Cr0), new(Vmcb12.RflagsOffset, 8, c.Rflags),
+                new(Vmcb12.RipOffset, 8, i.Rip), new(Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp]), new(Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]),
+            ]
+        );
         log.Apply(ref c, VmexitEvent, i.Rip, 2);
         var host = c.Svm.Host;
         c.Svm = c.Svm with { Vmcb = null, Gif = false };
