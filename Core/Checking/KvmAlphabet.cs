@@ -68,21 +68,10 @@ public static class KvmAlphabet
     /// Nested SVM on an AMD or Hygon host (KVM's SVM half, <c>kvm_amd</c>): VMRUN loading every save.cr4 combination of
     /// OSXSAVE and PKE in <paramref name="saveCr4s"/> with CPUID intercepted or not, and #VMEXIT; nothing on other hosts.
     /// </summary>
-    private static IEnumerable<VcpuEvent> NestedSvm(HostCpu host, ImmutableArray<ulong> saveCr4s)
-    {
-        if (host.Cpuid.Find(0, 0) is not { } leaf0 || !CpuidFunctional.Core.Cpuid.Vendor.IsAmdOrHygon(leaf0))
-        {
-            yield break;
-        }
-        foreach (var intercepts in SvmIntercepts)
-        {
-            foreach (var cr4 in saveCr4s)
-            {
-                yield return new VcpuEvent.NestedSvmVmrun(cr4, intercepts);
-            }
-        }
-        yield return new VcpuEvent.NestedSvmVmexit();
-    }
+    private static VcpuEvent[] NestedSvm(HostCpu host, ImmutableArray<ulong> saveCr4s) =>
+        host.Cpuid.Find(0, 0) is { } leaf0 && CpuidFunctional.Core.Cpuid.Vendor.IsAmdOrHygon(leaf0)
+            ? [.. SvmIntercepts.SelectMany(i => saveCr4s.Select(cr4 => (VcpuEvent)new VcpuEvent.NestedSvmVmrun(cr4, i))), new VcpuEvent.NestedSvmVmexit()]
+            : [];
 
     /// <summary>
     /// The most groups of XCR0 bits (<see cref="Xcr0GroupCount"/>) whose subsets <see cref="ValidXcr0Masks"/> enumerates:
