@@ -27,15 +27,21 @@ internal static class CheckCommand
         var yardstick = new Option<bool>("--yardstick") { Description = "Explore the shared yardstick abstraction (shared/modelcheck) instead" };
         var noGuard = new Option<bool>("--no-quirk-guard") { Description = "With --yardstick: drop the quirk guard (finds the MWAIT counterexample)" };
         var threads = Numbers.Optional("--threads", "Worker threads (default: one per core)", 1, 64);
+        var bug = Choices.Bugs.One("--bug", "Teaching aid: check Lazy with this deliberately wrong rule (a WrongRules name) to see its counterexample");
+        bug.Hidden = true;
         var command = new Command("check", "Exhaustive check that the policies make the same observations in every reachable state")
         {
-            hosts, kernels, policies, depth, maxStates, chain, shard, yardstick, noGuard, threads,
+            hosts, kernels, policies, depth, maxStates, chain, shard, yardstick, noGuard, threads, bug,
         };
         command.Validators.Add(r =>
         {
             if (r.GetResult(noGuard) is not null && r.GetResult(yardstick) is null)
             {
                 r.AddError("--no-quirk-guard: only the yardstick (--yardstick) has a quirk guard; the KVM model has none to drop");
+            }
+            if (r.GetResult(bug) is not null && r.GetResult(yardstick) is not null)
+            {
+                r.AddError("--bug: the yardstick (--yardstick) has no KVM rules to make wrong");
             }
         });
         command.SetAction(parse =>
@@ -49,7 +55,7 @@ internal static class CheckCommand
             };
             return parse.GetValue(yardstick)
                 ? Yardstick(app, options, !parse.GetValue(noGuard))
-                : Equivalence(app, options, parse.GetValue(hosts) ?? [], parse.GetValue(kernels) ?? [], parse.GetValue(policies) ?? [], parse.GetValue(chain), parse.GetValue(shard));
+                : Equivalence(app, options, parse.GetValue(hosts) ?? [], parse.GetValue(kernels) ?? [], parse.GetValue(policies) ?? [], parse.GetValue(chain), parse.GetValue(shard), parse.GetValue(bug));
         });
         return command;
     }
@@ -83,7 +89,7 @@ internal static class CheckCommand
         return result.Holds ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
-    private static int Equivalence(CpuidfApp app, ExplorationOptions options, string[] hostNames, KernelProfile[] kernels, Policy[] policies, bool chain, Shard shard)
+    private static int Equivalence(CpuidfApp app, ExplorationOptions options, string[] hostNames, KernelProfile[] kernels, Policy[] policies, bool chain, Shard shard, KvmRules? bug)
     {
         if (Choices.Hosts(app, hostNames.Length == 0 ? [.. HostPresets.Names] : hostNames, out var hostError) is not { } hosts)
         {
@@ -98,6 +104,11 @@ internal static class CheckCommand
         {
             policies = [.. Policy.Correct];
         }
+        if (Choices.WithBug(policies, bug) is not { } withBug)
+        {
+            return app.Fail("--bug: the bug is injected into Lazy, which is not among the policies");
+        }
+        policies = withBug;
         var bounds = chain ? EquivalenceBounds.Chain : EquivalenceBounds.Full;
         var exit = ExitCodes.Ok;
         var position = 0;

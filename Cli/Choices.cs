@@ -31,6 +31,15 @@ public static class Choices
     /// <summary>The deliberately wrong variants of KVM's rules by their <see cref="KvmRules.Name"/>.</summary>
     public static NameTable<KvmRules> Bugs { get; } = new("wrong variant", WrongRules.All.Select(r => (r.Name, r)));
 
+    /// <summary>
+    /// The policies with <c>--bug</c>'s wrong rule injected into Lazy (unchanged without one), or null when Lazy is not
+    /// among them (the caller reports it).
+    /// </summary>
+    public static Policy[]? WithBug(Policy[] policies, KvmRules? bug) =>
+        bug is null ? policies
+        : policies.Contains(Policy.Lazy) ? [.. policies.Select(p => p == Policy.Lazy ? new Policy(UpdateScheme.Lazy, bug) : p)]
+        : null;
+
 
     /// <summary>Resolves hosts (presets or dump files); on error prints it and returns null with <paramref name="exit"/> set.</summary>
     public static List<HostCpu>? Hosts(CpuidfApp app, IEnumerable<string> names, out int exit)

@@ -50,14 +50,11 @@ internal static class ExecCommand
         {
             policies = [.. Policy.Correct];
         }
-        if (bug is not null)
+        if (Choices.WithBug(policies, bug) is not { } withBug)
         {
-            if (!policies.Contains(Policy.Lazy))
-            {
-                return app.Fail("--bug: the bug is injected into Lazy, which is not among the policies");
-            }
-            policies = [.. policies.Select(p => p == Policy.Lazy ? new Policy(UpdateScheme.Lazy, bug) : p)];
+            return app.Fail("--bug: the bug is injected into Lazy, which is not among the policies");
         }
+        policies = withBug;
         if (Choices.Hosts(app, [hostName], out var hostExit) is not [var host])
         {
             return hostExit;

@@ -1,12 +1,13 @@
 using BenchmarkDotNet.Attributes;
 using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Bench.Mutable;
+using CpuidFunctional.Interpreter.Harness;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Bench.Benchmarks;
 
 /// <summary>
-/// One nested round trip per workload and policy on Skylake-SP: the functional interpreter under Eager, Lazy and
+/// One nested round trip per workload and policy on Skylake-SP (the SVM workloads on Genoa, <see cref="Workloads.HostFor"/>): the functional interpreter under Eager, Lazy and
 /// Reference, and the mutable baseline (mutable-eager, mutable-lazy), through the same warm decode cache. Each
 /// invocation runs a booted machine for <see cref="RoundTrips"/> round trips (set-up included); results are per round trip.
 /// The machines of an iteration are booted before it, unmeasured, one per invocation: with a single invocation per
@@ -31,7 +32,7 @@ public class RoundTripBenchmarks
     private int next;
 
     /// <summary>The workload.</summary>
-    [Params("cpuid-loop", "kvm-like-l1", "l1-cpuid", "cr4-toggle")]
+    [Params("cpuid-loop", "kvm-like-l1", "l1-cpuid", "cr4-toggle", "svm-cpuid-loop", "svm-cpuid-l0")]
     public string Workload { get; set; } = "cpuid-loop";
 
     /// <summary>The policy (functional Core policy or mutable baseline).</summary>

@@ -35,7 +35,7 @@ internal static class BenchCli
     {
         var host = new Option<string>("--host")
         {
-            Description = $"Host preset ({string.Join(", ", HostPresets.Names)}) or path of a CPUID dump (AIDA64 or 'cpuid -r')",
+            Description = $"Host preset ({string.Join(", ", HostPresets.Names)}) or path of a CPUID dump (AIDA64 or 'cpuid -r'); the SVM workloads run on genoa unless it is AMD or Hygon",
             HelpName = "PRESET|PATH",
             DefaultValueFactory = _ => "skylake-sp",
         };
@@ -48,7 +48,7 @@ internal static class BenchCli
         var markdown = new Option<string?>("--markdown") { HelpName = "PATH", Description = "Also write the table as a markdown table (the JSON rows' keys as header) to this path" };
 
         var root = new RootCommand(
-            "Nested VMX round trips in the CpuidFunctional model: Eager vs Lazy vs Reference vs a mutable baseline. "
+            "Nested VMX and SVM round trips in the CpuidFunctional model: Eager vs Lazy vs Reference vs a mutable baseline. "
                 + "Always run it with -c Release."
         )
         {

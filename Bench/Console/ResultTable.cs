@@ -16,7 +16,7 @@ internal static class ResultTable
     public static Table Build(IReadOnlyList<Measurement.Measurement> rows, string host)
     {
         var table = new Table { Border = TableBorder.Markdown };
-        table.Title = new TableTitle($"Nested VMX round trips on {Markup.Escape(host)} (per round trip; time = median of repetitions)");
+        table.Title = new TableTitle($"Nested VMX and SVM round trips on {Markup.Escape(Hosts(rows, host))} (per round trip; time = median of repetitions)");
         table.AddColumn("workload");
         table.AddColumn("policy");
         table.AddColumn(new TableColumn("round trips").RightAligned());
@@ -46,6 +46,19 @@ internal static class ResultTable
         }
         return table;
     }
+
+    /// <summary>
+    /// The host of the run, and the workloads that ran elsewhere (the SVM ones on an AMD host when the host is Intel):
+    /// <c>skylake-sp; svm-cpuid-loop, svm-cpuid-l0 on genoa</c>.
+    /// </summary>
+    public static string Hosts(IReadOnlyList<Measurement.Measurement> rows, string host) =>
+        string.Concat(
+            new[] { host }.Concat(
+                rows.Where(r => r.Host != host)
+                    .GroupBy(r => r.Host)
+                    .Select(g => $"; {string.Join(", ", g.Select(r => r.Workload).Distinct())} on {g.Key}")
+            )
+        );
 
     /// <summary>The seed's kernel measurements (spec §9), clearly not ours.</summary>
     public static string KernelFigures =>

@@ -37,7 +37,7 @@ internal static class RoundTripPlot
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
         plot.Axes.Margins(bottom: 0);
         plot.YLabel("ns CPU per round trip (median of repetitions)");
-        plot.Title($"Nested VMX round trips in the model on {host}");
+        plot.Title($"Nested VMX and SVM round trips in the model on {ResultTable.Hosts(rows, host)}");
         return plot.GetImageBytes(Width, Height, ImageFormat.Png);
     }
 }

@@ -13,9 +13,18 @@ internal sealed class Experiment
     private readonly GuestMemory image;
     private readonly Interpreter.Machine.Program program;
 
-    /// <summary>Builds the workload <paramref name="workload"/> with <paramref name="roundTrips"/> round trips.</summary>
+    /// <summary>
+    /// Builds the workload <paramref name="workload"/> with <paramref name="roundTrips"/> round trips, on
+    /// <paramref name="host"/> or, for an SVM workload on a host without SVM, on the host <see cref="Workloads.HostFor"/> picks.
+    /// </summary>
     public Experiment(string workload, HostCpu host, int roundTrips, DecodeCache cache)
-        : this(workload, Workloads.ByName(workload, roundTrips) ?? throw new ArgumentException($"unknown workload '{workload}'", nameof(workload)), host, roundTrips, cache) { }
+        : this(
+            workload,
+            Workloads.ByName(workload, roundTrips) ?? throw new ArgumentException($"unknown workload '{workload}'", nameof(workload)),
+            Workloads.HostFor(workload, host),
+            roundTrips,
+            cache
+        ) { }
 
     /// <summary>Any program (the tests use programs that fail VM entry) under the name <paramref name="workload"/>.</summary>
     public Experiment(string workload, Interpreter.Machine.Program program, HostCpu host, int roundTrips, DecodeCache cache)

@@ -3,6 +3,7 @@ namespace CpuidFunctional.Bench.Measurement;
 /// <summary>One row of the table and of the JSON: a workload under a policy.</summary>
 /// <param name="Workload">The workload's name.</param>
 /// <param name="Policy">The policy's name.</param>
+/// <param name="Host">The host preset the workload ran on (the SVM workloads run on an AMD host).</param>
 /// <param name="RoundTrips">Round trips per timed run.</param>
 /// <param name="Repetitions">Timed runs (after warm-up); the time is their median.</param>
 /// <param name="RuntimeUpdatesPerRoundTrip">Marginal runtime CPUID updates per round trip (exact: from two short runs).</param>
@@ -16,6 +17,7 @@ namespace CpuidFunctional.Bench.Measurement;
 internal sealed record Measurement(
     string Workload,
     string Policy,
+    string Host,
     int RoundTrips,
     int Repetitions,
     double RuntimeUpdatesPerRoundTrip,

@@ -113,6 +113,7 @@ internal static class Measurer
                     new Measurement(
                         workload,
                         policy.Name,
+                        experiment.Vm.Host.Name,
                         roundTrips,
                         repetitions,
                         updates,

@@ -13,6 +13,9 @@ internal static class MutableEvents
     private static readonly Observation Ud = new Observation.Fault(X86Exception.UD);
     private static readonly Observation Ok0 = new Observation.IoctlDone(0);
     private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
+    private static readonly Observation SvmCpuidExit = new Observation.SvmExitToL1(SvmExitCode.Cpuid);
+    private static readonly Observation SvmXsetbvExit = new Observation.SvmExitToL1(SvmExitCode.Xsetbv);
+    private static readonly Observation SvmVmrunExit = new Observation.SvmExitToL1(SvmExitCode.Vmrun);
 
     /// <summary>
     /// Whether the baseline models this kind of event. A VM-entry with CR4 bits L1 owns is not: the mutable machine
@@ -21,7 +24,8 @@ internal static class MutableEvents
     public static bool IsModelled(VcpuEvent e) =>
         e is VcpuEvent.MovToCr4 or VcpuEvent.Xsetbv or VcpuEvent.Wrmsr or VcpuEvent.Rdmsr or VcpuEvent.Cpuid
             or VcpuEvent.SetCpl or VcpuEvent.Init or VcpuEvent.NestedVmEntry { Cr4GuestHostMask: 0 } or VcpuEvent.NestedVmExit
-            or VcpuEvent.SetSregs or VcpuEvent.SetXcrs or VcpuEvent.GetCpuid2 or VcpuEvent.DisableQuirks2 or VcpuEvent.Run;
+            or VcpuEvent.SetSregs or VcpuEvent.SetXcrs or VcpuEvent.GetCpuid2 or VcpuEvent.DisableQuirks2 or VcpuEvent.Run
+            or VcpuEvent.NestedSvmVmrun or VcpuEvent.NestedSvmVmexit;
 
     /// <summary>Applies one event; the observation Core's <see cref="Kvm.Step"/> would give.</summary>
     public static Observation? Apply(MutableKvm k, VcpuEvent e) =>
@@ -29,7 +33,8 @@ internal static class MutableEvents
         {
             VcpuEvent.MovToCr4(var cr4) => k.MovToCr4(cr4) ? null : Gp,
             // On VMX an L2 XSETBV is L1's once its #UD and #GP are past (Core: Kvm.NestedVmxL1WantsExit).
-            VcpuEvent.Xsetbv when k.GuestMode && (k.Cr4 & Cr4.OsXsave) != 0 && k.Cpl == 0 => new Observation.ExitToL1(Observation.ExitToL1.Xsetbv),
+            VcpuEvent.Xsetbv when k.GuestMode && !k.SvmGuest && (k.Cr4 & Cr4.OsXsave) != 0 && k.Cpl == 0 => new Observation.ExitToL1(Observation.ExitToL1.Xsetbv),
+            VcpuEvent.Xsetbv when (k.Cr4 & Cr4.OsXsave) != 0 && k.NestedSvmIntercept(Vmcb12Intercepts.Xsetbv) => SvmXsetbvExit,
             VcpuEvent.Xsetbv(var index, var value) => k.Xsetbv(index, value) switch
             {
                 null => null,
@@ -38,7 +43,8 @@ internal static class MutableEvents
             },
             VcpuEvent.Wrmsr(var index, var value) => k.Wrmsr(index, value) ? null : Gp,
             VcpuEvent.Rdmsr(var index) => k.Rdmsr(index, out var value) ? new Observation.MsrValue(index, value) : Gp,
-            VcpuEvent.Cpuid when k.GuestMode => new Observation.ExitToL1(Observation.ExitToL1.Cpuid), // L2's CPUID is L1's
+            VcpuEvent.Cpuid when k.NestedSvmIntercept(Vmcb12Intercepts.Cpuid) => SvmCpuidExit,
+            VcpuEvent.Cpuid when k.GuestMode && !k.SvmGuest => new Observation.ExitToL1(Observation.ExitToL1.Cpuid), // on VMX, L2's CPUID is L1's
             VcpuEvent.Cpuid(var leaf, var subleaf) => k.EmulateCpuid(leaf, subleaf, out var a, out var b, out var c, out var d)
                 ? new Observation.CpuidResult(leaf, subleaf, a, b, c, d)
                 : Gp,
@@ -55,6 +61,9 @@ internal static class MutableEvents
             VcpuEvent.GetCpuid2(var nent) => k.GetCpuid2(nent) is { } table
                 ? new Observation.Cpuid2(CpuidTable.Of(ImmutableArray.Create(table)))
                 : new Observation.IoctlError(Errno.E2BIG),
+            VcpuEvent.NestedSvmVmrun when k.GuestMode => SvmVmrunExit, // VMRUN is a mandatory intercept in L2
+            VcpuEvent.NestedSvmVmrun(var saveCr4, var intercepts) => k.NestedSvmVmrun(saveCr4, intercepts) ? null : Gp,
+            VcpuEvent.NestedSvmVmexit => Do(k.NestedSvmVmexit),
             VcpuEvent.DisableQuirks2(var mask) => k.DisableQuirks2(mask) ? Ok0 : Einval,
             VcpuEvent.Run => Do(k.Run),
             _ => throw new NotSupportedException($"the mutable baseline does not model {e}"),

@@ -12,7 +12,7 @@ namespace CpuidFunctional.Bench.Mutable;
 /// so its rules are a second implementation of Core's on purpose; the vocabulary (bit positions, MSR and CR4 constants,
 /// the CPUID lookup rules in <see cref="MutableCpuidLookup"/>) is Core's.
 /// </summary>
-internal sealed class MutableKvm
+internal sealed partial class MutableKvm
 {
     // ---- VM (fixed at creation; quirks only ever OR-ed in) ----
     private readonly XsaveLayout xsave;

@@ -14,6 +14,10 @@ internal sealed partial class MutableMachine
         {
             return new StopReason.OutsideMemory(Level, i.Rip, bad);
         }
+        if (svmGuest && SvmReflected(i, out var reflected))
+        {
+            return reflected;
+        }
         switch (i.Op)
         {
             case Op.Nop:
@@ -150,6 +154,8 @@ internal sealed partial class MutableMachine
                 return SystemStep(i);
             case var op when op.IsVmxInstruction():
                 return VmxStep(i);
+            case var op when op.IsSvmInstruction():
+                return SvmStep(i);
             default:
                 return new StopReason.Unsupported(Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}");
         }
@@ -213,7 +219,8 @@ internal sealed partial class MutableMachine
 
     // Not VmxReflect.L1WantsException: that one reads the functional Cpu; the rule and the encoding are its pure parts.
     private StopReason? DeliverFault(Insn i, X86Exception vector) =>
-        inL2 && VmxReflect.IsExceptionVmexit(current.Read(VmcsField.ExceptionBitmap), vector)
+        VmxGuest && VmxReflect.IsExceptionVmexit(current.Read(VmcsField.ExceptionBitmap), vector)
             ? Exit(i, ExitReason.ExceptionOrNmi, 0, VmxReflect.ExceptionInterruptionInfo(vector))
+            : svmGuest && SvmExceptionExit(vector) is { } code ? SvmVmexit(i, code, 0)
             : new StopReason.UnhandledFault(Level, i.Rip, vector);
 }

@@ -14,7 +14,7 @@ internal sealed partial class MutableMachine
     private StopReason? SystemStep(Insn i) =>
         i.Op switch
         {
-            Op.Pause => inL2 && (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcPauseExiting) != 0
+            Op.Pause => VmxGuest && (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcPauseExiting) != 0
                 ? Exit(i, ExitReason.Pause, 0, 0)
                 : Next(i),
             Op.Cpuid => Cpuid(i),
@@ -25,7 +25,7 @@ internal sealed partial class MutableMachine
             Op.MovToCr => i.A.Register == 4 ? MovToCr4(i) : MovToCr0(i),
             Op.MovFromCr => MovFromCr(i),
             Op.Hlt => !inL2 ? new StopReason.Halted(i.Rip)
-                : (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcHltExiting) != 0 ? Exit(i, ExitReason.Hlt, 0, 0)
+                : VmxGuest && (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcHltExiting) != 0 ? Exit(i, ExitReason.Hlt, 0, 0)
                 : new StopReason.L2Halted(i.Rip),
             Op.Out => Out(i),
             Op.In => In(i),
@@ -36,7 +36,7 @@ internal sealed partial class MutableMachine
 
     private StopReason? Cpuid(Insn i)
     {
-        if (inL2)
+        if (VmxGuest)
         {
             return Exit(i, ExitReason.Cpuid, 0, 0);
         }
@@ -46,7 +46,7 @@ internal sealed partial class MutableMachine
         {
             return CoreFault(i, X86Exception.GP);
         }
-        Record?.Observations.Add(new RunObservation.Kvm(1, i.Rip, new Observation.CpuidResult(leaf, subleaf, eax, ebx, ecx, edx)));
+        Record?.Observations.Add(new RunObservation.Kvm(Level, i.Rip, new Observation.CpuidResult(leaf, subleaf, eax, ebx, ecx, edx)));
         gpr[Registers.Rax] = eax;
         gpr[Registers.Rbx] = ebx;
         gpr[Registers.Rcx] = ecx;
@@ -72,7 +72,7 @@ internal sealed partial class MutableMachine
 
     private StopReason? Xsetbv(Insn i)
     {
-        if (inL2)
+        if (VmxGuest)
         {
             return (Kvm.Cr4 & Cr4.OsXsave) == 0 ? RaiseFault(i, X86Exception.UD) : Exit(i, ExitReason.Xsetbv, 0, 0);
         }
@@ -82,11 +82,15 @@ internal sealed partial class MutableMachine
 
     private StopReason? Rdmsr(Insn i)
     {
-        if (inL2)
+        if (VmxGuest)
         {
             return Exit(i, ExitReason.Rdmsr, 0, 0);
         }
         var index = (uint)gpr[Registers.Rcx];
+        if (SvmOps.OwnsMsr(index))
+        {
+            return SvmRdmsr(i, index);
+        }
         ulong value;
         if (VmxCapabilities.OwnsMsr(index))
         {
@@ -102,7 +106,7 @@ internal sealed partial class MutableMachine
             {
                 return CoreFault(i, X86Exception.GP);
             }
-            Record?.Observations.Add(new RunObservation.Kvm(1, i.Rip, new Observation.MsrValue(index, value)));
+            Record?.Observations.Add(new RunObservation.Kvm(Level, i.Rip, new Observation.MsrValue(index, value)));
         }
         gpr[Registers.Rax] = value & 0xFFFF_FFFF;
         gpr[Registers.Rdx] = value >> 32;
@@ -111,16 +115,20 @@ internal sealed partial class MutableMachine
 
     private StopReason? Wrmsr(Insn i)
     {
-        if (inL2)
+        if (VmxGuest)
         {
             return Exit(i, ExitReason.Wrmsr, 0, 0);
         }
         var index = (uint)gpr[Registers.Rcx];
+        var value = (gpr[Registers.Rdx] << 32) | (gpr[Registers.Rax] & 0xFFFF_FFFF);
+        if (SvmOps.OwnsMsr(index))
+        {
+            return SvmWrmsr(i, index, value);
+        }
         if (VmxCapabilities.OwnsMsr(index))
         {
             return RaiseFault(i, X86Exception.GP);
         }
-        var value = (gpr[Registers.Rdx] << 32) | (gpr[Registers.Rax] & 0xFFFF_FFFF);
         return Kvm.Wrmsr(index, value) ? Next(i) : CoreFault(i, X86Exception.GP);
     }
 
@@ -130,7 +138,7 @@ internal sealed partial class MutableMachine
         if (inL2)
         {
             var mask = current.Read(VmcsField.Cr4GuestHostMask);
-            if (((value ^ current.Read(VmcsField.Cr4ReadShadow)) & mask) != 0)
+            if (VmxGuest && ((value ^ current.Read(VmcsField.Cr4ReadShadow)) & mask) != 0)
             {
                 return Exit(i, ExitReason.CrAccess, VmxReflect.CrAccessQualification(4, i.B.Register), 0);
             }
@@ -150,7 +158,7 @@ internal sealed partial class MutableMachine
         if (inL2)
         {
             var mask = current.Read(VmcsField.Cr0GuestHostMask);
-            if (((value ^ current.Read(VmcsField.Cr0ReadShadow)) & mask) != 0)
+            if (VmxGuest && ((value ^ current.Read(VmcsField.Cr0ReadShadow)) & mask) != 0)
             {
                 return Exit(i, ExitReason.CrAccess, VmxReflect.CrAccessQualification(0, i.B.Register), 0);
             }
@@ -178,7 +186,7 @@ internal sealed partial class MutableMachine
         return Next(i);
     }
 
-    private bool L2ExitsOnIo => inL2 && (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcUnconditionalIoExiting) != 0;
+    private bool L2ExitsOnIo => VmxGuest && (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcUnconditionalIoExiting) != 0;
 
     private StopReason? Out(Insn i)
     {

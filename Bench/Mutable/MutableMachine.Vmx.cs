@@ -14,7 +14,7 @@ internal sealed partial class MutableMachine
 
     private StopReason? VmxStep(Insn i)
     {
-        if (inL2)
+        if (VmxGuest)
         {
             return Exit(i, ExitReason.OfVmxInstruction(i.Op), 0, 0); // VMX instructions always exit from L2
         }

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using CpuidFunctional.Core.Model;
+using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Core.Checking;
@@ -8,7 +9,8 @@ namespace CpuidFunctional.Core.Checking;
 /// The event alphabet of the exhaustive equivalence check for a configuration, covering the inputs of the dynamic
 /// outputs: CR4.OSXSAVE/PKE, XCR0 over the host's valid masks, a few IA32_XSS values, APIC enable,
 /// MISC_ENABLE.MWAIT, the MISC_ENABLE_NO_MWAIT quirk, nested entry and exit with every vmcs12 guest and host
-/// combination of the two CR4 bits (L1 owning none of them), KVM_SET_CPUID2 of the unmodified table, and the observations (CPUID of every
+/// combination of the two CR4 bits (L1 owning none of them), on AMD and Hygon hosts nested SVM (VMRUN with every
+/// save.cr4 combination, CPUID intercepted or not, and #VMEXIT), KVM_SET_CPUID2 of the unmodified table, and the observations (CPUID of every
 /// dynamic leaf, KVM_GET_CPUID2, MONITOR/MWAIT).
 /// </summary>
 public static class KvmAlphabet
@@ -48,6 +50,7 @@ public static class KvmAlphabet
         {
             events.Add(new VcpuEvent.NestedVmExit(cr4));
         }
+        events.AddRange(NestedSvm(host, bounds.AllVmrunCr4Values ? Cr4Values : [0, Cr4.OsXsave | Cr4.Pke]));
         events.Add(new VcpuEvent.SetCpuid2(configuration.GuestCpuid));
         events.Add(new VcpuEvent.Cpuid(1, 0));
         events.Add(new VcpuEvent.Cpuid(7, 0));
@@ -57,6 +60,18 @@ public static class KvmAlphabet
         events.Add(new VcpuEvent.GetCpuid2(CpuidFunctional.Core.Cpuid.CpuidTable.MaxEntries));
         return events.ToImmutable();
     }
+
+    /// <summary>The CPUID intercepts the alphabet's VMRUNs give vmcb12: off (L0 answers L2's CPUID with L2's CR4) and on.</summary>
+    public static ImmutableArray<Vmcb12Intercepts> SvmIntercepts { get; } = [Vmcb12Intercepts.None, Vmcb12Intercepts.Cpuid];
+
+    /// <summary>
+    /// Nested SVM on an AMD or Hygon host (KVM's SVM half, <c>kvm_amd</c>): VMRUN loading every save.cr4 combination of
+    /// OSXSAVE and PKE in <paramref name="saveCr4s"/> with CPUID intercepted or not, and #VMEXIT; nothing on other hosts.
+    /// </summary>
+    private static VcpuEvent[] NestedSvm(HostCpu host, ImmutableArray<ulong> saveCr4s) =>
+        host.Cpuid.Find(0, 0) is { } leaf0 && CpuidFunctional.Core.Cpuid.Vendor.IsAmdOrHygon(leaf0)
+            ? [.. SvmIntercepts.SelectMany(i => saveCr4s.Select(cr4 => (VcpuEvent)new VcpuEvent.NestedSvmVmrun(cr4, i))), new VcpuEvent.NestedSvmVmexit()]
+            : [];
 
     /// <summary>
     /// The most groups of XCR0 bits (<see cref="Xcr0GroupCount"/>) whose subsets <see cref="ValidXcr0Masks"/> enumerates:

@@ -41,10 +41,10 @@ internal static class SvmNested
         {
             // KVM writes SVM_EXIT_ERR into the 32-bit exit_code and 0 into exit_code_hi.
             log.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));
-            c.Memory = c.Memory.Write(page + Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF)
-                .Write(page + Vmcb12.ExitCodeHiOffset, 4, 0)
-                .Write(page + Vmcb12.ExitInfo1Offset, 8, 0)
-                .Write(page + Vmcb12.ExitInfo2Offset, 8, 0);
+            c.Memory = c.Memory.WriteInPage(
+                page,
+                [new(Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, 0), new(Vmcb12.ExitInfo2Offset, 8, 0)]
+            );
             c.Rip = i.NextRip;
             return null;
         }
@@ -64,6 +64,10 @@ internal static class SvmNested
         return null;
     }
 
+    /// <summary>Whether a #VMEXIT code is for an intercepted instruction (then vmcb12's next_rip is set), not for an exception or a shutdown.</summary>
+    internal static bool IsInstructionExit(ulong code) =>
+        code is not (SvmExitCode.Shutdown or (>= SvmExitCode.ExceptionBase and < SvmExitCode.ExceptionBase + 32));
+
     /// <summary>
     /// A #VMEXIT from L2 at instruction <paramref name="i"/> (not executed), as <see cref="SvmReflect"/> decided it:
     /// exit code, EXITINFO1/2, next RIP (for an intercepted instruction) and L2's state go into vmcb12; Core restores
@@ -73,19 +77,17 @@ internal static class SvmNested
     {
         var page = c.Svm.VmcbPa;
         var code = (ulong)exit.Reason;
-        var instruction = code is not (SvmExitCode.Shutdown or (>= SvmExitCode.ExceptionBase and < SvmExitCode.ExceptionBase + 32));
-        c.Memory = c.Memory.Write(page + Vmcb12.ExitCodeOffset, 4, code)
-            .Write(page + Vmcb12.ExitCodeHiOffset, 4, 0)
-            .Write(page + Vmcb12.ExitInfo1Offset, 8, exit.Qualification)
-            .Write(page + Vmcb12.ExitInfo2Offset, 8, 0)
-            .Write(page + Vmcb12.NextRipOffset, 8, instruction ? i.NextRip : 0)
-            .Write(page + Vmcb12.EferOffset, 8, c.Efer)
-            .Write(page + Vmcb12.Cr4Offset, 8, c.Cr4)
-            .Write(page + Vmcb12.Cr0Offset, 8, c.Cr0)
-            .Write(page + Vmcb12.RflagsOffset, 8, c.Rflags)
-            .Write(page + Vmcb12.RipOffset, 8, i.Rip)
-            .Write(page + Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp])
-            .Write(page + Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]);
+        var instruction = IsInstructionExit(code);
+        // One copy of the vmcb12 page for all twelve fields (a Write per field would copy it twelve times).
+        c.Memory = c.Memory.WriteInPage(
+            page,
+            [
+                new(Vmcb12.ExitCodeOffset, 4, code), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, exit.Qualification),
+                new(Vmcb12.ExitInfo2Offset, 8, 0), new(Vmcb12.NextRipOffset, 8, instruction ? i.NextRip : 0), new(Vmcb12.EferOffset, 8, c.Efer),
+                new(Vmcb12.Cr4Offset, 8, c.Cr4), new(Vmcb12.Cr0Offset, 8, c.Cr0), new(Vmcb12.RflagsOffset, 8, c.Rflags),
+                new(Vmcb12.RipOffset, 8, i.Rip), new(Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp]), new(Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]),
+            ]
+        );
         log.Apply(ref c, VmexitEvent, i.Rip, 2);
         var host = c.Svm.Host;
         c.Svm = c.Svm with { Vmcb = null, Gif = false };
@@ -110,10 +112,12 @@ internal static class SvmNested
     /// (<c>kvm_valid_efer</c>); CR0 without bits 63:32 and without NW-without-CD; with EFER.LME and CR0.PG, CR4.PAE and
     /// CR0.PE; CR4 valid for the guest (<c>__kvm_is_valid_cr4</c>). Failure is VMEXIT_INVALID.
     /// </summary>
-    internal static bool IsValidSave(in Cpu c, Vmcb12 vmcb)
+    internal static bool IsValidSave(in Cpu c, Vmcb12 vmcb) =>
+        IsValidSaveEferCr0(vmcb.Efer, vmcb.Cr0, vmcb.Cr4) && Kvm.IsValidCr4(c.Kvm.Vcpu, vmcb.Cr4);
+
+    /// <summary>The part of <see cref="IsValidSave"/> that needs no vCPU (all of it but the CR4 check against the guest's features).</summary>
+    internal static bool IsValidSaveEferCr0(ulong efer, ulong cr0, ulong cr4)
     {
-        var efer = vmcb.Efer;
-        var cr0 = vmcb.Cr0;
         if ((efer & Efer.Svme) == 0 || (efer & ~EferAllowed) != 0)
         {
             return false;
@@ -122,26 +126,23 @@ internal static class SvmNested
         {
             return false;
         }
-        if ((efer & MachineLayout.EferLme) != 0 && (cr0 & MachineLayout.Cr0Pg) != 0
-            && ((vmcb.Cr4 & Cr4.Pae) == 0 || (cr0 & MachineLayout.Cr0Pe) == 0))
-        {
-            return false;
-        }
-        return Kvm.IsValidCr4(c.Kvm.Vcpu, vmcb.Cr4);
+        return (efer & MachineLayout.EferLme) == 0 || (cr0 & MachineLayout.Cr0Pg) == 0
+            || ((cr4 & Cr4.Pae) != 0 && (cr0 & MachineLayout.Cr0Pe) != 0);
     }
 
     /// <summary>
     /// <c>nested_vmcb_check_controls</c>, as far as modelled: the VMRUN intercept set, a non-zero ASID, and the I/O and
     /// MSR permission maps (12 KiB and 8 KiB from their page) within MAXPHYADDR.
     /// </summary>
-    internal static bool IsValidControls(in Cpu c, Vmcb12 vmcb)
-    {
-        var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
-        return (vmcb.Word4 & Vmcb12.InterceptVmrun) != 0
-            && vmcb.Asid != 0
-            && IsLegalBitmap(maxPhys, vmcb.IopmBasePa, 0x3000)
-            && IsLegalBitmap(maxPhys, vmcb.MsrpmBasePa, 0x2000);
-    }
+    internal static bool IsValidControls(in Cpu c, Vmcb12 vmcb) =>
+        IsValidControls(GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), vmcb.Word4, vmcb.Asid, vmcb.IopmBasePa, vmcb.MsrpmBasePa);
+
+    /// <summary><see cref="IsValidControls(in Cpu, Vmcb12)"/> on the fields themselves.</summary>
+    internal static bool IsValidControls(int maxPhysAddr, uint word4, uint asid, ulong iopmBasePa, ulong msrpmBasePa) =>
+        (word4 & Vmcb12.InterceptVmrun) != 0
+            && asid != 0
+            && IsLegalBitmap(maxPhysAddr, iopmBasePa, 0x3000)
+            && IsLegalBitmap(maxPhysAddr, msrpmBasePa, 0x2000);
 
     /// <summary><c>nested_svm_check_bitmap_pa</c>: the map's start rounded up to a page and its last byte are legal guest-physical addresses.</summary>
     private static bool IsLegalBitmap(int maxPhysAddr, ulong pa, ulong size)

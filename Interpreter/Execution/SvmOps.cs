@@ -74,10 +74,23 @@ internal static class SvmOps
     /// </summary>
     private static StopReason? Vmmcall(ref Cpu c, Insn i)
     {
-        c.Gprs[Registers.Rax] = 0 - (c.Kvm.Vcpu.Cpl == 0 ? KvmEnosys : KvmEperm);
+        c.Gprs[Registers.Rax] = VmmcallResult(c.Kvm.Vcpu.Cpl);
         c.Rip = i.NextRip;
         return null;
     }
+
+    /// <summary>
+    /// A guest WRMSR to EFER KVM accepts here: no bit besides SCE, LME, LMA, NXE and (with SVM in the guest's CPUID)
+    /// SVME (<c>efer_reserved_bits</c>), and LME kept (the guest runs in 64-bit mode).
+    /// </summary>
+    internal static bool IsValidEferWrite(ulong value, bool guestHasSvm)
+    {
+        var allowed = EferSce | MachineLayout.EferLme | MachineLayout.EferLma | EferNxe | (guestHasSvm ? Efer.Svme : 0);
+        return (value & ~allowed) == 0 && (value & MachineLayout.EferLme) != 0;
+    }
+
+    /// <summary>VMMCALL's RAX when L0 handles it: −KVM_ENOSYS at CPL 0, −KVM_EPERM above.</summary>
+    internal static ulong VmmcallResult(byte cpl) => 0 - (cpl == 0 ? KvmEnosys : KvmEperm);
 
     /// <summary>The MSRs this class answers instead of Core.</summary>
     public static bool OwnsMsr(uint index) => index is Msr.Efer or Msr.VmCr or Msr.VmHsavePa;
@@ -108,9 +121,7 @@ internal static class SvmOps
         {
             case Msr.Efer:
                 {
-                    var allowed = EferSce | MachineLayout.EferLme | MachineLayout.EferLma | EferNxe
-                        | (GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm) ? Efer.Svme : 0);
-                    if ((value & ~allowed) != 0 || (value & MachineLayout.EferLme) == 0)
+                    if (!IsValidEferWrite(value, GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm)))
                     {
                         return log.Raise(c, i, X86Exception.GP);
                     }

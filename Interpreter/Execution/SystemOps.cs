@@ -86,7 +86,7 @@ internal static class SystemOps
         return FaultFromCore(c, i, observation);
     }
 
-    /// <summary>RDMSR at L1: the VMX capability MSRs are answered here, the rest by Core. In L2 it always exits.</summary>
+    /// <summary>RDMSR: the SVM MSRs and the VMX capability MSRs are answered here, the rest by Core. In L2 it gets here only under nested SVM without an MSR intercept.</summary>
     private static StopReason? Rdmsr(ref Cpu c, Insn i, RunLog log)
     {
         var index = (uint)c.Gprs[Registers.Rcx];
@@ -105,7 +105,7 @@ internal static class SystemOps
         }
         else
         {
-            var observation = log.Apply(ref c, log.Events.Rdmsr(index), i.Rip, 1);
+            var observation = log.Apply(ref c, log.Events.Rdmsr(index), i.Rip, c.Level);
             if (observation is not Observation.MsrValue read)
             {
                 return FaultFromCore(c, i, observation);
@@ -118,7 +118,7 @@ internal static class SystemOps
         return null;
     }
 
-    /// <summary>WRMSR at L1: the VMX MSRs and the locked IA32_FEATURE_CONTROL are read-only (#GP), the rest go to Core. In L2 it always exits.</summary>
+    /// <summary>WRMSR: the SVM MSRs are written here, the VMX MSRs and the locked IA32_FEATURE_CONTROL are read-only (#GP), the rest go to Core. In L2 it gets here only under nested SVM without an MSR intercept.</summary>
     private static StopReason? Wrmsr(ref Cpu c, Insn i, RunLog log)
     {
         var index = (uint)c.Gprs[Registers.Rcx];
@@ -131,7 +131,7 @@ internal static class SystemOps
         {
             return log.Raise(c, i, X86Exception.GP);
         }
-        var observation = log.Apply(ref c, log.Events.Wrmsr(index, value), i.Rip, 1);
+        var observation = log.Apply(ref c, log.Events.Wrmsr(index, value), i.Rip, c.Level);
         if (observation is null)
         {
             c.Rip = i.NextRip;

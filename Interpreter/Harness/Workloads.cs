@@ -1,3 +1,5 @@
+using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Host;
 using CpuidFunctional.Interpreter.Machine;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
@@ -7,12 +9,13 @@ namespace CpuidFunctional.Interpreter.Harness;
 /// <summary>
 /// The benchmark workloads (issue 5), built from the <see cref="RoundTrip"/> harness and parameterized by the number
 /// of round trips. Each ends with L2's VMCALL: L1 reports the exit reason (18) on port 0x80 and its own CPUID.1:ECX on
-/// port 0x81, then halts. Bench and the property tests share them.
+/// port 0x81, then halts. The nested SVM workloads (<c>svm-</c>) are built on <see cref="SvmHarness"/> and need an AMD
+/// guest (<see cref="HostFor"/>). Bench and the property tests share them.
 /// </summary>
 public static class Workloads
 {
     /// <summary>The workload names, in the benchmark's order.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["cpuid-loop", "kvm-like-l1", "l1-cpuid", "cr4-toggle"];
+    public static IReadOnlyList<string> Names { get; } = ["cpuid-loop", "kvm-like-l1", "l1-cpuid", "cr4-toggle", "svm-cpuid-loop", "svm-cpuid-l0"];
 
     /// <summary>A step limit that is generous for any workload of <paramref name="roundTrips"/> round trips.</summary>
     public static long StepBudget(int roundTrips) => (64L * roundTrips) + 1000;
@@ -25,8 +28,20 @@ public static class Workloads
             "kvm-like-l1" => KvmLikeL1(roundTrips),
             "l1-cpuid" => L1Cpuid(roundTrips),
             "cr4-toggle" => Cr4Toggle(roundTrips),
+            "svm-cpuid-loop" => SvmCpuidLoop(roundTrips, interceptCpuid: true),
+            "svm-cpuid-l0" => SvmCpuidLoop(roundTrips, interceptCpuid: false),
             _ => null,
         };
+
+    /// <summary>Whether a workload runs nested SVM (an AMD guest) rather than nested VMX.</summary>
+    public static bool IsSvm(string name) => name.StartsWith("svm-", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The host a workload runs on when <paramref name="requested"/> was asked for: the SVM workloads need an AMD or
+    /// Hygon host (KVM exposes SVM only there), so on any other they run on the Genoa preset; the VMX ones run anywhere.
+    /// </summary>
+    public static HostCpu HostFor(string name, HostCpu requested) =>
+        !IsSvm(name) || (requested.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0)) ? requested : HostPresets.Genoa;
 
     /// <summary>
     /// The seed's experiment: L2 runs CPUID.1 in a tight loop; the minimal L1 handler reads the exit reason and
@@ -77,6 +92,44 @@ public static class Workloads
     /// <summary>Like <see cref="CpuidLoop"/>, but L2 toggles CR4.PKE (applied by L0: L1 does not own it) before every CPUID.</summary>
     public static Program Cr4Toggle(int roundTrips) =>
         RoundTrip.Build(new RoundTripSetup(), HandlerWith(_ => { }), a => CpuidLoopBody(a, roundTrips, toggle: true));
+
+    /// <summary>
+    /// The seed's round trip on AMD (Properties/Programs/svm-cpuid-loop.asm): L2 runs CPUID.1 in a loop, reports the
+    /// last ECX on port 0x82 and VMMCALLs. With <paramref name="interceptCpuid"/> vmcb12 intercepts CPUID, so every
+    /// CPUID is a #VMEXIT (code 0x72) whose handler sets save.rip = next_rip and VMRUNs again; without it L0 answers
+    /// L2's CPUID itself, with L2's CR4. L1's CR4 has OSXSAVE and PKE, L2's neither. L1 reports the final exit code on
+    /// port 0x80 and its own CPUID.1:ECX on port 0x81.
+    /// </summary>
+    public static Program SvmCpuidLoop(int roundTrips, bool interceptCpuid)
+    {
+        var a = new Assembler(64);
+        var run = a.CreateLabel("run");
+        var other = a.CreateLabel("other");
+        var l2 = a.CreateLabel("l2");
+        var top = a.CreateLabel("l2_top");
+        SvmHarness.EmitSetup(a, MachineLayout.InitialCr4 | Cr4.OsXsave | Cr4.Pke, MachineLayout.InitialCr4, interceptCpuid ? Vmcb12.InterceptCpuid : 0, Vmcb12.InterceptVmmcall, l2);
+        a.Label(ref run);
+        SvmHarness.EmitVmrun(a);
+        SvmHarness.EmitReadExitCode(a);
+        a.cmp(eax, (int)SvmExitCode.Cpuid);
+        a.jne(other);
+        SvmHarness.EmitSkipL2Instruction(a);
+        a.jmp(run);
+        a.Label(ref other);
+        RoundTrip.EmitReportAndHalt(a);
+        a.Label(ref l2);
+        a.mov(r12d, roundTrips);
+        a.Label(ref top);
+        a.mov(eax, 1);
+        a.xor(ecx, ecx);
+        a.cpuid();
+        a.dec(r12d);
+        a.jne(top);
+        a.mov(eax, ecx);
+        a.@out(0x82, eax);
+        a.vmmcall();
+        return RoundTrip.Assemble(a);
+    }
 
     /// <summary>An exit handler: <paramref name="onExit"/> first, then the CPUID fast path; any other exit reports and halts.</summary>
     private static Action<Assembler> HandlerWith(Action<Assembler> onExit) =>

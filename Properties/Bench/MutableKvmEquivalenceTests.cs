@@ -42,7 +42,10 @@ public class MutableKvmEquivalenceTests
         (1, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.SetXcrs(v))),
         (1, Gen.OneOf(0x10ul, 0x40ul, 1ul << 20).Select(m => (VcpuEvent)new VcpuEvent.DisableQuirks2(m))),
         (4, Gen.Select(Gen.OneOf(0u, 1u, 7u, 0xDu, 0xEu, 0x8000_0001u, 0x4000_0100u), Gen.UInt[0, 2]).Select(t => (VcpuEvent)new VcpuEvent.Cpuid(t.Item1, t.Item2))),
-        (1, Gen.OneOf(1, 256).Select(n => (VcpuEvent)new VcpuEvent.GetCpuid2(n))));
+        (1, Gen.OneOf(1, 256).Select(n => (VcpuEvent)new VcpuEvent.GetCpuid2(n))),
+        (2, Gen.Select(Cr4Value, Gen.OneOf(Vmcb12Intercepts.None, Vmcb12Intercepts.Cpuid, Vmcb12Intercepts.Xsetbv, Vmcb12Intercepts.Cpuid | Vmcb12Intercepts.Xsetbv))
+            .Select(t => (VcpuEvent)new VcpuEvent.NestedSvmVmrun(t.Item1, t.Item2))),
+        (2, Gen.Const((VcpuEvent)new VcpuEvent.NestedSvmVmexit())));
 
     private static readonly Gen<VcpuEvent[]> Trace = Event.Array[1, 40].Select(t => t.Prepend(new VcpuEvent.Run()).ToArray());
 

@@ -36,6 +36,30 @@ public class RoundTripCountTests
         Assert.Equal(1.0, Counts("l1-cpuid", policy).Updates);
 
     [Theory]
+    [InlineData("eager")]
+    [InlineData("mutable-eager")]
+    public void Svm_cpuid_loop_eager_updates_twice_per_round_trip_at_VMRUN_and_VMEXIT(string policy) =>
+        Assert.Equal(2.0, Counts("svm-cpuid-loop", policy).Updates);
+
+    [Theory]
+    [InlineData("lazy")]
+    [InlineData("mutable-lazy")]
+    public void Svm_cpuid_loop_lazy_never_updates_because_L1_answers_every_L2_CPUID(string policy) =>
+        Assert.Equal(0.0, Counts("svm-cpuid-loop", policy).Updates);
+
+    [Theory]
+    [InlineData("eager")]
+    [InlineData("lazy")]
+    [InlineData("mutable-eager")]
+    [InlineData("mutable-lazy")]
+    public void Svm_cpuid_l0_costs_no_update_per_round_trip_and_no_VMRUN_either(string policy)
+    {
+        var (updates, _, instructions) = Counts("svm-cpuid-l0", policy);
+        Assert.Equal(0.0, updates);
+        Assert.Equal(5.0, instructions); // mov, xor, cpuid, dec, jne: L0 answers in L2, no #VMEXIT
+    }
+
+    [Theory]
     [InlineData("cpuid-loop")]
     [InlineData("kvm-like-l1")]
     [InlineData("l1-cpuid")]

@@ -62,4 +62,34 @@ public class ExhaustiveEquivalenceTests(ITestOutputHelper output)
             trace.Steps[1].Observation.Observations.Items
         );
     }
+
+    [Fact]
+    public void Only_AMD_and_Hygon_hosts_get_VMRUN_with_the_CPUID_intercept_on_and_off_and_VMEXIT()
+    {
+        VcpuEvent[] Svm(HostCpu host) =>
+            [.. KvmAlphabet.For(CheckConfiguration.FromHost(host, KernelProfile.Linux6_18)).Where(e => e is VcpuEvent.NestedSvmVmrun or VcpuEvent.NestedSvmVmexit)];
+
+        Assert.Empty(Svm(CpuidFunctional.Core.Host.HostPresets.SkylakeSp));
+        var genoa = Svm(CpuidFunctional.Core.Host.HostPresets.Genoa);
+        Assert.Equal(2 * KvmAlphabet.Cr4Values.Length + 1, genoa.Length);
+        Assert.Contains(new VcpuEvent.NestedSvmVmrun(Cr4.OsXsave, Vmcb12Intercepts.None), genoa);
+        Assert.Contains(new VcpuEvent.NestedSvmVmrun(Cr4.OsXsave, Vmcb12Intercepts.Cpuid), genoa);
+        Assert.Contains(new VcpuEvent.NestedSvmVmexit(), genoa);
+        var chain = KvmAlphabet.For(CheckConfiguration.FromHost(CpuidFunctional.Core.Host.HostPresets.Genoa, KernelProfile.Linux6_18), EquivalenceBounds.Chain);
+        Assert.Equal(5, chain.Count(e => e is VcpuEvent.NestedSvmVmrun or VcpuEvent.NestedSvmVmexit));
+    }
+
+    [Fact]
+    public void VmrunCr4NotTrigger_is_caught_on_an_AMD_host_by_a_VMRUN_and_an_observation()
+    {
+        var buggy = new Policy(UpdateScheme.Lazy, WrongRules.VmrunCr4NotTrigger);
+        var configuration = CheckConfiguration.FromHost(CpuidFunctional.Core.Host.HostPresets.Genoa, KernelProfile.Linux6_18).WithPolicies(Policy.Eager, buggy);
+
+        var result = Explore(configuration, EquivalenceBounds.Chain);
+
+        Assert.Equal(SearchOutcome.Violated, result.Outcome);
+        var trace = result.Counterexample!;
+        Assert.Equal(2, trace.Steps.Count);
+        Assert.IsType<VcpuEvent.NestedSvmVmrun>(trace.Steps[0].Event);
+    }
 }

@@ -138,4 +138,27 @@ public class CpuidfTests
         Assert.Contains("1. MOV CR4, 0x40000", output, StringComparison.Ordinal);
         Assert.Contains("2. KVM_SET_CPUID2", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Check_with_the_VMRUN_bug_on_an_AMD_host_finds_a_VMRUN_counterexample_with_exit_code_1()
+    {
+        var (exit, output, _) = Cpuidf("check", "--host", "genoa", "--kernel", "6.18", "--chain", "--bug", "VmrunCr4NotTrigger");
+
+        Assert.Equal(ExitCodes.Failed, exit);
+        Assert.Contains("lazy+VmrunCr4NotTrigger", output, StringComparison.Ordinal);
+        Assert.Contains("1. VMRUN save.cr4=", output, StringComparison.Ordinal);
+        Assert.Contains("policies differ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Check_refuses_a_bug_without_Lazy_or_with_the_yardstick()
+    {
+        var (exit, _, error) = Cpuidf("check", "--host", "genoa", "--policy", "eager", "reference", "--bug", "VmrunCr4NotTrigger");
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains("--bug: the bug is injected into Lazy", error, StringComparison.Ordinal);
+
+        (exit, _, error) = Cpuidf("check", "--yardstick", "--bug", "VmrunCr4NotTrigger");
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains("--bug: the yardstick", error, StringComparison.Ordinal);
+    }
 }

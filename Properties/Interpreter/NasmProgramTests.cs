@@ -57,11 +57,16 @@ public class NasmProgramTests
         }
     }
 
-    private static void AssertSameProgram(byte[] nasm, Program iced)
+    private static void AssertSameProgram(byte[] nasm, Program iced) => AssertSameProgram(nasm, iced, p => TestMachine.RunAgreeing(p));
+
+    /// <summary>The SVM programs run on the AMD guest.</summary>
+    private static void AssertSameSvmProgram(byte[] nasm, Program iced) => AssertSameProgram(nasm, iced, p => SvmMachine.RunAgreeing(p));
+
+    private static void AssertSameProgram(byte[] nasm, Program iced, Func<Program, RunResult> runAgreeing)
     {
         Assert.Equal(Convert.ToHexString(iced.Bytes.AsSpan()), Convert.ToHexString(nasm));
-        var fromNasm = TestMachine.RunAgreeing(TestMachine.FromBytes(nasm));
-        var fromIced = TestMachine.RunAgreeing(iced);
+        var fromNasm = runAgreeing(TestMachine.FromBytes(nasm));
+        var fromIced = runAgreeing(iced);
         Assert.True(fromNasm.SameBehaviour(fromIced), fromNasm.FirstDifference(fromIced));
         Assert.IsType<StopReason.Halted>(fromNasm.Stop);
     }
@@ -88,5 +93,25 @@ public class NasmProgramTests
     public void Vmx_cr4_osxsave_entry_nasm_and_iced_builds_are_identical()
     {
         AssertSameProgram(Nasm("vmx-cr4-osxsave-entry.asm"), Programs.VmxCr4OsxsaveByEntry());
+    }
+
+    [Fact]
+    public void Svm_cr4_osxsave_nasm_and_iced_builds_are_identical()
+    {
+        AssertSameSvmProgram(Nasm("svm-cr4-osxsave.asm"), Programs.SvmCr4Osxsave());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Svm_cpuid_loop_nasm_and_iced_builds_are_identical(bool intercept)
+    {
+        AssertSameSvmProgram(Nasm("svm-cpuid-loop.asm", "ROUND_TRIPS=10", $"INTERCEPT_CPUID={(intercept ? 1 : 0)}"), Workloads.SvmCpuidLoop(10, intercept));
+    }
+
+    [Fact]
+    public void Svm_l1_toggle_nasm_and_iced_builds_are_identical()
+    {
+        AssertSameSvmProgram(Nasm("svm-l1-toggle.asm"), Programs.SvmL1Toggle());
     }
 }

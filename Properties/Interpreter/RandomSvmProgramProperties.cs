@@ -13,32 +13,32 @@ namespace CpuidFunctional.Properties.Interpreter;
 /// </summary>
 public class RandomSvmProgramProperties
 {
-    private static readonly Gen<ulong> Cr4s = Gen.OneOf(
+    internal static readonly Gen<ulong> Cr4s = Gen.OneOf(
         Gen.Const(MachineLayout.InitialCr4),
         Gen.Const(MachineLayout.InitialCr4 | Cr4.OsXsave),
         Gen.Const(MachineLayout.InitialCr4 | Cr4.Pke),
         Gen.Const(MachineLayout.InitialCr4 | Cr4.OsXsave | Cr4.Pke)
     );
 
-    private static readonly Gen<uint> Word3 = Gen.OneOf(Gen.Const(0u), Gen.Const(1u << 18), Gen.Const(1u << 28), Gen.Const((1u << 18) | (1u << 28) | (1u << 31)));
+    internal static readonly Gen<uint> Word3 = Gen.OneOf(Gen.Const(0u), Gen.Const(1u << 18), Gen.Const(1u << 28), Gen.Const((1u << 18) | (1u << 28) | (1u << 31)));
 
-    private static readonly Gen<uint> Word4 = Gen.OneOf(Gen.Const(2u), Gen.Const(2u | (1u << 13)));
+    internal static readonly Gen<uint> Word4 = Gen.OneOf(Gen.Const(2u), Gen.Const(2u | (1u << 13)));
 
-    private static Program Build(ulong l1Cr4, ulong l2Cr4, uint word3, uint word4, GuestOp[] l1Ops, GuestOp[] l2Ops)
+    internal static Program Build(ulong l1Cr4, ulong l2Cr4, uint word3, uint word4, GuestOp[] l1Ops, GuestOp[] l2Ops)
     {
         var a = new Assembler(64);
         var l2 = a.CreateLabel();
         var run = a.CreateLabel();
         var resume = a.CreateLabel();
-        SvmMachine.EmitSetup(a, l1Cr4, l2Cr4, word3, word4, l2);
+        SvmHarness.EmitSetup(a, l1Cr4, l2Cr4, word3, word4, l2);
         foreach (var op in l1Ops)
         {
             op.Emit(a);
         }
         a.Label(ref run);
-        SvmMachine.EmitVmrun(a);
+        SvmHarness.EmitVmrun(a);
         RandomProgramProperties.EmitCpuid1AndD(a);
-        a.mov(rdi, (long)SvmMachine.Vmcb);
+        a.mov(rdi, (long)SvmHarness.Vmcb);
         a.mov(eax, __dword_ptr[rdi + 0x70]);
         foreach (var code in (ulong[])[SvmExitCode.Cpuid, SvmExitCode.Xsetbv, SvmExitCode.Msr])
         {

@@ -18,10 +18,10 @@ public class SvmInstructionTests
     {
         var a = new Assembler(64);
         var l2Label = a.CreateLabel();
-        SvmMachine.EmitSetup(a, L1Cr4, l2Cr4, word3, word4, l2Label);
+        SvmHarness.EmitSetup(a, L1Cr4, l2Cr4, word3, word4, l2Label);
         tweak?.Invoke(a);
-        SvmMachine.EmitVmrun(a);
-        a.mov(rdi, (long)SvmMachine.Vmcb);
+        SvmHarness.EmitVmrun(a);
+        a.mov(rdi, (long)SvmHarness.Vmcb);
         a.mov(eax, __dword_ptr[rdi + 0x70]);
         a.@out(0x80, eax);
         a.hlt();
@@ -37,7 +37,7 @@ public class SvmInstructionTests
         return r.Outputs.Single(o => o.Port == 0x80).Value;
     }
 
-    private static ulong Vmcb(RunResult r, int offset) => r.Final.Memory.Read(SvmMachine.Vmcb + (ulong)offset, 8);
+    private static ulong Vmcb(RunResult r, int offset) => r.Final.Memory.Read(SvmHarness.Vmcb + (ulong)offset, 8);
 
     [Fact]
     public void VMMCALL_intercepted_exits_with_0x81_and_next_rip_past_it()
@@ -178,9 +178,9 @@ public class SvmInstructionTests
     {
         var a = new Assembler(64);
         var l2 = a.CreateLabel();
-        SvmMachine.EmitSetup(a, L1Cr4, L1Cr4, 0, 2, l2);
+        SvmHarness.EmitSetup(a, L1Cr4, L1Cr4, 0, 2, l2);
         a.clgi();
-        a.mov(rax, (long)SvmMachine.Vmcb);
+        a.mov(rax, (long)SvmHarness.Vmcb);
         a.vmsave();
         a.vmload();
         a.hlt();

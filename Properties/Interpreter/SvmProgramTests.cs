@@ -3,17 +3,18 @@ using CpuidFunctional.Interpreter.Machine;
 namespace CpuidFunctional.Properties.Interpreter;
 
 /// <summary>
-/// The nested SVM programs in Properties/Programs (svm-*.asm), assembled with nasm and run on an AMD guest under
-/// Eager, Lazy and Reference, which must agree on every observation, L1's and L2's.
+/// The nested SVM programs of Properties/Programs (svm-*.asm), in their Iced builds (byte-identical to nasm's, see
+/// <see cref="NasmProgramTests"/>), run on an AMD guest under Eager, Lazy and Reference, which must agree on every
+/// observation, L1's and L2's.
 /// </summary>
 public class SvmProgramTests
 {
     private const int OsXsave = 27; // CPUID.1:ECX
     private const int OsPke = 4;    // CPUID.7.0:ECX
 
-    private static RunResult Run(string file, params string[] defines)
+    private static RunResult Run(Program program)
     {
-        var result = SvmMachine.RunAgreeing(TestMachine.FromBytes(NasmProgramTests.Nasm(file, defines)));
+        var result = SvmMachine.RunAgreeing(program);
         Assert.True(result.Stop is StopReason.Halted, TestMachine.Describe(result));
         return result;
     }
@@ -26,7 +27,7 @@ public class SvmProgramTests
     [Fact]
     public void Svm_cr4_osxsave_L1_sees_OSXSAVE_before_and_after_L2_cleared_it()
     {
-        var r = Run("svm-cr4-osxsave.asm");
+        var r = Run(Programs.SvmCr4Osxsave());
         Assert.True(Bit(Assert.Single(Out(r, 1, 0x83)), OsXsave));
         Assert.Equal((uint)SvmExitCode.Vmmcall, Assert.Single(Out(r, 1, 0x80)));
         Assert.True(Bit(Assert.Single(Out(r, 1, 0x81)), OsXsave));
@@ -36,7 +37,7 @@ public class SvmProgramTests
     [Fact]
     public void An_intercepted_L2_CPUID_loop_exits_to_L1_every_time_and_L0_answers_nothing_in_L2()
     {
-        var r = Run("svm-cpuid-loop.asm", "ROUND_TRIPS=10", "INTERCEPT_CPUID=1");
+        var r = Run(Workloads.SvmCpuidLoop(10, interceptCpuid: true));
         Assert.Equal(11, r.Trace.Count(e => e is VcpuEvent.NestedSvmVmrun));
         Assert.DoesNotContain(r.Observations, o => o is RunObservation.Kvm { Level: 2 });
         Assert.Equal((uint)SvmExitCode.Vmmcall, Assert.Single(Out(r, 1, 0x80)));
@@ -47,7 +48,7 @@ public class SvmProgramTests
     [Fact]
     public void A_non_intercepted_L2_CPUID_loop_is_answered_by_L0_inside_L2_with_L2s_CR4()
     {
-        var r = Run("svm-cpuid-loop.asm", "ROUND_TRIPS=10", "INTERCEPT_CPUID=0");
+        var r = Run(Workloads.SvmCpuidLoop(10, interceptCpuid: false));
         Assert.Equal(1, r.Trace.Count(e => e is VcpuEvent.NestedSvmVmrun));
         var inL2 = r.Observations.OfType<RunObservation.Kvm>().Where(o => o.Level == 2).Select(o => o.Value).ToList();
         Assert.Equal(10, inL2.Count);
@@ -59,7 +60,7 @@ public class SvmProgramTests
     [Fact]
     public void An_L1_toggling_OSXSAVE_and_PKE_around_VMRUN_sees_its_own_bits_and_L2_sees_its_own()
     {
-        var r = Run("svm-l1-toggle.asm");
+        var r = Run(Programs.SvmL1Toggle());
         bool[] l1 = [true, false, true, false];
         Assert.Equal(l1, Out(r, 1, 0x83).Select(v => Bit(v, OsXsave)));
         Assert.Equal(l1, Out(r, 1, 0x81).Select(v => Bit(v, OsXsave)));
@@ -72,7 +73,7 @@ public class SvmProgramTests
     [Fact]
     public void The_SVM_half_of_the_2020_bug_shows_in_L2s_own_CPUID_and_the_policies_disagree()
     {
-        var program = TestMachine.FromBytes(NasmProgramTests.Nasm("svm-l1-toggle.asm"));
+        var program = Programs.SvmL1Toggle();
         var buggy = new Policy(UpdateScheme.Lazy, CpuidFunctional.Core.Checking.WrongRules.VmrunCr4NotTrigger);
         var agreement = Runner.RunAll([Policy.Eager, buggy], p => SvmMachine.Boot(program, p), TestMachine.DefaultSteps);
         Assert.False(agreement.Agree);
