@@ -6,6 +6,8 @@
 #   scripts/mutation.sh lookup              one shard: lookup, dynamic, xsave, validity, kvm
 #   scripts/mutation.sh dynamic xsave       several shards in ONE Stryker run (one build, about 5 minutes
 #                                           saved per extra shard; the union of their test filters)
+#   scripts/mutation.sh progress dynamic+xsave+validity
+#                                           the mutants a running (or stopped) run has tested so far
 #   MUTATE_SPAN='{1..300}' scripts/mutation.sh kvm
 #                                           only those lines of the shard's files (Stryker's --mutate
 #                                           line span), to run a long file in parts
@@ -41,14 +43,41 @@ excluded='FullyQualifiedName!~PurityTests&FullyQualifiedName!~GuardTests&FullyQu
 # One Stryker run: its name, then the shards' files and test filters.
 run() {
   local run_name="$1" filter="$2"; shift 2
-  # Stryker's MTP runner tells the reused test host the active mutant through a file in the temp directory,
-  # named by process id: a private TMPDIR keeps runs of other checkouts from ever sharing it.
-  mkdir -p "$out/tmp"
+  mkdir -p "$out"
   echo "== $run_name: $*"
-  (cd Properties && TMPDIR="$out/tmp" nice -n 10 dotnet dotnet-stryker -f ../stryker-config.json "$@" \
-      --test-case-filter "($filter)&$excluded" --output "$out/$run_name" --log-to-file) \
-    | tee "$out/$run_name.log" | grep -E "score|Killed|Survived|Timeout|No coverage|tests found|ERR" || true
+  # Under heavy load Buildalyzer's `dotnet --info` can time out ("Could not find build environment"): try again.
+  for attempt in 1 2 3; do
+    (cd Properties && nice -n 10 dotnet dotnet-stryker -f ../stryker-config.json "$@" \
+        --test-case-filter "($filter)&$excluded" --output "$out/$run_name" --log-to-file) >"$out/$run_name.log" 2>&1 || true
+    grep -q "Could not find build environment" "$out/$run_name.log" || break
+    echo "attempt $attempt: Could not find build environment (load?), again"
+  done
+  grep -E "score|Killed|Survived|Timeout|No coverage|tests found|ERR" "$out/$run_name.log" || true
 }
+
+# `scripts/mutation.sh progress RUN` (RUN as named under $out, e.g. dynamic+xsave+validity): the mutants tested so far
+# by a run still going (or stopped), read from its debug log, since Stryker writes its report only at the end.
+# Timeout: the run exceeded the time-out (the host was restarted); look at each. Survived lines show the mutation.
+if [ "${1:-}" = progress ]; then
+  log="$(ls -t "$out/$2"/logs/log-*.txt | head -1)"
+  awk '
+    /Stryker started with options/ { delete created; delete timedout; delete status; n = 0 }
+    match($0, /Mutant [0-9]+ created ".*" -> ".*" using/) {
+      s = substr($0, RSTART + 7); id = s + 0; sub(/^[0-9]+ created /, "", s); sub(/ using.*/, "", s); created[id] = s }
+    match($0, /Testing mutant\(s\) \["[0-9]+"\]/) { current = substr($0, RSTART + 19) + 0 }
+    /Test run timed out/ { timedout[current] = 1 }
+    match($0, /Test run for "[0-9]+: [^"]*" is "[a-z]+"/) {
+      s = substr($0, RSTART + 14); id = s + 0
+      st = timedout[id] ? "Timeout" : (s ~ /is "failed"/ ? "Killed" : "Survived")
+      if (!(id in status)) order[++n] = id
+      status[id] = st }
+    END {
+      for (i = 1; i <= n; i++) { id = order[i]; count[status[id]]++
+        if (status[id] != "Killed") printf "%s %s %s\n", id, status[id], substr(created[id], 1, 200) }
+      printf "tested %d: killed %d, survived %d, timeout %d\n", n, count["Killed"], count["Survived"], count["Timeout"] }
+  ' "$log"
+  exit 0
+fi
 
 names=() mutate=() filters=()
 for shard in "${shards[@]}"; do
