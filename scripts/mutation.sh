@@ -64,7 +64,7 @@ if [ "${1:-}" = progress ]; then
     /Stryker started with options/ { delete created; delete timedout; delete status; n = 0 }
     match($0, /Mutant [0-9]+ created ".*" -> ".*" using/) {
       s = substr($0, RSTART + 7); id = s + 0; sub(/^[0-9]+ created /, "", s); sub(/ using.*/, "", s); created[id] = s }
-    match($0, /Testing mutant\(s\) \["[0-9]+"\]/) { current = substr($0, RSTART + 19) + 0 }
+    match($0, /Testing mutant\(s\) \["[0-9]+"\]/) { current = substr($0, RSTART + 20) + 0 }
     /Test run timed out/ { timedout[current] = 1 }
     match($0, /Test run for "[0-9]+: [^"]*" is "[a-z]+"/) {
       s = substr($0, RSTART + 14); id = s + 0

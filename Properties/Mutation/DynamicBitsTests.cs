@@ -81,6 +81,26 @@ public class DynamicBitsTests
         Assert.Equal(DynamicCaps.OsXsave, m.Caps);
     }
 
+    public static TheoryData<string, CpuidEntry, uint, uint> FirstEntries => new()
+    {
+        { "leaf 1", Leaf(1, 0, ecx: Xsave), Xsave | Osxsave, 0 },
+        { "7.0", Leaf(7, 0, ecx: Pku), Pku | Ospke, 0 },
+        { "0xD.0", Leaf(0xD, 0, eax: 0x207, ebx: 0x1234), 0x207, 832 },
+        { "0xD.1", Leaf(0xD, 1, eax: Formats, ebx: 0x1234), Formats, 832 },
+    };
+
+    /// <summary>KVM finds each leaf wherever it sits; a table need not start with leaf 0 (the lookup's -1 means missing, 0 is a position).</summary>
+    [Theory]
+    [MemberData(nameof(FirstEntries))]
+    public void A_dynamic_leaf_that_is_the_tables_first_entry_is_rewritten(string what, CpuidEntry entry, uint register, uint ebx)
+    {
+        var m = Update(State(cr4: Cr4.OsXsave | Cr4.Pke, xcr0: Xcr0.Fp | Xcr0.Sse | Xcr0.Ymm), CpuidTable.Of(entry, Leaf(0x8000_0000, 0)));
+
+        var rewritten = m.Table[0];
+        Assert.True(entry.Function switch { 1 or 7 => rewritten.Ecx, _ => rewritten.Eax } == register, what);
+        Assert.True(entry.Function != 0xD || rewritten.Ebx == ebx, $"{what}: EBX 0x{rewritten.Ebx:x}");
+    }
+
     [Fact]
     public void OSPKE_in_7_0_follows_CR4_PKE_and_only_that_bit_changes()
     {
@@ -138,6 +158,27 @@ public class DynamicBitsTests
         Assert.Equal(DynamicCaps.OsXsave | DynamicCaps.Mwait, on.Caps);
         Assert.Equal(Xsave | Osxsave, At(off, 1).Ecx);
         Assert.Equal(DynamicCaps.OsXsave, off.Caps);
+    }
+
+    [Fact]
+    public void MWAIT_is_rewritten_in_a_leaf_1_that_is_the_tables_first_entry()
+    {
+        var m = Update(State(miscEnable: Msr.MiscEnableMwait), CpuidTable.Of(Leaf(1, 0, ecx: Xsave)), QuirkDisabled);
+
+        Assert.Equal(Xsave | Monitor, m.Table[0].Ecx);
+    }
+
+    [Fact]
+    public void One_update_can_rewrite_leaf_1_twice_and_7_0_0xD_0_and_0xD_1_together()
+    {
+        var v = State(cr4: Cr4.OsXsave | Cr4.Pke, xcr0: Xcr0.Fp | Xcr0.Sse | Xcr0.Ymm, apicBase: Msr.ApicBaseDefault, miscEnable: Msr.MiscEnableMwait);
+
+        var m = Update(v, Guest(), QuirkDisabled);
+
+        Assert.Equal((Xsave | Osxsave | Monitor, Apic), (At(m, 1).Ecx, At(m, 1).Edx));
+        Assert.Equal(Pku | Ospke, At(m, 7).Ecx);
+        Assert.Equal((832u, 832u), (At(m, 0xD).Ebx, At(m, 0xD, 1).Ebx));
+        Assert.Equal(DynamicCaps.OsXsave | DynamicCaps.Apic | DynamicCaps.OsPke | DynamicCaps.Mwait, m.Caps);
     }
 
     [Fact]

@@ -31,14 +31,15 @@ public class XsaveLayoutTests
             [new XsaveComponent(2, 256, 576, 0), new XsaveComponent(9, 8, 2688, 2), new XsaveComponent(63, 4, 4096, 0)],
             layout.Components
         );
+        Assert.Equal(new XsaveComponent(3, 0, 0, 0), layout[3]);
         Assert.Equal(new XsaveComponent(5, 0, 0, 0), layout[5]);
         Assert.Equal(new XsaveComponent(1, 0, 0, 0), layout[1]);
     }
 
     [Fact]
-    public void Of_keeps_components_2_to_63_and_drops_0_and_1()
+    public void Of_keeps_components_2_to_63_and_drops_the_others()
     {
-        var layout = XsaveLayout.Of([new(0, 512, 0, 0), new(1, 64, 0, 0), new(2, 256, 576, 0), new(63, 8, 4096, 0)]);
+        var layout = XsaveLayout.Of([new(0, 512, 0, 0), new(1, 64, 0, 0), new(2, 256, 576, 0), new(63, 8, 4096, 0), new(64, 8, 8192, 0)]);
 
         Assert.Equal([2, 63], layout.Components.Select(c => c.Index));
     }
