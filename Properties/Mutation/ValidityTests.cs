@@ -229,6 +229,7 @@ public class ValidityTests
         { "extended range reaching 0x80000008", [Leaf(0x8000_0000, 0, eax: 0x8000_0008), Leaf(0x8000_0008, 0, eax: 0x3028)], 0x28 },
         { "extended range beyond 0x80000008", [Leaf(0x8000_0000, 0, eax: 0x8000_0021), Leaf(0x8000_0008, 0, eax: 0x3034)], 0x34 },
         { "extended range reaching it but the leaf missing", [Leaf(0x8000_0000, 0, eax: 0x8000_0008)], 36 },
+        { "0x80000008 as the first entry", [Leaf(0x8000_0008, 0, eax: 0x302B), Leaf(0x8000_0000, 0, eax: 0x8000_0008)], 0x2B },
     };
 
     [Theory]
