@@ -1,44 +1,99 @@
 #!/usr/bin/env bash
 # Mutation testing of Core's semantic files with Stryker.NET (docs/testing.md, "Mutation testing"). Not run by CI:
-# each mutant costs about 13 s on 2 cores, so a whole file takes from minutes (CpuidLookup.cs) to hours (Kvm.cs).
+# each mutant costs a few seconds on 2 cores, so a file takes from minutes (CpuidLookup.cs) to an hour (Kvm.cs).
 #
-#   scripts/mutation.sh             every shard, one after the other
-#   scripts/mutation.sh lookup      one shard: lookup, dynamic, xsave, validity, kvm
+#   scripts/mutation.sh                     every shard, one Stryker run each, one after the other
+#   scripts/mutation.sh lookup              one shard: lookup, dynamic, xsave, validity, kvm
+#   scripts/mutation.sh dynamic xsave       several shards in ONE Stryker run (one build, about 5 minutes
+#                                           saved per extra shard; the union of their test filters)
+#   scripts/mutation.sh progress dynamic+xsave+validity
+#                                           the mutants a running (or stopped) run has tested so far
+#   MUTATE_SPAN='{1..300}' scripts/mutation.sh kvm
+#                                           only those lines of the shard's files (Stryker's --mutate
+#                                           line span), to run a long file in parts
 #
-# Each shard mutates one file and runs only the tests that exercise it (a test filter: without one every mutant
-# runs the whole suite, minutes each). The purity test is always excluded: Stryker's instrumentation adds exactly
-# the environment and threading references it forbids, so it would "kill" every mutant. Reports go to
-# ${STRYKER_OUTPUT:-/tmp/cpuidf-stryker}/<shard>/ (html, json and a plain-text table in stryker.log).
+# Each shard mutates its files and runs only the tests that can see them (a test filter: without one every mutant
+# runs the whole suite, minutes each). Always left out: the purity test (Stryker's instrumentation adds exactly the
+# environment and threading references it forbids, so it would "kill" every mutant), and tests that check the
+# source's shape, not its values (GuardTests compile snippets, ArchitectureTests scan references). Never in any
+# filter: Live (no /dev/kvm), Tcg, Fuzz, Packaging, CliTool, Bench, Checking and Docs (slow, and what they see of
+# these files the namespaces below see first).
+# Reports go to ${STRYKER_OUTPUT:-/tmp/cpuidf-stryker}/<shards>/ (html, json and a plain-text table in the log).
+# Run it under `nice` on a shared machine; never two Stryker runs in one checkout at once (they share
+# Properties/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${STRYKER_OUTPUT:-/tmp/cpuidf-stryker}"
+span="${MUTATE_SPAN:-}"
 dotnet tool restore >/dev/null
 
-# shard name | file to mutate (relative to Core/) | tests (dotnet test --filter syntax, namespaces of Properties)
-shards=(
-  "lookup|Cpuid/CpuidLookup.cs|FullyQualifiedName~Properties.Core.|FullyQualifiedName~Properties.Mutation."
-  "dynamic|Dynamic/DynamicBits.cs|FullyQualifiedName~Properties.Core.|FullyQualifiedName~Properties.Mutation.|FullyQualifiedName~Properties.Scenarios."
-  "xsave|Host/XsaveLayout.cs|FullyQualifiedName~Properties.Host.|FullyQualifiedName~Properties.Mutation.|FullyQualifiedName~Properties.Core."
-  "validity|State/Xcr0.cs|FullyQualifiedName~Properties.Core.|FullyQualifiedName~Properties.Mutation."
-  "kvm|Model/Kvm.cs|FullyQualifiedName~Properties.Core.|FullyQualifiedName~Properties.Mutation.|FullyQualifiedName~Properties.Equivalence.|FullyQualifiedName~Properties.Scenarios."
-)
+# Test selectors: whole namespaces of Properties, or single classes (Namespace.Class).
+sel() { printf 'FullyQualifiedName~CpuidFunctional.Properties.%s.|' "$@" | sed 's/|$//'; }
 
-run_shard() {
-  local name="$1" file="$2" tests="$3"
-  echo "== shard $name: Core/$file"
-  (cd Properties && dotnet dotnet-stryker -f ../stryker-config.json \
-      --mutate "**/$file" \
-      --test-case-filter "($tests)&FullyQualifiedName!~PurityTests" \
-      --output "$out/$name" --log-to-file) | tee "$out/$name.log" | grep -E "score|Killed|Survived|Timeout|No coverage|tests found|ERR" || true
+# shard name | files to mutate, space-separated, relative to Core/ (a {from..to} line span allowed) | tests
+shards=(
+  "lookup|Cpuid/CpuidLookup.cs|$(sel Core Mutation)"
+  "dynamic|Dynamic/DynamicBits.cs|$(sel Core Mutation Scenarios Host.DumpXsaveSizeTests Host.SpecWorkedXsaveValueTests)"
+  "xsave|Host/XsaveLayout.cs|$(sel Core Mutation Scenarios Host)"
+  "validity|State/Xcr0.cs State/Cr0.cs State/Efer.cs Dynamic/GuestCpuCaps.cs Model/Kvm.cs{48..76}|$(sel Core Mutation Scenarios Interpreter.SystemInstructionTests)"
+  "kvm|Model/Kvm.cs|$(sel Core Mutation Scenarios Interpreter Equivalence.TeethTests Equivalence.MwaitQuirkDivergenceTests)"
+)
+excluded='FullyQualifiedName!~PurityTests&FullyQualifiedName!~GuardTests&FullyQualifiedName!~ArchitectureTests'
+
+# One Stryker run: its name, then the shards' files and test filters.
+run() {
+  local run_name="$1" filter="$2"; shift 2
+  mkdir -p "$out"
+  echo "== $run_name: $*"
+  # Under heavy load Buildalyzer's `dotnet --info` can time out ("Could not find build environment"): try again.
+  for attempt in 1 2 3; do
+    (cd Properties && nice -n 10 dotnet dotnet-stryker -f ../stryker-config.json "$@" \
+        --test-case-filter "($filter)&$excluded" --output "$out/$run_name" --log-to-file) >"$out/$run_name.log" 2>&1 || true
+    grep -q "Could not find build environment" "$out/$run_name.log" || break
+    echo "attempt $attempt: Could not find build environment (load?), again"
+  done
+  grep -E "score|Killed|Survived|Timeout|No coverage|tests found|ERR" "$out/$run_name.log" || true
 }
 
-mkdir -p "$out"
+# `scripts/mutation.sh progress RUN` (RUN as named under $out, e.g. dynamic+xsave+validity): the mutants tested so far
+# by a run still going (or stopped), read from its debug log, since Stryker writes its report only at the end.
+# Timeout: the run exceeded the time-out (the host was restarted); look at each. Survived lines show the mutation.
+if [ "${1:-}" = progress ]; then
+  log="$(ls -t "$out/$2"/logs/log-*.txt | head -1)"
+  awk '
+    /Stryker started with options/ { delete created; delete timedout; delete status; n = 0 }
+    match($0, /Mutant [0-9]+ created ".*" -> ".*" using/) {
+      s = substr($0, RSTART + 7); id = s + 0; sub(/^[0-9]+ created /, "", s); sub(/ using.*/, "", s); created[id] = s }
+    match($0, /Testing mutant\(s\) \["[0-9]+"\]/) { current = substr($0, RSTART + 20) + 0 }
+    /Test run timed out/ { timedout[current] = 1 }
+    match($0, /Test run for "[0-9]+: [^"]*" is "[a-z]+"/) {
+      s = substr($0, RSTART + 14); id = s + 0
+      st = timedout[id] ? "Timeout" : (s ~ /is "failed"/ ? "Killed" : "Survived")
+      if (!(id in status)) order[++n] = id
+      status[id] = st }
+    END {
+      for (i = 1; i <= n; i++) { id = order[i]; count[status[id]]++
+        if (status[id] != "Killed") printf "%s %s %s\n", id, status[id], substr(created[id], 1, 200) }
+      printf "tested %d: killed %d, survived %d, timeout %d\n", n, count["Killed"], count["Survived"], count["Timeout"] }
+  ' "$log"
+  exit 0
+fi
+
+names=() mutate=() filters=()
 for shard in "${shards[@]}"; do
-  IFS='|' read -r name file tests <<<"${shard%%|FullyQualified*}"
-  tests="${shard#*|*|}"
-  if [ $# -eq 0 ] || [ "$1" = "$name" ]; then
-    run_shard "$name" "$file" "$tests"
+  IFS='|' read -r name shard_files _ <<<"$shard"
+  shard_tests="${shard#*|*|}"
+  shard_mutate=()
+  for f in $shard_files; do [[ $f == *"{"* ]] || f="$f$span"; shard_mutate+=(--mutate "**/$f"); done
+  if [ $# -eq 0 ]; then
+    run "$name" "$shard_tests" "${shard_mutate[@]}"
+  elif [[ " $* " == *" $name "* ]]; then
+    names+=("$name") mutate+=("${shard_mutate[@]}") filters+=("$shard_tests")
   fi
 done
+if [ $# -gt 0 ]; then
+  [ ${#names[@]} -eq $# ] || { echo "unknown shard among: $* (lookup dynamic xsave validity kvm)" >&2; exit 2; }
+  run "$(IFS=+; echo "${names[*]}")" "$(printf '%s\n' "${filters[@]}" | tr '|' '\n' | sort -u | paste -sd'|')" "${mutate[@]}"
+fi
 # Stryker leaves the mutated Core in Properties/bin: rebuild before the next dotnet test.
 echo "rebuild before testing: dotnet build CpuidFunctional.sln -c Release"
