@@ -12,6 +12,7 @@ internal sealed partial class MutableKvm
     private bool svmGuest;                    // guest mode entered by VMRUN (not by a VMX entry)
     private Vmcb12Intercepts svmIntercepts;   // vmcb12's CPUID/XSETBV intercepts
     private ulong vmcb01Cr4;                  // L1's CR4, saved at VMRUN and restored by #VMEXIT
+    private readonly bool hostHasNrips;       // the host's CPUID has NRIPS (kvm_cpu_cap_has(X86_FEATURE_NRIPS))
 
     /// <summary>Whether the guest's CPUID has SVM (0x80000001:ECX[2], a static bit: <c>guest_cpu_cap_has(X86_FEATURE_SVM)</c>).</summary>
     public bool HasSvm
@@ -20,6 +21,16 @@ internal sealed partial class MutableKvm
         {
             var i = MutableCpuidLookup.IndexOfFunction(Table, GuestFeature.Svm.Leaf);
             return i >= 0 && Table[i].Has(GuestFeature.Svm.Register, GuestFeature.Svm.Bit);
+        }
+    }
+
+    /// <summary><c>svm->nrips_enabled</c>, as <see cref="Kvm.NestedSvmNripsEnabled"/>: the host and the guest's CPUID have NRIPS.</summary>
+    public bool NestedSvmNripsEnabled
+    {
+        get
+        {
+            var i = MutableCpuidLookup.IndexOfFunction(Table, GuestFeature.Nrips.Leaf);
+            return hostHasNrips && i >= 0 && Table[i].Has(GuestFeature.Nrips.Register, GuestFeature.Nrips.Bit);
         }
     }
 

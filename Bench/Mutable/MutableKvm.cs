@@ -40,6 +40,7 @@ internal sealed partial class MutableKvm
         hostSupportedXcr0 = vm.Host.SupportedXcr0;
         hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
+        hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         supportedQuirks = vm.SupportedQuirks;
         disabledQuirks = vm.DisabledQuirks;
         Mode = mode;

@@ -279,7 +279,10 @@ internal sealed partial class MutableMachine
         WriteMemory(page + Vmcb12.ExitCodeHiOffset, 4, 0);
         WriteMemory(page + Vmcb12.ExitInfo1Offset, 8, info);
         WriteMemory(page + Vmcb12.ExitInfo2Offset, 8, 0);
-        WriteMemory(page + Vmcb12.NextRipOffset, 8, SvmNested.IsInstructionExit(code) ? i.NextRip : 0);
+        if (Kvm.NestedSvmNripsEnabled)
+        {
+            WriteMemory(page + Vmcb12.NextRipOffset, 8, SvmNested.IsInstructionExit(code) ? i.NextRip : 0);
+        }
         WriteMemory(page + Vmcb12.EferOffset, 8, efer);
         WriteMemory(page + Vmcb12.Cr4Offset, 8, Kvm.Cr4);
         WriteMemory(page + Vmcb12.Cr0Offset, 8, cr0);

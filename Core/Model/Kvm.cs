@@ -69,6 +69,14 @@ public static class Kvm
         v.GuestMode && v.Svm is { } svm && svm.IsIntercept(instruction);
 
     /// <summary>
+    /// <c>svm->nrips_enabled</c> (<c>svm_vcpu_after_set_cpuid</c>): the host has NRIPS and so does the guest's CPUID.
+    /// Only then does <c>nested_svm_vmexit</c> copy next_rip into vmcb12; without it vmcb12's next_rip keeps what L1
+    /// left there, and L1 must advance save.rip itself. The interpreter's #VMEXIT asks it.
+    /// </summary>
+    public static bool NestedSvmNripsEnabled(Vm vm, Vcpu v) =>
+        GuestCpuCaps.Has(v, GuestFeature.Nrips) && GuestFeature.Nrips.In(vm.Host.Cpuid);
+
+    /// <summary>
     /// <c>nested_vmx_l1_wants_exit</c> for the L2 instructions L0 could emulate itself: the one place that decides
     /// whether an L2 CPUID, XSETBV or MOV to CR4 under nested VMX exits to L1, and with which basic exit reason
     /// (<see cref="Observation.ExitToL1"/>), or is L0's (null; also outside VMX guest mode). CPUID and XSETBV always exit

@@ -78,12 +78,17 @@ internal static class SvmNested
         var page = c.Svm.VmcbPa;
         var code = (ulong)exit.Reason;
         var instruction = IsInstructionExit(code);
+        // nested_svm_vmexit copies next_rip only with nrips_enabled; otherwise vmcb12 keeps what L1 left there (the
+        // field is rewritten with its own value, so one page copy still writes all twelve slots).
+        var nextRip = Core.Model.Kvm.NestedSvmNripsEnabled(c.Kvm.Vm, c.Kvm.Vcpu)
+            ? (instruction ? i.NextRip : 0)
+            : c.Memory.Read(page + Vmcb12.NextRipOffset, 8);
         // One copy of the vmcb12 page for all twelve fields (a Write per field would copy it twelve times).
         c.Memory = c.Memory.WriteInPage(
             page,
             [
                 new(Vmcb12.ExitCodeOffset, 4, code), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, exit.Qualification),
-                new(Vmcb12.ExitInfo2Offset, 8, 0), new(Vmcb12.NextRipOffset, 8, instruction ? i.NextRip : 0), new(Vmcb12.EferOffset, 8, c.Efer),
+                new(Vmcb12.ExitInfo2Offset, 8, 0), new(Vmcb12.NextRipOffset, 8, nextRip), new(Vmcb12.EferOffset, 8, c.Efer),
                 new(Vmcb12.Cr4Offset, 8, c.Cr4), new(Vmcb12.Cr0Offset, 8, c.Cr0), new(Vmcb12.RflagsOffset, 8, c.Rflags),
                 new(Vmcb12.RipOffset, 8, i.Rip), new(Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp]), new(Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]),
             ]

@@ -16,9 +16,10 @@ internal static class SvmMachine
         CpuidEntry.Indexed(0xD, 1, 0xF, 0x240, 0, 0),
         CpuidEntry.Indexed(0xD, 2, 0x100, 0x240, 0, 0),
         CpuidEntry.Indexed(0xD, 9, 0x8, 0xA80, 0, 0),
-        CpuidEntry.Plain(0x8000_0000, 0x8000_0008, Vendor.Amd.Ebx, Vendor.Amd.Ecx, Vendor.Amd.Edx),
+        CpuidEntry.Plain(0x8000_0000, 0x8000_000A, Vendor.Amd.Ebx, Vendor.Amd.Ecx, Vendor.Amd.Edx),
         CpuidEntry.Plain(0x8000_0001, 0, 0, 1u << 2, 0), // SVM
-        CpuidEntry.Plain(0x8000_0008, 0x3030, 0, 0, 0)
+        CpuidEntry.Plain(0x8000_0008, 0x3030, 0, 0, 0),
+        CpuidEntry.Plain(0x8000_000A, 1, 0x8000, 0, 1u << 3) // SVM revision 1, 32768 ASIDs, NRIPS
     );
 
     public static Vm Vm { get; } = new(HostCpu.FromCpuid("test-zen", Table), KernelProfile.Linux6_1);

@@ -34,21 +34,19 @@ public class LiveProgramTests
     }
 
     [Fact]
-    public void An_intercepted_L2_CPUID_loop_agrees_only_where_the_guest_has_NRIPS_without_it_kvm_amd_leaves_next_rip_0_and_L2_resumes_at_0()
+    public void An_intercepted_L2_CPUID_loop_agrees_with_or_without_NRIPS_because_next_rip_is_written_only_with_nrips_enabled()
     {
         using var kvm = OpenNestedSvmOrSkip(out var profile);
         var c = Compare(kvm, LivePrograms.SvmInterceptedCpuidLoop, profile);
-        if (LiveKernel.Supported(kvm).Find(0x8000_000A, 0) is { } svmLeaf && (svmLeaf.Edx & NripsBit) != 0)
+        // L1's handler resumes L2 at vmcb12's next_rip. kvm_amd writes it only with nrips_enabled (the host CPU and the
+        // guest CPUID have NRIPS; QEMU's TCG offers none), and so does the interpreter (Kvm.NestedSvmNripsEnabled).
+        // Without NRIPS next_rip stays 0 on both sides: L2 resumes at 0, runs through zeroed memory into L1's own code
+        // up to its VMRUN, which exits to L1 (0x80), and L1 reports that code.
+        AssertAgree(c);
+        if (LiveKernel.Supported(kvm).Find(0x8000_000A, 0) is not { } svmLeaf || (svmLeaf.Edx & NripsBit) == 0)
         {
-            AssertAgree(c);
-            return;
+            Assert.True(c.Live.Count > 0 && c.Live[0] == new LiveOutput(ExitCodePort, SvmExitVmrun, 4), c.Details);
         }
-        // Model: the interpreter writes vmcb12's next_rip on every intercepted instruction. kvm_amd writes it only
-        // with nrips_enabled (the host CPU and the guest CPUID have NRIPS; QEMU's TCG offers none), so L1's handler
-        // resumes L2 at 0: L2 runs through zeroed memory into L1's own code up to its VMRUN, which exits (0x80).
-        Assert.True(c.Model[0] == new LiveOutput(L2Port, 0, 4) && c.ModelStop is FinalStop.Halted, c.Details);
-        Assert.True(c.Live.Count > 0 && c.Live[0] == new LiveOutput(ExitCodePort, SvmExitVmrun, 4), c.Details);
-        Assert.True(c.Live.All(o => o.Port != L2Port) && c.LiveStop == c.ModelStop, c.Details);
     }
 
     [Fact]
