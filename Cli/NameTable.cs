@@ -34,11 +34,15 @@ public sealed class NameTable<T>(string what, IReadOnlyList<(string Name, T[] Va
     public T[]? Lookup(string name) => Entries.Where(e => e.Name == name).Select(e => e.Values).FirstOrDefault();
 
     /// <summary>An option taking one or more names (repeatable), without duplicates, in the order given; empty when absent.</summary>
-    public Option<T[]> Many(string option, string description) =>
+    /// <param name="option">The option's name.</param>
+    /// <param name="description">Its help text.</param>
+    /// <param name="namesPerToken">Whether one occurrence may take several names (<c>--policy eager lazy</c>); false where
+    /// positional arguments follow the option, which would otherwise be read as names.</param>
+    public Option<T[]> Many(string option, string description, bool namesPerToken = true) =>
         Complete(new Option<T[]>(option)
         {
             Description = description,
-            AllowMultipleArgumentsPerToken = true,
+            AllowMultipleArgumentsPerToken = namesPerToken,
             CustomParser = r => r.Tokens.Select(t => Parse(r, option, t.Value)).ToArray() is var parsed && parsed.Any(p => p is null)
                 ? []
                 : [.. parsed.SelectMany(p => p!).Distinct()],

@@ -10,13 +10,13 @@ namespace CpuidFunctional.Cli;
 public static class ScenarioFiles
 {
     /// <summary>
-    /// Runs one scenario file under the three correct policies, or with Lazy running a wrong variant; bad input
+    /// Runs one scenario file under the three correct policies (or the ones chosen), Lazy running a wrong variant if given; bad input
     /// (unreadable file, parse error, unknown host) is an error naming file and line.
     /// </summary>
-    public static Result<ScenarioReport> Run(string path, KvmRules? variant = null) =>
+    public static Result<ScenarioReport> Run(string path, KvmRules? variant = null, IReadOnlyList<Policy>? policies = null) =>
         Load(path) switch
         {
-            Result<Loaded>.Ok(var (scenario, host)) => new Result<ScenarioReport>.Ok(ScenarioRunner.Run(scenario, host, Policies(variant))),
+            Result<Loaded>.Ok(var (scenario, host)) => new Result<ScenarioReport>.Ok(ScenarioRunner.Run(scenario, host, Policies(variant, policies))),
             Result<Loaded>.Error(var problem) => Error(problem),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
@@ -48,9 +48,12 @@ public static class ScenarioFiles
         return new Result<IReadOnlyList<(string, ScenarioReport)>>.Ok(checks);
     }
 
-    /// <summary>Eager, Lazy (running <paramref name="variant"/> if given) and Reference.</summary>
-    private static IReadOnlyList<Policy> Policies(KvmRules? variant) =>
-        variant is null ? Policy.Correct : [Policy.Eager, new Policy(UpdateScheme.Lazy, variant), Policy.Reference];
+    /// <summary>The policies chosen (default Eager, Lazy and Reference), Lazy running <paramref name="variant"/> if given.</summary>
+    private static IReadOnlyList<Policy> Policies(KvmRules? variant, IReadOnlyList<Policy>? chosen = null)
+    {
+        var policies = chosen is { Count: > 0 } ? chosen : Policy.Correct;
+        return variant is null ? policies : [.. policies.Select(p => p == Policy.Lazy ? new Policy(UpdateScheme.Lazy, variant) : p)];
+    }
 
     private sealed record Loaded(Scenario Scenario, HostCpu Host);
 

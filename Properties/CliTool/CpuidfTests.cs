@@ -49,6 +49,20 @@ public class CpuidfTests
     }
 
     [Fact]
+    public void Run_with_policies_named_replays_a_scenario_under_lazy_unfixed_and_the_KVM_SET_CPUID2_fix_shows()
+    {
+        var (unfixed, output, _) = Cpuidf("run", "--policy", "eager", "--policy", "lazy-unfixed", Scenario("cpuid_set_after_run.scn"));
+
+        Assert.Equal(ExitCodes.Failed, unfixed);
+        Assert.Contains("eager: ok 0; lazy-unfixed: -EINVAL", output, StringComparison.Ordinal);
+        Assert.Contains("0 passed, 1 failed", output, StringComparison.Ordinal);
+
+        var (fixedLazy, fixedOutput, _) = Cpuidf("run", "--policy", "eager", "--policy", "lazy", Scenario("cpuid_set_after_run.scn"));
+        Assert.Equal(ExitCodes.Ok, fixedLazy);
+        Assert.DoesNotContain("caught by", fixedOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Run_reports_a_failing_scenario_with_file_line_and_values_and_exit_code_1()
     {
         var file = Path.Combine(Path.GetTempPath(), $"failing-{Guid.NewGuid():N}.scn");
