@@ -286,20 +286,20 @@ public static class Kvm
         /// The vendor <c>set_cr4</c> hook (<c>vmx_set_cr4</c>, <c>svm_set_cr4</c>): stores CR4, a trigger site. Every
         /// CR4 load goes through it: MOV CR4, KVM_SET_SREGS, INIT, RESET, SMM entry, RSM and the nested loads.
         /// </summary>
-        private Written VendorSetCr4(Vcpu v, ulong cr4) => SetCr4InMode(v, v.GuestMode, v.Svm, cr4);
+        private Written VendorSetCr4(Vcpu v, ulong cr4) => SetCr4InMode(v, v.GuestMode, v.Nested, cr4);
 
         /// <summary>
         /// A nested transition's <c>enter_guest_mode</c> or <c>leave_guest_mode</c> (with the nested SVM state L0 keeps
-        /// while L2 runs, <paramref name="svm"/>) followed by the vendor <c>set_cr4</c>, folded into one copy of the vCPU.
+        /// while L2 runs, <paramref name="nested"/>) followed by the vendor <c>set_cr4</c>, folded into one copy of the vCPU.
         /// </summary>
-        private Written SetCr4InMode(Vcpu v, bool guestMode, NestedSvm? svm, ulong cr4)
+        private Written SetCr4InMode(Vcpu v, bool guestMode, NestedState? nested, ulong cr4)
         {
             if (v.Cr4 == cr4)
             {
-                return v.GuestMode == guestMode && ReferenceEquals(v.Svm, svm) ? v : v with { GuestMode = guestMode, Svm = svm };
+                return v.GuestMode == guestMode && Equals(v.Nested, nested) ? v : v with { GuestMode = guestMode, Nested = nested };
             }
             var (fires, dirty) = Mark(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4));
-            return Fired(v with { Cr4 = cr4, GuestMode = guestMode, Svm = svm, CpuidDynamicBitsDirty = dirty }, fires);
+            return Fired(v with { Cr4 = cr4, GuestMode = guestMode, Nested = nested, CpuidDynamicBitsDirty = dirty }, fires);
         }
 
         /// <summary><c>kvm_set_cr4</c> for a guest MOV to CR4: #GP for an invalid value (<c>kvm_is_valid_cr4</c>).</summary>
@@ -695,7 +695,7 @@ public static class Kvm
             // then sets CR4 to 0 from L2's).
             var outOfSmm = v.InSmm && KernelProfiles.ShutdownLeavesSmm(Vm.Profile) ? v.Rare with { InSmm = false } : v.Rare;
             var left = v.GuestMode || v.Svm is not null || v.Vmx is not null || outOfSmm != v.Rare
-                ? v with { GuestMode = false, Svm = null, Vmx = null, Rare = outOfSmm }
+                ? v with { GuestMode = false, Nested = null, Rare = outOfSmm }
                 : v;
             return Done(ResetForInit(left), Shutdown);
         }
@@ -717,7 +717,7 @@ public static class Kvm
             var a = w.Vcpu;
             var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false };
             rare = rare.Cr0 == Cr0.AtReset && rare.Efer == 0 ? rare : rare with { Cr0 = Cr0.AtReset, Efer = 0 };
-            var plain = a with { Cpl = 0, GuestMode = false, Svm = null, Vmx = null, Rare = rare == a.Rare ? a.Rare : rare };
+            var plain = a with { Cpl = 0, GuestMode = false, Nested = null, Rare = rare == a.Rare ? a.Rare : rare };
             w = w.Then(plain == a ? a : plain);
             w = w.Then(SetXcr(w.Vcpu, 0, Xcr0.Fp) ?? w.Vcpu);
             w = w.Then(SetXss(w.Vcpu, 0, hostInitiated: true) ?? w.Vcpu);
@@ -734,7 +734,7 @@ public static class Kvm
         private Transition NestedVmxEnterNonRootMode(Vcpu v, VcpuEvent.NestedVmEntry entry)
         {
             NestedVmx? vmx = entry.Cr4GuestHostMask == 0 ? null : new NestedVmx(entry.Cr4GuestHostMask, entry.Cr4ReadShadow, entry.GuestCr4);
-            var w = SetCr4InMode(v.Vmx == vmx ? v : v with { Vmx = vmx }, guestMode: true, v.Svm, entry.GuestCr4);
+            var w = SetCr4InMode(v, guestMode: true, vmx, entry.GuestCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, entry.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmEntryMsrLoadFailed(failed));
         }
@@ -745,7 +745,7 @@ public static class Kvm
         /// </summary>
         private Transition NestedVmxVmexit(Vcpu v, VcpuEvent.NestedVmExit exit)
         {
-            var w = SetCr4InMode(v.Vmx is null ? v : v with { Vmx = null }, guestMode: false, v.Svm, exit.HostCr4);
+            var w = SetCr4InMode(v, guestMode: false, nested: null, exit.HostCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, exit.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
         }
@@ -795,7 +795,7 @@ public static class Kvm
         /// Nothing to do outside SVM guest mode.
         /// </summary>
         private Transition NestedSvmVmexit(Vcpu v) =>
-            v.GuestMode && v.Svm is { } svm ? Done(SetCr4InMode(v, guestMode: false, svm: null, svm.Vmcb01Cr4)) : Done(v);
+            v.GuestMode && v.Svm is { } svm ? Done(SetCr4InMode(v, guestMode: false, nested: null, svm.Vmcb01Cr4)) : Done(v);
 
         // ---- KVM_SET_SREGS ----
 

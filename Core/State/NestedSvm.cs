@@ -23,7 +23,7 @@ public enum Vmcb12Intercepts : byte
 }
 
 /// <summary>
-/// What L0 keeps while L2 runs under nested SVM (<see cref="Vcpu.Svm"/>; null otherwise): the intercepts L0 needs
+/// What L0 keeps while L2 runs under nested SVM (<see cref="Vcpu.Nested"/>; null otherwise): the intercepts L0 needs
 /// from the cached vmcb12, and L1's CR4 that <c>nested_svm_vmrun</c> saved in vmcb01 and <c>nested_svm_vmexit</c>
 /// restores through <c>svm_set_cr4</c>.
 /// </summary>
@@ -31,7 +31,7 @@ public enum Vmcb12Intercepts : byte
 /// <param name="Vmcb01Cr4">L1's CR4 at VMRUN (<c>vmcb01-&gt;save.cr4</c>).</param>
 // A class, not a struct: the Vcpu keeps a reference (8 bytes) instead of a 24-byte nullable struct in every copy,
 // and only VMRUN allocates one.
-public sealed record NestedSvm(Vmcb12Intercepts Intercepts, ulong Vmcb01Cr4)
+public sealed record NestedSvm(Vmcb12Intercepts Intercepts, ulong Vmcb01Cr4) : NestedState
 {
     /// <summary>Whether vmcb12 intercepts an instruction (<c>vmcb12_is_intercept</c>).</summary>
     public bool IsIntercept(Vmcb12Intercepts instruction) => (Intercepts & instruction) != 0;

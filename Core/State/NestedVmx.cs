@@ -1,14 +1,16 @@
 namespace CpuidFunctional.Core.State;
 
 /// <summary>
-/// What L0 keeps from vmcs12 while L2 runs under nested VMX with CR4 bits owned by L1 (<see cref="Vcpu.Vmx"/>; null
+/// What L0 keeps from vmcs12 while L2 runs under nested VMX with CR4 bits owned by L1 (<see cref="Vcpu.Nested"/>; null
 /// when L1 owns no CR4 bit, and outside guest mode): vmcs12's CR4_GUEST_HOST_MASK, CR4_READ_SHADOW and the GUEST_CR4
 /// the entry loaded (vmcs12 keeps it until the VM exit syncs it back).
 /// </summary>
 /// <param name="Cr4GuestHostMask">vmcs12 CR4_GUEST_HOST_MASK: the CR4 bits L1 owns.</param>
 /// <param name="Cr4ReadShadow">vmcs12 CR4_READ_SHADOW: what L2 reads in the bits L1 owns.</param>
 /// <param name="GuestCr4">vmcs12 GUEST_CR4 as the entry loaded it.</param>
-public readonly record struct NestedVmx(ulong Cr4GuestHostMask, ulong Cr4ReadShadow, ulong GuestCr4)
+// A class, not a struct: a nullable three-ulong struct took 32 bytes of every Vcpu copy; only an entry where L1 owns a
+// CR4 bit allocates one.
+public sealed record NestedVmx(ulong Cr4GuestHostMask, ulong Cr4ReadShadow, ulong GuestCr4) : NestedState
 {
     /// <summary>
     /// <c>nested_vmx_exit_handled_cr</c> for MOV to CR4: L1 wants the exit iff the value differs from its read shadow

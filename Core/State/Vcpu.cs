@@ -34,11 +34,17 @@ public sealed record Vcpu
     /// <summary>L2 is running (<c>is_guest_mode</c>).</summary>
     public bool GuestMode { get; init; }
 
+    /// <summary>
+    /// While L2 runs: what L0 keeps for the vendor's nested code (<see cref="NestedSvm"/> under SVM; under VMX a
+    /// <see cref="NestedVmx"/> only when L1 owns a CR4 bit); null otherwise.
+    /// </summary>
+    public NestedState? Nested { get; init; }
+
     /// <summary>While L2 runs under nested SVM: vmcb12's CPUID/XSETBV intercepts and L1's saved CR4; null otherwise (and under VMX).</summary>
-    public NestedSvm? Svm { get; init; }
+    public NestedSvm? Svm => Nested as NestedSvm;
 
     /// <summary>While L2 runs under nested VMX with CR4 bits L1 owns: vmcs12's CR4 mask, read shadow and GUEST_CR4; null otherwise.</summary>
-    public NestedVmx? Vmx { get; init; }
+    public NestedVmx? Vmx => Nested as NestedVmx;
 
     /// <summary>The CPUID table (<c>vcpu->arch.cpuid_entries</c>).</summary>
     public CpuidTable Cpuid { get; init; } = CpuidTable.Empty;

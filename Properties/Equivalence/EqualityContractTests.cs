@@ -49,7 +49,8 @@ public class EqualityContractTests
             .Compared((v, x) => v with { Rare = v.Rare with { SmramCpl = x } }, Gen.Byte[0, 3])
             .Compared((v, x) => v with { HasRun = x }, Gen.Bool)
             .Compared((v, x) => v with { GuestMode = x }, Gen.Bool)
-            .Compared((v, x) => v with { Svm = x }, Gen.Select(Gen.Byte[0, 3], Gen.ULong, (i, cr4) => (NestedSvm?)new NestedSvm((Vmcb12Intercepts)i, cr4)))
+            .Compared((v, x) => v with { Nested = x }, Gen.Select(Gen.Byte[0, 3], Gen.ULong, (i, cr4) => (NestedState?)new NestedSvm((Vmcb12Intercepts)i, cr4)))
+            .Compared((v, x) => v with { Nested = x }, Gen.Select(Gen.ULong, Gen.ULong, (mask, shadow) => (NestedState?)new NestedVmx(mask, shadow, 0)))
             .Compared((v, x) => v with { Cpuid = x }, GuestTableGen.Table)
             .Compared((v, x) => v with { Caps = x }, Gen.Byte[0, 15].Select(b => (DynamicCaps)b))
             .Compared((v, x) => v with { CpuidDynamicBitsDirty = x }, Gen.Bool));
