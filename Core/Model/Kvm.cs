@@ -734,7 +734,9 @@ public static class Kvm
         private Transition NestedVmxEnterNonRootMode(Vcpu v, VcpuEvent.NestedVmEntry entry)
         {
             NestedVmx? vmx = entry.Cr4GuestHostMask == 0 ? null : new NestedVmx(entry.Cr4GuestHostMask, entry.Cr4ReadShadow, entry.GuestCr4);
-            var w = SetCr4InMode(v, guestMode: true, vmx, entry.GuestCr4);
+            // Traces that mix the vendors (a VM-entry inside an SVM guest) keep the SVM state, as the mutable baseline does;
+            // CR4 ownership takes its place only where L1 owns a bit.
+            var w = SetCr4InMode(v, guestMode: true, vmx ?? (NestedState?)v.Svm, entry.GuestCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, entry.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmEntryMsrLoadFailed(failed));
         }
@@ -745,7 +747,7 @@ public static class Kvm
         /// </summary>
         private Transition NestedVmxVmexit(Vcpu v, VcpuEvent.NestedVmExit exit)
         {
-            var w = SetCr4InMode(v, guestMode: false, nested: null, exit.HostCr4);
+            var w = SetCr4InMode(v, guestMode: false, v.Svm, exit.HostCr4);
             var (loaded, failed) = NestedVmxLoadMsr(w, exit.MsrLoad);
             return Done(loaded, failed == 0 ? null : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail));
         }
