@@ -12,7 +12,7 @@ internal static class GuestCpuid
     /// </summary>
     public static CpuidTable For(HostCpu host)
     {
-        var amd = host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
+        var amd = host.IsAmdOrHygon;
         return CpuidTable.Of(
             host.Cpuid.Entries.Select(e => e.Function switch
             {

@@ -69,7 +69,7 @@ public static class KvmAlphabet
     /// OSXSAVE and PKE in <paramref name="saveCr4s"/> with CPUID intercepted or not, and #VMEXIT; nothing on other hosts.
     /// </summary>
     private static VcpuEvent[] NestedSvm(HostCpu host, ImmutableArray<ulong> saveCr4s) =>
-        host.Cpuid.Find(0, 0) is { } leaf0 && CpuidFunctional.Core.Cpuid.Vendor.IsAmdOrHygon(leaf0)
+        host.IsAmdOrHygon
             ? [.. SvmIntercepts.SelectMany(i => saveCr4s.Select(cr4 => (VcpuEvent)new VcpuEvent.NestedSvmVmrun(cr4, i))), new VcpuEvent.NestedSvmVmexit()]
             : [];
 

@@ -316,7 +316,7 @@ public static class TraceDistribution
     }
 
     /// <summary>Whether the host's vendor runs nested SVM (AMD, Hygon) rather than VMX.</summary>
-    private static bool IsSvmHost(HostCpu host) => host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
+    private static bool IsSvmHost(HostCpu host) => host.IsAmdOrHygon;
 
     /// <summary>A CR4 value: usual bits, none, VMX with SMEP/SMAP, or a reserved bit (#GP, EINVAL); OSXSAVE and PKE in every combination.</summary>
     private static ulong Cr4Value(Draws r)

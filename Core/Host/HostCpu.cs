@@ -39,6 +39,9 @@ public sealed class HostCpu : IEquatable<HostCpu>
     /// <summary>IA32_XSS bits the host supports: CPUID.0xD.1 EDX:ECX.</summary>
     public ulong SupportedXss { get; }
 
+    /// <summary>Whether leaf 0 names AMD or Hygon: the host runs kvm_amd (nested SVM, <c>shutdown_interception</c>).</summary>
+    public bool IsAmdOrHygon => Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
+
     /// <summary>The host's vendor string from leaf 0.</summary>
     public string VendorName => Cpuid.Find(0, 0) is { } leaf0 ? Vendor.Name(leaf0) : "";
 

@@ -289,8 +289,8 @@ public static class Kvm
         private Written VendorSetCr4(Vcpu v, ulong cr4) => SetCr4InMode(v, v.GuestMode, v.Nested, cr4);
 
         /// <summary>
-        /// A nested transition's <c>enter_guest_mode</c> or <c>leave_guest_mode</c> (with the nested SVM state L0 keeps
-        /// while L2 runs, <paramref name="nested"/>) followed by the vendor <c>set_cr4</c>, folded into one copy of the vCPU.
+        /// A nested transition's <c>enter_guest_mode</c> or <c>leave_guest_mode</c> (with what L0 keeps while L2 runs,
+        /// <paramref name="nested"/>) followed by the vendor <c>set_cr4</c>, folded into one copy of the vCPU.
         /// </summary>
         private Written SetCr4InMode(Vcpu v, bool guestMode, NestedState? nested, ulong cr4)
         {
@@ -687,14 +687,14 @@ public static class Kvm
         /// </summary>
         private Transition KvmTripleFault(Vcpu v)
         {
-            if (!(Vm.Host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0)))
+            if (!Vm.Host.IsAmdOrHygon)
             {
                 return Unchanged(Shutdown);
             }
             // kvm_vcpu_reset(vcpu, true) leaves guest mode first (kvm_leave_nested: L1's CR4 is not reloaded, the reset
             // then sets CR4 to 0 from L2's).
             var outOfSmm = v.InSmm && KernelProfiles.ShutdownLeavesSmm(Vm.Profile) ? v.Rare with { InSmm = false } : v.Rare;
-            var left = v.GuestMode || v.Svm is not null || v.Vmx is not null || outOfSmm != v.Rare
+            var left = v.GuestMode || v.Nested is not null || outOfSmm != v.Rare
                 ? v with { GuestMode = false, Nested = null, Rare = outOfSmm }
                 : v;
             return Done(ResetForInit(left), Shutdown);

@@ -31,12 +31,10 @@ public static class SupportedCpuid
 
     /// <summary>KVM's supported XCR0 as the model takes it (see the remarks).</summary>
     public static ulong SupportedXcr0(HostCpu host) =>
-        host.SupportedXcr0 & KvmSupportedXcr0 & (IsAmdOrHygon(host) ? ~(Xcr0.Bndregs | Xcr0.Bndcsr) : ulong.MaxValue);
+        host.SupportedXcr0 & KvmSupportedXcr0 & (host.IsAmdOrHygon ? ~(Xcr0.Bndregs | Xcr0.Bndcsr) : ulong.MaxValue);
 
     /// <summary><c>KVM_SUPPORTED_XCR0</c> (x86.c): the XCR0 features KVM can offer a guest at all.</summary>
     public const ulong KvmSupportedXcr0 = Xcr0.Fp | Xcr0.Sse | Xcr0.Ymm | Xcr0.Bndregs | Xcr0.Bndcsr | Xcr0.Avx512 | Xcr0.Pkru | Xcr0.Xtile;
-
-    private static bool IsAmdOrHygon(HostCpu host) => host.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
 
     /// <summary>What the model knows of one register; mask 0 where it knows nothing.</summary>
     public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register)

@@ -41,7 +41,7 @@ public static class Workloads
     /// Hygon host (KVM exposes SVM only there), so on any other they run on the Genoa preset; the VMX ones run anywhere.
     /// </summary>
     public static HostCpu HostFor(string name, HostCpu requested) =>
-        !IsSvm(name) || (requested.Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0)) ? requested : HostPresets.Genoa;
+        !IsSvm(name) || requested.IsAmdOrHygon ? requested : HostPresets.Genoa;
 
     /// <summary>
     /// The seed's experiment: L2 runs CPUID.1 in a tight loop; the minimal L1 handler reads the exit reason and
