@@ -35,7 +35,7 @@ shards=(
   "lookup|Cpuid/CpuidLookup.cs|$(sel Core Mutation)"
   "dynamic|Dynamic/DynamicBits.cs|$(sel Core Mutation Scenarios Host.DumpXsaveSizeTests Host.SpecWorkedXsaveValueTests)"
   "xsave|Host/XsaveLayout.cs|$(sel Core Mutation Scenarios Host)"
-  "validity|State/Xcr0.cs State/Cr0.cs State/Efer.cs Dynamic/GuestCpuCaps.cs Model/Kvm.cs{48..76}|$(sel Core Mutation Scenarios Interpreter.SystemInstructionTests)"
+  "validity|State/Xcr0.cs State/Cr0.cs State/Efer.cs Dynamic/GuestCpuCaps.cs Model/Kvm.cs{56..61} Model/Kvm.cs{104..114}|$(sel Core Mutation Scenarios Interpreter.SystemInstructionTests)"
   "kvm|Model/Kvm.cs|$(sel Core Mutation Scenarios Interpreter Equivalence.TeethTests Equivalence.MwaitQuirkDivergenceTests)"
 )
 excluded='FullyQualifiedName!~PurityTests&FullyQualifiedName!~GuardTests&FullyQualifiedName!~ArchitectureTests'
