@@ -53,6 +53,41 @@ public static class SvmHarness
         EmitStore(a, Vmcb12.RspOffset, L2StackTop);
     }
 
+    /// <summary>
+    /// A VMRUN loop in the shape of kvm-unit-tests' svm.c tests: SVM_SETUP from <paramref name="setup"/> (with its CR
+    /// intercepts), then each round <paramref name="beforeVmrun"/> and VMRUN_VMCB. A #VMEXIT for VMMCALL or SHUTDOWN,
+    /// or a failed VMRUN (VMEXIT_INVALID), ends the loop: L1 reports the exit code on port 0x80 and its CPUID.1:ECX on
+    /// 0x81 and halts. Any other exit skips the L2 instruction (SKIP_L2_INSTRUCTION), runs <paramref name="onExit"/>
+    /// and goes round again. L2 starts at <paramref name="l2Body"/>.
+    /// </summary>
+    public static Program BuildLoop(SvmLoopSetup setup, Action<Assembler> beforeVmrun, Action<Assembler> onExit, Action<Assembler> l2Body)
+    {
+        var a = new Assembler(64);
+        var l2 = a.CreateLabel("l2");
+        var run = a.CreateLabel("run");
+        var done = a.CreateLabel("done");
+        EmitSetup(a, setup.L1Cr4, setup.L2Cr4, setup.Word3, setup.Word4, l2);
+        a.mov(__dword_ptr[rdi + Vmcb12.CrInterceptsOffset], setup.CrIntercepts);
+        a.Label(ref run);
+        beforeVmrun(a);
+        EmitVmrun(a);
+        EmitReadExitCode(a);
+        a.cmp(eax, (int)SvmExitCode.Vmmcall);
+        a.je(done);
+        a.cmp(eax, (int)SvmExitCode.Shutdown);
+        a.je(done);
+        a.test(eax, eax);
+        a.js(done);
+        EmitSkipL2Instruction(a);
+        onExit(a);
+        a.jmp(run);
+        a.Label(ref done);
+        RoundTrip.EmitReportAndHalt(a);
+        a.Label(ref l2);
+        l2Body(a);
+        return RoundTrip.Assemble(a);
+    }
+
     /// <summary>VMRUN_VMCB: RAX = vmcb12, VMRUN.</summary>
     public static void EmitVmrun(Assembler a)
     {
