@@ -132,7 +132,13 @@ public class RandomProgramProperties
         );
 
     /// <summary>L1 handler: CPUID 1 and 0xD (observation points) on every exit; VMCALL or an entry failure ends the run, anything else resumes after the exiting instruction.</summary>
-    internal static void ObservingHandler(Assembler a)
+    internal static void ObservingHandler(Assembler a) => ObservingHandler(a, 0);
+
+    /// <summary>
+    /// <see cref="ObservingHandler(Assembler)"/>, but before resuming L1 flips <paramref name="l1Cr4Toggle"/> in its own
+    /// CR4 and observes again: L1 then VMRESUMEs with a CR4 other than HOST_CR4, which the next exit loads back.
+    /// </summary>
+    internal static void ObservingHandler(Assembler a, ulong l1Cr4Toggle)
     {
         var done = a.CreateLabel();
         EmitCpuid1AndD(a);
@@ -142,6 +148,13 @@ public class RandomProgramProperties
         a.je(done);
         a.test(eax, eax);
         a.js(done);
+        if (l1Cr4Toggle != 0)
+        {
+            a.mov(rax, cr4);
+            a.xor(eax, (int)l1Cr4Toggle);
+            a.mov(cr4, rax);
+            EmitCpuid1AndD(a);
+        }
         RoundTrip.EmitSkipInstructionAndResume(a);
         a.Label(ref done);
         RoundTrip.EmitReportAndHalt(a);
