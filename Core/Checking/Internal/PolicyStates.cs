@@ -15,6 +15,10 @@ namespace CpuidFunctional.Core.Checking.Internal;
 /// <see cref="long"/> (0 while unknown) written once with <see cref="Volatile"/>; two workers that compute the same
 /// pair compute the same value (Step is pure, and interning maps equal states to one id). A new id is made under a
 /// lock, its state and row stored before the id is published.
+/// The ids are found through an open-addressing table of <see cref="long"/>s, each a state's mixed hash beside its id,
+/// so a lookup reads one flat array and compares a stored state only when the hashes agree (no dictionary nodes to
+/// chase, none for the GC to trace). It grows under the lock into a new array, published whole; a reader that
+/// missed in an older array retries under the lock.
 /// </remarks>
 internal sealed class PolicyStates
 {
@@ -28,7 +32,8 @@ internal sealed class PolicyStates
     private readonly Policy policy;
     private readonly VcpuEvent[] alphabet;
     private readonly ObservationIds observations;
-    private readonly ConcurrentDictionary<KvmState, int> ids;
+    private readonly KvmStateComparer comparer;
+    private long[] slots = new long[1024]; // 0: empty; else mixed hash << 32 | id + 1. Replaced whole under the gate.
     private readonly Lock gate = new();
 
     // Chunked by id, so that growing never moves what other workers read. Written under the gate, before the id is published.
@@ -45,7 +50,7 @@ internal sealed class PolicyStates
         this.policy = policy;
         this.alphabet = alphabet;
         this.observations = observations;
-        ids = new(new KvmStateComparer(initial.Vcpu.Cpuid));
+        comparer = new KvmStateComparer(initial.Vcpu.Cpuid);
         steps = Memoizes(policy) ? new long[MaxChunks][] : null;
     }
 
@@ -65,13 +70,17 @@ internal sealed class PolicyStates
     /// <summary>The state's id, made if it is new.</summary>
     public int Intern(KvmState state)
     {
-        if (ids.TryGetValue(state, out var id))
+        var hash = StateSet<KvmState>.Mix(comparer.GetHashCode(state));
+        var id = Find(Volatile.Read(ref slots), state, hash);
+        if (id >= 0)
         {
             return id;
         }
         lock (gate)
         {
-            if (ids.TryGetValue(state, out id))
+            var table = slots;
+            id = Find(table, state, hash);
+            if (id >= 0)
             {
                 return id;
             }
@@ -90,9 +99,61 @@ internal sealed class PolicyStates
             states[chunk]![id & (ChunkSize - 1)] = state;
             flags[chunk]![id & (ChunkSize - 1)] = FlagsOf(state);
             count = id + 1;
-            ids[state] = id; // publishes the id (the dictionary's write is a release)
+            if (count * 2 > table.Length)
+            {
+                table = Grown(table);
+            }
+            Volatile.Write(ref table[FreeSlot(table, hash)], Slot(hash, id)); // publishes the id
+            Volatile.Write(ref slots, table);
             return id;
         }
+    }
+
+    private static long Slot(int hash, int id) => ((long)hash << 32) | (uint)(id + 1);
+
+    private static int StartOf(long[] table, int hash) => (hash >> 6) & (table.Length - 1);
+
+    /// <summary>The id of a state in a slot table, or -1.</summary>
+    private int Find(long[] table, KvmState state, int hash)
+    {
+        var mask = table.Length - 1;
+        for (var i = StartOf(table, hash); ; i = (i + 1) & mask)
+        {
+            var slot = Volatile.Read(ref table[i]);
+            if (slot == 0)
+            {
+                return -1;
+            }
+            var id = (int)slot - 1;
+            if ((int)(slot >> 32) == hash && comparer.Equals(State(id), state))
+            {
+                return id;
+            }
+        }
+    }
+
+    private static int FreeSlot(long[] table, int hash)
+    {
+        var i = StartOf(table, hash);
+        while (table[i] != 0)
+        {
+            i = (i + 1) & (table.Length - 1);
+        }
+        return i;
+    }
+
+    /// <summary>A table twice the size with the same slots (not yet published).</summary>
+    private static long[] Grown(long[] old)
+    {
+        var table = new long[old.Length * 2];
+        foreach (var slot in old)
+        {
+            if (slot != 0)
+            {
+                table[FreeSlot(table, (int)(slot >> 32))] = slot;
+            }
+        }
+        return table;
     }
 
     /// <summary>The state after an event of the alphabet (by position) and what it made visible, as ids.</summary>
