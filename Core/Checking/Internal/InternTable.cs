@@ -62,12 +62,18 @@ internal sealed class InternTable<T>(IEqualityComparer<T> comparer)
             if (count * 2 > table.Length)
             {
                 table = Grown(table);
+                table[FreeSlot(table, hash)] = Slot(hash, id);
+                Volatile.Write(ref slots, table); // publishes the id with the grown table
+                return id;
             }
-            Volatile.Write(ref table[FreeSlot(table, hash)], ((long)hash << 32) | (uint)(id + 1)); // publishes the id
-            Volatile.Write(ref slots, table);
+            // Publishes the id. The slots field is written only when the table grows: every lookup reads it, and a
+            // write each time would take its cache line away from the other workers.
+            Volatile.Write(ref table[FreeSlot(table, hash)], Slot(hash, id));
             return id;
         }
     }
+
+    private static long Slot(int hash, int id) => ((long)hash << 32) | (uint)(id + 1);
 
     private static int StartOf(long[] table, int hash) => (hash >> 6) & (table.Length - 1);
 
