@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 
@@ -6,47 +5,46 @@ namespace CpuidFunctional.Core.Checking.Internal;
 
 /// <summary>
 /// One policy's side of a lock-step product, as search working memory: every distinct <see cref="KvmState"/> the
-/// search meets gets a small id (interned by value), and <see cref="Kvm.Step"/> runs once per distinct (state, event)
-/// pair, its result kept as (next id, observation id). The product's states are tuples of these ids, so a product
-/// transition is a few array reads and the visited set compares integers. Owned by one search and dropped with it.
+/// search meets gets a small id (interned by value in an <see cref="InternTable{T}"/>), and <see cref="Kvm.Step"/> runs
+/// once per distinct (state, event) pair, its result kept as (next id, observation id). The product's states are
+/// tuples of these ids, so a product transition is a few array reads and the visited set compares integers. Owned by
+/// one search and dropped with it.
 /// </summary>
 /// <remarks>
 /// Written from several expanding workers at once, without a lock on the read path: a step result is one
 /// <see cref="long"/> (0 while unknown) written once with <see cref="Volatile"/>; two workers that compute the same
-/// pair compute the same value (Step is pure, and interning maps equal states to one id). A new id is made under a
-/// lock, its state and row stored before the id is published.
+/// pair compute the same value (Step is pure, and interning maps equal states to one id). A new id's flags and row are
+/// stored before the id is published.
 /// </remarks>
 internal sealed class PolicyStates
 {
-    private const int ChunkBits = 10;
-    private const int ChunkSize = 1 << ChunkBits;
-    private const int MaxChunks = 1 << 16;
+    private const int ChunkBits = InternTable<KvmState>.ChunkBits;
+    private const int ChunkSize = InternTable<KvmState>.ChunkSize;
 
     /// <summary>Flag: disabling MISC_ENABLE_NO_MWAIT now would change no observation of this policy's state.</summary>
     public const byte QuirkDisableUnobservable = 2;
 
-    private readonly Policy policy;
     private readonly VcpuEvent[] alphabet;
+    private readonly Policy policy;
     private readonly ObservationIds observations;
-    private readonly ConcurrentDictionary<KvmState, int> ids;
-    private readonly Lock gate = new();
+    private readonly InternTable<KvmState> states;
+    private readonly Action<int, KvmState> made;
 
-    // Chunked by id, so that growing never moves what other workers read. Written under the gate, before the id is published.
-    private readonly KvmState[]?[] states = new KvmState[MaxChunks][];
-    private readonly byte[]?[] flags = new byte[MaxChunks][];
+    // Chunked by id like the states, so that growing never moves what other workers read. Written before the id is published.
+    private readonly byte[]?[] flags = new byte[1 << 16][];
 
     // Step results by (id, event): 0 while unknown, else 1 << 63 | observation id << 32 | next id. Written once each.
     // Null for a lazy policy (see Memoizes).
     private readonly long[]?[]? steps;
-    private int count; // ids handed out; changes only under the gate
 
     public PolicyStates(Policy policy, KvmState initial, VcpuEvent[] alphabet, ObservationIds observations)
     {
         this.policy = policy;
         this.alphabet = alphabet;
         this.observations = observations;
-        ids = new(new KvmStateComparer(initial.Vcpu.Cpuid));
-        steps = Memoizes(policy) ? new long[MaxChunks][] : null;
+        states = new(new KvmStateComparer(initial.Vcpu.Cpuid));
+        steps = Memoizes(policy) ? new long[flags.Length][] : null;
+        made = Made;
     }
 
     /// <summary>
@@ -57,42 +55,24 @@ internal sealed class PolicyStates
     private static bool Memoizes(Policy policy) => !policy.IsLazy;
 
     /// <summary>The state with an id.</summary>
-    public KvmState State(int id) => states[id >> ChunkBits]![id & (ChunkSize - 1)];
+    public KvmState State(int id) => states[id];
 
     /// <summary>The flags (<see cref="QuirkDisableUnobservable"/>) of the state with an id.</summary>
     public byte Flags(int id) => flags[id >> ChunkBits]![id & (ChunkSize - 1)];
 
     /// <summary>The state's id, made if it is new.</summary>
-    public int Intern(KvmState state)
+    public int Intern(KvmState state) => states.Intern(state, made);
+
+    /// <summary>Stores a new id's flags and makes its step row (under the table's lock, before the id is published).</summary>
+    private void Made(int id, KvmState state)
     {
-        if (ids.TryGetValue(state, out var id))
+        var chunk = id >> ChunkBits;
+        flags[chunk] ??= new byte[ChunkSize];
+        if (steps is not null)
         {
-            return id;
+            steps[chunk] ??= new long[ChunkSize * alphabet.Length];
         }
-        lock (gate)
-        {
-            if (ids.TryGetValue(state, out id))
-            {
-                return id;
-            }
-            id = count;
-            var chunk = id >> ChunkBits;
-            if (chunk == MaxChunks)
-            {
-                throw new InvalidOperationException($"more than {MaxChunks * ChunkSize} distinct states of policy {policy}");
-            }
-            if (states[chunk] is null)
-            {
-                states[chunk] = new KvmState[ChunkSize];
-                flags[chunk] = new byte[ChunkSize];
-                steps?[chunk] = new long[ChunkSize * alphabet.Length];
-            }
-            states[chunk]![id & (ChunkSize - 1)] = state;
-            flags[chunk]![id & (ChunkSize - 1)] = FlagsOf(state);
-            count = id + 1;
-            ids[state] = id; // publishes the id (the dictionary's write is a release)
-            return id;
-        }
+        flags[chunk]![id & (ChunkSize - 1)] = FlagsOf(state);
     }
 
     /// <summary>The state after an event of the alphabet (by position) and what it made visible, as ids.</summary>
@@ -157,42 +137,15 @@ internal sealed class PolicyStates
     }
 }
 
+
 /// <summary>Observations interned by value (null is id 0), shared by the policies of one product so equal ids mean equal observations.</summary>
 internal sealed class ObservationIds
 {
-    private readonly ConcurrentDictionary<Observation, int> ids = new();
-    private readonly List<Observation> byId = [];
-    private readonly Lock gate = new();
+    private readonly InternTable<Observation> ids = new(EqualityComparer<Observation>.Default);
 
     /// <summary>The observation's id, made if it is new.</summary>
-    public int Intern(Observation? observation)
-    {
-        if (observation is null)
-        {
-            return 0;
-        }
-        if (ids.TryGetValue(observation, out var id))
-        {
-            return id;
-        }
-        lock (gate)
-        {
-            if (!ids.TryGetValue(observation, out id))
-            {
-                byId.Add(observation);
-                id = byId.Count;
-                ids[observation] = id;
-            }
-            return id;
-        }
-    }
+    public int Intern(Observation? observation) => observation is null ? 0 : ids.Intern(observation) + 1;
 
     /// <summary>The observation with an id (null for 0).</summary>
-    public Observation? Get(int id)
-    {
-        lock (gate)
-        {
-            return id == 0 ? null : byId[id - 1];
-        }
-    }
+    public Observation? Get(int id) => id == 0 ? null : ids[id - 1];
 }
