@@ -1,4 +1,5 @@
 using CpuidFunctional.Interpreter.Machine;
+using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Bench.Mutable;
 
@@ -8,6 +9,7 @@ namespace CpuidFunctional.Bench.Mutable;
 /// </summary>
 internal sealed partial class MutableMachine
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Step(Insn i)
     {
         if (!OperandsInMemory(i, out var bad))
@@ -161,6 +163,7 @@ internal sealed partial class MutableMachine
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Push(Insn i, ulong pushed)
     {
         var size = i.OpSize;
@@ -174,6 +177,7 @@ internal sealed partial class MutableMachine
         return Next(i);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? BitTest(Insn i)
     {
         var bits = i.A.Size * 8;

@@ -158,6 +158,7 @@ internal sealed partial class MutableMachine
         return slot = FetchDecoded(address);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Insn? FetchDecoded(ulong address)
     {
         var page = address >> PageShift;
