@@ -148,6 +148,7 @@ internal sealed partial class MutableMachine
 
     // ---- memory ----
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Insn? Fetch(ulong address)
     {
         ref var slot = ref recent[(int)(address & (RecentSlots - 1))];
@@ -190,6 +191,7 @@ internal sealed partial class MutableMachine
     private static bool Contains(ulong address, int size) =>
         address < MachineLayout.MemorySize && (ulong)size <= MachineLayout.MemorySize - address;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ReadMemory(ulong address, int size)
     {
         var span = memory.AsSpan((int)address, size);
@@ -268,6 +270,7 @@ internal sealed partial class MutableMachine
         WriteMemory(Address(o), o.Size, value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private StopReason? WriteAndNext(Insn i, in Operand o, ulong value, ulong flags)
     {
         Write(o, value);
@@ -276,12 +279,14 @@ internal sealed partial class MutableMachine
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private StopReason? Next(Insn i)
     {
         rip = i.NextRip;
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool OperandsInMemory(Insn i, out ulong bad)
     {
         bad = 0;
