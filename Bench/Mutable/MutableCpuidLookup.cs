@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace CpuidFunctional.Bench.Mutable;
 
 /// <summary>
@@ -37,7 +35,6 @@ internal static class MutableCpuidLookup
     }
 
     /// <summary><c>kvm_cpuid</c> after its dirty check: exact lookup, Intel out-of-range redirect, answer-time masking.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Answer(ReadOnlySpan<CpuidEntry> entries, uint function, uint index, ulong tsxCtrl, out uint eax, out uint ebx, out uint ecx, out uint edx)
     {
         var position = IndexOf(entries, function, index);

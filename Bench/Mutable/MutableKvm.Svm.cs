@@ -1,5 +1,4 @@
 using CpuidFunctional.Core.Dynamic;
-using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Bench.Mutable;
 
@@ -31,7 +30,6 @@ internal sealed partial class MutableKvm
     /// VMRUN after vmcb12's checks: false for #GP at CPL &gt; 0 (nothing changes); else L1's CR4 goes to vmcb01 and
     /// save.cr4 is loaded through <c>svm_set_cr4</c>. Only called at L1 (in L2, VMRUN exits to L1 first).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool NestedSvmVmrun(ulong saveCr4, Vmcb12Intercepts intercepts)
     {
         Events++;
@@ -48,7 +46,6 @@ internal sealed partial class MutableKvm
     }
 
     /// <summary>#VMEXIT: leave guest mode, L1's CR4 back from vmcb01 through <c>svm_set_cr4</c>; nothing outside SVM guest mode.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void NestedSvmVmexit()
     {
         Events++;

@@ -1,5 +1,4 @@
 using CpuidFunctional.Core.Dynamic;
-using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Bench.Mutable;
 
@@ -110,7 +109,6 @@ internal sealed partial class MutableKvm
     // ---- kvm_update_cpuid_runtime, in place ----
 
     /// <summary><c>kvm_update_cpuid_runtime</c>: clears the flag first, then rewrites the six outputs in the installed array.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void UpdateCpuidRuntime()
     {
         var table = Table;
@@ -292,7 +290,6 @@ internal sealed partial class MutableKvm
     public bool IsValidCr4(ulong cr4) => (cr4 & ~Core.State.Cr4.Architectural) == 0 && (cr4 & cr4ReservedByFeatures) == 0;
 
     /// <summary>Guest MOV to CR4: false for #GP (CPL &gt; 0, or <c>kvm_is_valid_cr4</c> refuses).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool MovToCr4(ulong cr4)
     {
         Events++;
@@ -307,7 +304,6 @@ internal sealed partial class MutableKvm
     // ---- XCR0 ----
 
     /// <summary><c>__kvm_set_xcr</c>: false if refused.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool SetXcr(uint index, ulong xcr0)
     {
         if (index != 0 || !CpuidFunctional.Core.State.Xcr0.IsValid(xcr0, guestSupportedXcr0))
@@ -324,7 +320,6 @@ internal sealed partial class MutableKvm
     }
 
     /// <summary>Guest XSETBV (<c>kvm_emulate_xsetbv</c>): 0 on success, else the vector to inject.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public X86Exception? Xsetbv(uint index, ulong value)
     {
         Events++;
@@ -338,7 +333,6 @@ internal sealed partial class MutableKvm
     // ---- MSRs ----
 
     /// <summary><c>kvm_set_msr_common</c> for the MSRs Core knows: false if refused.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool SetMsr(uint index, ulong value, bool hostInitiated)
     {
         switch (index)
@@ -383,7 +377,6 @@ internal sealed partial class MutableKvm
     }
 
     /// <summary>Guest WRMSR: false for #GP (CPL &gt; 0, or refused).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Wrmsr(uint index, ulong value)
     {
         Events++;
@@ -391,7 +384,6 @@ internal sealed partial class MutableKvm
     }
 
     /// <summary>Guest RDMSR (<c>kvm_get_msr_common</c>): false for #GP.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Rdmsr(uint index, out ulong value)
     {
         Events++;
@@ -471,7 +463,6 @@ internal sealed partial class MutableKvm
     // ---- consumers ----
 
     /// <summary><c>kvm_emulate_cpuid</c>: false for #GP (CPUID faulting at CPL &gt; 0, no materialization).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool EmulateCpuid(uint leaf, uint subleaf, out uint eax, out uint ebx, out uint ecx, out uint edx)
     {
         Events++;
@@ -503,7 +494,6 @@ internal sealed partial class MutableKvm
     /// Nested VM-entry: GUEST_CR4 through <c>vmx_set_cr4</c>, then the MSR-load list (guest rules). Returns 0, or the
     /// 1-based number of the refused entry.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public uint NestedVmEntry(ulong guestCr4, ReadOnlySpan<MsrEntry> msrLoad)
     {
         Events++;
@@ -513,7 +503,6 @@ internal sealed partial class MutableKvm
     }
 
     /// <summary>Nested VM-exit: HOST_CR4 through <c>vmx_set_cr4</c>, then the MSR-load list; false for a VMX abort.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool NestedVmExit(ulong hostCr4, ReadOnlySpan<MsrEntry> msrLoad)
     {
         Events++;
@@ -522,7 +511,6 @@ internal sealed partial class MutableKvm
         return LoadMsrList(msrLoad) == 0;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint LoadMsrList(ReadOnlySpan<MsrEntry> list)
     {
         for (var i = 0; i < list.Length; i++)

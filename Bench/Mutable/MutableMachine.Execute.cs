@@ -1,5 +1,4 @@
 using CpuidFunctional.Interpreter.Machine;
-using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Bench.Mutable;
 
@@ -9,7 +8,6 @@ namespace CpuidFunctional.Bench.Mutable;
 /// </summary>
 internal sealed partial class MutableMachine
 {
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Step(Insn i)
     {
         if (!OperandsInMemory(i, out var bad))
@@ -163,7 +161,6 @@ internal sealed partial class MutableMachine
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Push(Insn i, ulong pushed)
     {
         var size = i.OpSize;
@@ -177,7 +174,6 @@ internal sealed partial class MutableMachine
         return Next(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? BitTest(Insn i)
     {
         var bits = i.A.Size * 8;

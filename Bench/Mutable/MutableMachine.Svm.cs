@@ -1,6 +1,5 @@
 using CpuidFunctional.Interpreter.Svm;
 using CpuidFunctional.Interpreter.Machine;
-using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Bench.Mutable;
 
@@ -37,7 +36,6 @@ internal sealed partial class MutableMachine
     /// Under nested SVM, before any handler: whether L1 wants <paramref name="i"/> (then the #VMEXIT is done and
     /// <paramref name="stop"/> is its result) or it faults first (#UD for XSETBV without OSXSAVE). False: L0 handles it.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool SvmReflected(Insn i, out StopReason? stop)
     {
         var code = SvmL1WantsExit(i, out var info);
@@ -51,7 +49,6 @@ internal sealed partial class MutableMachine
     }
 
     /// <summary>SvmReflect.L1WantsExit on this object's fields: an exit code, <see cref="SvmHandleHere"/> or <see cref="SvmUdFirst"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private uint SvmL1WantsExit(Insn i, out ulong info)
     {
         info = 0;
@@ -139,7 +136,6 @@ internal sealed partial class MutableMachine
 
     // ---- the SVM instructions (SvmOps.Step) ----
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? SvmStep(Insn i)
     {
         if (i.Op == Op.Vmmcall)
@@ -225,7 +221,6 @@ internal sealed partial class MutableMachine
 
     private ulong Vmcb64(int offset) => ReadMemory(vmcbPa + (ulong)offset, 8);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Vmrun(Insn i)
     {
         if (hsavePa == 0)
@@ -277,7 +272,6 @@ internal sealed partial class MutableMachine
     }
 
     /// <summary>A #VMEXIT from L2 at <paramref name="i"/> (not executed): exit information and L2's state into vmcb12, L1's CR4 back, L1 after its VMRUN.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? SvmVmexit(Insn i, uint code, ulong info)
     {
         var page = vmcbPa;

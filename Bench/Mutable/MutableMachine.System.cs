@@ -1,5 +1,4 @@
 using CpuidFunctional.Interpreter.Machine;
-using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Bench.Mutable;
 
@@ -12,7 +11,6 @@ internal sealed partial class MutableMachine
 {
     private uint Exec(uint field) => (uint)current.Read(field);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? SystemStep(Insn i) =>
         i.Op switch
         {
@@ -36,7 +34,6 @@ internal sealed partial class MutableMachine
             _ => new StopReason.Unsupported(Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}"),
         };
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Cpuid(Insn i)
     {
         if (VmxGuest)
@@ -73,7 +70,6 @@ internal sealed partial class MutableMachine
         return Next(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Xsetbv(Insn i)
     {
         if (VmxGuest)
@@ -84,7 +80,6 @@ internal sealed partial class MutableMachine
         return Kvm.Xsetbv((uint)gpr[Registers.Rcx], value) is { } fault ? CoreFault(i, fault) : Next(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Rdmsr(Insn i)
     {
         if (VmxGuest)
@@ -118,7 +113,6 @@ internal sealed partial class MutableMachine
         return Next(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Wrmsr(Insn i)
     {
         if (VmxGuest)
@@ -138,7 +132,6 @@ internal sealed partial class MutableMachine
         return Kvm.Wrmsr(index, value) ? Next(i) : CoreFault(i, X86Exception.GP);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? MovToCr4(Insn i)
     {
         var value = ReadGpr(i.B);
@@ -159,7 +152,6 @@ internal sealed partial class MutableMachine
         return Kvm.MovToCr4(value) ? Next(i) : CoreFault(i, X86Exception.GP);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? MovToCr0(Insn i)
     {
         var value = ReadGpr(i.B);
@@ -180,7 +172,6 @@ internal sealed partial class MutableMachine
         return Next(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? MovFromCr(Insn i)
     {
         var isCr4 = i.B.Register == 4;
@@ -197,7 +188,6 @@ internal sealed partial class MutableMachine
 
     private bool L2ExitsOnIo => VmxGuest && (Exec(VmcsField.CpuBasedVmExecControl) & VmxCapabilities.ProcUnconditionalIoExiting) != 0;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Out(Insn i)
     {
         var immediate = i.A.Kind == OperandKind.Immediate;

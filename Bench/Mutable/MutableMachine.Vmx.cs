@@ -1,5 +1,4 @@
 using CpuidFunctional.Interpreter.Machine;
-using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Bench.Mutable;
 
@@ -13,7 +12,6 @@ internal sealed partial class MutableMachine
 {
     private bool HasCurrent => currentPointer != VmxState.NoVmcs;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? VmxStep(Insn i)
     {
         if (VmxGuest)
@@ -168,7 +166,6 @@ internal sealed partial class MutableMachine
         return Succeed(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Vmread(Insn i)
     {
         if (!HasCurrent)
@@ -183,7 +180,6 @@ internal sealed partial class MutableMachine
         return Succeed(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Vmwrite(Insn i)
     {
         if (!HasCurrent)
@@ -204,7 +200,6 @@ internal sealed partial class MutableMachine
 
     // ---- nested entry and exit ----
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Enter(Insn i, bool launch)
     {
         if (!HasCurrent)
@@ -266,7 +261,6 @@ internal sealed partial class MutableMachine
     }
 
     /// <summary>A VM exit from L2 at instruction <paramref name="i"/>: exit information into vmcs12, then the host state.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? Exit(Insn i, uint reason, ulong qualification, uint interruptInfo)
     {
         Span<ulong> values = [reason, qualification, (ulong)i.Length, interruptInfo, 0, i.Rip, gpr[Registers.Rsp], rflags, cr0, Kvm.Cr4];
@@ -293,7 +287,6 @@ internal sealed partial class MutableMachine
         return LoadHostState(i);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private StopReason? LoadHostState(Insn i)
     {
         var vmcs = current;
@@ -323,7 +316,6 @@ internal sealed partial class MutableMachine
     /// Reads an MSR-load list into the scratch array, stopping at the first entry KVM refuses before <c>kvm_set_msr</c>
     /// (<c>Nested.IsValidMsrLoadEntry</c>). Not Nested's walk: this one reads the byte array into a reused scratch array.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private (int Count, uint LocalFailure) ReadMsrList(ulong address, ulong count)
     {
         var x2Apic = (Kvm.ApicBase & Msr.ApicBaseExtd) != 0;
@@ -346,7 +338,6 @@ internal sealed partial class MutableMachine
 
     // Not Nested.ControlsValid (nor HostStateValid/GuestStateValid below): those read an immutable Vmcs12 and Core's
     // vCPU; these read the MutableVmcs in place and MutableKvm's CR4 rule. The per-value checks are Nested's.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ControlsValid(MutableVmcs vmcs) =>
         Nested.VmxControlVerify(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
         && Nested.VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
@@ -358,7 +349,6 @@ internal sealed partial class MutableMachine
 
     private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool HostStateValid(MutableVmcs vmcs)
     {
         var exit = (uint)vmcs.Read(VmcsField.VmExitControls);
@@ -372,7 +362,6 @@ internal sealed partial class MutableMachine
             && ((exit & VmxCapabilities.ExitLoadEfer) == 0 || (vmcs.Read(VmcsField.HostIa32Efer) & LongMode) == LongMode);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool GuestStateValid(MutableVmcs vmcs)
     {
         var cr4 = vmcs.Read(VmcsField.GuestCr4);

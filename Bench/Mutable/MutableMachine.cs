@@ -159,7 +159,6 @@ internal sealed partial class MutableMachine
         return slot = FetchDecoded(address);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Insn? FetchDecoded(ulong address)
     {
         var page = address >> PageShift;
