@@ -102,10 +102,6 @@ internal sealed partial class MutableMachine
     private int Level => inL2 ? 2 : 1;
 
     /// <summary>Runs until HLT at L1, a stop condition, or <paramref name="maxSteps"/> instructions.</summary>
-    /// <remarks>
-    /// Fully optimized at once: one call runs the whole measurement, so a tiered Run would spend it in on-stack-replaced code.
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public StopReason Run(long maxSteps)
     {
         if (!started && Start() is { } failed)
