@@ -15,24 +15,10 @@ internal sealed partial class MutableKvm
     private readonly bool hostHasNrips;       // the host's CPUID has NRIPS (kvm_cpu_cap_has(X86_FEATURE_NRIPS))
 
     /// <summary>Whether the guest's CPUID has SVM (0x80000001:ECX[2], a static bit: <c>guest_cpu_cap_has(X86_FEATURE_SVM)</c>).</summary>
-    public bool HasSvm
-    {
-        get
-        {
-            var i = MutableCpuidLookup.IndexOfFunction(Table, GuestFeature.Svm.Leaf);
-            return i >= 0 && Table[i].Has(GuestFeature.Svm.Register, GuestFeature.Svm.Bit);
-        }
-    }
+    public bool HasSvm => guestSvm;
 
     /// <summary><c>svm->nrips_enabled</c>, as <see cref="Kvm.NestedSvmNripsEnabled"/>: the host and the guest's CPUID have NRIPS.</summary>
-    public bool NestedSvmNripsEnabled
-    {
-        get
-        {
-            var i = MutableCpuidLookup.IndexOfFunction(Table, GuestFeature.Nrips.Leaf);
-            return hostHasNrips && i >= 0 && Table[i].Has(GuestFeature.Nrips.Register, GuestFeature.Nrips.Bit);
-        }
-    }
+    public bool NestedSvmNripsEnabled => hostHasNrips && guestNrips;
 
     /// <summary>Guest mode entered by VMRUN (Core's <see cref="Vcpu.Svm"/> is set).</summary>
     public bool SvmGuest => GuestMode && svmGuest;

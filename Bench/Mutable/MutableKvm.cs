@@ -31,6 +31,9 @@ internal sealed partial class MutableKvm
     private bool guestSse3;
     private bool guestX2Apic;
     private int guestMaxPhysAddr;
+    private bool guestXgetbv1;
+    private bool guestSvm;
+    private bool guestNrips;
 
     /// <summary>Creates a vCPU (RESET values, empty table, dirty under Lazy) and installs <paramref name="table"/> with KVM_SET_CPUID2.</summary>
     public MutableKvm(Vm vm, MutableMode mode, CpuidTable table)
@@ -221,6 +224,13 @@ internal sealed partial class MutableKvm
         return i >= 0 && Table[i].Has(register, bit);
     }
 
+    // A feature bit of the first entry of its function (0x8000_0001 and 0x8000_000A have no sub-leaves).
+    private bool StaticFeature(GuestFeature feature)
+    {
+        var i = MutableCpuidLookup.IndexOfFunction(Table, feature.Leaf);
+        return i >= 0 && Table[i].Has(feature.Register, feature.Bit);
+    }
+
     /// <summary>The static features the rules consult, cached like KVM's <c>cpu_caps</c> (none of them is ever rewritten).</summary>
     private void CacheStaticCaps()
     {
@@ -245,6 +255,9 @@ internal sealed partial class MutableKvm
         guestXsaves = Static(0xD, CpuidRegister.Eax, 3);
         guestSse3 = Static(1, CpuidRegister.Ecx, 0);
         guestX2Apic = Static(1, CpuidRegister.Ecx, 21);
+        guestXgetbv1 = Static(0xD, CpuidRegister.Eax, 2);
+        guestSvm = StaticFeature(GuestFeature.Svm);
+        guestNrips = StaticFeature(GuestFeature.Nrips);
         var ext = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0000);
         var leaf = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0008);
         guestMaxPhysAddr = ext < 0 || Table[ext].Eax < 0x8000_0008 || leaf < 0 ? 36 : (int)(Table[leaf].Eax & 0xFF);
@@ -254,7 +267,7 @@ internal sealed partial class MutableKvm
     public int MaxPhysAddr => guestMaxPhysAddr;
 
     /// <summary>Whether the guest has XGETBV1 (CPUID.0xD.1:EAX[2]).</summary>
-    public bool HasXgetbv1 => Static(0xD, CpuidRegister.Eax, 2);
+    public bool HasXgetbv1 => guestXgetbv1;
 
     // ---- CR4 ----
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Bench.Mutable;
@@ -55,6 +56,12 @@ internal sealed partial class MutableMachine
     // copied in on its first fetch, and writes to a mirrored page are applied to both (that invalidates its decodes).
     private GuestMemory code;
     private readonly bool[] mirrored = new bool[MachineLayout.MemorySize >> PageShift];
+
+    // The instructions fetched last, direct-mapped by RIP (a CPU's decoded-instruction cache in front of the
+    // DecodeCache): a hit skips the page walk of the DecodeCache and the mirroring checks. Every write to a mirrored page
+    // empties it, so an instruction is served from here only while the bytes it was decoded from are unchanged.
+    private const int RecentSlots = 256;
+    private readonly Insn?[] recent = new Insn?[RecentSlots];
 
     /// <summary>
     /// A machine with <paramref name="image"/> (a booted program's memory, shared so decoded instructions stay valid
@@ -137,7 +144,18 @@ internal sealed partial class MutableMachine
 
     // ---- memory ----
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Insn? Fetch(ulong address)
+    {
+        ref var slot = ref recent[(int)(address & (RecentSlots - 1))];
+        if (slot is { } hit && hit.Rip == address)
+        {
+            return hit;
+        }
+        return slot = FetchDecoded(address);
+    }
+
+    private Insn? FetchDecoded(ulong address)
     {
         var page = address >> PageShift;
         if (page >= (ulong)mirrored.Length)
@@ -168,6 +186,7 @@ internal sealed partial class MutableMachine
     private static bool Contains(ulong address, int size) =>
         address < MachineLayout.MemorySize && (ulong)size <= MachineLayout.MemorySize - address;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ReadMemory(ulong address, int size)
     {
         var span = memory.AsSpan((int)address, size);
@@ -201,11 +220,13 @@ internal sealed partial class MutableMachine
         if (mirrored[address >> PageShift] || mirrored[(address + (ulong)size - 1) >> PageShift])
         {
             code = code.Write(address, size, value); // self-modifying code: the decode cache sees a new page
+            Array.Clear(recent);
         }
     }
 
     // ---- operands ----
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong Address(in Operand o)
     {
         var address = o.Value;
@@ -220,8 +241,10 @@ internal sealed partial class MutableMachine
         return o.Address32 ? address & 0xFFFF_FFFF : address;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong ReadGpr(in Operand o) => o.HighByte ? (gpr[o.Register] >> 8) & 0xFF : gpr[o.Register] & Alu.Mask(o.Size);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong Read(in Operand o) =>
         o.Kind switch
         {
@@ -231,6 +254,7 @@ internal sealed partial class MutableMachine
             _ => 0,
         };
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Write(in Operand o, ulong value)
     {
         if (o.Kind == OperandKind.Register)
@@ -241,6 +265,7 @@ internal sealed partial class MutableMachine
         WriteMemory(Address(o), o.Size, value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private StopReason? WriteAndNext(Insn i, in Operand o, ulong value, ulong flags)
     {
         Write(o, value);
@@ -249,12 +274,14 @@ internal sealed partial class MutableMachine
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private StopReason? Next(Insn i)
     {
         rip = i.NextRip;
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool OperandsInMemory(Insn i, out ulong bad)
     {
         bad = 0;

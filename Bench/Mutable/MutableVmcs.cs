@@ -1,46 +1,43 @@
+using System.Runtime.CompilerServices;
+
 namespace CpuidFunctional.Bench.Mutable;
 
 /// <summary>
 /// One vmcs12 as a mutable object: the same per-(width, type) chunk layout as <see cref="Vmcs12"/> (so a field is
-/// located by the same encoding decode), but VMWRITE stores in place, as KVM's <c>struct vmcs12</c> does.
+/// located by the same encoding decode, <c>VmcsField.TryLocate</c>), but VMWRITE stores in place, as KVM's
+/// <c>struct vmcs12</c> does. The chunks lie end to end in one array of <see cref="ChunkStride"/> slots each, so a
+/// field is one indexed load (TryLocate's index is below 32).
 /// </summary>
 internal sealed class MutableVmcs
 {
-    // One array per chunk, allocated up front: VMWRITE assigns into them.
-    private readonly ulong[][] chunks = BuildChunks();
+    private const int ChunkStride = 32;
+
+    private readonly ulong[] slots = new ulong[VmcsField.ChunkCount * ChunkStride];
 
     /// <summary>Launch state (set by VMLAUNCH, cleared by VMCLEAR).</summary>
     public bool Launched { get; set; }
 
-    private static ulong[][] BuildChunks()
-    {
-        var c = new ulong[VmcsField.ChunkCount][];
-        for (var i = 0; i < c.Length; i++)
-        {
-            c[i] = new ulong[VmcsField.ChunkLength[i]];
-        }
-        return c;
-    }
-
     /// <summary>A field (0 for unsupported encodings; a high-half encoding gives bits 63:32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(uint encoding)
     {
         if (!VmcsField.TryLocate(encoding, out var chunk, out var index, out _, out var high))
         {
             return 0;
         }
-        var value = chunks[chunk][index];
+        var value = slots[(chunk * ChunkStride) + index];
         return high ? value >> 32 : value;
     }
 
     /// <summary>Writes a field in place, truncated to its width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Write(uint encoding, ulong value)
     {
         if (!VmcsField.TryLocate(encoding, out var chunk, out var index, out var width, out var high))
         {
             return;
         }
-        ref var slot = ref chunks[chunk][index];
+        ref var slot = ref slots[(chunk * ChunkStride) + index];
         slot = width switch
         {
             VmcsField.Width.Bits16 => value & 0xFFFF,

@@ -120,6 +120,56 @@ public class WorkloadEquivalenceTests
             _ => "out 0x80 <- 0x0 ",
         };
 
+    /// <summary>
+    /// L2 runs a <c>mov eax, 1</c>, then overwrites that instruction's immediate with 0x10 and loops until the sum
+    /// reaches 0x11; L1 reports the passes on port 0x83: two when the rewritten instruction is decoded again, seventeen
+    /// if a stale decode were kept (the mutable baseline keeps recent instructions by RIP and must drop them when their
+    /// page is written).
+    /// </summary>
+    [Fact]
+    public void Code_L2_rewrites_after_running_it_runs_rewritten_in_both()
+    {
+        var program = RoundTrip.Build(
+            new RoundTripSetup(),
+            a =>
+            {
+                a.mov(Iced.Intel.AssemblerRegisters.eax, Iced.Intel.AssemblerRegisters.r13d);
+                a.@out(0x83, Iced.Intel.AssemblerRegisters.eax);
+                RoundTrip.EmitReportAndHalt(a);
+            },
+            a =>
+            {
+                var top = a.CreateLabel("top");
+                var site = a.CreateLabel("site");
+                a.xor(Iced.Intel.AssemblerRegisters.r12d, Iced.Intel.AssemblerRegisters.r12d);
+                a.xor(Iced.Intel.AssemblerRegisters.r13d, Iced.Intel.AssemblerRegisters.r13d);
+                a.Label(ref top);
+                a.inc(Iced.Intel.AssemblerRegisters.r13d);
+                a.Label(ref site);
+                a.mov(Iced.Intel.AssemblerRegisters.eax, 1);
+                a.add(Iced.Intel.AssemblerRegisters.r12d, Iced.Intel.AssemblerRegisters.eax);
+                a.lea(Iced.Intel.AssemblerRegisters.rbx, Iced.Intel.AssemblerRegisters.__[site]);
+                a.mov(Iced.Intel.AssemblerRegisters.__dword_ptr[Iced.Intel.AssemblerRegisters.rbx + 1], 0x10);
+                a.cmp(Iced.Intel.AssemblerRegisters.r12d, 0x11);
+                a.jb(top);
+                a.vmcall();
+            }
+        );
+        foreach (var (policy, mode) in new[] { (Policy.Eager, MutableMode.Eager), (Policy.Lazy, MutableMode.Lazy) })
+        {
+            var experiment = new Experiment("self-modifying", program, HostPresets.SkylakeSp, 1, new DecodeCache());
+            var functional = Runner.Run(policy, experiment.BootFunctional(policy), 10_000, experiment.Cache);
+            var log = new MutableLog();
+            var mutable = experiment.BootMutable(mode, log);
+            var stop = mutable.Run(10_000);
+            Assert.True(functional.Stop is StopReason.Halted, $"{functional.Stop}");
+            Assert.Equal(functional.Stop, stop);
+            Assert.Equal(functional.Outputs.Items, log.Outputs);
+            Assert.Equal(functional.Steps, mutable.Steps);
+            Assert.Equal(2u, log.Outputs.First(o => o.Port == 0x83).Value);
+        }
+    }
+
     [Fact]
     public void A_program_that_never_halts_stops_at_the_same_step_limit_in_both()
     {
