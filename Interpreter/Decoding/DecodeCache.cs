@@ -5,7 +5,7 @@ namespace CpuidFunctional.Interpreter.Decoding;
 /// <summary>
 /// The decode cache: each guest address is decoded once. This is the interpreter's one mutable object and it lives
 /// outside every state record. Entries are keyed by RIP and validated by the identity of the 4 KiB page they were
-/// decoded from: guest memory is persistent, so a write to a code page produces a new page object and the next fetch
+/// decoded from: guest memory is persistent, so a write to a code page produces a new page object (<see cref="GuestMemory.PageOrNull"/>) and the next fetch
 /// from it re-decodes (that is the invalidation). One cache may serve many runs and machines; it is not thread-safe.
 /// </summary>
 public sealed class DecodeCache
@@ -59,17 +59,17 @@ public sealed class DecodeCache
         return decoded;
     }
 
-    private sealed class CachedPage(ulong number, byte[] source)
+    private sealed class CachedPage(ulong number, object source)
     {
         public ulong Number { get; } = number;
 
         // The page contents the slots were decoded from; replaced (with the slots) when the page was written.
-        public byte[] Source { get; private set; } = source;
+        public object Source { get; private set; } = source;
 
         // Decoded instructions by offset in the page; filled on first fetch.
         public Insn?[] Slots { get; private set; } = new Insn?[GuestMemory.PageSize];
 
-        public void Reset(byte[] newSource)
+        public void Reset(object newSource)
         {
             Source = newSource;
             Slots = new Insn?[GuestMemory.PageSize];

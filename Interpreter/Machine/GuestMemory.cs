@@ -4,8 +4,10 @@ namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// Guest-physical memory (<see cref="MachineLayout.MemorySize"/> bytes), persistent: a write returns a new memory that
-/// shares every page but the written one (copy-on-write of one 4 KiB page plus the small arrays on its path). Pages
-/// never written are one shared zero page. Linear addresses equal physical addresses (identity mapping).
+/// shares everything but the 256-byte blocks it wrote and the small arrays on their path (the root, one leaf of pages,
+/// the page's block table). Blocks never written are one shared zero block. A 4 KiB page is a table of blocks whose
+/// identity changes when any of its bytes is written, which is what the decode cache checks. Linear addresses equal
+/// physical addresses (identity mapping).
 /// </summary>
 public sealed class GuestMemory
 {
@@ -13,19 +15,27 @@ public sealed class GuestMemory
     internal const int PageSize = 1 << PageShift;
     internal const ulong PageMask = PageSize - 1;
 
-    // Two-level radix: Leaves leaves of PagesPerLeaf pages; a write copies one page, one leaf and the root.
+    // Copy-on-write unit: a write copies 256 bytes, not a page (a #VMEXIT's vmcb12 fields touch three blocks).
+    private const int BlockShift = 8;
+    private const int BlockSize = 1 << BlockShift;
+    private const int BlockMask = BlockSize - 1;
+    private const int BlocksPerPage = PageSize / BlockSize;
+
+    // Radix: Leaves leaves of PagesPerLeaf pages of BlocksPerPage blocks; a write copies its blocks, their pages'
+    // block tables, their leaves and the root.
     private const int PagesPerLeaf = 32;
     private const int Leaves = (int)(MachineLayout.MemorySize / PageSize / PagesPerLeaf);
 
-    private static readonly byte[] ZeroPage = new byte[PageSize];
-    private static readonly byte[][] ZeroLeaf = MakeZeroLeaf();
+    private static readonly byte[] ZeroBlock = new byte[BlockSize];
+    private static readonly byte[][] ZeroPage = Filled(BlocksPerPage, ZeroBlock);
+    private static readonly byte[][][] ZeroLeaf = Filled(PagesPerLeaf, ZeroPage);
 
-    private readonly byte[][][] root;
+    private readonly byte[][][][] root;
 
-    private GuestMemory(byte[][][] root) => this.root = root;
+    private GuestMemory(byte[][][][] root) => this.root = root;
 
     /// <summary>All-zero memory.</summary>
-    public static GuestMemory Empty { get; } = new(MakeZeroRoot());
+    public static GuestMemory Empty { get; } = new(Filled(Leaves, ZeroLeaf));
 
     /// <summary>Whether <paramref name="size"/> bytes at <paramref name="address"/> lie inside guest memory.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "A memory answers for its own bounds; that every memory has the same size today is the layout's choice, not the API's.")]
@@ -33,15 +43,15 @@ public sealed class GuestMemory
         address < MachineLayout.MemorySize && (ulong)size <= MachineLayout.MemorySize - address;
 
     /// <summary>The byte at an address inside memory.</summary>
-    public byte ReadByte(ulong address) => Page(address >> PageShift)[(int)(address & PageMask)];
+    public byte ReadByte(ulong address) => Block(address)[(int)address & BlockMask];
 
     /// <summary>A little-endian value of 1, 2, 4 or 8 bytes; the address must be inside memory (<see cref="Contains"/>).</summary>
     public ulong Read(ulong address, int size)
     {
-        var offset = (int)(address & PageMask);
-        if (offset + size <= PageSize)
+        var offset = (int)address & BlockMask;
+        if (offset + size <= BlockSize)
         {
-            var span = Page(address >> PageShift).AsSpan(offset, size);
+            var span = Block(address).AsSpan(offset, size);
             return size switch
             {
                 1 => span[0],
@@ -73,79 +83,105 @@ public sealed class GuestMemory
         {
             throw new ArgumentOutOfRangeException(nameof(address), "write outside guest memory");
         }
-        var newRoot = (byte[][][])root.Clone();
-        var done = 0;
-        while (done < bytes.Length)
-        {
-            var at = address + (ulong)done;
-            var number = at >> PageShift;
-            var offset = (int)(at & PageMask);
-            var chunk = Math.Min(PageSize - offset, bytes.Length - done);
-            var leafIndex = (int)(number / PagesPerLeaf);
-            var pageIndex = (int)(number % PagesPerLeaf);
-            if (ReferenceEquals(newRoot[leafIndex], root[leafIndex]))
-            {
-                newRoot[leafIndex] = (byte[][])root[leafIndex].Clone();
-            }
-            var leaf = newRoot[leafIndex];
-            if (ReferenceEquals(leaf[pageIndex], root[leafIndex][pageIndex]))
-            {
-                leaf[pageIndex] = (byte[])leaf[pageIndex].Clone();
-            }
-            bytes.Slice(done, chunk).CopyTo(leaf[pageIndex].AsSpan(offset));
-            done += chunk;
-        }
-        return new GuestMemory(newRoot);
+        var copy = new Copy(root);
+        copy.Put(address, bytes);
+        return new GuestMemory(copy.Root);
     }
 
     /// <summary>
     /// Memory with several little-endian values written into the page at <paramref name="page"/> (which must be inside
-    /// memory), copying that page once rather than once per value: a #VMEXIT's dozen vmcb12 fields cost one copy.
+    /// memory), copying each block they touch once rather than once per value: a #VMEXIT's dozen vmcb12 fields cost one
+    /// copy of the path and of three blocks.
     /// </summary>
     public GuestMemory WriteInPage(ulong page, ReadOnlySpan<PageWrite> writes)
     {
-        var number = page >> PageShift;
-        if (number >= MachineLayout.MemorySize >> PageShift)
+        if (page >> PageShift >= MachineLayout.MemorySize >> PageShift)
         {
             throw new ArgumentOutOfRangeException(nameof(page), "write outside guest memory");
         }
-        var newRoot = (byte[][][])root.Clone();
-        var leafIndex = (int)(number / PagesPerLeaf);
-        var leaf = newRoot[leafIndex] = (byte[][])root[leafIndex].Clone();
-        var bytes = leaf[(int)(number % PagesPerLeaf)] = (byte[])leaf[(int)(number % PagesPerLeaf)].Clone();
+        var copy = new Copy(root);
+        Span<byte> bytes = stackalloc byte[8];
         foreach (var w in writes)
         {
-            var span = bytes.AsSpan(w.Offset, w.Size);
-            if (w.Size == 4)
-            {
-                BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)w.Value);
-            }
-            else
-            {
-                BinaryPrimitives.WriteUInt64LittleEndian(span, w.Value);
-            }
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes, w.Value);
+            copy.Put((page & ~PageMask) + (ulong)w.Offset, bytes[..w.Size]);
         }
-        return new GuestMemory(newRoot);
+        return new GuestMemory(copy.Root);
     }
 
-    /// <summary>The page object holding a page number, or null outside memory; its identity changes when it is written.</summary>
-    internal byte[]? PageOrNull(ulong number) =>
+    /// <summary>
+    /// The object standing for a page's contents, or null outside memory: the same object while the page is unwritten,
+    /// a new one after any byte of it is written (the decode cache's validity check).
+    /// </summary>
+    internal object? PageOrNull(ulong number) =>
         number < MachineLayout.MemorySize >> PageShift ? root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)] : null;
 
-    private byte[] Page(ulong number) => root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)];
-
-    private static byte[][] MakeZeroLeaf()
+    private byte[] Block(ulong address)
     {
-        var leaf = new byte[PagesPerLeaf][];
-        Array.Fill(leaf, ZeroPage);
-        return leaf;
+        var number = address >> PageShift;
+        return root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)][((int)address >> BlockShift) & (BlocksPerPage - 1)];
     }
 
-    private static byte[][][] MakeZeroRoot()
+    // A fresh array with the same elements: Array.Clone goes through Object.MemberwiseClone, whose slow path cost a
+    // third of an SVM round trip's time (perf).
+    private static T[] Copied<T>(T[] source)
     {
-        var r = new byte[Leaves][][];
-        Array.Fill(r, ZeroLeaf);
-        return r;
+        var copy = new T[source.Length];
+        source.AsSpan().CopyTo(copy);
+        return copy;
+    }
+
+    private static T[] Filled<T>(int count, T value)
+    {
+        var array = new T[count];
+        Array.Fill(array, value);
+        return array;
+    }
+
+    /// <summary>
+    /// One write's private copy of the path: the root, and each leaf, page block table and block the first time the
+    /// write reaches it (later reaches reuse that copy). Nothing is shared with the source memory that is written.
+    /// </summary>
+    private readonly struct Copy(byte[][][][] source)
+    {
+        public byte[][][][] Root { get; } = Copied(source);
+
+        /// <summary>Writes bytes into the copy, block by block.</summary>
+        public void Put(ulong address, ReadOnlySpan<byte> bytes)
+        {
+            var done = 0;
+            while (done < bytes.Length)
+            {
+                var at = address + (ulong)done;
+                var offset = (int)at & BlockMask;
+                var chunk = Math.Min(BlockSize - offset, bytes.Length - done);
+                bytes.Slice(done, chunk).CopyTo(Block(at).AsSpan(offset));
+                done += chunk;
+            }
+        }
+
+        private byte[] Block(ulong address)
+        {
+            var number = address >> PageShift;
+            var (leafIndex, pageIndex) = ((int)(number / PagesPerLeaf), (int)(number % PagesPerLeaf));
+            var blockIndex = ((int)address >> BlockShift) & (BlocksPerPage - 1);
+            var leaf = Root[leafIndex];
+            if (ReferenceEquals(leaf, source[leafIndex]))
+            {
+                leaf = Root[leafIndex] = Copied(leaf);
+            }
+            var page = leaf[pageIndex];
+            if (ReferenceEquals(page, source[leafIndex][pageIndex]))
+            {
+                page = leaf[pageIndex] = Copied(page);
+            }
+            var block = page[blockIndex];
+            if (ReferenceEquals(block, source[leafIndex][pageIndex][blockIndex]))
+            {
+                block = page[blockIndex] = Copied(block);
+            }
+            return block;
+        }
     }
 }
 

@@ -1,0 +1,126 @@
+using CpuidFunctional.Interpreter.Machine;
+using System.Collections.Immutable;
+using CpuidFunctional.Properties.Equivalence;
+using CsCheck;
+
+namespace CpuidFunctional.Properties.Interpreter;
+
+/// <summary>
+/// Guest memory is persistent and copies 256-byte blocks on write: whatever the blocks, it reads like one flat array
+/// of bytes, an older version never sees a later write, and a page's identity (what the decode cache checks) changes
+/// exactly when one of its bytes is written.
+/// </summary>
+public class GuestMemoryTests
+{
+    private abstract record MemoryWrite
+    {
+        public sealed record Value(ulong Address, int Size, ulong Bits) : MemoryWrite;
+
+        public sealed record Bytes(ulong Address, byte[] Data) : MemoryWrite;
+
+        public sealed record InPage(ulong Page, PageWrite[] Writes) : MemoryWrite;
+    }
+
+    // Addresses near block (256 B) and page (4 KiB) boundaries, near the end of memory, and anywhere.
+    private static readonly Gen<ulong> Address = Gen.OneOf(
+        Gen.Int[0, 63].Select(Gen.Int[-9, 9], (block, delta) => (ulong)Math.Clamp((block * 256) + delta, 0, 0x4000 - 8)),
+        Gen.Int[-9, -1].Select(delta => (ulong)((long)MachineLayout.MemorySize + delta)),
+        Gen.ULong[0, MachineLayout.MemorySize - 600]
+    );
+
+    private static readonly Gen<MemoryWrite> Write = Gen.OneOf<MemoryWrite>(
+        Address.Select(Gen.OneOf(1, 2, 4, 8), Gen.ULong, (a, size, bits) => (MemoryWrite)new MemoryWrite.Value(Math.Min(a, MachineLayout.MemorySize - (ulong)size), size, bits)),
+        Address.Select(Gen.Byte.Array[1, 600], (a, data) => (MemoryWrite)new MemoryWrite.Bytes(Math.Min(a, MachineLayout.MemorySize - (ulong)data.Length), data)),
+        Gen.ULong[0, (MachineLayout.MemorySize >> 12) - 1]
+            .Select(Gen.Select(Gen.Int[0, 511], Gen.OneOf(4, 8), Gen.ULong, (slot, size, bits) => new PageWrite(slot * 8, size, bits)).Array[1, 12],
+                (page, writes) => (MemoryWrite)new MemoryWrite.InPage(page << 12, writes))
+    );
+
+    private static GuestMemory Apply(GuestMemory m, MemoryWrite w) => w switch
+    {
+        MemoryWrite.Value v => m.Write(v.Address, v.Size, v.Bits),
+        MemoryWrite.Bytes b => m.WriteBytes(b.Address, b.Data),
+        MemoryWrite.InPage p => m.WriteInPage(p.Page, p.Writes),
+        _ => throw new System.Diagnostics.UnreachableException(),
+    };
+
+    // The model: the bytes written so far, by address (every other byte is zero).
+    private static ImmutableDictionary<ulong, byte> Apply(ImmutableDictionary<ulong, byte> flat, MemoryWrite w) => w switch
+    {
+        MemoryWrite.Value v => Put(flat, v.Address, BitConverter.GetBytes(v.Bits).AsSpan(0, v.Size).ToArray()),
+        MemoryWrite.Bytes b => Put(flat, b.Address, b.Data),
+        MemoryWrite.InPage p => p.Writes.Aggregate(flat, (f, x) => Put(f, p.Page + (ulong)x.Offset, BitConverter.GetBytes(x.Value).AsSpan(0, x.Size).ToArray())),
+        _ => throw new System.Diagnostics.UnreachableException(),
+    };
+
+    private static ImmutableDictionary<ulong, byte> Put(ImmutableDictionary<ulong, byte> flat, ulong address, byte[] data) =>
+        flat.SetItems(data.Select((b, i) => KeyValuePair.Create(address + (ulong)i, b)));
+
+    private static IEnumerable<ulong> Touched(MemoryWrite w) => w switch
+    {
+        MemoryWrite.Value v => [v.Address, v.Address + (ulong)v.Size - 1],
+        MemoryWrite.Bytes b => Enumerable.Range(0, b.Data.Length).Select(i => b.Address + (ulong)i),
+        MemoryWrite.InPage p => [p.Page],
+        _ => throw new System.Diagnostics.UnreachableException(),
+    };
+
+    [Fact]
+    public void Any_sequence_of_writes_reads_back_like_a_flat_byte_array_and_leaves_older_versions_unchanged()
+    {
+        Gen.Select(Write.Array[1, 12], Address.Array[8], Gen.OneOf(1, 2, 4, 8))
+            .Sample(
+                (writes, reads, size) =>
+                {
+                    var flat = ImmutableDictionary<ulong, byte>.Empty;
+                    var memory = GuestMemory.Empty;
+                    var versions = new List<(GuestMemory Memory, ImmutableDictionary<ulong, byte> Flat)> { (memory, flat) };
+                    foreach (var w in writes)
+                    {
+                        (memory, flat) = (Apply(memory, w), Apply(flat, w));
+                        versions.Add((memory, flat));
+                    }
+                    var addresses = reads.Concat(writes.SelectMany(Touched)).Select(a => Math.Min(a, MachineLayout.MemorySize - (ulong)size));
+                    return versions.All(v => addresses.All(a =>
+                        v.Memory.Read(a, size) == FlatRead(v.Flat, a, size) && v.Memory.ReadByte(a) == v.Flat.GetValueOrDefault(a)));
+                },
+                iter: Budget.Iter(300)
+            );
+    }
+
+    [Fact]
+    public void A_write_gives_its_pages_new_identities_and_keeps_every_other_pages_identity()
+    {
+        Write.Sample(
+            w =>
+            {
+                var before = GuestMemory.Empty.Write(0x1_0000, 8, 1);
+                var after = Apply(before, w);
+                var pages = Touched(w).Select(a => a >> 12).ToHashSet();
+                return Enumerable.Range(0, (int)(MachineLayout.MemorySize >> 12)).All(n =>
+                    ReferenceEquals(before.PageOrNull((ulong)n), after.PageOrNull((ulong)n)) != pages.Contains((ulong)n));
+            },
+            iter: Budget.Iter(300)
+        );
+    }
+
+    [Fact]
+    public void A_value_that_straddles_two_blocks_or_two_pages_reads_back_whole()
+    {
+        var m = GuestMemory.Empty.Write(0x0FC, 8, 0x1122_3344_5566_7788).Write(0x1FFD, 8, 0x99AA_BBCC_DDEE_FF00);
+        Assert.Equal(0x1122_3344_5566_7788ul, m.Read(0x0FC, 8));
+        Assert.Equal(0x99AA_BBCC_DDEE_FF00ul, m.Read(0x1FFD, 8));
+        Assert.Equal(0x5566_7788ul, m.Read(0x0FC, 4));
+        Assert.Equal(0x1122_3344ul, m.Read(0x100, 4));
+        Assert.Equal(0ul, GuestMemory.Empty.Read(0x1FFD, 8));
+    }
+
+    [Fact]
+    public void The_last_page_of_memory_is_the_last_one_with_an_identity()
+    {
+        Assert.NotNull(GuestMemory.Empty.PageOrNull((MachineLayout.MemorySize >> 12) - 1));
+        Assert.Null(GuestMemory.Empty.PageOrNull(MachineLayout.MemorySize >> 12));
+    }
+
+    private static ulong FlatRead(ImmutableDictionary<ulong, byte> flat, ulong address, int size) =>
+        Enumerable.Range(0, size).Aggregate(0ul, (value, i) => value | ((ulong)flat.GetValueOrDefault(address + (ulong)i) << (8 * i)));
+}
