@@ -122,15 +122,6 @@ public sealed class GuestMemory
         return root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)][((int)address >> BlockShift) & (BlocksPerPage - 1)];
     }
 
-    // A fresh array with the same elements: Array.Clone goes through Object.MemberwiseClone, whose slow path cost a
-    // third of an SVM round trip's time (perf).
-    private static T[] Copied<T>(T[] source)
-    {
-        var copy = new T[source.Length];
-        source.AsSpan().CopyTo(copy);
-        return copy;
-    }
-
     private static T[] Filled<T>(int count, T value)
     {
         var array = new T[count];
@@ -144,7 +135,7 @@ public sealed class GuestMemory
     /// </summary>
     private readonly struct Copy(byte[][][][] source)
     {
-        public byte[][][][] Root { get; } = Copied(source);
+        public byte[][][][] Root { get; } = Arrays.Copied(source);
 
         /// <summary>Writes bytes into the copy, block by block.</summary>
         public void Put(ulong address, ReadOnlySpan<byte> bytes)
@@ -168,17 +159,17 @@ public sealed class GuestMemory
             var leaf = Root[leafIndex];
             if (ReferenceEquals(leaf, source[leafIndex]))
             {
-                leaf = Root[leafIndex] = Copied(leaf);
+                leaf = Root[leafIndex] = Arrays.Copied(leaf);
             }
             var page = leaf[pageIndex];
             if (ReferenceEquals(page, source[leafIndex][pageIndex]))
             {
-                page = leaf[pageIndex] = Copied(page);
+                page = leaf[pageIndex] = Arrays.Copied(page);
             }
             var block = page[blockIndex];
             if (ReferenceEquals(block, source[leafIndex][pageIndex][blockIndex]))
             {
-                block = page[blockIndex] = Copied(block);
+                block = page[blockIndex] = Arrays.Copied(block);
             }
             return block;
         }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Interpreter.Vmx;
 
@@ -83,8 +84,8 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
         {
             return WithExitFields(written);
         }
-        var spine = (ulong[]?[])chunks.Clone();
-        var values = spine[chunk] is { } old ? (ulong[])old.Clone() : new ulong[VmcsField.ChunkLength[chunk]];
+        var spine = Arrays.Copied(chunks);
+        var values = spine[chunk] is { } old ? Arrays.Copied(old) : new ulong[VmcsField.ChunkLength[chunk]];
         values[index] = Fit(values[index], value, width, high);
         spine[chunk] = values;
         return new Vmcs12(spine, block, guestRip);
