@@ -10,6 +10,8 @@
 #                                           the mutants a running (or stopped) run has tested so far
 #   scripts/mutation.sh scores dynamic+xsave+validity
 #                                           per-file scores and survivors of a finished run
+#   STRYKER_ADDITIONAL_TIMEOUT=60000 scripts/mutation.sh kvm
+#                                           a longer time-out allowance (ms; default 10000, see run())
 #   MUTATE_SPAN='{1..300}' scripts/mutation.sh kvm
 #                                           only those lines of the shard's files (Stryker's --mutate
 #                                           line span), to run a long file in parts
@@ -46,10 +48,19 @@ excluded='FullyQualifiedName!~PurityTests&FullyQualifiedName!~GuardTests&FullyQu
 run() {
   local run_name="$1" filter="$2"; shift 2
   mkdir -p "$out"
+  # STRYKER_ADDITIONAL_TIMEOUT (ms) replaces the config's 10 s. A mutant's time-out is twice the initial run plus this,
+  # and after a time-out Stryker restarts the test host, so the next mutant runs cold (JIT, statics): under load one
+  # time-out then makes every later mutant time out too (seen on the kvm shard at load 7: 16 of 16). The allowance
+  # must cover a cold run of the shard's filter.
+  local config=../stryker-config.json
+  if [ -n "${STRYKER_ADDITIONAL_TIMEOUT:-}" ]; then
+    config="$out/$run_name.config.json"
+    sed "s/\"additional-timeout\": [0-9]*/\"additional-timeout\": $STRYKER_ADDITIONAL_TIMEOUT/" stryker-config.json >"$config"
+  fi
   echo "== $run_name: $*"
   # Under heavy load Buildalyzer's `dotnet --info` can time out ("Could not find build environment"): try again.
   for attempt in 1 2 3; do
-    (cd Properties && nice -n 10 dotnet dotnet-stryker -f ../stryker-config.json "$@" \
+    (cd Properties && nice -n 10 dotnet dotnet-stryker -f "$config" "$@" \
         --test-case-filter "($filter)&$excluded" --output "$out/$run_name" --log-to-file) >"$out/$run_name.log" 2>&1 || true
     grep -q "Could not find build environment" "$out/$run_name.log" || break
     echo "attempt $attempt: Could not find build environment (load?), again"
