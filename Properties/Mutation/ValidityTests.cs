@@ -184,6 +184,13 @@ public class ValidityTests
     }
 
     [Fact]
+    public void Kvm_check_cpuid_checks_0x80000008_when_it_is_the_tables_first_entry()
+    {
+        Assert.False(Kvm.IsValidCpuid(CpuidTable.Of(new CpuidEntry(0x8000_0008, 0, CpuidFlags.None, (47u << 8) | 46, 0, 0, 0))));
+        Assert.True(Kvm.IsValidCpuid(CpuidTable.Of(new CpuidEntry(0x8000_0008, 0, CpuidFlags.None, (48u << 8) | 46, 0, 0, 0))));
+    }
+
+    [Fact]
     public void Kvm_check_cpuid_accepts_a_table_without_0x80000008()
     {
         Assert.True(Kvm.IsValidCpuid(CpuidTable.Of(new CpuidEntry(0, 0, CpuidFlags.None, 0xD, 0, 0, 0))));
