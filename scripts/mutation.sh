@@ -106,7 +106,8 @@ for name, f in sorted(report["files"].items()):
         continue
     detected = status["Killed"] + status["Timeout"]
     print(f"{name.split('/Core/')[-1]}: {detected}/{tested} detected ({status['Timeout']} by time-out), "
-          f"{status['Survived'] + status['NoCoverage']} survived, score {100 * detected / tested:.1f} %")
+          f"{status['Survived'] + status['NoCoverage']} survived, score {100 * detected / tested:.1f} %"
+          f"{f', and {n} that crashed the test host (not scored)' if (n := status['RuntimeError']) else ''}")
     lines = f["source"].split("\n")
     for m in f["mutants"]:
         if m["status"] in ("Survived", "NoCoverage"):
