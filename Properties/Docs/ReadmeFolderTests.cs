@@ -37,15 +37,27 @@ public partial class ReadmeFolderTests
             .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value, StringComparer.Ordinal);
     }
 
-    /// <summary>The folders directly inside a folder, without build output and hidden folders.</summary>
+    /// <summary>
+    /// The folders directly inside a folder, without hidden folders and the folders .gitignore names (build output,
+    /// and what tools leave behind: BenchmarkDotNet's artifacts after a benchmark run, Stryker's output).
+    /// </summary>
     private static List<string> SubfoldersOf(string path) =>
         [
             .. new DirectoryInfo(path)
                 .GetDirectories()
                 .Select(d => d.Name)
-                .Where(n => !n.StartsWith('.') && n is not ("bin" or "obj" or "TestResults"))
+                .Where(n => !n.StartsWith('.') && !IgnoredFolders.Contains(n))
                 .Order(StringComparer.Ordinal),
         ];
+
+    /// <summary>The folder names .gitignore lists (its lines ending in a slash).</summary>
+    private static readonly HashSet<string> IgnoredFolders =
+    [
+        .. File.ReadAllLines(Path.Combine(Root, ".gitignore"))
+            .Select(line => line.Trim())
+            .Where(line => line.EndsWith('/') && !line.StartsWith('#'))
+            .Select(line => line.Trim('/')),
+    ];
 
     /// <summary>Fails listing what the README misses and what it names that is not there.</summary>
     private static void AssertSame(string what, IEnumerable<string> existing, IEnumerable<string> named)
