@@ -1,0 +1,49 @@
+using System.Collections.Immutable;
+using CpuidFunctional.Core.Dynamic;
+using static CpuidFunctional.Properties.Core.TestHosts;
+
+namespace CpuidFunctional.Properties.Mutation;
+
+/// <summary>
+/// Absolute expectations for rules of <c>Kvm.Step</c> that every policy shares: what a guest RDMSR and WRMSR may do
+/// that only the host may (<c>kvm_get_msr_common</c>, <c>kvm_set_msr_common</c> with <c>host_initiated</c>), and what
+/// an I/O exit reports. The kvm shard's mutants of them (a guest access taken as host-initiated, an IN reporting the
+/// event's data) survived every lock-step test.
+/// </summary>
+public class MsrAndExitRuleTests
+{
+    /// <summary>The Skylake guest table without XSAVES in 0xD.1:EAX, so IA32_XSS is not the guest's MSR.</summary>
+    private static KvmState RunningWithoutXsaves()
+    {
+        var table = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e is { Function: 0xD, Index: 1 } ? e with { Eax = e.Eax & ~DynamicBits.XsavesBit } : e));
+        var s = Kvm.Step(Policy.Lazy, KvmState.WithCpuid(Vm(), Policy.Lazy, table), new VcpuEvent.Run()).State;
+        return s;
+    }
+
+    [Fact]
+    public void A_guest_RDMSR_of_IA32_XSS_without_XSAVES_is_a_GP_but_KVM_GET_MSRS_reads_it()
+    {
+        var s = RunningWithoutXsaves();
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Lazy, s, new VcpuEvent.Rdmsr(Msr.Xss)).Observation);
+        var read = Kvm.Step(Policy.Lazy, s, new VcpuEvent.GetMsrs(ImmutableArray.Create(Msr.Xss))).Observation;
+        Assert.Equal(new Observation.Msrs(ImmutableArray.Create(new MsrEntry(Msr.Xss, 0))), read);
+    }
+
+    [Fact]
+    public void A_guest_WRMSR_that_flips_a_read_only_MISC_ENABLE_bit_is_a_GP_and_changes_nothing()
+    {
+        var s = Running(Policy.Lazy);
+        var t = Kvm.Step(Policy.Lazy, s, new VcpuEvent.Wrmsr(Msr.MiscEnable, s.Vcpu.MiscEnable ^ Msr.MiscEnableBtsUnavailable));
+        Assert.Equal(new Observation.Fault(X86Exception.GP), t.Observation);
+        Assert.Equal(s.Vcpu.MiscEnable, t.State.Vcpu.MiscEnable);
+    }
+
+    [Theory]
+    [InlineData(true, 0u)]
+    [InlineData(false, 0x55u)]
+    public void An_IN_exit_reports_no_data_and_an_OUT_exit_its_data(bool isIn, uint reported)
+    {
+        var t = Kvm.Step(Policy.Lazy, Running(Policy.Lazy), new VcpuEvent.PortIo(isIn, 0x80, 1, 0x55));
+        Assert.Equal(new Observation.ExitIo(isIn, 0x80, 1, reported), t.Observation);
+    }
+}
