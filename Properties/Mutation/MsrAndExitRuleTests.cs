@@ -16,8 +16,7 @@ public class MsrAndExitRuleTests
     private static KvmState RunningWithoutXsaves()
     {
         var table = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e is { Function: 0xD, Index: 1 } ? e with { Eax = e.Eax & ~DynamicBits.XsavesBit } : e));
-        var s = Kvm.Step(Policy.Lazy, KvmState.WithCpuid(Vm(), Policy.Lazy, table), new VcpuEvent.Run()).State;
-        return s;
+        return Kvm.Step(Policy.Lazy, KvmState.WithCpuid(Vm(), Policy.Lazy, table), new VcpuEvent.Run()).State;
     }
 
     [Fact]
