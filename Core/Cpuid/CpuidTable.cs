@@ -13,7 +13,9 @@ namespace CpuidFunctional.Core.Cpuid;
 /// again, so <see cref="SetItem"/> and <see cref="SetItems"/> copy only the small patch list, never the whole table
 /// (about 1.4 KB on Skylake-SP). A patch keeps its entry's key (function, index, flags), so lookups scan the base
 /// alone; a write that changes a key, or one patch too many, makes a new base. Equality is by content whatever the
-/// representation; versions of one base compare only their patched positions.
+/// representation; versions of one base compare only their patched positions. Each base also records where the
+/// first entry of each basic (0–0x1F) and extended (0x8000_0000–0x8000_001F) function sits, so a lookup of such a
+/// function starts its ordered scan there rather than at entry 0 (no earlier entry can match).
 /// </remarks>
 public sealed class CpuidTable : IEquatable<CpuidTable>
 {
@@ -25,20 +27,28 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
 
     private static readonly Patch[] NoPatches = [];
 
+    // Functions with a recorded first position: 0..31 and 0x8000_0000..0x8000_001F.
+    private const int RangeLength = 32;
+
     // The base entries, shared between versions (never written).
     private readonly ImmutableArray<CpuidEntry> entries;
 
     // Entries that replace base ones, sorted by position, each with its base entry's key (never written).
     private readonly Patch[] patches;
 
-    private CpuidTable(ImmutableArray<CpuidEntry> entries, Patch[] patches)
+    // Per recorded function (see Slot), the position of the base's first entry with it, or Count if none has it
+    // (derived from the base when the base is made; shared with it, never written).
+    private readonly int[] firstPositions;
+
+    private CpuidTable(ImmutableArray<CpuidEntry> entries, Patch[] patches, int[] firstPositions)
     {
         this.entries = entries;
         this.patches = patches;
+        this.firstPositions = firstPositions;
     }
 
     private CpuidTable(ImmutableArray<CpuidEntry> entries)
-        : this(entries, NoPatches) { }
+        : this(entries, NoPatches, FirstPositions(entries)) { }
 
     /// <summary>The empty table a vCPU has at creation.</summary>
     public static CpuidTable Empty { get; } = new(ImmutableArray<CpuidEntry>.Empty);
@@ -72,7 +82,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     public int IndexOf(uint function, uint index)
     {
         var span = entries.AsSpan();
-        for (var i = 0; i < span.Length; i++)
+        for (var i = ScanStart(function); i < span.Length; i++)
         {
             if (span[i].Matches(function, index))
             {
@@ -89,7 +99,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     public int IndexOfFunction(uint function)
     {
         var span = entries.AsSpan();
-        for (var i = 0; i < span.Length; i++)
+        for (var i = ScanStart(function); i < span.Length; i++)
         {
             if (span[i].Function == function)
             {
@@ -135,7 +145,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         }
         if (patchable)
         {
-            return new(entries, merged[..count].ToArray());
+            return new(entries, merged[..count].ToArray(), firstPositions);
         }
         var copy = Flatten().ToBuilder();
         foreach (var (position, entry) in updates)
@@ -216,6 +226,30 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
             sb.Append("\n  ").Append(this[i].ToString());
         }
         return sb.ToString();
+    }
+
+    /// <summary>Where an ordered scan for <paramref name="function"/> may start: no base entry before it has that function.</summary>
+    private int ScanStart(uint function) => Slot(function) is var slot and >= 0 ? firstPositions[slot] : 0;
+
+    /// <summary>The recorded first position's slot of a function, or -1 for a function without one.</summary>
+    private static int Slot(uint function) =>
+        function < RangeLength ? (int)function
+        : function - 0x8000_0000u < RangeLength ? RangeLength + (int)(function - 0x8000_0000u)
+        : -1;
+
+    /// <summary>The first position of each recorded function in a base (its length where the function is absent).</summary>
+    private static int[] FirstPositions(ImmutableArray<CpuidEntry> entries)
+    {
+        var first = new int[2 * RangeLength];
+        Array.Fill(first, entries.Length);
+        for (var i = entries.Length - 1; i >= 0; i--)
+        {
+            if (Slot(entries[i].Function) is var slot and >= 0)
+            {
+                first[slot] = i;
+            }
+        }
+        return first;
     }
 
     /// <summary>The entry at a position with a patch list (being built) applied.</summary>

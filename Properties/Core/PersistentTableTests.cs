@@ -76,4 +76,37 @@ public class PersistentTableTests
     [Fact]
     public void Setting_an_unchanged_entry_returns_the_same_instance() =>
         GuestTableGen.Table.Where(t => t.Count > 0).Sample(t => Assert.Same(t, t.SetItem(0, t[0])));
+
+    /// <summary>Functions at and around the edges of the ranges whose first positions a base records, and outside them.</summary>
+    private static readonly uint[] EdgeFunctions =
+        [0, 1, 7, 0xD, 0x1F, 0x20, 0x4000_0000, 0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, 0x8000_001F, 0x8000_0020, 0xFFFF_FFFF];
+
+    /// <summary>An entry keyed by one of <see cref="EdgeFunctions"/>, index 0–2, index significant or not.</summary>
+    private static readonly Gen<CpuidEntry> EdgeEntry =
+        Gen.Select(Gen.Int[0, EdgeFunctions.Length - 1].Select(i => EdgeFunctions[i]), Gen.UInt[0, 2], Gen.Bool, Gen.UInt).Select(x =>
+            new CpuidEntry(x.Item1, x.Item2, x.Item3 ? CpuidFlags.SignificantIndex : CpuidFlags.None, x.Item4, 0, 0, 0));
+
+    /// <summary>KVM's rule read literally: the first entry in order that matches, or -1.</summary>
+    private static int FirstMatch(CpuidTable t, Func<CpuidEntry, bool> match) =>
+        Enumerable.Range(0, t.Count).FirstOrDefault(i => match(t[i]), -1);
+
+    [Fact]
+    public void Lookups_find_the_first_matching_entry_in_order_even_after_keys_change() =>
+        Gen.Select(EdgeEntry.Array[0, 24], Gen.Select(Gen.Int[0, 23], EdgeEntry).Array[0, 4]).Sample(x =>
+        {
+            var (entries, rekeys) = x;
+            var t = CpuidTable.Of(entries);
+            foreach (var (position, entry) in rekeys.Where(r => r.Item1 < entries.Length))
+            {
+                t = t.SetItem(position, entry);
+            }
+            foreach (var function in EdgeFunctions)
+            {
+                Assert.Equal(FirstMatch(t, e => e.Function == function), t.IndexOfFunction(function));
+                for (var index = 0u; index <= 2; index++)
+                {
+                    Assert.Equal(FirstMatch(t, e => e.Matches(function, index)), t.IndexOf(function, index));
+                }
+            }
+        });
 }
