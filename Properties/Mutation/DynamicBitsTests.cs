@@ -101,6 +101,19 @@ public class DynamicBitsTests
         Assert.True(entry.Function != 0xD || rewritten.Ebx == ebx, $"{what}: EBX 0x{rewritten.Ebx:x}");
     }
 
+    /// <summary>
+    /// <c>kvm_update_cpuid_runtime</c> finds leaf 1 with the index not significant (<c>kvm_find_cpuid_entry(vcpu, 1)</c>):
+    /// the first entry of function 1 is rewritten even when userspace flagged it index-significant with another index.
+    /// </summary>
+    [Fact]
+    public void Leaf_1_is_found_by_function_alone_even_when_flagged_significant_with_index_1()
+    {
+        var m = Update(State(cr4: Cr4.OsXsave, apicBase: Msr.ApicBaseDefault), CpuidTable.Of(Leaf(0, 0, eax: 1), Leaf(1, 1, ecx: Xsave)));
+
+        Assert.Equal((Xsave | Osxsave, Apic), (m.Table[1].Ecx, m.Table[1].Edx));
+        Assert.Equal(DynamicCaps.OsXsave | DynamicCaps.Apic, m.Caps);
+    }
+
     [Fact]
     public void OSPKE_in_7_0_follows_CR4_PKE_and_only_that_bit_changes()
     {

@@ -34,4 +34,13 @@ public class KeyedLookupTests
         Assert.Equal(3, CpuidLookup.IndexOfFunction(Table, 7, LookupRule.KeyedByLeafSubleaf));
         Assert.Equal(1, CpuidLookup.IndexOfFunction(Table, 7, LookupRule.KvmOrderedFirstMatch));
     }
+
+    [Fact]
+    public void KVMs_function_lookup_takes_the_first_entry_of_the_function_even_if_its_significant_index_is_not_0()
+    {
+        var table = CpuidTable.Of(CpuidEntry.Indexed(0xD, 1, 0, 0, 0, 0), CpuidEntry.Indexed(0xD, 0, 0, 0, 0, 0));
+
+        Assert.Equal(0, CpuidLookup.IndexOfFunction(table, 0xD, LookupRule.KvmOrderedFirstMatch));
+        Assert.Equal(1, CpuidLookup.IndexOf(table, 0xD, 0, LookupRule.KvmOrderedFirstMatch));
+    }
 }
