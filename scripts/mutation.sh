@@ -12,9 +12,10 @@
 #                                           per-file scores and survivors of a finished run
 #   STRYKER_ADDITIONAL_TIMEOUT=60000 scripts/mutation.sh kvm
 #                                           a longer time-out allowance (ms; default 10000, see run())
-#   MUTATE_SPAN='{1..300}' scripts/mutation.sh kvm
-#                                           only those lines of the shard's files (Stryker's --mutate
-#                                           line span), to run a long file in parts
+#   MUTATE_LINES=414..836 scripts/mutation.sh kvm
+#                                           only those lines of the shard's files, to run a long file in
+#                                           parts (Stryker's --mutate span counts characters, not lines: the
+#                                           script converts)
 #
 # Each shard mutates its files and runs only the tests that can see them (a test filter: without one every mutant
 # runs the whole suite, minutes each). Always left out: the purity test (Stryker's instrumentation adds exactly the
@@ -28,13 +29,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${STRYKER_OUTPUT:-/tmp/cpuidf-stryker}"
-span="${MUTATE_SPAN:-}"
+lines="${MUTATE_LINES:-}"
 dotnet tool restore >/dev/null
 
 # Test selectors: whole namespaces of Properties, or single classes (Namespace.Class).
 sel() { printf 'FullyQualifiedName~CpuidFunctional.Properties.%s.|' "$@" | sed 's/|$//'; }
 
-# shard name | files to mutate, space-separated, relative to Core/ (a {from..to} line span allowed) | tests
+# Stryker 5.1.0 reads a span after a --mutate pattern, `File.cs{from..to}`, as character positions in the file (a
+# span given as line numbers selects the wrong code, or none: "0 total mutants will be tested"). Prints the span of
+# characters of lines FROM..TO (1-based, inclusive) of a file.
+char_span() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+text = open(sys.argv[1], encoding="utf-8-sig").read()
+first, last = (int(n) for n in sys.argv[2].split(".."))
+starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+if not 1 <= first <= last or first > len(starts):
+    sys.exit(f"MUTATE_LINES={sys.argv[2]}: {sys.argv[1]} has {len(starts)} lines")
+end = starts[last] - 1 if last < len(starts) else len(text)
+print(f"{{{starts[first - 1]}..{end}}}")
+PY
+}
+
+# shard name | files to mutate, space-separated, relative to Core/ | tests
 shards=(
   "lookup|Cpuid/CpuidLookup.cs|$(sel Core Mutation)"
   "dynamic|Dynamic/DynamicBits.cs|$(sel Core Mutation Scenarios Host.DumpXsaveSizeTests Host.SpecWorkedXsaveValueTests)"
@@ -123,8 +140,12 @@ names=() mutate=() filters=()
 for shard in "${shards[@]}"; do
   IFS='|' read -r name shard_files _ <<<"$shard"
   shard_tests="${shard#*|*|}"
+  [ $# -eq 0 ] || [[ " $* " == *" $name "* ]] || continue
   shard_mutate=()
-  for f in $shard_files; do [[ $f == *"{"* ]] || f="$f$span"; shard_mutate+=(--mutate "**/$f"); done
+  for f in $shard_files; do
+    [ -z "$lines" ] || f="$f$(char_span "Core/$f" "$lines")"
+    shard_mutate+=(--mutate "**/$f")
+  done
   if [ $# -eq 0 ]; then
     run "$name" "$shard_tests" "${shard_mutate[@]}"
   elif [[ " $* " == *" $name "* ]]; then
