@@ -16,6 +16,10 @@
 #                                           only those lines of the shard's files, to run a long file in
 #                                           parts (Stryker's --mutate span counts characters, not lines: the
 #                                           script converts)
+#   SHARD_TESTS='Core Mutation Scenarios' scripts/mutation.sh kvm
+#                                           a leaner test filter (namespaces or Namespace.Class of
+#                                           Properties) for a quick first pass: a mutant it kills is killed;
+#                                           recheck its survivors with the shard's own filter
 #
 # Each shard mutates its files and runs only the tests that can see them (a test filter: without one every mutant
 # runs the whole suite, minutes each). Always left out: the purity test (Stryker's instrumentation adds exactly the
@@ -140,6 +144,7 @@ names=() mutate=() filters=()
 for shard in "${shards[@]}"; do
   IFS='|' read -r name shard_files _ <<<"$shard"
   shard_tests="${shard#*|*|}"
+  [ -z "${SHARD_TESTS:-}" ] || shard_tests="$(sel $SHARD_TESTS)"
   [ $# -eq 0 ] || [[ " $* " == *" $name "* ]] || continue
   shard_mutate=()
   for f in $shard_files; do
