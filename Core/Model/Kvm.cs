@@ -427,11 +427,12 @@ public static class Kvm
             return ApicSetBase(v, value);
         }
 
-        /// <summary><c>__kvm_apic_set_base</c>: stores IA32_APIC_BASE, a trigger site.</summary>
+        /// <summary>
+        /// <c>__kvm_apic_set_base</c>: stores IA32_APIC_BASE, a trigger site (an unchanged value changes nothing:
+        /// <see cref="Trigger"/> returns the same vCPU).
+        /// </summary>
         private Written ApicSetBase(Vcpu v, ulong value) =>
-            v.ApicBase == value
-                ? v
-                : Trigger(v, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value), static (v, apicBase, dirty) => v with { Rare = v.Rare with { ApicBase = apicBase }, CpuidDynamicBitsDirty = dirty });
+            Trigger(v, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value), static (v, apicBase, dirty) => v with { Rare = v.Rare with { ApicBase = apicBase }, CpuidDynamicBitsDirty = dirty });
 
         /// <summary>
         /// <c>kvm_set_msr_common</c>, MSR_IA32_MISC_ENABLE: the guest may not change the PMU read-only bits and its
@@ -715,9 +716,8 @@ public static class Kvm
         {
             var w = ApicSetBase(v, Msr.ApicBaseDefault);
             var a = w.Vcpu;
-            var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false };
-            rare = rare.Cr0 == Cr0.AtReset && rare.Efer == 0 ? rare : rare with { Cr0 = Cr0.AtReset, Efer = 0 };
-            var plain = a with { Cpl = 0, GuestMode = false, Nested = null, Rare = rare == a.Rare ? a.Rare : rare };
+            var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false, Cr0 = Cr0.AtReset, Efer = 0 };
+            var plain = a with { Cpl = 0, GuestMode = false, Nested = null, Rare = rare };
             w = w.Then(plain == a ? a : plain);
             w = w.Then(SetXcr(w.Vcpu, 0, Xcr0.Fp) ?? w.Vcpu);
             w = w.Then(SetXss(w.Vcpu, 0, hostInitiated: true) ?? w.Vcpu);

@@ -9,7 +9,7 @@ namespace CpuidFunctional.Properties.Core;
 /// </summary>
 public class UnchangedInstanceTests
 {
-    public static TheoryData<string> UnchangedWrites => new() { "MOV CR4 same", "XSETBV same", "WRMSR APIC same", "WRMSR TSX same", "CPL same", "KVM_RUN again", "SET_SREGS same", "SET_XCRS same", "WRMSR XSS same", "WRMSR MISC_ENABLE same" };
+    public static TheoryData<string> UnchangedWrites => new() { "MOV CR4 same", "XSETBV same", "WRMSR APIC same", "WRMSR TSX same", "CPL same", "KVM_RUN again", "SET_SREGS same", "SET_XCRS same", "WRMSR XSS same", "WRMSR MISC_ENABLE same", "DISABLE_QUIRKS2 nothing new" };
 
     [Theory]
     [MemberData(nameof(UnchangedWrites))]
@@ -30,6 +30,7 @@ public class UnchangedInstanceTests
                 // 6.18: an XSS write is a trigger only on a change, so this one reaches Trigger and must not copy.
                 "WRMSR XSS same" => new VcpuEvent.Wrmsr(Msr.Xss, s.Vcpu.Xss),
                 "WRMSR MISC_ENABLE same" => new VcpuEvent.Wrmsr(Msr.MiscEnable, s.Vcpu.MiscEnable),
+                "DISABLE_QUIRKS2 nothing new" => new VcpuEvent.DisableQuirks2((ulong)s.Vm.DisabledQuirks),
                 _ => new VcpuEvent.SetXcrs(s.Vcpu.Xcr0),
             };
             var t = Kvm.Step(policy, s, e);

@@ -45,4 +45,17 @@ public class MsrAndExitRuleTests
         var t = Kvm.Step(Policy.Lazy, Running(Policy.Lazy), new VcpuEvent.PortIo(isIn, 0x80, 1, 0x55));
         Assert.Equal(new Observation.ExitIo(isIn, 0x80, 1, reported), t.Observation);
     }
+
+    /// <summary>
+    /// <c>nested_vmx_load_msr</c> writes with <c>kvm_set_msr</c>, as the guest: an IA32_XSS entry is refused without
+    /// guest XSAVES even for 0, which a host-initiated write would accept.
+    /// </summary>
+    [Fact]
+    public void A_VM_entry_MSR_load_of_IA32_XSS_is_a_guest_write_and_fails_without_XSAVES()
+    {
+        var s = RunningWithoutXsaves();
+        var entry = Kvm.Step(Policy.Lazy, s, new VcpuEvent.NestedVmEntry(s.Vcpu.Cr4, ImmutableArray.Create(new MsrEntry(Msr.Xss, 0))));
+        Assert.Equal(new Observation.VmEntryMsrLoadFailed(1), entry.Observation);
+        Assert.Equal(new Observation.IoctlDone(1), Kvm.Step(Policy.Lazy, s, new VcpuEvent.SetMsrs(ImmutableArray.Create(new MsrEntry(Msr.Xss, 0)))).Observation);
+    }
 }

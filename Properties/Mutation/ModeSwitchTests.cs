@@ -1,0 +1,164 @@
+using CpuidFunctional.Core.Dynamic;
+using static CpuidFunctional.Properties.Core.TestHosts;
+
+namespace CpuidFunctional.Properties.Mutation;
+
+/// <summary>
+/// Absolute expectations for the mode switches and the ioctls the kvm shard's mutation run found untested: SMI and RSM
+/// (<c>enter_smm</c>, <c>em_rsm</c>), INIT and RESET (<c>kvm_vcpu_reset</c>), the AMD triple fault
+/// (<c>shutdown_interception</c>), KVM_SET_CPUID2 under Reference, and a VM entry inside an SVM guest. Every policy
+/// runs these rules alike, so only a stated value (not a comparison between policies) can see a wrong one.
+/// </summary>
+public class ModeSwitchTests
+{
+    private static Transition Step(Policy policy, KvmState s, VcpuEvent e) => Kvm.Step(policy, s, e);
+
+    private static KvmState After(Policy policy, KvmState s, params VcpuEvent[] events) =>
+        events.Aggregate(s, (state, e) => Step(policy, state, e).State);
+
+    /// <summary>CR0 with the INIT value already (ET, CD and NW as at reset) and EFER.LME set: valid with paging off.</summary>
+    private static VcpuEvent.SetSregs ResetCr0WithLme(KvmState s) => new(s.Vcpu.Cr4, s.Vcpu.ApicBase) { Cr0 = Cr0.AtReset, Efer = Efer.Lme };
+
+    [Fact]
+    public void An_SMI_in_SMM_stays_latched_and_RSM_restores_the_CR4_and_CPL_of_the_first_SMI()
+    {
+        var s = After(Policy.Lazy, Running(Policy.Lazy), new VcpuEvent.SetCpl(3));
+        var inSmm = After(Policy.Lazy, s, new VcpuEvent.EnterSmm());
+        Assert.True(inSmm.Vcpu.InSmm);
+        Assert.Equal((0ul, (byte)0), (inSmm.Vcpu.Cr4, inSmm.Vcpu.Cpl));
+
+        var again = Step(Policy.Lazy, inSmm, new VcpuEvent.EnterSmm());
+        Assert.Same(inSmm.Vcpu, again.State.Vcpu);
+
+        var back = After(Policy.Lazy, again.State, new VcpuEvent.Rsm());
+        Assert.False(back.Vcpu.InSmm);
+        Assert.Equal((Cr4.OsXsave, (byte)3), (back.Vcpu.Cr4, back.Vcpu.Cpl));
+    }
+
+    [Fact]
+    public void INIT_is_latched_in_SMM_and_resets_CR0_and_EFER_after_RSM()
+    {
+        var s = After(Policy.Eager, Running(Policy.Eager), new VcpuEvent.SetSregs(Cr4.OsXsave, Msr.ApicBaseDefault) { Cr0 = Cr0.Pe | Cr0.Et, Efer = Efer.Lme }, new VcpuEvent.EnterSmm());
+        Assert.Same(s.Vcpu, Step(Policy.Eager, s, new VcpuEvent.Init()).State.Vcpu);
+
+        var init = After(Policy.Eager, s, new VcpuEvent.Rsm(), new VcpuEvent.Init());
+        Assert.Equal((Cr0.Et, 0ul, 0ul), (init.Vcpu.Cr0, init.Vcpu.Efer, init.Vcpu.Cr4));
+    }
+
+    [Fact]
+    public void INIT_at_CPL_3_sets_CPL_0_and_clears_EFER_even_when_CR0_already_has_its_INIT_value()
+    {
+        var s = After(Policy.Lazy, Running(Policy.Lazy), ResetCr0WithLme(Running(Policy.Lazy)), new VcpuEvent.SetCpl(3));
+        Assert.Equal((Efer.Lme, (byte)3), (s.Vcpu.Efer, s.Vcpu.Cpl));
+
+        var init = After(Policy.Lazy, s, new VcpuEvent.Init());
+        Assert.Equal(((byte)0, Cr0.AtReset, 0ul, 0ul), (init.Vcpu.Cpl, init.Vcpu.Cr0, init.Vcpu.Efer, init.Vcpu.Cr4));
+    }
+
+    [Fact]
+    public void RESET_leaves_SMM_and_clears_EFER_even_when_CR0_already_has_its_reset_value()
+    {
+        var s = After(Policy.Lazy, Running(Policy.Lazy), ResetCr0WithLme(Running(Policy.Lazy)), new VcpuEvent.EnterSmm());
+        Assert.True(s.Vcpu.InSmm);
+
+        var reset = After(Policy.Lazy, s, new VcpuEvent.Reset());
+        Assert.False(reset.Vcpu.InSmm);
+        Assert.Equal((Cr0.AtReset, 0ul), (reset.Vcpu.Cr0, reset.Vcpu.Efer));
+    }
+
+    [Fact]
+    public void INIT_RESET_and_an_AMD_triple_fault_of_a_vCPU_in_its_reset_state_return_the_same_instance()
+    {
+        foreach (var policy in Policy.Correct)
+        {
+            var fresh = Fresh(policy);
+            Assert.Same(fresh.Vcpu, Step(policy, fresh, new VcpuEvent.Init()).State.Vcpu);
+            Assert.Same(fresh.Vcpu, Step(policy, fresh, new VcpuEvent.Reset()).State.Vcpu);
+
+            var amd = KvmState.WithCpuid(new Vm(HostPresets.All["genoa"]), policy, HostPresets.All["genoa"].Cpuid);
+            var shutdown = Step(policy, amd, new VcpuEvent.TripleFault());
+            Assert.IsType<Observation.ExitShutdown>(shutdown.Observation);
+            Assert.Same(amd.Vcpu, shutdown.State.Vcpu);
+        }
+    }
+
+    /// <summary>
+    /// A VMX exit on an AMD host keeps the SVM state (a trace that mixes the vendors), so L1 runs with nested state
+    /// outside guest mode; the triple fault's INIT leaves nested operation and drops it.
+    /// </summary>
+    [Fact]
+    public void An_AMD_triple_fault_drops_nested_state_that_L1_holds_outside_guest_mode()
+    {
+        var genoa = HostPresets.All["genoa"];
+        var s = After(
+            Policy.Lazy,
+            KvmState.WithCpuid(new Vm(genoa), Policy.Lazy, genoa.Cpuid),
+            new VcpuEvent.Run(),
+            new VcpuEvent.NestedSvmVmrun(Cr4.Pae, Vmcb12Intercepts.None),
+            new VcpuEvent.NestedVmExit(0, default)
+        );
+        Assert.False(s.Vcpu.GuestMode);
+        Assert.NotNull(s.Vcpu.Nested);
+
+        var shutdown = Step(Policy.Lazy, s, new VcpuEvent.TripleFault());
+        Assert.IsType<Observation.ExitShutdown>(shutdown.Observation);
+        Assert.Null(shutdown.State.Vcpu.Nested);
+    }
+
+    [Fact]
+    public void A_VM_entry_inside_an_SVM_guest_keeps_the_SVM_state_unless_L1_owns_a_CR4_bit()
+    {
+        var svm = After(Policy.Lazy, Running(Policy.Lazy), new VcpuEvent.NestedSvmVmrun(Cr4.Pae, Vmcb12Intercepts.None));
+        var saved = svm.Vcpu.Svm;
+        Assert.NotNull(saved);
+
+        var unowned = After(Policy.Lazy, svm, new VcpuEvent.NestedVmEntry(Cr4.Pae, default));
+        Assert.Equal(saved, unowned.Vcpu.Svm);
+
+        var owned = After(Policy.Lazy, svm, new VcpuEvent.NestedVmEntry(Cr4.Pae, default) { Cr4GuestHostMask = Cr4.OsXsave, Cr4ReadShadow = Cr4.OsXsave });
+        Assert.Equal(Cr4.OsXsave, Assert.IsType<NestedVmx>(owned.Vcpu.Nested).Cr4GuestHostMask);
+    }
+
+    /// <summary>Reference stores KVM_SET_CPUID2's table as given and computes the dynamic bits only when observed.</summary>
+    [Fact]
+    public void Under_Reference_KVM_SET_CPUID2_stores_the_table_as_given_and_runs_no_update()
+    {
+        var s = Fresh(Policy.Reference);
+        var t = Step(Policy.Reference, s, new VcpuEvent.SetCpuid2(SkylakeGuest));
+        Assert.Equal(new Observation.IoctlDone(0), t.Observation);
+        Assert.Equal(SkylakeGuest, t.State.Vcpu.Cpuid);
+        Assert.Equal(0, t.Effort.RuntimeUpdates);
+        Assert.NotEqual(SkylakeGuest, Assert.IsType<Observation.Cpuid2>(Step(Policy.Reference, t.State, new VcpuEvent.GetCpuid2(256)).Observation).Table);
+    }
+
+    /// <summary><c>kvm_cpuid_check_equal</c> after KVM_RUN installs nothing under Reference; a refusal changes nothing when nothing was pending.</summary>
+    [Fact]
+    public void KVM_SET_CPUID2_after_KVM_RUN_leaves_the_vCPU_as_it_was_under_Reference_and_when_refused()
+    {
+        var reference = Running(Policy.Reference);
+        var same = Step(Policy.Reference, reference, new VcpuEvent.SetCpuid2(SkylakeGuest));
+        Assert.Equal(new Observation.IoctlDone(0), same.Observation);
+        Assert.Same(reference.Vcpu, same.State.Vcpu);
+
+        var other = SkylakeGuest.SetItem(0, SkylakeGuest[0] with { Ebx = SkylakeGuest[0].Ebx ^ 1 });
+        foreach (var policy in Policy.Correct)
+        {
+            var s = Running(policy);
+            Assert.False(s.Vcpu.CpuidDynamicBitsDirty);
+            var refused = Step(policy, s, new VcpuEvent.SetCpuid2(other));
+            Assert.Equal(new Observation.IoctlError(Errno.EINVAL), refused.Observation);
+            Assert.Same(s.Vcpu, refused.State.Vcpu);
+        }
+    }
+
+    /// <summary>6.1's <c>kvm_set_msr_common</c>: a guest write of IA32_XSS needs XSAVES even for 0; the host's does not.</summary>
+    [Fact]
+    public void On_6_1_a_guest_write_of_IA32_XSS_without_XSAVES_is_a_GP_even_for_0_and_the_hosts_is_accepted()
+    {
+        var table = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e is { Function: 0xD, Index: 1 } ? e with { Eax = e.Eax & ~DynamicBits.XsavesBit } : e));
+        var s = After(Policy.Lazy, KvmState.WithCpuid(Vm(KernelProfile.Linux6_1), Policy.Lazy, table), new VcpuEvent.Run());
+
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Step(Policy.Lazy, s, new VcpuEvent.Wrmsr(Msr.Xss, 0)).Observation);
+        Assert.Equal(new Observation.IoctlDone(1), Step(Policy.Lazy, s, new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.Xss, 0)]))).Observation);
+    }
+}
