@@ -10,6 +10,9 @@
 #                                           the mutants a running (or stopped) run has tested so far
 #   scripts/mutation.sh scores dynamic+xsave+validity
 #                                           per-file scores and survivors of a finished run
+#   scripts/mutation.sh apply kvm 3426     writes one mutant of a finished run into the source (its span
+#                                           and replacement from the JSON report), to run any tests against
+#                                           it by hand; undo with `git checkout -- Core`
 #   STRYKER_ADDITIONAL_TIMEOUT=60000 scripts/mutation.sh kvm
 #                                           a longer time-out allowance (ms; default 10000, see run())
 #   MUTATE_LINES=414..836 scripts/mutation.sh kvm
@@ -136,6 +139,28 @@ for name, f in sorted(report["files"].items()):
         if m["status"] in ("Survived", "NoCoverage"):
             line = m["location"]["start"]["line"]
             print(f"  {m['id']} line {line}: {lines[line - 1].strip()[:100]}  ->  {m.get('replacement', '')[:100]}")
+PY
+  exit 0
+fi
+
+# `scripts/mutation.sh apply RUN ID`: one mutant of a finished run written into the source file it mutates.
+if [ "${1:-}" = apply ]; then
+  python3 - "$(ls -t "$out/$2"/reports/mutation-report.json | head -1)" "$3" <<'PY'
+import json, os, sys
+report, wanted = json.load(open(sys.argv[1])), sys.argv[2]
+for name, f in report["files"].items():
+    for m in f["mutants"]:
+        if m["id"] != wanted:
+            continue
+        path = os.path.join("Core", name.split("/Core/")[-1])
+        text = open(path, encoding="utf-8-sig").read()
+        starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        at = lambda p: starts[p["line"] - 1] + p["column"] - 1
+        a, b = at(m["location"]["start"]), at(m["location"]["end"])
+        open(path, "w", encoding="utf-8").write(text[:a] + m["replacement"] + text[b:])
+        print(f"{path}:{m['location']['start']['line']}: {text[a:b]!r} -> {m['replacement']!r}")
+        sys.exit(0)
+sys.exit(f"no mutant {wanted} in {sys.argv[1]}")
 PY
   exit 0
 fi

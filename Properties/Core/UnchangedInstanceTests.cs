@@ -9,7 +9,7 @@ namespace CpuidFunctional.Properties.Core;
 /// </summary>
 public class UnchangedInstanceTests
 {
-    public static TheoryData<string> UnchangedWrites => new() { "MOV CR4 same", "XSETBV same", "WRMSR APIC same", "WRMSR TSX same", "CPL same", "KVM_RUN again", "SET_SREGS same", "SET_XCRS same", "WRMSR XSS same", "WRMSR MISC_ENABLE same", "DISABLE_QUIRKS2 nothing new" };
+    public static TheoryData<string> UnchangedWrites => new() { "MOV CR4 same", "XSETBV same", "WRMSR APIC same", "WRMSR TSX same", "CPL same", "KVM_RUN again", "SET_SREGS same", "SET_XCRS same", "WRMSR XSS same", "WRMSR MISC_ENABLE same", "DISABLE_QUIRKS2 nothing new", "WRMSR MISC_FEATURES_ENABLES same" };
 
     [Theory]
     [MemberData(nameof(UnchangedWrites))]
@@ -31,6 +31,7 @@ public class UnchangedInstanceTests
                 "WRMSR XSS same" => new VcpuEvent.Wrmsr(Msr.Xss, s.Vcpu.Xss),
                 "WRMSR MISC_ENABLE same" => new VcpuEvent.Wrmsr(Msr.MiscEnable, s.Vcpu.MiscEnable),
                 "DISABLE_QUIRKS2 nothing new" => new VcpuEvent.DisableQuirks2((ulong)s.Vm.DisabledQuirks),
+                "WRMSR MISC_FEATURES_ENABLES same" => new VcpuEvent.Wrmsr(Msr.MiscFeaturesEnables, s.Vcpu.MiscFeaturesEnables),
                 _ => new VcpuEvent.SetXcrs(s.Vcpu.Xcr0),
             };
             var t = Kvm.Step(policy, s, e);
@@ -62,5 +63,31 @@ public class UnchangedInstanceTests
             Assert.NotNull(t.Observation);
             Assert.Equal(s, t.State);
         }
+    }
+
+    /// <summary>
+    /// Before 6.18 every accepted IA32_XSS write is a trigger, so Eager runs <c>kvm_update_cpuid_runtime</c> for a write
+    /// of the current value too; with nothing to rewrite, the update returns the very vCPU it was given.
+    /// </summary>
+    [Fact]
+    public void On_6_1_an_Eager_XSS_write_of_the_current_value_runs_the_update_and_returns_the_same_instance()
+    {
+        var s = Running(Policy.Eager, KernelProfile.Linux6_1);
+        var t = Kvm.Step(Policy.Eager, s, new VcpuEvent.Wrmsr(Msr.Xss, s.Vcpu.Xss));
+        Assert.Null(t.Observation);
+        Assert.Equal(1, t.Effort.RuntimeUpdates);
+        Assert.Same(s.Vcpu, t.State.Vcpu);
+    }
+
+    /// <summary>The wrong variant <c>ClearMarkerWithoutMaterialize</c> does what its name says: a guest CPUID clears the marker and leaves the table stale.</summary>
+    [Fact]
+    public void The_wrong_variant_that_clears_the_marker_without_materializing_clears_it()
+    {
+        var wrong = new Policy(UpdateScheme.Lazy, CpuidFunctional.Core.Checking.WrongRules.ClearMarkerWithoutMaterialize);
+        var s = Kvm.Step(wrong, Running(Policy.Lazy), new VcpuEvent.MovToCr4(0)).State;
+        Assert.True(s.Vcpu.CpuidDynamicBitsDirty);
+        var t = Kvm.Step(wrong, s, new VcpuEvent.Cpuid(1, 0));
+        Assert.False(t.State.Vcpu.CpuidDynamicBitsDirty);
+        Assert.Equal(s.Vcpu.Cpuid, t.State.Vcpu.Cpuid);
     }
 }

@@ -58,4 +58,45 @@ public class MsrAndExitRuleTests
         Assert.Equal(new Observation.VmEntryMsrLoadFailed(1), entry.Observation);
         Assert.Equal(new Observation.IoctlDone(1), Kvm.Step(Policy.Lazy, s, new VcpuEvent.SetMsrs(ImmutableArray.Create(new MsrEntry(Msr.Xss, 0)))).Observation);
     }
+
+    /// <summary>
+    /// <c>kvm_set_msr_common</c> takes only CPUID_FAULT in MSR_MISC_FEATURES_ENABLES, and <c>vmx_set_msr</c> only
+    /// RTM_DISABLE and TSX_CPUID_CLEAR in IA32_TSX_CTRL: any other bit is a #GP, and nothing changes.
+    /// </summary>
+    [Theory]
+    [InlineData(Msr.MiscFeaturesEnables, 1ul << 1)]
+    [InlineData(Msr.TsxCtrl, 1ul << 2)]
+    public void A_guest_write_of_a_reserved_bit_of_MISC_FEATURES_ENABLES_or_TSX_CTRL_is_a_GP(uint msr, ulong value)
+    {
+        var s = Running(Policy.Lazy);
+        var t = Kvm.Step(Policy.Lazy, s, new VcpuEvent.Wrmsr(msr, value));
+        Assert.Equal(new Observation.Fault(X86Exception.GP), t.Observation);
+        Assert.Equal(s, t.State);
+    }
+
+    /// <summary><c>kvm_vcpu_ioctl_x86_set_xcrs</c>: EINVAL on a host without XSAVE, whatever the value.</summary>
+    [Fact]
+    public void KVM_SET_XCRS_is_EINVAL_on_a_host_without_XSAVE()
+    {
+        var table = CpuidTable.Of(SkylakeCpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 26, false).WithBit(CpuidRegister.Ecx, 27, false) : e));
+        var host = HostCpu.FromCpuid("skylake-sp without XSAVE", table);
+        var s = KvmState.WithCpuid(new Vm(host), Policy.Lazy, table);
+        Assert.Equal(new Observation.IoctlError(Errno.EINVAL), Kvm.Step(Policy.Lazy, s, new VcpuEvent.SetXcrs(Xcr0.Fp)).Observation);
+    }
+
+    /// <summary>
+    /// <c>kvm_apic_set_base</c> reserves the APIC-base bits from MAXPHYADDR to 63 (<c>rsvd_bits</c>, which is 0 when
+    /// MAXPHYADDR is 64 or more): a table stating a MAXPHYADDR of 64 leaves bit 45 free, one stating 40 does not.
+    /// </summary>
+    [Theory]
+    [InlineData(64, true)]
+    [InlineData(40, false)]
+    public void The_APIC_base_bits_at_and_above_MAXPHYADDR_are_reserved_and_none_are_from_64_on(int maxPhysAddr, bool accepted)
+    {
+        var table = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e.Function == 0x8000_0008 ? e with { Eax = (e.Eax & ~0xFFu) | (uint)maxPhysAddr } : e));
+        var s = Kvm.Step(Policy.Lazy, KvmState.WithCpuid(Vm(), Policy.Lazy, table), new VcpuEvent.Run()).State;
+        var value = Msr.ApicBaseDefault | (1ul << 45);
+        var t = Kvm.Step(Policy.Lazy, s, new VcpuEvent.Wrmsr(Msr.ApicBase, value));
+        Assert.Equal(accepted ? value : Msr.ApicBaseDefault, t.State.Vcpu.ApicBase);
+    }
 }
