@@ -224,13 +224,6 @@ internal sealed partial class MutableKvm
         return i >= 0 && Table[i].Has(register, bit);
     }
 
-    // A feature bit of the first entry of its function (0x8000_0001 and 0x8000_000A have no sub-leaves).
-    private bool StaticFeature(GuestFeature feature)
-    {
-        var i = MutableCpuidLookup.IndexOfFunction(Table, feature.Leaf);
-        return i >= 0 && Table[i].Has(feature.Register, feature.Bit);
-    }
-
     /// <summary>The static features the rules consult, cached like KVM's <c>cpu_caps</c> (none of them is ever rewritten).</summary>
     private void CacheStaticCaps()
     {
@@ -256,8 +249,8 @@ internal sealed partial class MutableKvm
         guestSse3 = Static(1, CpuidRegister.Ecx, 0);
         guestX2Apic = Static(1, CpuidRegister.Ecx, 21);
         guestXgetbv1 = Static(0xD, CpuidRegister.Eax, 2);
-        guestSvm = StaticFeature(GuestFeature.Svm);
-        guestNrips = StaticFeature(GuestFeature.Nrips);
+        guestSvm = Static(GuestFeature.Svm.Leaf, GuestFeature.Svm.Register, GuestFeature.Svm.Bit);
+        guestNrips = Static(GuestFeature.Nrips.Leaf, GuestFeature.Nrips.Register, GuestFeature.Nrips.Bit);
         var ext = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0000);
         var leaf = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0008);
         guestMaxPhysAddr = ext < 0 || Table[ext].Eax < 0x8000_0008 || leaf < 0 ? 36 : (int)(Table[leaf].Eax & 0xFF);

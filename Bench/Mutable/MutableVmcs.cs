@@ -5,12 +5,12 @@ namespace CpuidFunctional.Bench.Mutable;
 /// <summary>
 /// One vmcs12 as a mutable object: the same per-(width, type) chunk layout as <see cref="Vmcs12"/> (so a field is
 /// located by the same encoding decode, <c>VmcsField.TryLocate</c>), but VMWRITE stores in place, as KVM's
-/// <c>struct vmcs12</c> does. The chunks lie end to end in one array of <see cref="ChunkStride"/> slots each, so a
-/// field is one indexed load (TryLocate's index is below 32).
+/// <c>struct vmcs12</c> does. The chunks lie end to end in one array of <see cref="ChunkStride"/> slots each (the
+/// longest chunk's length), so a field is one indexed load.
 /// </summary>
 internal sealed class MutableVmcs
 {
-    private const int ChunkStride = 32;
+    private static readonly int ChunkStride = VmcsField.ChunkLength.Max();
 
     private readonly ulong[] slots = new ulong[VmcsField.ChunkCount * ChunkStride];
 

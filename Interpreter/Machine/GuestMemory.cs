@@ -113,13 +113,27 @@ public sealed class GuestMemory
     /// The object standing for a page's contents, or null outside memory: the same object while the page is unwritten,
     /// a new one after any byte of it is written (the decode cache's validity check).
     /// </summary>
-    internal object? PageOrNull(ulong number) =>
-        number < MachineLayout.MemorySize >> PageShift ? root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)] : null;
+    internal object? PageOrNull(ulong number)
+    {
+        if (number >= MachineLayout.MemorySize >> PageShift)
+        {
+            return null;
+        }
+        var (leaf, page, _) = Locate(number << PageShift);
+        return root[leaf][page];
+    }
 
     private byte[] Block(ulong address)
     {
+        var (leaf, page, block) = Locate(address);
+        return root[leaf][page][block];
+    }
+
+    /// <summary>Where an address inside memory lies in the radix: its leaf, its page in the leaf and its block in the page.</summary>
+    private static (int Leaf, int Page, int Block) Locate(ulong address)
+    {
         var number = address >> PageShift;
-        return root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)][((int)address >> BlockShift) & (BlocksPerPage - 1)];
+        return ((int)(number / PagesPerLeaf), (int)(number % PagesPerLeaf), ((int)address >> BlockShift) & (BlocksPerPage - 1));
     }
 
     private static T[] Filled<T>(int count, T value)
@@ -153,9 +167,7 @@ public sealed class GuestMemory
 
         private byte[] Block(ulong address)
         {
-            var number = address >> PageShift;
-            var (leafIndex, pageIndex) = ((int)(number / PagesPerLeaf), (int)(number % PagesPerLeaf));
-            var blockIndex = ((int)address >> BlockShift) & (BlocksPerPage - 1);
+            var (leafIndex, pageIndex, blockIndex) = Locate(address);
             var leaf = Root[leafIndex];
             if (ReferenceEquals(leaf, source[leafIndex]))
             {

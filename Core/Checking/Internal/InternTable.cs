@@ -20,7 +20,8 @@ internal sealed class InternTable<T>(IEqualityComparer<T> comparer)
     /// <summary>Ids per chunk.</summary>
     public const int ChunkSize = 1 << ChunkBits;
 
-    private const int MaxChunks = 1 << 16;
+    /// <summary>Chunks at most (so at most MaxChunks × ChunkSize ids).</summary>
+    public const int MaxChunks = 1 << 16;
 
     private readonly T[]?[] values = new T[MaxChunks][];
     private readonly Lock gate = new();

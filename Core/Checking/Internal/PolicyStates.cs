@@ -31,7 +31,7 @@ internal sealed class PolicyStates
     private readonly Action<int, KvmState> made;
 
     // Chunked by id like the states, so that growing never moves what other workers read. Written before the id is published.
-    private readonly byte[]?[] flags = new byte[1 << 16][];
+    private readonly byte[]?[] flags = new byte[InternTable<KvmState>.MaxChunks][];
 
     // Step results by (id, event): 0 while unknown, else 1 << 63 | observation id << 32 | next id. Written once each.
     // Null for a lazy policy (see Memoizes).
