@@ -1,13 +1,21 @@
 using System.Buffers.Binary;
+using Block = byte[];
+using Group = byte[][];
+using Leaf = byte[][][][];
+using Page = byte[][][];
+using Root = byte[][][][][];
 
 namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// Guest-physical memory (<see cref="MachineLayout.MemorySize"/> bytes), persistent: a write returns a new memory that
-/// shares everything but the 256-byte blocks it wrote and the small arrays on their path (the root, one leaf of pages,
-/// the page's block table). Blocks never written are one shared zero block. A 4 KiB page is a table of blocks whose
-/// identity changes when any of its bytes is written, which is what the decode cache checks. Linear addresses equal
-/// physical addresses (identity mapping).
+/// shares everything but the 64-byte blocks it wrote and the small arrays on their path. A 4 KiB page is a tree of
+/// eight groups of eight blocks; blocks never written are one shared zero block. The pages sit in a radix (a root of
+/// leaves of pages), except the page written last, the <i>hot</i> page, which the memory holds beside the radix: a
+/// write to the hot page copies only that page's path (its group table, a group, a block), not the root and a leaf as
+/// well. That is the nested round trip's case, where L1 and the #VMEXIT write the same vmcb12 page again and again. A
+/// page's identity (its group table) changes when any of its bytes is written, which is what the decode cache checks.
+/// Linear addresses equal physical addresses (identity mapping).
 /// </summary>
 public sealed class GuestMemory
 {
@@ -15,27 +23,34 @@ public sealed class GuestMemory
     internal const int PageSize = 1 << PageShift;
     internal const ulong PageMask = PageSize - 1;
 
-    // Copy-on-write unit: a write copies 256 bytes, not a page (a #VMEXIT's vmcb12 fields touch three blocks).
-    private const int BlockShift = 8;
+    // Copy-on-write unit: a cache line. A #VMEXIT's vmcb12 fields touch six blocks in two groups.
+    private const int BlockShift = 6;
     private const int BlockSize = 1 << BlockShift;
     private const int BlockMask = BlockSize - 1;
-    private const int BlocksPerPage = PageSize / BlockSize;
+    private const int BlocksPerGroup = 8;
+    private const int GroupShift = BlockShift + 3;
+    private const int GroupsPerPage = PageSize >> GroupShift;
 
-    // Radix: Leaves leaves of PagesPerLeaf pages of BlocksPerPage blocks; a write copies its blocks, their pages'
-    // block tables, their leaves and the root.
+    // Radix: Leaves leaves of PagesPerLeaf pages.
     private const int PagesPerLeaf = 32;
     private const int Leaves = (int)(MachineLayout.MemorySize / PageSize / PagesPerLeaf);
 
-    private static readonly byte[] ZeroBlock = new byte[BlockSize];
-    private static readonly byte[][] ZeroPage = Filled(BlocksPerPage, ZeroBlock);
-    private static readonly byte[][][] ZeroLeaf = Filled(PagesPerLeaf, ZeroPage);
+    private static readonly Block ZeroBlock = new byte[BlockSize];
+    private static readonly Group ZeroGroup = Filled(BlocksPerGroup, ZeroBlock);
+    private static readonly Page ZeroPage = Filled(GroupsPerPage, ZeroGroup);
+    private static readonly Leaf ZeroLeaf = Filled(PagesPerLeaf, ZeroPage);
 
-    private readonly byte[][][][] root;
+    // Every page but the hot one, whose slot here may be older than the hot page.
+    private readonly Root root;
 
-    private GuestMemory(byte[][][][] root) => this.root = root;
+    // The page written last: page number hotNumber is hot, whatever root holds for it.
+    private readonly ulong hotNumber;
+    private readonly Page hot;
+
+    private GuestMemory(Root root, ulong hotNumber, Page hot) => (this.root, this.hotNumber, this.hot) = (root, hotNumber, hot);
 
     /// <summary>All-zero memory.</summary>
-    public static GuestMemory Empty { get; } = new(Filled(Leaves, ZeroLeaf));
+    public static GuestMemory Empty { get; } = new(Filled(Leaves, ZeroLeaf), 0, ZeroPage);
 
     /// <summary>Whether <paramref name="size"/> bytes at <paramref name="address"/> lie inside guest memory.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "A memory answers for its own bounds; that every memory has the same size today is the layout's choice, not the API's.")]
@@ -83,15 +98,15 @@ public sealed class GuestMemory
         {
             throw new ArgumentOutOfRangeException(nameof(address), "write outside guest memory");
         }
-        var copy = new Copy(root);
+        var copy = new Copy(this);
         copy.Put(address, bytes);
-        return new GuestMemory(copy.Root);
+        return copy.Result;
     }
 
     /// <summary>
     /// Memory with several little-endian values written into the page at <paramref name="page"/> (which must be inside
     /// memory), copying each block they touch once rather than once per value: a #VMEXIT's dozen vmcb12 fields cost one
-    /// copy of the path and of three blocks.
+    /// copy of the page's path and of six blocks.
     /// </summary>
     public GuestMemory WriteInPage(ulong page, ReadOnlySpan<PageWrite> writes)
     {
@@ -99,42 +114,32 @@ public sealed class GuestMemory
         {
             throw new ArgumentOutOfRangeException(nameof(page), "write outside guest memory");
         }
-        var copy = new Copy(root);
+        var copy = new Copy(this);
         Span<byte> bytes = stackalloc byte[8];
         foreach (var w in writes)
         {
             BinaryPrimitives.WriteUInt64LittleEndian(bytes, w.Value);
             copy.Put((page & ~PageMask) + (ulong)w.Offset, bytes[..w.Size]);
         }
-        return new GuestMemory(copy.Root);
+        return copy.Result;
     }
 
     /// <summary>
     /// The object standing for a page's contents, or null outside memory: the same object while the page is unwritten,
     /// a new one after any byte of it is written (the decode cache's validity check).
     /// </summary>
-    internal object? PageOrNull(ulong number)
-    {
-        if (number >= MachineLayout.MemorySize >> PageShift)
-        {
-            return null;
-        }
-        var (leaf, page, _) = Locate(number << PageShift);
-        return root[leaf][page];
-    }
+    internal object? PageOrNull(ulong number) => number < MachineLayout.MemorySize >> PageShift ? PageAt(number) : null;
 
-    private byte[] Block(ulong address)
-    {
-        var (leaf, page, block) = Locate(address);
-        return root[leaf][page][block];
-    }
+    private Page PageAt(ulong number) => number == hotNumber ? hot : InRadix(root, number);
 
-    /// <summary>Where an address inside memory lies in the radix: its leaf, its page in the leaf and its block in the page.</summary>
-    private static (int Leaf, int Page, int Block) Locate(ulong address)
-    {
-        var number = address >> PageShift;
-        return ((int)(number / PagesPerLeaf), (int)(number % PagesPerLeaf), ((int)address >> BlockShift) & (BlocksPerPage - 1));
-    }
+    private Block Block(ulong address) => PageAt(address >> PageShift)[GroupOf(address)][BlockOf(address)];
+
+    /// <summary>A page as a radix holds it (for the hot page, possibly an older version).</summary>
+    private static Page InRadix(Root root, ulong number) => root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)];
+
+    private static int GroupOf(ulong address) => (int)(address >> GroupShift) & (GroupsPerPage - 1);
+
+    private static int BlockOf(ulong address) => (int)(address >> BlockShift) & (BlocksPerGroup - 1);
 
     private static T[] Filled<T>(int count, T value)
     {
@@ -144,15 +149,22 @@ public sealed class GuestMemory
     }
 
     /// <summary>
-    /// One write's private copy of the path: the root, and each leaf, page block table and block the first time the
-    /// write reaches it (later reaches reuse that copy). Nothing is shared with the source memory that is written.
+    /// One write's private copy: the hot page's path (its group table, and each group and block the first time the
+    /// write reaches it; later reaches reuse that copy), and, when the write moves to another page, the root and leaf
+    /// that take the old hot page back into the radix. Nothing is shared with the source memory that is written.
     /// </summary>
-    private readonly struct Copy(byte[][][][] source)
+    private ref struct Copy(GuestMemory source)
     {
-        public byte[][][][] Root { get; } = Arrays.Copied(source);
+        private Root? root; // a private copy of source.root, made when a page leaves the hot slot
+        private ulong hotNumber = source.hotNumber;
+        private Page hot = source.hot; // private once hotPrivate
+        private Page hotBefore = source.hot; // the hot page as the source memory holds it
+        private bool hotPrivate;
+
+        public readonly GuestMemory Result => new(root ?? source.root, hotNumber, hot);
 
         /// <summary>Writes bytes into the copy, block by block.</summary>
-        public void Put(ulong address, ReadOnlySpan<byte> bytes)
+        public void Put(ulong address, scoped ReadOnlySpan<byte> bytes)
         {
             var done = 0;
             while (done < bytes.Length)
@@ -165,25 +177,49 @@ public sealed class GuestMemory
             }
         }
 
-        private byte[] Block(ulong address)
+        private Block Block(ulong address)
         {
-            var (leafIndex, pageIndex, blockIndex) = Locate(address);
-            var leaf = Root[leafIndex];
-            if (ReferenceEquals(leaf, source[leafIndex]))
+            var number = address >> PageShift;
+            if (number != hotNumber)
             {
-                leaf = Root[leafIndex] = Arrays.Copied(leaf);
+                MakeHot(number);
             }
-            var page = leaf[pageIndex];
-            if (ReferenceEquals(page, source[leafIndex][pageIndex]))
+            if (!hotPrivate)
             {
-                page = leaf[pageIndex] = Arrays.Copied(page);
+                hot = Arrays.Copied(hot);
+                hotPrivate = true;
             }
-            var block = page[blockIndex];
-            if (ReferenceEquals(block, source[leafIndex][pageIndex][blockIndex]))
+            var (g, b) = (GroupOf(address), BlockOf(address));
+            var group = hot[g];
+            if (ReferenceEquals(group, hotBefore[g]))
             {
-                block = page[blockIndex] = Arrays.Copied(block);
+                group = hot[g] = Arrays.Copied(group);
+            }
+            var block = group[b];
+            if (ReferenceEquals(block, hotBefore[g][b]))
+            {
+                block = group[b] = Arrays.Copied(block);
             }
             return block;
+        }
+
+        /// <summary>Puts the hot page back into the radix (copying the root and its leaf) and makes another page hot.</summary>
+        private void MakeHot(ulong number)
+        {
+            var (l, p) = ((int)(hotNumber / PagesPerLeaf), (int)(hotNumber % PagesPerLeaf));
+            var radix = root ?? source.root;
+            if (!ReferenceEquals(radix[l][p], hot))
+            {
+                radix = root ??= Arrays.Copied(source.root);
+                if (ReferenceEquals(radix[l], source.root[l]))
+                {
+                    radix[l] = Arrays.Copied(radix[l]);
+                }
+                radix[l][p] = hot;
+            }
+            hotNumber = number;
+            hot = hotBefore = InRadix(radix, number);
+            hotPrivate = false;
         }
     }
 }
