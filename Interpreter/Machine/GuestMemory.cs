@@ -105,8 +105,8 @@ public sealed class GuestMemory
 
     /// <summary>
     /// Memory with several little-endian values written into the page at <paramref name="page"/> (which must be inside
-    /// memory), copying each block they touch once rather than once per value: a #VMEXIT's dozen vmcb12 fields cost one
-    /// copy of the page's path and of six blocks.
+    /// memory), copying each block they change once rather than once per value: a #VMEXIT's dozen vmcb12 fields cost at
+    /// most one copy of the page's path and of six blocks.
     /// </summary>
     public GuestMemory WriteInPage(ulong page, ReadOnlySpan<PageWrite> writes)
     {
@@ -125,8 +125,8 @@ public sealed class GuestMemory
     }
 
     /// <summary>
-    /// The object standing for a page's contents, or null outside memory: the same object while the page is unwritten,
-    /// a new one after any byte of it is written (the decode cache's validity check).
+    /// The object standing for a page's contents, or null outside memory: the same object while the page's bytes stay
+    /// the same, a new one after any of them changes (the decode cache's validity check).
     /// </summary>
     internal object? PageOrNull(ulong number) => number < MachineLayout.MemorySize >> PageShift ? PageAt(number) : null;
 
@@ -161,9 +161,12 @@ public sealed class GuestMemory
         private Page hotBefore = source.hot; // the hot page as the source memory holds it
         private bool hotPrivate;
 
-        public readonly GuestMemory Result => new(root ?? source.root, hotNumber, hot);
+        private bool changed;
 
-        /// <summary>Writes bytes into the copy, block by block.</summary>
+        /// <summary>The memory written; the source itself when no byte changed.</summary>
+        public readonly GuestMemory Result => changed ? new(root ?? source.root, hotNumber, hot) : source;
+
+        /// <summary>Writes bytes into the copy, block by block; a block whose bytes already are these is left shared.</summary>
         public void Put(ulong address, scoped ReadOnlySpan<byte> bytes)
         {
             var done = 0;
@@ -171,10 +174,22 @@ public sealed class GuestMemory
             {
                 var at = address + (ulong)done;
                 var offset = (int)at & BlockMask;
-                var chunk = Math.Min(BlockSize - offset, bytes.Length - done);
-                bytes.Slice(done, chunk).CopyTo(Block(at).AsSpan(offset));
-                done += chunk;
+                var chunk = bytes.Slice(done, Math.Min(BlockSize - offset, bytes.Length - done));
+                if (!chunk.SequenceEqual(Current(at).AsSpan(offset, chunk.Length)))
+                {
+                    chunk.CopyTo(Block(at).AsSpan(offset));
+                    changed = true;
+                }
+                done += chunk.Length;
             }
+        }
+
+        /// <summary>The block holding an address as the copy holds it now, for reading.</summary>
+        private readonly Block Current(ulong address)
+        {
+            var number = address >> PageShift;
+            var page = number == hotNumber ? hot : InRadix(root ?? source.root, number);
+            return page[GroupOf(address)][BlockOf(address)];
         }
 
         private Block Block(ulong address)
