@@ -130,14 +130,15 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         var count = patches.Length;
         var changed = false;
         var patchable = true;
-        foreach (var (position, entry) in updates)
+        foreach (ref readonly var update in updates)
         {
-            if (position < 0 || Current(merged[..count], position) == entry)
+            var position = update.Position;
+            if (position < 0 || Current(merged[..count], position).Equals(update.Entry))
             {
                 continue;
             }
             changed = true;
-            patchable &= SameKey(entries[position], entry) && Insert(merged, ref count, new Patch(position, entry));
+            patchable &= SameKey(entries.ItemRef(position), update.Entry) && Insert(merged, ref count, position, update.Entry);
         }
         if (!changed)
         {
@@ -252,17 +253,17 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         return first;
     }
 
-    /// <summary>The entry at a position with a patch list (being built) applied.</summary>
-    private CpuidEntry Current(ReadOnlySpan<Patch> list, int position)
+    /// <summary>The entry at a position with a patch list (being built) applied; a reference, so no entry is copied to compare it.</summary>
+    private ref readonly CpuidEntry Current(ReadOnlySpan<Patch> list, int position)
     {
         foreach (ref readonly var p in list)
         {
             if (p.Position == position)
             {
-                return p.Entry;
+                return ref p.Entry;
             }
         }
-        return entries[position];
+        return ref entries.ItemRef(position);
     }
 
     /// <summary>Whether two patch lists are equal item by item (the common case: versions updated alike).</summary>
@@ -282,20 +283,20 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     }
 
     /// <summary>A patch may replace an entry only with one of the same key: lookups read keys from the base.</summary>
-    private static bool SameKey(CpuidEntry a, CpuidEntry b) =>
+    private static bool SameKey(in CpuidEntry a, in CpuidEntry b) =>
         a.Function == b.Function && a.Index == b.Index && a.Flags == b.Flags;
 
     /// <summary>Puts a patch into a sorted list (replacing one at the same position); false if the list is full.</summary>
-    private static bool Insert(Span<Patch> list, ref int count, Patch patch)
+    private static bool Insert(Span<Patch> list, ref int count, int position, in CpuidEntry entry)
     {
         var at = 0;
-        while (at < count && list[at].Position < patch.Position)
+        while (at < count && list[at].Position < position)
         {
             at++;
         }
-        if (at < count && list[at].Position == patch.Position)
+        if (at < count && list[at].Position == position)
         {
-            list[at] = patch;
+            list[at].Entry = entry;
             return true;
         }
         if (count == list.Length)
@@ -303,7 +304,8 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
             return false;
         }
         list[at..count].CopyTo(list[(at + 1)..]);
-        list[at] = patch;
+        list[at].Position = position;
+        list[at].Entry = entry;
         count++;
         return true;
     }
@@ -319,6 +321,20 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         return copy.MoveToImmutable();
     }
 
-    /// <summary>One replaced entry.</summary>
-    private readonly record struct Patch(int Position, CpuidEntry Entry);
+    /// <summary>
+    /// One replaced entry. Fields, not properties: lookups hand out references to them, and <see cref="Insert"/> writes
+    /// them in place in the list being built (a whole-struct copy of a freshly built 28-byte entry cost a
+    /// store-forwarding stall per patch). A version's own list is never written.
+    /// </summary>
+    private struct Patch : IEquatable<Patch>
+    {
+        public int Position;
+        public CpuidEntry Entry;
+
+        public readonly bool Equals(Patch other) => Position == other.Position && Entry.Equals(other.Entry);
+
+        public override readonly bool Equals(object? obj) => obj is Patch other && Equals(other);
+
+        public override readonly int GetHashCode() => HashCode.Combine(Position, Entry);
+    }
 }
