@@ -58,4 +58,18 @@ public class MemoizedProductTests
             Model(HostPresets.Genoa, KernelProfile.Linux6_15, Policy.Eager, Policy.Lazy, Policy.Reference, Policy.Lazy, Policy.Eager),
             new ExplorationOptions { MaxDepth = 4 }
         );
+
+    [Fact]
+    public void A_table_hashed_by_its_dynamic_positions_hashes_equal_tables_alike_whatever_their_representation()
+    {
+        var initial = HostPresets.SkylakeSp.Cpuid;
+        var at = new CpuidFunctional.Core.Checking.Internal.DynamicPositions(initial);
+        var d0 = initial.IndexOf(0xD, 0);
+        var patched = initial.SetItem(d0, initial[d0] with { Ebx = initial[d0].Ebx + 64 });
+        var flat = CpuidTable.Of(patched.Entries);
+
+        Assert.Equal(patched, flat);
+        Assert.Equal(at.TableHash(patched), at.TableHash(flat));
+        Assert.NotEqual(at.TableHash(initial), at.TableHash(patched));
+    }
 }

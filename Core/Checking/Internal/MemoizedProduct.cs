@@ -57,7 +57,7 @@ internal readonly struct MemoizedProduct : ITransitionSystem<IdTuple, int, IdObs
         this.model = model;
         alphabet = [.. model.Alphabet];
         positions = [.. Enumerable.Range(0, alphabet.Length)];
-        var seen = new ObservationIds();
+        var seen = new ObservationIds(model.Initial.Items[0].Vcpu.Cpuid);
         observations = seen;
         var events = alphabet;
         var states = model.Initial.Items;

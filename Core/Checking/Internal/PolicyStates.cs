@@ -108,13 +108,11 @@ internal sealed class PolicyStates
     /// <summary>
     /// <see cref="KvmState"/> by value, as <see cref="ProductState"/> compares its parts: the same objects first, then
     /// the records. The hash reads the scalar inputs, the marker and EBX of the initial table's 0xD.0 and 0xD.1
-    /// positions: every table a search meets is a version of that one, and equal tables have equal entries at every
-    /// position, so no lookup scans the table.
+    /// positions (<see cref="DynamicPositions"/>), so no lookup scans the table.
     /// </summary>
     private sealed class KvmStateComparer(Cpuid.CpuidTable initial) : IEqualityComparer<KvmState>
     {
-        private readonly int d0 = initial.IndexOf(0xD, 0);
-        private readonly int d1 = initial.IndexOf(0xD, 1);
+        private readonly DynamicPositions at = new(initial);
 
         public bool Equals(KvmState a, KvmState b) =>
             (ReferenceEquals(a.Vcpu, b.Vcpu) || a.Vcpu.Equals(b.Vcpu)) && (ReferenceEquals(a.Vm, b.Vm) || a.Vm.Equals(b.Vm));
@@ -127,25 +125,57 @@ internal sealed class PolicyStates
                 HashCode.Combine(v.Cr4, v.Xcr0, v.Xss, v.ApicBase, v.MiscEnable),
                 (v.GuestMode ? 1 : 0) | (v.CpuidDynamicBitsDirty ? 2 : 0) | (v.InSmm ? 4 : 0) | ((int)v.Caps << 3),
                 vm.DisabledQuirks,
-                Ebx(table, d0),
-                Ebx(table, d1)
+                DynamicPositions.Entry(table, at.D0).Ebx,
+                DynamicPositions.Entry(table, at.D1).Ebx
             );
         }
-
-        private static uint Ebx(Cpuid.CpuidTable table, int position) =>
-            (uint)position < (uint)table.Count ? table[position].Ebx : 0;
     }
 }
 
-
-/// <summary>Observations interned by value (null is id 0), shared by the policies of one product so equal ids mean equal observations.</summary>
-internal sealed class ObservationIds
+/// <summary>
+/// Where the dynamic leaves (1, 7.0, 0xD.0, 0xD.1) sit in a search's initial table. Every table a search meets is a
+/// version of that one, and equal tables have equal entries at every position, so a hash may read just these
+/// positions instead of every entry: the entries a runtime update rewrites are the ones that tell versions apart.
+/// </summary>
+internal sealed class DynamicPositions(Cpuid.CpuidTable initial)
 {
-    private readonly InternTable<Observation> ids = new(EqualityComparer<Observation>.Default);
+    private readonly int leaf1 = initial.IndexOfFunction(1);
+    private readonly int leaf7 = initial.IndexOf(7, 0);
+
+    /// <summary>The position of 0xD.0, or -1.</summary>
+    public int D0 { get; } = initial.IndexOf(0xD, 0);
+
+    /// <summary>The position of 0xD.1, or -1.</summary>
+    public int D1 { get; } = initial.IndexOf(0xD, 1);
+
+    /// <summary>The entry at a position, or the empty entry where the table has none.</summary>
+    public static Cpuid.CpuidEntry Entry(Cpuid.CpuidTable table, int position) =>
+        (uint)position < (uint)table.Count ? table[position] : default;
+
+    /// <summary>A hash of a table consistent with its value equality: its length and its entries at the dynamic positions.</summary>
+    public int TableHash(Cpuid.CpuidTable table) =>
+        HashCode.Combine(table.Count, Entry(table, leaf1), Entry(table, leaf7), Entry(table, D0), Entry(table, D1));
+}
+
+/// <summary>
+/// Observations interned by value (null is id 0), shared by the policies of one product so equal ids mean equal
+/// observations. A KVM_GET_CPUID2 observation is hashed by its table's dynamic positions (<see cref="DynamicPositions"/>),
+/// not by every entry: hashing whole tables was a twentieth of a check's time.
+/// </summary>
+internal sealed class ObservationIds(Cpuid.CpuidTable initial)
+{
+    private readonly InternTable<Observation> ids = new(new ObservationComparer(new DynamicPositions(initial)));
 
     /// <summary>The observation's id, made if it is new.</summary>
     public int Intern(Observation? observation) => observation is null ? 0 : ids.Intern(observation) + 1;
 
     /// <summary>The observation with an id (null for 0).</summary>
     public Observation? Get(int id) => id == 0 ? null : ids[id - 1];
+
+    private sealed class ObservationComparer(DynamicPositions at) : IEqualityComparer<Observation>
+    {
+        public bool Equals(Observation? a, Observation? b) => EqualityComparer<Observation>.Default.Equals(a, b);
+
+        public int GetHashCode(Observation o) => o is Observation.Cpuid2 got ? at.TableHash(got.Table) : o.GetHashCode();
+    }
 }
