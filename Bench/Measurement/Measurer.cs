@@ -1,11 +1,13 @@
 using System.Diagnostics;
+using System.Runtime;
 
 namespace CpuidFunctional.Bench.Measurement;
 
 /// <summary>
-/// Runs the experiment: every (workload, policy) pair, warm-up first, then the repetitions interleaved across
-/// policies (so drift on a shared machine hits every policy alike), timed with <see cref="Stopwatch"/> and
-/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the run only (booting the vCPU is outside).
+/// Runs the experiment: every (workload, policy) pair, warm-up first (until the JIT has settled, <see cref="WarmUp"/>),
+/// then the repetitions interleaved across policies (so drift on a shared machine hits every policy alike), timed with
+/// <see cref="Stopwatch"/> and <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the run only (booting the
+/// vCPU is outside).
 /// </summary>
 internal static class Measurer
 {
@@ -82,14 +84,22 @@ internal static class Measurer
             var cache = new DecodeCache();
             var experiment = new Experiment(workload, host, roundTrips, cache);
             var samples = policies.ToDictionary(p => p, _ => new List<RunSample>());
-            for (var w = 0; w < warmup; w++)
-            {
-                foreach (var policy in policies)
+            WarmUp(
+                warmup,
+                MaxWarmupRounds,
+                () => JitInfo.GetCompiledMethodCount(),
+                round =>
                 {
-                    RunOnce(experiment, policy);
-                    progress?.Invoke($"{workload} warm-up");
+                    foreach (var policy in policies)
+                    {
+                        RunOnce(experiment, policy);
+                        if (round < warmup)
+                        {
+                            progress?.Invoke($"{workload} warm-up");
+                        }
+                    }
                 }
-            }
+            );
             for (var r = 0; r < repetitions; r++)
             {
                 // Rotate the order every repetition so no policy is always timed right after the same neighbour.
@@ -129,6 +139,31 @@ internal static class Measurer
             }
         }
         return rows;
+    }
+
+    /// <summary>Most warm-up rounds a workload gets while the JIT is still compiling its code (see <see cref="WarmUp"/>).</summary>
+    public const int MaxWarmupRounds = 20;
+
+    /// <summary>
+    /// Runs warm-up rounds (<paramref name="round"/>, numbered from 0): at least <paramref name="minimum"/>, then more
+    /// while the JIT compiled something during the last one (<paramref name="compiledMethods"/>, the runtime's count of
+    /// compiled methods), at most <paramref name="maximum"/>. Returns the rounds run. A fixed two rounds were not
+    /// enough: the JIT went on compiling for 7–10 rounds of the first two workloads, and in four of six default console
+    /// runs the first workload's mutable rows read 2–6x their cost in the same process's later rows.
+    /// </summary>
+    public static int WarmUp(int minimum, int maximum, Func<long> compiledMethods, Action<int> round)
+    {
+        var rounds = 0;
+        while (rounds < maximum)
+        {
+            var before = compiledMethods();
+            round(rounds++);
+            if (rounds >= minimum && compiledMethods() == before)
+            {
+                break;
+            }
+        }
+        return rounds;
     }
 
     private static double Median(IEnumerable<double> values)
