@@ -98,6 +98,7 @@ internal static class Measurer
                             progress?.Invoke($"{workload} warm-up");
                         }
                     }
+                    Thread.Sleep(SettleMilliseconds);
                 }
             );
             for (var r = 0; r < repetitions; r++)
@@ -140,6 +141,14 @@ internal static class Measurer
         }
         return rows;
     }
+
+    /// <summary>
+    /// A pause after each warm-up round, longer than the tiered JIT's call-counting delay (100 ms): methods are queued
+    /// for tier 1 only after that long without new tier-0 code, which short rounds never gave them. Without it,
+    /// <c>--workload svm-cpuid-loop --policy lazy --policy mutable-lazy</c> timed Mutable-Lazy at 1,114–1,351 ns in six
+    /// runs of six; with it, 221–258 (as with <c>DOTNET_TC_CallCountingDelayMs=0</c>: 220).
+    /// </summary>
+    private const int SettleMilliseconds = 250;
 
     /// <summary>Most warm-up rounds a workload gets while the JIT is still compiling its code (see <see cref="WarmUp"/>).</summary>
     public const int MaxWarmupRounds = 20;
