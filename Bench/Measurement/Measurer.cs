@@ -158,7 +158,7 @@ internal static class Measurer
     /// while the JIT compiled something during the last one (<paramref name="compiledMethods"/>, the runtime's count of
     /// compiled methods), at most <paramref name="maximum"/>. Returns the rounds run. A fixed two rounds were not
     /// enough: the JIT went on compiling for 7–10 rounds of the first two workloads, and in four of six default console
-    /// runs the first workload's mutable rows read 2–6x their cost in the same process's later rows.
+    /// runs the first workload's mutable rows read 2–6x what they read in the other two.
     /// </summary>
     public static int WarmUp(int minimum, int maximum, Func<long> compiledMethods, Action<int> round)
     {
