@@ -9,13 +9,14 @@ namespace CpuidFunctional.Interpreter.Machine;
 
 /// <summary>
 /// Guest-physical memory (<see cref="MachineLayout.MemorySize"/> bytes), persistent: a write returns a new memory that
-/// shares everything but the 64-byte blocks it wrote and the small arrays on their path. A 4 KiB page is a tree of
-/// eight groups of eight blocks; blocks never written are one shared zero block. The pages sit in a radix (a root of
-/// leaves of pages), except the page written last, the <i>hot</i> page, which the memory holds beside the radix: a
-/// write to the hot page copies only that page's path (its group table, a group, a block), not the root and a leaf as
-/// well. That is the nested round trip's case, where L1 and the #VMEXIT write the same vmcb12 page again and again. A
-/// page's identity (its group table) changes when any of its bytes is written, which is what the decode cache checks.
-/// Linear addresses equal physical addresses (identity mapping).
+/// shares everything but the 64-byte blocks whose bytes it changed and the small arrays on their path (a write that
+/// changes no byte returns the same memory). A 4 KiB page is a tree of eight groups of eight blocks; blocks never
+/// written are one shared zero block. The pages sit in a radix (a root of leaves of pages), except the page written
+/// last, the <i>hot</i> page, which the memory holds beside the radix: a write to the hot page copies only that page's
+/// path (its group table, a group, a block), not the root and a leaf as well. That is the nested round trip's case,
+/// where L1 and the #VMEXIT write the same vmcb12 page again and again. A page's identity (its group table) changes
+/// when any of its bytes changes, which is what the decode cache checks. Linear addresses equal physical addresses
+/// (identity mapping).
 /// </summary>
 public sealed class GuestMemory
 {
