@@ -152,10 +152,12 @@ internal static class BenchCli
                 return ExitCodes.Failed;
             }
             var rows = measured;
+            var gen0 = Gen0Budget.Observed();
             console.Write(ResultTable.Build(rows, hostCpu.Name));
             console.WriteLine();
             console.Write(new Text(ResultTable.KernelFigures + Environment.NewLine));
-            Write(files, outputs.Json, s => JsonSerializer.Serialize(s, Document(hostCpu.Name, roundTrips, repetitions, rows), RoundTripExport.Json));
+            console.Write(new Text(Gen0Budget.Line(gen0) + Environment.NewLine));
+            Write(files, outputs.Json, s => JsonSerializer.Serialize(s, Document(hostCpu.Name, roundTrips, repetitions, gen0, rows), RoundTripExport.Json));
             Write(files, outputs.Plot, s => s.Write(RoundTripPlot.Png(rows, hostCpu.Name)));
             Write(files, outputs.Csv, s => s.Write(Encoding.UTF8.GetBytes(RoundTripExport.Csv(rows))));
             Write(files, outputs.Markdown, s => s.Write(Encoding.UTF8.GetBytes(RoundTripExport.Markdown(rows))));
@@ -179,7 +181,7 @@ internal static class BenchCli
     }
 
     /// <summary>The JSON document: the run's parameters, the machine, and the rows (<see cref="RoundTripExport"/>).</summary>
-    private static object Document(string host, int roundTrips, int repetitions, IReadOnlyList<Measurement.Measurement> rows) =>
+    private static object Document(string host, int roundTrips, int repetitions, long? gen0Budget, IReadOnlyList<Measurement.Measurement> rows) =>
         new
         {
             host,
@@ -191,6 +193,7 @@ internal static class BenchCli
                 processorCount = Environment.ProcessorCount,
                 os = RuntimeInformation.OSDescription,
                 runtime = RuntimeInformation.FrameworkDescription,
+                gen0BudgetBytes = gen0Budget,
             },
             results = rows,
         };

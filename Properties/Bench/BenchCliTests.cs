@@ -104,8 +104,10 @@ public sealed class BenchCliTests : IDisposable
         Assert.Contains("mutable-lazy", output, StringComparison.Ordinal);
         Assert.Contains("KERNEL's measurements", output, StringComparison.Ordinal);
         Assert.Contains("6850", output, StringComparison.Ordinal);
+        Assert.Contains("GC: ", output, StringComparison.Ordinal);
 
         using var document = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.True(document.RootElement.GetProperty("machine").TryGetProperty("gen0BudgetBytes", out _));
         var results = document.RootElement.GetProperty("results").EnumerateArray().ToArray();
         Assert.Equal(["eager", "lazy", "reference", "mutable-eager", "mutable-lazy"], results.Select(r => r.GetProperty("policy").GetString()));
         var lazy = results.Single(r => r.GetProperty("policy").GetString() == "lazy");
