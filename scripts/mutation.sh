@@ -178,7 +178,7 @@ for shard in "${shards[@]}"; do
   done
   if [ $# -eq 0 ]; then
     run "$name" "$shard_tests" "${shard_mutate[@]}"
-  elif [[ " $* " == *" $name "* ]]; then
+  else
     names+=("$name") mutate+=("${shard_mutate[@]}") filters+=("$shard_tests")
   fi
 done

@@ -224,6 +224,8 @@ internal sealed partial class MutableKvm
         return i >= 0 && Table[i].Has(register, bit);
     }
 
+    private bool Static(GuestFeature feature) => Static(feature.Leaf, feature.Register, feature.Bit);
+
     /// <summary>The static features the rules consult, cached like KVM's <c>cpu_caps</c> (none of them is ever rewritten).</summary>
     private void CacheStaticCaps()
     {
@@ -249,8 +251,8 @@ internal sealed partial class MutableKvm
         guestSse3 = Static(1, CpuidRegister.Ecx, 0);
         guestX2Apic = Static(1, CpuidRegister.Ecx, 21);
         guestXgetbv1 = Static(0xD, CpuidRegister.Eax, 2);
-        guestSvm = Static(GuestFeature.Svm.Leaf, GuestFeature.Svm.Register, GuestFeature.Svm.Bit);
-        guestNrips = Static(GuestFeature.Nrips.Leaf, GuestFeature.Nrips.Register, GuestFeature.Nrips.Bit);
+        guestSvm = Static(GuestFeature.Svm);
+        guestNrips = Static(GuestFeature.Nrips);
         var ext = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0000);
         var leaf = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0008);
         guestMaxPhysAddr = ext < 0 || Table[ext].Eax < 0x8000_0008 || leaf < 0 ? 36 : (int)(Table[leaf].Eax & 0xFF);

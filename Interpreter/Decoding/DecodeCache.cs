@@ -5,7 +5,7 @@ namespace CpuidFunctional.Interpreter.Decoding;
 /// <summary>
 /// The decode cache: each guest address is decoded once. This is the interpreter's one mutable object and it lives
 /// outside every state record. Entries are keyed by RIP and validated by the identity of the 4 KiB page they were
-/// decoded from: guest memory is persistent, so a write to a code page produces a new page object
+/// decoded from: guest memory is persistent, so a write that changes a code page's bytes produces a new page object
 /// (<see cref="GuestMemory.PageOrNull"/>) and the next fetch from it re-decodes (that is the invalidation). One cache
 /// may serve many runs and machines; it is not thread-safe.
 /// </summary>

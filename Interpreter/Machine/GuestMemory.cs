@@ -131,12 +131,18 @@ public sealed class GuestMemory
     /// </summary>
     internal object? PageOrNull(ulong number) => number < MachineLayout.MemorySize >> PageShift ? PageAt(number) : null;
 
-    private Page PageAt(ulong number) => number == hotNumber ? hot : InRadix(root, number);
+    private Page PageAt(ulong number) => PageIn(root, hotNumber, hot, number);
 
-    private Block Block(ulong address) => PageAt(address >> PageShift)[GroupOf(address)][BlockOf(address)];
+    private Block Block(ulong address) => BlockIn(PageAt(address >> PageShift), address);
+
+    /// <summary>A page of a memory made of a radix and a hot page.</summary>
+    private static Page PageIn(Root root, ulong hotNumber, Page hot, ulong number) => number == hotNumber ? hot : InRadix(root, number);
 
     /// <summary>A page as a radix holds it (for the hot page, possibly an older version).</summary>
     private static Page InRadix(Root root, ulong number) => root[(int)(number / PagesPerLeaf)][(int)(number % PagesPerLeaf)];
+
+    /// <summary>The block of a page that holds an address.</summary>
+    private static Block BlockIn(Page page, ulong address) => page[GroupOf(address)][BlockOf(address)];
 
     private static int GroupOf(ulong address) => (int)(address >> GroupShift) & (GroupsPerPage - 1);
 
@@ -186,12 +192,7 @@ public sealed class GuestMemory
         }
 
         /// <summary>The block holding an address as the copy holds it now, for reading.</summary>
-        private readonly Block Current(ulong address)
-        {
-            var number = address >> PageShift;
-            var page = number == hotNumber ? hot : InRadix(root ?? source.root, number);
-            return page[GroupOf(address)][BlockOf(address)];
-        }
+        private readonly Block Current(ulong address) => BlockIn(PageIn(root ?? source.root, hotNumber, hot, address >> PageShift), address);
 
         private Block Block(ulong address)
         {
