@@ -250,9 +250,17 @@ internal sealed partial class MutableMachine
         {
             OperandKind.Register => ReadGpr(o),
             OperandKind.Immediate => o.Value,
-            OperandKind.Memory => ReadMemory(Address(o), o.Size),
+            OperandKind.Memory => ReadMemoryOperand(o),
             _ => 0,
         };
+
+    // Out of line, so that the register paths inlined at every operand read and write leave the JIT's inlining budget
+    // for the small helpers they call (Alu.Mask, Operands.MergeGpr).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadMemoryOperand(in Operand o) => ReadMemory(Address(o), o.Size);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteMemoryOperand(in Operand o, ulong value) => WriteMemory(Address(o), o.Size, value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Write(in Operand o, ulong value)
@@ -262,7 +270,7 @@ internal sealed partial class MutableMachine
             gpr[o.Register] = Operands.MergeGpr(gpr[o.Register], value, o.Size, o.HighByte);
             return;
         }
-        WriteMemory(Address(o), o.Size, value);
+        WriteMemoryOperand(o, value);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

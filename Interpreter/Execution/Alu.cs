@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Interpreter.Execution;
@@ -6,6 +7,7 @@ namespace CpuidFunctional.Interpreter.Execution;
 /// <summary>Integer results and the arithmetic flags they set (SDM Vol. 2, per instruction). Pure functions.</summary>
 internal static class Alu
 {
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Mask(int size) => size >= 8 ? ulong.MaxValue : (1ul << (size * 8)) - 1;
 
     public static ulong SignBit(int size) => 1ul << ((size * 8) - 1);

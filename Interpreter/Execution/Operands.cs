@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Interpreter.Execution;
@@ -24,9 +25,11 @@ internal static class Operands
         return o.Address32 ? address & 0xFFFF_FFFF : address;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong ReadGpr(in Cpu c, in Operand o) =>
         o.HighByte ? (c.Gprs[o.Register] >> 8) & 0xFF : c.Gprs[o.Register] & Alu.Mask(o.Size);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong MergeGpr(ulong old, ulong value, int size, bool high) =>
         size switch
         {
@@ -37,16 +40,26 @@ internal static class Operands
             _ => value,
         };
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Read(in Cpu c, in Operand o) =>
         o.Kind switch
         {
             OperandKind.Register => ReadGpr(c, o),
             OperandKind.Immediate => o.Value,
-            OperandKind.Memory => c.Memory.Read(Address(c, o), o.Size),
+            OperandKind.Memory => ReadMemory(c, o),
             _ => 0,
         };
 
+    // The memory paths are out of line, so that the register paths inlined into every handler leave the JIT's
+    // inlining budget for the small helpers they call (Alu.Mask, MergeGpr, the register file's indexer).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong ReadMemory(in Cpu c, in Operand o) => c.Memory.Read(Address(c, o), o.Size);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void WriteMemory(ref Cpu c, in Operand o, ulong value) => c.Memory = c.Memory.Write(Address(c, o), o.Size, value);
+
     /// <summary>Writes a register or memory operand, sets RFLAGS and moves to the next instruction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static StopReason? WriteAndNext(ref Cpu c, Insn i, in Operand o, ulong value, ulong rflags)
     {
         if (o.Kind == OperandKind.Register)
@@ -55,7 +68,7 @@ internal static class Operands
         }
         else
         {
-            c.Memory = c.Memory.Write(Address(c, o), o.Size, value);
+            WriteMemory(ref c, o, value);
         }
         c.Rip = i.NextRip;
         c.Rflags = rflags;
