@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 
 namespace CpuidFunctional.Core;
 
@@ -19,13 +20,25 @@ public readonly struct ValueArray<T> : IEquatable<ValueArray<T>>, IReadOnlyList<
     public static ValueArray<T> Empty => new([]);
 
     /// <summary>The items.</summary>
-    public ImmutableArray<T> Items => items.IsDefault ? [] : items;
+    public ImmutableArray<T> Items
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => items.IsDefault ? [] : items;
+    }
 
     /// <inheritdoc/>
-    public int Count => Items.Length;
+    public int Count
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Items.Length;
+    }
 
     /// <inheritdoc/>
-    public T this[int index] => Items[index];
+    public T this[int index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Items[index];
+    }
 
     /// <inheritdoc/>
     public bool Equals(ValueArray<T> other) =>

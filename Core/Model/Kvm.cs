@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.State;
@@ -199,10 +200,12 @@ public static class Kvm
         // ---- results ----
 
         /// <summary>The event's result: the vCPU it leaves, what it made visible, the work done.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Transition Done(Written w, Observation? observation = null) =>
             new(ReferenceEquals(w.Vcpu, state.Vcpu) ? state : state with { Vcpu = w.Vcpu }, observation, w.Effort);
 
         /// <summary>The state unchanged, with an observation: a fault, an ioctl error, or a value read.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Transition Unchanged(Observation observation) => new(state, observation, default);
 
         // ---- the scheme: what a trigger does and what a consumer sees ----
@@ -296,7 +299,7 @@ public static class Kvm
         {
             if (v.Cr4 == cr4)
             {
-                return v.GuestMode == guestMode && Equals(v.Nested, nested) ? v : v with { GuestMode = guestMode, Nested = nested };
+                return v.GuestMode == guestMode && v.Nested == nested ? v : v with { GuestMode = guestMode, Nested = nested };
             }
             var (fires, dirty) = Mark(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4));
             return Fired(v with { Cr4 = cr4, GuestMode = guestMode, Nested = nested, CpuidDynamicBitsDirty = dirty }, fires);
@@ -825,9 +828,11 @@ public static class Kvm
     /// <summary>A vCPU a handler leaves and the runtime updates it ran to get there (Eager runs them at each trigger).</summary>
     private readonly record struct Written(Vcpu Vcpu, Effort Effort)
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static implicit operator Written(Vcpu vcpu) => new(vcpu, default);
 
         /// <summary>This write followed by the next one, made on this one's vCPU: the next vCPU, both efforts.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Written Then(Written next) => new(next.Vcpu, Effort + next.Effort);
     }
 

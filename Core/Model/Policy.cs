@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace CpuidFunctional.Core.Model;
 
 /// <summary>When the dynamic CPUID outputs are brought up to date.</summary>
@@ -54,7 +56,11 @@ public readonly record struct Policy
     public static IReadOnlyList<Policy> Correct { get; } = [Eager, Lazy, Reference];
 
     /// <summary>Whether triggers only set the marker.</summary>
-    public bool IsLazy => Scheme is UpdateScheme.Lazy or UpdateScheme.LazyUnfixed;
+    public bool IsLazy
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Scheme is UpdateScheme.Lazy or UpdateScheme.LazyUnfixed;
+    }
 
     /// <summary>
     /// The policy's one name, spelt so by every tool, report and file: <c>eager</c>, <c>lazy</c>, <c>lazy-unfixed</c>,
