@@ -52,26 +52,4 @@ internal sealed class EventCache
     public RunObservation.Kvm Observed(int level, ulong rip, Observation value) =>
         observed.Find((level, rip, value), static (o, k) => o.Level == k.level && o.Rip == k.rip && o.Value.Equals(k.value))
         ?? observed.Remember(new RunObservation.Kvm(level, rip, value));
-
-    private sealed class Recent<T>
-        where T : class
-    {
-        // Mutable: the instance made last.
-        private T? newer;
-
-        // Mutable: the one made before it.
-        private T? older;
-
-        public T? Find<TKey>(TKey key, Func<T, TKey, bool> matches) =>
-            newer is not null && matches(newer, key) ? newer
-            : older is not null && matches(older, key) ? older
-            : null;
-
-        public T Remember(T made)
-        {
-            older = newer;
-            newer = made;
-            return made;
-        }
-    }
 }

@@ -95,7 +95,8 @@ internal static class Nested
     /// </summary>
     public static StopReason? Exit(ref Cpu c, Insn i, Reflection.ExitToL1 exit, RunLog log)
     {
-        var vmcs = c.Vmx.Current.WithExitFields(
+        var vmcs = log.Vmcs.WithExitFields(
+            c.Vmx.Current,
             new Vmcs12ExitFields(
                 ExitReason: exit.Reason,
                 ExitQualification: exit.Qualification,

@@ -245,7 +245,7 @@ internal static class VmxOps
         {
             return FailValid(ref c, i, VmInstructionError.VmwriteReadOnly, log);
         }
-        c.Vmx = c.Vmx with { Current = c.Vmx.Current.Write(field, Operands.Read(c, i.B)) };
+        c.Vmx = c.Vmx with { Current = log.Vmcs.Write(c.Vmx.Current, field, Operands.Read(c, i.B)) };
         return Succeed(ref c, i);
     }
 }

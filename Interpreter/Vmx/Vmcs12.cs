@@ -76,30 +76,62 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
     /// </summary>
     public Vmcs12 Write(uint encoding, ulong value)
     {
+        if (TryWriteExitField(encoding, value, out var written))
+        {
+            return WithExitFields(written);
+        }
         if (!VmcsField.TryLocate(encoding, out var chunk, out var index, out var width, out var high))
         {
             return this;
         }
-        if (Vmcs12ExitFields.IsInline(chunk, index) && Fields.TryWrite(encoding, Fit(0, value, width, high), out var written))
+        var before = chunks[chunk] is { } stored ? stored[index] : 0;
+        var after = Fit(before, value, width, high);
+        if (after == before)
         {
-            return WithExitFields(written);
+            return this; // a write of the value already there: the same version, and the same chunk identity
         }
         var spine = Arrays.Copied(chunks);
         var values = spine[chunk] is { } old ? Arrays.Copied(old) : new ulong[VmcsField.ChunkLength[chunk]];
-        values[index] = Fit(values[index], value, width, high);
+        values[index] = after;
         spine[chunk] = values;
         return new Vmcs12(spine, block, guestRip);
     }
 
     /// <summary>
     /// The VMCS with all ten exit fields replaced at once (a VM exit); one new object, no chunk copied, and the block
-    /// of the other nine kept when none of them changed.
+    /// of the other nine kept when none of them changed. The same version if none of the ten changed.
     /// </summary>
     internal Vmcs12 WithExitFields(in Vmcs12ExitFields fields)
     {
         var rest = fields with { GuestRip = 0 };
-        return new(chunks, rest == block.Exit ? block : new Block(rest, Launched), fields.GuestRip);
+        if (rest != block.Exit)
+        {
+            return new(chunks, new Block(rest, Launched), fields.GuestRip);
+        }
+        return fields.GuestRip == guestRip ? this : new(chunks, block, fields.GuestRip);
     }
+
+    /// <summary>
+    /// The ten exit fields after a write of <paramref name="value"/> to one of them (truncated as <see cref="Write"/>
+    /// truncates it); false, and no fields, if <paramref name="encoding"/> is not an exit field.
+    /// </summary>
+    internal bool TryWriteExitField(uint encoding, ulong value, out Vmcs12ExitFields written)
+    {
+        written = default;
+        return VmcsField.TryLocate(encoding, out var chunk, out var index, out var width, out var high)
+            && Vmcs12ExitFields.IsInline(chunk, index)
+            && Fields.TryWrite(encoding, Fit(0, value, width, high), out written);
+    }
+
+    /// <summary>
+    /// Whether this version is what <c>basis.WithExitFields(fields)</c> makes: the same chunked fields (the same
+    /// spine), the same launch state and these ten exit fields. Lets a run reuse a version it made before.
+    /// </summary>
+    internal bool IsWithExitFields(Vmcs12 basis, in Vmcs12ExitFields fields) =>
+        ReferenceEquals(chunks, basis.chunks)
+        && guestRip == fields.GuestRip
+        && block.Launched == basis.block.Launched
+        && block.Exit == (fields with { GuestRip = 0 });
 
     // All ten exit fields.
     private Vmcs12ExitFields Fields => block.Exit with { GuestRip = guestRip };
