@@ -7,7 +7,8 @@ namespace CpuidFunctional.Bench.Measurement;
 /// Runs the experiment: every (workload, policy) pair, warm-up first (until the JIT has settled, <see cref="WarmUp"/>),
 /// then the repetitions interleaved across policies (so drift on a shared machine hits every policy alike), timed with
 /// <see cref="Stopwatch"/> and <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the run only (booting the
-/// vCPU is outside).
+/// vCPU is outside). Before each timed run: a full collection, then one gen0 budget allocated and dropped
+/// (<see cref="Gen0Budget.Touch"/>), so no run pays for mapping memory again that the GC gave back while another ran.
 /// </summary>
 internal static class Measurer
 {
@@ -109,6 +110,7 @@ internal static class Measurer
                     var policy = policies[(k + r) % policies.Count];
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
+                    Gen0Budget.Touch();
                     samples[policy].Add(RunOnce(experiment, policy));
                     progress?.Invoke($"{workload} {policy.Name}");
                 }

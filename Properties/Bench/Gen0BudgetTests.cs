@@ -33,4 +33,14 @@ public class Gen0BudgetTests
     [Fact]
     public void A_run_without_a_collection_says_so() =>
         Assert.Equal("GC: no gen0 collection yet in this process.", Gen0Budget.Line(null));
+
+    [Fact]
+    public void Touch_allocates_one_budget_of_small_arrays_before_a_timed_run()
+    {
+        var budget = Gen0Budget.Observed() ?? 2L << 20;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Gen0Budget.Touch();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.InRange(allocated, budget, budget + (budget / 64) + 4096);
+    }
 }
