@@ -27,10 +27,9 @@ internal static class Gen0Budget
     /// <summary>
     /// Allocates and drops one gen0 budget of small arrays (the observed budget, or 2 MB before any collection), so
     /// that the memory the next allocations go to is mapped before a timed run starts, as it is in a program that has
-    /// been allocating for a while. Between runs the GC gives back memory it did not use (more the longer the process
-    /// went without allocating, as during a mutable run); on a VM where a page fault costs about 14 µs, the 480 faults
-    /// of mapping 2 MB again cost a functional cpuid-loop run about 330 ns per round trip, and only the runs that came
-    /// after such a pause paid it.
+    /// been allocating for a while. Between runs the GC gives memory back to the system: in the default experiment the
+    /// functional run timed right after an Eager run paid 480 page faults mapping 2 MB again, about 330 ns per
+    /// cpuid-loop round trip on a VM where a fault costs about 14 µs, while the same policy timed elsewhere paid none.
     /// </summary>
     public static void Touch()
     {
