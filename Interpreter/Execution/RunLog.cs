@@ -25,7 +25,7 @@ internal sealed class RunLog(Policy policy)
 
     // Mutable: the vmcs12 chunk spine (Vmcs12.ChunkIdentity) and static guest capabilities whose VM-entry control and
     // host-state checks last passed; replaced after each full check. Those checks read nothing else, and the spine
-    // is immutable (a write to a chunked field makes a new one), so an equal key means an equal result.
+    // is immutable (a write that changes a chunked field makes a new one), so an equal key means an equal result.
     public (object? Chunks, GuestCaps Guest) CheckedEntry { get; set; }
 
     // Summed over the run's Kvm.Step calls.

@@ -45,7 +45,7 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
 
     /// <summary>
     /// The identity of the chunked fields (every field but the inline exit fields): versions that share it have equal
-    /// chunked fields, because a write to one of them makes a new spine.
+    /// chunked fields, because a write that changes one of them makes a new spine.
     /// </summary>
     internal object ChunkIdentity => chunks;
 
