@@ -18,6 +18,7 @@ internal sealed class EventCache
     private readonly Recent<VcpuEvent.MovToCr4> movToCr4 = new();
     private readonly Recent<VcpuEvent.NestedVmEntry> entry = new();
     private readonly Recent<VcpuEvent.NestedVmExit> exit = new();
+    private readonly Recent<VcpuEvent.NestedSvmVmrun> vmrun = new();
     private readonly Recent<RunObservation.Kvm> observed = new();
 
     public VcpuEvent.Cpuid Cpuid(uint leaf, uint subleaf) =>
@@ -47,6 +48,10 @@ internal sealed class EventCache
     public VcpuEvent.NestedVmExit NestedVmExit(ulong hostCr4, ValueArray<MsrEntry> msrLoad) =>
         exit.Find((hostCr4, msrLoad), static (e, k) => e.HostCr4 == k.hostCr4 && e.MsrLoad == k.msrLoad)
         ?? exit.Remember(new VcpuEvent.NestedVmExit(hostCr4, msrLoad));
+
+    public VcpuEvent.NestedSvmVmrun NestedSvmVmrun(ulong saveCr4, Vmcb12Intercepts intercepts) =>
+        vmrun.Find((saveCr4, intercepts), static (e, k) => e.SaveCr4 == k.saveCr4 && e.Intercepts == k.intercepts)
+        ?? vmrun.Remember(new VcpuEvent.NestedSvmVmrun(saveCr4, intercepts));
 
     /// <summary>A Core observation wrapped with level and RIP (the same CPUID at the same RIP gives an equal one).</summary>
     public RunObservation.Kvm Observed(int level, ulong rip, Observation value) =>

@@ -53,7 +53,7 @@ internal static class SvmNested
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "only 64-bit L2 guests are modelled (save.efer.LMA and save.cr0.PG)");
         }
         var host = new SvmHostState(i.NextRip, c.Gprs[Registers.Rsp], c.Gprs[Registers.Rax], c.Rflags, c.Cr0, c.Efer);
-        if (log.Apply(ref c, new VcpuEvent.NestedSvmVmrun(vmcb.Cr4, vmcb.CoreIntercepts), i.Rip, 1) is { } refused)
+        if (log.Apply(ref c, log.Events.NestedSvmVmrun(vmcb.Cr4, vmcb.CoreIntercepts), i.Rip, 1) is { } refused)
         {
             return refused is Observation.Fault f
                 ? new StopReason.UnhandledFault(1, i.Rip, f.Vector)
