@@ -52,31 +52,31 @@ internal static class Executor
                 c.Rip = i.NextRip;
                 return null;
             case Op.Mov:
-                return WriteAndNext(ref c, i, i.A, Read(c, i.B) & Alu.Mask(i.A.Size), c.Rflags);
+                return WriteAndNext(ref c, i, i.A, Read(c, i.B) & Alu.Mask(i.A.Size), c.Rflags, log);
             case Op.Movzx:
-                return WriteAndNext(ref c, i, i.A, Read(c, i.B), c.Rflags);
+                return WriteAndNext(ref c, i, i.A, Read(c, i.B), c.Rflags, log);
             case Op.Movsx:
-                return WriteAndNext(ref c, i, i.A, Alu.SignExtend(Read(c, i.B), i.B.Size) & Alu.Mask(i.A.Size), c.Rflags);
+                return WriteAndNext(ref c, i, i.A, Alu.SignExtend(Read(c, i.B), i.B.Size) & Alu.Mask(i.A.Size), c.Rflags, log);
             case Op.Lea:
-                return WriteAndNext(ref c, i, i.A, Address(c, i.B) & Alu.Mask(i.A.Size), c.Rflags);
+                return WriteAndNext(ref c, i, i.A, Address(c, i.B) & Alu.Mask(i.A.Size), c.Rflags, log);
             case Op.Add:
             case Op.Sub:
             case Op.Cmp:
-                return Arithmetic(ref c, i);
+                return Arithmetic(ref c, i, log);
             case Op.And:
             case Op.Or:
             case Op.Xor:
             case Op.Test:
-                return Logical(ref c, i);
+                return Logical(ref c, i, log);
             case Op.Inc:
             case Op.Dec:
-                return IncDec(ref c, i);
+                return IncDec(ref c, i, log);
             case Op.Not:
-                return WriteAndNext(ref c, i, i.A, ~Read(c, i.A) & Alu.Mask(i.A.Size), c.Rflags);
+                return WriteAndNext(ref c, i, i.A, ~Read(c, i.A) & Alu.Mask(i.A.Size), c.Rflags, log);
             case Op.Neg:
                 {
                     var (r, f) = Alu.Sub(0, Read(c, i.A), i.A.Size);
-                    return WriteAndNext(ref c, i, i.A, r, Alu.Merge(c.Rflags, f, Rflags.Arithmetic));
+                    return WriteAndNext(ref c, i, i.A, r, Alu.Merge(c.Rflags, f, Rflags.Arithmetic), log);
                 }
             case Op.Shl:
             case Op.Shr:
@@ -84,12 +84,12 @@ internal static class Executor
                 {
                     var count = (int)((i.B.Kind == OperandKind.None ? 1 : Read(c, i.B)) & (i.A.Size == 8 ? 63ul : 31ul));
                     var (r, f) = Alu.Shift(i.Op, Read(c, i.A), count, i.A.Size, c.Rflags);
-                    return WriteAndNext(ref c, i, i.A, r, f);
+                    return WriteAndNext(ref c, i, i.A, r, f, log);
                 }
             case Op.Bt:
             case Op.Bts:
             case Op.Btr:
-                return BitTest(ref c, i);
+                return BitTest(ref c, i, log);
             case Op.Jcc:
                 c.Rip = Alu.Holds(i.Condition, c.Rflags) ? i.Target : i.NextRip;
                 return null;
@@ -110,7 +110,7 @@ internal static class Executor
             case Op.Push:
                 return Push(ref c, i);
             case Op.Pop:
-                return Pop(ref c, i);
+                return Pop(ref c, i, log);
             case Op.Pushf:
                 return Push(ref c, i, c.Rflags);
             case Op.Invalid:
@@ -130,7 +130,7 @@ internal static class Executor
 
     // ---- data instructions ----
 
-    private static StopReason? Arithmetic(ref Cpu c, Insn i)
+    private static StopReason? Arithmetic(ref Cpu c, Insn i, RunLog log)
     {
         var size = i.A.Size;
         var a = Read(c, i.A);
@@ -143,10 +143,10 @@ internal static class Executor
             c.Rflags = rflags;
             return null;
         }
-        return WriteAndNext(ref c, i, i.A, r, rflags);
+        return WriteAndNext(ref c, i, i.A, r, rflags, log);
     }
 
-    private static StopReason? Logical(ref Cpu c, Insn i)
+    private static StopReason? Logical(ref Cpu c, Insn i, RunLog log)
     {
         var size = i.A.Size;
         var a = Read(c, i.A);
@@ -164,18 +164,18 @@ internal static class Executor
             c.Rflags = rflags;
             return null;
         }
-        return WriteAndNext(ref c, i, i.A, r, rflags);
+        return WriteAndNext(ref c, i, i.A, r, rflags, log);
     }
 
-    private static StopReason? IncDec(ref Cpu c, Insn i)
+    private static StopReason? IncDec(ref Cpu c, Insn i, RunLog log)
     {
         var (r, f) = i.Op == Op.Inc ? Alu.Add(Read(c, i.A), 1, i.A.Size) : Alu.Sub(Read(c, i.A), 1, i.A.Size);
         // INC and DEC leave CF alone.
         var rflags = Alu.Merge(c.Rflags, f, Rflags.Arithmetic & ~Rflags.CF);
-        return WriteAndNext(ref c, i, i.A, r, rflags);
+        return WriteAndNext(ref c, i, i.A, r, rflags, log);
     }
 
-    private static StopReason? BitTest(ref Cpu c, Insn i)
+    private static StopReason? BitTest(ref Cpu c, Insn i, RunLog log)
     {
         var bits = i.A.Size * 8;
         var offset = Read(c, i.B);
@@ -202,7 +202,7 @@ internal static class Executor
             return null;
         }
         var updated = i.Op == Op.Bts ? value | (1ul << bit) : value & ~(1ul << bit);
-        return WriteAndNext(ref c, i, target, updated, rflags);
+        return WriteAndNext(ref c, i, target, updated, rflags, log);
     }
 
     private static StopReason? Call(ref Cpu c, Insn i)
@@ -250,7 +250,7 @@ internal static class Executor
         return null;
     }
 
-    private static StopReason? Pop(ref Cpu c, Insn i)
+    private static StopReason? Pop(ref Cpu c, Insn i, RunLog log)
     {
         var size = i.OpSize;
         var rsp = c.Gprs[Registers.Rsp];
@@ -264,6 +264,6 @@ internal static class Executor
         {
             return new StopReason.OutsideMemory(c.Level, i.Rip, Address(c, i.A));
         }
-        return WriteAndNext(ref c, i, i.A, value, c.Rflags);
+        return WriteAndNext(ref c, i, i.A, value, c.Rflags, log);
     }
 }

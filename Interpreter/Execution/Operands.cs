@@ -56,11 +56,11 @@ internal static class Operands
     private static ulong ReadMemory(in Cpu c, in Operand o) => c.Memory.Read(Address(c, o), o.Size);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void WriteMemory(ref Cpu c, in Operand o, ulong value) => c.Memory = c.Memory.Write(Address(c, o), o.Size, value);
+    private static void WriteMemory(ref Cpu c, in Operand o, ulong value, RunLog log) => c.Memory = log.MemoryVersions.Write(c.Memory, Address(c, o), o.Size, value);
 
     /// <summary>Writes a register or memory operand, sets RFLAGS and moves to the next instruction.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static StopReason? WriteAndNext(ref Cpu c, Insn i, in Operand o, ulong value, ulong rflags)
+    public static StopReason? WriteAndNext(ref Cpu c, Insn i, in Operand o, ulong value, ulong rflags, RunLog log)
     {
         if (o.Kind == OperandKind.Register)
         {
@@ -68,7 +68,7 @@ internal static class Operands
         }
         else
         {
-            WriteMemory(ref c, o, value);
+            WriteMemory(ref c, o, value, log);
         }
         c.Rip = i.NextRip;
         c.Rflags = rflags;

@@ -16,6 +16,7 @@ internal sealed class Recent<T>(int capacity = 2)
 
     /// <summary>The most recent instance that matches the key, or null.</summary>
     public T? Find<TKey>(TKey key, Func<T, TKey, bool> matches)
+        where TKey : allows ref struct
     {
         for (var k = 1; k <= made.Length; k++)
         {

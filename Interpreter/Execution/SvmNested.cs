@@ -41,7 +41,8 @@ internal static class SvmNested
         {
             // KVM writes SVM_EXIT_ERR into the 32-bit exit_code and 0 into exit_code_hi.
             log.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));
-            c.Memory = c.Memory.WriteInPage(
+            c.Memory = log.MemoryVersions.WriteInPage(
+                c.Memory,
                 page,
                 [new(Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, 0), new(Vmcb12.ExitInfo2Offset, 8, 0)]
             );
@@ -84,7 +85,8 @@ internal static class SvmNested
             ? (instruction ? i.NextRip : 0)
             : c.Memory.Read(page + Vmcb12.NextRipOffset, 8);
         // One copy of the vmcb12 page for all twelve fields (a Write per field would copy it twelve times).
-        c.Memory = c.Memory.WriteInPage(
+        c.Memory = log.MemoryVersions.WriteInPage(
+            c.Memory,
             page,
             [
                 new(Vmcb12.ExitCodeOffset, 4, code), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, exit.Qualification),

@@ -24,7 +24,7 @@ internal static class SystemOps
             Op.MovFromCr => MovFromCr(ref c, i),
             Op.Hlt => Hlt(i, c.InL2),
             Op.Out => Out(ref c, i, log),
-            Op.In => In(ref c, i),
+            Op.In => In(ref c, i, log),
             Op.Rdpkru => Rdpkru(ref c, i, log),
             Op.Wrpkru => Wrpkru(ref c, i, log),
             _ => new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, $"no semantics for {i.Op}"),
@@ -241,7 +241,7 @@ internal static class SystemOps
     }
 
     /// <summary>IN: no device answers, so all ones (a floating bus).</summary>
-    private static StopReason? In(ref Cpu c, Insn i) => Operands.WriteAndNext(ref c, i, i.A, Alu.Mask(i.OpSize), c.Rflags);
+    private static StopReason? In(ref Cpu c, Insn i, RunLog log) => Operands.WriteAndNext(ref c, i, i.A, Alu.Mask(i.OpSize), c.Rflags, log);
 
     /// <summary>RDPKRU: #UD unless CR4.PKE, #GP unless ECX = 0; EAX = PKRU, EDX = 0.</summary>
     private static StopReason? Rdpkru(ref Cpu c, Insn i, RunLog log)

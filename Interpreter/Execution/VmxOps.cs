@@ -227,7 +227,7 @@ internal static class VmxOps
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
         }
         // VMsucceed's flags straight away: the write and the flags are one update of the working copy.
-        return Operands.WriteAndNext(ref c, i, i.A, c.Vmx.Read(field), c.Rflags & ~Rflags.Arithmetic);
+        return Operands.WriteAndNext(ref c, i, i.A, c.Vmx.Read(field), c.Rflags & ~Rflags.Arithmetic, log);
     }
 
     /// <summary>VMWRITE r64, r/m64: VMfailInvalid without a current VMCS, error 12 for an unsupported field, 13 for a read-only one.</summary>

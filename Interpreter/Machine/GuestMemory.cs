@@ -133,6 +133,67 @@ public sealed class GuestMemory
 
     private Page PageAt(ulong number) => PageIn(root, hotNumber, hot, number);
 
+    /// <summary>
+    /// Whether this memory is what <c>basis.WriteInPage(page, writes)</c> makes, by content: the same radix, the page
+    /// hot in both, and this hot page equal to basis's with the writes applied. A block or group that no write touches
+    /// must be the very object basis has (a version made from basis, or from basis's own basis, shares it), so at most
+    /// the written blocks' bytes are compared. False means "not known to be equal". Lets a run reuse a version it made.
+    /// </summary>
+    internal bool IsWriteInPageOf(GuestMemory basis, ulong page, ReadOnlySpan<PageWrite> writes)
+    {
+        var number = page >> PageShift;
+        if (!ReferenceEquals(root, basis.root) || hotNumber != number || basis.hotNumber != number)
+        {
+            return false;
+        }
+        var groups = 0u;
+        foreach (var w in writes)
+        {
+            if (w.Offset < 0 || w.Size is < 1 or > 8 || w.Offset + w.Size > PageSize)
+            {
+                return false;
+            }
+            groups |= (1u << (w.Offset >> GroupShift)) | (1u << ((w.Offset + w.Size - 1) >> GroupShift));
+        }
+        Span<byte> expected = stackalloc byte[BlockSize];
+        Span<byte> value = stackalloc byte[8];
+        for (var g = 0; g < GroupsPerPage; g++)
+        {
+            if ((groups & (1u << g)) == 0)
+            {
+                if (!ReferenceEquals(hot[g], basis.hot[g]))
+                {
+                    return false;
+                }
+                continue;
+            }
+            for (var b = 0; b < BlocksPerGroup; b++)
+            {
+                var start = ((g * BlocksPerGroup) + b) * BlockSize;
+                var theirs = basis.hot[g][b];
+                theirs.CopyTo(expected);
+                var touched = false;
+                foreach (var w in writes)
+                {
+                    var from = Math.Max(w.Offset, start);
+                    var to = Math.Min(w.Offset + w.Size, start + BlockSize);
+                    if (from < to)
+                    {
+                        BinaryPrimitives.WriteUInt64LittleEndian(value, w.Value);
+                        value.Slice(from - w.Offset, to - from).CopyTo(expected[(from - start)..]);
+                        touched = true;
+                    }
+                }
+                var mine = hot[g][b];
+                if (touched ? !expected.SequenceEqual(mine) : !ReferenceEquals(mine, theirs))
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
     private Block Block(ulong address) => BlockIn(PageAt(address >> PageShift), address);
 
     /// <summary>A page of a memory made of a radix and a hot page.</summary>

@@ -1,3 +1,4 @@
+using CpuidFunctional.Interpreter.Execution;
 using CpuidFunctional.Interpreter.Machine;
 using System.Collections.Immutable;
 using CpuidFunctional.Properties.Equivalence;
@@ -141,4 +142,75 @@ public class GuestMemoryTests
 
     private static ulong FlatRead(ImmutableDictionary<ulong, byte> flat, ulong address, int size) =>
         Enumerable.Range(0, size).Aggregate(0ul, (value, i) => value | ((ulong)flat.GetValueOrDefault(address + (ulong)i) << (8 * i)));
+
+    // Writes to one page, a few offsets apart, so a sequence of them repeats and alternates the way a vmcb12 page does.
+    private static readonly Gen<MemoryWrite> PageLocalWrite = Gen.OneOf<MemoryWrite>(
+        Gen.Select(Gen.OneOf(0x78, 0x80, 0x1F8, 0x200, 0x5F8, 0x600), Gen.OneOf(4, 8), Gen.ULong[0, 3], (offset, size, bits) =>
+            (MemoryWrite)new MemoryWrite.Value(0x3000 + (ulong)offset, size, bits)),
+        Gen.Select(Gen.OneOf(0x78, 0x80, 0x1F8, 0x5F8), Gen.OneOf(4, 8), Gen.ULong[0, 3], (offset, size, bits) => new PageWrite(offset, size, bits)).Array[1, 4]
+            .Select(writes => (MemoryWrite)new MemoryWrite.InPage(0x3000, writes))
+    );
+
+    private static GuestMemory Apply(MemoryVersions versions, GuestMemory m, MemoryWrite w) => w switch
+    {
+        MemoryWrite.Value v => versions.Write(m, v.Address, v.Size, v.Bits),
+        MemoryWrite.InPage p => versions.WriteInPage(m, p.Page, p.Writes),
+        _ => Apply(m, w),
+    };
+
+    [Fact]
+    public void Writes_through_a_runs_memory_versions_read_back_like_plain_writes_however_often_they_repeat()
+    {
+        Gen.Select(PageLocalWrite.Array[1, 4], Gen.Int[0, 3].Array[4, 24])
+            .Sample(
+                (pool, picks) =>
+                {
+                    var versions = new MemoryVersions();
+                    var (plain, reused) = (GuestMemory.Empty, GuestMemory.Empty);
+                    var flat = ImmutableDictionary<ulong, byte>.Empty;
+                    foreach (var w in picks.Select(k => pool[k % pool.Length]))
+                    {
+                        (plain, reused, flat) = (Apply(plain, w), Apply(versions, reused, w), Apply(flat, w));
+                        for (var a = 0x3000ul; a < 0x4000; a++)
+                        {
+                            var expected = flat.GetValueOrDefault(a);
+                            if (reused.ReadByte(a) != expected || plain.ReadByte(a) != expected)
+                            {
+                                return false;
+                            }
+                        }
+                    }
+                    return true;
+                },
+                iter: Budget.Iter(200)
+            );
+    }
+
+    [Fact]
+    public void A_run_gets_back_the_memory_it_made_when_l1s_save_rip_write_and_the_vmexit_repeat()
+    {
+        var versions = new MemoryVersions();
+        PageWrite[] vmexit = [new(0x78, 4, 0x72), new(0x578, 8, 0x1000), new(0x5F8, 8, 0x2000)];
+        var m0 = versions.WriteInPage(GuestMemory.Empty, 0x3000, vmexit);
+        var l1 = versions.Write(m0, 0x3578, 8, 0x1002);
+        var exited = versions.WriteInPage(l1, 0x3000, vmexit);
+        var l1Again = versions.Write(exited, 0x3578, 8, 0x1002);
+        Assert.Same(l1, l1Again);
+        Assert.Same(exited, versions.WriteInPage(l1Again, 0x3000, vmexit));
+        Assert.Equal(0x1002ul, l1Again.Read(0x3578, 8));
+        Assert.Equal(0x1000ul, exited.Read(0x3578, 8));
+    }
+
+    [Fact]
+    public void A_version_is_not_taken_for_a_write_when_a_byte_outside_the_write_differs()
+    {
+        var basis = GuestMemory.Empty.Write(0x3578, 8, 0x1000);
+        var made = basis.Write(0x3578, 8, 0x1002);
+        Assert.True(made.IsWriteInPageOf(basis, 0x3000, [new(0x578, 8, 0x1002)]));
+        Assert.False(made.Write(0x3570, 1, 0xFF).IsWriteInPageOf(basis, 0x3000, [new(0x578, 8, 0x1002)])); // same block
+        Assert.False(made.Write(0x3100, 1, 0xFF).IsWriteInPageOf(basis, 0x3000, [new(0x578, 8, 0x1002)])); // another group
+        Assert.False(made.Write(0x3500, 1, 0xFF).IsWriteInPageOf(basis, 0x3000, [new(0x578, 8, 0x1002)])); // same group, another block
+        Assert.False(made.IsWriteInPageOf(basis, 0x3000, [new(0x578, 8, 0x1003)]));
+        Assert.False(made.Write(0x5000, 1, 1).IsWriteInPageOf(basis, 0x3000, [new(0x578, 8, 0x1002)])); // another page hot
+    }
 }
