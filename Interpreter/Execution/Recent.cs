@@ -18,9 +18,17 @@ internal sealed class Recent<T>(int capacity = 2)
     public T? Find<TKey>(TKey key, Func<T, TKey, bool> matches)
         where TKey : allows ref struct
     {
-        for (var k = 1; k <= made.Length; k++)
+        // Newest first: from the slot before next down to 0, then from the end down to next (no division per slot).
+        for (var i = next - 1; i >= 0; i--)
         {
-            if (made[(next - k + made.Length) % made.Length] is { } m && matches(m, key))
+            if (made[i] is { } m && matches(m, key))
+            {
+                return m;
+            }
+        }
+        for (var i = made.Length - 1; i >= next; i--)
+        {
+            if (made[i] is { } m && matches(m, key))
             {
                 return m;
             }

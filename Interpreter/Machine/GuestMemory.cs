@@ -170,9 +170,16 @@ public sealed class GuestMemory
             for (var b = 0; b < BlocksPerGroup; b++)
             {
                 var start = ((g * BlocksPerGroup) + b) * BlockSize;
-                var theirs = basis.hot[g][b];
+                var (mine, theirs) = (hot[g][b], basis.hot[g][b]);
+                if (!AnyWriteIn(writes, start))
+                {
+                    if (!ReferenceEquals(mine, theirs))
+                    {
+                        return false;
+                    }
+                    continue;
+                }
                 theirs.CopyTo(expected);
-                var touched = false;
                 foreach (var w in writes)
                 {
                     var from = Math.Max(w.Offset, start);
@@ -181,17 +188,28 @@ public sealed class GuestMemory
                     {
                         BinaryPrimitives.WriteUInt64LittleEndian(value, w.Value);
                         value.Slice(from - w.Offset, to - from).CopyTo(expected[(from - start)..]);
-                        touched = true;
                     }
                 }
-                var mine = hot[g][b];
-                if (touched ? !expected.SequenceEqual(mine) : !ReferenceEquals(mine, theirs))
+                if (!expected.SequenceEqual(mine))
                 {
                     return false;
                 }
             }
         }
         return true;
+    }
+
+    /// <summary>Whether any of the page writes touches the block starting at page offset <paramref name="start"/>.</summary>
+    private static bool AnyWriteIn(ReadOnlySpan<PageWrite> writes, int start)
+    {
+        foreach (var w in writes)
+        {
+            if (w.Offset < start + BlockSize && w.Offset + w.Size > start)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private Block Block(ulong address) => BlockIn(PageAt(address >> PageShift), address);
