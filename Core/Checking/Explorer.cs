@@ -20,6 +20,20 @@ public static class Explorer
     )
         where TState : IEquatable<TState>
         where TSystem : ITransitionSystem<TState, TEvent, TObservation> =>
+        new BreadthFirstSearch<TState, TEvent, TObservation, OneEventAtATime<TState, TEvent, TObservation, TSystem>>(
+            new(system),
+            options ?? ExplorationOptions.Default,
+            cancellationToken
+        ).Run();
+
+    /// <summary>Explores a model that steps a whole state at a time (<see cref="MemoizedProduct"/>).</summary>
+    internal static ExplorationResult<TState, TEvent, TObservation> ExploreAll<TState, TEvent, TObservation, TSystem>(
+        TSystem system,
+        ExplorationOptions? options,
+        CancellationToken cancellationToken
+    )
+        where TState : IEquatable<TState>
+        where TSystem : IExpansion<TState, TEvent, TObservation> =>
         new BreadthFirstSearch<TState, TEvent, TObservation, TSystem>(system, options ?? ExplorationOptions.Default, cancellationToken).Run();
 
     /// <summary>Explores a model (type arguments inferred from it).</summary>

@@ -84,7 +84,7 @@ public sealed class KvmEquivalenceModel : ITransitionSystem<ProductState, VcpuEv
         {
             return Explorer.Explore<ProductState, VcpuEvent, ProductObservation, KvmEquivalenceModel>(this, options, cancellationToken);
         }
-        var result = Explorer.Explore<IdTuple, int, IdObservation, MemoizedProduct>(new MemoizedProduct(this), options, cancellationToken);
+        var result = Explorer.ExploreAll<IdTuple, int, IdObservation, MemoizedProduct>(new MemoizedProduct(this), options, cancellationToken);
         return new(result.Outcome, result.Statistics, result.Counterexample is { } c ? Replay(c.Events) : null);
     }
 

@@ -18,7 +18,7 @@ namespace CpuidFunctional.Core.Checking.Internal;
 /// </summary>
 internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
     where TState : IEquatable<TState>
-    where TSystem : ITransitionSystem<TState, TEvent, TObservation>
+    where TSystem : IExpansion<TState, TEvent, TObservation>
 {
     /// <summary>Fixed (not per-core) so that ids and counterexamples are the same on every machine.</summary>
     private const int Partitions = 64;
@@ -190,28 +190,16 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
                 return count;
             }
             ref readonly var s = ref frontier[i];
-            var n = 0;
-            for (var e = 0; e < alphabet.Length; e++)
+            var visitor = new StateVisitor(this, successors, s, firstId + i, chunk);
+            touched ^= system.StepAll(in s, ref visitor);
+            count += visitor.Transitions;
+            if (visitor.Violated)
             {
-                if (!system.TryStep(in s, alphabet[e], out var next, out var observation))
-                {
-                    continue;
-                }
-                count++;
-                if (system.Violation(in next, in observation) is { } message)
-                {
-                    chunkViolations[chunk] = (firstId + i, e, message);
-                    int seen;
-                    while ((seen = Volatile.Read(ref violatingChunk)) > chunk
-                        && Interlocked.CompareExchange(ref violatingChunk, chunk, seen) != seen) { }
-                    return count;
-                }
-                if (next.Equals(s))
-                {
-                    continue; // a self-loop: the state is known
-                }
-                successors[n++] = new Pending<TState>(next, Hash(next), firstId + i, e);
+                int seen;
+                while ((seen = Volatile.Read(ref violatingChunk)) > chunk && Interlocked.CompareExchange(ref violatingChunk, chunk, seen) != seen) { }
+                return count;
             }
+            var n = visitor.Successors;
             // Read each successor's first slot before probing any: the reads do not depend on each other, so the
             // processor overlaps their cache misses instead of waiting for them one after the other.
             for (var k = 0; k < n; k++)
@@ -231,6 +219,39 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
         }
         touchedSink[chunk] = touched;
         return count;
+    }
+
+    /// <summary>
+    /// One frontier state's expansion, as the model hands over its enabled events: each is a transition, checked
+    /// against the invariant (a violation stops the state's expansion and is recorded for its chunk), and each
+    /// successor other than the state itself is kept for the visited-set lookups.
+    /// </summary>
+    private ref struct StateVisitor(BreadthFirstSearch<TState, TEvent, TObservation, TSystem> search, Pending<TState>[] successors, TState state, int id, int chunk)
+        : ISuccessorVisitor<TState, TObservation>
+    {
+        public readonly TState State = state;
+
+        public long Transitions;
+
+        public int Successors;
+
+        public bool Violated;
+
+        public bool Visit(int e, in TState next, in TObservation observation)
+        {
+            Transitions++;
+            if (search.system.Violation(in next, in observation) is { } message)
+            {
+                search.chunkViolations[chunk] = (id, e, message);
+                Violated = true;
+                return false;
+            }
+            if (!next.Equals(State)) // a self-loop leads to a known state
+            {
+                successors[Successors++] = new Pending<TState>(next, Hash(next), id, e);
+            }
+            return true;
+        }
     }
 
     /// <summary>Phase 2: deduplicate per partition, then number the new states partition by partition.</summary>

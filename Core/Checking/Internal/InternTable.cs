@@ -8,7 +8,7 @@ namespace CpuidFunctional.Core.Checking.Internal;
 /// The ids are found through an open-addressing table of <see cref="long"/>s, each a value's mixed hash beside its id,
 /// so a lookup reads one flat array and compares a stored value only when the hashes agree: no dictionary nodes to
 /// chase, none for the GC to trace. Reads take no lock. A new id is made under a lock, its value (and whatever the
-/// caller keeps beside it, see <see cref="Intern"/>) stored before its slot is written with <see cref="Volatile"/>;
+/// caller keeps beside it, see <see cref="Intern(T, int, Action{int, T}?)"/>) stored before its slot is written with <see cref="Volatile"/>;
 /// the table grows under the lock into a new array, published whole, and a reader that missed in an older array
 /// looks again under the lock. Values are stored in fixed chunks, so growing never moves what other workers read.
 /// </remarks>
@@ -35,9 +35,32 @@ internal sealed class InternTable<T>(IEqualityComparer<T> comparer)
     /// The value's id, made if it is new; <paramref name="made"/> runs under the lock with a new id before any other
     /// worker can see it (to fill what the caller keeps per id).
     /// </summary>
-    public int Intern(T value, Action<int, T>? made = null)
+    public int Intern(T value, Action<int, T>? made = null) => Intern(value, HashOf(value), made);
+
+    /// <summary>The mixed hash <see cref="Intern(T, int, Action{int, T}?)"/> takes.</summary>
+    public int HashOf(T value) => StateSet<int>.Mix(comparer.GetHashCode(value!));
+
+    /// <summary>
+    /// Reads the slot a lookup of <paramref name="hash"/> reads first, and nothing else, so that its cache miss
+    /// overlaps other work (<see cref="PolicyStates.StepAll"/>).
+    /// </summary>
+    public void TouchFirstSlot(int hash)
     {
-        var hash = StateSet<int>.Mix(comparer.GetHashCode(value!));
+        var table = Volatile.Read(ref slots);
+        _ = Volatile.Read(ref table[StartOf(table, hash)]);
+    }
+
+    /// <summary>The value in the slot a lookup of <paramref name="hash"/> reads first if that slot holds the hash (a likely match), else the default.</summary>
+    public T? FirstCandidate(int hash)
+    {
+        var table = Volatile.Read(ref slots);
+        var slot = Volatile.Read(ref table[StartOf(table, hash)]);
+        return slot != 0 && (int)(slot >> 32) == hash ? this[(int)slot - 1] : default;
+    }
+
+    /// <summary>The value's id, made if it is new, given its <see cref="HashOf"/>.</summary>
+    public int Intern(T value, int hash, Action<int, T>? made = null)
+    {
         var id = Find(Volatile.Read(ref slots), value, hash);
         if (id >= 0)
         {

@@ -43,7 +43,7 @@ internal readonly record struct IdObservation(IdTuple Ids, bool Agree);
 /// enabled set and invariant, so a search over it stores the same states in the same order and finds the same
 /// counterexample, with events as alphabet positions. A struct, so that <see cref="Explorer"/> is specialised for it.
 /// </summary>
-internal readonly struct MemoizedProduct : ITransitionSystem<IdTuple, int, IdObservation>
+internal readonly struct MemoizedProduct : IExpansion<IdTuple, int, IdObservation>
 {
     private readonly KvmEquivalenceModel model;
     private readonly VcpuEvent[] alphabet;
@@ -77,35 +77,86 @@ internal readonly struct MemoizedProduct : ITransitionSystem<IdTuple, int, IdObs
     public IReadOnlyList<int> Alphabet => positions;
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryStep(in IdTuple state, int e, out IdTuple next, out IdObservation observation)
+    {
+        if (!Enabled(alphabet[e], state, QuirkDisableUnobservable(state)))
+        {
+            next = state;
+            observation = default;
+            return false;
+        }
+        Span<int> to = stackalloc int[policies.Length];
+        Span<int> seen = stackalloc int[policies.Length];
+        for (var i = 0; i < policies.Length; i++)
+        {
+            (to[i], seen[i]) = policies[i].Step(state[i], e);
+        }
+        (next, observation) = Combine(state, to, seen, stride: 1);
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public int StepAll<TVisitor>(in IdTuple state, ref TVisitor visitor)
+        where TVisitor : ISuccessorVisitor<IdTuple, IdObservation>, allows ref struct
+    {
+        var n = alphabet.Length;
+        var quirk = QuirkDisableUnobservable(state);
+        Span<bool> enabled = stackalloc bool[n];
+        for (var e = 0; e < n; e++)
+        {
+            enabled[e] = Enabled(alphabet[e], state, quirk);
+        }
+        // By policy, then by event: policy i's result for event e is at i * n + e.
+        Span<int> to = stackalloc int[policies.Length * n];
+        Span<int> seen = stackalloc int[policies.Length * n];
+        var touched = 0;
+        for (var i = 0; i < policies.Length; i++)
+        {
+            touched ^= policies[i].StepAll(state[i], enabled, to.Slice(i * n, n), seen.Slice(i * n, n));
+        }
+        for (var e = 0; e < n; e++)
+        {
+            if (enabled[e])
+            {
+                var (next, observation) = Combine(state, to[e..], seen[e..], stride: n);
+                if (!visitor.Visit(e, in next, in observation))
+                {
+                    break;
+                }
+            }
+        }
+        return touched;
+    }
+
+    /// <summary>Whether disabling MISC_ENABLE_NO_MWAIT is unobservable for every policy (<see cref="PolicyStates.QuirkDisableUnobservable"/>).</summary>
+    private bool QuirkDisableUnobservable(in IdTuple state)
     {
         var quirk = true;
         for (var i = 0; i < policies.Length; i++)
         {
             quirk &= (policies[i].Flags(state[i]) & PolicyStates.QuirkDisableUnobservable) != 0;
         }
-        if (!KvmEquivalenceModel.Enabled(alphabet[e], policies[0].State(state[0]).Vcpu, quirk))
-        {
-            next = state;
-            observation = default;
-            return false;
-        }
+        return quirk;
+    }
+
+    /// <summary>Whether an event is enabled: <see cref="KvmEquivalenceModel.Enabled(VcpuEvent, Vcpu, bool)"/> on the first policy's vCPU.</summary>
+    private bool Enabled(VcpuEvent e, in IdTuple state, bool quirkDisableUnobservable) =>
+        KvmEquivalenceModel.Enabled(e, policies[0].State(state[0]).Vcpu, quirkDisableUnobservable);
+
+    /// <summary>The product step from each policy's next id and observation id (policy i's at <c>i * stride</c>).</summary>
+    private (IdTuple Next, IdObservation Observation) Combine(IdTuple state, ReadOnlySpan<int> to, ReadOnlySpan<int> seen, int stride)
+    {
         var after = state;
-        var seen = default(IdTuple);
+        var ids = default(IdTuple);
         var agree = true;
-        var first = 0;
         for (var i = 0; i < policies.Length; i++)
         {
-            var (to, o) = policies[i].Step(state[i], e);
-            after = after.With(i, to);
-            seen = seen.With(i, o);
-            first = i == 0 ? o : first;
-            agree &= o == first;
+            var o = seen[i * stride];
+            after = after.With(i, to[i * stride]);
+            ids = ids.With(i, o);
+            agree &= o == seen[0];
         }
-        next = after;
-        observation = new IdObservation(seen, agree);
-        return true;
+        return (after, new IdObservation(ids, agree));
     }
 
     /// <inheritdoc/>

@@ -94,13 +94,89 @@ internal sealed class PolicyStates
         return ((int)known, (int)(known >> 32) & int.MaxValue);
     }
 
+    /// <summary>
+    /// <see cref="Step"/> for every enabled event of the alphabet at once (<paramref name="next"/> and
+    /// <paramref name="observation"/> are written at the enabled positions only).
+    /// </summary>
+    /// <returns>A value folded from the early reads, for the caller to keep (<see cref="IExpansion{TState, TEvent, TObservation}.StepAll"/>).</returns>
+    /// <remarks>
+    /// A lazy policy's successors are mostly states it met before, each found through a cache miss on the intern
+    /// table's slot and another on the stored state. So a lazy policy steps every event first and reads each
+    /// successor's first slot, then reads the state those slots name, and only then interns: the misses of one
+    /// state's successors overlap instead of following one another. A memoized policy's results are single reads.
+    /// </remarks>
+    public int StepAll(int id, ReadOnlySpan<bool> enabled, Span<int> next, Span<int> observation)
+    {
+        if (steps is not null || alphabet.Length > AlphabetStates.Length)
+        {
+            for (var e = 0; e < alphabet.Length; e++)
+            {
+                if (enabled[e])
+                {
+                    (next[e], observation[e]) = Step(id, e);
+                }
+            }
+            return 0;
+        }
+        var before = State(id);
+        var after = new AlphabetStates();
+        Span<int> hashes = stackalloc int[alphabet.Length]; // 0: no state to intern (a mixed hash is never 0)
+        for (var e = 0; e < alphabet.Length; e++)
+        {
+            hashes[e] = 0;
+            if (!enabled[e])
+            {
+                continue;
+            }
+            var t = Kvm.Step(policy, before, alphabet[e]);
+            observation[e] = observations.Intern(t.Observation);
+            if (IsUnchanged(before, t.State))
+            {
+                next[e] = id;
+                continue;
+            }
+            after[e] = t.State;
+            hashes[e] = states.HashOf(t.State);
+            states.TouchFirstSlot(hashes[e]);
+        }
+        var touched = 0ul;
+        for (var e = 0; e < alphabet.Length; e++)
+        {
+            if (hashes[e] != 0 && states.FirstCandidate(hashes[e]).Vcpu is { } candidate)
+            {
+                touched ^= candidate.Cr4;
+            }
+        }
+        for (var e = 0; e < alphabet.Length; e++)
+        {
+            if (hashes[e] != 0)
+            {
+                next[e] = states.Intern(after[e], hashes[e], made);
+            }
+        }
+        return (int)touched;
+    }
+
+    /// <summary>One state per event of an alphabet of up to 64, on the stack (genoa's has 44).</summary>
+    [System.Runtime.CompilerServices.InlineArray(Length)]
+    private struct AlphabetStates
+    {
+        public const int Length = 64;
+
+        private KvmState first;
+    }
+
     private (int Next, int Observation) Compute(int id, int e)
     {
         var before = State(id);
         var t = Kvm.Step(policy, before, alphabet[e]);
-        var next = ReferenceEquals(t.State.Vcpu, before.Vcpu) && ReferenceEquals(t.State.Vm, before.Vm) ? id : Intern(t.State);
+        var next = IsUnchanged(before, t.State) ? id : Intern(t.State);
         return (next, observations.Intern(t.Observation));
     }
+
+    /// <summary>Whether a step returned its state's own objects (Kvm.Step returns the same snapshot when nothing changed), so the state keeps its id.</summary>
+    private static bool IsUnchanged(KvmState before, KvmState after) =>
+        ReferenceEquals(after.Vcpu, before.Vcpu) && ReferenceEquals(after.Vm, before.Vm);
 
     private static byte FlagsOf(KvmState state) =>
         (byte)(KvmEquivalenceModel.QuirkDisableUnobservable(state) ? QuirkDisableUnobservable : 0);
