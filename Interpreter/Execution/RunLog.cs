@@ -26,6 +26,9 @@ internal sealed class RunLog(Policy policy)
     /// <summary>Value-equal guest memory versions reused within the run.</summary>
     public MemoryVersions MemoryVersions { get; } = new();
 
+    /// <summary>vmcb12 records VMRUN read from a memory version and page it reads again.</summary>
+    public Vmcb12Reads Vmcb12Reads { get; } = new();
+
     // Mutable: the vmcs12 chunk spine (Vmcs12.ChunkIdentity) and static guest capabilities whose VM-entry control and
     // host-state checks last passed; replaced after each full check. Those checks read nothing else, and the spine
     // is immutable (a write that changes a chunked field makes a new one), so an equal key means an equal result.

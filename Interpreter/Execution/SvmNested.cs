@@ -32,7 +32,7 @@ internal static class SvmNested
         {
             return log.Raise(c, i, X86Exception.GP);
         }
-        var vmcb = Vmcb12.Read(c.Memory, page);
+        var vmcb = log.Vmcb12Reads.Read(c.Memory, page);
         if ((vmcb.EventInj & (1u << 31)) != 0)
         {
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "VMRUN event injection is not modelled");
