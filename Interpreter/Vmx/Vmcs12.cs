@@ -76,13 +76,13 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
     /// </summary>
     public Vmcs12 Write(uint encoding, ulong value)
     {
-        if (TryWriteExitField(encoding, value, out var written))
-        {
-            return WithExitFields(written);
-        }
         if (!VmcsField.TryLocate(encoding, out var chunk, out var index, out var width, out var high))
         {
             return this;
+        }
+        if (TryWriteExitField(encoding, value, chunk, index, width, high, out var written))
+        {
+            return WithExitFields(written);
         }
         var before = chunks[chunk] is { } stored ? stored[index] : 0;
         var after = Fit(before, value, width, high);
@@ -119,8 +119,14 @@ public sealed class Vmcs12 : IEquatable<Vmcs12>
     {
         written = default;
         return VmcsField.TryLocate(encoding, out var chunk, out var index, out var width, out var high)
-            && Vmcs12ExitFields.IsInline(chunk, index)
-            && Fields.TryWrite(encoding, Fit(0, value, width, high), out written);
+            && TryWriteExitField(encoding, value, chunk, index, width, high, out written);
+    }
+
+    /// <summary><see cref="TryWriteExitField(uint, ulong, out Vmcs12ExitFields)"/> for a field already located.</summary>
+    private bool TryWriteExitField(uint encoding, ulong value, int chunk, int index, VmcsField.Width width, bool high, out Vmcs12ExitFields written)
+    {
+        written = default;
+        return Vmcs12ExitFields.IsInline(chunk, index) && Fields.TryWrite(encoding, Fit(0, value, width, high), out written);
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Runtime.CompilerServices;
 using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 
@@ -79,7 +78,7 @@ internal readonly struct MemoizedProduct : IExpansion<IdTuple, int, IdObservatio
     /// <inheritdoc/>
     public bool TryStep(in IdTuple state, int e, out IdTuple next, out IdObservation observation)
     {
-        if (!Enabled(alphabet[e], state, QuirkDisableUnobservable(state)))
+        if (!KvmEquivalenceModel.Enabled(alphabet[e], FirstVcpu(state), QuirkDisableUnobservable(state)))
         {
             next = state;
             observation = default;
@@ -100,11 +99,11 @@ internal readonly struct MemoizedProduct : IExpansion<IdTuple, int, IdObservatio
         where TVisitor : ISuccessorVisitor<IdTuple, IdObservation>, allows ref struct
     {
         var n = alphabet.Length;
-        var quirk = QuirkDisableUnobservable(state);
+        var (first, quirk) = (FirstVcpu(state), QuirkDisableUnobservable(state));
         Span<bool> enabled = stackalloc bool[n];
         for (var e = 0; e < n; e++)
         {
-            enabled[e] = Enabled(alphabet[e], state, quirk);
+            enabled[e] = KvmEquivalenceModel.Enabled(alphabet[e], first, quirk);
         }
         // By policy, then by event: policy i's result for event e is at i * n + e.
         Span<int> to = stackalloc int[policies.Length * n];
@@ -139,9 +138,8 @@ internal readonly struct MemoizedProduct : IExpansion<IdTuple, int, IdObservatio
         return quirk;
     }
 
-    /// <summary>Whether an event is enabled: <see cref="KvmEquivalenceModel.Enabled(VcpuEvent, Vcpu, bool)"/> on the first policy's vCPU.</summary>
-    private bool Enabled(VcpuEvent e, in IdTuple state, bool quirkDisableUnobservable) =>
-        KvmEquivalenceModel.Enabled(e, policies[0].State(state[0]).Vcpu, quirkDisableUnobservable);
+    /// <summary>The first policy's vCPU, which decides what is enabled (<see cref="KvmEquivalenceModel.Enabled(VcpuEvent, Vcpu, bool)"/>).</summary>
+    private Vcpu FirstVcpu(in IdTuple state) => policies[0].State(state[0]).Vcpu;
 
     /// <summary>The product step from each policy's next id and observation id (policy i's at <c>i * stride</c>).</summary>
     private (IdTuple Next, IdObservation Observation) Combine(IdTuple state, ReadOnlySpan<int> to, ReadOnlySpan<int> seen, int stride)
