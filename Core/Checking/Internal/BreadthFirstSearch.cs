@@ -205,7 +205,7 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
             for (var k = 0; k < n; k++)
             {
                 var hash = successors[k].Hash;
-                touched ^= visited[PartitionOf(hash)].FirstSlotHash(hash);
+                touched ^= visited[PartitionOf(hash)].TouchFirstSlot(hash);
             }
             for (var k = 0; k < n; k++)
             {

@@ -3,14 +3,30 @@ using System.Runtime.CompilerServices;
 namespace CpuidFunctional.Core.Checking.Internal;
 
 /// <summary>
-/// An open-addressing hash set of states with linear probing. Each slot holds the key and its mixed hash side by
-/// side, so a probe touches one cache line and rarely calls <c>Equals</c>. Not thread-safe: the explorer gives each
-/// partition one writer per phase and reads it only while nobody writes.
+/// An open-addressing hash set of states with linear probing, in one of two slot layouts chosen by the state type:
+/// <list type="bullet">
+/// <item><b>key only</b> (<see cref="KeySlot"/>), for a state without references (the yardstick's 32-bit state, the
+/// product checker's id tuple): equality and the hash are a few integer operations, so the slot need not cache the
+/// hash, and the table is half (yardstick) or two thirds (product) the size. The default state marks an empty slot,
+/// so the set keeps that one state in a flag;</item>
+/// <item><b>hash and key</b> (<see cref="HashedSlot"/>), for any other state (a user's model): the mixed hash beside
+/// the key, so a probe rarely calls <c>Equals</c> and growing never calls <c>GetHashCode</c>.</item>
+/// </list>
+/// One probe and one growth serve both. Every <c>hash</c> argument is <c>Mix(key.GetHashCode())</c>: the key-only layout
+/// computes it again when the table grows. Not thread-safe: the explorer gives each partition one writer per phase and
+/// reads it only while nobody writes.
 /// </summary>
 internal sealed class StateSet<TState>
     where TState : IEquatable<TState>
 {
-    private Slot[] slots = new Slot[1024];
+    /// <summary>Whether slots hold the key alone (a constant for each value-type state once the JIT has it).</summary>
+    private static readonly bool KeysOnly = !RuntimeHelpers.IsReferenceOrContainsReferences<TState>();
+
+    private const int InitialSlots = 1024;
+
+    private KeySlot[] keySlots = KeysOnly ? new KeySlot[InitialSlots] : [];
+    private HashedSlot[] hashedSlots = KeysOnly ? [] : new HashedSlot[InitialSlots];
+    private bool holdsDefault; // key-only layout: the default state, which cannot sit in a slot
     private int count;
 
     public int Count => count;
@@ -28,82 +44,134 @@ internal sealed class StateSet<TState>
         return (int)(x | 1);
     }
 
-    /// <summary>The hash stored in the slot a lookup of <paramref name="hash"/> reads first (a read to bring it into the cache early).</summary>
+    /// <summary>A value read from the slot a lookup of <paramref name="hash"/> reads first (a read to bring it into the cache early).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int FirstSlotHash(int hash)
+    public int TouchFirstSlot(int hash) => KeysOnly ? FirstSlot(keySlots, hash).Touch : FirstSlot(hashedSlots, hash).Touch;
+
+    public bool Contains(in TState key, int hash) =>
+        KeysOnly ? (IsDefault(key) ? holdsDefault : Probe(keySlots, key, hash) >= 0) : Probe(hashedSlots, key, hash) >= 0;
+
+    /// <summary>Adds a key; false if it was already present.</summary>
+    public bool Add(in TState key, int hash)
     {
-        var table = slots;
-        return table[(hash >> 6) & (table.Length - 1)].Hash;
+        if (KeysOnly && IsDefault(key))
+        {
+            if (holdsDefault)
+            {
+                return false;
+            }
+            holdsDefault = true;
+            count++;
+            return true;
+        }
+        return KeysOnly ? Add(ref keySlots, key, hash) : Add(ref hashedSlots, key, hash);
     }
 
-    public bool Contains(in TState key, int hash)
+    private static bool IsDefault(in TState key) => key.Equals(default);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref readonly TSlot FirstSlot<TSlot>(TSlot[] table, int hash) => ref table[(hash >> 6) & (table.Length - 1)];
+
+    /// <summary>The index of the slot holding <paramref name="key"/>, or the complement of the empty slot where it would go.</summary>
+    private static int Probe<TSlot>(TSlot[] table, in TState key, int hash)
+        where TSlot : struct, ISlot<TSlot>
     {
-        var table = slots;
         var mask = table.Length - 1;
         var i = (hash >> 6) & mask;
         while (true)
         {
             ref readonly var slot = ref table[i];
-            if (slot.Hash == 0)
+            if (slot.IsEmpty)
             {
-                return false;
+                return ~i;
             }
-            if (slot.Hash == hash && slot.Key.Equals(key))
+            if (slot.Holds(key, hash))
             {
-                return true;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// <summary>Adds a key; false if it was already present.</summary>
-    public bool Add(in TState key, int hash)
-    {
-        if ((count + 1) * 2 > slots.Length)
-        {
-            Grow();
-        }
-        var table = slots;
-        var mask = table.Length - 1;
-        var i = (hash >> 6) & mask;
-        while (true)
-        {
-            ref var slot = ref table[i];
-            if (slot.Hash == 0)
-            {
-                slot = new Slot(hash, key);
-                count++;
-                return true;
-            }
-            if (slot.Hash == hash && slot.Key.Equals(key))
-            {
-                return false;
+                return i;
             }
             i = (i + 1) & mask;
         }
     }
 
-    private void Grow()
+    private bool Add<TSlot>(ref TSlot[] table, in TState key, int hash)
+        where TSlot : struct, ISlot<TSlot>
     {
-        var old = slots;
-        var table = new Slot[old.Length * 2];
+        if ((count + 1) * 2 > table.Length)
+        {
+            table = Grown(table);
+        }
+        var at = Probe(table, key, hash);
+        if (at >= 0)
+        {
+            return false;
+        }
+        table[~at] = TSlot.Of(key, hash);
+        count++;
+        return true;
+    }
+
+    /// <summary>A table twice the size holding the same keys.</summary>
+    private static TSlot[] Grown<TSlot>(TSlot[] old)
+        where TSlot : struct, ISlot<TSlot>
+    {
+        var table = new TSlot[old.Length * 2];
         var mask = table.Length - 1;
         foreach (var slot in old)
         {
-            if (slot.Hash == 0)
+            if (slot.IsEmpty)
             {
                 continue;
             }
             var i = (slot.Hash >> 6) & mask;
-            while (table[i].Hash != 0)
+            while (!table[i].IsEmpty)
             {
                 i = (i + 1) & mask;
             }
             table[i] = slot;
         }
-        slots = table;
+        return table;
     }
 
-    /// <summary>One slot: hash 0 means empty.</summary>
-    private readonly record struct Slot(int Hash, TState Key);
+    /// <summary>A slot of one layout. The empty slot is the default value.</summary>
+    private interface ISlot<TSlot>
+        where TSlot : struct, ISlot<TSlot>
+    {
+        static abstract TSlot Of(in TState key, int hash);
+
+        bool IsEmpty { get; }
+
+        /// <summary>The key's mixed hash (growing re-places slots by it).</summary>
+        int Hash { get; }
+
+        /// <summary>Any value read from the slot (<see cref="TouchFirstSlot"/>).</summary>
+        int Touch { get; }
+
+        bool Holds(in TState key, int hash);
+    }
+
+    /// <summary>The key alone; the default key means empty (the set keeps that state apart).</summary>
+    private readonly record struct KeySlot(TState Key) : ISlot<KeySlot>
+    {
+        public static KeySlot Of(in TState key, int hash) => new(key);
+
+        public bool IsEmpty => IsDefault(Key);
+
+        public int Hash => Mix(Key.GetHashCode());
+
+        public int Touch => Key.GetHashCode();
+
+        public bool Holds(in TState key, int hash) => Key.Equals(key);
+    }
+
+    /// <summary>The mixed hash and the key; hash 0 (which <see cref="Mix"/> never returns) means empty.</summary>
+    private readonly record struct HashedSlot(int Hash, TState Key) : ISlot<HashedSlot>
+    {
+        public static HashedSlot Of(in TState key, int hash) => new(hash, key);
+
+        public bool IsEmpty => Hash == 0;
+
+        public int Touch => Hash;
+
+        public bool Holds(in TState key, int hash) => Hash == hash && Key.Equals(key);
+    }
 }
