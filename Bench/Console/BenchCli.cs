@@ -157,6 +157,7 @@ internal static class BenchCli
             console.WriteLine();
             console.Write(new Text(ResultTable.KernelFigures + Environment.NewLine));
             console.Write(new Text(Gen0Budget.Line(gen0) + Environment.NewLine));
+            console.Write(new Text(LargeObjects.Line(LargeObjects.Configured()) + Environment.NewLine));
             Write(files, outputs.Json, s => JsonSerializer.Serialize(s, Document(hostCpu.Name, roundTrips, repetitions, gen0, rows), RoundTripExport.Json));
             Write(files, outputs.Plot, s => s.Write(RoundTripPlot.Png(rows, hostCpu.Name)));
             Write(files, outputs.Csv, s => s.Write(Encoding.UTF8.GetBytes(RoundTripExport.Csv(rows))));

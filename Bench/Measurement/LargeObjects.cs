@@ -1,0 +1,35 @@
+using System.Globalization;
+
+namespace CpuidFunctional.Bench.Measurement;
+
+/// <summary>
+/// Where a timed run's result arrays live. <c>Runner.Run</c> returns its trace, observations and outputs as arrays of
+/// exact length, one reference per event: 320 KB for cpuid-loop's 20,000 round trips, 960 KB for kvm-like-l1's. From
+/// 85,000 bytes on, .NET puts an array on the large-object heap, and the full collection the console makes before every
+/// timed run gave that memory back to the system. Each run then mapped it again: about 210 page faults per kvm-like-l1
+/// run, at some 14 µs each on a VM, or 150 ns per round trip that a program running the model for a while would not
+/// pay (docs/benchmarks.md, round 8). Bench.csproj raises the threshold (<c>System.GC.LOHThreshold</c>) to 8 MB, so
+/// those arrays are allocated in gen0, which <see cref="Gen0Budget.Touch"/> maps before each run. The mutable
+/// baseline returns no arrays and is not affected.
+/// </summary>
+internal static class LargeObjects
+{
+    /// <summary>The runtime's default threshold, in bytes.</summary>
+    public const long DefaultThreshold = 85_000;
+
+    private const string Setting = "System.GC.LOHThreshold";
+
+    /// <summary>The threshold this process was configured with (runtimeconfig.json), or null for the default.</summary>
+    public static long? Configured() =>
+        AppContext.GetData(Setting) switch
+        {
+            null => null,
+            var value => long.Parse(Convert.ToString(value, CultureInfo.InvariantCulture)!, CultureInfo.InvariantCulture),
+        };
+
+    /// <summary>The line the console prints under its table.</summary>
+    public static string Line(long? threshold) =>
+        threshold is { } bytes && bytes > DefaultThreshold
+            ? string.Create(CultureInfo.InvariantCulture, $"GC: arrays go to the large-object heap from {bytes / (1024.0 * 1024.0):F1} MB on ({Setting}), so a run's result arrays are allocated in gen0, mapped before each timed run.")
+            : string.Create(CultureInfo.InvariantCulture, $"GC: arrays go to the large-object heap from {threshold ?? DefaultThreshold:N0} bytes on: a run's result arrays are mapped again in every timed run (docs/benchmarks.md, round 8).");
+}

@@ -1,0 +1,56 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using CpuidFunctional.Bench.Console;
+using CpuidFunctional.Bench.Measurement;
+using CpuidFunctional.Interpreter.Decoding;
+
+namespace CpuidFunctional.Properties.Bench;
+
+/// <summary>
+/// A timed run's result arrays (one reference per event) must not be large objects in the console's process: the full
+/// collection before each timed run gives the large-object heap's memory back, and every run would map it again.
+/// The console sets the threshold in its runtime configuration and says so under its table.
+/// </summary>
+public class LargeObjectsTests
+{
+    private static long ConsoleThreshold()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "CpuidFunctional.Bench.runtimeconfig.json");
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        return json.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties").GetProperty("System.GC.LOHThreshold").GetInt64();
+    }
+
+    [Theory]
+    [InlineData("cpuid-loop")]
+    [InlineData("kvm-like-l1")]
+    [InlineData("l1-cpuid")]
+    [InlineData("svm-cpuid-loop")]
+    public void A_default_run_returns_arrays_the_console_keeps_out_of_the_large_object_heap(string workload)
+    {
+        var x = new Experiment(workload, HostPresets.SkylakeSp, BenchCli.DefaultRoundTrips, new DecodeCache());
+        var result = Runner.Run(Policy.Lazy, x.BootFunctional(Policy.Lazy), x.StepBudget, x.Cache);
+        // An array of references: its elements plus the object header and length.
+        long Bytes(int count) => (count * (long)IntPtr.Size) + (3 * IntPtr.Size);
+        var largest = new[] { Bytes(result.Trace.Count), Bytes(result.Observations.Count), (result.Outputs.Count * (long)Unsafe.SizeOf<PortOutput>()) + (3 * IntPtr.Size) }.Max();
+        Assert.True(largest > LargeObjects.DefaultThreshold, $"{workload}: the largest result array is {largest:N0} bytes, not a large object even by default");
+        Assert.True(largest < ConsoleThreshold(), $"{workload}: the largest result array ({largest:N0} bytes) is a large object under the console's threshold {ConsoleThreshold():N0}");
+    }
+
+    [Fact]
+    public void The_console_reports_a_raised_threshold_in_megabytes() =>
+        Assert.Equal(
+            "GC: arrays go to the large-object heap from 8.0 MB on (System.GC.LOHThreshold), so a run's result arrays are allocated in gen0, mapped before each timed run.",
+            LargeObjects.Line(8L << 20)
+        );
+
+    [Fact]
+    public void Without_the_setting_the_console_warns_that_result_arrays_are_mapped_again()
+    {
+        Assert.Contains("85,000 bytes", LargeObjects.Line(null), StringComparison.Ordinal);
+        Assert.Contains("mapped again in every timed run", LargeObjects.Line(null), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_test_host_without_the_setting_reads_as_the_default() =>
+        Assert.Null(LargeObjects.Configured());
+}
