@@ -36,8 +36,7 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
     // The search's own working memory (never shared outside this object).
     private TState[] frontier = new TState[16];
     private int frontierCount;
-    private int[] parents = new int[1024]; // by state id: the parent's id (-1 for the initial state)
-    private int[] events = new int[1024]; // by state id: the alphabet position that led to it
+    private readonly ParentLinks links = new();
     private long states;
     private long transitions;
     private GrowableArray<Pending<TState>>[][] buffers = [];
@@ -77,8 +76,9 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
         visited[PartitionOf(h0)].Add(initial, h0);
         frontier[0] = initial;
         frontierCount = 1;
-        parents[0] = -1;
-        events[0] = -1;
+        var (initialParent, initialEvent) = links.AddLevel(0, 1);
+        initialParent[0] = -1;
+        initialEvent[0] = -1;
         states = 1;
         var depth = 0;
 
@@ -306,12 +306,7 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
         {
             frontier = new TState[Math.Max(added, frontier.Length * 2)];
         }
-        if (parents.Length < baseId + added)
-        {
-            var size = Math.Max(baseId + added, parents.Length * 2);
-            Array.Resize(ref parents, size);
-            Array.Resize(ref events, size);
-        }
+        var (levelParents, levelEvents) = links.AddLevel(baseId, added);
         // Number the new states in discovery order, (parent, event), as a sequential search would: bucket them by
         // parent (counting sort), then order each parent's few children by event.
         var cursor = new int[frontierCount + 1];
@@ -341,8 +336,8 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
                     ref readonly var pending = ref output.Items[k];
                     var slot = Interlocked.Increment(ref cursor[pending.Parent - firstParent]) - 1;
                     next[slot] = pending.State;
-                    parents[baseId + slot] = pending.Parent;
-                    events[baseId + slot] = pending.Event;
+                    levelParents[slot] = pending.Parent;
+                    levelEvents[slot] = pending.Event;
                 }
             }
         );
@@ -355,9 +350,9 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
                 // insertion sort of one parent's children by event (at most one per alphabet position)
                 for (var a = groupStart[i] + 1; a < groupStart[i + 1]; a++)
                 {
-                    for (var b = a; b > groupStart[i] && events[baseId + b - 1] > events[baseId + b]; b--)
+                    for (var b = a; b > groupStart[i] && levelEvents[b - 1] > levelEvents[b]; b--)
                     {
-                        (events[baseId + b - 1], events[baseId + b]) = (events[baseId + b], events[baseId + b - 1]);
+                        (levelEvents[b - 1], levelEvents[b]) = (levelEvents[b], levelEvents[b - 1]);
                         (next[b - 1], next[b]) = (next[b], next[b - 1]);
                     }
                 }
@@ -371,9 +366,9 @@ internal sealed class BreadthFirstSearch<TState, TEvent, TObservation, TSystem>
     private Counterexample<TState, TEvent, TObservation> Trace(int parent, int lastEvent, string message)
     {
         var path = new List<int> { lastEvent };
-        for (var id = parent; id > 0; id = parents[id])
+        for (var id = parent; id > 0; id = links[id].Parent)
         {
-            path.Add(events[id]);
+            path.Add(links[id].Event);
         }
         path.Reverse();
         var steps = ImmutableArray.CreateBuilder<TraceStep<TState, TEvent, TObservation>>(path.Count);
