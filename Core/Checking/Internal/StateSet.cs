@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace CpuidFunctional.Core.Checking.Internal;
 
@@ -45,25 +44,17 @@ internal sealed class StateSet<TState>
         return (int)(x | 1);
     }
 
-    /// <summary>
-    /// Asks the processor to bring the slot a lookup of <paramref name="hash"/> reads first into the cache, without
-    /// waiting for it (x86 PREFETCHT0; a prefetch never faults, so a table replaced meanwhile costs nothing but the
-    /// hint). Elsewhere it does nothing.
-    /// </summary>
+    /// <summary>Asks the processor to bring the slot a lookup of <paramref name="hash"/> reads first into the cache, without waiting for it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public unsafe void Prefetch(int hash)
+    public void Prefetch(int hash)
     {
-        if (!Sse.IsSupported)
-        {
-            return;
-        }
         if (KeysOnly)
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.AsRef(in FirstSlot(keySlots, hash))));
+            CacheHint.Prefetch(in FirstSlot(keySlots, hash));
         }
         else
         {
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.AsRef(in FirstSlot(hashedSlots, hash))));
+            CacheHint.Prefetch(in FirstSlot(hashedSlots, hash));
         }
     }
 
