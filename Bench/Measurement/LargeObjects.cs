@@ -19,12 +19,16 @@ internal static class LargeObjects
 
     private const string Setting = "System.GC.LOHThreshold";
 
-    /// <summary>The threshold this process was configured with (runtimeconfig.json), or null for the default.</summary>
-    public static long? Configured() =>
-        AppContext.GetData(Setting) switch
+    /// <summary>The threshold this process was configured with (runtimeconfig.json), or null for the default or a value it cannot read.</summary>
+    public static long? Configured() => Parse(Convert.ToString(AppContext.GetData(Setting), CultureInfo.InvariantCulture));
+
+    /// <summary>A threshold as runtimeconfig.json may give it: decimal, or hexadecimal with a 0x prefix; null otherwise.</summary>
+    public static long? Parse(string? text) =>
+        text switch
         {
             null => null,
-            var value => long.Parse(Convert.ToString(value, CultureInfo.InvariantCulture)!, CultureInfo.InvariantCulture),
+            _ when text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) => long.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex) ? hex : null,
+            _ => long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : null,
         };
 
     /// <summary>The line the console prints under its table.</summary>

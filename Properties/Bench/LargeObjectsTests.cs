@@ -53,4 +53,14 @@ public class LargeObjectsTests
     [Fact]
     public void The_test_host_without_the_setting_reads_as_the_default() =>
         Assert.Null(LargeObjects.Configured());
+
+    [Theory]
+    [InlineData("8388608", 8388608L)]
+    [InlineData("0x800000", 8388608L)]
+    [InlineData("0X1000000", 16777216L)]
+    [InlineData("eight megabytes", null)]
+    [InlineData("-1", null)]
+    [InlineData(null, null)]
+    public void A_configured_threshold_is_read_in_decimal_or_hexadecimal(string? text, long? expected) =>
+        Assert.Equal(expected, LargeObjects.Parse(text));
 }
