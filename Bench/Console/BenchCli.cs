@@ -153,12 +153,13 @@ internal static class BenchCli
             }
             var rows = measured;
             var gen0 = Gen0Budget.Observed();
+            var largeObjects = LargeObjects.Configured();
             console.Write(ResultTable.Build(rows, hostCpu.Name));
             console.WriteLine();
             console.Write(new Text(ResultTable.KernelFigures + Environment.NewLine));
             console.Write(new Text(Gen0Budget.Line(gen0) + Environment.NewLine));
-            console.Write(new Text(LargeObjects.Line(LargeObjects.Configured()) + Environment.NewLine));
-            Write(files, outputs.Json, s => JsonSerializer.Serialize(s, Document(hostCpu.Name, roundTrips, repetitions, gen0, rows), RoundTripExport.Json));
+            console.Write(new Text(LargeObjects.Line(largeObjects) + Environment.NewLine));
+            Write(files, outputs.Json, s => JsonSerializer.Serialize(s, Document(hostCpu.Name, roundTrips, repetitions, gen0, largeObjects, rows), RoundTripExport.Json));
             Write(files, outputs.Plot, s => s.Write(RoundTripPlot.Png(rows, hostCpu.Name)));
             Write(files, outputs.Csv, s => s.Write(Encoding.UTF8.GetBytes(RoundTripExport.Csv(rows))));
             Write(files, outputs.Markdown, s => s.Write(Encoding.UTF8.GetBytes(RoundTripExport.Markdown(rows))));
@@ -182,7 +183,7 @@ internal static class BenchCli
     }
 
     /// <summary>The JSON document: the run's parameters, the machine, and the rows (<see cref="RoundTripExport"/>).</summary>
-    private static object Document(string host, int roundTrips, int repetitions, long? gen0Budget, IReadOnlyList<Measurement.Measurement> rows) =>
+    private static object Document(string host, int roundTrips, int repetitions, long? gen0Budget, long? largeObjectThreshold, IReadOnlyList<Measurement.Measurement> rows) =>
         new
         {
             host,
@@ -195,6 +196,7 @@ internal static class BenchCli
                 os = RuntimeInformation.OSDescription,
                 runtime = RuntimeInformation.FrameworkDescription,
                 gen0BudgetBytes = gen0Budget,
+                largeObjectThresholdBytes = largeObjectThreshold ?? LargeObjects.DefaultThreshold,
             },
             results = rows,
         };

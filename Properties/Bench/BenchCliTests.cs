@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CpuidFunctional.Bench.Console;
+using CpuidFunctional.Bench.Measurement;
 using CpuidFunctional.Cli;
 using Spectre.Console;
 
@@ -108,6 +109,9 @@ public sealed class BenchCliTests : IDisposable
 
         using var document = JsonDocument.Parse(File.ReadAllText(json));
         Assert.True(document.RootElement.GetProperty("machine").TryGetProperty("gen0BudgetBytes", out _));
+        Assert.Contains("large-object heap", output, StringComparison.Ordinal);
+        // The test host has no threshold of its own: the runtime's default.
+        Assert.Equal(LargeObjects.DefaultThreshold, document.RootElement.GetProperty("machine").GetProperty("largeObjectThresholdBytes").GetInt64());
         var results = document.RootElement.GetProperty("results").EnumerateArray().ToArray();
         Assert.Equal(["eager", "lazy", "reference", "mutable-eager", "mutable-lazy"], results.Select(r => r.GetProperty("policy").GetString()));
         var lazy = results.Single(r => r.GetProperty("policy").GetString() == "lazy");
