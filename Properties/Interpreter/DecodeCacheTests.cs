@@ -17,12 +17,17 @@ public class DecodeCacheTests
     private static Op OpAt(DecodeCache cache, GuestMemory memory, ulong rip) =>
         cache.Fetch(memory, rip) is { } insn ? insn.Op : throw new InvalidOperationException($"nothing decoded at {rip:x}");
 
+    /// <summary>A fresh cache, a memory version with a NOP at <see cref="At"/>, and the next version, with a HLT there.</summary>
+    private static (DecodeCache Cache, GuestMemory Before, GuestMemory After) NopRewrittenAsHlt()
+    {
+        var before = GuestMemory.Empty.WriteBytes(At, Nop);
+        return (new DecodeCache(), before, before.WriteBytes(At, Hlt));
+    }
+
     [Fact]
     public void A_new_memory_version_that_rewrites_the_instruction_is_decoded_again()
     {
-        var cache = new DecodeCache();
-        var before = GuestMemory.Empty.WriteBytes(At, Nop);
-        var after = before.WriteBytes(At, Hlt);
+        var (cache, before, after) = NopRewrittenAsHlt();
         Assert.Equal(Op.Nop, OpAt(cache, before, At));
         Assert.Equal(Op.Nop, OpAt(cache, before, At));
         Assert.Equal(Op.Hlt, OpAt(cache, after, At));
@@ -32,9 +37,7 @@ public class DecodeCacheTests
     [Fact]
     public void A_fetch_outside_memory_does_not_leave_the_previous_page_unchecked_for_the_next_version()
     {
-        var cache = new DecodeCache();
-        var before = GuestMemory.Empty.WriteBytes(At, Nop);
-        var after = before.WriteBytes(At, Hlt);
+        var (cache, before, after) = NopRewrittenAsHlt();
         Assert.Equal(Op.Nop, OpAt(cache, before, At));
         Assert.Null(cache.Fetch(after, MachineLayout.MemorySize + At));
         Assert.Equal(Op.Hlt, OpAt(cache, after, At));
