@@ -7,8 +7,8 @@ namespace CpuidFunctional.Interpreter.Decoding;
 /// outside every state record. Entries are keyed by RIP and validated by the identity of the 4 KiB page they were
 /// decoded from: guest memory is persistent, so a write that changes a code page's bytes produces a new page object
 /// (<see cref="GuestMemory.PageOrNull"/>) and the next fetch from it re-decodes (that is the invalidation). A fetch
-/// from the very memory version and page of the fetch before it skips looking the page up (about 10 % of a kvm-like-l1
-/// round trip; the cache keeps that one version alive). One cache may serve many runs and machines; it is not
+/// from the very memory version and page of the fetch before it skips looking the page up (a few percent of a round
+/// trip, up to 10 % in kvm-like-l1; the cache keeps that one version alive). One cache may serve many runs and machines; it is not
 /// thread-safe.
 /// </summary>
 public sealed class DecodeCache
