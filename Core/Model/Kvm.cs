@@ -483,7 +483,7 @@ public static class Kvm
             {
                 return null;
             }
-            return Trigger(v, new SiteWrite(TriggerSite.SetXss, v.Xss, value), static (v, xss, dirty) => v with { Xss = xss, CpuidDynamicBitsDirty = dirty });
+            return Trigger(v, new SiteWrite(TriggerSite.SetXss, v.Xss, value), static (v, xss, dirty) => v with { Rare = v.Rare with { Xss = xss }, CpuidDynamicBitsDirty = dirty });
         }
 
         /// <summary>KVM_GET_MSRS (<c>__msr_io</c>): host-initiated reads until the first refusal.</summary>

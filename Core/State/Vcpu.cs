@@ -8,9 +8,9 @@ namespace CpuidFunctional.Core.State;
 /// transition returns a new snapshot, or this one when nothing changed. Compared by value (the table by content).
 /// </summary>
 /// <remarks>
-/// What nested round trips write (CR4, XCR0, XSS, guest mode, the marker) lives on this object; what is written
-/// rarely (APIC base, MISC_ENABLE, MISC_FEATURES_ENABLES, TSX_CTRL, SMM state, the KVM_SET_CPUID2 derivations) lives in
-/// <see cref="Rare"/>, so a hot transition copies about half as much (72 bytes). The rare registers read through this object
+/// What nested round trips write (CR4, XCR0, guest mode, the marker) lives on this object; what is written rarely
+/// (IA32_XSS, APIC base, MISC_ENABLE, MISC_FEATURES_ENABLES, TSX_CTRL, SMM state, the KVM_SET_CPUID2 derivations)
+/// lives in <see cref="Rare"/>, so a hot transition copies less than half as much (64 bytes on 64-bit). The rare registers read through this object
 /// but are written through <see cref="Rare"/>, so every copy of the rare part is visible where it is made:
 /// <c>v with { Rare = v.Rare with { MiscEnable = x, InSmm = true } }</c> copies it once.
 /// </remarks>
@@ -21,9 +21,6 @@ public sealed record Vcpu
 
     /// <summary>XCR0 (shared by L1 and L2).</summary>
     public ulong Xcr0 { get; init; } = 1;
-
-    /// <summary>IA32_XSS (0xDA0).</summary>
-    public ulong Xss { get; init; }
 
     /// <summary>Current privilege level (0–3).</summary>
     public byte Cpl { get; init; }
@@ -57,6 +54,9 @@ public sealed record Vcpu
 
     /// <summary>The rarely written registers; compared by value like every other member.</summary>
     public VcpuRare Rare { get; init; } = VcpuRare.AtReset;
+
+    /// <summary>IA32_XSS (0xDA0); written through <see cref="Rare"/>.</summary>
+    public ulong Xss => Rare.Xss;
 
     /// <summary>CR0 (KVM_SET_SREGS, RESET and INIT only; see <see cref="VcpuRare.Cr0"/>).</summary>
     public ulong Cr0 => Rare.Cr0;

@@ -33,6 +33,12 @@ public sealed record VcpuRare(
     /// <summary>IA32_APIC_BASE (0x1B), written through <c>kvm_apic_set_base</c>.</summary>
     public ulong ApicBase { get; init; } = Msr.ApicBaseDefault;
 
+    /// <summary>
+    /// IA32_XSS (0xDA0). Guests write it rarely (Linux once at boot; a KVM-like L1 only when its own value differs
+    /// from L2's), so a write copies this record as well as the <see cref="Vcpu"/>.
+    /// </summary>
+    public ulong Xss { get; init; }
+
     /// <summary>IA32_EFER as KVM_SET_SREGS, RESET and INIT write it (0 at RESET); like <see cref="Cr0"/>, no CPUID input.</summary>
     public ulong Efer { get; init; }
 }

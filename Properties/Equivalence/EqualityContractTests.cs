@@ -38,7 +38,7 @@ public class EqualityContractTests
         StateGen.Vcpu.Equality(f => f
             .Compared((v, x) => v with { Cr4 = x }, Gen.ULong)
             .Compared((v, x) => v with { Xcr0 = x }, Gen.ULong)
-            .Compared((v, x) => v with { Xss = x }, Gen.ULong)
+            .Compared((v, x) => v with { Rare = v.Rare with { Xss = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { ApicBase = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { MiscEnable = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { MiscFeaturesEnables = x } }, Gen.ULong)

@@ -41,8 +41,7 @@ public static class StateGen
         {
             Cr4 = regs.Item1,
             Xcr0 = regs.Item2,
-            Xss = regs.Item3,
-            Rare = new VcpuRare(regs.Item5, regs.Item6, regs.Item7, modes.Item2, modes.Item3, modes.Item4, GuestCaps.None) { ApicBase = regs.Item4 },
+            Rare = new VcpuRare(regs.Item5, regs.Item6, regs.Item7, modes.Item2, modes.Item3, modes.Item4, GuestCaps.None) { ApicBase = regs.Item4, Xss = regs.Item3 },
             Cpl = modes.Item1,
             HasRun = modes.Item5,
             GuestMode = modes.Item6,

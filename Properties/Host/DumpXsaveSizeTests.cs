@@ -63,7 +63,7 @@ public class DumpXsaveSizeTests
         var vm = new Vm(host, KernelProfile.Linux6_18);
         var zeroed = host.Cpuid.SetItem(host.Cpuid.IndexOf(0xD, 0), host.Cpuid.Find(0xD, 0)!.Value with { Ebx = 0 })
             .SetItem(host.Cpuid.IndexOf(0xD, 1), host.Cpuid.Find(0xD, 1)!.Value with { Ebx = 0 });
-        var vcpu = new Vcpu { Cr4 = Cr4.OsXsave, Xcr0 = xcr0, Xss = xss, Cpuid = zeroed };
+        var vcpu = new Vcpu { Cr4 = Cr4.OsXsave, Xcr0 = xcr0, Rare = VcpuRare.AtReset with { Xss = xss }, Cpuid = zeroed };
 
         var table = DynamicBits.Materialize(vm, vcpu, zeroed, DynamicBits.CapsOf(zeroed), KvmRules.Kvm).Table;
 
@@ -76,7 +76,7 @@ public class DumpXsaveSizeTests
     {
         var host = Preset(preset).Host;
         var vm = new Vm(host, KernelProfile.Linux6_15);
-        var vcpu = new Vcpu { Cr4 = Cr4.OsXsave, Xcr0 = xcr0, Xss = xss, Cpuid = host.Cpuid };
+        var vcpu = new Vcpu { Cr4 = Cr4.OsXsave, Xcr0 = xcr0, Rare = VcpuRare.AtReset with { Xss = xss }, Cpuid = host.Cpuid };
 
         var table = DynamicBits.Materialize(vm, vcpu, host.Cpuid, DynamicBits.CapsOf(host.Cpuid), KvmRules.Kvm).Table;
 

@@ -53,7 +53,7 @@ public class DynamicBitsTests
         );
 
     private static Vcpu State(ulong cr4 = 0, ulong xcr0 = Xcr0.Fp, ulong xss = 0, ulong apicBase = 0, ulong miscEnable = 0) =>
-        new() { Cr4 = cr4, Xcr0 = xcr0, Xss = xss, Rare = VcpuRare.AtReset with { ApicBase = apicBase, MiscEnable = miscEnable } };
+        new() { Cr4 = cr4, Xcr0 = xcr0, Rare = VcpuRare.AtReset with { ApicBase = apicBase, MiscEnable = miscEnable, Xss = xss } };
 
     private static Materialized Update(Vcpu v, CpuidTable table, Vm? vm = null, DynamicCaps caps = DynamicCaps.None) =>
         DynamicBits.Materialize(vm ?? Vm618, v, table, caps, KvmRules.Kvm);
