@@ -11,7 +11,7 @@ internal sealed class RunLog(Policy policy)
 {
     public Policy Policy { get; } = policy;
 
-    public SegmentedLog<VcpuEvent> Trace { get; } = new();
+    public DictionaryLog<VcpuEvent> Trace { get; } = new();
 
     public SegmentedLog<RunObservation> Observations { get; } = new();
 

@@ -16,7 +16,7 @@ using CpuidFunctional.Interpreter.Machine;
 /// <param name="Effort">Runtime CPUID updates and XSAVE-size computations Core performed.</param>
 /// <param name="Final">The machine after the last instruction.</param>
 public sealed record RunResult(
-    ValueArray<VcpuEvent> Trace,
+    DictionaryArray<VcpuEvent> Trace,
     ValueArray<RunObservation> Observations,
     ValueArray<PortOutput> Outputs,
     StopReason Stop,
@@ -50,7 +50,7 @@ public sealed record RunResult(
         return Steps != other.Steps ? $"steps: {Steps} vs {other.Steps}" : null;
     }
 
-    private static string? Difference<T>(string what, ValueArray<T> a, ValueArray<T> b)
+    private static string? Difference<T>(string what, IReadOnlyList<T> a, IReadOnlyList<T> b)
     {
         var n = Math.Min(a.Count, b.Count);
         for (var i = 0; i < n; i++)

@@ -43,7 +43,7 @@ public static class Runner
             stop = Executor.Step(ref c, insn, log);
         }
         return new RunResult(
-            log.Trace.ToValueArray(),
+            log.Trace.ToDictionaryArray(),
             log.Observations.ToValueArray(),
             log.Outputs.ToValueArray(),
             stop,

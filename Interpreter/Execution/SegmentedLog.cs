@@ -55,18 +55,30 @@ internal sealed class SegmentedLog<T>
         }
         var items = new T[Count];
         var at = 0;
-        foreach (var segment in segments)
+        foreach (var part in Filled())
         {
-            var n = Math.Min(SegmentLength, Count - at);
-            Array.Copy(segment, 0, items, at, n);
-            at += n;
+            part.CopyTo(items, at);
+            at += part.Count;
         }
         Release();
         // The array is new and never written again: hand it over without another copy.
         return new ValueArray<T>(ImmutableCollectionsMarshal.AsImmutableArray(items));
     }
 
-    private void Release()
+    /// <summary>The items in order, one segment's filled part at a time; valid until <see cref="Release"/>.</summary>
+    public IEnumerable<ArraySegment<T>> Filled()
+    {
+        var at = 0;
+        foreach (var segment in segments)
+        {
+            var n = Math.Min(SegmentLength, Count - at);
+            yield return new ArraySegment<T>(segment, 0, n);
+            at += n;
+        }
+    }
+
+    /// <summary>Empties the log and gives its segments back to the pool.</summary>
+    public void Release()
     {
         foreach (var segment in segments)
         {

@@ -1,0 +1,138 @@
+using System.Buffers.Binary;
+using System.Collections;
+using System.Collections.Immutable;
+
+using CpuidFunctional.Core;
+
+namespace CpuidFunctional.Interpreter.Execution;
+
+/// <summary>
+/// An immutable array stored dictionary-encoded: its distinct items once each, and per position the code (index) of
+/// its item, one byte wide while there are at most 256 distinct items, two up to 65,536, else four. A run's event
+/// trace repeats a handful of events thousands of times, so it keeps about one byte per event instead of an
+/// eight-byte reference. Reads give back the very objects that were encoded. Compared by content, like
+/// <see cref="ValueArray{T}"/>: two arrays are equal when their items are equal position by position, whatever the
+/// encoding.
+/// </summary>
+/// <typeparam name="T">Element type (a reference type: the dictionary holds each distinct object once).</typeparam>
+public sealed class DictionaryArray<T> : IEquatable<DictionaryArray<T>>, IReadOnlyList<T>
+    where T : class
+{
+    private readonly ImmutableArray<T> distinct;
+
+    private readonly ImmutableArray<byte> codes;
+
+    private readonly int width;
+
+    /// <summary>
+    /// Wraps distinct items and their codes, <paramref name="width"/> bytes each (little-endian), as
+    /// <see cref="CodeWidth"/> chose for that many items. Only <see cref="DictionaryLog{T}"/> builds one, and every
+    /// code it writes indexes <paramref name="distinct"/>.
+    /// </summary>
+    internal DictionaryArray(ImmutableArray<T> distinct, ImmutableArray<byte> codes, int width)
+    {
+        this.distinct = distinct;
+        this.codes = codes;
+        this.width = width;
+    }
+
+    /// <summary>The empty array.</summary>
+    public static DictionaryArray<T> Empty { get; } = new([], [], CodeWidth(0));
+
+    /// <summary>The one rule for a code's width: the fewest of 1, 2 or 4 bytes that can index <paramref name="distinctItems"/> items.</summary>
+    internal static int CodeWidth(int distinctItems) =>
+        distinctItems switch
+        {
+            <= 1 << 8 => 1,
+            <= 1 << 16 => 2,
+            _ => 4,
+        };
+
+    /// <summary>Writes code <paramref name="code"/> at position <paramref name="position"/> of <paramref name="codes"/>, <paramref name="width"/> bytes wide.</summary>
+    internal static void WriteCode(Span<byte> codes, int position, int width, int code)
+    {
+        switch (width)
+        {
+            case 1:
+                codes[position] = (byte)code;
+                break;
+            case 2:
+                BinaryPrimitives.WriteUInt16LittleEndian(codes[(position * 2)..], (ushort)code);
+                break;
+            case 4:
+                BinaryPrimitives.WriteInt32LittleEndian(codes[(position * 4)..], code);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(width), width, "a code is 1, 2 or 4 bytes wide");
+        }
+    }
+
+    /// <summary>The distinct items, in the order they first appear.</summary>
+    public ImmutableArray<T> Distinct => distinct;
+
+    /// <inheritdoc/>
+    public int Count => codes.Length / width;
+
+    /// <inheritdoc/>
+    public T this[int index] => distinct[Code(index)];
+
+    private int Code(int index)
+    {
+        var at = codes.AsSpan();
+        return width switch
+        {
+            1 => at[index],
+            2 => BinaryPrimitives.ReadUInt16LittleEndian(at[(index * 2)..]),
+            _ => BinaryPrimitives.ReadInt32LittleEndian(at[(index * 4)..]),
+        };
+    }
+
+    /// <inheritdoc/>
+    public bool Equals(DictionaryArray<T>? other)
+    {
+        if (other is null || other.Count != Count)
+        {
+            return false;
+        }
+        if (ReferenceEquals(this, other) || (distinct == other.distinct && codes == other.codes))
+        {
+            return true;
+        }
+        for (var i = 0; i < Count; i++)
+        {
+            if (!EqualityComparer<T>.Default.Equals(this[i], other[i]))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => Equals(obj as DictionaryArray<T>);
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        foreach (var item in this)
+        {
+            hash.Add(item);
+        }
+        return hash.ToHashCode();
+    }
+
+    /// <inheritdoc/>
+    public IEnumerator<T> GetEnumerator()
+    {
+        for (var i = 0; i < Count; i++)
+        {
+            yield return this[i];
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>Contents, comma separated, in brackets (as <see cref="ValueArray{T}"/> prints them).</summary>
+    public override string ToString() => "[" + string.Join(", ", this) + "]";
+}
