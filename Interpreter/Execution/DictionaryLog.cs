@@ -4,14 +4,14 @@ using System.Runtime.InteropServices;
 namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
-/// An append-only builder local to one run, frozen once into a <see cref="DictionaryArray{T}"/>: the run's trace.
-/// Each item is coded by identity (the event cache hands out one object per value, so a loop's few events get a few
-/// codes); the codes go into pooled segments of plain integers.
+/// An append-only builder local to one run, frozen once into a <see cref="DictionaryArray{T}"/>: the run's trace and
+/// observations. Each item is coded by identity (the event cache hands out one object per value, so a loop's few
+/// events and observations get a few codes); the codes go into pooled segments of plain integers.
 /// </summary>
 /// <remarks>
 /// Performance: a log of references paid the GC's write barrier on every append, and once the run's segments (which
 /// outlive a collection, being pooled) held references to younger events, every gen0 collection scanned their cards.
-/// Integers carry neither cost, and the frozen trace keeps about one byte per event instead of eight.
+/// Integers carry neither cost, and the frozen arrays keep about one byte per item instead of eight.
 /// </remarks>
 internal sealed class DictionaryLog<T>
     where T : class

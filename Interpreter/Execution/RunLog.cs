@@ -13,7 +13,7 @@ internal sealed class RunLog(Policy policy)
 
     public DictionaryLog<VcpuEvent> Trace { get; } = new();
 
-    public SegmentedLog<RunObservation> Observations { get; } = new();
+    public DictionaryLog<RunObservation> Observations { get; } = new();
 
     public SegmentedLog<PortOutput> Outputs { get; } = new();
 

@@ -17,7 +17,7 @@ using CpuidFunctional.Interpreter.Machine;
 /// <param name="Final">The machine after the last instruction.</param>
 public sealed record RunResult(
     DictionaryArray<VcpuEvent> Trace,
-    ValueArray<RunObservation> Observations,
+    DictionaryArray<RunObservation> Observations,
     ValueArray<PortOutput> Outputs,
     StopReason Stop,
     long Steps,

@@ -44,7 +44,7 @@ public static class Runner
         }
         return new RunResult(
             log.Trace.ToDictionaryArray(),
-            log.Observations.ToValueArray(),
+            log.Observations.ToDictionaryArray(),
             log.Outputs.ToValueArray(),
             stop,
             steps,

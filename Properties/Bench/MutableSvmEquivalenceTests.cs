@@ -34,7 +34,7 @@ public class MutableSvmEquivalenceTests
             var stop = mutable.Run(steps);
             (string What, object Functional, object Mutable)[] compared =
             [
-                ("observations", string.Join("\n", functional.Observations.Items), string.Join("\n", log.Observations)),
+                ("observations", string.Join("\n", functional.Observations), string.Join("\n", log.Observations)),
                 ("outputs", string.Join("\n", functional.Outputs.Items), string.Join("\n", log.Outputs)),
                 ("stop", functional.Stop, stop),
                 ("steps", (long)functional.Steps, mutable.Steps),
@@ -134,7 +134,7 @@ public class MutableSvmEquivalenceTests
         {
             var experiment = new Experiment(name, Named(name), HostPresets.Genoa, 1, new DecodeCache());
             var r = Runner.Run(Policy.Eager, experiment.BootFunctional(Policy.Eager), 10_000, experiment.Cache);
-            return string.Join("\n", r.Observations.Items.Select(o => o.ToString()).Concat(r.Outputs.Items.Select(o => o.ToString())).Append(r.Stop.ToString()));
+            return string.Join("\n", r.Observations.Select(o => o.ToString()).Concat(r.Outputs.Items.Select(o => o.ToString())).Append(r.Stop.ToString()));
         }
         Assert.Contains("out 0x80 <- 0xffffffff", Seen("vmexit-invalid"), StringComparison.Ordinal);
         Assert.Contains("out 0x80 <- 0x14 ", Seen("cr4-write-intercepted"), StringComparison.Ordinal);

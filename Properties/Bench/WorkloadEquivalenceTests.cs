@@ -42,7 +42,7 @@ public class WorkloadEquivalenceTests
         var stop = mutable.Run(experiment.StepBudget);
 
         Assert.IsType<StopReason.Halted>(functional.Stop);
-        Assert.Equal(functional.Observations.Items, log.Observations);
+        Assert.Equal(functional.Observations, log.Observations);
         Assert.Equal(functional.Outputs.Items, log.Outputs);
         Assert.Equal(functional.Stop, stop);
         Assert.Equal(functional.Steps, mutable.Steps);
@@ -100,11 +100,11 @@ public class WorkloadEquivalenceTests
             var log = new MutableLog();
             var mutable = experiment.BootMutable(mode, log);
             var stop = mutable.Run(10_000);
-            Assert.Equal(functional.Observations.Items, log.Observations);
+            Assert.Equal(functional.Observations, log.Observations);
             Assert.Equal(functional.Outputs.Items, log.Outputs);
             Assert.Equal(functional.Stop, stop);
             Assert.Equal(functional.Steps, mutable.Steps);
-            var seen = string.Join("\n", functional.Observations.Items.Select(o => o.ToString()).Concat(functional.Outputs.Items.Select(o => o.ToString())));
+            var seen = string.Join("\n", functional.Observations.Select(o => o.ToString()).Concat(functional.Outputs.Items.Select(o => o.ToString())));
             Assert.Contains(ExpectedTrace(name), seen, StringComparison.Ordinal);
         }
     }
