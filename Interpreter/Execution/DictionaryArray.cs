@@ -48,19 +48,28 @@ public sealed class DictionaryArray<T> : IEquatable<DictionaryArray<T>>, IReadOn
             _ => 4,
         };
 
-    /// <summary>Writes code <paramref name="code"/> at position <paramref name="position"/> of <paramref name="codes"/>, <paramref name="width"/> bytes wide.</summary>
-    internal static void WriteCode(Span<byte> codes, int position, int width, int code)
+    /// <summary>Writes <paramref name="values"/> into <paramref name="codes"/> from its start, <paramref name="width"/> bytes (little-endian) each.</summary>
+    internal static void WriteCodes(Span<byte> codes, int width, ReadOnlySpan<int> values)
     {
         switch (width)
         {
             case 1:
-                codes[position] = (byte)code;
+                for (var i = 0; i < values.Length; i++)
+                {
+                    codes[i] = (byte)values[i];
+                }
                 break;
             case 2:
-                BinaryPrimitives.WriteUInt16LittleEndian(codes[(position * 2)..], (ushort)code);
+                for (var i = 0; i < values.Length; i++)
+                {
+                    BinaryPrimitives.WriteUInt16LittleEndian(codes[(i * 2)..], (ushort)values[i]);
+                }
                 break;
             case 4:
-                BinaryPrimitives.WriteInt32LittleEndian(codes[(position * 4)..], code);
+                for (var i = 0; i < values.Length; i++)
+                {
+                    BinaryPrimitives.WriteInt32LittleEndian(codes[(i * 4)..], values[i]);
+                }
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(width), width, "a code is 1, 2 or 4 bytes wide");

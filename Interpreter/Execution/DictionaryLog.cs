@@ -65,10 +65,8 @@ internal sealed class DictionaryLog<T>
         var at = 0;
         foreach (var part in codes.Filled())
         {
-            foreach (var code in part.AsSpan())
-            {
-                DictionaryArray<T>.WriteCode(packed, at++, width, code);
-            }
+            DictionaryArray<T>.WriteCodes(packed.AsSpan(at * width), width, part);
+            at += part.Count;
         }
         // Both arrays are new and never written again: hand them over without another copy.
         var frozen = new DictionaryArray<T>(
