@@ -26,6 +26,7 @@ internal static class ResultTable
         table.AddColumn(new TableColumn("ns wall").RightAligned());
         table.AddColumn(new TableColumn("ns CPU").RightAligned());
         table.AddColumn(new TableColumn("bytes").RightAligned());
+        table.AddColumn(new TableColumn("ns GC").RightAligned());
         table.AddColumn(new TableColumn("vs Eager (wall)").RightAligned());
         table.AddColumn(new TableColumn("vs Eager (CPU)").RightAligned());
         foreach (var r in rows)
@@ -40,6 +41,7 @@ internal static class ResultTable
                 F(r.NanosecondsPerRoundTrip, "0"),
                 F(r.CpuNanosecondsPerRoundTrip, "0"),
                 F(r.BytesPerRoundTrip, "0"),
+                F(r.GcPauseNanosecondsPerRoundTrip, "0"),
                 Ratio(r.RelativeToEager),
                 Ratio(r.CpuRelativeToEager)
             );

@@ -12,6 +12,10 @@ namespace CpuidFunctional.Bench.Measurement;
 /// <param name="NanosecondsPerRoundTrip">Median wall time of a run divided by its round trips (set-up included).</param>
 /// <param name="CpuNanosecondsPerRoundTrip">Median thread CPU time of a run divided by its round trips (not counting time spent waiting for a core).</param>
 /// <param name="BytesPerRoundTrip">Median bytes allocated by a run divided by its round trips.</param>
+/// <param name="GcPauseNanosecondsPerRoundTrip">
+/// Median time the runtime paused for collections during a run, divided by its round trips: the part of the two
+/// times above that the GC took.
+/// </param>
 /// <param name="RelativeToEager">This policy's wall time over the functional Eager wall time of the same workload.</param>
 /// <param name="CpuRelativeToEager">The same ratio in thread CPU time.</param>
 internal sealed record Measurement(
@@ -26,6 +30,7 @@ internal sealed record Measurement(
     double NanosecondsPerRoundTrip,
     double CpuNanosecondsPerRoundTrip,
     double BytesPerRoundTrip,
+    double GcPauseNanosecondsPerRoundTrip,
     double RelativeToEager,
     double CpuRelativeToEager
 );

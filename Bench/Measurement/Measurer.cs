@@ -21,28 +21,38 @@ internal static class Measurer
         if (policy.Functional is { } functional)
         {
             var machine = x.BootFunctional(functional);
-            var bytes0 = GC.GetAllocatedBytesForCurrentThread();
-            var c0 = ThreadCpuClock.Now();
-            var t0 = Stopwatch.GetTimestamp();
+            var meter = Meter.Start();
             var result = Runner.Run(functional, machine, x.StepBudget, x.Cache);
-            var elapsed = Stopwatch.GetElapsedTime(t0);
-            var cpu = ThreadCpuClock.Now() - c0;
-            var bytes = GC.GetAllocatedBytesForCurrentThread() - bytes0;
+            var cost = meter.Read();
             Check(x, policy, result.Stop);
             var lastOut = result.Outputs.Count == 0 ? 0 : result.Outputs[^1].Value;
-            return new RunSample(elapsed.TotalNanoseconds, cpu, bytes, result.Steps, result.Effort.RuntimeUpdates, result.Effort.XstateSizeComputations, lastOut);
+            return new RunSample(cost, result.Steps, result.Effort.RuntimeUpdates, result.Effort.XstateSizeComputations, lastOut);
         }
         var m = x.BootMutable(policy.Mutable!.Value);
         var (updates0, sizes0) = (m.Kvm.RuntimeUpdates, m.Kvm.XstateSizeComputations);
-        var b0 = GC.GetAllocatedBytesForCurrentThread();
-        var cpu0 = ThreadCpuClock.Now();
-        var s0 = Stopwatch.GetTimestamp();
+        var mutableMeter = Meter.Start();
         var stop = m.Run(x.StepBudget);
-        var took = Stopwatch.GetElapsedTime(s0);
-        var cpuTook = ThreadCpuClock.Now() - cpu0;
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - b0;
+        var mutableCost = mutableMeter.Read();
         Check(x, policy, stop);
-        return new RunSample(took.TotalNanoseconds, cpuTook, allocated, m.Steps, m.Kvm.RuntimeUpdates - updates0, m.Kvm.XstateSizeComputations - sizes0, m.LastOut);
+        return new RunSample(mutableCost, m.Steps, m.Kvm.RuntimeUpdates - updates0, m.Kvm.XstateSizeComputations - sizes0, m.LastOut);
+    }
+
+    /// <summary>The counters read around a timed run: the clock last before it and first after it.</summary>
+    internal readonly record struct Meter(long Bytes, TimeSpan GcPause, double Cpu, long Timestamp)
+    {
+        public static Meter Start() =>
+            new(GC.GetAllocatedBytesForCurrentThread(), GC.GetTotalPauseDuration(), ThreadCpuClock.Now(), Stopwatch.GetTimestamp());
+
+        public RunCost Read()
+        {
+            var elapsed = Stopwatch.GetElapsedTime(Timestamp);
+            var cpu = ThreadCpuClock.Now() - Cpu;
+            return new RunCost(
+                elapsed.TotalNanoseconds,
+                cpu,
+                GC.GetAllocatedBytesForCurrentThread() - Bytes,
+                (GC.GetTotalPauseDuration() - GcPause).TotalNanoseconds);
+        }
     }
 
     private static void Check(Experiment x, BenchPolicy policy, StopReason stop)
@@ -117,6 +127,7 @@ internal static class Measurer
             }
             var times = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.Nanoseconds)) / roundTrips);
             var cpuTimes = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.CpuNanoseconds)) / roundTrips);
+            var gcPauses = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.GcPauseNanoseconds)) / roundTrips);
             var eager = times.TryGetValue(BenchPolicy.Eager, out var e) ? e : double.NaN;
             var eagerCpu = cpuTimes.TryGetValue(BenchPolicy.Eager, out var ec) ? ec : double.NaN;
             foreach (var policy in policies)
@@ -135,6 +146,7 @@ internal static class Measurer
                         times[policy],
                         cpuTimes[policy],
                         Median(samples[policy].Select(s => (double)s.Bytes)) / roundTrips,
+                        gcPauses[policy],
                         times[policy] / eager,
                         cpuTimes[policy] / eagerCpu
                     )

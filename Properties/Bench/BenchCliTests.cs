@@ -118,6 +118,23 @@ public sealed class BenchCliTests : IDisposable
         Assert.Equal(1.0, lazy.GetProperty("runtimeUpdatesPerRoundTrip").GetDouble());
         Assert.True(lazy.GetProperty("nanosecondsPerRoundTrip").GetDouble() > 0);
         Assert.True(lazy.GetProperty("bytesPerRoundTrip").GetDouble() >= 0);
+        Assert.True(lazy.GetProperty("gcPauseNanosecondsPerRoundTrip").GetDouble() >= 0);
+        Assert.Contains("| ns GC |", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_meter_around_a_run_counts_a_collections_pause_and_only_this_threads_bytes()
+    {
+        var collecting = Measurer.Meter.Start();
+        GC.Collect();
+        var collected = collecting.Read();
+        Assert.True(collected.GcPauseNanoseconds > 0, $"a forced collection paused for {collected.GcPauseNanoseconds} ns");
+        Assert.True(collected.Nanoseconds >= collected.GcPauseNanoseconds, $"the pause ({collected.GcPauseNanoseconds} ns) is part of the run's {collected.Nanoseconds} ns");
+
+        var allocating = Measurer.Meter.Start();
+        GC.KeepAlive(new byte[1000]);
+        var allocated = allocating.Read();
+        Assert.InRange(allocated.Bytes, 1000, 1100);
     }
 
     [Fact]
