@@ -185,8 +185,8 @@ public static class Kvm
         /// <remarks>
         /// Performance: kept out of <see cref="Handle"/> so that the frequent events do not pay for these cases' stack
         /// frame. In one method the JIT gave <see cref="Handle"/> a 984-byte frame and zeroed 864 bytes of struct
-        /// temporaries on every call; split, its frame is 488 bytes, and the Lazy round trips came 4–13 % closer to the
-        /// mutable baseline (docs/benchmarks.md, round 9).
+        /// temporaries on every call; split, its frame is 488 bytes, and kvm-like-l1's Lazy round trip (six Core events)
+        /// runs about 8 % faster (docs/benchmarks.md, round 9).
         /// </remarks>
         [MethodImpl(MethodImplOptions.NoInlining)]
         private Transition HandleRare(Vcpu v) =>
