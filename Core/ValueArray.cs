@@ -17,7 +17,7 @@ public readonly struct ValueArray<T> : IEquatable<ValueArray<T>>, IReadOnlyList<
     public ValueArray(ImmutableArray<T> items) => this.items = items.IsDefault ? [] : items;
 
     /// <summary>The empty array.</summary>
-    public static ValueArray<T> Empty => new([]);
+    public static ValueArray<T> Empty { get; } = new([]);
 
     /// <summary>The items.</summary>
     public ImmutableArray<T> Items
