@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections;
 using System.Collections.Immutable;
-
 using CpuidFunctional.Core;
 
 namespace CpuidFunctional.Interpreter.Execution;
