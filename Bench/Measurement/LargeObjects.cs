@@ -4,11 +4,12 @@ namespace CpuidFunctional.Bench.Measurement;
 
 /// <summary>
 /// Where a timed run's result arrays live. <c>Runner.Run</c> returns its trace, observations and outputs as arrays of
-/// exact length, one reference per event: 320 KB for cpuid-loop's 20,000 round trips, 960 KB for kvm-like-l1's. From
-/// 85,000 bytes on, .NET puts an array on the large-object heap, and the full collection the console makes before every
-/// timed run gave that memory back to the system. Each run then mapped it again: about 210 page faults per kvm-like-l1
-/// run, at some 14 µs each on a VM, or 150 ns per round trip that a program running the model for a while would not
-/// pay (docs/benchmarks.md, round 8). Bench.csproj raises the threshold (<c>System.GC.LOHThreshold</c>) to 8 MB, so
+/// exact length. When they held one reference per event (320 KB for cpuid-loop's 20,000 round trips, 960 KB for
+/// kvm-like-l1's), they were past .NET's 85,000-byte large-object threshold, and the full collection the console makes
+/// before every timed run gave that memory back to the system. Each run then mapped it again: about 210 page faults
+/// per kvm-like-l1 run, at some 14 µs each on a VM, or 150 ns per round trip that a program running the model for a
+/// while would not pay (docs/benchmarks.md, round 8). Since round 9 the trace and observations take a byte or two per
+/// item, and only kvm-like-l1's trace (120,000 bytes) still crosses the default threshold. Bench.csproj raises the threshold (<c>System.GC.LOHThreshold</c>) to 8 MB, so
 /// those arrays are allocated in gen0, which <see cref="Gen0Budget.Touch"/> maps before each run. The mutable
 /// baseline returns no arrays and is not affected.
 /// </summary>

@@ -125,9 +125,9 @@ internal static class Measurer
                     progress?.Invoke($"{workload} {policy.Name}");
                 }
             }
-            var times = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.Nanoseconds)) / roundTrips);
-            var cpuTimes = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.CpuNanoseconds)) / roundTrips);
-            var gcPauses = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.GcPauseNanoseconds)) / roundTrips);
+            var times = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.Cost.Nanoseconds)) / roundTrips);
+            var cpuTimes = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.Cost.CpuNanoseconds)) / roundTrips);
+            var gcPauses = policies.ToDictionary(p => p, p => Median(samples[p].Select(s => s.Cost.GcPauseNanoseconds)) / roundTrips);
             var eager = times.TryGetValue(BenchPolicy.Eager, out var e) ? e : double.NaN;
             var eagerCpu = cpuTimes.TryGetValue(BenchPolicy.Eager, out var ec) ? ec : double.NaN;
             foreach (var policy in policies)
@@ -145,7 +145,7 @@ internal static class Measurer
                         instructions,
                         times[policy],
                         cpuTimes[policy],
-                        Median(samples[policy].Select(s => (double)s.Bytes)) / roundTrips,
+                        Median(samples[policy].Select(s => (double)s.Cost.Bytes)) / roundTrips,
                         gcPauses[policy],
                         times[policy] / eager,
                         cpuTimes[policy] / eagerCpu

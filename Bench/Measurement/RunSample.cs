@@ -16,17 +16,4 @@ internal readonly record struct RunCost(double Nanoseconds, double CpuNanosecond
 /// <param name="RuntimeUpdates">Runs of <c>kvm_update_cpuid_runtime</c> (Reference: recomputations for an observation).</param>
 /// <param name="XstateSizeComputations">Calls of <c>xstate_required_size</c>.</param>
 /// <param name="LastOut">The last value the program reported with OUT (L1's own CPUID.1:ECX).</param>
-internal readonly record struct RunSample(RunCost Cost, long Instructions, long RuntimeUpdates, long XstateSizeComputations, uint LastOut)
-{
-    /// <inheritdoc cref="RunCost.Nanoseconds"/>
-    public double Nanoseconds => Cost.Nanoseconds;
-
-    /// <inheritdoc cref="RunCost.CpuNanoseconds"/>
-    public double CpuNanoseconds => Cost.CpuNanoseconds;
-
-    /// <inheritdoc cref="RunCost.Bytes"/>
-    public long Bytes => Cost.Bytes;
-
-    /// <inheritdoc cref="RunCost.GcPauseNanoseconds"/>
-    public double GcPauseNanoseconds => Cost.GcPauseNanoseconds;
-}
+internal readonly record struct RunSample(RunCost Cost, long Instructions, long RuntimeUpdates, long XstateSizeComputations, uint LastOut);

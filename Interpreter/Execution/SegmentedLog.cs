@@ -1,21 +1,23 @@
 using System.Buffers;
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CpuidFunctional.Interpreter.Execution;
 
 /// <summary>
-/// An append-only builder local to one run (the trace, observations and outputs of a <see cref="RunLog"/>), frozen
-/// once into a <see cref="ValueArray{T}"/> at the end. Items go into fixed-size segments rented from a pool, so
-/// appending never copies what is already there, and the one array the result keeps is allocated at the end with
-/// its exact length.
+/// An append-only builder local to one run (a <see cref="RunLog"/>'s outputs, and the codes behind its
+/// <see cref="DictionaryLog{T}"/>s), frozen once into a <see cref="ValueArray{T}"/> at the end or read by segment.
+/// Items go into fixed-size segments rented from a pool, so appending never copies what is already there, and the one
+/// array the result keeps is allocated at the end with its exact length.
 /// </summary>
 /// <remarks>
 /// Performance: a <c>List&lt;T&gt;</c> doubling its array copied every event reference again (with a GC write barrier
 /// each) and left the final copy to make; here an event costs one store while the run lasts and one copy at the end.
 /// The pool is the log's own, holding up to <see cref="PooledSegments"/> segments per item type: the shared pool keeps
-/// about 32 arrays of a size per core, so a run that logged more (kvm-like-l1's 120,000 events in 20,000 round trips
-/// fill 118 segments) allocated the rest afresh every run, and they lived long enough to be promoted.
+/// about 32 arrays of a size per core, so a run that logged more (kvm-like-l1's 120,000 event codes in 20,000 round
+/// trips fill 118 segments) allocated the rest afresh every run, and they lived long enough to be promoted. A segment
+/// goes back cleared only if its items hold references (which the pool would otherwise keep alive).
 /// </remarks>
 internal sealed class SegmentedLog<T>
 {
@@ -25,7 +27,7 @@ internal sealed class SegmentedLog<T>
 
     private static readonly ArrayPool<T> SegmentPool = ArrayPool<T>.Create(SegmentLength, PooledSegments);
 
-    // Mutable: grows by one rented segment at a time; returned to the pool by ToValueArray.
+    // Mutable: grows by one rented segment at a time; returned to the pool by Release.
     private readonly List<T[]> segments = [];
 
     // Mutable: items in the last segment.
@@ -82,7 +84,7 @@ internal sealed class SegmentedLog<T>
     {
         foreach (var segment in segments)
         {
-            SegmentPool.Return(segment, clearArray: true);
+            SegmentPool.Return(segment, clearArray: RuntimeHelpers.IsReferenceOrContainsReferences<T>());
         }
         segments.Clear();
         used = SegmentLength;
