@@ -280,10 +280,10 @@ public static class TraceDistribution
             7 => new VcpuEvent.Reset(),
             8 => new VcpuEvent.SevEsSyncFromGhcb(Xcr0(r, host), r.Weighted(1, 1) == 0 ? null : Xss(r, host)),
             // Nested transitions of the host's vendor: SVM on AMD and Hygon hosts, VMX elsewhere.
-            9 when IsSvmHost(host) => new VcpuEvent.NestedSvmVmrun(Cr4Value(r), (Vmcb12Intercepts)r.Between(0, 3)),
+            9 when IsSvmHost(host) => new VcpuEvent.NestedSvmVmrun(NestedCr4Value(r), (Vmcb12Intercepts)r.Between(0, 3)),
             10 when IsSvmHost(host) => new VcpuEvent.NestedSvmVmexit(),
             9 => VmEntry(r, host),
-            10 => new VcpuEvent.NestedVmExit(Cr4Value(r), MsrList(r, host, 2)),
+            10 => new VcpuEvent.NestedVmExit(NestedCr4Value(r), MsrList(r, host, 2)),
             11 => new VcpuEvent.SetSregs(Cr4Value(r), ApicBase(r)),
             12 => new VcpuEvent.SetXcrs(Xcr0(r, host)),
             13 => new VcpuEvent.SetMsrs(MsrList(r, host, 3)),
@@ -306,7 +306,7 @@ public static class TraceDistribution
     /// </summary>
     private static VcpuEvent.NestedVmEntry VmEntry(Draws r, HostCpu host)
     {
-        var entry = new VcpuEvent.NestedVmEntry(Cr4Value(r), MsrList(r, host, 2));
+        var entry = new VcpuEvent.NestedVmEntry(NestedCr4Value(r), MsrList(r, host, 2));
         if (r.Weighted(3, 1) == 0)
         {
             return entry;
@@ -317,6 +317,12 @@ public static class TraceDistribution
 
     /// <summary>Whether the host's vendor runs nested SVM (AMD, Hygon) rather than VMX.</summary>
     private static bool IsSvmHost(HostCpu host) => host.IsAmdOrHygon;
+
+    /// <summary>
+    /// A CR4 a nested transition loads: the same draws as <see cref="Cr4Value"/>, without bits 63:32 (KVM's
+    /// consistency checks refuse them before the transition, so a vCPU never holds them).
+    /// </summary>
+    private static ulong NestedCr4Value(Draws r) => Cr4Value(r) & uint.MaxValue;
 
     /// <summary>A CR4 value: usual bits, none, VMX with SMEP/SMAP, or a reserved bit (#GP, EINVAL); OSXSAVE and PKE in every combination.</summary>
     private static ulong Cr4Value(Draws r)

@@ -408,7 +408,7 @@ public static class ScenarioParser
                     {
                         return "usage: vmexit CR4 [MSR=VALUE ...] (the vmcs12 host CR4, then the MSR-load list)";
                     }
-                    if (Value(w[1], out var cr4) is { } bad)
+                    if (NestedCr4(w[1], "vmcs12's host CR4", out var cr4) is { } bad)
                     {
                         return bad;
                     }
@@ -435,7 +435,7 @@ public static class ScenarioParser
         {
             return Usage;
         }
-        if (Value(w[1], out var cr4) is { } bad)
+        if (NestedCr4(w[1], "vmcs12's guest CR4", out var cr4) is { } bad)
         {
             return bad;
         }
@@ -584,7 +584,7 @@ public static class ScenarioParser
         {
             return Usage;
         }
-        if (Value(w[1], out var cr4) is { } bad)
+        if (NestedCr4(w[1], "vmcb12's save.cr4", out var cr4) is { } bad)
         {
             return bad;
         }
@@ -902,6 +902,22 @@ public static class ScenarioParser
     }
 
     /// <summary>A number (0x hex or decimal) or names joined with '|'.</summary>
+    /// <summary>
+    /// The CR4 a nested transition loads: a value without bits 63:32. They are reserved, and KVM's consistency checks
+    /// refuse such a CR4 before the transition (<c>nested_vmx_check_guest_state</c> and
+    /// <c>nested_vmx_check_host_state</c> at VM entry, <c>nested_vmcb_check_save</c> at VMRUN), so no vCPU holds one.
+    /// </summary>
+    private static string? NestedCr4(string text, string what, out ulong cr4)
+    {
+        if (Value(text, out cr4) is { } bad)
+        {
+            return bad;
+        }
+        return cr4 <= uint.MaxValue
+            ? null
+            : $"'{text}': {what} has a bit of 63:32 set; those bits are reserved, and KVM's consistency checks refuse such a CR4 before the transition loads it";
+    }
+
     private static string? Value(string text, out ulong value)
     {
         value = 0;

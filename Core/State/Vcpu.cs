@@ -10,14 +10,24 @@ namespace CpuidFunctional.Core.State;
 /// <remarks>
 /// What nested round trips write (CR4, XCR0, guest mode, the marker) lives on this object; what is written rarely
 /// (IA32_XSS, APIC base, MISC_ENABLE, MISC_FEATURES_ENABLES, TSX_CTRL, SMM state, the KVM_SET_CPUID2 derivations)
-/// lives in <see cref="Rare"/>, so a hot transition copies less than half as much (64 bytes on 64-bit). The rare registers read through this object
+/// lives in <see cref="Rare"/>, so a hot transition copies less than half as much (56 bytes on 64-bit). The rare registers read through this object
 /// but are written through <see cref="Rare"/>, so every copy of the rare part is visible where it is made:
 /// <c>v with { Rare = v.Rare with { MiscEnable = x, InSmm = true } }</c> copies it once.
 /// </remarks>
 public sealed record Vcpu
 {
-    /// <summary>CR4 of the level currently running (L2's while in guest mode).</summary>
-    public ulong Cr4 { get; init; }
+    /// <summary>
+    /// CR4 of the level currently running (L2's while in guest mode). Bits 63:32 are reserved (SDM Vol. 3A 2.5; every
+    /// CR4 load KVM accepts passed <c>kvm_is_valid_cr4</c>), so the low half is all a vCPU keeps; setting a reserved
+    /// upper bit is a caller's error (the rules refuse such a value before they build a vCPU).
+    /// </summary>
+    public ulong Cr4
+    {
+        get => cr4;
+        init => cr4 = value <= uint.MaxValue
+            ? (uint)value
+            : throw new ArgumentOutOfRangeException(nameof(value), $"CR4 0x{value:X}: bits 63:32 are reserved (kvm_is_valid_cr4 refuses them), so no vCPU holds them");
+    }
 
     /// <summary>XCR0 (shared by L1 and L2).</summary>
     public ulong Xcr0 { get; init; } = 1;
@@ -26,10 +36,18 @@ public sealed record Vcpu
     public byte Cpl { get; init; }
 
     /// <summary>KVM_RUN has entered the guest at least once (<c>kvm_vcpu_has_run</c>).</summary>
-    public bool HasRun { get; init; }
+    public bool HasRun
+    {
+        get => (flags & Flags.HasRun) != 0;
+        init => flags = With(Flags.HasRun, value);
+    }
 
     /// <summary>L2 is running (<c>is_guest_mode</c>).</summary>
-    public bool GuestMode { get; init; }
+    public bool GuestMode
+    {
+        get => (flags & Flags.GuestMode) != 0;
+        init => flags = With(Flags.GuestMode, value);
+    }
 
     /// <summary>
     /// While L2 runs: what L0 keeps for the vendor's nested code (<see cref="NestedSvm"/> under SVM; under VMX a
@@ -50,7 +68,11 @@ public sealed record Vcpu
     public DynamicCaps Caps { get; init; }
 
     /// <summary><c>vcpu->arch.cpuid_dynamic_bits_dirty</c>: an update is pending (lazy schemes only).</summary>
-    public bool CpuidDynamicBitsDirty { get; init; }
+    public bool CpuidDynamicBitsDirty
+    {
+        get => (flags & Flags.CpuidDynamicBitsDirty) != 0;
+        init => flags = With(Flags.CpuidDynamicBitsDirty, value);
+    }
 
     /// <summary>The rarely written registers; compared by value like every other member.</summary>
     public VcpuRare Rare { get; init; } = VcpuRare.AtReset;
@@ -90,6 +112,22 @@ public sealed record Vcpu
 
     /// <summary>Whether a CR4 bit is set.</summary>
     public bool Cr4Has(ulong bit) => (Cr4 & bit) != 0;
+
+    // The storage behind Cr4 and the three flags: with the three references, XCR0, CPL and the caps they fill 40
+    // bytes, so a copy (what every hot transition makes) is 56 bytes on 64-bit instead of 64. Value equality and
+    // the hash read these fields, like every other field of the record.
+    private readonly uint cr4;
+    private readonly Flags flags;
+
+    [Flags]
+    private enum Flags : byte
+    {
+        HasRun = 1,
+        GuestMode = 2,
+        CpuidDynamicBitsDirty = 4,
+    }
+
+    private Flags With(Flags flag, bool set) => set ? flags | flag : flags & ~flag;
 
     /// <summary>CPUID faulting applies: MISC_FEATURES_ENABLES.CPUID_FAULT and CPL above 0 (<c>kvm_emulate_cpuid</c>).</summary>
     public bool CpuidFaults => (MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0 && Cpl > 0;

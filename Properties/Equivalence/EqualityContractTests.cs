@@ -36,7 +36,7 @@ public class EqualityContractTests
     [Fact]
     public void Vcpu_compares_every_field() =>
         StateGen.Vcpu.Equality(f => f
-            .Compared((v, x) => v with { Cr4 = x }, Gen.ULong)
+            .Compared((v, x) => v with { Cr4 = x }, Gen.UInt.Select(u => (ulong)u))
             .Compared((v, x) => v with { Xcr0 = x }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { Xss = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { ApicBase = x } }, Gen.ULong)

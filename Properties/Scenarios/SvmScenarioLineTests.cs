@@ -34,6 +34,7 @@ public class SvmScenarioLineTests
     [InlineData("host genoa\nvmrun PAE intercept-hlt\n", "'intercept-hlt': usage: vmrun CR4")]
     [InlineData("host genoa\nsvm-vmexit PAE\n", "usage: svm-vmexit")]
     [InlineData("host genoa\ncpuid 1\nexpect svm-exit hlt\n", "bad number 'hlt'")]
+    [InlineData("host genoa\nvmrun 0x100000020 intercept-cpuid\n", "vmcb12's save.cr4 has a bit of 63:32 set")]
     public void Malformed_svm_lines_are_errors_naming_line_2_or_3(string text, string message)
     {
         var error = Assert.IsType<Result<Scenario>.Error>(ScenarioParser.Parse(text, "t.scn")).Problem;

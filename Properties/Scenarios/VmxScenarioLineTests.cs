@@ -34,6 +34,8 @@ public class VmxScenarioLineTests
     [InlineData("host skylake-sp\nvmentry PAE shadow=0xZZ\n", "bad number '0xZZ'")]
     [InlineData("host skylake-sp\ncpuid 1\nexpect exit-to-l1 0x10000\n", "not a basic exit reason")]
     [InlineData("host skylake-sp\ncpuid 1\nexpect exit-to-l1 hlt\n", "bad number 'hlt'")]
+    [InlineData("host skylake-sp\nvmentry PAE|0x10000000000\n", "vmcs12's guest CR4 has a bit of 63:32 set")]
+    [InlineData("host skylake-sp\nrun\nvmexit 0x8000000000000020\n", "vmcs12's host CR4 has a bit of 63:32 set")]
     public void Malformed_vmx_lines_are_errors_naming_their_line(string text, string message)
     {
         var error = Assert.IsType<Result<Scenario>.Error>(ScenarioParser.Parse(text, "t.scn")).Problem;
