@@ -139,6 +139,8 @@ public abstract record VcpuEvent
     }
 
     // ---- nested VMX transitions (the interpreter emits these) ----
+    // Like VMRUN below, they come after KVM's consistency checks passed, so the CR4 they load has no bit of 63:32
+    // (reserved; a vCPU refuses it with ArgumentOutOfRangeException, see Vcpu.Cr4).
 
     /// <summary>
     /// Nested VM-entry: <c>prepare_vmcs02</c> loads vmcs12 GUEST_CR4 through <c>vmx_set_cr4</c>, then the VM-entry
