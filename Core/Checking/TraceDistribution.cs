@@ -319,10 +319,10 @@ public static class TraceDistribution
     private static bool IsSvmHost(HostCpu host) => host.IsAmdOrHygon;
 
     /// <summary>
-    /// A CR4 a nested transition loads: the same draws as <see cref="Cr4Value"/>, without bits 63:32 (KVM's
-    /// consistency checks refuse them before the transition, so a vCPU never holds them).
+    /// A CR4 a nested transition loads: the same draws as <see cref="Cr4Value"/>, without bits 63:32
+    /// (<see cref="Cr4.UpperHalf"/>: KVM's consistency checks refuse them before the transition).
     /// </summary>
-    private static ulong NestedCr4Value(Draws r) => Cr4Value(r) & uint.MaxValue;
+    private static ulong NestedCr4Value(Draws r) => Cr4Value(r) & ~Cr4.UpperHalf;
 
     /// <summary>A CR4 value: usual bits, none, VMX with SMEP/SMAP, or a reserved bit (#GP, EINVAL); OSXSAVE and PKE in every combination.</summary>
     private static ulong Cr4Value(Draws r)

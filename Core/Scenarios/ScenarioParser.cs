@@ -901,11 +901,10 @@ public static class ScenarioParser
         return eq < 0 ? (term, null) : (term[..eq], term[(eq + 1)..]);
     }
 
-    /// <summary>A number (0x hex or decimal) or names joined with '|'.</summary>
     /// <summary>
-    /// The CR4 a nested transition loads: a value without bits 63:32. They are reserved, and KVM's consistency checks
-    /// refuse such a CR4 before the transition (<c>nested_vmx_check_guest_state</c> and
-    /// <c>nested_vmx_check_host_state</c> at VM entry, <c>nested_vmcb_check_save</c> at VMRUN), so no vCPU holds one.
+    /// The CR4 a nested transition loads: a value without bits 63:32 (<see cref="Cr4.UpperHalf"/>). KVM's consistency
+    /// checks refuse such a CR4 before the transition (<c>nested_vmx_check_guest_state</c> for GUEST_CR4 and
+    /// <c>nested_vmx_check_host_state</c> for HOST_CR4, both at VM entry; <c>nested_vmcb_check_save</c> at VMRUN).
     /// </summary>
     private static string? NestedCr4(string text, string what, out ulong cr4)
     {
@@ -913,11 +912,12 @@ public static class ScenarioParser
         {
             return bad;
         }
-        return cr4 <= uint.MaxValue
+        return (cr4 & Cr4.UpperHalf) == 0
             ? null
-            : $"'{text}': {what} has a bit of 63:32 set; those bits are reserved, and KVM's consistency checks refuse such a CR4 before the transition loads it";
+            : $"'{text}': {what} has a bit of 63:32 set; no modelled kernel allows one, and KVM's consistency checks refuse such a CR4 before any nested transition loads it";
     }
 
+    /// <summary>A number (0x hex or decimal) or names joined with '|'.</summary>
     private static string? Value(string text, out ulong value)
     {
         value = 0;

@@ -60,4 +60,12 @@ public static class Cr4
     /// (<see cref="Model.KernelProfiles.AlwaysReservedCr4"/>).
     /// </summary>
     public const ulong Architectural = 0x3FFFul | 0x7_0000ul | 0xF0_0000ul | LamSup;
+
+    /// <summary>
+    /// Bits 63:32. No kernel this model describes lets one into a vCPU: they are outside every profile's
+    /// <see cref="Architectural"/> bits (<c>CR4_RESERVED_BITS</c>), and the nested consistency checks refuse them
+    /// before a nested transition loads CR4. So <see cref="Vcpu"/> keeps CR4's low half only. CR4.FRED (bit 32) would
+    /// be the first bit to change that: a profile that allows it needs a 64-bit CR4 in <see cref="Vcpu"/> again.
+    /// </summary>
+    public const ulong UpperHalf = 0xFFFF_FFFF_0000_0000ul;
 }

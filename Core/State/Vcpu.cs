@@ -17,16 +17,17 @@ namespace CpuidFunctional.Core.State;
 public sealed record Vcpu
 {
     /// <summary>
-    /// CR4 of the level currently running (L2's while in guest mode). Bits 63:32 are reserved (SDM Vol. 3A 2.5; every
-    /// CR4 load KVM accepts passed <c>kvm_is_valid_cr4</c>), so the low half is all a vCPU keeps; setting a reserved
-    /// upper bit is a caller's error (the rules refuse such a value before they build a vCPU).
+    /// CR4 of the level currently running (L2's while in guest mode). Only the low half is kept: no modelled kernel
+    /// lets a bit of 63:32 into a vCPU (<see cref="Cr4.UpperHalf"/>). Setting one throws
+    /// <see cref="ArgumentOutOfRangeException"/>: MOV to CR4 and KVM_SET_SREGS refuse such a value first
+    /// (<c>kvm_is_valid_cr4</c>), and the nested events must carry a CR4 that KVM's consistency checks passed.
     /// </summary>
     public ulong Cr4
     {
         get => cr4;
-        init => cr4 = value <= uint.MaxValue
+        init => cr4 = (value & State.Cr4.UpperHalf) == 0
             ? (uint)value
-            : throw new ArgumentOutOfRangeException(nameof(value), $"CR4 0x{value:X}: bits 63:32 are reserved (kvm_is_valid_cr4 refuses them), so no vCPU holds them");
+            : throw new ArgumentOutOfRangeException(nameof(Cr4), value, $"CR4 0x{value:X}: bits 63:32 are reserved on every modelled kernel (kvm_is_valid_cr4 refuses them), so no vCPU holds them");
     }
 
     /// <summary>XCR0 (shared by L1 and L2).</summary>

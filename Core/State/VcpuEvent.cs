@@ -139,13 +139,13 @@ public abstract record VcpuEvent
     }
 
     // ---- nested VMX transitions (the interpreter emits these) ----
-    // Like VMRUN below, they come after KVM's consistency checks passed, so the CR4 they load has no bit of 63:32
-    // (reserved; a vCPU refuses it with ArgumentOutOfRangeException, see Vcpu.Cr4).
 
     /// <summary>
     /// Nested VM-entry: <c>prepare_vmcs02</c> loads vmcs12 GUEST_CR4 through <c>vmx_set_cr4</c>, then the VM-entry
     /// MSR-load list goes through <c>kvm_set_msr</c>. On an MSR failure the observation says which entry; the
     /// caller then performs the VM-exit (<see cref="NestedVmExit"/>), as <c>load_vmcs12_host_state</c> does.
+    /// The entry's checks passed (<c>nested_vmx_check_guest_state</c>), so GUEST_CR4 has no bit of 63:32
+    /// (<see cref="Cr4.UpperHalf"/>); with one, <c>Kvm.Step</c> throws <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
     public sealed record NestedVmEntry(ulong GuestCr4, ValueArray<MsrEntry> MsrLoad) : VcpuEvent
     {
@@ -166,7 +166,11 @@ public abstract record VcpuEvent
             + (MsrLoad.Count == 0 ? "" : $" msrs={MsrLoad}");
     }
 
-    /// <summary>Nested VM-exit: <c>load_vmcs12_host_state</c> loads HOST_CR4 through <c>vmx_set_cr4</c>, then the VM-exit MSR-load list (failure: VMX abort).</summary>
+    /// <summary>
+    /// Nested VM-exit: <c>load_vmcs12_host_state</c> loads HOST_CR4 through <c>vmx_set_cr4</c>, then the VM-exit MSR-load
+    /// list (failure: VMX abort). HOST_CR4 passed <c>nested_vmx_check_host_state</c> at the VM entry, so it has no bit
+    /// of 63:32 (<see cref="Cr4.UpperHalf"/>); with one, <c>Kvm.Step</c> throws <see cref="ArgumentOutOfRangeException"/>.
+    /// </summary>
     public sealed record NestedVmExit(ulong HostCr4, ValueArray<MsrEntry> MsrLoad) : VcpuEvent
     {
         /// <summary>An exit without MSR-load list.</summary>
@@ -184,7 +188,8 @@ public abstract record VcpuEvent
     /// VMRUN (<c>nested_svm_vmrun</c>) after its consistency checks passed: L1's CR4 is saved in vmcb01, then
     /// <c>enter_svm_guest_mode</c> → <c>nested_vmcb02_prepare_save</c> loads vmcb12's save.cr4 through
     /// <c>svm_set_cr4</c>; L0 keeps vmcb12's CPUID/XSETBV intercepts. In L2 it exits to L1 (VMRUN is a mandatory
-    /// vmcb12 intercept).
+    /// vmcb12 intercept). save.cr4 passed <c>nested_vmcb_check_save</c>, so it has no bit of 63:32
+    /// (<see cref="Cr4.UpperHalf"/>); with one, <c>Kvm.Step</c> throws <see cref="ArgumentOutOfRangeException"/>.
     /// </summary>
     public sealed record NestedSvmVmrun(ulong SaveCr4, Vmcb12Intercepts Intercepts) : VcpuEvent
     {

@@ -30,6 +30,7 @@ public class VcpuStorageTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new Vcpu { Cr4 = cr4 });
 
         Assert.Contains($"CR4 0x{cr4:X}: bits 63:32 are reserved", error.Message, StringComparison.Ordinal);
+        Assert.Equal("Cr4", error.ParamName);
     }
 
     [Fact]

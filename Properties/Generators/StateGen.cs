@@ -39,9 +39,9 @@ public static class StateGen
         )
         .Select((regs, modes, cpuid) => new Vcpu
         {
-            Cr4 = (uint)regs.Item1, // bits 63:32 are reserved: a vCPU never holds them
+            Cr4 = regs.Item1 & ~Cr4.UpperHalf, // a vCPU never holds bits 63:32
             Xcr0 = regs.Item2,
-            Rare = new VcpuRare(regs.Item5, regs.Item6, regs.Item7, modes.Item2, modes.Item3, modes.Item4, GuestCaps.None) { ApicBase = regs.Item4, Xss = regs.Item3 },
+            Rare = new VcpuRare(regs.Item5, regs.Item6, regs.Item7, modes.Item2, modes.Item3 & ~Cr4.UpperHalf, modes.Item4, GuestCaps.None) { ApicBase = regs.Item4, Xss = regs.Item3 },
             Cpl = modes.Item1,
             HasRun = modes.Item5,
             GuestMode = modes.Item6,

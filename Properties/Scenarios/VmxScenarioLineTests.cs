@@ -17,6 +17,16 @@ public class VmxScenarioLineTests
         Assert.Equal(new VcpuEvent.NestedVmEntry(Cr4.Pae), ((ScenarioStep.Apply)s.Steps[1]).Event);
     }
 
+    [Fact]
+    public void A_nested_CR4_may_use_all_of_bits_31_to_0_but_none_above()
+    {
+        var s = Parsed("host skylake-sp\nvmentry 0xFFFFFFFF\nvmexit 0xFFFFFFFF\n");
+
+        Assert.Equal(new VcpuEvent.NestedVmEntry(0xFFFF_FFFF), ((ScenarioStep.Apply)s.Steps[0]).Event);
+        Assert.Equal(new VcpuEvent.NestedVmExit(0xFFFF_FFFF), ((ScenarioStep.Apply)s.Steps[1]).Event);
+        Assert.IsType<Result<Scenario>.Error>(ScenarioParser.Parse("host skylake-sp\nvmentry 0x100000000\n", "t.scn"));
+    }
+
     [Theory]
     [InlineData("cpuid", 10u)]
     [InlineData("XSETBV", 55u)]
