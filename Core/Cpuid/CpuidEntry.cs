@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace CpuidFunctional.Core.Cpuid;
 
@@ -29,7 +30,13 @@ public enum CpuidRegister
     Edx,
 }
 
-/// <summary>One entry of a vCPU's CPUID table: <c>struct kvm_cpuid_entry2</c> without padding.</summary>
+/// <summary>One entry of a vCPU's CPUID table: <c>struct kvm_cpuid_entry2</c> without its padding words.</summary>
+/// <remarks>
+/// Performance: laid out in 32 bytes, not 28. The JIT copies a 28-byte value as two overlapping 16-byte moves, and
+/// reading such a copy back right away (as <see cref="Dynamic.DynamicBits.Materialize"/> does with every entry it
+/// looks at) cannot be forwarded from the stores; with 32 bytes the halves do not overlap. BenchmarkDotNet's
+/// <c>MaterializeBenchmarks.Unchanged</c>: 60–63 ns before, 47–52 ns after.
+/// </remarks>
 /// <param name="Function">The leaf (EAX input).</param>
 /// <param name="Index">The sub-leaf (ECX input); only compared when <see cref="CpuidFlags.SignificantIndex"/> is set.</param>
 /// <param name="Flags">The entry's flags.</param>
@@ -37,6 +44,7 @@ public enum CpuidRegister
 /// <param name="Ebx">Output EBX.</param>
 /// <param name="Ecx">Output ECX.</param>
 /// <param name="Edx">Output EDX.</param>
+[StructLayout(LayoutKind.Sequential, Size = 32)]
 public readonly record struct CpuidEntry(uint Function, uint Index, CpuidFlags Flags, uint Eax, uint Ebx, uint Ecx, uint Edx)
 {
     /// <summary>Field-by-field equality, written out so that it inlines (the generated one is a call per comparison).</summary>

@@ -323,8 +323,8 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
 
     /// <summary>
     /// One replaced entry. Fields, not properties: lookups hand out references to them, and <see cref="Insert"/> writes
-    /// them in place in the list being built (the JIT copies a 28-byte entry as two overlapping 16-byte moves, and
-    /// copying a freshly built patch again waited on store forwarding). A version's own list is never written.
+    /// them in place in the list being built (copying a freshly built patch again waited on store forwarding while an
+    /// entry was 28 bytes; see <see cref="CpuidEntry"/>). A version's own list is never written.
     /// </summary>
     private struct Patch : IEquatable<Patch>
     {
