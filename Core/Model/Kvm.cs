@@ -773,7 +773,12 @@ public static class Kvm
         }
 
         /// <summary><c>nested_vmx_load_msr</c>: entries in order through the guest WRMSR rules; the 1-based index of the first refusal, or 0.</summary>
-        private (Written Loaded, uint Failed) NestedVmxLoadMsr(Written w, ValueArray<MsrEntry> list)
+        /// <remarks>Performance: an empty list (every workload's) returns inline, without the call and its returned pair.</remarks>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private (Written Loaded, uint Failed) NestedVmxLoadMsr(Written w, ValueArray<MsrEntry> list) =>
+            list.Count == 0 ? (w, 0) : NestedVmxLoadMsrEntries(w, list);
+
+        private (Written Loaded, uint Failed) NestedVmxLoadMsrEntries(Written w, ValueArray<MsrEntry> list)
         {
             for (var i = 0; i < list.Count; i++)
             {
