@@ -22,12 +22,12 @@ internal static class Executor
     /// were its prologue).
     /// </remarks>
     public static StopReason? Step(ref Cpu c, Insn i, RunLog log) =>
-        i.A.Kind != OperandKind.Memory && i.B.Kind != OperandKind.Memory ? AtLevel(ref c, i, log) : StepWithMemoryOperands(ref c, i, log);
+        HasMemoryOperand(i) ? StepWithMemoryOperands(ref c, i, log) : AtLevel(ref c, i, log);
 
     /// <summary><see cref="Step"/> for an instruction with a memory operand: its addresses must lie in guest memory.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static StopReason? StepWithMemoryOperands(ref Cpu c, Insn i, RunLog log) =>
-        InMemory(c, i, out var bad) ? AtLevel(ref c, i, log) : new StopReason.OutsideMemory(c.Level, i.Rip, bad);
+        MemoryOperandsInMemory(c, i, out var bad) ? AtLevel(ref c, i, log) : new StopReason.OutsideMemory(c.Level, i.Rip, bad);
 
     /// <summary>L0's semantics in L1; in L2, the reflection first.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

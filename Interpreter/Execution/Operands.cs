@@ -75,17 +75,13 @@ internal static class Operands
         return null;
     }
 
-    /// <summary>Whether the memory operands of <paramref name="i"/> lie in guest memory; <paramref name="bad"/> is the first address that does not.</summary>
-    /// <remarks>Inline for the register-only instructions (every instruction of the workloads' loops); the address checks are out of line.</remarks>
+    /// <summary>Whether an operand of <paramref name="i"/> is in memory (no instruction of the workloads' loops has one).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool InMemory(in Cpu c, Insn i, out ulong bad)
-    {
-        bad = 0;
-        return (i.A.Kind != OperandKind.Memory && i.B.Kind != OperandKind.Memory) || MemoryOperandsInMemory(c, i, out bad);
-    }
+    public static bool HasMemoryOperand(Insn i) => i.A.Kind == OperandKind.Memory || i.B.Kind == OperandKind.Memory;
 
+    /// <summary>Whether the memory operands of <paramref name="i"/> lie in guest memory; <paramref name="bad"/> is the first address that does not.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool MemoryOperandsInMemory(in Cpu c, Insn i, out ulong bad)
+    public static bool MemoryOperandsInMemory(in Cpu c, Insn i, out ulong bad)
     {
         bad = 0;
         if (i.Op is Op.Lea or Op.Nop)
