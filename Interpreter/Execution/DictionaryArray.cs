@@ -21,22 +21,21 @@ public sealed class DictionaryArray<T> : IEquatable<DictionaryArray<T>>, IReadOn
 
     private readonly ImmutableArray<byte> codes;
 
-    private readonly int width;
-
     /// <summary>
-    /// Wraps distinct items and their codes, <paramref name="width"/> bytes each (little-endian), as
-    /// <see cref="CodeWidth"/> chose for that many items. Only <see cref="DictionaryLog{T}"/> builds one, and every
-    /// code it writes indexes <paramref name="distinct"/>.
+    /// Wraps distinct items and their codes, each as wide (little-endian) as <see cref="CodeWidth"/> says for that many
+    /// items. Only <see cref="DictionaryLog{T}"/> builds one, and every code it writes indexes <paramref name="distinct"/>.
     /// </summary>
-    internal DictionaryArray(ImmutableArray<T> distinct, ImmutableArray<byte> codes, int width)
+    internal DictionaryArray(ImmutableArray<T> distinct, ImmutableArray<byte> codes)
     {
         this.distinct = distinct;
         this.codes = codes;
-        this.width = width;
     }
 
     /// <summary>The empty array.</summary>
-    public static DictionaryArray<T> Empty { get; } = new([], [], CodeWidth(0));
+    public static DictionaryArray<T> Empty { get; } = new([], []);
+
+    /// <summary>Bytes per code: derived from the number of distinct items, as the log wrote them.</summary>
+    private int Width => CodeWidth(distinct.Length);
 
     /// <summary>The one rule for a code's width: the fewest of 1, 2 or 4 bytes that can index <paramref name="distinctItems"/> items.</summary>
     internal static int CodeWidth(int distinctItems) =>
@@ -79,7 +78,7 @@ public sealed class DictionaryArray<T> : IEquatable<DictionaryArray<T>>, IReadOn
     public ImmutableArray<T> Distinct => distinct;
 
     /// <inheritdoc/>
-    public int Count => codes.Length / width;
+    public int Count => codes.Length / Width;
 
     /// <inheritdoc/>
     public T this[int index] => distinct[Code(index)];
@@ -87,7 +86,7 @@ public sealed class DictionaryArray<T> : IEquatable<DictionaryArray<T>>, IReadOn
     private int Code(int index)
     {
         var at = codes.AsSpan();
-        return width switch
+        return Width switch
         {
             1 => at[index],
             2 => BinaryPrimitives.ReadUInt16LittleEndian(at[(index * 2)..]),

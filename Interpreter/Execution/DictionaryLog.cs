@@ -71,8 +71,7 @@ internal sealed class DictionaryLog<T>
         // Both arrays are new and never written again: hand them over without another copy.
         var frozen = new DictionaryArray<T>(
             ImmutableCollectionsMarshal.AsImmutableArray(distinct.ToArray()),
-            ImmutableCollectionsMarshal.AsImmutableArray(packed),
-            width);
+            ImmutableCollectionsMarshal.AsImmutableArray(packed));
         codes.Release();
         distinct.Clear();
         codeOf.Clear();
