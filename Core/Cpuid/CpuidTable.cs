@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace CpuidFunctional.Core.Cpuid;
@@ -9,10 +10,11 @@ namespace CpuidFunctional.Core.Cpuid;
 /// </summary>
 /// <remarks>
 /// Persistent: a version is an immutable base array, shared by every version derived from it, plus at most
-/// <see cref="MaxPatches"/> replaced entries. A runtime update rewrites outputs of the same four leaves again and
-/// again, so <see cref="SetItem"/> and <see cref="SetItems"/> copy only the small patch list, never the whole table
-/// (about 1.4 KB on Skylake-SP). A patch keeps its entry's key (function, index, flags), so lookups scan the base
-/// alone; a write that changes a key, or one patch too many, makes a new base. Equality is by content whatever the
+/// <see cref="MaxPatches"/> patched entries, each the four output registers of one base entry. A runtime update rewrites
+/// outputs of the same four leaves again and again, so <see cref="WithOutputs"/>, <see cref="SetItem"/> and
+/// <see cref="SetItems"/> copy only the small patch list, never the whole table (about 1.4 KB on Skylake-SP). A patch
+/// holds outputs only, so an entry's key (function, index, flags) is always its base entry's and lookups scan the
+/// base alone; a write that changes a key, or one patch too many, makes a new base. Equality is by content whatever the
 /// representation; versions of one base compare only their patched positions. Each base also records where the
 /// first entry of each basic (0–0x1F) and extended (0x8000_0000–0x8000_001F) function sits, so a lookup of such a
 /// function starts its ordered scan there rather than at entry 0 (no earlier entry can match).
@@ -33,7 +35,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     // The base entries, shared between versions (never written).
     private readonly ImmutableArray<CpuidEntry> entries;
 
-    // Entries that replace base ones, sorted by position, each with its base entry's key (never written).
+    // The outputs of patched entries, sorted by position (never written); a patched entry's key is its base entry's.
     private readonly Patch[] patches;
 
     // Per recorded function (see Slot), the position of the base's first entry with it, or Count if none has it
@@ -70,14 +72,16 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     public int Count => entries.Length;
 
     /// <summary>Entry at a position.</summary>
-    public CpuidEntry this[int position]
-    {
-        get => Current(patches, position);
-    }
+    public CpuidEntry this[int position] =>
+        PatchIndex(patches, position) is var k and >= 0 ? patches[k].Over(entries.ItemRef(position)) : entries[position];
+
+    /// <summary>One output register of the entry at a position, read without copying the entry.</summary>
+    public uint Output(int position, CpuidRegister register) =>
+        PatchIndex(patches, position) is var k and >= 0 ? patches[k].Get(register) : entries.ItemRef(position).Get(register);
 
     /// <summary>
     /// Position of the first entry matching (function, index) by KVM's rule, or -1
-    /// (<c>kvm_find_cpuid_entry_index</c>). Patches keep their keys, so the base alone is scanned.
+    /// (<c>kvm_find_cpuid_entry_index</c>). Patched entries keep their base entries' keys, so the base alone is scanned.
     /// </summary>
     public int IndexOf(uint function, uint index)
     {
@@ -120,43 +124,144 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     public CpuidTable SetItem(int position, CpuidEntry entry) => SetItems([(position, entry)]);
 
     /// <summary>
-    /// The table with several positions replaced at once (negative positions are skipped); the same instance when
-    /// nothing changes. Copies only the patch list while every replaced entry keeps its key and the patches fit.
+    /// The table with several positions replaced at once (negative positions are skipped, a later update of a position
+    /// wins); the same instance when nothing changes. Copies only the patch list while every replaced entry keeps its
+    /// key and the patches fit.
     /// </summary>
     public CpuidTable SetItems(ReadOnlySpan<(int Position, CpuidEntry Entry)> updates)
     {
-        Span<Patch> merged = stackalloc Patch[MaxPatches];
-        patches.AsSpan().CopyTo(merged);
-        var count = patches.Length;
-        var changed = false;
-        var patchable = true;
+        var keysKept = true;
         foreach (ref readonly var update in updates)
         {
-            var position = update.Position;
-            if (position < 0 || Current(merged[..count], position).Equals(update.Entry))
-            {
-                continue;
-            }
-            changed = true;
-            patchable &= SameKey(entries.ItemRef(position), update.Entry) && Insert(merged, ref count, position, update.Entry);
+            keysKept &= update.Position < 0 || SameKey(entries.ItemRef(update.Position), update.Entry);
         }
-        if (!changed)
+        if (!keysKept)
+        {
+            var copy = Flatten().ToBuilder();
+            foreach (var (position, entry) in updates)
+            {
+                if (position >= 0)
+                {
+                    copy[position] = entry;
+                }
+            }
+            return new(copy.MoveToImmutable());
+        }
+        // Every key kept: the updates are writes of all four outputs.
+        var writes = updates.Length <= MaxPatches ? stackalloc OutputWrite[4 * MaxPatches] : new OutputWrite[4 * updates.Length];
+        var count = 0;
+        foreach (ref readonly var update in updates)
+        {
+            if (update.Position >= 0)
+            {
+                var (position, entry) = update;
+                writes[count++] = new(position, CpuidRegister.Eax, entry.Eax);
+                writes[count++] = new(position, CpuidRegister.Ebx, entry.Ebx);
+                writes[count++] = new(position, CpuidRegister.Ecx, entry.Ecx);
+                writes[count++] = new(position, CpuidRegister.Edx, entry.Edx);
+            }
+        }
+        return WithOutputs(writes[..count]);
+    }
+
+    /// <summary>
+    /// The table with output registers set, the writes applied in order (a later write of a register wins); the same
+    /// instance when no output changes. Keys never change, so while the patches fit only the patch list is copied.
+    /// </summary>
+    /// <remarks>
+    /// Performance: <see cref="Dynamic.DynamicBits.Materialize"/> writes registers, not entries. Building whole 32-byte
+    /// entries with one register changed and copying them on (into an edit list, a patch list, the new array) cost an
+    /// update more than the rest of it: each copy read back a value just written in 4-byte pieces, which the CPU cannot
+    /// forward from its stores (docs/benchmarks.md, round 11).
+    /// </remarks>
+    public CpuidTable WithOutputs(ReadOnlySpan<OutputWrite> writes)
+    {
+        if (!ChangesAny(writes))
         {
             return this;
         }
-        if (patchable)
+        var count = patches.Length + NewPositions(writes);
+        if (count > MaxPatches)
         {
-            return new(entries, merged[..count].ToArray(), firstPositions);
-        }
-        var copy = Flatten().ToBuilder();
-        foreach (var (position, entry) in updates)
-        {
-            if (position >= 0)
+            var copy = Flatten().ToBuilder();
+            foreach (ref readonly var write in writes)
             {
-                copy[position] = entry;
+                copy[write.Position] = copy[write.Position].With(write.Register, write.Value);
+            }
+            return ChangedBy(new(copy.MoveToImmutable()), writes);
+        }
+        // The new patch list is written in place before anything reads it.
+        var next = new Patch[count];
+        patches.CopyTo(next, 0);
+        var n = patches.Length;
+        foreach (ref readonly var write in writes)
+        {
+            var k = PatchIndex(next.AsSpan(0, n), write.Position);
+            if (k < 0)
+            {
+                k = n++;
+                next[k] = Patch.Of(write.Position, entries.ItemRef(write.Position));
+            }
+            next[k].Set(write.Register, write.Value);
+        }
+        SortByPosition(next);
+        return ChangedBy(new(entries, next, firstPositions), writes);
+    }
+
+    /// <summary>
+    /// <paramref name="written"/>, or this table if no written position's outputs differ (writes that put back what
+    /// an earlier write changed can leave every output as it was).
+    /// </summary>
+    private CpuidTable ChangedBy(CpuidTable written, ReadOnlySpan<OutputWrite> writes)
+    {
+        foreach (ref readonly var write in writes)
+        {
+            if (!written.OutputsAt(write.Position).SameOutputs(OutputsAt(write.Position)))
+            {
+                return written;
             }
         }
-        return new(copy.MoveToImmutable());
+        return this;
+    }
+
+    /// <summary>Whether some write gives its register a value other than the one it has.</summary>
+    private bool ChangesAny(ReadOnlySpan<OutputWrite> writes)
+    {
+        foreach (ref readonly var write in writes)
+        {
+            if (Output(write.Position, write.Register) != write.Value)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>How many distinct positions the writes touch that have no patch yet.</summary>
+    private int NewPositions(ReadOnlySpan<OutputWrite> writes)
+    {
+        var added = 0;
+        for (var i = 0; i < writes.Length; i++)
+        {
+            var position = writes[i].Position;
+            if (PatchIndex(patches, position) < 0 && !WrittenBefore(writes[..i], position))
+            {
+                added++;
+            }
+        }
+        return added;
+    }
+
+    private static bool WrittenBefore(ReadOnlySpan<OutputWrite> writes, int position)
+    {
+        foreach (ref readonly var write in writes)
+        {
+            if (write.Position == position)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>The table with an entry appended.</summary>
@@ -253,17 +358,37 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         return first;
     }
 
-    /// <summary>The entry at a position with a patch list (being built) applied; a reference, so no entry is copied to compare it.</summary>
-    private ref readonly CpuidEntry Current(ReadOnlySpan<Patch> list, int position)
+    /// <summary>The outputs the entry at a position has now.</summary>
+    private Patch OutputsAt(int position) =>
+        PatchIndex(patches, position) is var k and >= 0 ? patches[k] : Patch.Of(position, entries.ItemRef(position));
+
+    /// <summary>Where a patch list holds a position, or -1.</summary>
+    private static int PatchIndex(ReadOnlySpan<Patch> list, int position)
     {
-        foreach (ref readonly var p in list)
+        for (var k = 0; k < list.Length; k++)
         {
-            if (p.Position == position)
+            if (list[k].Position == position)
             {
-                return ref p.Entry;
+                return k;
             }
         }
-        return ref entries.ItemRef(position);
+        return -1;
+    }
+
+    /// <summary>Sorts a few patches by position (insertion sort: at most <see cref="MaxPatches"/>, nearly sorted).</summary>
+    private static void SortByPosition(Span<Patch> list)
+    {
+        for (var k = 1; k < list.Length; k++)
+        {
+            var p = list[k];
+            var at = k;
+            while (at > 0 && list[at - 1].Position > p.Position)
+            {
+                list[at] = list[at - 1];
+                at--;
+            }
+            list[at] = p;
+        }
     }
 
     /// <summary>Whether two patch lists are equal item by item (the common case: versions updated alike).</summary>
@@ -274,7 +399,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     {
         foreach (ref readonly var p in a.patches.AsSpan())
         {
-            if (p.Entry != b[p.Position])
+            if (!p.SameOutputs(b.OutputsAt(p.Position)))
             {
                 return false;
             }
@@ -286,55 +411,74 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     private static bool SameKey(in CpuidEntry a, in CpuidEntry b) =>
         a.Function == b.Function && a.Index == b.Index && a.Flags == b.Flags;
 
-    /// <summary>Puts a patch into a sorted list (replacing one at the same position); false if the list is full.</summary>
-    private static bool Insert(Span<Patch> list, ref int count, int position, in CpuidEntry entry)
-    {
-        var at = 0;
-        while (at < count && list[at].Position < position)
-        {
-            at++;
-        }
-        if (at < count && list[at].Position == position)
-        {
-            list[at].Entry = entry;
-            return true;
-        }
-        if (count == list.Length)
-        {
-            return false;
-        }
-        list[at..count].CopyTo(list[(at + 1)..]);
-        list[at].Position = position;
-        list[at].Entry = entry;
-        count++;
-        return true;
-    }
-
     /// <summary>The base with every patch applied, as a new array.</summary>
     private ImmutableArray<CpuidEntry> Flatten()
     {
         var copy = entries.ToBuilder();
         foreach (ref readonly var p in patches.AsSpan())
         {
-            copy[p.Position] = p.Entry;
+            copy[p.Position] = p.Over(copy[p.Position]);
         }
         return copy.MoveToImmutable();
     }
 
     /// <summary>
-    /// One replaced entry. Fields, not properties: lookups hand out references to them, and <see cref="Insert"/> writes
-    /// them in place in the list being built (copying a freshly built patch again waited on store forwarding while an
-    /// entry was 28 bytes; see <see cref="CpuidEntry"/>). A version's own list is never written.
+    /// The four outputs of one patched entry; its key is the base entry's. Mutable only while a list is being built
+    /// (<see cref="WithOutputs"/>); a version's own list is never written.
     /// </summary>
     private struct Patch : IEquatable<Patch>
     {
         public int Position;
-        public CpuidEntry Entry;
+        public uint Eax;
+        public uint Ebx;
+        public uint Ecx;
+        public uint Edx;
 
-        public readonly bool Equals(Patch other) => Position == other.Position && Entry.Equals(other.Entry);
+        public static Patch Of(int position, in CpuidEntry entry) =>
+            new() { Position = position, Eax = entry.Eax, Ebx = entry.Ebx, Ecx = entry.Ecx, Edx = entry.Edx };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly uint Get(CpuidRegister register) => register switch
+        {
+            CpuidRegister.Eax => Eax,
+            CpuidRegister.Ebx => Ebx,
+            CpuidRegister.Ecx => Ecx,
+            CpuidRegister.Edx => Edx,
+            _ => throw new ArgumentOutOfRangeException(nameof(register), register, "not an output register"),
+        };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Set(CpuidRegister register, uint value)
+        {
+            switch (register)
+            {
+                case CpuidRegister.Eax:
+                    Eax = value;
+                    break;
+                case CpuidRegister.Ebx:
+                    Ebx = value;
+                    break;
+                case CpuidRegister.Ecx:
+                    Ecx = value;
+                    break;
+                case CpuidRegister.Edx:
+                    Edx = value;
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(register), register, "not an output register");
+            }
+        }
+
+        /// <summary>The entry with <paramref name="key"/>'s function, index and flags and these outputs.</summary>
+        public readonly CpuidEntry Over(in CpuidEntry key) => new(key.Function, key.Index, key.Flags, Eax, Ebx, Ecx, Edx);
+
+        public readonly bool SameOutputs(in Patch other) =>
+            Eax == other.Eax && Ebx == other.Ebx && Ecx == other.Ecx && Edx == other.Edx;
+
+        public readonly bool Equals(Patch other) => Position == other.Position && SameOutputs(other);
 
         public override readonly bool Equals(object? obj) => obj is Patch other && Equals(other);
 
-        public override readonly int GetHashCode() => HashCode.Combine(Position, Entry);
+        public override readonly int GetHashCode() => HashCode.Combine(Position, Eax, Ebx, Ecx, Edx);
     }
 }

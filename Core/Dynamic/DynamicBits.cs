@@ -38,26 +38,27 @@ public static class DynamicBits
     public static Materialized Materialize(Vm vm, Vcpu vcpu, CpuidTable table, DynamicCaps caps, KvmRules rules)
     {
         var rule = rules.Lookup;
-        // At most four positions change: leaf 1, 7.0, 0xD.0 and 0xD.1.
-        var edits = new TableEdits(table, stackalloc (int, CpuidEntry)[4]);
+        // At most five registers change: leaf 1's ECX and EDX, 7.0's ECX, 0xD.0's and 0xD.1's EBX.
+        var edits = new TableEdits(table, stackalloc OutputWrite[5]);
         var sizes = 0;
 
         var leaf1 = CpuidLookup.IndexOfFunction(table, 1, rule);
         if (leaf1 >= 0)
         {
-            var entry = edits.Get(leaf1);
-            var osxsave = KernelProfiles.RewritesOsXsave(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.OsXsave) : entry.Has(CpuidRegister.Ecx, OsXsaveBit);
+            var ecx = edits.Get(leaf1, CpuidRegister.Ecx);
+            var osxsave = KernelProfiles.RewritesOsXsave(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.OsXsave) : Has(ecx, OsXsaveBit);
             var apic = (vcpu.ApicBase & Msr.ApicBaseEnable) != 0;
-            edits.Set(leaf1, entry.WithBit(CpuidRegister.Ecx, OsXsaveBit, osxsave).WithBit(CpuidRegister.Edx, ApicBit, apic));
+            edits.Set(leaf1, CpuidRegister.Ecx, WithBit(ecx, OsXsaveBit, osxsave));
+            edits.Set(leaf1, CpuidRegister.Edx, WithBit(edits.Get(leaf1, CpuidRegister.Edx), ApicBit, apic));
             caps = With(With(caps, DynamicCaps.OsXsave, osxsave), DynamicCaps.Apic, apic);
         }
 
         var leaf7 = CpuidLookup.IndexOf(table, 7, 0, rule);
         if (leaf7 >= 0)
         {
-            var entry = edits.Get(leaf7);
-            var ospke = KernelProfiles.RewritesOsPke(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.Pke) : entry.Has(CpuidRegister.Ecx, OsPkeBit);
-            edits.Set(leaf7, entry.WithBit(CpuidRegister.Ecx, OsPkeBit, ospke));
+            var ecx = edits.Get(leaf7, CpuidRegister.Ecx);
+            var ospke = KernelProfiles.RewritesOsPke(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.Pke) : Has(ecx, OsPkeBit);
+            edits.Set(leaf7, CpuidRegister.Ecx, WithBit(ecx, OsPkeBit, ospke));
             caps = With(caps, DynamicCaps.OsPke, ospke);
         }
 
@@ -65,25 +66,21 @@ public static class DynamicBits
         if (d0 >= 0)
         {
             sizes++;
-            edits.Set(d0, edits.Get(d0) with { Ebx = rules.XstateRequiredSize(vm.Host.Xsave, vcpu.Xcr0, false) });
+            edits.Set(d0, CpuidRegister.Ebx, rules.XstateRequiredSize(vm.Host.Xsave, vcpu.Xcr0, false));
         }
 
         var d1 = CpuidLookup.IndexOf(table, 0xD, 1, rule);
-        if (d1 >= 0)
+        if (d1 >= 0 && (edits.Get(d1, CpuidRegister.Eax) & rules.CompactedSizeFormats) != 0)
         {
-            var entry = edits.Get(d1);
-            if ((entry.Eax & rules.CompactedSizeFormats) != 0)
-            {
-                sizes++;
-                var requested = KernelProfiles.CompactedSizeIncludesXss(vm.Profile) ? vcpu.Xcr0 | vcpu.Xss : vcpu.Xcr0;
-                edits.Set(d1, entry with { Ebx = rules.XstateRequiredSize(vm.Host.Xsave, requested, true) });
-            }
+            sizes++;
+            var requested = KernelProfiles.CompactedSizeIncludesXss(vm.Profile) ? vcpu.Xcr0 | vcpu.Xss : vcpu.Xcr0;
+            edits.Set(d1, CpuidRegister.Ebx, rules.XstateRequiredSize(vm.Host.Xsave, requested, true));
         }
 
         if (rules.MiscEnableOwnsMwait(vm) && leaf1 >= 0)
         {
             var mwait = (vcpu.MiscEnable & Msr.MiscEnableMwait) != 0;
-            edits.Set(leaf1, edits.Get(leaf1).WithBit(CpuidRegister.Ecx, MwaitBit, mwait));
+            edits.Set(leaf1, CpuidRegister.Ecx, WithBit(edits.Get(leaf1, CpuidRegister.Ecx), MwaitBit, mwait));
             caps = With(caps, DynamicCaps.Mwait, mwait);
         }
 
@@ -109,43 +106,49 @@ public static class DynamicBits
 
     private static DynamicCaps With(DynamicCaps caps, DynamicCaps bit, bool set) => set ? caps | bit : caps & ~bit;
 
+    private static bool Has(uint register, int bit) => ((register >> bit) & 1) != 0;
+
+    private static uint WithBit(uint register, int bit, bool set) => set ? register | (1u << bit) : register & ~(1u << bit);
+
     /// <summary>
-    /// Edits of a table collected while an update runs, applied at the end in one <see cref="CpuidTable.SetItems"/>
-    /// (which copies only the changed leaves); no allocation when nothing changes.
+    /// The register writes of an update, collected while it runs (a later write of a register replaces an earlier one,
+    /// reads see them, and a write of the value the table holds is not kept) and applied at the end in one
+    /// <see cref="CpuidTable.WithOutputs"/>, which copies only the changed leaves; no call and no allocation when no
+    /// output changes.
     /// </summary>
-    private ref struct TableEdits(CpuidTable table, Span<(int Position, CpuidEntry Entry)> buffer)
+    private ref struct TableEdits(CpuidTable table, Span<OutputWrite> buffer)
     {
-        private readonly Span<(int Position, CpuidEntry Entry)> buffer = buffer;
+        private readonly Span<OutputWrite> buffer = buffer;
         private int count;
 
-        public readonly CpuidEntry Get(int position)
+        public readonly uint Get(int position, CpuidRegister register)
         {
             for (var i = 0; i < count; i++)
             {
-                if (buffer[i].Position == position)
+                if (buffer[i].Position == position && buffer[i].Register == register)
                 {
-                    return buffer[i].Entry;
+                    return buffer[i].Value;
                 }
             }
-            return table[position];
+            return table.Output(position, register);
         }
 
-        public void Set(int position, CpuidEntry entry)
+        public void Set(int position, CpuidRegister register, uint value)
         {
             for (var i = 0; i < count; i++)
             {
-                if (buffer[i].Position == position)
+                if (buffer[i].Position == position && buffer[i].Register == register)
                 {
-                    buffer[i].Entry = entry;
+                    buffer[i] = new(position, register, value);
                     return;
                 }
             }
-            if (table[position] != entry)
+            if (value != table.Output(position, register))
             {
-                buffer[count++] = (position, entry);
+                buffer[count++] = new(position, register, value);
             }
         }
 
-        public readonly CpuidTable ToTable() => count == 0 ? table : table.SetItems(buffer[..count]);
+        public readonly CpuidTable ToTable() => count == 0 ? table : table.WithOutputs(buffer[..count]);
     }
 }

@@ -77,6 +77,65 @@ public class PersistentTableTests
     public void Setting_an_unchanged_entry_returns_the_same_instance() =>
         GuestTableGen.Table.Where(t => t.Count > 0).Sample(t => Assert.Same(t, t.SetItem(0, t[0])));
 
+    /// <summary>A table, and register writes (position, register, value) to apply at once.</summary>
+    private static readonly Gen<(CpuidTable Table, OutputWrite[] Writes)> TableAndWrites =
+        GuestTableGen.Table.Where(t => t.Count > 0).SelectMany(t =>
+            Gen.Select(Gen.Int[0, t.Count - 1], Gen.Int[0, 3], Gen.UInt[0, 3])
+                .Select(w => new OutputWrite(w.Item1, (CpuidRegister)w.Item2, w.Item3))
+                .Array[0, 24]
+                .Select(writes => (t, writes)));
+
+    [Fact]
+    public void Register_writes_read_as_the_flattened_copy_with_those_registers_set_the_last_write_winning() =>
+        TableAndWrites.Sample(x =>
+        {
+            var expected = x.Table.Entries.ToArray();
+            foreach (var w in x.Writes)
+            {
+                expected[w.Position] = expected[w.Position].With(w.Register, w.Value);
+            }
+            var written = x.Table.WithOutputs(x.Writes);
+            Assert.Equal(expected, written.Entries);
+            Assert.Equal(CpuidTable.Of(expected), written);
+            Assert.Equal(CpuidTable.Of(expected).GetHashCode(), written.GetHashCode());
+            foreach (var w in x.Writes)
+            {
+                Assert.Equal(expected[w.Position].Get(w.Register), written.Output(w.Position, w.Register));
+            }
+        });
+
+    [Fact]
+    public void Register_writes_that_leave_every_output_as_it_was_return_the_same_instance() =>
+        TableAndWrites.Sample(x =>
+        {
+            // Each write, then a write of the value its register had: nothing changes in the end.
+            var writes = x.Writes.SelectMany(w => new[] { w, w with { Value = x.Table.Output(w.Position, w.Register) } }).ToArray();
+            Assert.Same(x.Table, x.Table.WithOutputs(writes));
+        });
+
+    [Fact]
+    public void Many_register_writes_on_a_patched_table_keep_the_entries_keys_and_lookups() =>
+        Gen.Select(TableAndWrites, TableAndWrites).Sample(x =>
+        {
+            var (table, first) = x.Item1;
+            var second = x.Item2.Writes.Where(w => w.Position < table.Count).ToArray();
+            var written = table.WithOutputs(first).WithOutputs(second);
+            for (var i = 0; i < table.Count; i++)
+            {
+                Assert.Equal((table[i].Function, table[i].Index, table[i].Flags), (written[i].Function, written[i].Index, written[i].Flags));
+            }
+            Assert.Equal(table.IndexOf(0xD, 1), written.IndexOf(0xD, 1));
+            Assert.Equal(table.IndexOfFunction(1), written.IndexOfFunction(1));
+        });
+
+    [Fact]
+    public void A_register_write_to_something_other_than_an_output_register_is_refused()
+    {
+        var table = CpuidTable.Of(CpuidEntry.Plain(1, 0, 0, 0, 0));
+        var refused = Assert.Throws<ArgumentOutOfRangeException>(() => table.WithOutputs([new OutputWrite(0, (CpuidRegister)4, 1)]));
+        Assert.Equal("register", refused.ParamName);
+    }
+
     /// <summary>Functions at and around the edges of the ranges whose first positions a base records, and outside them.</summary>
     private static readonly uint[] EdgeFunctions =
         [0, 1, 7, 0xD, 0x1F, 0x20, 0x4000_0000, 0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, 0x8000_001F, 0x8000_0020, 0xFFFF_FFFF];
