@@ -3,7 +3,7 @@
 # each mutant costs a few seconds on 2 cores, so a file takes from minutes (CpuidLookup.cs) to an hour (Kvm.cs).
 #
 #   scripts/mutation.sh                     every shard, one Stryker run each, one after the other
-#   scripts/mutation.sh lookup              one shard: lookup, dynamic, xsave, validity, kvm
+#   scripts/mutation.sh lookup              one shard: lookup, table, dynamic, xsave, validity, kvm
 #   scripts/mutation.sh dynamic xsave       several shards in ONE Stryker run (one build, about 5 minutes
 #                                           saved per extra shard; the union of their test filters)
 #   scripts/mutation.sh progress dynamic+xsave+validity
@@ -61,6 +61,7 @@ PY
 # shard name | files to mutate, space-separated, relative to Core/ | tests
 shards=(
   "lookup|Cpuid/CpuidLookup.cs|$(sel Core Mutation)"
+  "table|Cpuid/CpuidTable.cs|$(sel Core Mutation)"
   "dynamic|Dynamic/DynamicBits.cs|$(sel Core Mutation Scenarios Host.DumpXsaveSizeTests Host.SpecWorkedXsaveValueTests)"
   "xsave|Host/XsaveLayout.cs|$(sel Core Mutation Scenarios Host)"
   "validity|State/Xcr0.cs State/Cr0.cs State/Efer.cs Dynamic/GuestCpuCaps.cs|$(sel Core Mutation Scenarios Interpreter.SystemInstructionTests)"

@@ -33,9 +33,11 @@ public enum CpuidRegister
 /// <summary>One entry of a vCPU's CPUID table: <c>struct kvm_cpuid_entry2</c> without its padding words.</summary>
 /// <remarks>
 /// Performance: laid out in 32 bytes, not 28. The JIT copies a 28-byte value as two overlapping 16-byte moves, and
-/// reading such a copy back right away (as <see cref="Dynamic.DynamicBits.Materialize"/> does with every entry it
-/// looks at) cannot be forwarded from the stores; with 32 bytes the halves do not overlap. BenchmarkDotNet's
-/// <c>MaterializeBenchmarks.Unchanged</c>: 60–63 ns before, 47–52 ns after.
+/// reading such a copy back right away cannot be forwarded from the stores; with 32 bytes the halves do not overlap.
+/// BenchmarkDotNet's <c>MaterializeBenchmarks.Unchanged</c>: 60–63 ns before, 47–52 ns after, when
+/// <see cref="Dynamic.DynamicBits.Materialize"/> still copied every entry it looked at. A copy made right after one
+/// field was written (<c>with</c>) waits all the same, so the update now reads and writes single registers
+/// (<see cref="CpuidTable.Output"/>, <see cref="CpuidTable.WithOutputs"/>).
 /// </remarks>
 /// <param name="Function">The leaf (EAX input).</param>
 /// <param name="Index">The sub-leaf (ECX input); only compared when <see cref="CpuidFlags.SignificantIndex"/> is set.</param>
