@@ -73,23 +73,29 @@ public readonly record struct CpuidEntry(uint Function, uint Index, CpuidFlags F
     public bool Matches(uint function, uint index) =>
         Function == function && (!HasSignificantIndex || Index == index);
 
-    /// <summary>One output register.</summary>
+    /// <summary>One output register (<see cref="ArgumentOutOfRangeException"/> for anything but EAX–EDX).</summary>
     public uint Get(CpuidRegister register) => register switch
     {
         CpuidRegister.Eax => Eax,
         CpuidRegister.Ebx => Ebx,
         CpuidRegister.Ecx => Ecx,
-        _ => Edx,
+        CpuidRegister.Edx => Edx,
+        _ => throw NotAnOutputRegister(register),
     };
 
-    /// <summary>This entry with one output register replaced.</summary>
+    /// <summary>This entry with one output register replaced (<see cref="ArgumentOutOfRangeException"/> for anything but EAX–EDX).</summary>
     public CpuidEntry With(CpuidRegister register, uint value) => register switch
     {
         CpuidRegister.Eax => this with { Eax = value },
         CpuidRegister.Ebx => this with { Ebx = value },
         CpuidRegister.Ecx => this with { Ecx = value },
-        _ => this with { Edx = value },
+        CpuidRegister.Edx => this with { Edx = value },
+        _ => throw NotAnOutputRegister(register),
     };
+
+    /// <summary>The error for a register value outside EAX–EDX.</summary>
+    internal static ArgumentOutOfRangeException NotAnOutputRegister(CpuidRegister register) =>
+        new(nameof(register), register, "not an output register");
 
     /// <summary>Whether one bit of one register is set.</summary>
     public bool Has(CpuidRegister register, int bit) => ((Get(register) >> bit) & 1) != 0;

@@ -24,7 +24,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     /// <summary><c>KVM_MAX_CPUID_ENTRIES</c>: KVM_SET_CPUID2 with more entries fails with E2BIG.</summary>
     public const int MaxEntries = 256;
 
-    /// <summary>Replaced entries a version keeps beside its base before a write makes a new base.</summary>
+    /// <summary>Patched entries a version keeps beside its base before a write makes a new base.</summary>
     internal const int MaxPatches = 8;
 
     private static readonly Patch[] NoPatches = [];
@@ -76,6 +76,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         PatchIndex(patches, position) is var k and >= 0 ? patches[k].Over(entries.ItemRef(position)) : entries[position];
 
     /// <summary>One output register of the entry at a position, read without copying the entry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Output(int position, CpuidRegister register) =>
         PatchIndex(patches, position) is var k and >= 0 ? patches[k].Get(register) : entries.ItemRef(position).Get(register);
 
@@ -125,8 +126,8 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
 
     /// <summary>
     /// The table with several positions replaced at once (negative positions are skipped, a later update of a position
-    /// wins); the same instance when nothing changes. Copies only the patch list while every replaced entry keeps its
-    /// key and the patches fit.
+    /// wins); the same instance when nothing changes. While every replaced entry keeps its key and the changed entries
+    /// fit beside the patches, only the patch list is copied.
     /// </summary>
     public CpuidTable SetItems(ReadOnlySpan<(int Position, CpuidEntry Entry)> updates)
     {
@@ -147,26 +148,47 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
             }
             return new(copy.MoveToImmutable());
         }
-        // Every key kept: the updates are writes of all four outputs.
+        // Every key kept: the last update of each position, as writes of the outputs it changes.
         var writes = updates.Length <= MaxPatches ? stackalloc OutputWrite[4 * MaxPatches] : new OutputWrite[4 * updates.Length];
         var count = 0;
-        foreach (ref readonly var update in updates)
+        for (var i = 0; i < updates.Length; i++)
         {
-            if (update.Position >= 0)
+            var (position, entry) = updates[i];
+            if (position < 0 || UpdatedLater(updates[(i + 1)..], position))
             {
-                var (position, entry) = update;
-                writes[count++] = new(position, CpuidRegister.Eax, entry.Eax);
-                writes[count++] = new(position, CpuidRegister.Ebx, entry.Ebx);
-                writes[count++] = new(position, CpuidRegister.Ecx, entry.Ecx);
-                writes[count++] = new(position, CpuidRegister.Edx, entry.Edx);
+                continue;
+            }
+            foreach (var register in OutputRegisters)
+            {
+                if (entry.Get(register) != Output(position, register))
+                {
+                    writes[count++] = new(position, register, entry.Get(register));
+                }
             }
         }
         return WithOutputs(writes[..count]);
     }
 
+    private static readonly CpuidRegister[] OutputRegisters = [CpuidRegister.Eax, CpuidRegister.Ebx, CpuidRegister.Ecx, CpuidRegister.Edx];
+
+    private static bool UpdatedLater(ReadOnlySpan<(int Position, CpuidEntry Entry)> later, int position)
+    {
+        foreach (ref readonly var update in later)
+        {
+            if (update.Position == position)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /// <summary>
     /// The table with output registers set, the writes applied in order (a later write of a register wins); the same
-    /// instance when no output changes. Keys never change, so while the patches fit only the patch list is copied.
+    /// instance when no output changes. Keys never change, so while the written entries fit beside the patches only the
+    /// patch list is copied, with a patch for each entry written (pass only writes that change something, as
+    /// <see cref="SetItems"/> and <see cref="Dynamic.DynamicBits.Materialize"/> do, and each patch is a change). A
+    /// register other than EAX–EDX is refused (<see cref="ArgumentOutOfRangeException"/>).
     /// </summary>
     /// <remarks>
     /// Performance: <see cref="Dynamic.DynamicBits.Materialize"/> writes registers, not entries. Building whole 32-byte
@@ -176,6 +198,10 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     /// </remarks>
     public CpuidTable WithOutputs(ReadOnlySpan<OutputWrite> writes)
     {
+        foreach (ref readonly var write in writes)
+        {
+            CheckRegister(write.Register);
+        }
         if (!ChangesAny(writes))
         {
             return this;
@@ -251,6 +277,9 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         }
         return added;
     }
+
+    /// <summary>EAX, EBX, ECX or EDX; anything else is refused before a table is built (<see cref="CpuidEntry.Get"/>'s rule).</summary>
+    private static void CheckRegister(CpuidRegister register) => _ = default(CpuidEntry).Get(register);
 
     private static bool WrittenBefore(ReadOnlySpan<OutputWrite> writes, int position)
     {
@@ -444,7 +473,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
             CpuidRegister.Ebx => Ebx,
             CpuidRegister.Ecx => Ecx,
             CpuidRegister.Edx => Edx,
-            _ => throw new ArgumentOutOfRangeException(nameof(register), register, "not an output register"),
+            _ => throw CpuidEntry.NotAnOutputRegister(register),
         };
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -465,7 +494,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
                     Edx = value;
                     break;
                 default:
-                    throw new ArgumentOutOfRangeException(nameof(register), register, "not an output register");
+                    throw CpuidEntry.NotAnOutputRegister(register);
             }
         }
 

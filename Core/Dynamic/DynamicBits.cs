@@ -112,9 +112,9 @@ public static class DynamicBits
 
     /// <summary>
     /// The register writes of an update, collected while it runs (a later write of a register replaces an earlier one,
-    /// reads see them, and a write of the value the table holds is not kept) and applied at the end in one
-    /// <see cref="CpuidTable.WithOutputs"/>, which copies only the changed leaves; no call and no allocation when no
-    /// output changes.
+    /// reads see them, and only writes that change the table are kept) and applied at the end in one
+    /// <see cref="CpuidTable.WithOutputs"/>, which then patches only leaves whose outputs change; no call and no
+    /// allocation when no output changes.
     /// </summary>
     private ref struct TableEdits(CpuidTable table, Span<OutputWrite> buffer)
     {
@@ -135,15 +135,17 @@ public static class DynamicBits
 
         public void Set(int position, CpuidRegister register, uint value)
         {
+            var unchanged = value == table.Output(position, register);
             for (var i = 0; i < count; i++)
             {
                 if (buffer[i].Position == position && buffer[i].Register == register)
                 {
-                    buffer[i] = new(position, register, value);
+                    // A write back to the table's value (0xD.1 rewriting what 0xD.0 wrote, where one entry is both) drops the edit.
+                    buffer[i] = unchanged ? buffer[--count] : new(position, register, value);
                     return;
                 }
             }
-            if (value != table.Output(position, register))
+            if (!unchanged)
             {
                 buffer[count++] = new(position, register, value);
             }
