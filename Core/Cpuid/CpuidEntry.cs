@@ -98,15 +98,21 @@ public readonly record struct CpuidEntry(uint Function, uint Index, CpuidFlags F
         new(nameof(register), register, "not an output register");
 
     /// <summary>Whether one bit of one register is set.</summary>
-    public bool Has(CpuidRegister register, int bit) => ((Get(register) >> bit) & 1) != 0;
+    public bool Has(CpuidRegister register, int bit) => IsBitSet(Get(register), bit);
 
     /// <summary>This entry with one bit of one register set or cleared.</summary>
     public CpuidEntry WithBit(CpuidRegister register, int bit, bool set)
     {
         var old = Get(register);
-        var value = set ? old | (1u << bit) : old & ~(1u << bit);
+        var value = SetOrClearBit(old, bit, set);
         return value == old ? this : With(register, value);
     }
+
+    /// <summary>Whether one bit of an output register's value is set.</summary>
+    internal static bool IsBitSet(uint value, int bit) => ((value >> bit) & 1) != 0;
+
+    /// <summary>An output register's value with one bit set or cleared.</summary>
+    internal static uint SetOrClearBit(uint value, int bit, bool set) => set ? value | (1u << bit) : value & ~(1u << bit);
 
     /// <summary>The <c>cpuid -r</c>-like form: <c>0x0000000d.01 flags=1: eax=... ebx=... ecx=... edx=...</c>.</summary>
     public override string ToString() =>

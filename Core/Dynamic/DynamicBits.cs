@@ -46,10 +46,10 @@ public static class DynamicBits
         if (leaf1 >= 0)
         {
             var ecx = edits.Get(leaf1, CpuidRegister.Ecx);
-            var osxsave = KernelProfiles.RewritesOsXsave(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.OsXsave) : Has(ecx, OsXsaveBit);
+            var osxsave = KernelProfiles.RewritesOsXsave(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.OsXsave) : CpuidEntry.IsBitSet(ecx, OsXsaveBit);
             var apic = (vcpu.ApicBase & Msr.ApicBaseEnable) != 0;
-            edits.Set(leaf1, CpuidRegister.Ecx, WithBit(ecx, OsXsaveBit, osxsave));
-            edits.Set(leaf1, CpuidRegister.Edx, WithBit(edits.Get(leaf1, CpuidRegister.Edx), ApicBit, apic));
+            edits.Set(leaf1, CpuidRegister.Ecx, CpuidEntry.SetOrClearBit(ecx, OsXsaveBit, osxsave));
+            edits.Set(leaf1, CpuidRegister.Edx, CpuidEntry.SetOrClearBit(edits.Get(leaf1, CpuidRegister.Edx), ApicBit, apic));
             caps = With(With(caps, DynamicCaps.OsXsave, osxsave), DynamicCaps.Apic, apic);
         }
 
@@ -57,8 +57,8 @@ public static class DynamicBits
         if (leaf7 >= 0)
         {
             var ecx = edits.Get(leaf7, CpuidRegister.Ecx);
-            var ospke = KernelProfiles.RewritesOsPke(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.Pke) : Has(ecx, OsPkeBit);
-            edits.Set(leaf7, CpuidRegister.Ecx, WithBit(ecx, OsPkeBit, ospke));
+            var ospke = KernelProfiles.RewritesOsPke(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.Pke) : CpuidEntry.IsBitSet(ecx, OsPkeBit);
+            edits.Set(leaf7, CpuidRegister.Ecx, CpuidEntry.SetOrClearBit(ecx, OsPkeBit, ospke));
             caps = With(caps, DynamicCaps.OsPke, ospke);
         }
 
@@ -80,7 +80,7 @@ public static class DynamicBits
         if (rules.MiscEnableOwnsMwait(vm) && leaf1 >= 0)
         {
             var mwait = (vcpu.MiscEnable & Msr.MiscEnableMwait) != 0;
-            edits.Set(leaf1, CpuidRegister.Ecx, WithBit(edits.Get(leaf1, CpuidRegister.Ecx), MwaitBit, mwait));
+            edits.Set(leaf1, CpuidRegister.Ecx, CpuidEntry.SetOrClearBit(edits.Get(leaf1, CpuidRegister.Ecx), MwaitBit, mwait));
             caps = With(caps, DynamicCaps.Mwait, mwait);
         }
 
@@ -105,10 +105,6 @@ public static class DynamicBits
     }
 
     private static DynamicCaps With(DynamicCaps caps, DynamicCaps bit, bool set) => set ? caps | bit : caps & ~bit;
-
-    private static bool Has(uint register, int bit) => ((register >> bit) & 1) != 0;
-
-    private static uint WithBit(uint register, int bit, bool set) => set ? register | (1u << bit) : register & ~(1u << bit);
 
     /// <summary>
     /// The register writes of an update, collected while it runs (a later write of a register replaces an earlier one,
