@@ -7,8 +7,9 @@ namespace CpuidFunctional.Bench.Measurement;
 /// Runs the experiment: every (workload, policy) pair, warm-up first (until the JIT has settled, <see cref="WarmUp"/>),
 /// then the repetitions interleaved across policies (so drift on a shared machine hits every policy alike), timed with
 /// <see cref="Stopwatch"/> and <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the run only (booting the
-/// vCPU is outside). Before each timed run: a full collection, then one gen0 budget allocated and dropped
-/// (<see cref="Gen0Budget.Touch"/>), so no run pays for mapping memory again that the GC gave back while another ran.
+/// vCPU is outside). Before each timed run: a full collection, then as much as the policy's previous run allocated
+/// (one gen0 budget at least) allocated and dropped (<see cref="Gen0Budget.Touch"/>), so no run pays for mapping
+/// memory again that the GC gave back while another ran.
 /// </summary>
 internal static class Measurer
 {
@@ -95,6 +96,8 @@ internal static class Measurer
             var cache = new DecodeCache();
             var experiment = new Experiment(workload, host, roundTrips, cache);
             var samples = policies.ToDictionary(p => p, _ => new List<RunSample>());
+            // What each policy's last run allocated: the memory Gen0Budget.Touch maps before its next timed run.
+            var runBytes = policies.ToDictionary(p => p, _ => 0L);
             WarmUp(
                 warmup,
                 MaxWarmupRounds,
@@ -103,7 +106,7 @@ internal static class Measurer
                 {
                     foreach (var policy in policies)
                     {
-                        RunOnce(experiment, policy);
+                        runBytes[policy] = RunOnce(experiment, policy).Cost.Bytes;
                         if (round < warmup)
                         {
                             progress?.Invoke($"{workload} warm-up");
@@ -120,8 +123,10 @@ internal static class Measurer
                     var policy = policies[(k + r) % policies.Count];
                     GC.Collect();
                     GC.WaitForPendingFinalizers();
-                    Gen0Budget.Touch();
-                    samples[policy].Add(RunOnce(experiment, policy));
+                    Gen0Budget.Touch(runBytes[policy]);
+                    var sample = RunOnce(experiment, policy);
+                    samples[policy].Add(sample);
+                    runBytes[policy] = sample.Cost.Bytes;
                     progress?.Invoke($"{workload} {policy.Name}");
                 }
             }
