@@ -206,7 +206,8 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         {
             return this;
         }
-        var count = patches.Length + NewPositions(writes);
+        var added = NewPositions(writes);
+        var count = patches.Length + added;
         if (count > MaxPatches)
         {
             var copy = Flatten().ToBuilder();
@@ -230,8 +231,29 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
             }
             next[k].Set(write.Register, write.Value);
         }
-        SortByPosition(next);
-        return ChangedBy(new(entries, next, firstPositions), writes);
+        if (added > 0)
+        {
+            SortByPosition(next); // the old patches are sorted and the new ones at the end
+        }
+        var written = new CpuidTable(entries, next, firstPositions);
+        // A register written once keeps the value written, and some write changes its register: the table changed.
+        return EachRegisterWrittenOnce(writes) ? written : ChangedBy(written, writes);
+    }
+
+    /// <summary>Whether no (position, register) pair is written twice, so no write can undo another.</summary>
+    private static bool EachRegisterWrittenOnce(ReadOnlySpan<OutputWrite> writes)
+    {
+        for (var i = 1; i < writes.Length; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                if (writes[j].Position == writes[i].Position && writes[j].Register == writes[i].Register)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /// <summary>
