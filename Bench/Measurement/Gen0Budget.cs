@@ -25,19 +25,17 @@ internal static class Gen0Budget
     private const long TouchFallback = 2L << 20;
 
     /// <summary>
-    /// Allocates and drops small arrays, one gen0 budget of them (the observed budget, or 2 MB before any collection)
-    /// or <paramref name="runBytes"/> if that is more, so that the memory the next allocations go to is mapped before a
-    /// timed run starts, as it is in a program that has been allocating for a while. Between runs the GC gives memory
-    /// back to the system: in the default experiment the functional run timed right after an Eager run paid 480 page
-    /// faults mapping 2 MB again, about 330 ns per cpuid-loop round trip on a VM where a fault costs about 14 µs, while
-    /// the same policy timed elsewhere paid none. A run that allocates several budgets (Eager: 10 MB a cpuid-loop run,
-    /// 20 MB a kvm-like-l1 run, against a 2–6 MB budget) faulted in the rest again in three of its seven runs, about
-    /// 300 faults each, unless this maps as much as the run allocates (docs/benchmarks.md, round 12).
+    /// Allocates and drops small arrays, as many bytes as the coming run allocates plus one gen0 budget (the observed
+    /// budget, or 2 MB before any collection), so that the memory the run allocates in is mapped before it starts, as
+    /// it is in a program that has been allocating for a while. Between runs the GC gives memory back to the system,
+    /// and on this VM each page fault costs about 14 µs: mapping 2 MB again cost a cpuid-loop run about 330 ns per
+    /// round trip, and a run that allocates several budgets faulted in what one budget had not mapped
+    /// (docs/benchmarks.md, rounds 6 and 12).
     /// </summary>
     /// <param name="runBytes">What the coming run allocates (its policy's previous run), or 0 if unknown.</param>
     public static void Touch(long runBytes = 0)
     {
-        var bytes = Math.Max(Observed() ?? TouchFallback, runBytes);
+        var bytes = runBytes + (Observed() ?? TouchFallback);
         for (var allocated = 0L; allocated < bytes; allocated += TouchArrayBytes)
         {
             GC.KeepAlive(new byte[TouchArrayBytes]);

@@ -8,7 +8,7 @@ namespace CpuidFunctional.Bench.Measurement;
 /// then the repetitions interleaved across policies (so drift on a shared machine hits every policy alike), timed with
 /// <see cref="Stopwatch"/> and <see cref="GC.GetAllocatedBytesForCurrentThread"/> around the run only (booting the
 /// vCPU is outside). Before each timed run: a full collection, then as much as the policy's previous run allocated
-/// (one gen0 budget at least) allocated and dropped (<see cref="Gen0Budget.Touch"/>), so no run pays for mapping
+/// and one gen0 budget more allocated and dropped (<see cref="Gen0Budget.Touch"/>), so no run pays for mapping
 /// memory again that the GC gave back while another ran.
 /// </summary>
 internal static class Measurer

@@ -235,9 +235,7 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
         {
             SortByPosition(next); // the old patches are sorted and the new ones at the end
         }
-        var written = new CpuidTable(entries, next, firstPositions);
-        // A register written once keeps the value written, and some write changes its register: the table changed.
-        return EachRegisterWrittenOnce(writes) ? written : ChangedBy(written, writes);
+        return ChangedBy(new(entries, next, firstPositions), writes);
     }
 
     /// <summary>Whether no (position, register) pair is written twice, so no write can undo another.</summary>
@@ -258,10 +256,15 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
 
     /// <summary>
     /// <paramref name="written"/>, or this table if no written position's outputs differ (writes that put back what
-    /// an earlier write changed can leave every output as it was).
+    /// an earlier write changed can leave every output as it was). Some write must change its register: then, if no
+    /// register is written twice, that one keeps its new value and the table changed, without a look.
     /// </summary>
     private CpuidTable ChangedBy(CpuidTable written, ReadOnlySpan<OutputWrite> writes)
     {
+        if (EachRegisterWrittenOnce(writes))
+        {
+            return written;
+        }
         foreach (ref readonly var write in writes)
         {
             if (!written.OutputsAt(write.Position).SameOutputs(OutputsAt(write.Position)))

@@ -56,8 +56,9 @@ public sealed record KvmRules
     /// (<see cref="KvmTriggers"/>).
     /// </summary>
     /// <remarks>
-    /// A lambda rather than the method group: a delegate bound to a static method runs every call through a shuffle
-    /// thunk (one per CR4 write of a round trip), while a static lambda is an instance method the JIT can inline.
+    /// A lambda rather than the method group: a delegate bound to a static method runs every call (one per
+    /// trigger-site write) through a shuffle thunk, while a static lambda is an instance method the delegate calls
+    /// directly.
     /// </remarks>
     public Func<Vm, VcpuEvent, SiteWrite, bool> IsTrigger { get; init; } = static (vm, during, write) => KvmTriggers(vm, during, write);
 

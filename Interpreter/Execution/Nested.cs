@@ -173,7 +173,7 @@ internal static class Nested
     /// </summary>
     /// <remarks>
     /// Performance: an empty list (every workload's, at every VM entry and exit) returns inline, without the call and
-    /// its returned pair, as Core's <c>nested_vmx_load_msr</c> does.
+    /// its returned pair, as Core's handler of the list does.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (ValueArray<MsrEntry> List, uint LocalFailure) ReadMsrList(in Cpu c, ulong address, ulong count) =>
