@@ -25,10 +25,12 @@ public sealed record Vcpu
     public ulong Cr4
     {
         get => cr4;
-        init => cr4 = (value & State.Cr4.UpperHalf) == 0
-            ? (uint)value
-            : throw new ArgumentOutOfRangeException(nameof(Cr4), value, $"CR4 0x{value:X}: bits 63:32 are reserved on every modelled kernel (kvm_is_valid_cr4 refuses them), so no vCPU holds them");
+        init => cr4 = (value & State.Cr4.UpperHalf) == 0 ? (uint)value : throw UpperHalfOfCr4(nameof(Cr4), value);
     }
+
+    // Out of the setter, so that every copy that sets CR4 (two a nested round trip) can inline it.
+    private static ArgumentOutOfRangeException UpperHalfOfCr4(string paramName, ulong value) =>
+        new(paramName, value, $"CR4 0x{value:X}: bits 63:32 are reserved on every modelled kernel (kvm_is_valid_cr4 refuses them), so no vCPU holds them");
 
     /// <summary>XCR0 (shared by L1 and L2).</summary>
     public ulong Xcr0 { get; init; } = 1;
