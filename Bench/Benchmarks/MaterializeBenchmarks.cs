@@ -5,7 +5,7 @@ using CpuidFunctional.Core.Dynamic;
 namespace CpuidFunctional.Bench.Benchmarks;
 
 /// <summary>
-/// <c>kvm_update_cpuid_runtime</c> (<see cref="DynamicBits.Materialize"/>) per host preset: on a table already up to
+/// <c>kvm_update_cpuid_runtime</c> (<see cref="DynamicBits.Materialize(Vm, Vcpu, CpuidTable, DynamicCaps, KvmRules)"/>) per host preset: on a table already up to
 /// date (nothing to copy) and on a stale one (OSXSAVE, OSPKE and both XSAVE sizes change: one table copy).
 /// </summary>
 [MemoryDiagnoser]

@@ -35,7 +35,7 @@ public enum CpuidRegister
 /// Performance: laid out in 32 bytes, not 28. The JIT copies a 28-byte value as two overlapping 16-byte moves, and
 /// reading such a copy back right away cannot be forwarded from the stores; with 32 bytes the halves do not overlap.
 /// BenchmarkDotNet's <c>MaterializeBenchmarks.Unchanged</c>: 60–63 ns before, 47–52 ns after, when
-/// <see cref="Dynamic.DynamicBits.Materialize"/> still copied every entry it looked at. A copy made right after one
+/// <see cref="Dynamic.DynamicBits.Materialize(Model.Vm, Dynamic.DynamicInputs, CpuidTable, State.DynamicCaps, Model.KvmRules)"/> still copied every entry it looked at. A copy made right after one
 /// field was written (<c>with</c>) waits all the same, so the update now reads and writes single registers
 /// (<see cref="CpuidTable.Output"/>, <see cref="CpuidTable.WithOutputs"/>).
 /// </remarks>

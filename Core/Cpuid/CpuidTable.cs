@@ -187,11 +187,11 @@ public sealed class CpuidTable : IEquatable<CpuidTable>
     /// The table with output registers set, the writes applied in order (a later write of a register wins); the same
     /// instance when no output changes. Keys never change, so while the written entries fit beside the patches only the
     /// patch list is copied, with a patch for each entry written (pass only writes that change something, as
-    /// <see cref="SetItems"/> and <see cref="Dynamic.DynamicBits.Materialize"/> do, and each patch is a change). A
+    /// <see cref="SetItems"/> and <see cref="Dynamic.DynamicBits.Materialize(Model.Vm, Dynamic.DynamicInputs, CpuidTable, State.DynamicCaps, Model.KvmRules)"/> do, and each patch is a change). A
     /// register other than EAX–EDX is refused (<see cref="ArgumentOutOfRangeException"/>).
     /// </summary>
     /// <remarks>
-    /// Performance: <see cref="Dynamic.DynamicBits.Materialize"/> writes registers, not entries. Building whole 32-byte
+    /// Performance: <see cref="Dynamic.DynamicBits.Materialize(Model.Vm, Dynamic.DynamicInputs, CpuidTable, State.DynamicCaps, Model.KvmRules)"/> writes registers, not entries. Building whole 32-byte
     /// entries with one register changed and copying them on (into an edit list, a patch list, the new array) cost an
     /// update more than the rest of it: each copy read back a value just written in 4-byte pieces, which the CPU cannot
     /// forward from its stores (docs/benchmarks.md, round 11).

@@ -35,7 +35,14 @@ public static class DynamicBits
     /// disabled. Entries are found by the table's lookup rule, in that order, so aliased entries see earlier
     /// rewrites. Missing entries mean nothing to update; capability bits change only where an entry was rewritten.
     /// </summary>
-    public static Materialized Materialize(Vm vm, Vcpu vcpu, CpuidTable table, DynamicCaps caps, KvmRules rules)
+    public static Materialized Materialize(Vm vm, Vcpu vcpu, CpuidTable table, DynamicCaps caps, KvmRules rules) =>
+        Materialize(vm, DynamicInputs.Of(vcpu), table, caps, rules);
+
+    /// <summary>
+    /// <see cref="Materialize(Vm, Vcpu, CpuidTable, DynamicCaps, KvmRules)"/> for the registers a vCPU will hold: what an
+    /// update at a trigger site computes before the write is stored, so that the stored vCPU carries the new table too.
+    /// </summary>
+    public static Materialized Materialize(Vm vm, DynamicInputs inputs, CpuidTable table, DynamicCaps caps, KvmRules rules)
     {
         var rule = rules.Lookup;
         // At most five registers change: leaf 1's ECX and EDX, 7.0's ECX, 0xD.0's and 0xD.1's EBX.
@@ -46,8 +53,8 @@ public static class DynamicBits
         if (leaf1 >= 0)
         {
             var ecx = edits.Get(leaf1, CpuidRegister.Ecx);
-            var osxsave = KernelProfiles.RewritesOsXsave(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.OsXsave) : CpuidEntry.IsBitSet(ecx, OsXsaveBit);
-            var apic = (vcpu.ApicBase & Msr.ApicBaseEnable) != 0;
+            var osxsave = KernelProfiles.RewritesOsXsave(vm.Profile, vm.Host) ? inputs.Cr4Has(Cr4.OsXsave) : CpuidEntry.IsBitSet(ecx, OsXsaveBit);
+            var apic = (inputs.ApicBase & Msr.ApicBaseEnable) != 0;
             edits.Set(leaf1, CpuidRegister.Ecx, CpuidEntry.SetOrClearBit(ecx, OsXsaveBit, osxsave));
             edits.Set(leaf1, CpuidRegister.Edx, CpuidEntry.SetOrClearBit(edits.Get(leaf1, CpuidRegister.Edx), ApicBit, apic));
             caps = With(With(caps, DynamicCaps.OsXsave, osxsave), DynamicCaps.Apic, apic);
@@ -57,7 +64,7 @@ public static class DynamicBits
         if (leaf7 >= 0)
         {
             var ecx = edits.Get(leaf7, CpuidRegister.Ecx);
-            var ospke = KernelProfiles.RewritesOsPke(vm.Profile, vm.Host) ? vcpu.Cr4Has(Cr4.Pke) : CpuidEntry.IsBitSet(ecx, OsPkeBit);
+            var ospke = KernelProfiles.RewritesOsPke(vm.Profile, vm.Host) ? inputs.Cr4Has(Cr4.Pke) : CpuidEntry.IsBitSet(ecx, OsPkeBit);
             edits.Set(leaf7, CpuidRegister.Ecx, CpuidEntry.SetOrClearBit(ecx, OsPkeBit, ospke));
             caps = With(caps, DynamicCaps.OsPke, ospke);
         }
@@ -66,20 +73,20 @@ public static class DynamicBits
         if (d0 >= 0)
         {
             sizes++;
-            edits.Set(d0, CpuidRegister.Ebx, rules.XstateRequiredSize(vm.Host.Xsave, vcpu.Xcr0, false));
+            edits.Set(d0, CpuidRegister.Ebx, rules.XstateRequiredSize(vm.Host.Xsave, inputs.Xcr0, false));
         }
 
         var d1 = CpuidLookup.IndexOf(table, 0xD, 1, rule);
         if (d1 >= 0 && (edits.Get(d1, CpuidRegister.Eax) & rules.CompactedSizeFormats) != 0)
         {
             sizes++;
-            var requested = KernelProfiles.CompactedSizeIncludesXss(vm.Profile) ? vcpu.Xcr0 | vcpu.Xss : vcpu.Xcr0;
+            var requested = KernelProfiles.CompactedSizeIncludesXss(vm.Profile) ? inputs.Xcr0 | inputs.Xss : inputs.Xcr0;
             edits.Set(d1, CpuidRegister.Ebx, rules.XstateRequiredSize(vm.Host.Xsave, requested, true));
         }
 
         if (rules.MiscEnableOwnsMwait(vm) && leaf1 >= 0)
         {
-            var mwait = (vcpu.MiscEnable & Msr.MiscEnableMwait) != 0;
+            var mwait = (inputs.MiscEnable & Msr.MiscEnableMwait) != 0;
             edits.Set(leaf1, CpuidRegister.Ecx, CpuidEntry.SetOrClearBit(edits.Get(leaf1, CpuidRegister.Ecx), MwaitBit, mwait));
             caps = With(caps, DynamicCaps.Mwait, mwait);
         }

@@ -229,31 +229,57 @@ public static class Kvm
 
         /// <summary>
         /// A write at a trigger site (spec §3), the one place the scheme acts on a write. <paramref name="store"/> puts
-        /// the new value in the vCPU together with the marker, in one copy; if the rules call the write a trigger,
-        /// Eager then runs <c>kvm_update_cpuid_runtime</c>, Lazy has set <c>cpuid_dynamic_bits_dirty</c>, and Reference
-        /// stores nothing more. A write of an unchanged value that leaves the marker alone returns the same vCPU.
+        /// the new value in the vCPU together with the table, caps and marker the write leaves (<see cref="AfterWrite"/>),
+        /// in one copy. A write of an unchanged value that leaves those as they were returns the same vCPU.
         /// </summary>
-        private Written Trigger(Vcpu v, SiteWrite write, Func<Vcpu, ulong, bool, Vcpu> store)
+        private Written Trigger(Vcpu v, SiteWrite write, Func<Vcpu, ulong, CpuidRuntime, Vcpu> store)
         {
-            var (fires, dirty) = Mark(v, write);
-            return Fired(write.Old == write.New && dirty == v.CpuidDynamicBitsDirty ? v : store(v, write.New, dirty), fires);
+            var runtime = AfterWrite(v, write, out var effort);
+            return new(write.Old == write.New && runtime.IsIn(v) ? v : store(v, write.New, runtime), effort);
         }
 
-        /// <summary>Whether the rules call a write a trigger, and the marker the vCPU carries after it (<see cref="Trigger"/>).</summary>
-        private (bool Fires, bool Dirty) Mark(Vcpu v, SiteWrite write)
+        /// <summary>
+        /// The table, caps and marker a trigger-site write leaves, and the work done: if the rules call the write a
+        /// trigger, Eager runs <c>kvm_update_cpuid_runtime</c> for the registers as the write leaves them (computed
+        /// before the vCPU is copied, so the write and the update make one copy), Lazy sets
+        /// <c>cpuid_dynamic_bits_dirty</c>, and Reference stores nothing more.
+        /// </summary>
+        /// <remarks>
+        /// Performance: the work comes back through <paramref name="effort"/>, not in a tuple with the state. Returned
+        /// together they did not stay in registers: <see cref="Handle"/>'s frame grew by 48 bytes and Lazy's round trip
+        /// ran 2–3 % slower (docs/benchmarks.md, round 13).
+        /// </remarks>
+        private CpuidRuntime AfterWrite(Vcpu v, SiteWrite write, out Effort effort)
         {
             var fires = policy.Rules.IsTrigger(Vm, e, write);
-            return (fires, v.CpuidDynamicBitsDirty || (fires && policy.IsLazy));
-        }
-
-        /// <summary>The vCPU after a stored trigger-site write: Eager runs <c>kvm_update_cpuid_runtime</c> if it fired.</summary>
-        private Written Fired(Vcpu stored, bool fires) =>
-            policy.Scheme switch
+            effort = default;
+            return policy.Scheme switch
             {
-                UpdateScheme.Eager when fires => Update(stored),
-                UpdateScheme.Eager or UpdateScheme.Lazy or UpdateScheme.LazyUnfixed or UpdateScheme.Reference => stored,
+                UpdateScheme.Eager when fires => UpdatedAfter(v, write, out effort),
+                UpdateScheme.Lazy or UpdateScheme.LazyUnfixed when fires => new(v.Cpuid, v.Caps, true),
+                UpdateScheme.Eager or UpdateScheme.Lazy or UpdateScheme.LazyUnfixed or UpdateScheme.Reference => v.Runtime,
                 _ => throw new UnreachableException(policy.Scheme.ToString()),
             };
+        }
+
+        /// <summary>Eager's update at a trigger site that fired, for the registers as the write leaves them.</summary>
+        private CpuidRuntime UpdatedAfter(Vcpu v, SiteWrite write, out Effort effort) => Updated(v, InputsAfter(v, write), out effort);
+
+        /// <summary>The registers the dynamic outputs read, as a trigger-site write leaves them: which one each site writes.</summary>
+        private static DynamicInputs InputsAfter(Vcpu v, SiteWrite write)
+        {
+            var inputs = DynamicInputs.Of(v);
+            return write.Site switch
+            {
+                TriggerSite.SetCr4 => inputs with { Cr4 = write.New },
+                TriggerSite.SetXcr or TriggerSite.SevEsSyncFromGhcb => inputs with { Xcr0 = write.New },
+                TriggerSite.SetXss => inputs with { Xss = write.New },
+                TriggerSite.ApicSetBase => inputs with { ApicBase = write.New },
+                TriggerSite.MiscEnableMwait => inputs with { MiscEnable = write.New },
+                TriggerSite.EnterSmm => inputs,
+                _ => throw new UnreachableException($"unknown trigger site {write.Site}"),
+            };
+        }
 
         /// <summary>
         /// A consumer (<c>kvm_cpuid</c>, KVM_GET_CPUID2), the one place the scheme acts on an observation (spec §4):
@@ -286,17 +312,29 @@ public static class Kvm
         /// <summary><c>kvm_update_cpuid_runtime</c> on the installed table; the same instance if nothing changed.</summary>
         private Written Update(Vcpu v)
         {
-            var m = Materialize(v, v.Cpuid);
-            var next = ReferenceEquals(m.Table, v.Cpuid) && m.Caps == v.Caps && !v.CpuidDynamicBitsDirty
-                ? v
-                : v with { Cpuid = m.Table, Caps = m.Caps, CpuidDynamicBitsDirty = false };
-            return new(next, m.Effort);
+            var runtime = Updated(v, DynamicInputs.Of(v), out var effort);
+            return new(runtime.IsIn(v) ? v : v with { Runtime = runtime }, effort);
+        }
+
+        /// <summary>
+        /// <c>kvm_update_cpuid_runtime</c> on the vCPU's installed table for these registers: the table and caps it
+        /// leaves, with the marker clear, and the work that took.
+        /// </summary>
+        private CpuidRuntime Updated(Vcpu v, DynamicInputs inputs, out Effort effort)
+        {
+            var m = Materialize(inputs, v.Cpuid, v.Caps);
+            effort = m.Effort;
+            return new(m.Table, m.Caps, false);
         }
 
         /// <summary>The dynamic outputs of <paramref name="table"/> for the vCPU's state, and the work that took.</summary>
-        private (CpuidTable Table, DynamicCaps Caps, Effort Effort) Materialize(Vcpu v, CpuidTable table)
+        private (CpuidTable Table, DynamicCaps Caps, Effort Effort) Materialize(Vcpu v, CpuidTable table) =>
+            Materialize(DynamicInputs.Of(v), table, v.Caps);
+
+        /// <summary>The dynamic outputs of <paramref name="table"/> for these registers, and the work that took.</summary>
+        private (CpuidTable Table, DynamicCaps Caps, Effort Effort) Materialize(DynamicInputs inputs, CpuidTable table, DynamicCaps caps)
         {
-            var m = DynamicBits.Materialize(Vm, v, table, v.Caps, policy.Rules);
+            var m = DynamicBits.Materialize(Vm, inputs, table, caps, policy.Rules);
             return (m.Table, m.Caps, new Effort(1, m.XstateSizeComputations));
         }
 
@@ -318,8 +356,8 @@ public static class Kvm
             {
                 return v.GuestMode == guestMode && v.Nested == nested ? v : v with { GuestMode = guestMode, Nested = nested };
             }
-            var (fires, dirty) = Mark(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4));
-            return Fired(v with { Cr4 = cr4, GuestMode = guestMode, Nested = nested, CpuidDynamicBitsDirty = dirty }, fires);
+            var runtime = AfterWrite(v, new SiteWrite(TriggerSite.SetCr4, v.Cr4, cr4), out var effort);
+            return new(v with { Cr4 = cr4, GuestMode = guestMode, Nested = nested, Runtime = runtime }, effort);
         }
 
         /// <summary><c>kvm_set_cr4</c> for a guest MOV to CR4: #GP for an invalid value (<c>kvm_is_valid_cr4</c>).</summary>
@@ -340,7 +378,7 @@ public static class Kvm
             return v.Xcr0 == xcr0 ? v : Trigger(v, new SiteWrite(TriggerSite.SetXcr, v.Xcr0, xcr0), StoreXcr0);
         }
 
-        private static readonly Func<Vcpu, ulong, bool, Vcpu> StoreXcr0 = static (v, xcr0, dirty) => v with { Xcr0 = xcr0, CpuidDynamicBitsDirty = dirty };
+        private static readonly Func<Vcpu, ulong, CpuidRuntime, Vcpu> StoreXcr0 = static (v, xcr0, runtime) => v with { Xcr0 = xcr0, Runtime = runtime };
 
         /// <summary><c>kvm_emulate_xsetbv</c>: #UD without CR4.OSXSAVE, #GP at CPL &gt; 0 or for a refused value.</summary>
         private Transition KvmEmulateXsetbv(Vcpu v, uint index, ulong value)
@@ -452,7 +490,7 @@ public static class Kvm
         /// <see cref="Trigger"/> returns the same vCPU).
         /// </summary>
         private Written ApicSetBase(Vcpu v, ulong value) =>
-            Trigger(v, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value), static (v, apicBase, dirty) => v with { Rare = v.Rare with { ApicBase = apicBase }, CpuidDynamicBitsDirty = dirty });
+            Trigger(v, new SiteWrite(TriggerSite.ApicSetBase, v.ApicBase, value), static (v, apicBase, runtime) => v with { Rare = v.Rare with { ApicBase = apicBase }, Runtime = runtime });
 
         /// <summary>
         /// <c>kvm_set_msr_common</c>, MSR_IA32_MISC_ENABLE: the guest may not change the PMU read-only bits and its
@@ -478,7 +516,7 @@ public static class Kvm
             if (policy.Rules.MiscEnableOwnsMwait(Vm) && ((old ^ data) & Msr.MiscEnableMwait) != 0)
             {
                 return GuestCpuCaps.Has(v, GuestFeature.Sse3)
-                    ? Trigger(v, new SiteWrite(TriggerSite.MiscEnableMwait, old, data), static (v, misc, dirty) => v with { Rare = v.Rare with { MiscEnable = misc }, CpuidDynamicBitsDirty = dirty })
+                    ? Trigger(v, new SiteWrite(TriggerSite.MiscEnableMwait, old, data), static (v, misc, runtime) => v with { Rare = v.Rare with { MiscEnable = misc }, Runtime = runtime })
                     : (Written?)null;
             }
             return v with { Rare = v.Rare with { MiscEnable = data } };
@@ -500,7 +538,7 @@ public static class Kvm
             {
                 return null;
             }
-            return Trigger(v, new SiteWrite(TriggerSite.SetXss, v.Xss, value), static (v, xss, dirty) => v with { Rare = v.Rare with { Xss = xss }, CpuidDynamicBitsDirty = dirty });
+            return Trigger(v, new SiteWrite(TriggerSite.SetXss, v.Xss, value), static (v, xss, runtime) => v with { Rare = v.Rare with { Xss = xss }, Runtime = runtime });
         }
 
         /// <summary>KVM_GET_MSRS (<c>__msr_io</c>): host-initiated reads until the first refusal.</summary>
@@ -685,7 +723,7 @@ public static class Kvm
             var saved = v with { Cpl = 0, Rare = v.Rare with { InSmm = true, SmramCr4 = v.Cr4, SmramCpl = v.Cpl } };
             var cleared = VendorSetCr4(saved, 0);
             // A trigger of its own, with no register written (old and new alike).
-            return cleared.Then(Trigger(cleared.Vcpu, new SiteWrite(TriggerSite.EnterSmm, 0, 0), static (v, _, dirty) => v with { CpuidDynamicBitsDirty = dirty }));
+            return cleared.Then(Trigger(cleared.Vcpu, new SiteWrite(TriggerSite.EnterSmm, 0, 0), static (v, _, runtime) => v with { Runtime = runtime }));
         }
 
         /// <summary>RSM (<c>em_rsm</c>): restores CPL and CR4 (through <c>set_cr4</c>).</summary>

@@ -77,6 +77,27 @@ public sealed record Vcpu
         init => flags = With(Flags.CpuidDynamicBitsDirty, value);
     }
 
+    /// <summary>
+    /// The table, its dynamic capability bits and the marker read or written together: a trigger-site write stores
+    /// them with its register in one copy (<c>v with { Xcr0 = x, Runtime = r }</c>). Not a member of its own: equality
+    /// and the hash see the three properties.
+    /// </summary>
+    internal CpuidRuntime Runtime
+    {
+        get => new(Cpuid, Caps, CpuidDynamicBitsDirty);
+        init
+        {
+            // Most writes keep the table (all but Eager's updates): then the copy's reference is not stored again,
+            // which would cost a GC write barrier.
+            if (!ReferenceEquals(Cpuid, value.Table))
+            {
+                Cpuid = value.Table;
+            }
+            Caps = value.Caps;
+            CpuidDynamicBitsDirty = value.Dirty;
+        }
+    }
+
     /// <summary>The rarely written registers; compared by value like every other member.</summary>
     public VcpuRare Rare { get; init; } = VcpuRare.AtReset;
 
