@@ -19,6 +19,7 @@ internal sealed partial class MutableKvm
     private readonly KernelProfile profile;
     private readonly ulong hostSupportedXcr0;
     private readonly ulong hostSupportedXss;
+    private readonly bool advertisesXss;
     private readonly bool hostHasXsave;
     private readonly KvmQuirks supportedQuirks;
     private KvmQuirks disabledQuirks; // changes only through DisableQuirks2
@@ -42,6 +43,7 @@ internal sealed partial class MutableKvm
         profile = vm.Profile;
         hostSupportedXcr0 = vm.Host.SupportedXcr0;
         hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
+        advertisesXss = KernelProfiles.AdvertisesXss(vm.Profile, vm.Host);
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         supportedQuirks = vm.SupportedQuirks;
@@ -339,7 +341,7 @@ internal sealed partial class MutableKvm
             case Msr.Xss:
                 if (!guestXsaves && (!hostInitiated || KernelProfiles.HostXssWriteNeedsXsaves(profile)))
                 {
-                    return hostInitiated && value == 0;
+                    return hostInitiated && value == 0 && advertisesXss; // kvm_do_msr_access: only where KVM lists IA32_XSS
                 }
                 if ((value & ~guestSupportedXss) != 0)
                 {

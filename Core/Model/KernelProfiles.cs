@@ -24,6 +24,13 @@ public static class KernelProfiles
     public static ulong SupportedXss(KernelProfile profile, HostCpu host) =>
         profile >= KernelProfile.Linux6_18 && (host.SupportedXss & Xss.CetAll) == Xss.CetAll ? Xss.CetAll : 0;
 
+    /// <summary>
+    /// Whether KVM lists IA32_XSS in KVM_GET_MSR_INDEX_LIST (<c>kvm_probe_msr_to_save</c> drops it while
+    /// <c>kvm_caps.supported_xss</c> is 0, see <see cref="SupportedXss"/>). From 6.18 only such a listed MSR takes a
+    /// host write of 0 that its handler calls unsupported (<c>kvm_do_msr_access</c>).
+    /// </summary>
+    public static bool AdvertisesXss(KernelProfile profile, HostCpu host) => SupportedXss(profile, host) != 0;
+
     /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
     public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
         profile == KernelProfile.Linux6_1 ? KvmQuirks.Supported6_1 : KvmQuirks.Supported6_18;
@@ -71,7 +78,8 @@ public static class KernelProfiles
 
     /// <summary>
     /// 6.18: a host-initiated IA32_XSS write also needs guest XSAVES (the MSR is then unsupported, and only a write of 0
-    /// is accepted, as a no-op); earlier profiles let the host write any supported value.
+    /// is accepted, as a no-op, and only where KVM lists the MSR: <see cref="AdvertisesXss"/>); earlier profiles let the
+    /// host write any supported value.
     /// </summary>
     public static bool HostXssWriteNeedsXsaves(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 

@@ -525,14 +525,14 @@ public static class Kvm
         /// <summary>
         /// <c>kvm_set_msr_common</c>, MSR_IA32_XSS: guest writes need XSAVES; the value must be within the guest's
         /// supported XSS. A trigger site even when unchanged (the rules decide: 6.18 only on a change). From 6.18 the
-        /// host needs guest XSAVES too, except that a host write of 0 is accepted and does nothing
-        /// (<c>kvm_msr_ignored_check</c> on KVM_MSR_RET_UNSUPPORTED).
+        /// host needs guest XSAVES too (else KVM_MSR_RET_UNSUPPORTED), except that <c>kvm_do_msr_access</c> accepts a
+        /// host write of 0, which does nothing, where KVM lists IA32_XSS (<see cref="KernelProfiles.AdvertisesXss"/>).
         /// </summary>
         private Written? SetXss(Vcpu v, ulong value, bool hostInitiated)
         {
             if (!GuestCpuCaps.Has(v, GuestFeature.Xsaves) && (!hostInitiated || KernelProfiles.HostXssWriteNeedsXsaves(Vm.Profile)))
             {
-                return hostInitiated && value == 0 ? v : (Written?)null;
+                return hostInitiated && value == 0 && KernelProfiles.AdvertisesXss(Vm.Profile, Vm.Host) ? v : (Written?)null;
             }
             if ((value & ~GuestCpuCaps.SupportedXss(v)) != 0)
             {
