@@ -39,8 +39,8 @@ public static class DynamicBits
         Materialize(vm, DynamicInputs.Of(vcpu), table, caps, rules);
 
     /// <summary>
-    /// <see cref="Materialize(Vm, Vcpu, CpuidTable, DynamicCaps, KvmRules)"/> for the registers a vCPU will hold: what an
-    /// update at a trigger site computes before the write is stored, so that the stored vCPU carries the new table too.
+    /// <see cref="Materialize(Vm, Vcpu, CpuidTable, DynamicCaps, KvmRules)"/> for these register values, which need not
+    /// be a vCPU's yet (a trigger site's write before it is stored); the <see cref="Vcpu"/> overload reads them from a vCPU.
     /// </summary>
     public static Materialized Materialize(Vm vm, DynamicInputs inputs, CpuidTable table, DynamicCaps caps, KvmRules rules)
     {

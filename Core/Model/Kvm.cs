@@ -228,9 +228,9 @@ public static class Kvm
         // ---- the scheme: what a trigger does and what a consumer sees ----
 
         /// <summary>
-        /// A write at a trigger site (spec §3), the one place the scheme acts on a write. <paramref name="store"/> puts
-        /// the new value in the vCPU together with the table, caps and marker the write leaves (<see cref="AfterWrite"/>),
-        /// in one copy. A write of an unchanged value that leaves those as they were returns the same vCPU.
+        /// A write at a trigger site: <paramref name="store"/> puts the new value in the vCPU together with the table,
+        /// caps and marker the write leaves (<see cref="AfterWrite"/>). A write of an unchanged value that leaves those as
+        /// they were returns the same vCPU.
         /// </summary>
         private Written Trigger(Vcpu v, SiteWrite write, Func<Vcpu, ulong, CpuidRuntime, Vcpu> store)
         {
@@ -239,10 +239,11 @@ public static class Kvm
         }
 
         /// <summary>
-        /// The table, caps and marker a trigger-site write leaves, and the work done: if the rules call the write a
-        /// trigger, Eager runs <c>kvm_update_cpuid_runtime</c> for the registers as the write leaves them (computed
-        /// before the vCPU is copied, so the write and the update make one copy), Lazy sets
-        /// <c>cpuid_dynamic_bits_dirty</c>, and Reference stores nothing more.
+        /// The one place the scheme acts on a write (spec §3), for <see cref="Trigger"/> and the CR4 loads
+        /// (<see cref="SetCr4InMode"/>): the table, caps and marker a trigger-site write leaves, and the work done. If the
+        /// rules call the write a trigger, Eager runs <c>kvm_update_cpuid_runtime</c> for the registers as the write
+        /// leaves them, Lazy sets <c>cpuid_dynamic_bits_dirty</c>, and Reference stores nothing more. Computed before the
+        /// vCPU is copied, so that the caller stores the write and this in one copy (<see cref="Vcpu.Runtime"/>).
         /// </summary>
         /// <remarks>
         /// Performance: the work comes back through <paramref name="effort"/>, not in a tuple with the state. Returned
@@ -255,15 +256,12 @@ public static class Kvm
             effort = default;
             return policy.Scheme switch
             {
-                UpdateScheme.Eager when fires => UpdatedAfter(v, write, out effort),
+                UpdateScheme.Eager when fires => Updated(v, InputsAfter(v, write), out effort),
                 UpdateScheme.Lazy or UpdateScheme.LazyUnfixed when fires => new(v.Cpuid, v.Caps, true),
                 UpdateScheme.Eager or UpdateScheme.Lazy or UpdateScheme.LazyUnfixed or UpdateScheme.Reference => v.Runtime,
                 _ => throw new UnreachableException(policy.Scheme.ToString()),
             };
         }
-
-        /// <summary>Eager's update at a trigger site that fired, for the registers as the write leaves them.</summary>
-        private CpuidRuntime UpdatedAfter(Vcpu v, SiteWrite write, out Effort effort) => Updated(v, InputsAfter(v, write), out effort);
 
         /// <summary>The registers the dynamic outputs read, as a trigger-site write leaves them: which one each site writes.</summary>
         private static DynamicInputs InputsAfter(Vcpu v, SiteWrite write)

@@ -4,8 +4,8 @@ namespace CpuidFunctional.Core.State;
 
 /// <summary>
 /// What <c>kvm_update_cpuid_runtime</c> and the marker leave in a vCPU: the table (<c>vcpu->arch.cpuid_entries</c>),
-/// its dynamic capability bits and <c>cpuid_dynamic_bits_dirty</c>. A trigger-site write stores one of these with the
-/// register it writes, in one copy of the vCPU (<see cref="Vcpu.Runtime"/>).
+/// its dynamic capability bits and <c>cpuid_dynamic_bits_dirty</c>, as a trigger-site write stores them with its
+/// register (<see cref="Vcpu.Runtime"/>).
 /// </summary>
 /// <param name="Table">The CPUID table.</param>
 /// <param name="Caps">The dynamic bits of <c>cpu_caps</c>.</param>

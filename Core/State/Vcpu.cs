@@ -78,17 +78,17 @@ public sealed record Vcpu
     }
 
     /// <summary>
-    /// The table, its dynamic capability bits and the marker read or written together: a trigger-site write stores
-    /// them with its register in one copy (<c>v with { Xcr0 = x, Runtime = r }</c>). Not a member of its own: equality
-    /// and the hash see the three properties.
+    /// The table, its dynamic capability bits and the marker, read or written together
+    /// (<c>v with { Xcr0 = x, Runtime = r }</c>; why, at <c>Kvm</c>'s <c>AfterWrite</c>). No field of its own: equality and
+    /// the hash see the three properties.
     /// </summary>
     internal CpuidRuntime Runtime
     {
         get => new(Cpuid, Caps, CpuidDynamicBitsDirty);
         init
         {
-            // Most writes keep the table (all but Eager's updates): then the copy's reference is not stored again,
-            // which would cost a GC write barrier.
+            // Most writes keep the table (all but updates that change an output): then the copy's reference is not
+            // stored again, which would cost a GC write barrier.
             if (!ReferenceEquals(Cpuid, value.Table))
             {
                 Cpuid = value.Table;
