@@ -56,6 +56,9 @@ internal sealed partial class MutableKvm
     /// <summary>The update scheme.</summary>
     public MutableMode Mode { get; }
 
+    /// <summary>The kernel profile the VM was created with.</summary>
+    public KernelProfile Profile => profile;
+
     // ---- vCPU registers: each is assigned in place by the rule that owns it, as in struct kvm_vcpu_arch ----
 
     /// <summary>CR4 of the running level.</summary>

@@ -31,6 +31,13 @@ public static class KernelProfiles
     /// </summary>
     public static bool AdvertisesXss(KernelProfile profile, HostCpu host) => SupportedXss(profile, host) != 0;
 
+    /// <summary>
+    /// From 6.16 (commit 17a2c62fbf1e) <c>nested_vmx_check_msr_switch</c> refuses an MSR-list count above the maximum
+    /// KVM advertises in IA32_VMX_MISC: VMLAUNCH/VMRESUME fail with VM-instruction error 7. Before, the entry failed
+    /// at the first entry past the maximum (exit reason 34, or a VMX abort for the exit list).
+    /// </summary>
+    public static bool ChecksMsrListCount(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
     /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
     public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
         profile == KernelProfile.Linux6_1 ? KvmQuirks.Supported6_1 : KvmQuirks.Supported6_18;

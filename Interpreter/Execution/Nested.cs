@@ -219,30 +219,36 @@ internal static class Nested
 
     /// <summary>
     /// <c>nested_vmx_check_msr_switch</c>: an MSR-load list of <paramref name="count"/> 16-byte entries is 16-byte
-    /// aligned and its first and last byte lie below the guest's physical-address width (no wrap-around). An empty
-    /// list is always valid.
+    /// aligned and its first and last byte lie below the guest's physical-address width (no wrap-around), and, where
+    /// the kernel checks it (<paramref name="limitsCount"/>, <see cref="KernelProfiles.ChecksMsrListCount"/>), holds at
+    /// most <see cref="VmxCapabilities.MaxMsrListEntries"/> entries. An empty list is always valid.
     /// </summary>
-    internal static bool IsValidMsrSwitch(int maxPhysAddr, ulong address, ulong count)
+    internal static bool IsValidMsrSwitch(int maxPhysAddr, ulong address, ulong count, bool limitsCount)
     {
         if (count == 0)
         {
             return true;
         }
+        if (limitsCount && count > VmxCapabilities.MaxMsrListEntries)
+        {
+            return false;
+        }
         var last = address + (count * 16) - 1;
         return (address & 0xF) == 0 && (address >> maxPhysAddr) == 0 && (last >> maxPhysAddr) == 0 && last >= address;
     }
 
-    /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, CR3 targets, MSR-list addresses.</summary>
+    /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, CR3 targets, MSR lists.</summary>
     private static bool ControlsValid(in Cpu c, Vmcs12 vmcs)
     {
         var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
+        var limitsCount = KernelProfiles.ChecksMsrListCount(c.Kvm.Vm.Profile);
         return VmxControlVerify(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
             && VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
             && VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
             && VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
             && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
-            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount))
-            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount));
+            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
+            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
     }
 
     /// <summary>Whether a linear address is canonical for 48-bit addressing: bits 63:47 all equal (KVM's <c>is_noncanonical_address</c>, negated).</summary>

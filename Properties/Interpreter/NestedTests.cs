@@ -219,6 +219,26 @@ public class NestedTests
         Assert.IsType<VcpuEvent.NestedVmExit>(r.Trace[^1]);
     }
 
+    /// <summary>
+    /// From 6.16 <c>nested_vmx_check_msr_switch</c> refuses an MSR-load count above the 512 entries KVM advertises:
+    /// VMLAUNCH fails with VM-instruction error 7 and nothing is loaded. 6.15 loads 512 entries and fails the entry at
+    /// the 513th (exit reason 34, qualification 513). 512 entries enter on both.
+    /// </summary>
+    [Fact]
+    public void An_msr_load_list_of_513_entries_is_an_invalid_control_on_6_18_and_fails_at_entry_513_on_6_15()
+    {
+        static Program WithEntries(int count) =>
+            RoundTrip.Build(Setup with { EntryMsrLoad = [.. Enumerable.Repeat(new MsrEntry(Msr.MiscFeaturesEnables, 0), count)] }, ReportExit, a => a.vmcall());
+        var on618 = TestMachine.RunAgreeing(WithEntries(513));
+        Assert.Equal(VmInstructionError.EntryInvalidControls, on618.Observations.OfType<RunObservation.VmFail>().Single().Error);
+        Assert.DoesNotContain(on618.Trace, e => e is VcpuEvent.NestedVmEntry);
+        var on615 = TestMachine.RunAgreeing(WithEntries(513), vm: TestMachine.Vm6_15);
+        var failed = on615.Observations.OfType<RunObservation.VmEntryFailed>().Single();
+        Assert.Equal((ExitReason.MsrLoading | ExitReason.EntryFailure, 513ul), (failed.ExitReason, failed.Qualification));
+        Assert.Equal(ExitReason.Vmcall, ExitReasonOf(TestMachine.RunAgreeing(WithEntries(512))));
+        Assert.Equal(ExitReason.Vmcall, ExitReasonOf(TestMachine.RunAgreeing(WithEntries(512), vm: TestMachine.Vm6_15)));
+    }
+
     [Fact]
     public void Invalid_guest_cr4_fails_the_entry_with_reason_33()
     {
