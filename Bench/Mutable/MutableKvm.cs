@@ -47,6 +47,7 @@ internal sealed partial class MutableKvm
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         supportedQuirks = vm.SupportedQuirks;
+        PlatformInfo = vm.QuirkInEffect(KvmQuirks.StuffFeatureMsrs) ? Msr.PlatformInfoCpuidFault : 0;
         disabledQuirks = vm.DisabledQuirks;
         Mode = mode;
         Dirty = mode == MutableMode.Lazy;
@@ -78,6 +79,12 @@ internal sealed partial class MutableKvm
 
     /// <summary>MSR_MISC_FEATURES_ENABLES.</summary>
     public ulong MiscFeaturesEnables { get; private set; }
+
+    /// <summary>
+    /// MSR_PLATFORM_INFO: CPUID faulting supported (bit 31) unless the STUFF_FEATURE_MSRS quirk was off at creation.
+    /// Only the host may write it, through KVM_SET_MSRS, which the baseline does not model: it keeps its creation value.
+    /// </summary>
+    public ulong PlatformInfo { get; }
 
     /// <summary>IA32_TSX_CTRL.</summary>
     public ulong TsxCtrl { get; private set; }
@@ -358,7 +365,8 @@ internal sealed partial class MutableKvm
                 }
                 return true;
             case Msr.MiscFeaturesEnables:
-                if ((value & ~Msr.MiscFeaturesCpuidFault) != 0)
+                if ((value & ~Msr.MiscFeaturesCpuidFault) != 0
+                    || ((value & Msr.MiscFeaturesCpuidFault) != 0 && (PlatformInfo & Msr.PlatformInfoCpuidFault) == 0))
                 {
                     return false;
                 }
@@ -399,7 +407,7 @@ internal sealed partial class MutableKvm
             Msr.Xss => (guestXsaves, guestXsaves ? Xss : 0),
             Msr.MiscFeaturesEnables => (true, MiscFeaturesEnables),
             Msr.TsxCtrl => (true, TsxCtrl),
-            Msr.PlatformInfo => (true, Msr.PlatformInfoCpuidFault),
+            Msr.PlatformInfo => (true, PlatformInfo),
             _ => (false, 0ul),
         };
         return ok;

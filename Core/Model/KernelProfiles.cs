@@ -38,6 +38,12 @@ public static class KernelProfiles
     /// </summary>
     public static bool ChecksMsrListCount(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 
+    /// <summary>
+    /// 6.1: a host write of MSR_PLATFORM_INFO may not clear CPUID-faulting support while MISC_FEATURES_ENABLES has
+    /// faulting on; later kernels (the 2024 series that added KVM_X86_QUIRK_STUFF_FEATURE_MSRS) take any host value.
+    /// </summary>
+    public static bool PlatformInfoKeepsFaultingSupport(KernelProfile profile) => profile == KernelProfile.Linux6_1;
+
     /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
     public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
         profile == KernelProfile.Linux6_1 ? KvmQuirks.Supported6_1 : KvmQuirks.Supported6_18;

@@ -430,8 +430,8 @@ public static class Kvm
                 Msr.ApicBase => KvmApicSetBase(v, value, hostInitiated),
                 Msr.MiscEnable => SetMiscEnable(v, value, hostInitiated),
                 Msr.Xss => SetXss(v, value, hostInitiated),
-                Msr.MiscFeaturesEnables => (value & ~Msr.MiscFeaturesCpuidFault) != 0 ? (Written?)null
-                    : (Written)(v.MiscFeaturesEnables == value ? v : v with { Rare = v.Rare with { MiscFeaturesEnables = value } }),
+                Msr.MiscFeaturesEnables => SetMiscFeaturesEnables(v, value),
+                Msr.PlatformInfo => SetPlatformInfo(v, value, hostInitiated),
                 Msr.TsxCtrl => (value & ~Msr.TsxCtrlWritable) != 0 ? (Written?)null
                     : (Written)(v.TsxCtrl == value ? v : v with { Rare = v.Rare with { TsxCtrl = value } }),
                 _ => null,
@@ -449,9 +449,39 @@ public static class Kvm
                 Msr.Xss => hostInitiated || GuestCpuCaps.Has(v, GuestFeature.Xsaves) ? v.Xss : null,
                 Msr.MiscFeaturesEnables => v.MiscFeaturesEnables,
                 Msr.TsxCtrl => v.TsxCtrl,
-                Msr.PlatformInfo => Msr.PlatformInfoCpuidFault,
+                Msr.PlatformInfo => v.PlatformInfo,
                 _ => null,
             };
+
+        /// <summary>
+        /// <c>kvm_set_msr_common</c>, MSR_MISC_FEATURES_ENABLES: bit 0 (CPUID faulting) only, and only where
+        /// MSR_PLATFORM_INFO says faulting is supported (<c>supports_cpuid_fault</c>); the host alike.
+        /// </summary>
+        private static Written? SetMiscFeaturesEnables(Vcpu v, ulong value)
+        {
+            if ((value & ~Msr.MiscFeaturesCpuidFault) != 0
+                || ((value & Msr.MiscFeaturesCpuidFault) != 0 && (v.PlatformInfo & Msr.PlatformInfoCpuidFault) == 0))
+            {
+                return null;
+            }
+            return v.MiscFeaturesEnables == value ? v : v with { Rare = v.Rare with { MiscFeaturesEnables = value } };
+        }
+
+        /// <summary>
+        /// <c>kvm_set_msr_common</c>, MSR_PLATFORM_INFO: the host's only, any value; 6.1 also refuses to clear
+        /// faulting support while faulting is on (<c>cpuid_fault_enabled</c>).
+        /// </summary>
+        private Written? SetPlatformInfo(Vcpu v, ulong value, bool hostInitiated)
+        {
+            if (!hostInitiated
+                || (KernelProfiles.PlatformInfoKeepsFaultingSupport(Vm.Profile)
+                    && (value & Msr.PlatformInfoCpuidFault) == 0
+                    && (v.MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0))
+            {
+                return null;
+            }
+            return v.PlatformInfo == value ? v : v with { Rare = v.Rare with { PlatformInfo = value } };
+        }
 
         /// <summary>
         /// <c>kvm_apic_set_base</c>: reserved bits (<see cref="Msr.ApicBaseReservedLow"/>, above MAXPHYADDR, EXTD

@@ -119,6 +119,9 @@ public sealed record Vcpu
     /// <summary>MSR_MISC_FEATURES_ENABLES (0x140): bit 0 is CPUID faulting.</summary>
     public ulong MiscFeaturesEnables => Rare.MiscFeaturesEnables;
 
+    /// <summary>MSR_PLATFORM_INFO (0xCE): bit 31 is CPUID faulting supported.</summary>
+    public ulong PlatformInfo => Rare.PlatformInfo;
+
     /// <summary>IA32_TSX_CTRL (0x122): bit 1 hides RTM/HLE in CPUID answers.</summary>
     public ulong TsxCtrl => Rare.TsxCtrl;
 

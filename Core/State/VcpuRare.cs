@@ -41,4 +41,10 @@ public sealed record VcpuRare(
 
     /// <summary>IA32_EFER as KVM_SET_SREGS, RESET and INIT write it (0 at RESET); like <see cref="Cr0"/>, no CPUID input.</summary>
     public ulong Efer { get; init; }
+
+    /// <summary>
+    /// MSR_PLATFORM_INFO (0xCE): bit 31 says CPUID faulting is supported, and MISC_FEATURES_ENABLES may set it only
+    /// then. Set when the vCPU is created (<see cref="Model.KvmState.Create"/>), written by the host only.
+    /// </summary>
+    public ulong PlatformInfo { get; init; } = Msr.PlatformInfoCpuidFault;
 }

@@ -24,6 +24,7 @@ public class MutableKvmEquivalenceTests
         Gen.OneOf(CoreMsr.MiscEnableDefault, CoreMsr.MiscEnableDefault | CoreMsr.MiscEnableMwait, 0ul, CoreMsr.MiscEnableEmon).Select(v => (CoreMsr.MiscEnable, v)),
         Gen.OneOf(0ul, 2ul, 4ul).Select(v => (CoreMsr.TsxCtrl, v)),
         Gen.OneOf(0ul, 1ul).Select(v => (CoreMsr.MiscFeaturesEnables, v)),
+        Gen.OneOf(0ul, CoreMsr.PlatformInfoCpuidFault).Select(v => (CoreMsr.PlatformInfo, v)),
         Gen.OneOf(0x10ul, 0x123ul).Select(v => (0x3Au, v)));
 
     private static readonly Gen<ImmutableArray<MsrEntry>> MsrList =

@@ -93,6 +93,40 @@ public class KernelProfileTests
         Assert.Equal(new Observation.IoctlDone(1), Last(WithoutXsaves(HostPresets.SkylakeSp, KernelProfile.Linux6_15), zero));
     }
 
+    /// <summary>
+    /// MSR_PLATFORM_INFO is the host's (a guest WRMSR is a #GP) and says whether MISC_FEATURES_ENABLES may turn CPUID
+    /// faulting on, for the host too (<c>supports_cpuid_fault</c>). 6.18 takes any host value; 6.1 refuses to clear
+    /// the support while faulting is on (<c>cpuid_fault_enabled</c>).
+    /// </summary>
+    [Fact]
+    public void The_host_may_clear_CPUID_faulting_support_in_PLATFORM_INFO_except_while_faulting_is_on_under_6_1()
+    {
+        var clearSupport = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.PlatformInfo, 0)]));
+        var faultingOn = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.MiscFeaturesEnables, Msr.MiscFeaturesCpuidFault)]));
+        var on618 = Fresh(Eager);
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Last(on618, new VcpuEvent.Wrmsr(Msr.PlatformInfo, 0)));
+        Assert.Equal(new Observation.IoctlDone(1), Last(on618, clearSupport));
+        Assert.Equal(new Observation.MsrValue(Msr.PlatformInfo, 0), Last(on618, clearSupport, new VcpuEvent.Rdmsr(Msr.PlatformInfo)));
+        Assert.Equal(Ok, Last(on618, clearSupport, faultingOn)); // KVM_SET_MSRS stopped at entry 0
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Last(on618, clearSupport, new VcpuEvent.Wrmsr(Msr.MiscFeaturesEnables, 1)));
+        Assert.Equal(new Observation.IoctlDone(1), Last(on618, faultingOn, clearSupport));
+        Assert.Equal(new Observation.IoctlDone(1), Last(Fresh61(), clearSupport));
+        Assert.Equal(Ok, Last(Fresh61(), faultingOn, clearSupport));
+    }
+
+    /// <summary>
+    /// <c>kvm_arch_vcpu_create</c> sets PLATFORM_INFO's CPUID-faulting bit only while KVM_X86_QUIRK_STUFF_FEATURE_MSRS
+    /// is in effect: a VM created with the quirk disabled reads 0 and cannot turn faulting on.
+    /// </summary>
+    [Fact]
+    public void A_vCPU_created_without_the_STUFF_FEATURE_MSRS_quirk_has_no_CPUID_faulting_support()
+    {
+        var quirkOff = KvmState.WithCpuid(new Vm(Skylake, DisabledQuirks: KvmQuirks.StuffFeatureMsrs), Eager, SkylakeGuest);
+        Assert.Equal(new Observation.MsrValue(Msr.PlatformInfo, 0), Last(quirkOff, new VcpuEvent.Rdmsr(Msr.PlatformInfo)));
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Last(quirkOff, new VcpuEvent.Wrmsr(Msr.MiscFeaturesEnables, 1)));
+        Assert.Equal(new Observation.MsrValue(Msr.PlatformInfo, Msr.PlatformInfoCpuidFault), Last(Fresh(Eager), new VcpuEvent.Rdmsr(Msr.PlatformInfo)));
+    }
+
     [Fact]
     public void On_6_1_OSPKE_keeps_the_userspace_value_when_the_host_kernel_has_no_PKU()
     {
