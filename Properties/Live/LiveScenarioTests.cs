@@ -291,6 +291,34 @@ public class LiveScenarioTests
     }
 
     /// <summary>
+    /// MSR_PLATFORM_INFO is the host's: a guest WRMSR is a #GP, KVM_SET_MSRS may clear the CPUID-faulting bit (6.1
+    /// refuses while faulting is on), and without the bit MISC_FEATURES_ENABLES refuses faulting, from the guest and
+    /// from the host, until the host sets it again.
+    /// </summary>
+    [Fact]
+    public void The_host_owns_PLATFORM_INFO_and_without_its_faulting_bit_CPUID_faulting_cannot_be_turned_on()
+    {
+        AssertAgrees(
+            Scenario(
+                new E.Run(),
+                new E.Wrmsr(Msr.PlatformInfo, 0), // #GP
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))),
+                new E.SetMsrs(Msrs((Msr.PlatformInfo, 0))), // 6.1: refused while faulting is on
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 0))),
+                new E.SetMsrs(Msrs((Msr.PlatformInfo, 0))),
+                new E.Rdmsr(Msr.PlatformInfo),
+                new E.Wrmsr(Msr.MiscFeaturesEnables, 1), // #GP
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))), // refused
+                new E.SetMsrs(Msrs((Msr.PlatformInfo, Msr.PlatformInfoCpuidFault))),
+                new E.Rdmsr(Msr.PlatformInfo),
+                new E.Wrmsr(Msr.MiscFeaturesEnables, 1),
+                new E.SetCpl(3),
+                new E.Cpuid(1, 0) // #GP
+            )
+        );
+    }
+
+    /// <summary>
     /// SMI and RSM (KVM_CAP_X86_SMM): <c>enter_smm</c> clears CR4 and always updates, so in SMM CPUID shows OSXSAVE
     /// and OSPKE clear (a MOV CR4 in SMM still works); RSM restores CR4 and the CPL the SMI interrupted, and outside
     /// SMM RSM is #UD. From CPL3 the SMM handler is the real-mode interpreter at CPL0, RSM returns to CPL3 (CPUID
