@@ -86,10 +86,13 @@ public sealed class GuestFeature
     /// <summary>X86_FEATURE_NRIPS, CPUID.0x8000000A:EDX[3]: the CPU saves the next RIP in the VMCB on an instruction intercept.</summary>
     public static GuestFeature Nrips { get; } = new(21, "NRIPS", 0x8000_000A, 0, CpuidRegister.Edx, 3);
 
+    /// <summary>X86_FEATURE_LM, CPUID.0x80000001:EDX[29]: <c>enter_smm</c> saves the 64-bit state and clears EFER.</summary>
+    public static GuestFeature Lm { get; } = new(22, "LM", 0x8000_0001, 0, CpuidRegister.Edx, 29);
+
     /// <summary>Every feature, in declaration order.</summary>
     public static IReadOnlyList<GuestFeature> All { get; } =
     [
-        Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves, Svm, Nrips,
+        Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves, Svm, Nrips, Lm,
     ];
 
     /// <summary>This feature's bit in <see cref="State.GuestCaps.Features"/>, written out at each declaration so the encoding does not depend on the order of lines.</summary>

@@ -739,8 +739,9 @@ public static class Kvm
         // ---- mode switches ----
 
         /// <summary>
-        /// <c>enter_smm</c>: saves CR4 and CPL in SMRAM, clears CR4 through <c>set_cr4</c>, then a trigger site of its
-        /// own. An SMI while already in SMM stays latched (no change).
+        /// <c>enter_smm</c>: saves CR0, CR4, EFER and CPL in SMRAM, clears CR0's PE, EM, TS and PG, clears EFER for a
+        /// guest with long mode, clears CR4 through <c>set_cr4</c>, then a trigger site of its own. An SMI while already
+        /// in SMM changes nothing (the kernel keeps it pending until RSM; not modelled).
         /// </summary>
         private Written EnterSmm(Vcpu v)
         {
@@ -748,15 +749,25 @@ public static class Kvm
             {
                 return v;
             }
-            var saved = v with { Cpl = 0, Rare = v.Rare with { InSmm = true, SmramCr4 = v.Cr4, SmramCpl = v.Cpl } };
+            var smm = v.Rare with
+            {
+                InSmm = true,
+                SmramCr4 = v.Cr4,
+                SmramCpl = v.Cpl,
+                SmramCr0 = v.Cr0,
+                SmramEfer = v.Efer,
+                Cr0 = Cr0.AtSmmEntry(v.Cr0),
+                Efer = GuestCpuCaps.Has(v, GuestFeature.Lm) ? 0 : v.Efer,
+            };
+            var saved = v with { Cpl = 0, Rare = smm };
             var cleared = VendorSetCr4(saved, 0);
             // A trigger of its own, with no register written (old and new alike).
             return cleared.Then(Trigger(cleared.Vcpu, new SiteWrite(TriggerSite.EnterSmm, 0, 0), static (v, _, runtime) => v with { Runtime = runtime }));
         }
 
-        /// <summary>RSM (<c>em_rsm</c>): restores CPL and CR4 (through <c>set_cr4</c>).</summary>
+        /// <summary>RSM (<c>em_rsm</c>): restores CPL, CR0, EFER and CR4 (CR4 through <c>set_cr4</c>) from SMRAM.</summary>
         private Written EmRsm(Vcpu v) =>
-            VendorSetCr4(v with { Cpl = v.SmramCpl, Rare = v.Rare with { InSmm = false } }, v.SmramCr4);
+            VendorSetCr4(v with { Cpl = v.SmramCpl, Rare = v.Rare with { InSmm = false, Cr0 = v.Rare.SmramCr0, Efer = v.Rare.SmramEfer } }, v.SmramCr4);
 
         /// <summary>
         /// <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 ← ET with CD and NW kept, EFER ← 0, CR4 ← 0 and CPL 0; INIT is

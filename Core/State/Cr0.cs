@@ -6,6 +6,12 @@ public static class Cr0
     /// <summary>PE, protection enable.</summary>
     public const ulong Pe = 1ul << 0;
 
+    /// <summary>EM, emulation (no x87).</summary>
+    public const ulong Em = 1ul << 2;
+
+    /// <summary>TS, task switched.</summary>
+    public const ulong Ts = 1ul << 3;
+
     /// <summary>ET, extension type (always 1 on modern processors).</summary>
     public const ulong Et = 1ul << 4;
 
@@ -27,6 +33,9 @@ public static class Cr0
     /// </summary>
     public static bool IsValid(ulong cr0) =>
         (cr0 >> 32) == 0 && ((cr0 & Nw) == 0 || (cr0 & Cd) != 0) && ((cr0 & Pg) == 0 || (cr0 & Pe) != 0);
+
+    /// <summary>CR0 in SMM: PE, EM, TS and PG cleared, the rest kept (<c>enter_smm</c>).</summary>
+    public static ulong AtSmmEntry(ulong cr0) => cr0 & ~(Pe | Em | Ts | Pg);
 
     /// <summary>CR0 after INIT: ET, and CD and NW kept (<c>kvm_vcpu_reset(vcpu, true)</c>).</summary>
     public static ulong AfterInit(ulong cr0) => Et | (cr0 & (Cd | Nw));

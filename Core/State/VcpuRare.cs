@@ -25,7 +25,7 @@ public sealed record VcpuRare(
     public static VcpuRare AtReset { get; } = new(Msr.MiscEnableDefault, 0, 0, false, 0, 0, GuestCaps.None);
 
     /// <summary>
-    /// CR0 as KVM_SET_SREGS, RESET and INIT write it. It feeds no CPUID output, so SMM entry and the nested loads,
+    /// CR0 as KVM_SET_SREGS, RESET, INIT, SMM entry and RSM write it. It feeds no CPUID output, so the nested loads,
     /// which the events do not carry it for, leave it alone here.
     /// </summary>
     public ulong Cr0 { get; init; } = State.Cr0.AtReset;
@@ -39,8 +39,14 @@ public sealed record VcpuRare(
     /// </summary>
     public ulong Xss { get; init; }
 
-    /// <summary>IA32_EFER as KVM_SET_SREGS, RESET and INIT write it (0 at RESET); like <see cref="Cr0"/>, no CPUID input.</summary>
+    /// <summary>IA32_EFER as KVM_SET_SREGS, RESET, INIT, SMM entry and RSM write it (0 at RESET); like <see cref="Cr0"/>, no CPUID input.</summary>
     public ulong Efer { get; init; }
+
+    /// <summary>CR0 saved in SMRAM at SMM entry, restored by RSM.</summary>
+    public ulong SmramCr0 { get; init; }
+
+    /// <summary>IA32_EFER saved in SMRAM at SMM entry, restored by RSM.</summary>
+    public ulong SmramEfer { get; init; }
 
     /// <summary>
     /// MSR_PLATFORM_INFO (0xCE): bit 31 says CPUID faulting is supported, and MISC_FEATURES_ENABLES may set it only

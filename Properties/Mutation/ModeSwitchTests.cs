@@ -35,6 +35,27 @@ public class ModeSwitchTests
         Assert.Equal((Cr4.OsXsave, (byte)3), (back.Vcpu.Cr4, back.Vcpu.Cpl));
     }
 
+    /// <summary>
+    /// <c>enter_smm</c> clears CR0's PE, EM, TS and PG and, where the guest has long mode, EFER; RSM loads the CR0 and
+    /// EFER saved in SMRAM (<c>rsm_load_state_64</c>). A guest without long mode keeps its EFER in SMM.
+    /// </summary>
+    [Fact]
+    public void SMM_entry_clears_CR0_PE_EM_TS_PG_and_a_long_mode_guests_EFER_and_RSM_restores_both()
+    {
+        const ulong cr0 = Cr0.Pe | Cr0.Ts | Cr0.Et | Cr0.Cd;
+        var sregs = new VcpuEvent.SetSregs(Cr4.OsXsave, Msr.ApicBaseDefault) { Cr0 = cr0, Efer = Efer.Lme };
+        var s = After(Policy.Lazy, Running(Policy.Lazy), sregs);
+        Assert.True(GuestFeature.Lm.In(s.Vcpu.Cpuid));
+        var smm = After(Policy.Lazy, s, new VcpuEvent.EnterSmm());
+        Assert.Equal((Cr0.Et | Cr0.Cd, 0ul), (smm.Vcpu.Cr0, smm.Vcpu.Efer));
+        var back = After(Policy.Lazy, smm, new VcpuEvent.Rsm());
+        Assert.Equal((cr0, Efer.Lme, Cr4.OsXsave), (back.Vcpu.Cr0, back.Vcpu.Efer, back.Vcpu.Cr4));
+
+        var noLm = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e.Function == 0x8000_0001 ? e.WithBit(CpuidRegister.Edx, 29, false) : e));
+        var legacy = After(Policy.Lazy, KvmState.WithCpuid(Vm(), Policy.Lazy, noLm), new VcpuEvent.Run(), sregs, new VcpuEvent.EnterSmm());
+        Assert.Equal((Cr0.Et | Cr0.Cd, Efer.Lme), (legacy.Vcpu.Cr0, legacy.Vcpu.Efer));
+    }
+
     [Fact]
     public void INIT_is_latched_in_SMM_and_resets_CR0_and_EFER_after_RSM()
     {
