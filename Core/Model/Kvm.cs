@@ -741,17 +741,18 @@ public static class Kvm
         /// <summary>
         /// <c>enter_smm</c>: saves CR0, CR4, EFER and CPL in SMRAM, clears CR0's PE, EM, TS and PG, clears EFER for a
         /// guest with long mode, clears CR4 through <c>set_cr4</c>, then a trigger site of its own. An SMI while already
-        /// in SMM changes nothing (the kernel keeps it pending until RSM; not modelled).
+        /// in SMM stays pending (<c>smi_allowed</c> is false there) until RSM (<see cref="EmRsm"/>).
         /// </summary>
         private Written EnterSmm(Vcpu v)
         {
             if (v.InSmm)
             {
-                return v;
+                return v.Rare.SmiPending ? v : v with { Rare = v.Rare with { SmiPending = true } };
             }
             var smm = v.Rare with
             {
                 InSmm = true,
+                SmiPending = false,
                 SmramCr4 = v.Cr4,
                 SmramCpl = v.Cpl,
                 SmramCr0 = v.Cr0,
@@ -765,16 +766,32 @@ public static class Kvm
             return cleared.Then(Trigger(cleared.Vcpu, new SiteWrite(TriggerSite.EnterSmm, 0, 0), static (v, _, runtime) => v with { Runtime = runtime }));
         }
 
-        /// <summary>RSM (<c>em_rsm</c>): restores CPL, CR0, EFER and CR4 (CR4 through <c>set_cr4</c>) from SMRAM.</summary>
-        private Written EmRsm(Vcpu v) =>
-            VendorSetCr4(v with { Cpl = v.SmramCpl, Rare = v.Rare with { InSmm = false, Cr0 = v.Rare.SmramCr0, Efer = v.Rare.SmramEfer } }, v.SmramCr4);
+        /// <summary>
+        /// RSM (<c>em_rsm</c>): restores CPL, CR0, EFER and CR4 (CR4 through <c>set_cr4</c>) from SMRAM. Leaving SMM
+        /// requests event processing (<c>kvm_smm_changed</c>), which takes what arrived in SMM: a latched INIT first
+        /// (<c>kvm_apic_accept_events</c>; its reset drops a pending SMI), else a pending SMI, which enters SMM again.
+        /// </summary>
+        private Written EmRsm(Vcpu v)
+        {
+            var left = VendorSetCr4(v with { Cpl = v.SmramCpl, Rare = v.Rare with { InSmm = false, Cr0 = v.Rare.SmramCr0, Efer = v.Rare.SmramEfer } }, v.SmramCr4);
+            return left.Vcpu.Rare switch
+            {
+                { InitPending: true } => left.Then(ResetForInit(left.Vcpu)),
+                { SmiPending: true } => left.Then(EnterSmm(left.Vcpu)),
+                _ => left,
+            };
+        }
 
         /// <summary>
-        /// <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 ← ET with CD and NW kept, EFER ← 0, CR4 ← 0 and CPL 0; INIT is
-        /// blocked (latched) in SMM. (What an INIT does in guest mode, an exit to L1 or leaving nested, is not modelled
-        /// here: the registers are reset in the mode the vCPU is in.)
+        /// <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 ← ET with CD and NW kept, EFER ← 0, CR4 ← 0 and CPL 0, a pending SMI
+        /// dropped; INIT is blocked in SMM and stays latched until RSM (<see cref="EmRsm"/>). (What an INIT does in
+        /// guest mode, an exit to L1 or leaving nested, is not modelled here: the registers are reset in the mode the
+        /// vCPU is in.)
         /// </summary>
-        private Written KvmVcpuInit(Vcpu v) => v.InSmm ? v : ResetForInit(v);
+        private Written KvmVcpuInit(Vcpu v) =>
+            !v.InSmm ? ResetForInit(v)
+            : v.Rare.InitPending ? v
+            : v with { Rare = v.Rare with { InitPending = true } };
 
         private Written ResetForInit(Vcpu v) => VendorSetCr4(ResetCr0AndEfer(v.Cpl == 0 ? v : v with { Cpl = 0 }, Cr0.AfterInit(v.Cr0)), 0);
 
@@ -798,9 +815,14 @@ public static class Kvm
             return Done(ResetForInit(left), Shutdown);
         }
 
-        /// <summary>The CR0 and EFER loads of <c>kvm_vcpu_reset</c> (EFER ← 0); the same vCPU if they change nothing.</summary>
+        /// <summary>
+        /// The CR0 and EFER loads of <c>kvm_vcpu_reset</c> (EFER ← 0), which also drops a pending SMI and consumes a
+        /// latched INIT; the same vCPU if they change nothing.
+        /// </summary>
         private static Vcpu ResetCr0AndEfer(Vcpu v, ulong cr0) =>
-            v.Cr0 == cr0 && v.Efer == 0 ? v : v with { Rare = v.Rare with { Cr0 = cr0, Efer = 0 } };
+            v.Cr0 == cr0 && v.Efer == 0 && !v.Rare.SmiPending && !v.Rare.InitPending
+                ? v
+                : v with { Rare = v.Rare with { Cr0 = cr0, Efer = 0, SmiPending = false, InitPending = false } };
 
         /// <summary>
         /// <c>kvm_vcpu_reset(vcpu, false)</c>, in the kernel's order: the local APIC reset puts APIC base back to its
@@ -813,7 +835,7 @@ public static class Kvm
         {
             var w = ApicSetBase(v, Msr.ApicBaseDefault);
             var a = w.Vcpu;
-            var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false, Cr0 = Cr0.AtReset, Efer = 0 };
+            var rare = a.Rare with { MiscEnable = Msr.MiscEnableDefault, MiscFeaturesEnables = 0, InSmm = false, SmiPending = false, InitPending = false, Cr0 = Cr0.AtReset, Efer = 0 };
             var plain = a with { Cpl = 0, GuestMode = false, Nested = null, Rare = rare };
             w = w.Then(plain == a ? a : plain);
             w = w.Then(SetXcr(w.Vcpu, 0, Xcr0.Fp) ?? w.Vcpu);

@@ -42,6 +42,12 @@ public sealed record VcpuRare(
     /// <summary>IA32_EFER as KVM_SET_SREGS, RESET, INIT, SMM entry and RSM write it (0 at RESET); like <see cref="Cr0"/>, no CPUID input.</summary>
     public ulong Efer { get; init; }
 
+    /// <summary>An SMI arrived in SMM (<c>smi_pending</c>): taken when RSM leaves SMM.</summary>
+    public bool SmiPending { get; init; }
+
+    /// <summary>An INIT arrived in SMM, where it is blocked (<c>kvm_vcpu_latch_init</c>): taken when RSM leaves SMM.</summary>
+    public bool InitPending { get; init; }
+
     /// <summary>CR0 saved in SMRAM at SMM entry, restored by RSM.</summary>
     public ulong SmramCr0 { get; init; }
 

@@ -19,18 +19,28 @@ public class ModeSwitchTests
     /// <summary>CR0 with the INIT value already (ET, CD and NW as at reset) and EFER.LME set: valid with paging off.</summary>
     private static VcpuEvent.SetSregs ResetCr0WithLme(KvmState s) => new(s.Vcpu.Cr4, s.Vcpu.ApicBase) { Cr0 = Cr0.AtReset, Efer = Efer.Lme };
 
+    /// <summary>
+    /// An SMI in SMM stays pending (<c>smi_allowed</c> is false there) and is taken as soon as RSM leaves SMM
+    /// (<c>kvm_smm_changed</c> requests event processing): the vCPU is back in SMM, having saved the CR4 and CPL RSM
+    /// restored; the second RSM returns to them.
+    /// </summary>
     [Fact]
-    public void An_SMI_in_SMM_stays_latched_and_RSM_restores_the_CR4_and_CPL_of_the_first_SMI()
+    public void An_SMI_in_SMM_stays_pending_and_is_taken_right_after_RSM()
     {
         var s = After(Policy.Lazy, Running(Policy.Lazy), new VcpuEvent.SetCpl(3));
         var inSmm = After(Policy.Lazy, s, new VcpuEvent.EnterSmm());
         Assert.True(inSmm.Vcpu.InSmm);
         Assert.Equal((0ul, (byte)0), (inSmm.Vcpu.Cr4, inSmm.Vcpu.Cpl));
 
-        var again = Step(Policy.Lazy, inSmm, new VcpuEvent.EnterSmm());
-        Assert.Same(inSmm.Vcpu, again.State.Vcpu);
+        var pending = After(Policy.Lazy, inSmm, new VcpuEvent.EnterSmm());
+        Assert.Equal((true, 0ul, (byte)0), (pending.Vcpu.Rare.SmiPending, pending.Vcpu.Cr4, pending.Vcpu.Cpl));
+        Assert.Same(pending.Vcpu, Step(Policy.Lazy, pending, new VcpuEvent.EnterSmm()).State.Vcpu); // one pending SMI
 
-        var back = After(Policy.Lazy, again.State, new VcpuEvent.Rsm());
+        var again = After(Policy.Lazy, pending, new VcpuEvent.Rsm());
+        Assert.Equal((true, false, 0ul, (byte)0), (again.Vcpu.InSmm, again.Vcpu.Rare.SmiPending, again.Vcpu.Cr4, again.Vcpu.Cpl));
+        Assert.Equal((Cr4.OsXsave, (byte)3), (again.Vcpu.SmramCr4, again.Vcpu.SmramCpl));
+
+        var back = After(Policy.Lazy, again, new VcpuEvent.Rsm());
         Assert.False(back.Vcpu.InSmm);
         Assert.Equal((Cr4.OsXsave, (byte)3), (back.Vcpu.Cr4, back.Vcpu.Cpl));
     }
@@ -56,13 +66,19 @@ public class ModeSwitchTests
         Assert.Equal((Cr0.Et | Cr0.Cd, Efer.Lme), (legacy.Vcpu.Cr0, legacy.Vcpu.Efer));
     }
 
+    /// <summary>
+    /// INIT is blocked in SMM (<c>kvm_vcpu_latch_init</c>) but stays latched: nothing else changes until RSM, after
+    /// which <c>kvm_apic_accept_events</c> resets the vCPU (CR0 ET, EFER and CR4 0), and that reset drops a pending SMI.
+    /// </summary>
     [Fact]
-    public void INIT_is_latched_in_SMM_and_resets_CR0_and_EFER_after_RSM()
+    public void INIT_is_latched_in_SMM_and_taken_after_RSM_before_a_pending_SMI()
     {
         var s = After(Policy.Eager, Running(Policy.Eager), new VcpuEvent.SetSregs(Cr4.OsXsave, Msr.ApicBaseDefault) { Cr0 = Cr0.Pe | Cr0.Et, Efer = Efer.Lme }, new VcpuEvent.EnterSmm());
-        Assert.Same(s.Vcpu, Step(Policy.Eager, s, new VcpuEvent.Init()).State.Vcpu);
+        var latched = After(Policy.Eager, s, new VcpuEvent.Init());
+        Assert.Equal(s.Vcpu with { Rare = s.Vcpu.Rare with { InitPending = true } }, latched.Vcpu);
 
-        var init = After(Policy.Eager, s, new VcpuEvent.Rsm(), new VcpuEvent.Init());
+        var init = After(Policy.Eager, latched, new VcpuEvent.EnterSmm(), new VcpuEvent.Rsm());
+        Assert.Equal((false, false, false), (init.Vcpu.InSmm, init.Vcpu.Rare.InitPending, init.Vcpu.Rare.SmiPending));
         Assert.Equal((Cr0.Et, 0ul, 0ul), (init.Vcpu.Cr0, init.Vcpu.Efer, init.Vcpu.Cr4));
     }
 
