@@ -169,7 +169,7 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.MonitorMwait => new LiveResult.Unsupported("MONITOR/MWAIT: the host has no MWAIT and the oracle does not run it"),
         VcpuEvent.EnterSmm or VcpuEvent.Rsm when !smm => new LiveResult.Unsupported("SMM: KVM_CAP_X86_SMM is 0 here"),
         VcpuEvent.EnterSmm when inSmm => new LiveResult.Unsupported(
-            "SMI in SMM: KVM latches it (smi_pending) and enters SMM again right after RSM; the model keeps it latched"
+            "SMI in SMM: KVM keeps it pending (smi_pending) and enters SMM again right after RSM, as the model does; the oracle's RSM expects to leave SMM"
         ),
         VcpuEvent.EnterSmm => EnterSmm(),
         VcpuEvent.Rsm => Rsm(),

@@ -338,14 +338,17 @@ internal sealed partial class MutableMachine
 
     // Not Nested.ControlsValid (nor HostStateValid/GuestStateValid below): those read an immutable Vmcs12 and Core's
     // vCPU; these read the MutableVmcs in place and MutableKvm's CR4 rule. The per-value checks are Nested's.
-    private bool ControlsValid(MutableVmcs vmcs) =>
-        Nested.VmxControlVerify(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
-        && Nested.VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
-        && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
-        && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
-        && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
-        && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), KernelProfiles.ChecksMsrListCount(Kvm.Profile))
-        && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), KernelProfiles.ChecksMsrListCount(Kvm.Profile));
+    private bool ControlsValid(MutableVmcs vmcs)
+    {
+        var limitsCount = KernelProfiles.ChecksMsrListCount(Kvm.Profile);
+        return Nested.VmxControlVerify(vmcs.Read(VmcsField.PinBasedVmExecControl), VmxCapabilities.PinMust1, VmxCapabilities.PinMay1)
+            && Nested.VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
+            && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
+            && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
+            && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
+            && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
+            && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
+    }
 
     private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
 

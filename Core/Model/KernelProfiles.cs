@@ -34,15 +34,18 @@ public static class KernelProfiles
     /// <summary>
     /// From 6.16 (commit 17a2c62fbf1e) <c>nested_vmx_check_msr_switch</c> refuses an MSR-list count above the maximum
     /// KVM advertises in IA32_VMX_MISC: VMLAUNCH/VMRESUME fail with VM-instruction error 7. Before, the entry failed
-    /// at the first entry past the maximum (exit reason 34, or a VMX abort for the exit list).
+    /// at the first entry past the maximum (exit reason 34, or a VMX abort for the exit list). The Linux6_15 profile
+    /// stands for 6.15–6.17 and follows 6.15 here, so it does not describe 6.16 and 6.17 on this point.
     /// </summary>
     public static bool ChecksMsrListCount(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 
     /// <summary>
-    /// 6.1: a host write of MSR_PLATFORM_INFO may not clear CPUID-faulting support while MISC_FEATURES_ENABLES has
-    /// faulting on; later kernels (the 2024 series that added KVM_X86_QUIRK_STUFF_FEATURE_MSRS) take any host value.
+    /// Which rule a host write of MSR_PLATFORM_INFO meets. From the 2024 series that added
+    /// KVM_X86_QUIRK_STUFF_FEATURE_MSRS (6.12) it is a feature MSR (<c>msr_based_features_all_except_vmx</c>): any value
+    /// before the first KVM_RUN, after it only the value it has (<c>do_set_msr</c>, <c>kvm_is_immutable_feature_msr</c>).
+    /// 6.1 takes it at any time, but may not clear CPUID-faulting support while faulting is on (<c>cpuid_fault_enabled</c>).
     /// </summary>
-    public static bool PlatformInfoKeepsFaultingSupport(KernelProfile profile) => profile == KernelProfile.Linux6_1;
+    public static bool PlatformInfoIsFeatureMsr(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 
     /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
     public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
@@ -53,12 +56,6 @@ public static class KernelProfiles
     /// OR-ing it in (later profiles).
     /// </summary>
     public static bool AssignsDisabledQuirks(KernelProfile profile) => profile == KernelProfile.Linux6_1;
-
-    /// <summary>
-    /// SVM's <c>shutdown_interception</c> leaves SMM (<c>kvm_smm_changed</c>) before it INITs the vCPU: in 6.18, not in
-    /// 6.1 (where the INIT runs with the SMM flag still set). 6.15 is taken as 6.18 (not checked against its source).
-    /// </summary>
-    public static bool ShutdownLeavesSmm(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 
     /// <summary>
     /// 6.1's <c>__kvm_update_cpuid_runtime</c> rewrites OSXSAVE only if the host kernel has XSAVE and OSPKE only if

@@ -468,15 +468,16 @@ public static class Kvm
         }
 
         /// <summary>
-        /// <c>kvm_set_msr_common</c>, MSR_PLATFORM_INFO: the host's only, any value; 6.1 also refuses to clear
-        /// faulting support while faulting is on (<c>cpuid_fault_enabled</c>).
+        /// <c>kvm_set_msr_common</c>, MSR_PLATFORM_INFO: the host's only. As a feature MSR (6.12 on) any value before the
+        /// first KVM_RUN and only the value it has after (<c>do_set_msr</c>); on 6.1 any value, except that clearing
+        /// faulting support while faulting is on is refused (<see cref="KernelProfiles.PlatformInfoIsFeatureMsr"/>).
         /// </summary>
         private Written? SetPlatformInfo(Vcpu v, ulong value, bool hostInitiated)
         {
-            if (!hostInitiated
-                || (KernelProfiles.PlatformInfoKeepsFaultingSupport(Vm.Profile)
-                    && (value & Msr.PlatformInfoCpuidFault) == 0
-                    && (v.MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0))
+            var refused = KernelProfiles.PlatformInfoIsFeatureMsr(Vm.Profile)
+                ? v.HasRun && value != v.PlatformInfo
+                : (value & Msr.PlatformInfoCpuidFault) == 0 && (v.MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0;
+            if (!hostInitiated || refused)
             {
                 return null;
             }
@@ -797,8 +798,8 @@ public static class Kvm
 
         /// <summary>
         /// A triple fault L1 does not take: on VMX <c>handle_triple_fault</c> only reports KVM_EXIT_SHUTDOWN; on SVM
-        /// <c>shutdown_interception</c> first INITs the vCPU (the VMCB is undefined after a shutdown), leaving SMM first
-        /// where the profile does (<see cref="KernelProfiles.ShutdownLeavesSmm"/>).
+        /// <c>shutdown_interception</c> INITs the vCPU (the VMCB is undefined after a shutdown), and that reset leaves SMM
+        /// (6.18 through <c>kvm_smm_changed</c>; 6.1 by clearing <c>hflags</c>).
         /// </summary>
         private Transition KvmTripleFault(Vcpu v)
         {
@@ -808,7 +809,7 @@ public static class Kvm
             }
             // kvm_vcpu_reset(vcpu, true) leaves guest mode first (kvm_leave_nested: L1's CR4 is not reloaded, the reset
             // then sets CR4 to 0 from L2's).
-            var outOfSmm = v.InSmm && KernelProfiles.ShutdownLeavesSmm(Vm.Profile) ? v.Rare with { InSmm = false } : v.Rare;
+            var outOfSmm = v.InSmm ? v.Rare with { InSmm = false } : v.Rare;
             var left = v.GuestMode || v.Nested is not null || outOfSmm != v.Rare
                 ? v with { GuestMode = false, Nested = null, Rare = outOfSmm }
                 : v;

@@ -95,11 +95,12 @@ public class KernelProfileTests
 
     /// <summary>
     /// MSR_PLATFORM_INFO is the host's (a guest WRMSR is a #GP) and says whether MISC_FEATURES_ENABLES may turn CPUID
-    /// faulting on, for the host too (<c>supports_cpuid_fault</c>). 6.18 takes any host value; 6.1 refuses to clear
-    /// the support while faulting is on (<c>cpuid_fault_enabled</c>).
+    /// faulting on, for the host too (<c>supports_cpuid_fault</c>). 6.18 takes any host value before the first KVM_RUN
+    /// and only the value it has after (a feature MSR); 6.1 takes one at any time but refuses to clear the support
+    /// while faulting is on (<c>cpuid_fault_enabled</c>).
     /// </summary>
     [Fact]
-    public void The_host_may_clear_CPUID_faulting_support_in_PLATFORM_INFO_except_while_faulting_is_on_under_6_1()
+    public void The_host_may_clear_CPUID_faulting_support_in_PLATFORM_INFO_before_KVM_RUN_or_on_6_1_while_faulting_is_off()
     {
         var clearSupport = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.PlatformInfo, 0)]));
         var faultingOn = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.MiscFeaturesEnables, Msr.MiscFeaturesCpuidFault)]));
@@ -112,6 +113,11 @@ public class KernelProfileTests
         Assert.Equal(new Observation.IoctlDone(1), Last(on618, faultingOn, clearSupport));
         Assert.Equal(new Observation.IoctlDone(1), Last(Fresh61(), clearSupport));
         Assert.Equal(Ok, Last(Fresh61(), faultingOn, clearSupport));
+
+        var keepSupport = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.PlatformInfo, Msr.PlatformInfoCpuidFault)]));
+        Assert.Equal(Ok, Last(on618, new VcpuEvent.Run(), clearSupport)); // a feature MSR: fixed once the vCPU has run
+        Assert.Equal(new Observation.IoctlDone(1), Last(on618, new VcpuEvent.Run(), keepSupport)); // its own value is fine
+        Assert.Equal(new Observation.IoctlDone(1), Last(Fresh61(), new VcpuEvent.Run(), clearSupport));
     }
 
     /// <summary>

@@ -291,29 +291,30 @@ public class LiveScenarioTests
     }
 
     /// <summary>
-    /// MSR_PLATFORM_INFO is the host's: a guest WRMSR is a #GP, KVM_SET_MSRS may clear the CPUID-faulting bit (6.1
-    /// refuses while faulting is on), and without the bit MISC_FEATURES_ENABLES refuses faulting, from the guest and
-    /// from the host, until the host sets it again.
+    /// MSR_PLATFORM_INFO is the host's: before the first KVM_RUN KVM_SET_MSRS may clear the CPUID-faulting bit (6.1
+    /// refuses while faulting is on), a guest WRMSR is a #GP, without the bit MISC_FEATURES_ENABLES refuses faulting
+    /// from the guest and from the host, and after KVM_RUN 6.12 on keeps the value (a feature MSR) while 6.1 takes the
+    /// bit back.
     /// </summary>
     [Fact]
     public void The_host_owns_PLATFORM_INFO_and_without_its_faulting_bit_CPUID_faulting_cannot_be_turned_on()
     {
         AssertAgrees(
             Scenario(
-                new E.Run(),
-                new E.Wrmsr(Msr.PlatformInfo, 0), // #GP
                 new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))),
                 new E.SetMsrs(Msrs((Msr.PlatformInfo, 0))), // 6.1: refused while faulting is on
                 new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 0))),
                 new E.SetMsrs(Msrs((Msr.PlatformInfo, 0))),
+                new E.Run(),
+                new E.Wrmsr(Msr.PlatformInfo, 0), // #GP
                 new E.Rdmsr(Msr.PlatformInfo),
                 new E.Wrmsr(Msr.MiscFeaturesEnables, 1), // #GP
                 new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))), // refused
-                new E.SetMsrs(Msrs((Msr.PlatformInfo, Msr.PlatformInfoCpuidFault))),
+                new E.SetMsrs(Msrs((Msr.PlatformInfo, Msr.PlatformInfoCpuidFault))), // 6.1 only: fixed after KVM_RUN from 6.12
                 new E.Rdmsr(Msr.PlatformInfo),
                 new E.Wrmsr(Msr.MiscFeaturesEnables, 1),
                 new E.SetCpl(3),
-                new E.Cpuid(1, 0) // #GP
+                new E.Cpuid(1, 0) // #GP where faulting got turned on
             )
         );
     }

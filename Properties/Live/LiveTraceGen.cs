@@ -125,8 +125,8 @@ internal static class LiveTraceGen
     /// a quirk change while an update is pending is preceded by KVM_GET_CPUID2, so Eager and Lazy sample the quirk
     /// at the same point (the pending case is Modelling note 5, pinned by a scenario test); where a pre-run
     /// KVM_SET_CPUID2 leaves the kernel's update pending (PVM: probe mwait.txt), every quirk change is preceded by it.
-    /// In SMM, an SMI becomes RSM (KVM would latch it and enter SMM again right after RSM, while the model keeps it
-    /// latched: not comparable) and a CPL change is dropped (the oracle's SMM handler is the real-mode interpreter);
+    /// In SMM, an SMI becomes RSM (KVM keeps it pending and enters SMM again right after RSM, as the model does, but
+    /// the oracle's RSM expects to leave SMM) and a CPL change is dropped (the oracle's SMM handler is the real-mode interpreter);
     /// SMI and RSM run guest code, so before the first run they are preceded by KVM_RUN too.
     /// </summary>
     public static IReadOnlyList<E> Resolve(TraceStep step, KvmState lazy, LiveKvmTarget target, KernelFences fences)

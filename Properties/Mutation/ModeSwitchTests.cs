@@ -52,18 +52,21 @@ public class ModeSwitchTests
     [Fact]
     public void SMM_entry_clears_CR0_PE_EM_TS_PG_and_a_long_mode_guests_EFER_and_RSM_restores_both()
     {
-        const ulong cr0 = Cr0.Pe | Cr0.Ts | Cr0.Et | Cr0.Cd;
-        var sregs = new VcpuEvent.SetSregs(Cr4.OsXsave, Msr.ApicBaseDefault) { Cr0 = cr0, Efer = Efer.Lme };
+        const ulong cr0 = Cr0.Pe | Cr0.Em | Cr0.Ts | Cr0.Et | Cr0.Cd | Cr0.Pg;
+        const ulong cr4 = Cr4.OsXsave | Cr4.Pae;
+        var sregs = new VcpuEvent.SetSregs(cr4, Msr.ApicBaseDefault) { Cr0 = cr0, Efer = Efer.Lme | Efer.Lma };
         var s = After(Policy.Lazy, Running(Policy.Lazy), sregs);
         Assert.True(GuestFeature.Lm.In(s.Vcpu.Cpuid));
+        Assert.Equal((cr0, Efer.Lme | Efer.Lma), (s.Vcpu.Cr0, s.Vcpu.Efer));
         var smm = After(Policy.Lazy, s, new VcpuEvent.EnterSmm());
         Assert.Equal((Cr0.Et | Cr0.Cd, 0ul), (smm.Vcpu.Cr0, smm.Vcpu.Efer));
         var back = After(Policy.Lazy, smm, new VcpuEvent.Rsm());
-        Assert.Equal((cr0, Efer.Lme, Cr4.OsXsave), (back.Vcpu.Cr0, back.Vcpu.Efer, back.Vcpu.Cr4));
+        Assert.Equal((cr0, Efer.Lme | Efer.Lma, cr4), (back.Vcpu.Cr0, back.Vcpu.Efer, back.Vcpu.Cr4));
 
         var noLm = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e.Function == 0x8000_0001 ? e.WithBit(CpuidRegister.Edx, 29, false) : e));
-        var legacy = After(Policy.Lazy, KvmState.WithCpuid(Vm(), Policy.Lazy, noLm), new VcpuEvent.Run(), sregs, new VcpuEvent.EnterSmm());
-        Assert.Equal((Cr0.Et | Cr0.Cd, Efer.Lme), (legacy.Vcpu.Cr0, legacy.Vcpu.Efer));
+        var legacySregs = new VcpuEvent.SetSregs(Cr4.OsXsave, Msr.ApicBaseDefault) { Cr0 = Cr0.Pe | Cr0.Et, Efer = Efer.Lme };
+        var legacy = After(Policy.Lazy, KvmState.WithCpuid(Vm(), Policy.Lazy, noLm), new VcpuEvent.Run(), legacySregs, new VcpuEvent.EnterSmm());
+        Assert.Equal((Cr0.Et, Efer.Lme), (legacy.Vcpu.Cr0, legacy.Vcpu.Efer));
     }
 
     /// <summary>
