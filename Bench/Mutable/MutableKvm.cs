@@ -47,7 +47,7 @@ internal sealed partial class MutableKvm
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         supportedQuirks = vm.SupportedQuirks;
-        PlatformInfo = vm.QuirkInEffect(KvmQuirks.StuffFeatureMsrs) ? Msr.PlatformInfoCpuidFault : 0;
+        PlatformInfo = vm.PlatformInfoAtCreation;
         disabledQuirks = vm.DisabledQuirks;
         Mode = mode;
         Dirty = mode == MutableMode.Lazy;

@@ -11,14 +11,14 @@ public readonly record struct KvmState(Vm Vm, Vcpu Vcpu)
 {
     /// <summary>
     /// A freshly created vCPU (<c>kvm_arch_vcpu_create</c> then <c>kvm_vcpu_reset(vcpu, false)</c>): empty table,
-    /// RESET register values and, under the lazy schemes, the marker set. MSR_PLATFORM_INFO says CPUID faulting is
-    /// supported only while the STUFF_FEATURE_MSRS quirk is in effect (6.1, which has no such quirk: always).
+    /// RESET register values, MSR_PLATFORM_INFO as the VM gives it (<see cref="Vm.PlatformInfoAtCreation"/>) and, under
+    /// the lazy schemes, the marker set.
     /// </summary>
     public static KvmState Create(Vm vm, Policy policy) =>
         new(vm, new Vcpu
         {
             CpuidDynamicBitsDirty = policy.IsLazy,
-            Rare = vm.QuirkInEffect(KvmQuirks.StuffFeatureMsrs) ? VcpuRare.AtReset : VcpuRare.AtReset with { PlatformInfo = 0 },
+            Rare = VcpuRare.AtReset.PlatformInfo == vm.PlatformInfoAtCreation ? VcpuRare.AtReset : VcpuRare.AtReset with { PlatformInfo = vm.PlatformInfoAtCreation },
         });
 
     /// <summary>A new vCPU on a host followed by a successful KVM_SET_CPUID2 of a table.</summary>

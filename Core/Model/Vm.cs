@@ -16,4 +16,10 @@ public sealed record Vm(
 {
     /// <summary><c>kvm_check_has_quirk</c>: a quirk is in effect unless userspace disabled it.</summary>
     public bool QuirkInEffect(KvmQuirks quirk) => (DisabledQuirks & quirk) == 0;
+
+    /// <summary>
+    /// MSR_PLATFORM_INFO of a vCPU created in this VM (<c>kvm_arch_vcpu_create</c>): CPUID faulting supported only
+    /// while KVM_X86_QUIRK_STUFF_FEATURE_MSRS is in effect (6.1, which has no such quirk: always).
+    /// </summary>
+    public ulong PlatformInfoAtCreation => QuirkInEffect(KvmQuirks.StuffFeatureMsrs) ? State.Msr.PlatformInfoCpuidFault : 0;
 }

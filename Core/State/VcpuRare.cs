@@ -56,7 +56,7 @@ public sealed record VcpuRare(
 
     /// <summary>
     /// MSR_PLATFORM_INFO (0xCE): bit 31 says CPUID faulting is supported, and MISC_FEATURES_ENABLES may set it only
-    /// then. Set when the vCPU is created (<see cref="Model.KvmState.Create"/>), written by the host only.
+    /// then. Set when the vCPU is created (<see cref="Model.Vm.PlatformInfoAtCreation"/>), written by the host only.
     /// </summary>
     public ulong PlatformInfo { get; init; } = Msr.PlatformInfoCpuidFault;
 }

@@ -8,6 +8,10 @@ internal static class TestHosts
 
     public static readonly HostCpu Skylake = HostPresets.SkylakeSp;
 
+    /// <summary>A table without XSAVES in 0xD.1:EAX, so IA32_XSS is not the guest's MSR.</summary>
+    public static CpuidTable WithoutXsaves(CpuidTable table) =>
+        CpuidTable.Of(table.Entries.Select(e => e is { Function: 0xD, Index: 1 } ? e with { Eax = e.Eax & ~CpuidFunctional.Core.Dynamic.DynamicBits.XsavesBit } : e));
+
     /// <summary>
     /// The guest table a VMM would pass: the host's leaves with OSXSAVE cleared (KVM owns it) and the extra bits of
     /// 0x8000_0008 kept; PKU added so OSPKE and CR4.PKE can be exercised.

@@ -195,7 +195,7 @@ public class ModeSwitchTests
     [Fact]
     public void On_6_1_a_guest_write_of_IA32_XSS_without_XSAVES_is_a_GP_even_for_0_and_the_hosts_is_accepted()
     {
-        var table = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e is { Function: 0xD, Index: 1 } ? e with { Eax = e.Eax & ~DynamicBits.XsavesBit } : e));
+        var table = WithoutXsaves(SkylakeGuest);
         var s = After(Policy.Lazy, KvmState.WithCpuid(Vm(KernelProfile.Linux6_1), Policy.Lazy, table), new VcpuEvent.Run());
 
         Assert.Equal(new Observation.Fault(X86Exception.GP), Step(Policy.Lazy, s, new VcpuEvent.Wrmsr(Msr.Xss, 0)).Observation);

@@ -15,7 +15,7 @@ public class MsrAndExitRuleTests
     /// <summary>The Skylake guest table without XSAVES in 0xD.1:EAX, so IA32_XSS is not the guest's MSR.</summary>
     private static KvmState RunningWithoutXsaves(KernelProfile profile = KernelProfile.Linux6_18)
     {
-        var table = CpuidTable.Of(SkylakeGuest.Entries.Select(e => e is { Function: 0xD, Index: 1 } ? e with { Eax = e.Eax & ~DynamicBits.XsavesBit } : e));
+        var table = WithoutXsaves(SkylakeGuest);
         return Kvm.Step(Policy.Lazy, KvmState.WithCpuid(Vm(profile), Policy.Lazy, table), new VcpuEvent.Run()).State;
     }
 
