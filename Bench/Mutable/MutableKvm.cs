@@ -65,6 +65,12 @@ internal sealed partial class MutableKvm
     /// <summary>CR4 of the running level.</summary>
     public ulong Cr4 { get; private set; }
 
+    /// <summary>CR0 as KVM_SET_SREGS and INIT left it (the machine keeps the one MOV to CR0 writes).</summary>
+    public ulong Cr0 { get; private set; } = Core.State.Cr0.AtReset;
+
+    /// <summary>IA32_EFER as KVM_SET_SREGS and INIT left it.</summary>
+    public ulong Efer { get; private set; }
+
     /// <summary>XCR0.</summary>
     public ulong Xcr0 { get; private set; } = 1;
 
@@ -296,11 +302,29 @@ internal sealed partial class MutableKvm
     /// <summary><c>kvm_is_valid_cr4</c>.</summary>
     public bool IsValidCr4(ulong cr4) => (cr4 & ~Core.State.Cr4.Architectural) == 0 && (cr4 & cr4ReservedByFeatures) == 0;
 
-    /// <summary>Guest MOV to CR4: false for #GP (CPL &gt; 0, or <c>kvm_is_valid_cr4</c> refuses).</summary>
+    /// <summary>
+    /// <c>kvm_set_cr4</c>'s checks against the vCPU's mode: in long mode PAE stays and LA57 does not change, PCIDE
+    /// turns on only in long mode, and from 6.18 CET needs CR0.WP.
+    /// </summary>
+    private bool SetCr4ModeAllows(ulong cr4)
+    {
+        var longMode = (Efer & Core.State.Efer.Lma) != 0;
+        var keepsLongModeBits = !longMode || ((cr4 & Core.State.Cr4.Pae) != 0 && ((cr4 ^ Cr4) & Core.State.Cr4.La57) == 0);
+        var pcideAllowed = longMode || (cr4 & ~Cr4 & Core.State.Cr4.Pcide) == 0;
+        return keepsLongModeBits && pcideAllowed && !CetWithoutWp(Cr0, cr4);
+    }
+
+    /// <summary>From 6.18 CR4.CET and a clear CR0.WP refuse each other (<c>kvm_set_cr4</c>, <c>kvm_set_cr0</c>).</summary>
+    public bool CetWithoutWp(ulong cr0, ulong cr4) =>
+        profile >= KernelProfile.Linux6_18 && (cr4 & Core.State.Cr4.Cet) != 0 && (cr0 & Core.State.Cr0.Wp) == 0;
+
+    /// <summary>
+    /// Guest MOV to CR4: false for #GP (CPL &gt; 0, <c>kvm_is_valid_cr4</c> refuses, or the mode does).
+    /// </summary>
     public bool MovToCr4(ulong cr4)
     {
         Events++;
-        if (Cpl != 0 || !IsValidCr4(cr4))
+        if (Cpl != 0 || !IsValidCr4(cr4) || !SetCr4ModeAllows(cr4))
         {
             return false;
         }
@@ -533,14 +557,17 @@ internal sealed partial class MutableKvm
 
     // ---- userspace and mode switches ----
 
-    /// <summary>KVM_SET_SREGS: false for EINVAL.</summary>
-    public bool SetSregs(ulong cr4, ulong apicBase)
+    /// <summary>KVM_SET_SREGS: false for EINVAL (<c>kvm_is_valid_sregs</c>, then the APIC base).</summary>
+    public bool SetSregs(ulong cr4, ulong apicBase, ulong cr0, ulong efer)
     {
         Events++;
-        if (!IsValidCr4(cr4) || !ApicSetBase(apicBase, hostInitiated: true))
+        var lme64 = (efer & Core.State.Efer.Lme) != 0 && (cr0 & Core.State.Cr0.Pg) != 0;
+        var eferFits = lme64 ? (cr4 & Core.State.Cr4.Pae) != 0 && (efer & Core.State.Efer.Lma) != 0 : (efer & Core.State.Efer.Lma) == 0;
+        if (!IsValidCr4(cr4) || !Core.State.Cr0.IsValid(cr0) || !eferFits || !ApicSetBase(apicBase, hostInitiated: true))
         {
             return false;
         }
+        (Cr0, Efer) = (cr0, efer);
         VendorSetCr4(cr4);
         return true;
     }
@@ -566,11 +593,13 @@ internal sealed partial class MutableKvm
         Cpl = (byte)(cpl & 3);
     }
 
-    /// <summary>INIT: CPL 0, CR4 ← 0 through the vendor hook.</summary>
+    /// <summary>INIT: CPL 0, CR0 ← ET with CD and NW kept, EFER ← 0, CR4 ← 0 through the vendor hook.</summary>
     public void Init()
     {
         Events++;
         Cpl = 0;
+        Cr0 = Core.State.Cr0.Et | (Cr0 & (Core.State.Cr0.Cd | Core.State.Cr0.Nw));
+        Efer = 0;
         VendorSetCr4(0);
     }
 

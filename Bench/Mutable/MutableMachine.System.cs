@@ -145,7 +145,7 @@ internal sealed partial class MutableMachine
             value = (value & ~mask) | (Kvm.Cr4 & mask);
         }
         var leavesVmx = vmxOn && (value & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0;
-        if ((value & Cr4.Pae) == 0 || leavesVmx)
+        if (leavesVmx || Kvm.CetWithoutWp(cr0, value))
         {
             return RaiseFault(i, X86Exception.GP);
         }
@@ -164,7 +164,7 @@ internal sealed partial class MutableMachine
             }
             value = (value & ~mask) | (cr0 & mask);
         }
-        if (!SystemOps.IsValidCr0(value, vmxOn))
+        if (!SystemOps.IsValidCr0(value, vmxOn) || Kvm.CetWithoutWp(value, Kvm.Cr4))
         {
             return RaiseFault(i, X86Exception.GP);
         }

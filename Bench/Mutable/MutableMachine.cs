@@ -130,7 +130,7 @@ internal sealed partial class MutableMachine
     /// <summary>The VMM's KVM_SET_SREGS and KVM_RUN before the first instruction.</summary>
     private StopReason? Start()
     {
-        var ok = Kvm.SetSregs(MachineLayout.InitialCr4, Kvm.ApicBase);
+        var ok = Kvm.SetSregs(MachineLayout.InitialCr4, Kvm.ApicBase, cr0, efer);
         var observation = ok ? (Observation)new Observation.IoctlDone(0) : new Observation.IoctlError(Errno.EINVAL);
         Record?.Observations.Add(new RunObservation.Kvm(0, 0, observation));
         if (!ok)

@@ -32,6 +32,13 @@ public static class KernelProfiles
     public static bool AdvertisesXss(KernelProfile profile, HostCpu host) => SupportedXss(profile, host) != 0;
 
     /// <summary>
+    /// Whether CR4.CET needs CR0.WP: from 6.18, with the CET series, <c>kvm_set_cr4</c> refuses to set CET while WP is
+    /// clear and <c>kvm_set_cr0</c> to clear WP while CET is set (a #GP for a guest MOV). 6.15 has neither check; on
+    /// 6.1 CET is reserved anyway (<see cref="AlwaysReservedCr4"/>).
+    /// </summary>
+    public static bool CetNeedsWp(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>
     /// From 6.16 (commit 17a2c62fbf1e) <c>nested_vmx_check_msr_switch</c> refuses an MSR-list count above the maximum
     /// KVM advertises in IA32_VMX_MISC: VMLAUNCH/VMRESUME fail with VM-instruction error 7. Before, the entry failed
     /// at the first entry past the maximum (exit reason 34, or a VMX abort for the exit list). The Linux6_15 profile

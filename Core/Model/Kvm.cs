@@ -55,11 +55,44 @@ public static class Kvm
     }
 
     /// <summary>
-    /// <c>kvm_is_valid_cr4</c>: no bit outside KVM's writable set, and no bit whose feature the guest lacks
-    /// (<c>__cr4_reserved_bits</c>, queried through the guarded capability API).
+    /// <c>__kvm_is_valid_cr4</c>, the common part of <c>kvm_is_valid_cr4</c>: no bit outside KVM's writable set, and no
+    /// bit whose feature the guest lacks (<c>__cr4_reserved_bits</c>, queried through the guarded capability API). The
+    /// vendor part is <see cref="VendorIsValidCr4"/>.
     /// </summary>
     public static bool IsValidCr4(Vcpu v, ulong cr4) =>
         (cr4 & ~Cr4.Architectural) == 0 && (cr4 & v.Guest.Cr4ReservedByFeatures) == 0;
+
+    /// <summary>
+    /// The vendor <c>is_valid_cr4</c> hook as far as Core can judge it: <c>vmx_is_valid_cr4</c> refuses CR4.VMXE in
+    /// SMM (KVM runs SMM under the default treatment, without VMX); <c>svm_is_valid_cr4</c> accepts everything. VMX
+    /// operation's fixed CR4 bits, the hook's other rule, are the interpreter's: it keeps VMXON.
+    /// </summary>
+    public static bool VendorIsValidCr4(Vm vm, Vcpu v, ulong cr4) => vm.Host.IsAmdOrHygon || !v.InSmm || (cr4 & Cr4.Vmxe) == 0;
+
+    /// <summary>
+    /// The checks <c>kvm_set_cr4</c> makes after <c>kvm_is_valid_cr4</c>, against the mode CR0 and EFER give: in long
+    /// mode (EFER.LMA) PAE stays set and LA57 does not change; PCIDE turns on only in long mode; CET needs CR0.WP where
+    /// the profile says so (<see cref="CetWithoutWp"/>). Not modelled: PCIDE also needs
+    /// CR3[11:0] = 0 (the model has no CR3: read as 0), and outside long mode PAE paging reloads the PDPTEs from guest
+    /// memory, which can fail (the model has no guest memory here).
+    /// </summary>
+    public static bool KvmSetCr4Allows(KernelProfile profile, ulong oldCr4, ulong cr4, ulong cr0, ulong efer)
+    {
+        var longMode = (efer & Efer.Lma) != 0;
+        if (longMode && ((cr4 & Cr4.Pae) == 0 || ((cr4 ^ oldCr4) & Cr4.La57) != 0))
+        {
+            return false;
+        }
+        return (longMode || (cr4 & ~oldCr4 & Cr4.Pcide) == 0) && !CetWithoutWp(profile, cr0, cr4);
+    }
+
+    /// <summary>
+    /// CR4.CET with CR0.WP clear, which 6.18 refuses to enter through either register: <c>kvm_set_cr4</c> will not set
+    /// CET, <c>kvm_set_cr0</c> will not clear WP (<see cref="KernelProfiles.CetNeedsWp"/>). The interpreter asks it
+    /// with its own CR0, which Core does not follow after the VMM's KVM_SET_SREGS.
+    /// </summary>
+    public static bool CetWithoutWp(KernelProfile profile, ulong cr0, ulong cr4) =>
+        (cr4 & Cr4.Cet) != 0 && (cr0 & Cr0.Wp) == 0 && KernelProfiles.CetNeedsWp(profile);
 
     /// <summary>
     /// <c>nested_svm_intercept</c> for the L2 instructions L0 could emulate itself: the one place that decides whether
@@ -358,8 +391,15 @@ public static class Kvm
             return new(v with { Cr4 = cr4, GuestMode = guestMode, Nested = nested, Runtime = runtime }, effort);
         }
 
-        /// <summary><c>kvm_set_cr4</c> for a guest MOV to CR4: #GP for an invalid value (<c>kvm_is_valid_cr4</c>).</summary>
-        private Transition KvmSetCr4(Vcpu v, ulong cr4) => IsValidCr4(v, cr4) ? Done(VendorSetCr4(v, cr4)) : Unchanged(Gp);
+        /// <summary>
+        /// <c>kvm_set_cr4</c> for a guest MOV to CR4: #GP for an invalid value (<c>kvm_is_valid_cr4</c>) or one the
+        /// vCPU's mode refuses (<see cref="KvmSetCr4Allows"/>).
+        /// </summary>
+        private Transition KvmSetCr4(Vcpu v, ulong cr4) =>
+            KvmIsValidCr4(v, cr4) && KvmSetCr4Allows(Vm.Profile, v.Cr4, cr4, v.Cr0, v.Efer) ? Done(VendorSetCr4(v, cr4)) : Unchanged(Gp);
+
+        /// <summary><c>kvm_is_valid_cr4</c>: the common rule and the vendor's.</summary>
+        private bool KvmIsValidCr4(Vcpu v, ulong cr4) => IsValidCr4(v, cr4) && VendorIsValidCr4(Vm, v, cr4);
 
         // ---- XCR0 ----
 
@@ -933,7 +973,7 @@ public static class Kvm
         /// </summary>
         private Transition SetSregs(Vcpu v, ulong cr0, ulong cr4, ulong efer, ulong apicBase)
         {
-            if (!IsValidCr4(v, cr4) || !Cr0.IsValid(cr0) || !Efer.IsValidWith(efer, cr0, cr4))
+            if (!KvmIsValidCr4(v, cr4) || !Cr0.IsValid(cr0) || !Efer.IsValidWith(efer, cr0, cr4))
             {
                 return Unchanged(Einval);
             }

@@ -15,6 +15,9 @@ public static class Cr0
     /// <summary>ET, extension type (always 1 on modern processors).</summary>
     public const ulong Et = 1ul << 4;
 
+    /// <summary>WP, write protect (<c>kvm_set_cr0</c> and <c>kvm_set_cr4</c> keep it set while CR4.CET is, 6.18).</summary>
+    public const ulong Wp = 1ul << 16;
+
     /// <summary>NW, not write-through.</summary>
     public const ulong Nw = 1ul << 29;
 

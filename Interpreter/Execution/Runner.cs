@@ -53,10 +53,14 @@ public static class Runner
         );
     }
 
-    /// <summary>The VMM's set-up before the first KVM_RUN: KVM_SET_SREGS with the documented CR4 and the current APIC base.</summary>
+    /// <summary>
+    /// The VMM's set-up before the first KVM_RUN: KVM_SET_SREGS with the documented CR0, CR4 and EFER (64-bit mode) and
+    /// the current APIC base.
+    /// </summary>
     private static StopReason? Start(ref Cpu c, RunLog log)
     {
-        var sregs = log.Apply(ref c, new VcpuEvent.SetSregs(MachineLayout.InitialCr4, c.Kvm.Vcpu.ApicBase), 0, 0);
+        var setSregs = new VcpuEvent.SetSregs(MachineLayout.InitialCr4, c.Kvm.Vcpu.ApicBase) { Cr0 = c.Cr0, Efer = c.Efer };
+        var sregs = log.Apply(ref c, setSregs, 0, 0);
         if (sregs is Observation.IoctlError)
         {
             return new StopReason.BootFailed(sregs);

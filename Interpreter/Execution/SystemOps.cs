@@ -143,15 +143,16 @@ internal static class SystemOps
     /// <summary>
     /// MOV to CR4. In L2 (L1 did not want it: no owned bit changes from its read shadow) L0 applies it and L1-owned
     /// bits (set in CR4_GUEST_HOST_MASK) keep their value: Core's <c>handle_set_cr4</c>, which gets the source
-    /// operand. Then KVM's checks (<c>kvm_set_cr4</c>) of the value set: PAE must stay set in long mode and VMXE in VMX
-    /// operation (nested fixed bits), the rest is Core's <c>kvm_is_valid_cr4</c>.
+    /// operand. Then KVM's checks (<c>kvm_set_cr4</c>) of the value set: VMXE must stay set in VMX operation (nested
+    /// fixed bits), and CET needs this machine's CR0.WP (<see cref="Kvm.CetWithoutWp"/>: Core holds CR0 as the VMM set
+    /// it at start, not as MOV to CR0 left it); the rest, long mode's rules among them, is Core's <c>kvm_set_cr4</c>.
     /// </summary>
     private static StopReason? MovToCr4(ref Cpu c, Insn i, RunLog log)
     {
         var source = Operands.ReadGpr(c, i.B);
         var value = Kvm.HandleSetCr4(c.Kvm.Vcpu, source);
         var leavesVmx = c.Vmx.On && (value & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0;
-        if ((value & Cr4.Pae) == 0 || leavesVmx)
+        if (leavesVmx || Kvm.CetWithoutWp(c.Kvm.Vm.Profile, c.Cr0, value))
         {
             return log.Raise(c, i, X86Exception.GP);
         }
@@ -166,13 +167,13 @@ internal static class SystemOps
 
     /// <summary>
     /// MOV to CR0 (not an input of dynamic CPUID: kept by the interpreter). In L2 L1-owned bits keep their value, as
-    /// for CR4. #GP for bits 63:32, NW without CD, PG without PE, leaving long mode, and clearing PE, NE or PG in VMX
-    /// operation.
+    /// for CR4. #GP for bits 63:32, NW without CD, PG without PE, leaving long mode, clearing PE, NE or PG in VMX
+    /// operation, and clearing WP while CR4.CET is set where the profile forbids it (<see cref="Kvm.CetWithoutWp"/>).
     /// </summary>
     private static StopReason? MovToCr0(ref Cpu c, Insn i, RunLog log)
     {
         var value = KeepOwnedBits(c, Operands.ReadGpr(c, i.B), c.Cr0, VmcsField.Cr0GuestHostMask);
-        if (!IsValidCr0(value, c.Vmx.On))
+        if (!IsValidCr0(value, c.Vmx.On) || Kvm.CetWithoutWp(c.Kvm.Vm.Profile, value, c.Cr4))
         {
             return log.Raise(c, i, X86Exception.GP);
         }

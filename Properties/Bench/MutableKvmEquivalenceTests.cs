@@ -14,7 +14,12 @@ namespace CpuidFunctional.Properties.Bench;
 public class MutableKvmEquivalenceTests
 {
     private static readonly Gen<ulong> Cr4Value = Gen.OneOf(
-        0ul, Cr4.OsXsave, Cr4.Pke, Cr4.OsXsave | Cr4.Pke, Cr4.OsXsave | Cr4.Pae, Cr4.Vmxe | Cr4.Pae | Cr4.Pke, 1ul << 15, 1ul << 28);
+        0ul, Cr4.OsXsave, Cr4.Pke, Cr4.OsXsave | Cr4.Pke, Cr4.OsXsave | Cr4.Pae, Cr4.Vmxe | Cr4.Pae | Cr4.Pke, 1ul << 15, 1ul << 28,
+        Cr4.Pae | Cr4.Pcide, Cr4.Pae | Cr4.Pcide | Cr4.OsXsave);
+
+    // KVM_SET_SREGS's CR0 and EFER: none (kept), real mode, 32-bit protected mode, 64-bit mode; the last needs CR4.PAE.
+    private static readonly Gen<(ulong? Cr0, ulong? Efer)> Mode = Gen.OneOf<(ulong?, ulong?)>(
+        (null, null), (Cr0.AtReset, 0ul), (Cr0.Pe | Cr0.Et, 0ul), (Cr0.Pe | Cr0.Et | Cr0.Wp | Cr0.Pg, Efer.Lme | Efer.Lma));
 
     private static readonly Gen<ulong> Xcr0Value = Gen.OneOf(0x1ul, 0x3ul, 0x7ul, 0x1Ful, 0xE7ul, 0x2E7ul, 0x2FFul, 0x5ul, 0x0ul, 0x27ul);
 
@@ -39,7 +44,8 @@ public class MutableKvmEquivalenceTests
         (1, Gen.Const((VcpuEvent)new VcpuEvent.Init())),
         (2, Gen.Select(Cr4Value, MsrList).Select(t => (VcpuEvent)new VcpuEvent.NestedVmEntry(t.Item1, t.Item2))),
         (2, Gen.Select(Cr4Value, MsrList).Select(t => (VcpuEvent)new VcpuEvent.NestedVmExit(t.Item1, t.Item2))),
-        (1, Gen.Select(Cr4Value, Gen.OneOf(0xFEE0_0900ul, 0xFEE0_0100ul, 0xFEE0_0500ul)).Select(t => (VcpuEvent)new VcpuEvent.SetSregs(t.Item1, t.Item2))),
+        (2, Gen.Select(Cr4Value, Gen.OneOf(0xFEE0_0900ul, 0xFEE0_0100ul, 0xFEE0_0500ul), Mode)
+            .Select(t => (VcpuEvent)new VcpuEvent.SetSregs(t.Item1, t.Item2) { Cr0 = t.Item3.Cr0, Efer = t.Item3.Efer })),
         (1, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.SetXcrs(v))),
         (1, Gen.OneOf(0x10ul, 0x40ul, 1ul << 20).Select(m => (VcpuEvent)new VcpuEvent.DisableQuirks2(m))),
         (4, Gen.Select(Gen.OneOf(0u, 1u, 7u, 0xDu, 0xEu, 0x8000_0001u, 0x4000_0100u), Gen.UInt[0, 2]).Select(t => (VcpuEvent)new VcpuEvent.Cpuid(t.Item1, t.Item2))),
@@ -81,7 +87,7 @@ public class MutableKvmEquivalenceTests
             }
         }
         var v = state.Vcpu;
-        var same = v.Cr4 == mutable.Cr4 && v.Xcr0 == mutable.Xcr0 && v.Xss == mutable.Xss && v.ApicBase == mutable.ApicBase
+        var same = v.Cr4 == mutable.Cr4 && v.Cr0 == mutable.Cr0 && v.Efer == mutable.Efer && v.Xcr0 == mutable.Xcr0 && v.Xss == mutable.Xss && v.ApicBase == mutable.ApicBase
             && v.MiscEnable == mutable.MiscEnable && v.TsxCtrl == mutable.TsxCtrl && v.Cpl == mutable.Cpl
             && v.MiscFeaturesEnables == mutable.MiscFeaturesEnables && v.PlatformInfo == mutable.PlatformInfo
             && v.CpuidDynamicBitsDirty == mutable.Dirty && v.Caps == mutable.Caps && v.Cpuid.Entries.SequenceEqual(mutable.Table);

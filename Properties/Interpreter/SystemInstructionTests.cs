@@ -54,11 +54,65 @@ public class SystemInstructionTests
     }
 
     [Fact]
-    public void Clearing_cr4_pae_in_long_mode_faults_in_the_interpreter()
+    public void Clearing_cr4_pae_in_long_mode_faults_through_core_which_knows_the_mode_from_the_vmms_set_sregs()
     {
         var r = TestMachine.Run(TestMachine.L1(a => SetCr4(a, 0)));
         Assert.Equal(new StopReason.UnhandledFault(1, MachineLayout.LoadAddress + 10, X86Exception.GP), r.Stop);
-        Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.MovToCr4);
+        Assert.Contains(new RunObservation.Kvm(1, MachineLayout.LoadAddress + 10, new Observation.Fault(X86Exception.GP)), r.Observations);
+    }
+
+    [Fact]
+    public void Pcide_turns_on_in_long_mode_when_the_guest_has_pcid()
+    {
+        var withPcid = CpuidTable.Of(TestMachine.Table.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 17, true) : e));
+        var program = TestMachine.L1(a => SetCr4(a, MachineLayout.InitialCr4 | Cr4.Pcide));
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(program, KvmState.WithCpuid(TestMachine.Vm, Policy.Lazy, withPcid)), TestMachine.DefaultSteps);
+        Assert.IsType<StopReason.Halted>(r.Stop);
+        Assert.Equal(MachineLayout.InitialCr4 | Cr4.Pcide, r.Final.Cr4);
+    }
+
+    /// <summary>
+    /// 6.18's CET series: <c>kvm_set_cr0</c> refuses to clear WP while CR4.CET is set, and <c>kvm_set_cr4</c> to set
+    /// CET while WP is clear. The interpreter keeps CR0, so it judges both with the CR0 its MOVs left; 6.15 has neither rule.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelProfile.Linux6_18, true)]
+    [InlineData(KernelProfile.Linux6_15, false)]
+    public void On_6_18_cr0_wp_and_cr4_cet_refuse_each_other(KernelProfile profile, bool refused)
+    {
+        var withIbt = CpuidTable.Of(TestMachine.Table.Entries.Select(e => e.Function == 7 ? e.WithBit(CpuidRegister.Edx, 20, true) : e));
+        RunResult Run(Action<Assembler> body) =>
+            Runner.Run(Policy.Lazy, Machine.Boot(TestMachine.L1(body), KvmState.WithCpuid(new Vm(TestMachine.Host, profile), Policy.Lazy, withIbt)), TestMachine.DefaultSteps);
+        void ClearWp(Assembler a)
+        {
+            a.mov(rax, cr0);
+            a.and(eax, ~(int)MachineLayout.Cr0Wp);
+            a.mov(cr0, rax);
+        }
+
+        var clearWpUnderCet = Run(a =>
+        {
+            SetCr4(a, MachineLayout.InitialCr4 | Cr4.Cet);
+            ClearWp(a);
+        });
+        var setCetWithoutWp = Run(a =>
+        {
+            ClearWp(a);
+            SetCr4(a, MachineLayout.InitialCr4 | Cr4.Cet);
+        });
+
+        foreach (var r in new[] { clearWpUnderCet, setCetWithoutWp })
+        {
+            if (refused)
+            {
+                Assert.Equal(X86Exception.GP, Assert.IsType<StopReason.UnhandledFault>(r.Stop).Vector);
+            }
+            else
+            {
+                Assert.IsType<StopReason.Halted>(r.Stop);
+                Assert.Equal((MachineLayout.InitialCr4 | Cr4.Cet, MachineLayout.InitialCr0 & ~MachineLayout.Cr0Wp), (r.Final.Cr4, r.Final.Cr0));
+            }
+        }
     }
 
     [Fact]
@@ -208,13 +262,15 @@ public class SystemInstructionTests
     }
 
     [Fact]
-    public void The_first_run_starts_with_the_vmms_set_sregs_and_kvm_run()
+    public void The_first_run_starts_with_the_vmms_set_sregs_into_64_bit_mode_and_kvm_run()
     {
         var r = TestMachine.Run(TestMachine.L1(_ => { }));
-        Assert.Equal(new VcpuEvent.SetSregs(MachineLayout.InitialCr4, Msr.ApicBaseDefault), r.Trace[0]);
+        var sregs = new VcpuEvent.SetSregs(MachineLayout.InitialCr4, Msr.ApicBaseDefault) { Cr0 = MachineLayout.InitialCr0, Efer = MachineLayout.InitialEfer };
+        Assert.Equal(sregs, r.Trace[0]);
         Assert.Equal(new VcpuEvent.Run(), r.Trace[1]);
         Assert.Equal(MachineLayout.InitialCr4, r.Final.Cr4);
         Assert.Equal(MachineLayout.InitialCr0, r.Final.Cr0);
         Assert.Equal(MachineLayout.InitialEfer, r.Final.Efer);
+        Assert.Equal((MachineLayout.InitialCr0, MachineLayout.InitialEfer), (r.Final.Kvm.Vcpu.Cr0, r.Final.Kvm.Vcpu.Efer)); // Core knows the mode
     }
 }
