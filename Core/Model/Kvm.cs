@@ -67,7 +67,7 @@ public static class Kvm
     /// SMM (KVM runs SMM under the default treatment, without VMX); <c>svm_is_valid_cr4</c> accepts everything. VMX
     /// operation's fixed CR4 bits, the hook's other rule, are the interpreter's: it keeps VMXON.
     /// </summary>
-    public static bool VendorIsValidCr4(Vm vm, Vcpu v, ulong cr4) => vm.Host.IsAmdOrHygon || !v.InSmm || (cr4 & Cr4.Vmxe) == 0;
+    public static bool VendorIsValidCr4(Vm vm, Vcpu v, ulong cr4) => (cr4 & Cr4.Vmxe) == 0 || !v.InSmm || vm.Host.IsAmdOrHygon;
 
     /// <summary>
     /// The checks <c>kvm_set_cr4</c> makes after <c>kvm_is_valid_cr4</c>, against the mode CR0 and EFER give: in long
