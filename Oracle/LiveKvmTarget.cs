@@ -163,6 +163,7 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.SetSregs(var cr4, var apicBase) => SetSregs(cr4, apicBase),
         VcpuEvent.SetXcrs(var xcr0) => Ioctl(vcpu.SetXcr(0, xcr0), _ => new Observation.IoctlDone(0)),
         VcpuEvent.SetMsrs(var entries) => Ioctl(vcpu.SetMsrs(entries), n => new Observation.IoctlDone(n)),
+        VcpuEvent.GetMsrs(var indices) => Ioctl(vcpu.GetMsrs(indices), read => new Observation.Msrs(new(read))),
         VcpuEvent.SetCpuid2(var table) => Ioctl(vcpu.SetCpuid2(table), _ => new Observation.IoctlDone(0)),
         VcpuEvent.GetCpuid2(var nent) => Ioctl(vcpu.GetCpuid2(nent), t => new Observation.Cpuid2(t)),
         VcpuEvent.DisableQuirks2(var mask) => Ioctl(vm.DisableQuirks2(mask), _ => new Observation.IoctlDone(0)),

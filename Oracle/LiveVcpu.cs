@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.State;
@@ -96,6 +97,31 @@ public sealed unsafe class LiveVcpu : IDisposable
         return rc == 1
             ? new IoctlResult<ulong>.Ok(*(ulong*)(buffer + KvmIoctl.MsrsHeaderSize + 8))
             : new IoctlResult<ulong>.Failed($"KVM_GET_MSRS(0x{index:x}) read {rc} MSRs", 0);
+    }
+
+    /// <summary>KVM_GET_MSRS: the entries the kernel read, in order (it stops at the first refusal).</summary>
+    public IoctlResult<ImmutableArray<MsrEntry>> GetMsrs(IReadOnlyList<uint> indices)
+    {
+        var buffer = new byte[KvmIoctl.MsrsHeaderSize + (indices.Count * KvmIoctl.MsrEntrySize)];
+        fixed (byte* p = buffer)
+        {
+            *(uint*)p = (uint)indices.Count;
+            for (var i = 0; i < indices.Count; i++)
+            {
+                *(uint*)(p + KvmIoctl.MsrsHeaderSize + (i * KvmIoctl.MsrEntrySize)) = indices[i];
+            }
+            var rc = Libc.Ioctl(fd, KvmIoctl.GetMsrs, p);
+            if (rc < 0)
+            {
+                return new IoctlResult<ImmutableArray<MsrEntry>>.Failed("KVM_GET_MSRS", Libc.Errno);
+            }
+            var read = ImmutableArray.CreateBuilder<MsrEntry>(rc);
+            for (var i = 0; i < rc; i++)
+            {
+                read.Add(new MsrEntry(indices[i], *(ulong*)(p + KvmIoctl.MsrsHeaderSize + (i * KvmIoctl.MsrEntrySize) + 8)));
+            }
+            return new IoctlResult<ImmutableArray<MsrEntry>>.Ok(read.MoveToImmutable());
+        }
     }
 
     /// <summary>KVM_SET_MSRS: the number of MSRs the kernel set (it stops at the first refusal).</summary>

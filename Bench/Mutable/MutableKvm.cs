@@ -36,6 +36,9 @@ internal sealed partial class MutableKvm
     private bool guestSvm;
     private bool guestNrips;
 
+    // kvm_intel's vendor code handles IA32_TSX_CTRL; kvm_amd's does not.
+    private readonly bool vmxVendor;
+
     /// <summary>Creates a vCPU (RESET values, empty table, dirty under Lazy) and installs <paramref name="table"/> with KVM_SET_CPUID2.</summary>
     public MutableKvm(Vm vm, MutableMode mode, CpuidTable table)
     {
@@ -46,6 +49,7 @@ internal sealed partial class MutableKvm
         advertisesXss = KernelProfiles.AdvertisesXss(vm.Profile, vm.Host);
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
+        vmxVendor = !vm.Host.IsAmdOrHygon;
         supportedQuirks = vm.SupportedQuirks;
         PlatformInfo = vm.PlatformInfoAtCreation;
         disabledQuirks = vm.DisabledQuirks;
@@ -397,7 +401,7 @@ internal sealed partial class MutableKvm
                 MiscFeaturesEnables = value;
                 return true;
             case Msr.TsxCtrl:
-                if ((value & ~Msr.TsxCtrlWritable) != 0)
+                if (!vmxVendor || (value & ~Msr.TsxCtrlWritable) != 0)
                 {
                     return false;
                 }
@@ -430,7 +434,7 @@ internal sealed partial class MutableKvm
             Msr.MiscEnable => (true, MiscEnable),
             Msr.Xss => (guestXsaves, guestXsaves ? Xss : 0),
             Msr.MiscFeaturesEnables => (true, MiscFeaturesEnables),
-            Msr.TsxCtrl => (true, TsxCtrl),
+            Msr.TsxCtrl => (vmxVendor, TsxCtrl),
             Msr.PlatformInfo => (true, PlatformInfo),
             _ => (false, 0ul),
         };

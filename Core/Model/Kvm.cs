@@ -462,7 +462,8 @@ public static class Kvm
 
         /// <summary>
         /// <c>kvm_set_msr_common</c> (and <c>vmx_set_msr</c> for TSX_CTRL) for the MSRs the model knows. Null if
-        /// refused: the guest gets #GP, KVM_SET_MSRS and the nested MSR-load lists stop there.
+        /// refused: the guest gets #GP, KVM_SET_MSRS and the nested MSR-load lists stop there. IA32_TSX_CTRL is
+        /// <see cref="HasTsxCtrl"/>'s.
         /// </summary>
         private Written? SetMsr(Vcpu v, uint index, ulong value, bool hostInitiated) =>
             index switch
@@ -472,7 +473,7 @@ public static class Kvm
                 Msr.Xss => SetXss(v, value, hostInitiated),
                 Msr.MiscFeaturesEnables => SetMiscFeaturesEnables(v, value),
                 Msr.PlatformInfo => SetPlatformInfo(v, value, hostInitiated),
-                Msr.TsxCtrl => (value & ~Msr.TsxCtrlWritable) != 0 ? (Written?)null
+                Msr.TsxCtrl => !HasTsxCtrl || (value & ~Msr.TsxCtrlWritable) != 0 ? (Written?)null
                     : (Written)(v.TsxCtrl == value ? v : v with { Rare = v.Rare with { TsxCtrl = value } }),
                 _ => null,
             };
@@ -481,17 +482,25 @@ public static class Kvm
         /// <c>kvm_get_msr_common</c> for the MSRs the model knows; null if the read is refused. IA32_XSS needs guest
         /// XSAVES for a guest read only; a host read (KVM_GET_MSRS) gets the value.
         /// </summary>
-        private static ulong? GetMsr(Vcpu v, uint index, bool hostInitiated) =>
+        private ulong? GetMsr(Vcpu v, uint index, bool hostInitiated) =>
             index switch
             {
                 Msr.ApicBase => v.ApicBase,
                 Msr.MiscEnable => v.MiscEnable,
                 Msr.Xss => hostInitiated || GuestCpuCaps.Has(v, GuestFeature.Xsaves) ? v.Xss : null,
                 Msr.MiscFeaturesEnables => v.MiscFeaturesEnables,
-                Msr.TsxCtrl => v.TsxCtrl,
+                Msr.TsxCtrl => HasTsxCtrl ? v.TsxCtrl : null,
                 Msr.PlatformInfo => v.PlatformInfo,
                 _ => null,
             };
+
+        /// <summary>
+        /// Whether the vCPU has IA32_TSX_CTRL: only <c>vmx_get_msr</c> and <c>vmx_set_msr</c> handle it, so on an AMD
+        /// host it is an MSR KVM does not know (#GP for the guest; KVM_SET_MSRS and KVM_GET_MSRS stop there; no CPUID
+        /// answer hides RTM and HLE). On Intel the model assumes what a CPUID dump cannot say: the host has the MSR and
+        /// the vCPU's IA32_ARCH_CAPABILITIES has TSX_CTRL_MSR (bit 7), which a guest access needs.
+        /// </summary>
+        private bool HasTsxCtrl => !Vm.Host.IsAmdOrHygon;
 
         /// <summary>
         /// <c>kvm_set_msr_common</c>, MSR_MISC_FEATURES_ENABLES: bit 0 (CPUID faulting) only, and only where
@@ -611,7 +620,7 @@ public static class Kvm
         }
 
         /// <summary>KVM_GET_MSRS (<c>__msr_io</c>): host-initiated reads until the first refusal.</summary>
-        private static Observation GetMsrs(Vcpu v, ValueArray<uint> indices)
+        private Observation GetMsrs(Vcpu v, ValueArray<uint> indices)
         {
             var read = new List<MsrEntry>();
             foreach (var index in indices)

@@ -29,4 +29,34 @@ public class TsxCtrlAnswerTests
     {
         Assert.Equal(ebx, CpuidLookup.Answer(Table, function, index, tsxCtrl).Ebx);
     }
+
+    /// <summary>
+    /// Only kvm_intel's <c>vmx_get_msr</c>/<c>vmx_set_msr</c> handle IA32_TSX_CTRL. Under kvm_amd it is an MSR KVM does
+    /// not know: the guest's RDMSR and WRMSR are #GP, and KVM_SET_MSRS and KVM_GET_MSRS stop at it.
+    /// </summary>
+    [Fact]
+    public void On_an_AMD_host_IA32_TSX_CTRL_is_an_MSR_KVM_does_not_know()
+    {
+        var gp = new Observation.Fault(X86Exception.GP);
+        KvmState Fresh(HostCpu host) =>
+            Kvm.Step(Policy.Lazy, KvmState.WithCpuid(new Vm(host, KernelProfile.Linux6_18), Policy.Lazy, host.Cpuid), new VcpuEvent.Run()).State;
+        Observation? Last(KvmState s, params VcpuEvent[] events) => events.Aggregate((s, (Observation?)null), (acc, e) =>
+        {
+            var t = Kvm.Step(Policy.Lazy, acc.Item1, e);
+            return (t.State, t.Observation);
+        }).Item2;
+        var amd = Fresh(HostPresets.Genoa);
+        var intel = Fresh(HostPresets.SkylakeSp);
+        var setBoth = new VcpuEvent.SetMsrs(new([new MsrEntry(Msr.MiscFeaturesEnables, 0), new MsrEntry(Msr.TsxCtrl, Msr.TsxCtrlCpuidClear)]));
+        var getBoth = new VcpuEvent.GetMsrs(new([Msr.MiscFeaturesEnables, Msr.TsxCtrl]));
+
+        Assert.Equal(gp, Last(amd, new VcpuEvent.Wrmsr(Msr.TsxCtrl, 0)));
+        Assert.Equal(gp, Last(amd, new VcpuEvent.Rdmsr(Msr.TsxCtrl)));
+        Assert.Equal(new Observation.IoctlDone(1), Last(amd, setBoth));
+        Assert.Equal(new Observation.Msrs(new([new MsrEntry(Msr.MiscFeaturesEnables, 0)])), Last(amd, getBoth));
+
+        Assert.Null(Last(intel, new VcpuEvent.Wrmsr(Msr.TsxCtrl, Msr.TsxCtrlCpuidClear)));
+        Assert.Equal(new Observation.IoctlDone(2), Last(intel, setBoth));
+        Assert.Equal(new Observation.Msrs(new([new MsrEntry(Msr.MiscFeaturesEnables, 0), new MsrEntry(Msr.TsxCtrl, Msr.TsxCtrlCpuidClear)])), Last(intel, setBoth, getBoth));
+    }
 }
