@@ -190,11 +190,7 @@ internal sealed partial class MutableMachine
         {
             return FailValid(i, VmInstructionError.UnsupportedComponent);
         }
-        if (VmcsField.IsReadOnly(field))
-        {
-            return FailValid(i, VmInstructionError.VmwriteReadOnly);
-        }
-        current.Write(field, Read(i.B));
+        current.Write(field, Read(i.B)); // VMWRITE to any field: KVM's IA32_VMX_MISC bit 29
         return Succeed(i);
     }
 
@@ -257,7 +253,12 @@ internal sealed partial class MutableMachine
         }
         inL2 = true;
         cr0 = vmcs.Read(VmcsField.GuestCr0);
-        return null;
+        return vmcs.Read(VmcsField.GuestActivityState) switch
+        {
+            1 => new StopReason.L2Halted(rip), // nothing can wake it
+            3 => new StopReason.L2WaitingForSipi(rip), // no SIPI comes
+            _ => null,
+        };
     }
 
     /// <summary>A VM exit from L2 at instruction <paramref name="i"/>: exit information into vmcs12, then the host state.</summary>
@@ -345,7 +346,7 @@ internal sealed partial class MutableMachine
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
-            && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
+            && vmcs.Read(VmcsField.Cr3TargetCount) == 0 // IA32_VMX_MISC offers no CR3 targets
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
     }
@@ -377,7 +378,7 @@ internal sealed partial class MutableMachine
             && (flags & Rflags.Fixed1) != 0
             && (flags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
-            && vmcs.Read(VmcsField.GuestActivityState) == 0
+            && vmcs.Read(VmcsField.GuestActivityState) is 0 or 1 or 3 // active, HLT, wait-for-SIPI
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || (vmcs.Read(VmcsField.GuestIa32Efer) & LongMode) == LongMode);
     }
 }

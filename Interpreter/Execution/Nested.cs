@@ -86,8 +86,22 @@ internal static class Nested
         {
             c.Vmx = c.Vmx with { Current = c.Vmx.Current.WithLaunched(true) };
         }
-        return null;
+        return AfterEntry(vmcs.Read(VmcsField.GuestActivityState), c.Rip);
     }
+
+    /// <summary>
+    /// <c>nested_vmx_run</c> after a successful entry into an inactive L2: in the HLT state the vCPU halts
+    /// (<c>kvm_emulate_halt_noskip</c>), as nothing can wake it (no event is injected, and the model offers neither
+    /// NMI- nor interrupt-window exiting); in the wait-for-SIPI state it waits for a SIPI (KVM_MP_STATE_INIT_RECEIVED),
+    /// which the model never sends. Either way the run stops at L2's GUEST_RIP. Null for the active state.
+    /// </summary>
+    internal static StopReason? AfterEntry(ulong activityState, ulong guestRip) =>
+        activityState switch
+        {
+            ActivityState.Hlt => new StopReason.L2Halted(guestRip),
+            ActivityState.WaitForSipi => new StopReason.L2WaitingForSipi(guestRip),
+            _ => null,
+        };
 
     /// <summary>
     /// A VM exit from L2 at instruction <paramref name="i"/> (not executed), as <see cref="VmxReflect"/> decided it:
@@ -246,7 +260,7 @@ internal static class Nested
             && VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
             && VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
             && VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
-            && vmcs.Read(VmcsField.Cr3TargetCount) <= 4
+            && vmcs.Read(VmcsField.Cr3TargetCount) <= VmxCapabilities.MiscCr3Targets
             && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
             && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
     }
@@ -276,7 +290,8 @@ internal static class Nested
     /// <summary>
     /// <c>nested_vmx_check_guest_state</c>, as far as modelled: GUEST_CR0/GUEST_CR4 valid (fixed bits,
     /// <c>kvm_is_valid_cr4</c>, PAE and PG for a 64-bit guest), RFLAGS reserved bits, VMCS link pointer all ones, an
-    /// active activity state, a 64-bit GUEST_IA32_EFER if loaded.
+    /// activity state KVM knows (<c>nested_check_guest_non_reg_state</c>: active, HLT or wait-for-SIPI), a 64-bit
+    /// GUEST_IA32_EFER if loaded.
     /// </summary>
     private static bool GuestStateValid(in Cpu c, Vmcs12 vmcs)
     {
@@ -291,7 +306,7 @@ internal static class Nested
             && (rflags & Rflags.Fixed1) != 0
             && (rflags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
-            && vmcs.Read(VmcsField.GuestActivityState) == 0
+            && vmcs.Read(VmcsField.GuestActivityState) is ActivityState.Active or ActivityState.Hlt or ActivityState.WaitForSipi
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0
                 || (efer & (MachineLayout.EferLma | MachineLayout.EferLme)) == (MachineLayout.EferLma | MachineLayout.EferLme));
     }

@@ -37,11 +37,21 @@ public abstract record StopReason
         public override string ToString() => $"unhandled #{Vector} at L{Level} {Hex(Rip)}";
     }
 
-    /// <summary>L2 executed HLT without HLT exiting: nothing can wake it.</summary>
+    /// <summary>
+    /// L2 halted where nothing can wake it: it executed HLT without HLT exiting, or VM entry put it in the HLT activity
+    /// state (at GUEST_RIP).
+    /// </summary>
     public sealed record L2Halted(ulong Rip) : StopReason
     {
         /// <inheritdoc/>
-        public override string ToString() => $"L2 halted at {Hex(Rip)} without HLT exiting";
+        public override string ToString() => $"L2 halted at {Hex(Rip)}";
+    }
+
+    /// <summary>VM entry put L2 in the wait-for-SIPI activity state (at GUEST_RIP); the model sends no SIPI.</summary>
+    public sealed record L2WaitingForSipi(ulong Rip) : StopReason
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"L2 waits for a SIPI at {Hex(Rip)}";
     }
 
     /// <summary>A VMX abort during VM-exit (the vCPU shuts down).</summary>

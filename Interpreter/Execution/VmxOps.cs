@@ -230,7 +230,11 @@ internal static class VmxOps
         return Operands.WriteAndNext(ref c, i, i.A, c.Vmx.Read(field), c.Rflags & ~Rflags.Arithmetic, log);
     }
 
-    /// <summary>VMWRITE r64, r/m64: VMfailInvalid without a current VMCS, error 12 for an unsupported field, 13 for a read-only one.</summary>
+    /// <summary>
+    /// VMWRITE r64, r/m64: VMfailInvalid without a current VMCS, error 12 for an unsupported field. The "read-only"
+    /// VM-exit information fields are writable too: KVM reports VMWRITE to any field in IA32_VMX_MISC
+    /// (<see cref="VmxCapabilities.MiscVmwriteAnyField"/>), so <c>handle_vmwrite</c> never gives error 13.
+    /// </summary>
     private static StopReason? Vmwrite(ref Cpu c, Insn i, RunLog log)
     {
         if (!c.Vmx.HasCurrent)
@@ -240,10 +244,6 @@ internal static class VmxOps
         if (!TryVmcsField(Operands.Read(c, i.A), out var field))
         {
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
-        }
-        if (VmcsField.IsReadOnly(field))
-        {
-            return FailValid(ref c, i, VmInstructionError.VmwriteReadOnly, log);
         }
         c.Vmx = c.Vmx with { Current = log.Vmcs.Write(c.Vmx.Current, field, Operands.Read(c, i.B)) };
         return Succeed(ref c, i);

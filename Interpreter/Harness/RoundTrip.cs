@@ -68,7 +68,7 @@ public static class RoundTrip
 
     /// <summary>
     /// L1 set-up: CR4 ← HOST_CR4, optional XSETBV, the revision identifier into both regions, VMXON, VMCLEAR, VMPTRLD,
-    /// the VMCS fields, the MSR lists, VMLAUNCH; a failed VMLAUNCH reports RFLAGS on <see cref="VmFailPort"/> and halts.
+    /// the VMCS fields, the MSR lists, the extra fields, VMLAUNCH; a failed VMLAUNCH reports RFLAGS on <see cref="VmFailPort"/> and halts.
     /// </summary>
     public static void EmitSetup(Assembler a, RoundTripSetup s, Label handler, Label l2)
     {
@@ -120,6 +120,10 @@ public static class RoundTrip
         a.vmwrite(rbx, rax);
         EmitMsrList(a, s.EntryMsrLoad, EntryMsrList, VmcsField.VmEntryMsrLoadAddr, VmcsField.VmEntryMsrLoadCount);
         EmitMsrList(a, s.ExitMsrLoad, ExitMsrList, VmcsField.VmExitMsrLoadAddr, VmcsField.VmExitMsrLoadCount);
+        foreach (var (field, value) in s.ExtraVmwrites)
+        {
+            EmitVmwrite(a, field, value);
+        }
         a.vmlaunch();
         EmitReportVmFailAndHalt(a);
     }

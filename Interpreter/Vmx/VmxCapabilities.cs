@@ -20,6 +20,9 @@ public static class VmxCapabilities
     /// <summary>IA32_VMX_BASIC.</summary>
     public const uint MsrVmxBasic = 0x480;
 
+    /// <summary>IA32_VMX_MISC.</summary>
+    public const uint MsrVmxMisc = 0x485;
+
     /// <summary>IA32_VMX_VMCS_ENUM (last readable capability in the first block).</summary>
     public const uint MsrVmxVmcsEnum = 0x48A;
 
@@ -94,8 +97,24 @@ public static class VmxCapabilities
     /// <summary>VM-entry controls that may be 1: IA-32e mode guest, load EFER.</summary>
     public const uint EntryMay1 = EntryMust1 | EntryIa32eModeGuest | EntryLoadEfer;
 
-    /// <summary>IA32_VMX_MISC: stores EFER.LMA on exit (bit 5), 4 CR3 targets, 512-entry MSR lists, no activity states.</summary>
-    public const ulong Misc = (1ul << 5) | (4ul << 16);
+    /// <summary>IA32_VMX_MISC: the HLT activity state (bit 6).</summary>
+    public const ulong MiscActivityHlt = 1ul << 6;
+
+    /// <summary>IA32_VMX_MISC: the wait-for-SIPI activity state (bit 8).</summary>
+    public const ulong MiscActivityWaitSipi = 1ul << 8;
+
+    /// <summary>IA32_VMX_MISC: VMWRITE may write any supported field, the VM-exit information fields too (bit 29).</summary>
+    public const ulong MiscVmwriteAnyField = 1ul << 29;
+
+    /// <summary>
+    /// IA32_VMX_MISC as KVM's <c>nested_vmx_setup_misc_data</c> builds it for L1: the host's "store EFER.LMA on exit"
+    /// (bit 5; every modelled host has it), the emulated preemption-timer rate 5 (bits 4:0), the HLT and wait-for-SIPI
+    /// activity states, VMWRITE to any field; bits 24:16 (CR3 targets) and 27:25 (512-entry MSR lists) are 0.
+    /// </summary>
+    public const ulong Misc = 5ul | (1ul << 5) | MiscActivityHlt | MiscActivityWaitSipi | MiscVmwriteAnyField;
+
+    /// <summary>The number of CR3-target values IA32_VMX_MISC bits 24:16 allow (<c>nested_cpu_vmx_misc_cr3_count</c>): 0.</summary>
+    public const ulong MiscCr3Targets = (Misc >> 16) & 0x1FF;
 
     /// <summary>CR0 bits fixed to 1 in VMX operation: PE, NE, PG (no unrestricted guest).</summary>
     public const ulong Cr0Fixed0 = 0x8000_0021;
@@ -125,7 +144,7 @@ public static class VmxCapabilities
             0x482 => Allowed(ProcMust1, ProcMay1),
             0x483 => Allowed(ExitMust1, ExitMay1),
             0x484 => Allowed(EntryMust1, EntryMay1),
-            0x485 => Misc,
+            MsrVmxMisc => Misc,
             0x486 => Cr0Fixed0,
             0x487 => Cr0Fixed1,
             0x488 => Cr4Fixed0,

@@ -247,6 +247,41 @@ public class NestedTests
         Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.NestedVmEntry);
     }
 
+    /// <summary>
+    /// KVM's IA32_VMX_MISC offers the HLT and wait-for-SIPI activity states (<c>nested_check_guest_non_reg_state</c>
+    /// accepts them and no other inactive state). An entry into HLT halts the vCPU in L2 at GUEST_RIP, since nothing can
+    /// wake it; into wait-for-SIPI it waits for a SIPI (<c>nested_vmx_run</c>). Shutdown (2) fails the entry.
+    /// </summary>
+    [Theory]
+    [InlineData(1ul)]
+    [InlineData(3ul)]
+    public void An_entry_into_the_HLT_or_wait_for_SIPI_activity_state_stops_L2_at_GUEST_RIP(ulong activity)
+    {
+        var setup = Setup with { ExtraVmwrites = [(VmcsField.GuestActivityState, activity)] };
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(setup, ReportExit, a => a.cpuid()));
+        Assert.Single(r.Trace, e => e is VcpuEvent.NestedVmEntry);
+        Assert.True(r.Final.InL2);
+        var expected = activity == 1 ? (StopReason)new StopReason.L2Halted(r.Final.Regs.Rip) : new StopReason.L2WaitingForSipi(r.Final.Regs.Rip);
+        Assert.Equal(expected, r.Stop);
+        Assert.Equal(r.Final.Vmx.Read(VmcsField.GuestRip), r.Final.Regs.Rip); // no L2 instruction ran
+    }
+
+    [Fact]
+    public void The_shutdown_activity_state_fails_the_entry_with_reason_33()
+    {
+        var r = RunL2(a => a.cpuid(), Setup with { ExtraVmwrites = [(VmcsField.GuestActivityState, 2)] });
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+    }
+
+    /// <summary>KVM's IA32_VMX_MISC reports no CR3-target values (bits 24:16 are 0), so any CR3_TARGET_COUNT is an invalid control.</summary>
+    [Fact]
+    public void A_cr3_target_count_above_zero_is_an_invalid_control()
+    {
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(Setup with { ExtraVmwrites = [(VmcsField.Cr3TargetCount, 1)] }, ReportExit, a => a.cpuid()));
+        Assert.Equal(VmInstructionError.EntryInvalidControls, r.Observations.OfType<RunObservation.VmFail>().Single().Error);
+        Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.NestedVmEntry);
+    }
+
     [Fact]
     public void A_refused_exit_msr_is_a_vmx_abort()
     {

@@ -230,17 +230,42 @@ public class VmxInstructionTests
         Assert.Equal(12ul, r.Final.Vmx.Read(VmcsField.VmInstructionError));
     }
 
+    /// <summary>
+    /// KVM's IA32_VMX_MISC has bit 29, VMWRITE to any supported field, so <c>handle_vmwrite</c> lets L1 write the
+    /// "read-only" VM-exit information fields (no error 13).
+    /// </summary>
     [Fact]
-    public void Vmwrite_to_a_read_only_field_is_error_13()
+    public void Vmwrite_to_a_vm_exit_information_field_succeeds_as_ia32_vmx_misc_bit_29_says()
     {
         var r = Run(a =>
         {
+            a.mov(ecx, VmxCapabilities.MsrVmxMisc);
+            a.rdmsr();
+            a.mov(esi, eax);
             VmxOn(a);
             LoadVmcs(a);
             a.mov(ebx, VmcsField.VmExitReason);
+            a.mov(eax, 0x1234);
             a.vmwrite(rbx, rax);
+            a.vmread(rcx, rbx);
         });
-        Assert.Equal(VmInstructionError.VmwriteReadOnly, LastVmFail(r).Error);
+        Assert.NotEqual(0ul, r.Final.Regs[Registers.Rsi] & VmxCapabilities.MiscVmwriteAnyField);
+        Assert.DoesNotContain(r.Observations, o => o is RunObservation.VmFail);
+        Assert.Equal(0x1234ul, r.Final.Regs[Registers.Rcx]);
+    }
+
+    /// <summary>IA32_VMX_MISC as KVM builds it for L1 (<c>nested_vmx_setup_misc_data</c>).</summary>
+    [Fact]
+    public void Ia32_vmx_misc_has_kvms_bits_and_no_cr3_targets()
+    {
+        var r = Run(a =>
+        {
+            a.mov(ecx, VmxCapabilities.MsrVmxMisc);
+            a.rdmsr();
+        });
+        const ulong kvm = 5ul | (1ul << 5) | (1ul << 6) | (1ul << 8) | (1ul << 29); // timer rate, EFER.LMA, HLT, WAIT_SIPI, VMWRITE any
+        Assert.Equal(kvm, r.Final.Regs[Registers.Rax]);
+        Assert.Equal(0ul, r.Final.Regs[Registers.Rdx]);
     }
 
     [Fact]
