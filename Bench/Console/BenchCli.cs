@@ -35,7 +35,7 @@ internal static class BenchCli
     {
         var host = new Option<string>("--host")
         {
-            Description = $"Host preset ({string.Join(", ", HostPresets.Names)}) or path of a CPUID dump (AIDA64 or 'cpuid -r'); the SVM workloads run on genoa unless it is AMD or Hygon",
+            Description = $"Host preset ({string.Join(", ", HostPresets.Names)}) or path of a CPUID dump (AIDA64 or 'cpuid -r'); the SVM workloads run on genoa unless it is AMD or Hygon, the VMX ones on skylake-sp if it is",
             HelpName = "PRESET|PATH",
             DefaultValueFactory = _ => "skylake-sp",
         };

@@ -50,7 +50,8 @@ internal static class ResultTable
     }
 
     /// <summary>
-    /// The host of the run, and the workloads that ran elsewhere (the SVM ones on an AMD host when the host is Intel):
+    /// The host of the run, and the workloads that ran elsewhere (the SVM ones on an AMD host when the host is Intel,
+    /// the VMX ones on an Intel host when it is AMD):
     /// <c>skylake-sp; svm-cpuid-loop, svm-cpuid-l0 on genoa</c>.
     /// </summary>
     public static string Hosts(IReadOnlyList<Measurement.Measurement> rows, string host) =>

@@ -39,6 +39,9 @@ internal sealed partial class MutableKvm
     // kvm_intel's vendor code handles IA32_TSX_CTRL; kvm_amd's does not.
     private readonly bool vmxVendor;
 
+    // KVM's cr4_reserved_bits, whatever the guest's CPUID (a host fact, computed by Core).
+    private readonly ulong hostReservedCr4;
+
     /// <summary>Creates a vCPU (RESET values, empty table, dirty under Lazy) and installs <paramref name="table"/> with KVM_SET_CPUID2.</summary>
     public MutableKvm(Vm vm, MutableMode mode, CpuidTable table)
     {
@@ -50,6 +53,7 @@ internal sealed partial class MutableKvm
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         vmxVendor = !vm.Host.IsAmdOrHygon;
+        hostReservedCr4 = SupportedCpuid.Cr4ReservedBits(vm.Host, vm.Profile);
         supportedQuirks = vm.SupportedQuirks;
         PlatformInfo = vm.PlatformInfoAtCreation;
         disabledQuirks = vm.DisabledQuirks;
@@ -264,7 +268,7 @@ internal sealed partial class MutableKvm
         reserved |= Static(7, CpuidRegister.Ecx, 31) ? 0 : Core.State.Cr4.Pks;
         reserved |= Static(7, CpuidRegister.Ecx, 7) || Static(7, CpuidRegister.Edx, 20) ? 0 : Core.State.Cr4.Cet;
         reserved |= 1ul << 28;
-        cr4ReservedByFeatures = reserved;
+        cr4ReservedByFeatures = reserved | hostReservedCr4;
         var d0 = MutableCpuidLookup.IndexOf(Table, 0xD, 0);
         guestSupportedXcr0 = d0 >= 0 ? (Table[d0].Eax | ((ulong)Table[d0].Edx << 32)) & hostSupportedXcr0 : 0;
         var d1 = MutableCpuidLookup.IndexOf(Table, 0xD, 1);

@@ -31,8 +31,9 @@ public static class GuestCpuCaps
     /// <summary>
     /// <c>kvm_vcpu_after_set_cpuid</c>'s derivations from a table: the static feature bits (MWAIT is not among
     /// them: it lives in the dynamic capability bits), the supported XCR0 and XSS limited to the host's, the
-    /// physical-address width and the CR4 bits reserved for lack of a feature (<c>__cr4_reserved_bits</c>), plus the
-    /// bits the kernel profile's allow-list lacks (<paramref name="alwaysReservedCr4"/>).
+    /// physical-address width and the CR4 bits reserved for lack of a feature (<c>__cr4_reserved_bits</c>, KVM's
+    /// <c>cr4_guest_rsvd_bits</c>), plus the ones KVM reserves whatever the guest (<paramref name="alwaysReservedCr4"/>:
+    /// <c>cr4_reserved_bits</c>, <see cref="Model.SupportedCpuid.Cr4ReservedBits"/>).
     /// </summary>
     public static GuestCaps Derive(
         CpuidTable table,

@@ -11,10 +11,16 @@ namespace CpuidFunctional.Core.Model;
 public static class KernelProfiles
 {
     /// <summary>
-    /// CR4 bits the profile's <c>CR4_RESERVED_BITS</c> reserves beyond <see cref="Cr4.Architectural"/>: 6.1's
-    /// allow-list has neither CR4.CET nor CR4.LAM_SUP (0x0077_3FFF with <see cref="Cr4.Architectural"/>).
+    /// CR4 bits the profile's <c>CR4_RESERVED_BITS</c> reserves beyond <see cref="Cr4.Architectural"/>: CR4.CET entered
+    /// the allow-list with the CET series (6.18), CR4.LAM_SUP with LAM (6.8), so 6.1 reserves both and 6.15 CET.
     /// </summary>
-    public static ulong AlwaysReservedCr4(KernelProfile profile) => profile == KernelProfile.Linux6_1 ? Cr4.Cet | Cr4.LamSup : 0;
+    public static ulong AlwaysReservedCr4(KernelProfile profile) =>
+        profile switch
+        {
+            KernelProfile.Linux6_1 => Cr4.Cet | Cr4.LamSup,
+            KernelProfile.Linux6_15 => Cr4.Cet,
+            _ => 0,
+        };
 
     /// <summary>
     /// <c>kvm_caps.supported_xss</c>, what KVM lets a guest put in IA32_XSS. Before the CET series (6.1, 6.15) the
@@ -33,8 +39,8 @@ public static class KernelProfiles
 
     /// <summary>
     /// Whether CR4.CET needs CR0.WP: from 6.18, with the CET series, <c>kvm_set_cr4</c> refuses to set CET while WP is
-    /// clear and <c>kvm_set_cr0</c> to clear WP while CET is set (a #GP for a guest MOV). 6.15 has neither check; on
-    /// 6.1 CET is reserved anyway (<see cref="AlwaysReservedCr4"/>).
+    /// clear and <c>kvm_set_cr0</c> to clear WP while CET is set (a #GP for a guest MOV). Before, CET is reserved anyway
+    /// (<see cref="AlwaysReservedCr4"/>).
     /// </summary>
     public static bool CetNeedsWp(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 

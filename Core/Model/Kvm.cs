@@ -729,7 +729,7 @@ public static class Kvm
                 incoming,
                 Vm.Host.SupportedXcr0,
                 KernelProfiles.SupportedXss(Vm.Profile, Vm.Host),
-                KernelProfiles.AlwaysReservedCr4(Vm.Profile),
+                SupportedCpuid.Cr4ReservedBits(Vm.Host, Vm.Profile),
                 policy.Rules.Cr4ReservedByFeatures
             );
             var c = current.Vcpu;

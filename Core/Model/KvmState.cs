@@ -11,14 +11,19 @@ public readonly record struct KvmState(Vm Vm, Vcpu Vcpu)
 {
     /// <summary>
     /// A freshly created vCPU (<c>kvm_arch_vcpu_create</c> then <c>kvm_vcpu_reset(vcpu, false)</c>): empty table,
-    /// RESET register values, MSR_PLATFORM_INFO as the VM gives it (<see cref="Vm.PlatformInfoAtCreation"/>) and, under
-    /// the lazy schemes, the marker set.
+    /// RESET register values, MSR_PLATFORM_INFO as the VM gives it (<see cref="Vm.PlatformInfoAtCreation"/>), only KVM's
+    /// own CR4 reserved bits (<see cref="SupportedCpuid.Cr4ReservedBits"/>: no guest CPUID yet) and, under the lazy
+    /// schemes, the marker set.
     /// </summary>
     public static KvmState Create(Vm vm, Policy policy) =>
         new(vm, new Vcpu
         {
             CpuidDynamicBitsDirty = policy.IsLazy,
-            Rare = VcpuRare.AtReset.PlatformInfo == vm.PlatformInfoAtCreation ? VcpuRare.AtReset : VcpuRare.AtReset with { PlatformInfo = vm.PlatformInfoAtCreation },
+            Rare = VcpuRare.AtReset with
+            {
+                PlatformInfo = vm.PlatformInfoAtCreation,
+                Guest = GuestCaps.None with { Cr4ReservedByFeatures = SupportedCpuid.Cr4ReservedBits(vm.Host, vm.Profile) },
+            },
         });
 
     /// <summary>A new vCPU on a host followed by a successful KVM_SET_CPUID2 of a table.</summary>

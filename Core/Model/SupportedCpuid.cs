@@ -36,6 +36,30 @@ public static class SupportedCpuid
     /// <summary><c>KVM_SUPPORTED_XCR0</c> (x86.c): the XCR0 features KVM can offer a guest at all.</summary>
     public const ulong KvmSupportedXcr0 = Xcr0.Fp | Xcr0.Sse | Xcr0.Ymm | Xcr0.Bndregs | Xcr0.Bndcsr | Xcr0.Avx512 | Xcr0.Pkru | Xcr0.Xtile;
 
+    /// <summary>
+    /// KVM's <c>cr4_reserved_bits</c>: what <c>__kvm_is_valid_cr4</c> refuses whatever the guest's CPUID, and all it
+    /// refuses before the first KVM_SET_CPUID2 (<c>cr4_guest_rsvd_bits</c> is 0 until then). The profile's allow-list
+    /// (<see cref="KernelProfiles.AlwaysReservedCr4"/>) and <c>__cr4_reserved_bits</c> over <c>kvm_cpu_caps</c>, taken as
+    /// the host's bits except that kvm_intel emulates UMIP (<c>vmx_umip_emulated</c>), only kvm_intel offers VMX (with
+    /// nested=1, the default), the shadow-stack and IBT caps need the CET series and the CET state in
+    /// <see cref="KernelProfiles.SupportedXss"/>, and the model offers no LAM.
+    /// </summary>
+    public static ulong Cr4ReservedBits(HostCpu host, KernelProfile profile)
+    {
+        var intel = !host.IsAmdOrHygon;
+        var cet = KernelProfiles.SupportedXss(profile, host) != 0;
+        var features = 0ul;
+        foreach (var f in new[] { GuestFeature.Xsave, GuestFeature.Smep, GuestFeature.Smap, GuestFeature.FsGsBase, GuestFeature.Pcid, GuestFeature.La57, GuestFeature.Pku })
+        {
+            features |= f.In(host.Cpuid) ? f.Mask : 0;
+        }
+        features |= intel || GuestFeature.Umip.In(host.Cpuid) ? GuestFeature.Umip.Mask : 0;
+        features |= intel && GuestFeature.Vmx.In(host.Cpuid) ? GuestFeature.Vmx.Mask : 0;
+        features |= cet && GuestFeature.Shstk.In(host.Cpuid) ? GuestFeature.Shstk.Mask : 0;
+        features |= cet && GuestFeature.Ibt.In(host.Cpuid) ? GuestFeature.Ibt.Mask : 0;
+        return GuestCpuCaps.Cr4Reserved(features) | KernelProfiles.AlwaysReservedCr4(profile);
+    }
+
     /// <summary>What the model knows of one register; mask 0 where it knows nothing.</summary>
     public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register)
     {

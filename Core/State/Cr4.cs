@@ -55,8 +55,8 @@ public static class Cr4
     public const ulong DynamicBits = OsXsave | Pke;
 
     /// <summary>
-    /// Bits KVM's <c>CR4_RESERVED_BITS</c> leaves writable before feature checks (6.15 and 6.18): 0–13, 16–18, 20–23
-    /// and 28 (LAM_SUP); SMXE (14) and PKS (24) are reserved. 6.1 reserves CET and LAM_SUP too
+    /// Bits KVM's <c>CR4_RESERVED_BITS</c> leaves writable before feature checks (6.18): 0–13, 16–18, 20–23
+    /// and 28 (LAM_SUP); SMXE (14) and PKS (24) are reserved. 6.15 reserves CET too, 6.1 CET and LAM_SUP
     /// (<see cref="Model.KernelProfiles.AlwaysReservedCr4"/>).
     /// </summary>
     public const ulong Architectural = 0x3FFFul | 0x7_0000ul | 0xF0_0000ul | LamSup;

@@ -37,11 +37,14 @@ public static class Workloads
     public static bool IsSvm(string name) => name.StartsWith("svm-", StringComparison.Ordinal);
 
     /// <summary>
-    /// The host a workload runs on when <paramref name="requested"/> was asked for: the SVM workloads need an AMD or
-    /// Hygon host (KVM exposes SVM only there), so on any other they run on the Genoa preset; the VMX ones run anywhere.
+    /// The host a workload runs on when <paramref name="requested"/> was asked for. KVM offers SVM to guests only under
+    /// kvm_amd and VMX only under kvm_intel, so an SVM workload on an Intel host runs on the Genoa preset and a VMX one
+    /// on an AMD or Hygon host on the Skylake-SP preset; otherwise the requested host.
     /// </summary>
     public static HostCpu HostFor(string name, HostCpu requested) =>
-        !IsSvm(name) || requested.IsAmdOrHygon ? requested : HostPresets.Genoa;
+        IsSvm(name) == requested.IsAmdOrHygon ? requested
+        : IsSvm(name) ? HostPresets.Genoa
+        : HostPresets.SkylakeSp;
 
     /// <summary>
     /// The seed's experiment: L2 runs CPUID.1 in a tight loop; the minimal L1 handler reads the exit reason and

@@ -17,8 +17,8 @@ public class WorkloadEquivalenceTests
         var data = new TheoryData<string, string, string>();
         foreach (var workload in Workloads.Names)
         {
-            // The SVM workloads run on AMD hosts only (Workloads.HostFor): genoa, whichever host is asked for.
-            foreach (var host in Workloads.IsSvm(workload) ? ["genoa"] : new[] { "skylake-sp", "sapphire-rapids", "genoa" })
+            // SVM workloads run on AMD hosts only, VMX ones on Intel hosts only (Workloads.HostFor).
+            foreach (var host in Workloads.IsSvm(workload) ? ["genoa"] : new[] { "skylake-sp", "sapphire-rapids" })
             {
                 data.Add(workload, host, "Eager");
                 data.Add(workload, host, "Lazy");
@@ -178,5 +178,15 @@ public class WorkloadEquivalenceTests
         var mutable = experiment.BootMutable(MutableMode.Lazy);
         Assert.Equal(new StopReason.StepLimit(300), functional.Stop);
         Assert.Equal(functional.Stop, mutable.Run(300));
+    }
+
+    [Theory]
+    [InlineData("cpuid-loop", "genoa", "skylake-sp")]
+    [InlineData("cpuid-loop", "sapphire-rapids", "sapphire-rapids")]
+    [InlineData("svm-cpuid-loop", "skylake-sp", "genoa")]
+    [InlineData("svm-cpuid-l0", "genoa", "genoa")]
+    public void A_VMX_workload_runs_on_an_Intel_host_and_an_SVM_one_on_an_AMD_host(string workload, string asked, string ran)
+    {
+        Assert.Same(HostPresets.All[ran], Workloads.HostFor(workload, HostPresets.All[asked]));
     }
 }

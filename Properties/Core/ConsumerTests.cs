@@ -167,7 +167,8 @@ public class ConsumerTests
     public void SET_CPUID2_derives_the_static_capabilities_once_like_kvm_vcpu_after_set_cpuid()
     {
         var created = KvmState.Create(Vm(), Lazy);
-        Assert.Equal(GuestCaps.None, created.Vcpu.Guest);
+        // Before KVM_SET_CPUID2 no guest feature, and only KVM's own CR4 reserved bits (cr4_guest_rsvd_bits is still 0).
+        Assert.Equal(GuestCaps.None with { Cr4ReservedByFeatures = SupportedCpuid.Cr4ReservedBits(Skylake, KernelProfile.Linux6_18) }, created.Vcpu.Guest);
         Assert.Equal(36, created.Vcpu.Guest.MaxPhysAddr);
 
         var s = Kvm.Step(Lazy, created, new VcpuEvent.SetCpuid2(SkylakeGuest)).State;
