@@ -62,7 +62,12 @@ public static class KernelProfiles
 
     /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
     public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
-        profile == KernelProfile.Linux6_1 ? KvmQuirks.Supported6_1 : KvmQuirks.Supported6_18;
+        profile switch
+        {
+            KernelProfile.Linux6_1 => KvmQuirks.Supported6_1,
+            KernelProfile.Linux6_15 => KvmQuirks.Supported6_15,
+            _ => KvmQuirks.Supported6_18,
+        };
 
     /// <summary>
     /// Whether KVM_CAP_DISABLE_QUIRKS2 assigns the mask (6.1: a later, smaller mask re-enables quirks) instead of

@@ -32,6 +32,9 @@ public static class Kvm
     private static readonly Observation Shutdown = new Observation.ExitShutdown();
     private static readonly Observation Halted = new Observation.Halted();
 
+    /// <summary><c>MAX_IO_MSRS</c> (x86.c): KVM_SET_MSRS and KVM_GET_MSRS take fewer entries than this.</summary>
+    private const int MaxIoMsrs = 256;
+
     /// <summary>Applies one event.</summary>
     public static Transition Step(Policy policy, KvmState state, VcpuEvent e) => new Handling(policy, state, e).Handle();
 
@@ -236,11 +239,14 @@ public static class Kvm
                 VcpuEvent.SevEsSyncFromGhcb(var xcr0, var xss) => Done(SevEsSyncFromGhcb(v, xcr0, xss)),
                 VcpuEvent.SetSregs(var cr4, var apicBase) sregs => SetSregs(v, sregs.Cr0 ?? v.Cr0, cr4, sregs.Efer ?? v.Efer, apicBase),
                 VcpuEvent.SetXcrs(var xcr0) => SetXcrs(v, xcr0),
+                // msr_io: 256 entries or more (MAX_IO_MSRS) is E2BIG before any is touched, for both directions.
+                VcpuEvent.SetMsrs(var entries) when entries.Count >= MaxIoMsrs => Unchanged(E2big),
                 VcpuEvent.SetMsrs(var entries) => SetMsrs(v, entries),
                 VcpuEvent.SetCpuid2(var table) => KvmSetCpuid(v, table),
                 VcpuEvent.GetCpuid2(var nent) => GetCpuid2(v, nent),
                 VcpuEvent.GetSregs => Unchanged(new Observation.Sregs(v.Cr4, v.ApicBase) { Cr0 = v.Cr0, Efer = v.Efer }),
                 VcpuEvent.GetXcrs => Unchanged(GuestFeature.Xsave.In(Vm.Host.Cpuid) ? new Observation.Xcrs(1, v.Xcr0) : new Observation.Xcrs(0, 0)),
+                VcpuEvent.GetMsrs(var indices) when indices.Count >= MaxIoMsrs => Unchanged(E2big),
                 VcpuEvent.GetMsrs(var indices) => Unchanged(GetMsrs(v, indices)),
                 VcpuEvent.DisableQuirks2(var mask) => DisableQuirks2(mask),
                 VcpuEvent.Run => Done(v.HasRun ? v : v with { HasRun = true }),

@@ -43,6 +43,13 @@ public enum KvmQuirks : ulong
     /// <summary>KVM_X86_VALID_QUIRKS of Linux 6.1: bits 0–6 (0x7F).</summary>
     Supported6_1 = 0x7F,
 
+    /// <summary>
+    /// KVM_X86_VALID_QUIRKS of 6.15–6.17 without the vendor-dependent IGNORE_GUEST_PAT, as the 6.18 profile leaves it out:
+    /// bits 0–8 (0x1FF). VMCS12_ALLOW_FREEZE_IN_SMM (bit 10) came later (commit e2ffe85b6d2b, backported to stable
+    /// kernels in 2026).
+    /// </summary>
+    Supported6_15 = 0x1FF,
+
     /// <summary>What KVM_CAP_DISABLE_QUIRKS2 reports on the 6.18 kernel of this project's machines (0x5FF).</summary>
     Supported6_18 = 0x5FF,
 }

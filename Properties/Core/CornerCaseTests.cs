@@ -251,4 +251,24 @@ public class CornerCaseTests
         // 0x4 is not a valid XCR0 (no x87), yet it is taken: AVX alone ends at 0x240 + 0x100.
         Assert.Equal(0x340u, Assert.IsType<Observation.CpuidResult>(streams[0][1]).Ebx);
     }
+
+    /// <summary>
+    /// <c>msr_io</c> refuses 256 entries or more (<c>MAX_IO_MSRS</c>) with E2BIG before touching any, for KVM_SET_MSRS
+    /// and KVM_GET_MSRS alike; 255 are processed.
+    /// </summary>
+    [Fact]
+    public void KVM_SET_MSRS_and_KVM_GET_MSRS_of_256_entries_are_E2BIG_and_change_nothing()
+    {
+        var s = Running(Policy.Lazy);
+        ValueArray<MsrEntry> Writes(int n) => new([.. Enumerable.Repeat(new MsrEntry(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait), n)]);
+        ValueArray<uint> Reads(int n) => new([.. Enumerable.Repeat(Msr.MiscEnable, n)]);
+
+        var tooMany = Kvm.Step(Policy.Lazy, s, new VcpuEvent.SetMsrs(Writes(256)));
+        Assert.Equal(new Observation.IoctlError(Errno.E2BIG), tooMany.Observation);
+        Assert.Same(s.Vcpu, tooMany.State.Vcpu);
+        Assert.Equal(new Observation.IoctlError(Errno.E2BIG), Kvm.Step(Policy.Lazy, s, new VcpuEvent.GetMsrs(Reads(256))).Observation);
+
+        Assert.Equal(new Observation.IoctlDone(255), Kvm.Step(Policy.Lazy, s, new VcpuEvent.SetMsrs(Writes(255))).Observation);
+        Assert.Equal(255, Assert.IsType<Observation.Msrs>(Kvm.Step(Policy.Lazy, s, new VcpuEvent.GetMsrs(Reads(255))).Observation).Read.Count);
+    }
 }

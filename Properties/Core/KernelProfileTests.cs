@@ -46,6 +46,21 @@ public class KernelProfileTests
         Assert.Equal(Einval, Last(KvmState.WithCpuid(Vm(), Eager, claimsCet), setCet));
     }
 
+    /// <summary>
+    /// KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM (bit 10) is newer than 6.17: only the 6.18 profile (the live 6.18.44
+    /// build, which has the stable backport) accepts it; STUFF_FEATURE_MSRS (bit 8, 6.12) is there from 6.15.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelProfile.Linux6_1, false, false)]
+    [InlineData(KernelProfile.Linux6_15, true, false)]
+    [InlineData(KernelProfile.Linux6_18, true, true)]
+    public void Which_quirks_KVM_CAP_DISABLE_QUIRKS2_takes_depends_on_the_kernel(KernelProfile profile, bool stuffFeatureMsrs, bool vmcs12FreezeInSmm)
+    {
+        var s = KvmState.WithCpuid(new Vm(Skylake, profile, SupportedQuirks: KernelProfiles.SupportedQuirks(profile)), Eager, SkylakeGuest);
+        Assert.Equal(stuffFeatureMsrs ? Ok : Einval, Last(s, new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.StuffFeatureMsrs)));
+        Assert.Equal(vmcs12FreezeInSmm ? Ok : Einval, Last(s, new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.Vmcs12AllowFreezeInSmm)));
+    }
+
     [Fact]
     public void Disabling_quirks_on_6_1_assigns_the_mask_so_a_later_zero_re_enables_MISC_ENABLE_NO_MWAIT()
     {
