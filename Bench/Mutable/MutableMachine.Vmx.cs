@@ -346,24 +346,41 @@ internal sealed partial class MutableMachine
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
+            && Nested.IsValidNmiControls(vmcs.Read(VmcsField.PinBasedVmExecControl))
             && vmcs.Read(VmcsField.Cr3TargetCount) == 0 // IA32_VMX_MISC offers no CR3 targets
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
     }
 
-    private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
-
     private bool HostStateValid(MutableVmcs vmcs)
     {
         var exit = (uint)vmcs.Read(VmcsField.VmExitControls);
         var cr4 = vmcs.Read(VmcsField.HostCr4);
-        return (exit & VmxCapabilities.ExitHostAddressSpaceSize) != 0
-            && SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
-            && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
-            && (cr4 & Cr4.Pae) != 0
-            && Kvm.IsValidCr4(cr4)
-            && Nested.IsCanonical(vmcs.Read(VmcsField.HostRip))
-            && ((exit & VmxCapabilities.ExitLoadEfer) == 0 || (vmcs.Read(VmcsField.HostIa32Efer) & LongMode) == LongMode);
+        if ((exit & VmxCapabilities.ExitHostAddressSpaceSize) == 0
+            || !SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
+            || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
+            || (cr4 & Cr4.Pae) == 0
+            || !Kvm.IsValidCr4(cr4)
+            || !Nested.IsLegalGpa(vmcs.Read(VmcsField.HostCr3), Kvm.MaxPhysAddr)
+            || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !Nested.IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer))))
+        {
+            return false;
+        }
+        foreach (var field in Nested.HostSelectorFields)
+        {
+            if (!Nested.IsValidHostSelector(field, vmcs.Read(field)))
+            {
+                return false;
+            }
+        }
+        foreach (var field in Nested.HostCanonicalFields)
+        {
+            if (!Nested.IsCanonical(vmcs.Read(field)))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private bool GuestStateValid(MutableVmcs vmcs)
@@ -379,6 +396,7 @@ internal sealed partial class MutableMachine
             && (flags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
             && vmcs.Read(VmcsField.GuestActivityState) is 0 or 1 or 3 // active, HLT, wait-for-SIPI
-            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || (vmcs.Read(VmcsField.GuestIa32Efer) & LongMode) == LongMode);
+            && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0)
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)));
     }
 }

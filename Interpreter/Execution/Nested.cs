@@ -251,7 +251,7 @@ internal static class Nested
         return (address & 0xF) == 0 && (address >> maxPhysAddr) == 0 && (last >> maxPhysAddr) == 0 && last >= address;
     }
 
-    /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, CR3 targets, MSR lists.</summary>
+    /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, NMI controls, CR3 targets, MSR lists.</summary>
     private static bool ControlsValid(in Cpu c, Vmcs12 vmcs)
     {
         var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
@@ -260,6 +260,7 @@ internal static class Nested
             && VmxControlVerify(vmcs.Read(VmcsField.CpuBasedVmExecControl), VmxCapabilities.ProcTrueMust1, VmxCapabilities.ProcMay1)
             && VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
             && VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
+            && IsValidNmiControls(vmcs.Read(VmcsField.PinBasedVmExecControl))
             && vmcs.Read(VmcsField.Cr3TargetCount) <= VmxCapabilities.MiscCr3Targets
             && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
             && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
@@ -270,27 +271,81 @@ internal static class Nested
 
     /// <summary>
     /// <c>nested_vmx_check_host_state</c> for a 64-bit L1: host address-space size set, HOST_CR0/HOST_CR4 valid in
-    /// VMX operation (fixed bits, <c>kvm_is_valid_cr4</c>, PAE), canonical HOST_RIP, and a 64-bit HOST_IA32_EFER if loaded.
+    /// VMX operation (fixed bits, <c>kvm_is_valid_cr4</c>, PAE), HOST_CR3 within MAXPHYADDR, the selectors and
+    /// addresses of <see cref="HostSelectorFields"/> and <see cref="HostCanonicalFields"/>, and a valid 64-bit
+    /// HOST_IA32_EFER if loaded.
     /// </summary>
     private static bool HostStateValid(in Cpu c, Vmcs12 vmcs)
     {
         var exit = (uint)vmcs.Read(VmcsField.VmExitControls);
         var cr4 = vmcs.Read(VmcsField.HostCr4);
-        var efer = vmcs.Read(VmcsField.HostIa32Efer);
-        return (exit & VmxCapabilities.ExitHostAddressSpaceSize) != 0
-            && SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
-            && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
-            && (cr4 & Cr4.Pae) != 0
-            && Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
-            && IsCanonical(vmcs.Read(VmcsField.HostRip))
-            && ((exit & VmxCapabilities.ExitLoadEfer) == 0
-                || (efer & (MachineLayout.EferLma | MachineLayout.EferLme)) == (MachineLayout.EferLma | MachineLayout.EferLme));
+        if ((exit & VmxCapabilities.ExitHostAddressSpaceSize) == 0
+            || !SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
+            || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
+            || (cr4 & Cr4.Pae) == 0
+            || !Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
+            || !IsLegalGpa(vmcs.Read(VmcsField.HostCr3), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu))
+            || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer))))
+        {
+            return false;
+        }
+        foreach (var field in HostSelectorFields)
+        {
+            if (!IsValidHostSelector(field, vmcs.Read(field)))
+            {
+                return false;
+            }
+        }
+        foreach (var field in HostCanonicalFields)
+        {
+            if (!IsCanonical(vmcs.Read(field)))
+            {
+                return false;
+            }
+        }
+        return true;
     }
+
+    /// <summary>The host-state selectors <c>nested_vmx_check_host_state</c> checks: ES, CS, SS, DS, FS, GS, TR.</summary>
+    internal static ReadOnlySpan<uint> HostSelectorFields =>
+        [VmcsField.HostEsSelector, VmcsField.HostCsSelector, VmcsField.HostSsSelector, VmcsField.HostDsSelector, VmcsField.HostFsSelector, VmcsField.HostGsSelector, VmcsField.HostTrSelector];
+
+    /// <summary>
+    /// The host-state addresses <c>nested_vmx_check_host_state</c> wants canonical: the FS, GS, TR, GDTR and IDTR bases,
+    /// IA32_SYSENTER_ESP and _EIP, and RIP.
+    /// </summary>
+    internal static ReadOnlySpan<uint> HostCanonicalFields =>
+        [VmcsField.HostFsBase, VmcsField.HostGsBase, VmcsField.HostTrBase, VmcsField.HostGdtrBase, VmcsField.HostIdtrBase, VmcsField.HostIa32SysenterEsp, VmcsField.HostIa32SysenterEip, VmcsField.HostRip];
+
+    /// <summary>
+    /// <c>nested_vmx_check_host_state</c>'s selector rule for a 64-bit host: no RPL or TI bits, and HOST_CS and
+    /// HOST_TR not null (HOST_SS may be null in 64-bit mode).
+    /// </summary>
+    internal static bool IsValidHostSelector(uint field, ulong selector) =>
+        (selector & 7) == 0 && (selector != 0 || field is not (VmcsField.HostCsSelector or VmcsField.HostTrSelector));
+
+    /// <summary><c>kvm_vcpu_is_legal_gpa</c>: no bit at or above MAXPHYADDR (HOST_CR3, the MSR-list addresses).</summary>
+    internal static bool IsLegalGpa(ulong gpa, int maxPhysAddr) => (gpa >> maxPhysAddr) == 0;
+
+    /// <summary>
+    /// A loaded HOST_IA32_EFER or GUEST_IA32_EFER for a 64-bit side: <c>kvm_valid_efer</c> (no bit besides SCE, LME,
+    /// LMA, NXE on VMX) with LMA and LME both set, as the address-space size and IA-32e mode controls say.
+    /// </summary>
+    internal static bool IsValid64BitEfer(ulong efer) =>
+        SvmOps.IsValidEferWrite(efer, guestHasSvm: false) && (efer & MachineLayout.EferLma) != 0;
+
+    /// <summary>
+    /// <c>nested_vmx_check_nmi_controls</c>: virtual NMIs need NMI exiting (and NMI-window exiting virtual NMIs, which
+    /// the model does not offer).
+    /// </summary>
+    internal static bool IsValidNmiControls(ulong pin) =>
+        (pin & VmxCapabilities.PinVirtualNmis) == 0 || (pin & VmxCapabilities.PinNmiExiting) != 0;
 
     /// <summary>
     /// <c>nested_vmx_check_guest_state</c>, as far as modelled: GUEST_CR0/GUEST_CR4 valid (fixed bits,
     /// <c>kvm_is_valid_cr4</c>, PAE and PG for a 64-bit guest), RFLAGS reserved bits, VMCS link pointer all ones, an
-    /// activity state KVM knows (<c>nested_check_guest_non_reg_state</c>: active, HLT or wait-for-SIPI), a 64-bit
+    /// activity state KVM knows (<c>nested_check_guest_non_reg_state</c>: active, HLT or wait-for-SIPI), GUEST_DR7's
+    /// bits 63:32 clear if debug controls are loaded (IA32_DEBUGCTL's check is not modelled), a valid 64-bit
     /// GUEST_IA32_EFER if loaded.
     /// </summary>
     private static bool GuestStateValid(in Cpu c, Vmcs12 vmcs)
@@ -307,7 +362,7 @@ internal static class Nested
             && (rflags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
             && vmcs.Read(VmcsField.GuestActivityState) is ActivityState.Active or ActivityState.Hlt or ActivityState.WaitForSipi
-            && ((entry & VmxCapabilities.EntryLoadEfer) == 0
-                || (efer & (MachineLayout.EferLma | MachineLayout.EferLme)) == (MachineLayout.EferLma | MachineLayout.EferLme));
+            && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0)
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(efer));
     }
 }

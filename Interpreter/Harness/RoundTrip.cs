@@ -27,6 +27,12 @@ public static class RoundTrip
     /// <summary>A qword the set-up stores region addresses in, for the m64 operands of VMXON/VMCLEAR/VMPTRLD.</summary>
     public const ulong PointerSlot = MachineLayout.DataArea + 0x3000;
 
+    /// <summary>HOST_CS_SELECTOR: a flat 64-bit code segment's selector (GDT index 1, RPL 0), as a real L1 would give.</summary>
+    public const ulong HostCsSelector = 0x08;
+
+    /// <summary>HOST_TR_SELECTOR: a TSS selector (GDT index 2, RPL 0); KVM's host-state checks refuse a null one.</summary>
+    public const ulong HostTrSelector = 0x10;
+
     /// <summary>L2's initial RSP.</summary>
     public const ulong L2StackTop = MachineLayout.DataArea + 0xF_0000;
 
@@ -110,6 +116,8 @@ public static class RoundTrip
         EmitVmwrite(a, VmcsField.GuestCr4, s.GuestCr4);
         EmitVmwrite(a, VmcsField.GuestRsp, L2StackTop);
         EmitVmwrite(a, VmcsField.GuestRflags, Rflags.Fixed1);
+        EmitVmwrite(a, VmcsField.HostCsSelector, HostCsSelector);
+        EmitVmwrite(a, VmcsField.HostTrSelector, HostTrSelector);
         a.mov(ebx, VmcsField.HostRsp);
         a.vmwrite(rbx, rsp);
         a.mov(ebx, VmcsField.HostRip);

@@ -35,6 +35,15 @@ public static class VmxCapabilities
     /// <summary>IA32_VMX_BASIC: revision, 4 KiB region size, write-back memory type, TRUE controls available (bit 55).</summary>
     public const ulong Basic = Revision | (0x1000ul << 32) | (6ul << 50) | (1ul << 55);
 
+    /// <summary>Pin-based control: NMI exiting (bit 3).</summary>
+    public const uint PinNmiExiting = 1u << 3;
+
+    /// <summary>Pin-based control: virtual NMIs (bit 5).</summary>
+    public const uint PinVirtualNmis = 1u << 5;
+
+    /// <summary>VM-entry control: load debug controls (DR7 and IA32_DEBUGCTL, bit 2).</summary>
+    public const uint EntryLoadDebugControls = 1u << 2;
+
     /// <summary>Pin-based controls that must be 1 (default-1 bits 1, 2, 4).</summary>
     public const uint PinMust1 = 0x16;
 

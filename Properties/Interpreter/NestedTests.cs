@@ -282,6 +282,56 @@ public class NestedTests
         Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.NestedVmEntry);
     }
 
+    /// <summary>
+    /// <c>nested_vmx_check_host_state</c> beyond CR0/CR4/RIP: host selectors without RPL or TI bits, HOST_CS and
+    /// HOST_TR not null (HOST_SS may be, for a 64-bit host), canonical bases and SYSENTER addresses, HOST_CR3 within
+    /// MAXPHYADDR, a valid loaded HOST_IA32_EFER: otherwise VMfail 8. And <c>nested_vmx_check_nmi_controls</c>: virtual
+    /// NMIs without NMI exiting is VMfail 7.
+    /// </summary>
+    [Theory]
+    [InlineData("HOST_CS null", VmcsField.HostCsSelector, 0ul, 8)]
+    [InlineData("HOST_TR null", VmcsField.HostTrSelector, 0ul, 8)]
+    [InlineData("HOST_DS with RPL 3", VmcsField.HostDsSelector, 0x13ul, 8)]
+    [InlineData("HOST_FS with TI", VmcsField.HostFsSelector, 0x14ul, 8)]
+    [InlineData("non-canonical HOST_GS_BASE", VmcsField.HostGsBase, 0x0000_8000_0000_0000ul, 8)]
+    [InlineData("non-canonical HOST_IA32_SYSENTER_EIP", VmcsField.HostIa32SysenterEip, 0x1234_0000_0000_0000ul, 8)]
+    [InlineData("HOST_CR3 above MAXPHYADDR", VmcsField.HostCr3, 1ul << 50, 8)]
+    [InlineData("virtual NMIs without NMI exiting", VmcsField.PinBasedVmExecControl, VmxCapabilities.PinMust1 | VmxCapabilities.PinVirtualNmis, 7)]
+    [InlineData("HOST_SS null", VmcsField.HostSsSelector, 0ul, 0)]
+    [InlineData("virtual NMIs with NMI exiting", VmcsField.PinBasedVmExecControl, VmxCapabilities.PinMust1 | VmxCapabilities.PinVirtualNmis | VmxCapabilities.PinNmiExiting, 0)]
+    public void KVMs_host_state_and_NMI_control_checks_fail_VMLAUNCH(string what, uint field, ulong value, int error)
+    {
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(Setup with { ExtraVmwrites = [(field, value)] }, ReportExit, a => a.vmcall()));
+        var failed = r.Observations.OfType<RunObservation.VmFail>().SingleOrDefault();
+        if (error == 0)
+        {
+            Assert.True(failed is null, $"{what}: {failed}");
+            Assert.Equal(ExitReason.Vmcall, ExitReasonOf(r));
+        }
+        else
+        {
+            Assert.True(failed is not null, $"{what}: VMLAUNCH did not fail");
+            Assert.Equal((VmInstructionError)error, failed.Error);
+        }
+    }
+
+    /// <summary>
+    /// <c>nested_vmx_check_guest_state</c>: with "load debug controls" GUEST_DR7 bits 63:32 must be clear; with
+    /// "load IA32_EFER" GUEST_IA32_EFER must be valid (here: a reserved bit). Either fails the entry with reason 33.
+    /// </summary>
+    [Theory]
+    [InlineData(VmxCapabilities.EntryLoadDebugControls, VmcsField.GuestDr7, 1ul << 32)]
+    [InlineData(VmxCapabilities.EntryLoadEfer, VmcsField.GuestIa32Efer, MachineLayout.InitialEfer | (1ul << 9))]
+    public void KVMs_guest_state_checks_fail_the_entry_with_reason_33(uint entryControl, uint field, ulong value)
+    {
+        var entry = VmxCapabilities.EntryTrueMust1 | VmxCapabilities.EntryIa32eModeGuest | entryControl;
+        var valid = field == VmcsField.GuestDr7 ? 0x400ul : MachineLayout.InitialEfer;
+        var ok = RunL2(a => a.vmcall(), Setup with { ExtraVmwrites = [(VmcsField.VmEntryControls, entry), (field, valid)] });
+        Assert.Equal(ExitReason.Vmcall, ExitReasonOf(ok));
+        var bad = RunL2(a => a.vmcall(), Setup with { ExtraVmwrites = [(VmcsField.VmEntryControls, entry), (field, value)] });
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(bad));
+    }
+
     [Fact]
     public void A_refused_exit_msr_is_a_vmx_abort()
     {
