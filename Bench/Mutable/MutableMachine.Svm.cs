@@ -7,7 +7,7 @@ namespace CpuidFunctional.Bench.Mutable;
 /// Nested SVM: SvmOps', SvmNested's and SvmReflect's rules again, in place. vmcb12 is read into fields at VMRUN (KVM's
 /// cached copy, like the functional <see cref="Vmcb12"/>) and the #VMEXIT state written back into the byte array. The
 /// pure pieces are theirs: <c>SvmNested.IsValidSaveEferCr0</c>, <c>SvmNested.IsValidControls</c>,
-/// <c>SvmNested.IsInstructionExit</c>, <c>SvmOps.IsValidEferWrite</c>, <c>SvmOps.VmmcallResult</c>,
+/// <c>SvmNested.IsInstructionExit</c>, <c>SvmOps.IsValidEferWrite</c>, <c>SvmOps.HypercallResult</c>,
 /// <c>SvmReflect.MsrpmBit</c>, <c>SvmReflect.CrWriteInfo</c>, and the offsets and intercept bits of <see cref="Vmcb12"/>.
 /// </summary>
 internal sealed partial class MutableMachine
@@ -140,8 +140,7 @@ internal sealed partial class MutableMachine
     {
         if (i.Op == Op.Vmmcall)
         {
-            gpr[Registers.Rax] = SvmOps.VmmcallResult(Kvm.Cpl);
-            return Next(i);
+            return Hypercall(i);
         }
         if (inL2)
         {
@@ -267,7 +266,7 @@ internal sealed partial class MutableMachine
         gif = true;
         svmGuest = true;
         inL2 = true;
-        SvmLoad(Vmcb64(Vmcb12.RipOffset), Vmcb64(Vmcb12.RspOffset), Vmcb64(Vmcb12.RaxOffset), Vmcb64(Vmcb12.RflagsOffset), l2Cr0, l2Efer);
+        SvmLoad(Vmcb64(Vmcb12.RipOffset), Vmcb64(Vmcb12.RspOffset), Vmcb64(Vmcb12.RaxOffset), Vmcb64(Vmcb12.RflagsOffset) | Rflags.Fixed1, l2Cr0, l2Efer);
         return null;
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using CpuidFunctional.Interpreter.Machine;
 
 namespace CpuidFunctional.Bench.Mutable;
@@ -18,6 +19,10 @@ internal sealed partial class MutableMachine
         {
             return Exit(i, ExitReason.OfVmxInstruction(i.Op), 0, 0); // VMX instructions always exit from L2
         }
+        if (i.Op == Op.Vmcall)
+        {
+            return Hypercall(i); // L1's VMCALL always exits to L0: a hypercall
+        }
         if (i.Op == Op.Vmxon)
         {
             return Vmxon(i);
@@ -36,8 +41,19 @@ internal sealed partial class MutableMachine
             Op.Vmwrite => Vmwrite(i),
             Op.Vmlaunch => Enter(i, launch: true),
             Op.Vmresume => Enter(i, launch: false),
-            _ => FailValid(i, VmInstructionError.VmcallInRoot),
+            _ => throw new UnreachableException(i.Op.ToString()),
         };
+    }
+
+    /// <summary>A VMCALL or VMMCALL L0 runs as a hypercall (<c>SvmOps.HypercallResult</c>).</summary>
+    private StopReason? Hypercall(Insn i)
+    {
+        if (SvmOps.HypercallResult(Kvm.Cpl, gpr[Registers.Rax]) is not { } result)
+        {
+            return new StopReason.Unsupported(inL2 ? 2 : 1, i.Rip, i.HexBytes, i.Text, $"hypercall {gpr[Registers.Rax]} is not modelled");
+        }
+        gpr[Registers.Rax] = result;
+        return Next(i);
     }
 
     private StopReason? Succeed(Insn i)
@@ -243,7 +259,7 @@ internal sealed partial class MutableMachine
         {
             return EntryFailure(i, ExitReason.MsrLoading, localFailure, alreadyObserved: false);
         }
-        efer = (entryControls & VmxCapabilities.EntryLoadEfer) != 0 ? vmcs.Read(VmcsField.GuestIa32Efer) : MachineLayout.InitialEfer;
+        efer = (entryControls & VmxCapabilities.EntryLoadEfer) != 0 ? vmcs.Read(VmcsField.GuestIa32Efer) : efer | LongMode;
         gpr[Registers.Rsp] = vmcs.Read(VmcsField.GuestRsp);
         rip = vmcs.Read(VmcsField.GuestRip);
         rflags = vmcs.Read(VmcsField.GuestRflags);
@@ -304,7 +320,7 @@ internal sealed partial class MutableMachine
         }
         efer = ((uint)vmcs.Read(VmcsField.VmExitControls) & VmxCapabilities.ExitLoadEfer) != 0
             ? vmcs.Read(VmcsField.HostIa32Efer)
-            : MachineLayout.InitialEfer;
+            : efer | LongMode;
         gpr[Registers.Rsp] = vmcs.Read(VmcsField.HostRsp);
         rip = vmcs.Read(VmcsField.HostRip);
         rflags = Rflags.Fixed1;
@@ -351,6 +367,8 @@ internal sealed partial class MutableMachine
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
     }
+
+    private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
 
     private bool HostStateValid(MutableVmcs vmcs)
     {

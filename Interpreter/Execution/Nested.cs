@@ -73,9 +73,10 @@ internal static class Nested
             return EntryFailure(ref c, i, ExitReason.MsrLoading, localFailure, log);
         }
 
+        // nested_vmx_calc_efer: GUEST_IA32_EFER if loaded, else L1's EFER with LMA and LME for the IA-32e mode guest.
         var efer = (entryControls & VmxCapabilities.EntryLoadEfer) != 0
             ? vmcs.Read(VmcsField.GuestIa32Efer)
-            : MachineLayout.InitialEfer;
+            : c.Efer | LongMode;
         c.Gprs[Registers.Rsp] = vmcs.Read(VmcsField.GuestRsp);
         c.Rip = vmcs.Read(VmcsField.GuestRip);
         c.Rflags = vmcs.Read(VmcsField.GuestRflags);
@@ -167,9 +168,10 @@ internal static class Nested
         {
             return new StopReason.VmxAbort(Msr.VmxAbortLoadHostMsrFail);
         }
+        // load_vmcs12_host_state: HOST_IA32_EFER if loaded, else L2's EFER with LMA and LME (host address-space size).
         var efer = (((uint)vmcs.Read(VmcsField.VmExitControls)) & VmxCapabilities.ExitLoadEfer) != 0
             ? vmcs.Read(VmcsField.HostIa32Efer)
-            : MachineLayout.InitialEfer;
+            : c.Efer | LongMode;
         c.Gprs[Registers.Rsp] = vmcs.Read(VmcsField.HostRsp);
         c.Rip = vmcs.Read(VmcsField.HostRip);
         c.Rflags = Rflags.Fixed1;
@@ -305,6 +307,9 @@ internal static class Nested
         }
         return true;
     }
+
+    /// <summary>EFER.LMA and EFER.LME: a 64-bit side's EFER has both.</summary>
+    private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
 
     /// <summary>The host-state selectors <c>nested_vmx_check_host_state</c> checks: ES, CS, SS, DS, FS, GS, TR.</summary>
     internal static ReadOnlySpan<uint> HostSelectorFields =>

@@ -61,7 +61,8 @@ internal static class SvmNested
                 : new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, $"unexpected Core observation {refused}");
         }
         c.Svm = c.Svm with { Vmcb = vmcb, VmcbPa = page, Host = host, Gif = true };
-        Load(ref c, new SvmHostState(vmcb.Rip, vmcb.Rsp, vmcb.Rax, vmcb.Rflags, vmcb.Cr0, vmcb.Efer), inL2: true);
+        // nested_vmcb02_prepare_save: L2's RFLAGS is save.rflags with the always-one bit 1 (X86_EFLAGS_FIXED).
+        Load(ref c, new SvmHostState(vmcb.Rip, vmcb.Rsp, vmcb.Rax, vmcb.Rflags | Rflags.Fixed1, vmcb.Cr0, vmcb.Efer), inL2: true);
         return null;
     }
 

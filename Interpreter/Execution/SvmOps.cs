@@ -68,13 +68,20 @@ internal static class SvmOps
     /// <summary>The page VMRUN, VMLOAD and VMSAVE take from RAX (KVM maps <c>gpa_to_gfn(rax)</c>; the offset is ignored).</summary>
     internal static ulong VmcbPage(in Cpu c) => c.Gprs[Registers.Rax] & ~0xFFFul;
 
+    /// <summary>VMMCALL not intercepted: L0's <c>kvm_emulate_hypercall</c> (<see cref="Hypercall"/>).</summary>
+    private static StopReason? Vmmcall(ref Cpu c, Insn i) => Hypercall(ref c, i);
+
     /// <summary>
-    /// VMMCALL not intercepted: L0's <c>kvm_emulate_hypercall</c>. No hypercall is modelled: RAX = −KVM_ENOSYS at
-    /// CPL 0, −KVM_EPERM above.
+    /// A VMCALL or VMMCALL that reaches L0 (<c>kvm_emulate_hypercall</c>): RAX gets the result of
+    /// <see cref="HypercallResult"/> and the instruction is skipped; a hypercall the model does not know stops the run.
     /// </summary>
-    private static StopReason? Vmmcall(ref Cpu c, Insn i)
+    internal static StopReason? Hypercall(ref Cpu c, Insn i)
     {
-        c.Gprs[Registers.Rax] = VmmcallResult(c.Kvm.Vcpu.Cpl);
+        if (HypercallResult(c.Kvm.Vcpu.Cpl, c.Gprs[Registers.Rax]) is not { } result)
+        {
+            return new StopReason.Unsupported(c.Level, i.Rip, i.HexBytes, i.Text, $"hypercall {c.Gprs[Registers.Rax]} is not modelled");
+        }
+        c.Gprs[Registers.Rax] = result;
         c.Rip = i.NextRip;
         return null;
     }
@@ -89,8 +96,21 @@ internal static class SvmOps
         return (value & ~allowed) == 0 && (value & MachineLayout.EferLme) != 0;
     }
 
-    /// <summary>VMMCALL's RAX when L0 handles it: −KVM_ENOSYS at CPL 0, −KVM_EPERM above.</summary>
-    internal static ulong VmmcallResult(byte cpl) => 0 - (cpl == 0 ? KvmEnosys : KvmEperm);
+    /// <summary>
+    /// <c>kvm_emulate_hypercall</c>'s RAX for hypercall <paramref name="nr"/> (the guest's RAX) with no Xen or Hyper-V
+    /// hypercalls enabled and PV features not enforced: −KVM_EPERM above CPL 0; 0 for KVM_HC_VAPIC_POLL_IRQ (1),
+    /// KVM_HC_KICK_CPU (5) and KVM_HC_SCHED_YIELD (11), whose effects (a kick, a yield) the model cannot see;
+    /// −KVM_ENOSYS for numbers KVM does not know. Null for the ones whose result depends on state the model lacks:
+    /// KVM_HC_CLOCK_PAIRING (9), KVM_HC_SEND_IPI (10), KVM_HC_MAP_GPA_RANGE (12).
+    /// </summary>
+    internal static ulong? HypercallResult(byte cpl, ulong nr) =>
+        cpl != 0 ? unchecked(0 - KvmEperm)
+        : nr switch
+        {
+            1 or 5 or 11 => 0,
+            9 or 10 or 12 => null,
+            _ => unchecked(0 - KvmEnosys),
+        };
 
     /// <summary>The MSRs this class answers instead of Core.</summary>
     public static bool OwnsMsr(uint index) => index is Msr.Efer or Msr.VmCr or Msr.VmHsavePa;

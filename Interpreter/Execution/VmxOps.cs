@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Interpreter.Machine;
 
@@ -12,6 +13,12 @@ internal static class VmxOps
 {
     public static StopReason? Step(ref Cpu c, Insn i, RunLog log)
     {
+        if (i.Op == Op.Vmcall)
+        {
+            // L1 is a guest: its VMCALL always exits to L0, which runs it as a hypercall (vmx.c: EXIT_REASON_VMCALL is
+            // kvm_emulate_hypercall), in VMX operation or not. (L2's VMCALL is L1's, VmxReflect.)
+            return SvmOps.Hypercall(ref c, i);
+        }
         if (i.Op == Op.Vmxon)
         {
             return Vmxon(ref c, i, log);
@@ -30,7 +37,7 @@ internal static class VmxOps
             Op.Vmwrite => Vmwrite(ref c, i, log),
             Op.Vmlaunch => Run(ref c, i, launch: true, log),
             Op.Vmresume => Run(ref c, i, launch: false, log),
-            _ => FailValid(ref c, i, VmInstructionError.VmcallInRoot, log), // VMCALL in VMX root operation
+            _ => throw new UnreachableException(i.Op.ToString()),
         };
     }
 

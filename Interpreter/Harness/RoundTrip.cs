@@ -73,7 +73,7 @@ public static class RoundTrip
     }
 
     /// <summary>
-    /// L1 set-up: CR4 ← HOST_CR4, optional XSETBV, the revision identifier into both regions, VMXON, VMCLEAR, VMPTRLD,
+    /// L1 set-up: CR4 ← HOST_CR4, optional XSETBV and EFER, the revision identifier into both regions, VMXON, VMCLEAR, VMPTRLD,
     /// the VMCS fields, the MSR lists, the extra fields, VMLAUNCH; a failed VMLAUNCH reports RFLAGS on <see cref="VmFailPort"/> and halts.
     /// </summary>
     public static void EmitSetup(Assembler a, RoundTripSetup s, Label handler, Label l2)
@@ -86,6 +86,13 @@ public static class RoundTrip
             a.mov(eax, (uint)s.HostXcr0);
             a.mov(edx, (uint)(s.HostXcr0 >> 32));
             a.xsetbv();
+        }
+        if (s.HostEfer != 0)
+        {
+            a.mov(ecx, Msr.Efer);
+            a.mov(eax, (uint)s.HostEfer);
+            a.mov(edx, (uint)(s.HostEfer >> 32));
+            a.wrmsr();
         }
         a.mov(ecx, VmxCapabilities.MsrVmxBasic);
         a.rdmsr();

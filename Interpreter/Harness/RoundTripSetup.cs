@@ -35,6 +35,9 @@ public sealed record RoundTripSetup
     /// <summary>XCR0 L1 sets with XSETBV before VMXON (0: leave XCR0 alone). Needs OSXSAVE in <see cref="HostCr4"/>.</summary>
     public ulong HostXcr0 { get; init; }
 
+    /// <summary>L1's IA32_EFER, written with WRMSR before VMXON (0: leave the boot value).</summary>
+    public ulong HostEfer { get; init; }
+
     /// <summary>Further VMCS fields L1 writes, in order, after the standard ones and before VMLAUNCH (e.g. GUEST_ACTIVITY_STATE).</summary>
     public IReadOnlyList<(uint Field, ulong Value)> ExtraVmwrites { get; init; } = [];
 }

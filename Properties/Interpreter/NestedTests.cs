@@ -332,6 +332,32 @@ public class NestedTests
         Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(bad));
     }
 
+    /// <summary>
+    /// Without the EFER load controls KVM keeps EFER across the transitions and sets LMA and LME
+    /// (<c>nested_vmx_calc_efer</c> on entry, <c>load_vmcs12_host_state</c> on exit): L1's SCE and NXE survive a round
+    /// trip, and "save IA32_EFER" stores L2's EFER, which has them too.
+    /// </summary>
+    [Fact]
+    public void Without_the_efer_load_controls_l1s_efer_bits_survive_a_round_trip()
+    {
+        const ulong efer = MachineLayout.InitialEfer | 1 | (1ul << 11); // SCE, NXE
+        var setup = Setup with
+        {
+            HostEfer = efer,
+            ExtraVmwrites = [(VmcsField.VmExitControls, VmxCapabilities.ExitTrueMust1 | VmxCapabilities.ExitHostAddressSpaceSize | VmxCapabilities.ExitSaveEfer)],
+        };
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(setup, a =>
+        {
+            a.mov(ecx, Msr.Efer);
+            a.rdmsr();
+            a.@out(0x84, eax);
+            ReportExit(a);
+        }, a => a.vmcall()));
+        Assert.Equal(ExitReason.Vmcall, ExitReasonOf(r));
+        Assert.Equal((uint)efer, r.Outputs.Single(o => o.Port == 0x84).Value);
+        Assert.Equal(efer, r.Final.Vmx.Read(VmcsField.GuestIa32Efer));
+    }
+
     [Fact]
     public void A_refused_exit_msr_is_a_vmx_abort()
     {

@@ -1,4 +1,5 @@
 using CpuidFunctional.Interpreter.Machine;
+using CpuidFunctional.Interpreter.Svm;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -38,6 +39,23 @@ public class SvmInstructionTests
     }
 
     private static ulong Vmcb(RunResult r, int offset) => r.Final.Memory.Read(SvmHarness.Vmcb + (ulong)offset, 8);
+
+    /// <summary>
+    /// <c>nested_vmcb02_prepare_save</c> loads save.rflags with the always-one bit 1 set (X86_EFLAGS_FIXED): L2 reads
+    /// 0x2 for a save.rflags of 0, and the #VMEXIT stores that back.
+    /// </summary>
+    [Fact]
+    public void VMRUN_sets_RFLAGS_bit_1_for_L2_even_if_save_rflags_lacks_it()
+    {
+        var r = Run(a =>
+        {
+            a.pushfq();
+            a.pop(rbx);
+        }, tweak: a => a.mov(__qword_ptr[rdi + Vmcb12.RflagsOffset], 0));
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(r));
+        Assert.Equal(Rflags.Fixed1, r.Final.Regs[Registers.Rbx] & ~Rflags.Arithmetic);
+        Assert.Equal(Rflags.Fixed1, Vmcb(r, Vmcb12.RflagsOffset) & ~Rflags.Arithmetic);
+    }
 
     [Fact]
     public void VMMCALL_intercepted_exits_with_0x81_and_next_rip_past_it()

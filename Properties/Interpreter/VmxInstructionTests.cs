@@ -340,16 +340,31 @@ public class VmxInstructionTests
         Assert.Equal(VmInstructionError.VmlaunchNonClear, LastVmFail(r).Error);
     }
 
-    [Fact]
-    public void Vmcall_in_vmx_root_operation_is_error_1()
+    /// <summary>
+    /// L1 is KVM's guest: its VMCALL always exits to L0, which runs it as a hypercall (<c>kvm_emulate_hypercall</c>),
+    /// in VMX operation or not, never VMfail 1. RAX: 0 for KVM_HC_VAPIC_POLL_IRQ, −KVM_ENOSYS (−1000) for an unknown
+    /// number; the instruction is skipped and the flags kept.
+    /// </summary>
+    [Theory]
+    [InlineData(true, 1ul, 0ul)]
+    [InlineData(true, 0x1234ul, unchecked(0ul - 1000))]
+    [InlineData(false, 0x1234ul, unchecked(0ul - 1000))]
+    public void Vmcall_at_l1_is_a_kvm_hypercall_in_vmx_operation_or_not(bool inVmx, ulong nr, ulong expected)
     {
         var r = Run(a =>
         {
-            VmxOn(a);
-            LoadVmcs(a);
+            if (inVmx)
+            {
+                VmxOn(a);
+                LoadVmcs(a);
+            }
+            a.mov(rax, (long)nr);
             a.vmcall();
+            a.mov(rbx, rax);
         });
-        Assert.Equal(VmInstructionError.VmcallInRoot, LastVmFail(r).Error);
+        Assert.IsType<StopReason.Halted>(r.Stop);
+        Assert.DoesNotContain(r.Observations, o => o is RunObservation.VmFail);
+        Assert.Equal(expected, r.Final.Regs[Registers.Rbx]);
     }
 
     [Fact]
