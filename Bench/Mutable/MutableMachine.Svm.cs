@@ -6,7 +6,7 @@ namespace CpuidFunctional.Bench.Mutable;
 /// <summary>
 /// Nested SVM: SvmOps', SvmNested's and SvmReflect's rules again, in place. vmcb12 is read into fields at VMRUN (KVM's
 /// cached copy, like the functional <see cref="Vmcb12"/>) and the #VMEXIT state written back into the byte array. The
-/// pure pieces are theirs: <c>SvmNested.IsValidSaveEferCr0</c>, <c>SvmNested.IsValidControls</c>,
+/// pure pieces are theirs: <c>SvmNested.IsValidSaveState</c>, <c>SvmNested.IsValidControls</c>,
 /// <c>SvmNested.IsInstructionExit</c>, <c>SvmOps.IsValidEferWrite</c>, <c>SvmOps.HypercallResult</c>,
 /// <c>SvmReflect.MsrpmBit</c>, <c>SvmReflect.CrWriteInfo</c>, and the offsets and intercept bits of <see cref="Vmcb12"/>.
 /// </summary>
@@ -120,7 +120,8 @@ internal sealed partial class MutableMachine
         var portOperand = isIn ? i.B : i.A;
         var port = (ushort)(portOperand.Kind == OperandKind.Immediate ? portOperand.Value & 0xFF : gpr[Registers.Rdx] & 0xFFFF);
         var at = (vmcbIopm & ~0xFFFul) + ((ulong)port / 8);
-        if (Contains(at, 1) && ((ReadMemory(at, 1) >> (port % 8)) & 1) == 0)
+        var length = SvmReflect.IoPermissionBytes(port, i.OpSize);
+        if (Contains(at, length) && (ReadMemory(at, length) & SvmReflect.IoPermissionMask(port, i.OpSize)) == 0)
         {
             return SvmHandleHere;
         }
@@ -239,7 +240,8 @@ internal sealed partial class MutableMachine
         var (l2Efer, l2Cr0, l2Cr4) = (Vmcb64(Vmcb12.EferOffset), Vmcb64(Vmcb12.Cr0Offset), Vmcb64(Vmcb12.Cr4Offset));
         var (word3, word4) = (Vmcb32(Vmcb12.Word3Offset), Vmcb32(Vmcb12.Word4Offset));
         var (iopm, msrpm) = (Vmcb64(Vmcb12.IopmBasePaOffset), Vmcb64(Vmcb12.MsrpmBasePaOffset));
-        if (!SvmNested.IsValidSaveEferCr0(l2Efer, l2Cr0, l2Cr4) || !Kvm.IsValidCr4(l2Cr4)
+        var save = new SvmNested.SaveState(l2Efer, l2Cr0, l2Cr4, Vmcb64(Vmcb12.Cr3Offset), Vmcb64(Vmcb12.Dr6Offset), Vmcb64(Vmcb12.Dr7Offset));
+        if (!SvmNested.IsValidSaveState(save, Kvm.MaxPhysAddr) || !Kvm.IsValidCr4(l2Cr4)
             || !SvmNested.IsValidControls(Kvm.MaxPhysAddr, word4, Vmcb32(Vmcb12.AsidOffset), iopm, msrpm))
         {
             Record?.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));

@@ -117,25 +117,34 @@ internal static class SvmNested
 
     /// <summary>
     /// <c>nested_vmcb_check_save</c>, as far as modelled: EFER.SVME set and no EFER bit a 64-bit guest cannot have
-    /// (<c>kvm_valid_efer</c>); CR0 without bits 63:32 and without NW-without-CD; with EFER.LME and CR0.PG, CR4.PAE and
-    /// CR0.PE; CR4 valid for the guest (<c>__kvm_is_valid_cr4</c>). Failure is VMEXIT_INVALID.
+    /// (<c>kvm_valid_efer</c>); CR0 without bits 63:32 and without NW-without-CD; DR6 and DR7 without bits 63:32
+    /// (<c>kvm_dr6_valid</c>, <c>kvm_dr7_valid</c>); with EFER.LME and CR0.PG, CR4.PAE, CR0.PE and a CR3 within
+    /// MAXPHYADDR; CR4 valid for the guest (<c>__kvm_is_valid_cr4</c>). Failure is VMEXIT_INVALID.
     /// </summary>
     internal static bool IsValidSave(in Cpu c, Vmcb12 vmcb) =>
-        IsValidSaveEferCr0(vmcb.Efer, vmcb.Cr0, vmcb.Cr4) && Kvm.IsValidCr4(c.Kvm.Vcpu, vmcb.Cr4);
+        IsValidSaveState(new(vmcb.Efer, vmcb.Cr0, vmcb.Cr4, vmcb.Cr3, vmcb.Dr6, vmcb.Dr7), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu))
+            && Kvm.IsValidCr4(c.Kvm.Vcpu, vmcb.Cr4);
+
+    /// <summary>The save-area registers <see cref="IsValidSave"/> checks.</summary>
+    internal readonly record struct SaveState(ulong Efer, ulong Cr0, ulong Cr4, ulong Cr3, ulong Dr6, ulong Dr7);
 
     /// <summary>The part of <see cref="IsValidSave"/> that needs no vCPU (all of it but the CR4 check against the guest's features).</summary>
-    internal static bool IsValidSaveEferCr0(ulong efer, ulong cr0, ulong cr4)
+    internal static bool IsValidSaveState(SaveState s, int maxPhysAddr)
     {
-        if ((efer & Efer.Svme) == 0 || (efer & ~EferAllowed) != 0)
+        if ((s.Efer & Efer.Svme) == 0 || (s.Efer & ~EferAllowed) != 0)
         {
             return false;
         }
-        if ((cr0 >> 32) != 0 || ((cr0 & MachineLayout.Cr0Cd) == 0 && (cr0 & MachineLayout.Cr0Nw) != 0))
+        if ((s.Cr0 >> 32) != 0 || ((s.Cr0 & MachineLayout.Cr0Cd) == 0 && (s.Cr0 & MachineLayout.Cr0Nw) != 0))
         {
             return false;
         }
-        return (efer & MachineLayout.EferLme) == 0 || (cr0 & MachineLayout.Cr0Pg) == 0
-            || ((cr4 & Cr4.Pae) != 0 && (cr0 & MachineLayout.Cr0Pe) != 0);
+        if ((s.Dr6 >> 32) != 0 || (s.Dr7 >> 32) != 0)
+        {
+            return false;
+        }
+        return (s.Efer & MachineLayout.EferLme) == 0 || (s.Cr0 & MachineLayout.Cr0Pg) == 0
+            || ((s.Cr4 & Cr4.Pae) != 0 && (s.Cr0 & MachineLayout.Cr0Pe) != 0 && Nested.IsLegalGpa(s.Cr3, maxPhysAddr));
     }
 
     /// <summary>
@@ -152,10 +161,14 @@ internal static class SvmNested
             && IsLegalBitmap(maxPhysAddr, iopmBasePa, 0x3000)
             && IsLegalBitmap(maxPhysAddr, msrpmBasePa, 0x2000);
 
-    /// <summary><c>nested_svm_check_bitmap_pa</c>: the map's start rounded up to a page and its last byte are legal guest-physical addresses.</summary>
+    /// <summary>
+    /// <c>nested_svm_check_bitmap_pa</c>: the map's page and its last byte are legal guest-physical addresses. KVM's
+    /// cached copy of the controls already masked the base to its page (<c>__nested_copy_vmcb_control_to_cache</c>), so
+    /// the check's PAGE_ALIGN changes nothing.
+    /// </summary>
     private static bool IsLegalBitmap(int maxPhysAddr, ulong pa, ulong size)
     {
-        var start = (pa + 0xFFF) & ~0xFFFul; // PAGE_ALIGN rounds up
+        var start = pa & ~0xFFFul;
         var last = start + size - 1;
         return last >= start && (start >> maxPhysAddr) == 0 && (last >> maxPhysAddr) == 0;
     }

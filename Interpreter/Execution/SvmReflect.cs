@@ -103,7 +103,8 @@ internal static class SvmReflect
     }
 
     /// <summary>
-    /// <c>nested_svm_intercept_ioio</c>: with IOIO_PROT, the port's bit in the I/O permission map decides. EXITINFO1
+    /// <c>nested_svm_intercept_ioio</c>: with IOIO_PROT, the bits of the I/O permission map for every port the access
+    /// touches (the port and the next size − 1) decide; any set bit, or a map byte outside memory, exits. EXITINFO1
     /// (APM IOIO): port in bits 31:16, operand size one-hot in bits 6:4, bit 0 set for IN.
     /// </summary>
     private static Reflection ExitHandledIo(in Cpu c, Vmcb12 vmcb, Insn i)
@@ -114,11 +115,18 @@ internal static class SvmReflect
         }
         var (port, _) = Operands.IoPort(c, i);
         var at = (vmcb.IopmBasePa & ~0xFFFul) + ((ulong)port / 8);
-        if (c.Memory.Contains(at, 1) && ((c.Memory.ReadByte(at) >> (port % 8)) & 1) == 0)
+        var length = IoPermissionBytes(port, i.OpSize);
+        if (c.Memory.Contains(at, length) && (c.Memory.Read(at, length) & IoPermissionMask(port, i.OpSize)) == 0)
         {
             return HandleHere;
         }
         var info = ((ulong)port << 16) | ((ulong)i.OpSize << 4) | (i.Op == Op.In ? 1ul : 0ul);
         return new Reflection.ExitToL1((uint)SvmExitCode.Ioio, info);
     }
+
+    /// <summary>How many I/O permission map bytes an access of <paramref name="size"/> bytes at a port spans: 1 or 2.</summary>
+    internal static int IoPermissionBytes(ushort port, int size) => (port % 8) + size > 8 ? 2 : 1;
+
+    /// <summary>The bits of those bytes (little-endian) that belong to the access's ports.</summary>
+    internal static ulong IoPermissionMask(ushort port, int size) => (0xFul >> (4 - size)) << (port % 8);
 }

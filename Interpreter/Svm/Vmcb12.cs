@@ -18,7 +18,10 @@ namespace CpuidFunctional.Interpreter.Svm;
 /// <param name="EventInj">EVENTINJ (bit 31: an event to inject; not modelled).</param>
 /// <param name="Efer">save.efer.</param>
 /// <param name="Cr4">save.cr4.</param>
+/// <param name="Cr3">save.cr3.</param>
 /// <param name="Cr0">save.cr0.</param>
+/// <param name="Dr7">save.dr7.</param>
+/// <param name="Dr6">save.dr6.</param>
 /// <param name="Rflags">save.rflags.</param>
 /// <param name="Rip">save.rip.</param>
 /// <param name="Rsp">save.rsp.</param>
@@ -34,7 +37,10 @@ public sealed record Vmcb12(
     uint EventInj,
     ulong Efer,
     ulong Cr4,
+    ulong Cr3,
     ulong Cr0,
+    ulong Dr7,
+    ulong Dr6,
     ulong Rflags,
     ulong Rip,
     ulong Rsp,
@@ -60,7 +66,10 @@ public sealed record Vmcb12(
     public const int NextRipOffset = 0xC8;
     public const int EferOffset = 0x4D0;
     public const int Cr4Offset = 0x548;
+    public const int Cr3Offset = 0x550;
     public const int Cr0Offset = 0x558;
+    public const int Dr7Offset = 0x560;
+    public const int Dr6Offset = 0x568;
     public const int RflagsOffset = 0x570;
     public const int RipOffset = 0x578;
     public const int RspOffset = 0x5D8;
@@ -94,7 +103,10 @@ public sealed record Vmcb12(
             EventInj: (uint)m.Read(page + EventInjOffset, 4),
             Efer: m.Read(page + EferOffset, 8),
             Cr4: m.Read(page + Cr4Offset, 8),
+            Cr3: m.Read(page + Cr3Offset, 8),
             Cr0: m.Read(page + Cr0Offset, 8),
+            Dr7: m.Read(page + Dr7Offset, 8),
+            Dr6: m.Read(page + Dr6Offset, 8),
             Rflags: m.Read(page + RflagsOffset, 8),
             Rip: m.Read(page + RipOffset, 8),
             Rsp: m.Read(page + RspOffset, 8),

@@ -1,7 +1,7 @@
 namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>
-/// The nested-VMX capabilities L0 reports to L1 through the IA32_VMX_* MSRs (0x480–0x48A, 0x48D–0x490), and the
+/// The nested-VMX capabilities L0 reports to L1 through the IA32_VMX_* MSRs (0x480–0x491), and the
 /// control bits the interpreter acts on. Allowed-0 settings (bits that must be 1) are the SDM's default-1 classes; the
 /// TRUE MSRs relax the ones KVM relaxes. Allowed-1 settings contain only controls the interpreter honours or whose
 /// events cannot happen in it (no interrupts, no paging changes).
@@ -159,6 +159,9 @@ public static class VmxCapabilities
             0x488 => Cr4Fixed0,
             0x489 => Cr4Fixed1,
             0x48A => VmcsEnum,
+            // Secondary controls, EPT/VPID capabilities, VM functions: KVM always answers them (vmx_get_vmx_msr); the
+            // model offers none of these features (no "activate secondary controls" in the primary allowed-1 bits).
+            0x48B or 0x48C or 0x491 => 0,
             0x48D => Allowed(PinMust1, PinMay1),
             0x48E => Allowed(ProcTrueMust1, ProcMay1),
             0x48F => Allowed(ExitTrueMust1, ExitMay1),

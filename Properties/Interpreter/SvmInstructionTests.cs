@@ -95,7 +95,48 @@ public class SvmInstructionTests
         { "save.cr0 with NW and without CD", 0x558, MachineLayout.InitialCr0 | MachineLayout.Cr0Nw },
         { "save.cr4 without PAE in long mode", 0x548, Cr4.OsXsave },
         { "save.cr4 with a reserved bit", 0x548, MachineLayout.InitialCr4 | Cr4.Smxe },
+        { "save.dr6 with bit 32", 0x568, 1ul << 32 },
+        { "save.dr7 with bit 63", 0x560, 1ul << 63 },
+        { "save.cr3 above MAXPHYADDR in long mode", 0x550, 1ul << 52 },
+        { "an I/O permission map whose last byte is above MAXPHYADDR (48 bits)", 0x40, (1ul << 48) - 0x2000 },
     };
+
+    /// <summary>
+    /// <c>nested_svm_check_bitmap_pa</c> on the base KVM's cached controls masked to its page: a map base with low bits
+    /// set counts from its own page (not the next one), so a map that fits from there is valid.
+    /// </summary>
+    [Fact]
+    public void An_io_permission_map_base_is_taken_down_to_its_page()
+    {
+        var r = Run(_ => { }, tweak: a =>
+        {
+            a.mov(rax, (1L << 48) - 0x3000 + 0x10); // 12 KiB from its page fit below 2^48 (MAXPHYADDR); rounded up they would not
+            a.mov(__qword_ptr[rdi + Vmcb12.IopmBasePaOffset], rax);
+        });
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(r));
+    }
+
+    /// <summary>
+    /// <c>nested_svm_intercept_ioio</c> tests the bit of every port an access touches: a 4-byte IN at 0x4FFF reads
+    /// ports 0x4FFF–0x5002, so 0x5000's bit alone makes it exit (0x7B), across two map bytes.
+    /// </summary>
+    [Fact]
+    public void An_io_access_exits_if_any_port_it_touches_is_intercepted()
+    {
+        const ulong iopm = SvmHarness.Vmcb + 0x4000;
+        var r = Run(a =>
+        {
+            a.mov(edx, 0x4FFF);
+            a.@in(eax, dx);
+        }, word3: Vmcb12.InterceptIoioProt, tweak: a =>
+        {
+            a.mov(rax, (long)iopm);
+            a.mov(__qword_ptr[rdi + Vmcb12.IopmBasePaOffset], rax);
+            a.mov(rsi, (long)(iopm + (0x5000 / 8)));
+            a.mov(__byte_ptr[rsi], 1); // port 0x5000 only
+        });
+        Assert.Equal(SvmExitCode.Ioio, ExitCode(r));
+    }
 
     [Theory]
     [MemberData(nameof(InvalidVmcbs))]

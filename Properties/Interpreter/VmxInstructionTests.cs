@@ -254,6 +254,27 @@ public class VmxInstructionTests
         Assert.Equal(0x1234ul, r.Final.Regs[Registers.Rcx]);
     }
 
+    /// <summary>
+    /// KVM answers every VMX capability MSR from 0x480 to 0x491 (<c>vmx_get_vmx_msr</c>): the ones for features the
+    /// model does not offer (secondary controls, EPT/VPID, VM functions) read 0 rather than #GP.
+    /// </summary>
+    [Theory]
+    [InlineData(0x48Bu)]
+    [InlineData(0x48Cu)]
+    [InlineData(0x491u)]
+    public void The_vmx_capability_msrs_of_features_the_model_lacks_read_zero(uint msr)
+    {
+        var r = Run(a =>
+        {
+            a.mov(rax, -1L);
+            a.mov(rdx, -1L);
+            a.mov(ecx, msr);
+            a.rdmsr();
+        });
+        Assert.IsType<StopReason.Halted>(r.Stop);
+        Assert.Equal((0ul, 0ul), (r.Final.Regs[Registers.Rax], r.Final.Regs[Registers.Rdx]));
+    }
+
     /// <summary>IA32_VMX_MISC as KVM builds it for L1 (<c>nested_vmx_setup_misc_data</c>).</summary>
     [Fact]
     public void Ia32_vmx_misc_has_kvms_bits_and_no_cr3_targets()
