@@ -207,6 +207,10 @@ internal sealed partial class MutableMachine
             return FailValid(i, VmInstructionError.UnsupportedComponent);
         }
         current.Write(field, Read(i.B)); // VMWRITE to any field: KVM's IA32_VMX_MISC bit 29
+        if (((field >> 10) & 3) is 0 or 3)
+        {
+            checkedVmcs = null; // a control or host-state field: the entry checks run again
+        }
         return Succeed(i);
     }
 
@@ -227,13 +231,17 @@ internal sealed partial class MutableMachine
         {
             return FailValid(i, VmInstructionError.VmresumeNonLaunched);
         }
-        if (!ControlsValid(vmcs))
+        if (!ReferenceEquals(checkedVmcs, vmcs))
         {
-            return FailValid(i, VmInstructionError.EntryInvalidControls);
-        }
-        if (!HostStateValid(vmcs))
-        {
-            return FailValid(i, VmInstructionError.EntryInvalidHostState);
+            if (!ControlsValid(vmcs))
+            {
+                return FailValid(i, VmInstructionError.EntryInvalidControls);
+            }
+            if (!HostStateValid(vmcs))
+            {
+                return FailValid(i, VmInstructionError.EntryInvalidHostState);
+            }
+            checkedVmcs = vmcs;
         }
         if ((vmcs.Read(VmcsField.VmEntryIntrInfoField) & (1ul << 31)) != 0)
         {
@@ -369,6 +377,10 @@ internal sealed partial class MutableMachine
     }
 
     private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
+
+    // The VMCS whose controls and host state passed the VMLAUNCH/VMRESUME checks, until a VMWRITE changes one of those
+    // fields: the checks read nothing else that a run can change (as Nested.CheckControlsAndHostState's memo).
+    private MutableVmcs? checkedVmcs;
 
     private bool HostStateValid(MutableVmcs vmcs)
     {
