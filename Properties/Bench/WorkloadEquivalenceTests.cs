@@ -53,7 +53,7 @@ public class WorkloadEquivalenceTests
     }
 
     /// <summary>Programs off the benchmark's happy path: VMfail, VM-entry failures, MSR-load lists, an L2 #GP reflected to L1.</summary>
-    public static TheoryData<string> OffPathPrograms() => ["vmfail-controls", "invalid-guest-state", "msr-load-lists", "msr-load-refused", "l2-fault"];
+    public static TheoryData<string> OffPathPrograms() => ["vmfail-controls", "invalid-guest-state", "msr-load-lists", "msr-load-refused", "l2-fault", "host-state-changed"];
 
     private static CpuidFunctional.Interpreter.Machine.Program OffPath(string name)
     {
@@ -66,6 +66,11 @@ public class WorkloadEquivalenceTests
         var handler = (Action<Iced.Intel.Assembler>)(a =>
         {
             var other = a.CreateLabel("other");
+            if (name == "host-state-changed")
+            {
+                // After an entry that passed the checks, a null HOST_TR_SELECTOR: the VMRESUME must check again (VMfail 8).
+                RoundTrip.EmitVmwrite(a, CpuidFunctional.Interpreter.Vmx.VmcsField.HostTrSelector, 0);
+            }
             RoundTrip.EmitAdvanceOnCpuidAndResume(a, other);
             a.Label(ref other);
             RoundTrip.EmitReportAndHalt(a);
@@ -114,6 +119,7 @@ public class WorkloadEquivalenceTests
         name switch
         {
             "vmfail-controls" => "VMfailValid(7",
+            "host-state-changed" => "VMfailValid(8",
             "invalid-guest-state" => "VM-entry failure, exit reason 0x80000021",
             "msr-load-lists" => "out 0x80 <- 0x12",
             "msr-load-refused" => "VM-entry failure: MSR load entry 1",
