@@ -39,6 +39,9 @@ internal sealed partial class MutableKvm
     // kvm_intel's vendor code handles IA32_TSX_CTRL; kvm_amd's does not.
     private readonly bool vmxVendor;
 
+    /// <summary>Whether the host's vendor module is kvm_intel (VMX), not kvm_amd.</summary>
+    public bool VmxVendor => vmxVendor;
+
     // KVM's cr4_reserved_bits, whatever the guest's CPUID (a host fact, computed by Core).
     private readonly ulong hostReservedCr4;
 
@@ -324,7 +327,7 @@ internal sealed partial class MutableKvm
 
     /// <summary>From 6.18 CR4.CET and a clear CR0.WP refuse each other (<c>kvm_set_cr4</c>, <c>kvm_set_cr0</c>).</summary>
     public bool CetWithoutWp(ulong cr0, ulong cr4) =>
-        profile >= KernelProfile.Linux6_18 && (cr4 & Core.State.Cr4.Cet) != 0 && (cr0 & Core.State.Cr0.Wp) == 0;
+        KernelProfiles.CetNeedsWp(profile) && (cr4 & Core.State.Cr4.Cet) != 0 && (cr0 & Core.State.Cr0.Wp) == 0;
 
     /// <summary>
     /// Guest MOV to CR4: false for #GP (CPL &gt; 0, <c>kvm_is_valid_cr4</c> refuses, or the mode does).

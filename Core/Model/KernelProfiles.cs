@@ -38,6 +38,20 @@ public static class KernelProfiles
     public static bool AdvertisesXss(KernelProfile profile, HostCpu host) => SupportedXss(profile, host) != 0;
 
     /// <summary>
+    /// Whether a new vCPU already has the capabilities of an empty CPUID table (6.14's "do all post-set CPUID
+    /// processing during vCPU creation", 85e5ba83c016): from then on KVM refuses every feature-gated CR4 bit until
+    /// KVM_SET_CPUID2 (the selftest set_sregs_test was rewritten for it). On 6.1 a vCPU without KVM_SET_CPUID2 has no
+    /// guest reserved bits (<c>cr4_guest_rsvd_bits</c> is 0): only KVM's own (<see cref="SupportedCpuid.Cr4ReservedBits"/>) apply.
+    /// </summary>
+    public static bool DerivesGuestCapsAtVcpuCreation(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>
+    /// Whether <c>kvm_set_cr4</c> itself refuses turning CR4.PCIDE on without guest PCID (6.1; later kernels leave it
+    /// to the reserved bits). It matters only where those do not cover it: a 6.1 vCPU before KVM_SET_CPUID2.
+    /// </summary>
+    public static bool SetCr4ChecksGuestPcid(KernelProfile profile) => profile == KernelProfile.Linux6_1;
+
+    /// <summary>
     /// Whether CR4.CET needs CR0.WP: from 6.18, with the CET series, <c>kvm_set_cr4</c> refuses to set CET while WP is
     /// clear and <c>kvm_set_cr0</c> to clear WP while CET is set (a #GP for a guest MOV). Before, CET is reserved anyway
     /// (<see cref="AlwaysReservedCr4"/>).

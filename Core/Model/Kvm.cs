@@ -402,7 +402,13 @@ public static class Kvm
         /// vCPU's mode refuses (<see cref="KvmSetCr4Allows"/>).
         /// </summary>
         private Transition KvmSetCr4(Vcpu v, ulong cr4) =>
-            KvmIsValidCr4(v, cr4) && KvmSetCr4Allows(Vm.Profile, v.Cr4, cr4, v.Cr0, v.Efer) ? Done(VendorSetCr4(v, cr4)) : Unchanged(Gp);
+            KvmIsValidCr4(v, cr4) && KvmSetCr4Allows(Vm.Profile, v.Cr4, cr4, v.Cr0, v.Efer) && !TurnsOnPcideWithoutGuestPcid(v, cr4)
+                ? Done(VendorSetCr4(v, cr4))
+                : Unchanged(Gp);
+
+        /// <summary>6.1's <c>kvm_set_cr4</c>: CR4.PCIDE off to on needs guest PCID (<see cref="KernelProfiles.SetCr4ChecksGuestPcid"/>).</summary>
+        private bool TurnsOnPcideWithoutGuestPcid(Vcpu v, ulong cr4) =>
+            (cr4 & ~v.Cr4 & Cr4.Pcide) != 0 && KernelProfiles.SetCr4ChecksGuestPcid(Vm.Profile) && !GuestCpuCaps.Has(v, GuestFeature.Pcid);
 
         /// <summary><c>kvm_is_valid_cr4</c>: the common rule and the vendor's.</summary>
         private bool KvmIsValidCr4(Vcpu v, ulong cr4) => IsValidCr4(v, cr4) && VendorIsValidCr4(Vm, v, cr4);

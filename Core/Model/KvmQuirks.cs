@@ -44,9 +44,9 @@ public enum KvmQuirks : ulong
     Supported6_1 = 0x7F,
 
     /// <summary>
-    /// KVM_X86_VALID_QUIRKS of 6.15–6.17 without the vendor-dependent IGNORE_GUEST_PAT, as the 6.18 profile leaves it out:
-    /// bits 0–8 (0x1FF). VMCS12_ALLOW_FREEZE_IN_SMM (bit 10) came later (commit e2ffe85b6d2b, backported to stable
-    /// kernels in 2026).
+    /// KVM_X86_VALID_QUIRKS of 6.15: bits 0–8 (0x1FF). IGNORE_GUEST_PAT (bit 9) came with <c>supported_quirks</c> in
+    /// 6.16, VMCS12_ALLOW_FREEZE_IN_SMM (bit 10) later still (commit e2ffe85b6d2b, backported to stable kernels in
+    /// 2026). The profile's 6.16 and 6.17 are not told apart here.
     /// </summary>
     Supported6_15 = 0x1FF,
 

@@ -11,9 +11,9 @@ public readonly record struct KvmState(Vm Vm, Vcpu Vcpu)
 {
     /// <summary>
     /// A freshly created vCPU (<c>kvm_arch_vcpu_create</c> then <c>kvm_vcpu_reset(vcpu, false)</c>): empty table,
-    /// RESET register values, MSR_PLATFORM_INFO as the VM gives it (<see cref="Vm.PlatformInfoAtCreation"/>), only KVM's
-    /// own CR4 reserved bits (<see cref="SupportedCpuid.Cr4ReservedBits"/>: no guest CPUID yet) and, under the lazy
-    /// schemes, the marker set.
+    /// RESET register values, MSR_PLATFORM_INFO as the VM gives it (<see cref="Vm.PlatformInfoAtCreation"/>), the CR4
+    /// bits KVM refuses before KVM_SET_CPUID2 (<see cref="Cr4ReservedAtCreation"/>) and, under the lazy schemes, the
+    /// marker set.
     /// </summary>
     public static KvmState Create(Vm vm, Policy policy) =>
         new(vm, new Vcpu
@@ -22,9 +22,18 @@ public readonly record struct KvmState(Vm Vm, Vcpu Vcpu)
             Rare = VcpuRare.AtReset with
             {
                 PlatformInfo = vm.PlatformInfoAtCreation,
-                Guest = GuestCaps.None with { Cr4ReservedByFeatures = SupportedCpuid.Cr4ReservedBits(vm.Host, vm.Profile) },
+                Guest = GuestCaps.None with { Cr4ReservedByFeatures = Cr4ReservedAtCreation(vm) },
             },
         });
+
+    /// <summary>
+    /// The CR4 bits a vCPU refuses before KVM_SET_CPUID2: KVM's own (<see cref="SupportedCpuid.Cr4ReservedBits"/>) and,
+    /// where the profile derives guest capabilities at creation, every feature-gated bit (an empty table has no feature;
+    /// <see cref="KernelProfiles.DerivesGuestCapsAtVcpuCreation"/>).
+    /// </summary>
+    public static ulong Cr4ReservedAtCreation(Vm vm) =>
+        SupportedCpuid.Cr4ReservedBits(vm.Host, vm.Profile)
+        | (KernelProfiles.DerivesGuestCapsAtVcpuCreation(vm.Profile) ? GuestCaps.None.Cr4ReservedByFeatures : 0);
 
     /// <summary>A new vCPU on a host followed by a successful KVM_SET_CPUID2 of a table.</summary>
     public static KvmState WithCpuid(Vm vm, Policy policy, CpuidTable table) =>

@@ -12,7 +12,7 @@ namespace CpuidFunctional.Core.State;
 /// <param name="SupportedXcr0">CPUID.0xD.0 EDX:EAX limited to the host's XCR0 features.</param>
 /// <param name="SupportedXss">CPUID.0xD.1 EDX:ECX limited to the host's XSS features.</param>
 /// <param name="MaxPhysAddr">CPUID.0x80000008:EAX[7:0], or 36 without that leaf.</param>
-/// <param name="Cr4ReservedByFeatures">CR4 bits refused for lack of a feature: the ones KVM lacks (<c>cr4_reserved_bits</c>) and, from KVM_SET_CPUID2 on, the ones the guest lacks (<c>cr4_guest_rsvd_bits</c>).</param>
+/// <param name="Cr4ReservedByFeatures">CR4 bits refused for lack of a feature: the ones KVM lacks (<c>cr4_reserved_bits</c>) and the ones the guest lacks (<c>cr4_guest_rsvd_bits</c>; before KVM_SET_CPUID2 an empty table's from 6.14, none on 6.1).</param>
 public readonly record struct GuestCaps(ulong Features, ulong SupportedXcr0, ulong SupportedXss, byte MaxPhysAddr, ulong Cr4ReservedByFeatures)
 {
     /// <summary>What a vCPU has before any KVM_SET_CPUID2: no feature, 36-bit physical addresses.</summary>

@@ -167,8 +167,9 @@ public class ConsumerTests
     public void SET_CPUID2_derives_the_static_capabilities_once_like_kvm_vcpu_after_set_cpuid()
     {
         var created = KvmState.Create(Vm(), Lazy);
-        // Before KVM_SET_CPUID2 no guest feature, and only KVM's own CR4 reserved bits (cr4_guest_rsvd_bits is still 0).
-        Assert.Equal(GuestCaps.None with { Cr4ReservedByFeatures = SupportedCpuid.Cr4ReservedBits(Skylake, KernelProfile.Linux6_18) }, created.Vcpu.Guest);
+        // Before KVM_SET_CPUID2 (6.14 and later): the capabilities of an empty table, and KVM's own reserved CR4 bits.
+        var reserved = GuestCaps.None.Cr4ReservedByFeatures | SupportedCpuid.Cr4ReservedBits(Skylake, KernelProfile.Linux6_18);
+        Assert.Equal(GuestCaps.None with { Cr4ReservedByFeatures = reserved }, created.Vcpu.Guest);
         Assert.Equal(36, created.Vcpu.Guest.MaxPhysAddr);
 
         var s = Kvm.Step(Lazy, created, new VcpuEvent.SetCpuid2(SkylakeGuest)).State;

@@ -5,8 +5,9 @@ namespace CpuidFunctional.Properties.Core;
 
 /// <summary>
 /// <c>__kvm_is_valid_cr4</c> refuses KVM's own reserved bits (<c>cr4_reserved_bits</c>, from what KVM supports on the
-/// host) and, once KVM_SET_CPUID2 has run, the guest's (<c>cr4_guest_rsvd_bits</c>). Before KVM_SET_CPUID2 only the
-/// first apply: the KVM selftest set_sregs_test sets every supported CR4 bit on a vCPU that never gets a CPUID table.
+/// host) and the guest's (<c>cr4_guest_rsvd_bits</c>). What a vCPU without KVM_SET_CPUID2 refuses changed in 6.14: 6.1
+/// has no guest bits yet, so the KVM selftest set_sregs_test of that time set every supported CR4 bit; from 6.14 a new
+/// vCPU already has an empty table's capabilities, and the rewritten selftest expects only the always-allowed bits.
 /// </summary>
 public class Cr4ReservedBitsTests
 {
@@ -31,13 +32,33 @@ public class Cr4ReservedBitsTests
     }
 
     [Theory]
-    [InlineData("skylake-sp", KernelProfile.Linux6_18, "UMIP VMXE FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE")]
-    [InlineData("sapphire-rapids", KernelProfile.Linux6_18, "UMIP LA57 VMXE FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE CET")]
-    [InlineData("sapphire-rapids", KernelProfile.Linux6_15, "UMIP LA57 VMXE FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE")]
-    [InlineData("genoa", KernelProfile.Linux6_18, "UMIP LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE CET")] // kvm_amd: no VMX; Zen 4 has shadow stacks
-    public void Before_KVM_SET_CPUID2_every_CR4_bit_KVM_supports_on_the_host_is_accepted_and_no_other(string host, KernelProfile profile, string accepted)
+    [InlineData("skylake-sp", "UMIP VMXE FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE")]
+    [InlineData("sapphire-rapids", "UMIP LA57 VMXE FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE")] // CET: not in 6.1's allow-list
+    [InlineData("genoa", "UMIP LA57 FSGSBASE PCIDE OSXSAVE SMEP SMAP PKE")] // kvm_amd: no VMX
+    public void On_6_1_before_KVM_SET_CPUID2_every_CR4_bit_KVM_supports_on_the_host_is_accepted_and_no_other(string host, string accepted)
     {
-        Assert.Equal(accepted, Accepted(HostPresets.All[host], profile));
+        Assert.Equal(accepted, Accepted(HostPresets.All[host], KernelProfile.Linux6_1));
+    }
+
+    [Theory]
+    [InlineData(KernelProfile.Linux6_15)]
+    [InlineData(KernelProfile.Linux6_18)]
+    public void From_6_14_before_KVM_SET_CPUID2_no_feature_gated_CR4_bit_is_accepted(KernelProfile profile)
+    {
+        Assert.Equal("", Accepted(HostPresets.SapphireRapids, profile));
+        var fresh = KvmState.Create(new Vm(HostPresets.SapphireRapids, profile), Policy.Lazy);
+        Assert.Equal(Ok, Kvm.Step(Policy.Lazy, fresh, new VcpuEvent.SetSregs(AlwaysAllowed, Msr.ApicBaseDefault) { Cr0 = 0 }).Observation);
+    }
+
+    /// <summary>6.1's <c>kvm_set_cr4</c> also wants guest PCID to turn CR4.PCIDE on, which KVM_SET_SREGS does not check.</summary>
+    [Fact]
+    public void On_6_1_before_KVM_SET_CPUID2_KVM_SET_SREGS_may_set_PCIDE_but_a_guest_MOV_may_not_turn_it_on()
+    {
+        var fresh = KvmState.Create(new Vm(Skylake, KernelProfile.Linux6_1, SupportedQuirks: KvmQuirks.Supported6_1), Policy.Lazy);
+        var longMode = new VcpuEvent.SetSregs(Cr4.Pae, Msr.ApicBaseDefault) { Cr0 = Cr0.Pe | Cr0.Et | Cr0.Pg, Efer = Efer.Lme | Efer.Lma };
+        var s = Run(Policy.Lazy, fresh, longMode).State;
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Lazy, s, new VcpuEvent.MovToCr4(Cr4.Pae | Cr4.Pcide)).Observation);
+        Assert.Equal(Ok, Kvm.Step(Policy.Lazy, s, longMode with { Cr4 = Cr4.Pae | Cr4.Pcide }).Observation);
     }
 
     [Fact]
