@@ -19,7 +19,7 @@ internal sealed partial class MutableMachine
         {
             return Exit(i, ExitReason.OfVmxInstruction(i.Op), 0, 0); // VMX instructions always exit from L2
         }
-        if (i.Op == Op.Vmcall)
+        if (i.Op == Op.Vmcall && !inL2 && Kvm.VmxVendor)
         {
             return Hypercall(i); // L1's VMCALL always exits to L0: a hypercall
         }
@@ -41,7 +41,7 @@ internal sealed partial class MutableMachine
             Op.Vmwrite => Vmwrite(i),
             Op.Vmlaunch => Enter(i, launch: true),
             Op.Vmresume => Enter(i, launch: false),
-            _ => throw new UnreachableException(i.Op.ToString()),
+            _ => throw new UnreachableException(i.Op.ToString()), // VMCALL: a hypercall above, or #UD outside VMX operation
         };
     }
 
@@ -391,6 +391,7 @@ internal sealed partial class MutableMachine
             || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
             || (cr4 & Cr4.Pae) == 0
             || !Kvm.IsValidCr4(cr4)
+            || Kvm.CetWithoutWp(vmcs.Read(VmcsField.HostCr0), cr4)
             || !Nested.IsLegalGpa(vmcs.Read(VmcsField.HostCr3), Kvm.MaxPhysAddr)
             || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !Nested.IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer))))
         {
@@ -419,6 +420,7 @@ internal sealed partial class MutableMachine
         var flags = vmcs.Read(VmcsField.GuestRflags);
         var entry = (uint)vmcs.Read(VmcsField.VmEntryControls);
         return SystemOps.IsValidCr0(vmcs.Read(VmcsField.GuestCr0), inVmx: true)
+            && !Kvm.CetWithoutWp(vmcs.Read(VmcsField.GuestCr0), cr4)
             && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
             && (cr4 & Cr4.Pae) != 0
             && Kvm.IsValidCr4(cr4)

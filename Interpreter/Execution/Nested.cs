@@ -273,7 +273,7 @@ internal static class Nested
 
     /// <summary>
     /// <c>nested_vmx_check_host_state</c> for a 64-bit L1: host address-space size set, HOST_CR0/HOST_CR4 valid in
-    /// VMX operation (fixed bits, <c>kvm_is_valid_cr4</c>, PAE), HOST_CR3 within MAXPHYADDR, the selectors and
+    /// VMX operation (fixed bits, <c>kvm_is_valid_cr4</c>, PAE, from 6.18 no CET without WP), HOST_CR3 within MAXPHYADDR, the selectors and
     /// addresses of <see cref="HostSelectorFields"/> and <see cref="HostCanonicalFields"/>, and a valid 64-bit
     /// HOST_IA32_EFER if loaded.
     /// </summary>
@@ -286,6 +286,7 @@ internal static class Nested
             || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
             || (cr4 & Cr4.Pae) == 0
             || !Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
+            || Kvm.CetWithoutWp(c.Kvm.Vm.Profile, vmcs.Read(VmcsField.HostCr0), cr4)
             || !IsLegalGpa(vmcs.Read(VmcsField.HostCr3), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu))
             || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer))))
         {
@@ -347,7 +348,7 @@ internal static class Nested
         (pin & VmxCapabilities.PinVirtualNmis) == 0 || (pin & VmxCapabilities.PinNmiExiting) != 0;
 
     /// <summary>
-    /// <c>nested_vmx_check_guest_state</c>, as far as modelled: GUEST_CR0/GUEST_CR4 valid (fixed bits,
+    /// <c>nested_vmx_check_guest_state</c>, as far as modelled: GUEST_CR0/GUEST_CR4 valid (fixed bits, from 6.18 no CET without WP,
     /// <c>kvm_is_valid_cr4</c>, PAE and PG for a 64-bit guest), RFLAGS reserved bits, VMCS link pointer all ones, an
     /// activity state KVM knows (<c>nested_check_guest_non_reg_state</c>: active, HLT or wait-for-SIPI), GUEST_DR7's
     /// bits 63:32 clear if debug controls are loaded (IA32_DEBUGCTL's check is not modelled), a valid 64-bit
@@ -360,6 +361,7 @@ internal static class Nested
         var entry = (uint)vmcs.Read(VmcsField.VmEntryControls);
         var efer = vmcs.Read(VmcsField.GuestIa32Efer);
         return SystemOps.IsValidCr0(vmcs.Read(VmcsField.GuestCr0), inVmx: true)
+            && !Kvm.CetWithoutWp(c.Kvm.Vm.Profile, vmcs.Read(VmcsField.GuestCr0), cr4)
             && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
             && (cr4 & Cr4.Pae) != 0
             && Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)

@@ -13,10 +13,12 @@ internal static class VmxOps
 {
     public static StopReason? Step(ref Cpu c, Insn i, RunLog log)
     {
-        if (i.Op == Op.Vmcall)
+        if (i.Op == Op.Vmcall && !c.InL2 && !c.Kvm.Vm.Host.IsAmdOrHygon)
         {
-            // L1 is a guest: its VMCALL always exits to L0, which runs it as a hypercall (vmx.c: EXIT_REASON_VMCALL is
-            // kvm_emulate_hypercall), in VMX operation or not. (L2's VMCALL is L1's, VmxReflect.)
+            // Under kvm_intel L1 is a guest: its VMCALL always exits to L0, which runs it as a hypercall (vmx.c:
+            // EXIT_REASON_VMCALL is kvm_emulate_hypercall), in VMX operation or not. (L2's VMCALL under VMX is L1's,
+            // VmxReflect.) Under kvm_amd VMCALL is a #UD KVM may rewrite into VMMCALL (FIX_HYPERCALL_INSN): not modelled,
+            // it stays the #UD below, which L1 may intercept for L2.
             return SvmOps.Hypercall(ref c, i);
         }
         if (i.Op == Op.Vmxon)

@@ -358,6 +358,40 @@ public class NestedTests
         Assert.Equal(efer, r.Final.Vmx.Read(VmcsField.GuestIa32Efer));
     }
 
+    /// <summary>
+    /// 6.18's CET series added to the nested checks what it added to MOV to CR0/CR4 (8060b2bd2dd0): HOST_CR4.CET
+    /// without HOST_CR0.WP is VMfail 8, GUEST_CR4.CET without GUEST_CR0.WP an entry failure with reason 33. On a host
+    /// and guest with IBT (so CR4.CET is valid at all).
+    /// </summary>
+    [Theory]
+    [InlineData(true, true, 0)]
+    [InlineData(true, false, 8)]
+    [InlineData(false, false, 33)]
+    public void From_6_18_cr4_cet_without_cr0_wp_fails_the_nested_checks(bool host, bool withWp, int failure)
+    {
+        var withIbt = CpuidTable.Of(TestMachine.Table.Entries.Select(e => e.Function == 7 ? e.WithBit(CpuidRegister.Edx, 20, true) : e));
+        var vm = new Vm(HostCpu.FromCpuid("test-skylake-ibt", withIbt), KernelProfile.Linux6_18);
+        var cr0 = withWp ? MachineLayout.InitialCr0 : MachineLayout.InitialCr0 & ~MachineLayout.Cr0Wp;
+        var setup = host
+            ? Setup with { HostCr4 = Setup.HostCr4 | Cr4.Cet, ExtraVmwrites = [(VmcsField.HostCr0, cr0)] }
+            : Setup with { GuestCr4 = Setup.GuestCr4 | Cr4.Cet, ExtraVmwrites = [(VmcsField.GuestCr0, cr0)] };
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(RoundTrip.Build(setup, ReportExit, a => a.vmcall()), KvmState.WithCpuid(vm, Policy.Lazy, withIbt)), TestMachine.DefaultSteps);
+        var failed = r.Observations.OfType<RunObservation.VmFail>().SingleOrDefault();
+        switch (failure)
+        {
+            case 0:
+                Assert.Null(failed);
+                Assert.Equal(ExitReason.Vmcall, ExitReasonOf(r));
+                break;
+            case 8:
+                Assert.Equal(VmInstructionError.EntryInvalidHostState, failed?.Error);
+                break;
+            default:
+                Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+                break;
+        }
+    }
+
     [Fact]
     public void A_refused_exit_msr_is_a_vmx_abort()
     {
