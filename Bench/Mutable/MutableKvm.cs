@@ -39,6 +39,9 @@ internal sealed partial class MutableKvm
     // kvm_intel's vendor code handles IA32_TSX_CTRL; kvm_amd's does not.
     private readonly bool vmxVendor;
 
+    /// <summary>The width the nested host-state bases are canonical against (a host fact: <c>Nested.HostBaseAddressBits</c>).</summary>
+    public int HostBaseAddressBits { get; }
+
     /// <summary>Whether the host's vendor module is kvm_intel (VMX), not kvm_amd.</summary>
     public bool VmxVendor => vmxVendor;
 
@@ -57,6 +60,7 @@ internal sealed partial class MutableKvm
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         vmxVendor = !vm.Host.IsAmdOrHygon;
         hostReservedCr4 = SupportedCpuid.Cr4ReservedBits(vm.Host, vm.Profile);
+        HostBaseAddressBits = Interpreter.Execution.Nested.HostBaseAddressBits(vm);
         supportedQuirks = vm.SupportedQuirks;
         PlatformInfo = vm.PlatformInfoAtCreation;
         disabledQuirks = vm.DisabledQuirks;

@@ -406,7 +406,7 @@ internal sealed partial class MutableMachine
         }
         foreach (var field in Nested.HostCanonicalFields)
         {
-            if (!Nested.IsCanonical(vmcs.Read(field)))
+            if (!Nested.IsCanonical(vmcs.Read(field), field == VmcsField.HostRip ? 48 : Kvm.HostBaseAddressBits))
             {
                 return false;
             }

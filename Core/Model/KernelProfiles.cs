@@ -52,6 +52,12 @@ public static class KernelProfiles
     public static bool SetCr4ChecksGuestPcid(KernelProfile profile) => profile == KernelProfile.Linux6_1;
 
     /// <summary>
+    /// Whether the canonical checks of segment bases and MSR addresses use the widest virtual address the host allows
+    /// (6.13's <c>is_noncanonical_base_address</c>: 57 bits where KVM supports LA57) rather than the vCPU's current one.
+    /// </summary>
+    public static bool CanonicalChecksUseHostWidth(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>
     /// Whether CR4.CET needs CR0.WP: from 6.18, with the CET series, <c>kvm_set_cr4</c> refuses to set CET while WP is
     /// clear and <c>kvm_set_cr0</c> to clear WP while CET is set (a #GP for a guest MOV). Before, CET is reserved anyway
     /// (<see cref="AlwaysReservedCr4"/>).

@@ -269,7 +269,19 @@ internal static class Nested
     }
 
     /// <summary>Whether a linear address is canonical for 48-bit addressing: bits 63:47 all equal (KVM's <c>is_noncanonical_address</c>, negated).</summary>
-    internal static bool IsCanonical(ulong address) => (ulong)((long)(address << 16) >> 16) == address;
+    internal static bool IsCanonical(ulong address) => IsCanonical(address, 48);
+
+    /// <summary>Whether a linear address is canonical for <paramref name="bits"/>-bit addressing (48 or 57).</summary>
+    internal static bool IsCanonical(ulong address, int bits) => (ulong)((long)(address << (64 - bits)) >> (64 - bits)) == address;
+
+    /// <summary>
+    /// The width the host-state bases and SYSENTER addresses are canonical against: from 6.13
+    /// (<c>is_noncanonical_base_address</c>, <c>is_noncanonical_msr_address</c>) the widest the host allows
+    /// (<c>max_host_virt_addr_bits</c>: 57 where KVM supports LA57), before it the vCPU's (48: the model's L1 never
+    /// has CR4.LA57 in 64-bit code, which may not change it).
+    /// </summary>
+    internal static int HostBaseAddressBits(Vm vm) =>
+        KernelProfiles.CanonicalChecksUseHostWidth(vm.Profile) && (SupportedCpuid.Cr4ReservedBits(vm.Host, vm.Profile) & Cr4.La57) == 0 ? 57 : 48;
 
     /// <summary>
     /// <c>nested_vmx_check_host_state</c> for a 64-bit L1: host address-space size set, HOST_CR0/HOST_CR4 valid in
@@ -299,9 +311,10 @@ internal static class Nested
                 return false;
             }
         }
+        var bits = HostBaseAddressBits(c.Kvm.Vm);
         foreach (var field in HostCanonicalFields)
         {
-            if (!IsCanonical(vmcs.Read(field)))
+            if (!IsCanonical(vmcs.Read(field), field == VmcsField.HostRip ? 48 : bits))
             {
                 return false;
             }
@@ -318,7 +331,7 @@ internal static class Nested
 
     /// <summary>
     /// The host-state addresses <c>nested_vmx_check_host_state</c> wants canonical: the FS, GS, TR, GDTR and IDTR bases,
-    /// IA32_SYSENTER_ESP and _EIP, and RIP.
+    /// IA32_SYSENTER_ESP and _EIP (against <see cref="HostBaseAddressBits"/>), and RIP (against the vCPU's 48 bits).
     /// </summary>
     internal static ReadOnlySpan<uint> HostCanonicalFields =>
         [VmcsField.HostFsBase, VmcsField.HostGsBase, VmcsField.HostTrBase, VmcsField.HostGdtrBase, VmcsField.HostIdtrBase, VmcsField.HostIa32SysenterEsp, VmcsField.HostIa32SysenterEip, VmcsField.HostRip];

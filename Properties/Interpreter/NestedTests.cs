@@ -392,6 +392,30 @@ public class NestedTests
         }
     }
 
+    /// <summary>
+    /// From 6.13 the host-state bases are canonical against the widest address the host allows
+    /// (<c>is_noncanonical_base_address</c>): with LA57 (Sapphire Rapids) a base canonical only for 57 bits passes on
+    /// 6.18; 6.1 checks against the vCPU's 48 bits, and a host without LA57 against 48 whatever the kernel.
+    /// </summary>
+    [Theory]
+    [InlineData("sapphire-rapids", KernelProfile.Linux6_18, true)]
+    [InlineData("sapphire-rapids", KernelProfile.Linux6_1, false)]
+    [InlineData("skylake-sp", KernelProfile.Linux6_18, false)]
+    public void A_host_base_canonical_only_for_57_bits_passes_where_the_host_has_LA57_from_6_13(string hostName, KernelProfile profile, bool passes)
+    {
+        var host = HostPresets.All[hostName];
+        var guest = CpuidTable.Of(host.Cpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 27, false) : e));
+        var vm = new Vm(host, profile, SupportedQuirks: KernelProfiles.SupportedQuirks(profile));
+        var setup = Setup with { ExtraVmwrites = [(VmcsField.HostGsBase, 0x00FF_0000_0000_0000)] };
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(RoundTrip.Build(setup, ReportExit, a => a.vmcall()), KvmState.WithCpuid(vm, Policy.Lazy, guest)), TestMachine.DefaultSteps);
+        var failed = r.Observations.OfType<RunObservation.VmFail>().SingleOrDefault();
+        Assert.Equal(passes ? null : VmInstructionError.EntryInvalidHostState, failed?.Error);
+        if (passes)
+        {
+            Assert.Equal(ExitReason.Vmcall, ExitReasonOf(r));
+        }
+    }
+
     [Fact]
     public void A_refused_exit_msr_is_a_vmx_abort()
     {
