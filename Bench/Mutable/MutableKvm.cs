@@ -576,9 +576,7 @@ internal sealed partial class MutableKvm
     public bool SetSregs(ulong cr4, ulong apicBase, ulong cr0, ulong efer)
     {
         Events++;
-        var lme64 = (efer & Core.State.Efer.Lme) != 0 && (cr0 & Core.State.Cr0.Pg) != 0;
-        var eferFits = lme64 ? (cr4 & Core.State.Cr4.Pae) != 0 && (efer & Core.State.Efer.Lma) != 0 : (efer & Core.State.Efer.Lma) == 0;
-        if (!IsValidCr4(cr4) || !Core.State.Cr0.IsValid(cr0) || !eferFits || !ApicSetBase(apicBase, hostInitiated: true))
+        if (!IsValidCr4(cr4) || !Core.State.Cr0.IsValid(cr0) || !Core.State.Efer.IsValidWith(efer, cr0, cr4) || !ApicSetBase(apicBase, hostInitiated: true))
         {
             return false;
         }
@@ -613,7 +611,7 @@ internal sealed partial class MutableKvm
     {
         Events++;
         Cpl = 0;
-        Cr0 = Core.State.Cr0.Et | (Cr0 & (Core.State.Cr0.Cd | Core.State.Cr0.Nw));
+        Cr0 = Core.State.Cr0.AfterInit(Cr0);
         Efer = 0;
         VendorSetCr4(0);
     }

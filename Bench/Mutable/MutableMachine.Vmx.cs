@@ -7,7 +7,8 @@ namespace CpuidFunctional.Bench.Mutable;
 /// VMX instructions and nested entry/exit: VmxOps' and Nested's rules again, in place on <see cref="MutableVmcs"/>
 /// objects; the pure checks are theirs (<c>VmxOps.PageAddressValid</c>, <c>VmxOps.TryVmcsField</c>,
 /// <c>Nested.VmxControlVerify</c>, <c>Nested.IsValidMsrSwitch</c>, <c>Nested.IsValidMsrLoadEntry</c>,
-/// <c>Nested.IsCanonical</c>, <see cref="Rflags.Reserved"/>).
+/// <c>Nested.IsValidNmiControls</c>, <c>Nested.HostSegmentsValid</c>, <c>Nested.IsValid64BitEfer</c>,
+/// <c>Nested.IsKnownActivityState</c>, <c>Nested.AfterEntry</c>, <see cref="Rflags.Reserved"/>).
 /// </summary>
 internal sealed partial class MutableMachine
 {
@@ -277,12 +278,7 @@ internal sealed partial class MutableMachine
         }
         inL2 = true;
         cr0 = vmcs.Read(VmcsField.GuestCr0);
-        return vmcs.Read(VmcsField.GuestActivityState) switch
-        {
-            1 => new StopReason.L2Halted(rip), // nothing can wake it
-            3 => new StopReason.L2WaitingForSipi(rip), // no SIPI comes
-            _ => null,
-        };
+        return Nested.AfterEntry(vmcs.Read(VmcsField.GuestActivityState), rip);
     }
 
     /// <summary>A VM exit from L2 at instruction <paramref name="i"/>: exit information into vmcs12, then the host state.</summary>
@@ -371,7 +367,7 @@ internal sealed partial class MutableMachine
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmExitControls), VmxCapabilities.ExitTrueMust1, VmxCapabilities.ExitMay1)
             && Nested.VmxControlVerify(vmcs.Read(VmcsField.VmEntryControls), VmxCapabilities.EntryTrueMust1, VmxCapabilities.EntryMay1)
             && Nested.IsValidNmiControls(vmcs.Read(VmcsField.PinBasedVmExecControl))
-            && vmcs.Read(VmcsField.Cr3TargetCount) == 0 // IA32_VMX_MISC offers no CR3 targets
+            && vmcs.Read(VmcsField.Cr3TargetCount) <= VmxCapabilities.MiscCr3Targets
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
     }
@@ -397,21 +393,7 @@ internal sealed partial class MutableMachine
         {
             return false;
         }
-        foreach (var field in Nested.HostSelectorFields)
-        {
-            if (!Nested.IsValidHostSelector(field, vmcs.Read(field)))
-            {
-                return false;
-            }
-        }
-        foreach (var field in Nested.HostCanonicalFields)
-        {
-            if (!Nested.IsCanonical(vmcs.Read(field), field == VmcsField.HostRip ? 48 : Kvm.HostBaseAddressBits))
-            {
-                return false;
-            }
-        }
-        return true;
+        return Nested.HostSegmentsValid(vmcs, Kvm.HostBaseAddressBits);
     }
 
     private bool GuestStateValid(MutableVmcs vmcs)
@@ -427,7 +409,7 @@ internal sealed partial class MutableMachine
             && (flags & Rflags.Fixed1) != 0
             && (flags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
-            && vmcs.Read(VmcsField.GuestActivityState) is 0 or 1 or 3 // active, HLT, wait-for-SIPI
+            && Nested.IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
             && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0)
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)));
     }

@@ -8,7 +8,7 @@ namespace CpuidFunctional.Bench.Mutable;
 /// <c>struct vmcs12</c> does. The chunks lie end to end in one array of <see cref="ChunkStride"/> slots each (the
 /// longest chunk's length), so a field is one indexed load.
 /// </summary>
-internal sealed class MutableVmcs
+internal sealed class MutableVmcs : IVmcsFields
 {
     private static readonly int ChunkStride = VmcsField.ChunkLength.Max();
 

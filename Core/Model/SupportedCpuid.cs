@@ -49,7 +49,7 @@ public static class SupportedCpuid
         var intel = !host.IsAmdOrHygon;
         var cet = KernelProfiles.SupportedXss(profile, host) != 0;
         var features = 0ul;
-        foreach (var f in new[] { GuestFeature.Xsave, GuestFeature.Smep, GuestFeature.Smap, GuestFeature.FsGsBase, GuestFeature.Pcid, GuestFeature.La57, GuestFeature.Pku })
+        foreach (var f in HostPassedCr4Features)
         {
             features |= f.In(host.Cpuid) ? f.Mask : 0;
         }
@@ -59,6 +59,10 @@ public static class SupportedCpuid
         features |= cet && GuestFeature.Ibt.In(host.Cpuid) ? GuestFeature.Ibt.Mask : 0;
         return GuestCpuCaps.Cr4Reserved(features) | KernelProfiles.AlwaysReservedCr4(profile);
     }
+
+    /// <summary>The CR4-gating features whose KVM capability is the host's bit (<see cref="Cr4ReservedBits"/>).</summary>
+    private static readonly GuestFeature[] HostPassedCr4Features =
+        [GuestFeature.Xsave, GuestFeature.Smep, GuestFeature.Smap, GuestFeature.FsGsBase, GuestFeature.Pcid, GuestFeature.La57, GuestFeature.Pku];
 
     /// <summary>What the model knows of one register; mask 0 where it knows nothing.</summary>
     public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register)

@@ -304,6 +304,17 @@ internal static class Nested
         {
             return false;
         }
+        return HostSegmentsValid(vmcs, HostBaseAddressBits(c.Kvm.Vm));
+    }
+
+    /// <summary>
+    /// The host segment checks of <c>nested_vmx_check_host_state</c>: every selector of <see cref="HostSelectorFields"/>
+    /// valid (<see cref="IsValidHostSelector"/>), every address of <see cref="HostCanonicalFields"/> canonical, the bases
+    /// and SYSENTER addresses for <paramref name="baseBits"/> (<see cref="HostBaseAddressBits"/>), HOST_RIP for 48.
+    /// </summary>
+    internal static bool HostSegmentsValid<TVmcs>(TVmcs vmcs, int baseBits)
+        where TVmcs : IVmcsFields
+    {
         foreach (var field in HostSelectorFields)
         {
             if (!IsValidHostSelector(field, vmcs.Read(field)))
@@ -311,16 +322,21 @@ internal static class Nested
                 return false;
             }
         }
-        var bits = HostBaseAddressBits(c.Kvm.Vm);
         foreach (var field in HostCanonicalFields)
         {
-            if (!IsCanonical(vmcs.Read(field), field == VmcsField.HostRip ? 48 : bits))
+            if (!IsCanonical(vmcs.Read(field), field == VmcsField.HostRip ? 48 : baseBits))
             {
                 return false;
             }
         }
         return true;
     }
+
+    /// <summary>
+    /// <c>nested_check_guest_non_reg_state</c>: the activity states KVM accepts (active, HLT, wait-for-SIPI; what its
+    /// IA32_VMX_MISC offers). <see cref="AfterEntry"/> says what an inactive one does.
+    /// </summary>
+    internal static bool IsKnownActivityState(ulong state) => state is ActivityState.Active or ActivityState.Hlt or ActivityState.WaitForSipi;
 
     /// <summary>EFER.LMA and EFER.LME: a 64-bit side's EFER has both.</summary>
     private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
@@ -381,7 +397,7 @@ internal static class Nested
             && (rflags & Rflags.Fixed1) != 0
             && (rflags & Rflags.Reserved) == 0
             && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
-            && vmcs.Read(VmcsField.GuestActivityState) is ActivityState.Active or ActivityState.Hlt or ActivityState.WaitForSipi
+            && IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
             && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0)
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(efer));
     }

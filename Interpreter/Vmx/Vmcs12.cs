@@ -18,7 +18,7 @@ namespace CpuidFunctional.Interpreter.Vmx;
 /// chunks, one per (width, type) pair of the encoding, behind a spine that is copied (with the one chunk written)
 /// only when such a field is written: in practice while L1 sets the VMCS up.
 /// </remarks>
-public sealed class Vmcs12 : IEquatable<Vmcs12>
+public sealed class Vmcs12 : IEquatable<Vmcs12>, IVmcsFields
 {
     // Shared by versions until a chunked field is written (never mutated after construction); a null chunk is all zero.
     private readonly ulong[]?[] chunks;
