@@ -79,7 +79,7 @@ internal static class ExecCommand
             default:
                 throw new System.Diagnostics.UnreachableException();
         }
-        var vm = new Vm(host, profile, SupportedQuirks: KernelProfiles.SupportedQuirks(profile));
+        var vm = new Vm(host, profile);
         var agreement = Runner.RunAll(policies, p => Machine.Boot(program, KvmState.WithCpuid(vm, p, host.Cpuid)), maxSteps);
         var header = $"{path} ({bytes.Length} bytes) on {host.Name}, kernel {Choices.Kernels.NameOf(profile)}, at most {maxSteps.ToString("N0", CultureInfo.InvariantCulture)} instructions per run";
         app.Output.WriteLine(json ? Json(path, bytes.Length, host.Name, profile, maxSteps, agreement) : Text(header, agreement));

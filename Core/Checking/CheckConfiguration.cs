@@ -16,7 +16,7 @@ public sealed record CheckConfiguration(Vm Vm, CpuidTable GuestCpuid, ValueArray
 {
     /// <summary>A configuration whose guest CPUID is the host's own table, checked under the three correct policies.</summary>
     public static CheckConfiguration FromHost(Host.HostCpu host, KernelProfile profile) =>
-        new(new Vm(host, profile, SupportedQuirks: KernelProfiles.SupportedQuirks(profile)), host.Cpuid, new ValueArray<Policy>([.. Policy.Correct]));
+        new(new Vm(host, profile), host.Cpuid, new ValueArray<Policy>([.. Policy.Correct]));
 
     /// <summary>The same configuration under other policies.</summary>
     public CheckConfiguration WithPolicies(params Policy[] policies) => this with { Policies = new ValueArray<Policy>([.. policies]) };

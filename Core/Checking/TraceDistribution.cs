@@ -28,7 +28,7 @@ public static class TraceDistribution
     /// <summary>A trace on <paramref name="host"/> under <paramref name="profile"/>, its body shaped by <paramref name="shape"/>.</summary>
     public static EventTrace Trace(Draws r, HostCpu host, KernelProfile profile, TraceShape shape)
     {
-        var vm = new Vm(host, profile, InitialQuirks(r), KernelProfiles.SupportedQuirks(profile));
+        var vm = new Vm(host, profile, InitialQuirks(r));
         var table = GuestTable(r, host);
         var events = ImmutableArray.CreateBuilder<VcpuEvent>();
         events.Add(new VcpuEvent.SetCpuid2(table));

@@ -6,14 +6,18 @@ namespace CpuidFunctional.Core.Model;
 /// <param name="Host">The host processor (its XSAVE layout feeds the size outputs).</param>
 /// <param name="Profile">The kernel version whose rules apply.</param>
 /// <param name="DisabledQuirks">Quirks disabled through KVM_CAP_DISABLE_QUIRKS2 (OR-ed in; cannot be re-enabled).</param>
-/// <param name="SupportedQuirks">Quirks that may be disabled; others give EINVAL.</param>
-public sealed record Vm(
-    HostCpu Host,
-    KernelProfile Profile = KernelProfile.Linux6_18,
-    KvmQuirks DisabledQuirks = KvmQuirks.None,
-    KvmQuirks SupportedQuirks = KvmQuirks.Supported6_18
-)
+public sealed record Vm(HostCpu Host, KernelProfile Profile = KernelProfile.Linux6_18, KvmQuirks DisabledQuirks = KvmQuirks.None)
 {
+    /// <summary>A VM whose kernel offers a given set of quirks to disable (a kernel build between the profiles).</summary>
+    public Vm(HostCpu Host, KernelProfile Profile, KvmQuirks DisabledQuirks, KvmQuirks SupportedQuirks)
+        : this(Host, Profile, DisabledQuirks) => this.SupportedQuirks = SupportedQuirks;
+
+    /// <summary>
+    /// Quirks that may be disabled; others give EINVAL. By default the profile's <c>KVM_X86_VALID_QUIRKS</c>
+    /// (<see cref="KernelProfiles.SupportedQuirks"/>), fixed when the VM is made: <c>with { Profile = ... }</c> keeps it.
+    /// </summary>
+    public KvmQuirks SupportedQuirks { get; init; } = KernelProfiles.SupportedQuirks(Profile);
+
     /// <summary><c>kvm_check_has_quirk</c>: a quirk is in effect unless userspace disabled it.</summary>
     public bool QuirkInEffect(KvmQuirks quirk) => (DisabledQuirks & quirk) == 0;
 

@@ -127,7 +127,7 @@ public static class ScenarioRunner
     /// <summary>A new VM on the host with the profile's supported quirks, none disabled, and its vCPU, once per policy.</summary>
     private static KvmState[] NewVm(HostCpu host, KernelProfile profile, IReadOnlyList<Policy> policies)
     {
-        var vm = new Vm(host, profile, SupportedQuirks: KernelProfiles.SupportedQuirks(profile));
+        var vm = new Vm(host, profile);
         return [.. policies.Select(p => KvmState.Create(vm, p))];
     }
 

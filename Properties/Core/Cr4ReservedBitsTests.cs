@@ -54,7 +54,7 @@ public class Cr4ReservedBitsTests
     [Fact]
     public void On_6_1_before_KVM_SET_CPUID2_KVM_SET_SREGS_may_set_PCIDE_but_a_guest_MOV_may_not_turn_it_on()
     {
-        var fresh = KvmState.Create(new Vm(Skylake, KernelProfile.Linux6_1, SupportedQuirks: KvmQuirks.Supported6_1), Policy.Lazy);
+        var fresh = KvmState.Create(new Vm(Skylake, KernelProfile.Linux6_1), Policy.Lazy);
         var longMode = new VcpuEvent.SetSregs(Cr4.Pae, Msr.ApicBaseDefault) { Cr0 = Cr0.Pe | Cr0.Et | Cr0.Pg, Efer = Efer.Lme | Efer.Lma };
         var s = Run(Policy.Lazy, fresh, longMode).State;
         Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Lazy, s, new VcpuEvent.MovToCr4(Cr4.Pae | Cr4.Pcide)).Observation);

@@ -236,7 +236,7 @@ public class DynamicBitsTests
         var bare = HostCpu.FromCpuid("no XSAVE, no PKU", CpuidTable.Of(Leaf(0, 0, eax: 7), Leaf(1, 0), Leaf(7, 0)));
         var table = Guest().SetItems([(1, Leaf(1, 0, ecx: Xsave | Osxsave)), (2, Leaf(7, 0, ecx: Pku))]);
 
-        var m = Update(State(cr4: Cr4.Pke), table, new Vm(bare, KernelProfile.Linux6_1, SupportedQuirks: KvmQuirks.Supported6_1));
+        var m = Update(State(cr4: Cr4.Pke), table, new Vm(bare, KernelProfile.Linux6_1));
 
         Assert.Equal(Xsave | Osxsave, At(m, 1).Ecx);
         Assert.Equal(Pku, At(m, 7).Ecx);
