@@ -280,6 +280,7 @@ internal sealed partial class MutableMachine
         WriteMemory(page + Vmcb12.ExitCodeHiOffset, 4, 0);
         WriteMemory(page + Vmcb12.ExitInfo1Offset, 8, info);
         WriteMemory(page + Vmcb12.ExitInfo2Offset, 8, 0);
+        WriteMemory(page + Vmcb12.ExitIntInfoOffset, 4, 0);
         if (Kvm.NestedSvmNripsEnabled)
         {
             WriteMemory(page + Vmcb12.NextRipOffset, 8, SvmNested.IsInstructionExit(code) ? i.NextRip : 0);

@@ -72,7 +72,7 @@ internal static class SvmNested
 
     /// <summary>
     /// A #VMEXIT from L2 at instruction <paramref name="i"/> (not executed), as <see cref="SvmReflect"/> decided it:
-    /// exit code, EXITINFO1/2, next RIP (for an intercepted instruction) and L2's state go into vmcb12; Core restores
+    /// exit code, EXITINFO1/2, EXITINTINFO, next RIP (for an intercepted instruction) and L2's state go into vmcb12; Core restores
     /// L1's CR4 from vmcb01; L1 continues after its VMRUN with GIF clear.
     /// </summary>
     public static StopReason? Vmexit(ref Cpu c, Insn i, Reflection.ExitToL1 exit, RunLog log)
@@ -81,17 +81,18 @@ internal static class SvmNested
         var code = (ulong)exit.Reason;
         var instruction = IsInstructionExit(code);
         // nested_svm_vmexit copies next_rip only with nrips_enabled; otherwise vmcb12 keeps what L1 left there (the
-        // field is rewritten with its own value, so one page copy still writes all twelve slots).
+        // field is rewritten with its own value, so one page copy still writes all thirteen slots). EXITINTINFO is 0:
+        // nested_save_pending_event_to_vmcb12 finds no event being delivered, as the model injects none.
         var nextRip = Core.Model.Kvm.NestedSvmNripsEnabled(c.Kvm.Vm, c.Kvm.Vcpu)
             ? (instruction ? i.NextRip : 0)
             : c.Memory.Read(page + Vmcb12.NextRipOffset, 8);
-        // One copy of the vmcb12 page for all twelve fields (a Write per field would copy it twelve times).
+        // One copy of the vmcb12 page for all thirteen fields (a Write per field would copy it thirteen times).
         c.Memory = log.MemoryVersions.WriteInPage(
             c.Memory,
             page,
             [
                 new(Vmcb12.ExitCodeOffset, 4, code), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, exit.Qualification),
-                new(Vmcb12.ExitInfo2Offset, 8, 0), new(Vmcb12.NextRipOffset, 8, nextRip), new(Vmcb12.EferOffset, 8, c.Efer),
+                new(Vmcb12.ExitInfo2Offset, 8, 0), new(Vmcb12.ExitIntInfoOffset, 4, 0), new(Vmcb12.NextRipOffset, 8, nextRip), new(Vmcb12.EferOffset, 8, c.Efer),
                 new(Vmcb12.Cr4Offset, 8, c.Cr4), new(Vmcb12.Cr0Offset, 8, c.Cr0), new(Vmcb12.RflagsOffset, 8, c.Rflags),
                 new(Vmcb12.RipOffset, 8, i.Rip), new(Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp]), new(Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]),
             ]

@@ -62,6 +62,7 @@ public sealed record Vmcb12(
     public const int ExitCodeHiOffset = 0x74;
     public const int ExitInfo1Offset = 0x78;
     public const int ExitInfo2Offset = 0x80;
+    public const int ExitIntInfoOffset = 0x88;
     public const int EventInjOffset = 0xA8;
     public const int NextRipOffset = 0xC8;
     public const int EferOffset = 0x4D0;

@@ -57,6 +57,18 @@ public class SvmInstructionTests
         Assert.Equal(Rflags.Fixed1, Vmcb(r, Vmcb12.RflagsOffset) & ~Rflags.Arithmetic);
     }
 
+    /// <summary>
+    /// <c>nested_save_pending_event_to_vmcb12</c> writes EXITINTINFO on every #VMEXIT: 0, as no event was being
+    /// delivered, whatever L1 left in it before VMRUN.
+    /// </summary>
+    [Fact]
+    public void A_VMEXIT_clears_EXITINTINFO_that_L1_left_in_vmcb12()
+    {
+        var r = Run(_ => { }, tweak: a => a.mov(__dword_ptr[rdi + Vmcb12.ExitIntInfoOffset], unchecked((int)0x8000_0003)));
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(r));
+        Assert.Equal(0ul, Vmcb(r, Vmcb12.ExitIntInfoOffset) & 0xFFFF_FFFF);
+    }
+
     [Fact]
     public void VMMCALL_intercepted_exits_with_0x81_and_next_rip_past_it()
     {
