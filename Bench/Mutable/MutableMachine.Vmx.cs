@@ -112,7 +112,7 @@ internal sealed partial class MutableMachine
         return Succeed(i);
     }
 
-    /// <summary>Moves the current VMCS into the map of other VMCSs.</summary>
+    /// <summary>Writes the current VMCS back to its region (<c>nested_release_vmcs12</c>); no current VMCS after.</summary>
     private void Park()
     {
         if (HasCurrent)
@@ -123,9 +123,11 @@ internal sealed partial class MutableMachine
         }
     }
 
+    /// <summary>VMXOFF drops the cached vmcs12 without writing it back (<c>free_nested</c>).</summary>
     private StopReason? Vmxoff(Insn i)
     {
-        Park();
+        currentPointer = VmxState.NoVmcs;
+        current = new MutableVmcs();
         vmxOn = false;
         vmxonPointer = 0;
         return Succeed(i);
@@ -164,14 +166,15 @@ internal sealed partial class MutableMachine
         {
             return FailValid(i, VmInstructionError.VmptrldVmxonPointer);
         }
-        if (!HasRevision(pointer))
-        {
-            return FailValid(i, VmInstructionError.VmptrldIncorrectRevision);
-        }
         if (pointer != currentPointer)
         {
+            if (!HasRevision(pointer))
+            {
+                return FailValid(i, VmInstructionError.VmptrldIncorrectRevision);
+            }
             Park();
-            current = others.Remove(pointer, out var vmcs) ? vmcs : new MutableVmcs();
+            // The region keeps what VMPTRLD read; the current VMCS is a copy of it (KVM's cached vmcs12).
+            current = others.TryGetValue(pointer, out var vmcs) ? vmcs.Clone() : new MutableVmcs();
             currentPointer = pointer;
         }
         return Succeed(i);
@@ -189,7 +192,7 @@ internal sealed partial class MutableMachine
         {
             return FailInvalid(i);
         }
-        if (!VmxOps.TryVmcsField(Read(i.B), out var field))
+        if (!VmxOps.TryVmcsField(Read(i.B), Kvm.Profile, out var field))
         {
             return FailValid(i, VmInstructionError.UnsupportedComponent);
         }
@@ -203,11 +206,11 @@ internal sealed partial class MutableMachine
         {
             return FailInvalid(i);
         }
-        if (!VmxOps.TryVmcsField(Read(i.A), out var field))
+        if (!VmxOps.TryVmcsField(Read(i.A), Kvm.Profile, out var field))
         {
             return FailValid(i, VmInstructionError.UnsupportedComponent);
         }
-        current.Write(field, Read(i.B)); // VMWRITE to any field: KVM's IA32_VMX_MISC bit 29
+        current.Write(field, VmxOps.VmwriteValue(field, Read(i.B))); // VMWRITE to any field: KVM's IA32_VMX_MISC bit 29
         if (((field >> 10) & 3) is 0 or 3)
         {
             checkedVmcs = null; // a control or host-state field: the entry checks run again
@@ -249,13 +252,17 @@ internal sealed partial class MutableMachine
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "VM-entry event injection is not modelled");
         }
         var entryControls = (uint)vmcs.Read(VmcsField.VmEntryControls);
+        if (vmcs.Read(VmcsField.VmExitMsrStoreCount) != 0)
+        {
+            return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, Nested.MsrStoreUnsupported);
+        }
         if ((entryControls & VmxCapabilities.EntryIa32eModeGuest) == 0)
         {
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "only 64-bit L2 guests are modelled (IA-32e mode guest clear)");
         }
-        if (!GuestStateValid(vmcs))
+        if (GuestStateFailure(vmcs) is { } qualification)
         {
-            return EntryFailure(i, ExitReason.InvalidGuestState, 0, alreadyObserved: false);
+            return EntryFailure(i, ExitReason.InvalidGuestState, qualification, alreadyObserved: false);
         }
         var (count, localFailure) = ReadMsrList(vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
         var failed = Kvm.NestedVmEntry(vmcs.Read(VmcsField.GuestCr4), msrScratch.AsSpan(0, count));
@@ -284,7 +291,8 @@ internal sealed partial class MutableMachine
     /// <summary>A VM exit from L2 at instruction <paramref name="i"/>: exit information into vmcs12, then the host state.</summary>
     private StopReason? Exit(Insn i, uint reason, ulong qualification, uint interruptInfo)
     {
-        Span<ulong> values = [reason, qualification, (ulong)i.Length, interruptInfo, 0, i.Rip, gpr[Registers.Rsp], rflags, cr0, Kvm.Cr4];
+        var errorCode = Nested.ExitInterruptionErrorCode(interruptInfo, current.Read(VmcsField.VmExitIntrErrorCode));
+        Span<ulong> values = [reason, qualification, (ulong)i.Length, interruptInfo, errorCode, i.Rip, gpr[Registers.Rsp], rflags, cr0, Kvm.Cr4];
         for (var n = 0; n < ExitFields.Length; n++)
         {
             current.Write(ExitFields[n], values[n]);
@@ -293,6 +301,7 @@ internal sealed partial class MutableMachine
         {
             current.Write(VmcsField.GuestIa32Efer, efer);
         }
+        current.Write(VmcsField.IdtVectoringInfoField, Nested.NoEventVectoring);
         return LoadHostState(i);
     }
 
@@ -369,7 +378,8 @@ internal sealed partial class MutableMachine
             && Nested.IsValidNmiControls(vmcs.Read(VmcsField.PinBasedVmExecControl))
             && vmcs.Read(VmcsField.Cr3TargetCount) <= VmxCapabilities.MiscCr3Targets
             && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
-            && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
+            && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount)
+            && Nested.IsValidMsrSwitch(Kvm.MaxPhysAddr, vmcs.Read(VmcsField.VmExitMsrStoreAddr), vmcs.Read(VmcsField.VmExitMsrStoreCount), limitsCount);
     }
 
     private const ulong LongMode = MachineLayout.EferLma | MachineLayout.EferLme;
@@ -383,7 +393,7 @@ internal sealed partial class MutableMachine
         var exit = (uint)vmcs.Read(VmcsField.VmExitControls);
         var cr4 = vmcs.Read(VmcsField.HostCr4);
         if ((exit & VmxCapabilities.ExitHostAddressSpaceSize) == 0
-            || !SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
+            || !Nested.IsValidNestedCr0(vmcs.Read(VmcsField.HostCr0))
             || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
             || (cr4 & Cr4.Pae) == 0
             || !Kvm.IsValidCr4(cr4)
@@ -396,21 +406,32 @@ internal sealed partial class MutableMachine
         return Nested.HostSegmentsValid(vmcs, Kvm.HostBaseAddressBits);
     }
 
-    private bool GuestStateValid(MutableVmcs vmcs)
+    /// <summary>The guest-state checks in KVM's order; the failure's exit qualification, null if the state passes.</summary>
+    private ulong? GuestStateFailure(MutableVmcs vmcs)
     {
+        var cr0 = vmcs.Read(VmcsField.GuestCr0);
         var cr4 = vmcs.Read(VmcsField.GuestCr4);
-        var flags = vmcs.Read(VmcsField.GuestRflags);
         var entry = (uint)vmcs.Read(VmcsField.VmEntryControls);
-        return SystemOps.IsValidCr0(vmcs.Read(VmcsField.GuestCr0), inVmx: true)
-            && !Kvm.CetWithoutWp(vmcs.Read(VmcsField.GuestCr0), cr4)
-            && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
-            && (cr4 & Cr4.Pae) != 0
-            && Kvm.IsValidCr4(cr4)
-            && (flags & Rflags.Fixed1) != 0
+        if (!Nested.IsValidNestedCr0(cr0)
+            || Kvm.CetWithoutWp(cr0, cr4)
+            || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
+            || (cr4 & Cr4.Pae) == 0
+            || !Kvm.IsValidCr4(cr4)
+            || ((entry & VmxCapabilities.EntryLoadDebugControls) != 0 && (vmcs.Read(VmcsField.GuestDr7) >> 32) != 0))
+        {
+            return Nested.EntryFailDefault;
+        }
+        var link = vmcs.Read(VmcsField.VmcsLinkPointer);
+        var header = link == Nested.NoVmcsLink || !Contains(link, 4) ? (uint?)null : (uint)ReadMemory(link, 4);
+        if (!Nested.IsValidVmcsLinkPointer(link, Kvm.MaxPhysAddr, header))
+        {
+            return Nested.EntryFailVmcsLinkPtr;
+        }
+        var flags = vmcs.Read(VmcsField.GuestRflags);
+        var valid = (flags & Rflags.Fixed1) != 0
             && (flags & Rflags.Reserved) == 0
-            && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
             && Nested.IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
-            && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0)
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)));
+        return valid ? null : Nested.EntryFailDefault;
     }
 }

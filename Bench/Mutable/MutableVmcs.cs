@@ -17,6 +17,14 @@ internal sealed class MutableVmcs : IVmcsFields
     /// <summary>Launch state (set by VMLAUNCH, cleared by VMCLEAR).</summary>
     public bool Launched { get; set; }
 
+    /// <summary>A copy with the same fields and launch state (VMPTRLD reading a region into the cache).</summary>
+    public MutableVmcs Clone()
+    {
+        var copy = new MutableVmcs { Launched = Launched };
+        slots.CopyTo(copy.slots, 0);
+        return copy;
+    }
+
     /// <summary>A field (0 for unsupported encodings; a high-half encoding gives bits 63:32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(uint encoding)

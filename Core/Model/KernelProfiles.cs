@@ -65,6 +65,12 @@ public static class KernelProfiles
     public static bool CetNeedsWp(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 
     /// <summary>
+    /// Whether vmcs12 has the CET state fields (GUEST_/HOST_ S_CET, SSP, INTR_SSP_TABLE): added to
+    /// <c>vmcs12_field_offsets</c> by the same 6.18 series, so VMREAD/VMWRITE of them is error 12 before.
+    /// </summary>
+    public static bool Vmcs12HasCetState(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>
     /// From 6.16 (commit 17a2c62fbf1e) <c>nested_vmx_check_msr_switch</c> refuses an MSR-list count above the maximum
     /// KVM advertises in IA32_VMX_MISC: VMLAUNCH/VMRESUME fail with VM-instruction error 7. Before, the entry failed
     /// at the first entry past the maximum (exit reason 34, or a VMX abort for the exit list). The Linux6_15 profile

@@ -51,14 +51,18 @@ internal static class Nested
         {
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "VM-entry event injection is not modelled");
         }
+        if (vmcs.Read(VmcsField.VmExitMsrStoreCount) != 0)
+        {
+            return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, MsrStoreUnsupported);
+        }
         var entryControls = (uint)vmcs.Read(VmcsField.VmEntryControls);
         if ((entryControls & VmxCapabilities.EntryIa32eModeGuest) == 0)
         {
             return new StopReason.Unsupported(1, i.Rip, i.HexBytes, i.Text, "only 64-bit L2 guests are modelled (IA-32e mode guest clear)");
         }
-        if (!GuestStateValid(c, vmcs))
+        if (GuestStateFailure(c, vmcs) is { } qualification)
         {
-            return EntryFailure(ref c, i, ExitReason.InvalidGuestState, 0, log);
+            return EntryFailure(ref c, i, ExitReason.InvalidGuestState, qualification, log);
         }
 
         var (list, localFailure) = ReadMsrList(c, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount));
@@ -91,6 +95,12 @@ internal static class Nested
     }
 
     /// <summary>
+    /// Why an entry with a VM-exit MSR-store list stops the run: KVM would store the listed MSRs at every exit
+    /// (<c>nested_vmx_store_msr</c>), which the model does not do. The list's address and count are checked first.
+    /// </summary>
+    internal const string MsrStoreUnsupported = "the VM-exit MSR-store list is not modelled";
+
+    /// <summary>
     /// <c>nested_vmx_run</c> after a successful entry into an inactive L2: in the HLT state the vCPU halts
     /// (<c>kvm_emulate_halt_noskip</c>), as nothing can wake it (no event is injected, and the model offers neither
     /// NMI- nor interrupt-window exiting); in the wait-for-SIPI state it waits for a SIPI (KVM_MP_STATE_INIT_RECEIVED),
@@ -118,7 +128,7 @@ internal static class Nested
                 ExitQualification: exit.Qualification,
                 InstructionLength: (uint)i.Length,
                 InterruptionInfo: exit.InterruptionInfo,
-                InterruptionErrorCode: 0,
+                InterruptionErrorCode: ExitInterruptionErrorCode(exit.InterruptionInfo, c.Vmx.Current.Read(VmcsField.VmExitIntrErrorCode)),
                 GuestRip: i.Rip,
                 GuestRsp: c.Gprs[Registers.Rsp],
                 GuestRflags: c.Rflags,
@@ -130,9 +140,30 @@ internal static class Nested
         {
             vmcs = vmcs.Write(VmcsField.GuestIa32Efer, c.Efer);
         }
+        if (vmcs.Read(VmcsField.IdtVectoringInfoField) != NoEventVectoring)
+        {
+            vmcs = vmcs.Write(VmcsField.IdtVectoringInfoField, NoEventVectoring); // only after L1 wrote the field
+        }
         c.Vmx = c.Vmx with { Current = vmcs };
         return LoadHostState(ref c, i, log);
     }
+
+    /// <summary>
+    /// IDT_VECTORING_INFO after a VM exit (<c>vmcs12_save_pending_event</c>): no event was being delivered, as the
+    /// model injects none (VM-entry injection stops the run), so the field is 0 after every exit that is not an entry
+    /// failure, whatever L1 wrote there.
+    /// </summary>
+    internal const ulong NoEventVectoring = 0;
+
+    /// <summary>
+    /// VM_EXIT_INTR_ERROR_CODE after a VM exit (<c>prepare_vmcs12</c>, <c>nested_vmx_reflect_vmexit</c>): written only
+    /// when the interruption information is valid and delivers an error code (the model's #GP, whose error code is
+    /// 0); otherwise the field keeps what it held.
+    /// </summary>
+    internal static uint ExitInterruptionErrorCode(uint interruptionInfo, ulong previous) =>
+        (interruptionInfo & ValidWithErrorCode) == ValidWithErrorCode ? 0u : (uint)previous;
+
+    private const uint ValidWithErrorCode = (1u << 31) | (1u << 11);
 
     /// <summary>
     /// A VM-entry failure after the VMfail checks (<c>vmentry_fail_vmexit</c>): the exit reason with bit 31 and the
@@ -253,7 +284,7 @@ internal static class Nested
         return (address & 0xF) == 0 && (address >> maxPhysAddr) == 0 && (last >> maxPhysAddr) == 0 && last >= address;
     }
 
-    /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, NMI controls, CR3 targets, MSR lists.</summary>
+    /// <summary><c>nested_check_vm_execution_controls</c> and friends, as far as modelled: allowed settings, NMI controls, CR3 targets, the three MSR lists.</summary>
     private static bool ControlsValid(in Cpu c, Vmcs12 vmcs)
     {
         var maxPhys = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
@@ -265,7 +296,8 @@ internal static class Nested
             && IsValidNmiControls(vmcs.Read(VmcsField.PinBasedVmExecControl))
             && vmcs.Read(VmcsField.Cr3TargetCount) <= VmxCapabilities.MiscCr3Targets
             && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmEntryMsrLoadAddr), vmcs.Read(VmcsField.VmEntryMsrLoadCount), limitsCount)
-            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount);
+            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrLoadAddr), vmcs.Read(VmcsField.VmExitMsrLoadCount), limitsCount)
+            && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrStoreAddr), vmcs.Read(VmcsField.VmExitMsrStoreCount), limitsCount);
     }
 
     /// <summary>Whether a linear address is canonical for 48-bit addressing: bits 63:47 all equal (KVM's <c>is_noncanonical_address</c>, negated).</summary>
@@ -294,7 +326,7 @@ internal static class Nested
         var exit = (uint)vmcs.Read(VmcsField.VmExitControls);
         var cr4 = vmcs.Read(VmcsField.HostCr4);
         if ((exit & VmxCapabilities.ExitHostAddressSpaceSize) == 0
-            || !SystemOps.IsValidCr0(vmcs.Read(VmcsField.HostCr0), inVmx: true)
+            || !IsValidNestedCr0(vmcs.Read(VmcsField.HostCr0))
             || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
             || (cr4 & Cr4.Pae) == 0
             || !Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
@@ -377,28 +409,63 @@ internal static class Nested
         (pin & VmxCapabilities.PinVirtualNmis) == 0 || (pin & VmxCapabilities.PinNmiExiting) != 0;
 
     /// <summary>
-    /// <c>nested_vmx_check_guest_state</c>, as far as modelled: GUEST_CR0/GUEST_CR4 valid (fixed bits, from 6.18 no CET without WP,
-    /// <c>kvm_is_valid_cr4</c>, PAE and PG for a 64-bit guest), RFLAGS reserved bits, VMCS link pointer all ones, an
-    /// activity state KVM knows (<c>nested_check_guest_non_reg_state</c>: active, HLT or wait-for-SIPI), GUEST_DR7's
-    /// bits 63:32 clear if debug controls are loaded (IA32_DEBUGCTL's check is not modelled), a valid 64-bit
-    /// GUEST_IA32_EFER if loaded.
+    /// <c>nested_vmx_check_guest_state</c>, as far as modelled, in its order; the failure's exit qualification, null if
+    /// the state passes. First GUEST_CR0/GUEST_CR4 (<see cref="IsValidNestedCr0"/>, from 6.18 no CET without WP,
+    /// <c>kvm_is_valid_cr4</c>, PAE for a 64-bit guest) and GUEST_DR7's bits 63:32 if debug controls are loaded
+    /// (IA32_DEBUGCTL's check is not modelled); then the VMCS link pointer (<see cref="IsValidVmcsLinkPointer"/>,
+    /// qualification 4); then RFLAGS reserved bits, an activity state KVM knows (<c>nested_check_guest_non_reg_state</c>:
+    /// active, HLT or wait-for-SIPI) and a valid 64-bit GUEST_IA32_EFER if loaded. Every other failure has qualification 0.
     /// </summary>
-    private static bool GuestStateValid(in Cpu c, Vmcs12 vmcs)
+    private static ulong? GuestStateFailure(in Cpu c, Vmcs12 vmcs)
     {
+        var cr0 = vmcs.Read(VmcsField.GuestCr0);
         var cr4 = vmcs.Read(VmcsField.GuestCr4);
-        var rflags = vmcs.Read(VmcsField.GuestRflags);
         var entry = (uint)vmcs.Read(VmcsField.VmEntryControls);
-        var efer = vmcs.Read(VmcsField.GuestIa32Efer);
-        return SystemOps.IsValidCr0(vmcs.Read(VmcsField.GuestCr0), inVmx: true)
-            && !Kvm.CetWithoutWp(c.Kvm.Vm.Profile, vmcs.Read(VmcsField.GuestCr0), cr4)
+        var registers = IsValidNestedCr0(cr0)
+            && !Kvm.CetWithoutWp(c.Kvm.Vm.Profile, cr0, cr4)
             && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
             && (cr4 & Cr4.Pae) != 0
             && Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
-            && (rflags & Rflags.Fixed1) != 0
+            && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0);
+        if (!registers)
+        {
+            return EntryFailDefault;
+        }
+        var link = vmcs.Read(VmcsField.VmcsLinkPointer);
+        if (!IsValidVmcsLinkPointer(link, GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), link == NoVmcsLink ? null : VmxOps.RevisionAt(c, link)))
+        {
+            return EntryFailVmcsLinkPtr;
+        }
+        var rflags = vmcs.Read(VmcsField.GuestRflags);
+        var rest = (rflags & Rflags.Fixed1) != 0
             && (rflags & Rflags.Reserved) == 0
-            && vmcs.Read(VmcsField.VmcsLinkPointer) == ulong.MaxValue
             && IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
-            && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0)
-            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(efer));
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)));
+        return rest ? null : EntryFailDefault;
     }
+
+    /// <summary>The exit qualification of a guest-state entry failure: ENTRY_FAIL_DEFAULT.</summary>
+    internal const ulong EntryFailDefault = 0;
+
+    /// <summary>The exit qualification of an entry failing on the VMCS link pointer: ENTRY_FAIL_VMCS_LINK_PTR.</summary>
+    internal const ulong EntryFailVmcsLinkPtr = 4;
+
+    /// <summary>VMCS_LINK_POINTER's "no shadow VMCS" value (KVM's INVALID_GPA).</summary>
+    internal const ulong NoVmcsLink = ulong.MaxValue;
+
+    /// <summary>
+    /// <c>nested_host_cr0_valid</c> and <c>nested_guest_cr0_valid</c> (the model offers no unrestricted guest): only
+    /// IA32_VMX_CR0_FIXED0/1, so PE, NE and PG set and bits 63:32 clear. NW without CD passes: KVM keeps NW and CD out
+    /// of the hardware's CR0 (KVM_VM_CR0_ALWAYS_OFF), so no check ever sees them.
+    /// </summary>
+    internal static bool IsValidNestedCr0(ulong value) =>
+        (value & ~VmxCapabilities.Cr0Fixed1) == 0 && (value & VmxCapabilities.Cr0Fixed0) == VmxCapabilities.Cr0Fixed0;
+
+    /// <summary>
+    /// <c>nested_vmx_check_vmcs_link_ptr</c>: all ones, or a valid page address whose region starts with the VMCS
+    /// revision identifier and a clear shadow-VMCS bit (the model offers no VMCS shadowing). <paramref name="header"/>
+    /// is the region's first dword, null where guest memory does not back it.
+    /// </summary>
+    internal static bool IsValidVmcsLinkPointer(ulong link, int maxPhysAddr, uint? header) =>
+        link == NoVmcsLink || (VmxOps.PageAddressValid(maxPhysAddr, link) && header == VmxCapabilities.Revision);
 }

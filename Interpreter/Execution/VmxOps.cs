@@ -86,7 +86,7 @@ internal static class VmxOps
     private static bool IsValidPointer(in Cpu c, ulong address) => PageAddressValid(GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), address);
 
     /// <summary>The revision identifier in the first dword of a region (bit 31, the shadow-VMCS indicator, included); null if unreadable.</summary>
-    private static uint? RevisionAt(in Cpu c, ulong address) =>
+    internal static uint? RevisionAt(in Cpu c, ulong address) =>
         c.Memory.Contains(address, 4) ? (uint)c.Memory.Read(address, 4) : null;
 
     // ---- instructions ----
@@ -144,14 +144,22 @@ internal static class VmxOps
         return Nested.Enter(ref c, i, launch, log);
     }
 
-    /// <summary>VMXOFF: leaves VMX operation; the VMCSs keep their contents (KVM writes vmcs12 back to guest memory).</summary>
+    /// <summary>
+    /// VMXOFF (<c>handle_vmxoff</c>, <c>free_nested</c>): leaves VMX operation with no current VMCS. KVM frees its
+    /// cached vmcs12 without writing it back (<c>nested_release_vmcs12</c> is not called), so the VMCS region keeps
+    /// what it held when it was made current: VMWRITEs, launch and exits since the last VMPTRLD are lost, as the SDM
+    /// allows for a VMCS not cleared before VMXOFF.
+    /// </summary>
     private static StopReason? Vmxoff(ref Cpu c, Insn i, RunLog log)
     {
-        c.Vmx = Park(c.Vmx) with { On = false, VmxonPointer = 0 };
+        c.Vmx = c.Vmx with { On = false, VmxonPointer = 0, CurrentPointer = VmxState.NoVmcs, Current = Vmcs12.Clear };
         return Succeed(ref c, i);
     }
 
-    /// <summary>The state with the current VMCS moved into the map of other VMCSs (no current VMCS).</summary>
+    /// <summary>
+    /// <c>nested_release_vmcs12</c>: the current VMCS written back to its region in the map of VMCSs by address, and
+    /// no current VMCS.
+    /// </summary>
     private static VmxState Park(in VmxState vmx) =>
         vmx.HasCurrent
             ? vmx with { Others = vmx.Others.SetItem(vmx.CurrentPointer, vmx.Current), CurrentPointer = VmxState.NoVmcs, Current = Vmcs12.Clear }
@@ -182,7 +190,7 @@ internal static class VmxOps
         return Succeed(ref c, i);
     }
 
-    /// <summary>VMPTRLD: error 9 for an invalid address, 10 for the VMXON pointer, 11 for a wrong revision identifier.</summary>
+    /// <summary>VMPTRLD: error 9 for an invalid address, 10 for the VMXON pointer, 11 for a wrong revision identifier (not checked for the current VMCS).</summary>
     private static StopReason? Vmptrld(ref Cpu c, Insn i, RunLog log)
     {
         var pointer = Operands.Read(c, i.A);
@@ -194,15 +202,17 @@ internal static class VmxOps
         {
             return FailValid(ref c, i, VmInstructionError.VmptrldVmxonPointer, log);
         }
-        if (RevisionAt(c, pointer) != VmxCapabilities.Revision)
-        {
-            return FailValid(ref c, i, VmInstructionError.VmptrldIncorrectRevision, log);
-        }
+        // handle_vmptrld reads the region's header only to make a new VMCS current: VMPTRLD of the current one
+        // succeeds whatever the region now holds.
         if (pointer != c.Vmx.CurrentPointer)
         {
+            if (RevisionAt(c, pointer) != VmxCapabilities.Revision)
+            {
+                return FailValid(ref c, i, VmInstructionError.VmptrldIncorrectRevision, log);
+            }
+            // The region stays in the map as guest memory holds it; the current copy is KVM's cached vmcs12.
             var parked = Park(c.Vmx);
-            var vmcs = parked.At(pointer);
-            c.Vmx = parked with { Others = parked.Others.Remove(pointer), CurrentPointer = pointer, Current = vmcs };
+            c.Vmx = parked with { CurrentPointer = pointer, Current = parked.At(pointer) };
         }
         return Succeed(ref c, i);
     }
@@ -218,10 +228,10 @@ internal static class VmxOps
     /// The VMCS field a VMREAD/VMWRITE operand names (KVM's <c>get_vmcs12_field_offset</c> succeeding): the upper half
     /// clear and a supported encoding; otherwise VM-instruction error 12.
     /// </summary>
-    internal static bool TryVmcsField(ulong value, out uint field)
+    internal static bool TryVmcsField(ulong value, KernelProfile profile, out uint field)
     {
         field = (uint)value;
-        return (value >> 32) == 0 && VmcsField.IsSupported(field);
+        return (value >> 32) == 0 && VmcsField.IsSupported(field, profile);
     }
 
     /// <summary>VMREAD r/m64, r64: VMfailInvalid without a current VMCS, error 12 for an unsupported field.</summary>
@@ -231,7 +241,7 @@ internal static class VmxOps
         {
             return FailInvalid(ref c, i, log);
         }
-        if (!TryVmcsField(Operands.Read(c, i.B), out var field))
+        if (!TryVmcsField(Operands.Read(c, i.B), c.Kvm.Vm.Profile, out var field))
         {
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
         }
@@ -250,11 +260,20 @@ internal static class VmxOps
         {
             return FailInvalid(ref c, i, log);
         }
-        if (!TryVmcsField(Operands.Read(c, i.A), out var field))
+        if (!TryVmcsField(Operands.Read(c, i.A), c.Kvm.Vm.Profile, out var field))
         {
             return FailValid(ref c, i, VmInstructionError.UnsupportedComponent, log);
         }
-        c.Vmx = c.Vmx with { Current = log.Vmcs.Write(c.Vmx.Current, field, Operands.Read(c, i.B)) };
+        c.Vmx = c.Vmx with { Current = log.Vmcs.Write(c.Vmx.Current, field, VmwriteValue(field, Operands.Read(c, i.B))) };
         return Succeed(ref c, i);
     }
+
+    /// <summary>
+    /// The value VMWRITE stores: <c>handle_vmwrite</c> drops the reserved bits of the guest segment access-rights
+    /// fields (ES to TR), keeping 0x1F0FF, as some Intel CPUs do; any other field takes the value as it is.
+    /// </summary>
+    internal static ulong VmwriteValue(uint field, ulong value) =>
+        field is >= VmcsField.GuestEsArBytes and <= VmcsField.GuestTrArBytes ? value & AccessRightsBits : value;
+
+    private const ulong AccessRightsBits = 0x1F0FF;
 }

@@ -140,8 +140,11 @@ public static class VmxCapabilities
     /// <summary>Most MSR-load entries KVM processes (512 × (IA32_VMX_MISC[27:25] + 1)).</summary>
     public const int MaxMsrListEntries = 512;
 
-    /// <summary>IA32_VMX_VMCS_ENUM: highest field index used (bits 9:1).</summary>
-    public const ulong VmcsEnum = 0x15 << 1;
+    /// <summary>
+    /// IA32_VMX_VMCS_ENUM (<c>nested_vmx_calc_vmcs_enum_msr</c>): the highest field index (bits 9:1) of any vmcs12
+    /// field, TSC_MULTIPLIER's 0x19.
+    /// </summary>
+    public const ulong VmcsEnum = 0x19 << 1;
 
     /// <summary>The value of a VMX capability MSR, or null for an index the interpreter does not answer (#GP).</summary>
     public static ulong? ReadMsr(uint index) =>

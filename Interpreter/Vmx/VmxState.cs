@@ -4,8 +4,8 @@ namespace CpuidFunctional.Interpreter.Vmx;
 
 /// <summary>
 /// L1's VMX state as L0 keeps it: whether L1 is in VMX operation, the VMXON pointer, the current-VMCS pointer and its
-/// vmcs12, and every other VMCS L1 has used (kept by address; only VMPTRLD and VMCLEAR touch that map, so the hot
-/// path never updates it). A value type; the vmcs12 versions it refers to are immutable objects.
+/// vmcs12 (KVM's cached copy), and the VMCS regions L1 has used as guest memory holds them (kept by address; only
+/// VMPTRLD and VMCLEAR write that map, so the hot path never updates it). A value type; the vmcs12 versions it refers to are immutable objects.
 /// </summary>
 public readonly record struct VmxState
 {
@@ -33,7 +33,11 @@ public readonly record struct VmxState
 
     private readonly Vmcs12? current;
 
-    /// <summary>VMCSs that are not current, by address.</summary>
+    /// <summary>
+    /// The VMCS regions by address, as guest memory holds them: a region is written when its VMCS stops being current
+    /// (VMCLEAR, VMPTRLD of another; KVM's <c>nested_release_vmcs12</c>), so while a VMCS is current its entry here is
+    /// the copy VMPTRLD read, and <see cref="Current"/> is KVM's cached vmcs12.
+    /// </summary>
     public ImmutableDictionary<ulong, Vmcs12> Others { get; init; }
 
     /// <summary>Whether there is a current VMCS.</summary>

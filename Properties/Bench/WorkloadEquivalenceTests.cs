@@ -53,7 +53,8 @@ public class WorkloadEquivalenceTests
     }
 
     /// <summary>Programs off the benchmark's happy path: VMfail, VM-entry failures, MSR-load lists, an L2 #GP reflected to L1.</summary>
-    public static TheoryData<string> OffPathPrograms() => ["vmfail-controls", "invalid-guest-state", "msr-load-lists", "msr-load-refused", "l2-fault", "host-state-changed"];
+    public static TheoryData<string> OffPathPrograms() =>
+        ["vmfail-controls", "invalid-guest-state", "msr-load-lists", "msr-load-refused", "l2-fault", "host-state-changed", "exit-info-fields", "vmxoff-discards", "vmcs-link-pointer", "host-cr0-nw"];
 
     private static CpuidFunctional.Interpreter.Machine.Program OffPath(string name)
     {
@@ -63,9 +64,18 @@ public class WorkloadEquivalenceTests
             a.cpuid();
             a.vmcall();
         });
+        if (name == "vmxoff-discards")
+        {
+            return Interpreter.VmxInstructionTests.VmxoffThenReload(clearFirst: false);
+        }
         var handler = (Action<Iced.Intel.Assembler>)(a =>
         {
             var other = a.CreateLabel("other");
+            if (name == "exit-info-fields")
+            {
+                // Each exit reports what it left in the two fields on ports 0x84 and 0x85, then L1 writes its own values.
+                Interpreter.NestedTests.EmitReportAndPlantExitInfo(a);
+            }
             if (name == "host-state-changed")
             {
                 // After an entry that passed the checks, a null HOST_TR_SELECTOR: the VMRESUME must check again (VMfail 8).
@@ -85,6 +95,8 @@ public class WorkloadEquivalenceTests
                 ExitMsrLoad = [new CpuidFunctional.Core.State.MsrEntry(CpuidFunctional.Core.State.Msr.Xss, 0)],
             },
             "msr-load-refused" => new RoundTripSetup { EntryMsrLoad = [new CpuidFunctional.Core.State.MsrEntry(CpuidFunctional.Core.State.Msr.Xss, 0x1)] },
+            "vmcs-link-pointer" => new RoundTripSetup { ExtraVmwrites = [(CpuidFunctional.Interpreter.Vmx.VmcsField.VmcsLinkPointer, RoundTrip.EntryMsrList)] },
+            "host-cr0-nw" => new RoundTripSetup { ExtraVmwrites = [(CpuidFunctional.Interpreter.Vmx.VmcsField.HostCr0, MachineLayout.InitialCr0 | MachineLayout.Cr0Nw)] },
             _ => new RoundTripSetup { ExceptionBitmap = 1u << 13 },
         };
         return name == "l2-fault"
@@ -123,6 +135,10 @@ public class WorkloadEquivalenceTests
             "invalid-guest-state" => "VM-entry failure, exit reason 0x80000021",
             "msr-load-lists" => "out 0x80 <- 0x12",
             "msr-load-refused" => "VM-entry failure: MSR load entry 1",
+            "exit-info-fields" => "out 0x84 <- 0x55 ",
+            "vmcs-link-pointer" => "exit reason 0x80000021, qualification 4",
+            "host-cr0-nw" => "out 0x80 <- 0x12",
+            "vmxoff-discards" => "out 0x84 <- 0x0 ",
             _ => "out 0x80 <- 0x0 ",
         };
 

@@ -266,6 +266,75 @@ public class NestedTests
         Assert.Equal(r.Final.Vmx.Read(VmcsField.GuestRip), r.Final.Regs.Rip); // no L2 instruction ran
     }
 
+    /// <summary>
+    /// <c>nested_vmx_check_vmcs_link_ptr</c>: a link pointer other than all ones must be a page address whose region
+    /// starts with the VMCS revision identifier (shadow bit clear); otherwise the entry fails with reason 33 and
+    /// qualification 4 (ENTRY_FAIL_VMCS_LINK_PTR), where the other guest-state failures give 0.
+    /// </summary>
+    [Theory]
+    [InlineData("all ones", ulong.MaxValue, true)]
+    [InlineData("the VMXON region, which holds the revision identifier", RoundTrip.VmxonRegion, true)]
+    [InlineData("a page without the revision identifier", RoundTrip.EntryMsrList, false)]
+    [InlineData("a misaligned address", RoundTrip.VmxonRegion + 8, false)]
+    [InlineData("a page above MAXPHYADDR", 1ul << 50, false)]
+    public void The_vmcs_link_pointer_is_all_ones_or_a_region_with_the_revision_identifier(string what, ulong link, bool passes)
+    {
+        var r = RunL2(a => a.vmcall(), Setup with { ExtraVmwrites = [(VmcsField.VmcsLinkPointer, link)] });
+        if (passes)
+        {
+            Assert.True(ExitReason.Vmcall == ExitReasonOf(r), what);
+            return;
+        }
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.Equal(Nested.EntryFailVmcsLinkPtr, r.Final.Vmx.Read(VmcsField.ExitQualification));
+    }
+
+    /// <summary>A guest-state failure checked before the link pointer (here GUEST_CR4 without VMXE) keeps qualification 0.</summary>
+    [Fact]
+    public void A_bad_guest_cr4_with_a_bad_link_pointer_fails_with_qualification_0()
+    {
+        var r = RunL2(a => a.vmcall(), Setup with { GuestCr4 = MachineLayout.InitialCr4, ExtraVmwrites = [(VmcsField.VmcsLinkPointer, 0)] });
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.Equal(Nested.EntryFailDefault, r.Final.Vmx.Read(VmcsField.ExitQualification));
+    }
+
+    /// <summary>
+    /// <c>nested_host_cr0_valid</c> and <c>nested_guest_cr0_valid</c> check only the VMX fixed bits: CR0.NW without
+    /// CR0.CD, a #GP for MOV to CR0, passes both (KVM keeps NW and CD out of the hardware's CR0); bits 63:32 do not.
+    /// </summary>
+    [Theory]
+    [InlineData(VmcsField.HostCr0, MachineLayout.Cr0Nw, true)]
+    [InlineData(VmcsField.GuestCr0, MachineLayout.Cr0Nw, true)]
+    [InlineData(VmcsField.HostCr0, 1ul << 32, false)]
+    [InlineData(VmcsField.GuestCr0, 1ul << 32, false)]
+    public void Nested_cr0_checks_are_the_fixed_bits_only(uint field, ulong extraBit, bool passes)
+    {
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(Setup with { ExtraVmwrites = [(field, MachineLayout.InitialCr0 | extraBit)] }, ReportExit, a => a.vmcall()));
+        var failedWith = r.Observations.OfType<RunObservation.VmFail>().SingleOrDefault()?.Error;
+        var entryFailed = r.Observations.OfType<RunObservation.VmEntryFailed>().Any();
+        Assert.Equal(passes, failedWith is null && !entryFailed);
+        if (passes)
+        {
+            Assert.Equal(ExitReason.Vmcall, ExitReasonOf(r));
+        }
+    }
+
+    /// <summary>
+    /// <c>nested_vmx_check_exit_msr_switch_controls</c> checks the VM-exit MSR-store list like the load lists (a
+    /// misaligned address is VMfail 7); a valid list stops the run, since the model does not store MSRs at exits.
+    /// </summary>
+    [Fact]
+    public void The_exit_msr_store_list_is_checked_then_refused_as_not_modelled()
+    {
+        var misaligned = TestMachine.RunAgreeing(RoundTrip.Build(
+            Setup with { ExtraVmwrites = [(VmcsField.VmExitMsrStoreCount, 1), (VmcsField.VmExitMsrStoreAddr, RoundTrip.ExitMsrList + 8)] }, ReportExit, a => a.vmcall()));
+        Assert.Equal(VmInstructionError.EntryInvalidControls, misaligned.Observations.OfType<RunObservation.VmFail>().Single().Error);
+
+        var valid = TestMachine.Run(RoundTrip.Build(
+            Setup with { ExtraVmwrites = [(VmcsField.VmExitMsrStoreCount, 1), (VmcsField.VmExitMsrStoreAddr, RoundTrip.ExitMsrList)] }, ReportExit, a => a.vmcall()));
+        Assert.Equal(Nested.MsrStoreUnsupported, Assert.IsType<StopReason.Unsupported>(valid.Stop).Why);
+    }
+
     [Fact]
     public void The_shutdown_activity_state_fails_the_entry_with_reason_33()
     {
@@ -405,7 +474,7 @@ public class NestedTests
     {
         var host = HostPresets.All[hostName];
         var guest = CpuidTable.Of(host.Cpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 27, false) : e));
-        var vm = new Vm(host, profile, SupportedQuirks: KernelProfiles.SupportedQuirks(profile));
+        var vm = new Vm(host, profile);
         var setup = Setup with { ExtraVmwrites = [(VmcsField.HostGsBase, 0x00FF_0000_0000_0000)] };
         var r = Runner.Run(Policy.Lazy, Machine.Boot(RoundTrip.Build(setup, ReportExit, a => a.vmcall()), KvmState.WithCpuid(vm, Policy.Lazy, guest)), TestMachine.DefaultSteps);
         var failed = r.Observations.OfType<RunObservation.VmFail>().SingleOrDefault();
@@ -431,5 +500,66 @@ public class NestedTests
         Assert.Equal(5, r.Trace.Count(e => e is VcpuEvent.NestedVmExit) - 1);
         Assert.Equal(6, r.Trace.Count(e => e is VcpuEvent.NestedVmEntry));
         Assert.Equal(new PortOutput(1, RoundTrip.ExitReasonPort, ExitReason.Vmcall, 4), r.Outputs[0]);
+    }
+
+    /// <summary>
+    /// Exit-handler prologue: VM_EXIT_INTR_ERROR_CODE out on port 0x84 and IDT_VECTORING_INFO on port 0x85, then L1
+    /// writes 0x55 and 0x80000003 (a valid #BP vectoring record) into them. Clobbers RAX and RBX.
+    /// </summary>
+    internal static void EmitReportAndPlantExitInfo(Assembler a)
+    {
+        a.mov(ebx, VmcsField.VmExitIntrErrorCode);
+        a.vmread(rax, rbx);
+        a.@out(0x84, eax);
+        a.mov(ebx, VmcsField.IdtVectoringInfoField);
+        a.vmread(rax, rbx);
+        a.@out(0x85, eax);
+        RoundTrip.EmitVmwrite(a, VmcsField.VmExitIntrErrorCode, 0x55);
+        RoundTrip.EmitVmwrite(a, VmcsField.IdtVectoringInfoField, 0x8000_0003);
+    }
+
+    /// <summary>The exit handler for the exit-information tests: report and plant, resume after CPUID, else report and halt.</summary>
+    private static void ReportPlantAndResume(Assembler a)
+    {
+        var other = a.CreateLabel("other");
+        EmitReportAndPlantExitInfo(a);
+        RoundTrip.EmitAdvanceOnCpuidAndResume(a, other);
+        a.Label(ref other);
+        RoundTrip.EmitReportAndHalt(a);
+    }
+
+    private static uint[] Reported(RunResult r, ushort port) => [.. r.Outputs.Where(o => o.Port == port).Select(o => o.Value)];
+
+    /// <summary>
+    /// <c>prepare_vmcs12</c>: every exit (not an entry failure) rewrites IDT_VECTORING_INFO (0: the model delivers no
+    /// event), while VM_EXIT_INTR_ERROR_CODE is written only for an exit that delivers an error code, so L1's 0x55
+    /// survives the VMCALL exit.
+    /// </summary>
+    [Fact]
+    public void An_exit_clears_idt_vectoring_info_and_keeps_the_error_code_l1_wrote()
+    {
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(Setup, ReportPlantAndResume, a =>
+        {
+            a.cpuid();
+            a.vmcall();
+        }));
+        Assert.True(r.Stop is StopReason.Halted, TestMachine.Describe(r));
+        Assert.Equal([0u, 0x55u], Reported(r, 0x84));
+        Assert.Equal([0u, 0u], Reported(r, 0x85));
+    }
+
+    /// <summary>A #GP exit delivers its error code (0), replacing the 0x55 L1 wrote after the CPUID exit.</summary>
+    [Fact]
+    public void A_gp_exit_writes_its_error_code()
+    {
+        var r = TestMachine.RunAgreeing(RoundTrip.Build(Setup with { ExceptionBitmap = 1u << 13 }, ReportPlantAndResume, a =>
+        {
+            a.cpuid();
+            a.xor(eax, eax);
+            a.mov(cr0, rax);
+        }));
+        Assert.True(r.Stop is StopReason.Halted, TestMachine.Describe(r));
+        Assert.Equal(ExitReason.ExceptionOrNmi, r.Outputs.Single(o => o.Port == RoundTrip.ExitReasonPort).Value);
+        Assert.Equal([0u, 0u], Reported(r, 0x84));
     }
 }

@@ -10,7 +10,7 @@ public class VmxInstructionTests
     private const ulong Slot = RoundTrip.PointerSlot;
 
     /// <summary>CR4.VMXE on, the revision id in the VMXON region and the VMCS, VMXON.</summary>
-    private static void VmxOn(Assembler a)
+    internal static void VmxOn(Assembler a)
     {
         a.mov(rax, (long)(MachineLayout.InitialCr4 | Cr4.Vmxe));
         a.mov(cr4, rax);
@@ -216,6 +216,49 @@ public class VmxInstructionTests
         Assert.Equal(0ul, r.Final.Regs.Rflags & Rflags.Arithmetic);
     }
 
+    /// <summary><c>handle_vmwrite</c> keeps only bits 0x1F0FF of a guest segment's access rights, as some Intel CPUs do.</summary>
+    [Fact]
+    public void Vmwrite_of_a_segment_access_rights_field_drops_its_reserved_bits()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            RoundTrip.EmitVmwrite(a, VmcsField.GuestTrArBytes, 0xFFFF_FFFF);
+            a.vmread(rcx, rbx);
+            RoundTrip.EmitVmwrite(a, VmcsField.GuestInterruptibilityInfo, 0xFFFF_FFFF);
+            a.vmread(rdx, rbx);
+        });
+        Assert.Equal(0x1F0FFul, r.Final.Regs[Registers.Rcx]);
+        Assert.Equal(0xFFFF_FFFFul, r.Final.Regs[Registers.Rdx]); // another 32-bit guest field keeps every bit
+    }
+
+    /// <summary>
+    /// <c>handle_vmptrld</c> reads the region's revision identifier only when the pointer is not already current, so
+    /// VMPTRLD of the current VMCS succeeds even after L1 overwrote the identifier in memory.
+    /// </summary>
+    [Fact]
+    public void Vmptrld_of_the_current_vmcs_does_not_read_the_region_again()
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            a.mov(rsi, (long)RoundTrip.VmcsRegion);
+            a.mov(__dword_ptr[rsi], 0);
+            a.vmptrld(__qword_ptr[rdi]);
+            a.pushfq();
+            a.pop(rax);
+            a.@out(0x84, eax);
+            Pointer(a, RoundTrip.VmcsRegion + 0x1000); // another page: its identifier is read, and it is 0
+            a.mov(rsi, (long)(RoundTrip.VmcsRegion + 0x1000));
+            a.mov(__dword_ptr[rsi], 0);
+            a.vmptrld(__qword_ptr[rdi]);
+        });
+        Assert.Equal(0u, r.Outputs.Single(o => o.Port == 0x84).Value & (uint)Rflags.Arithmetic);
+        Assert.Equal(VmInstructionError.VmptrldIncorrectRevision, LastVmFail(r).Error);
+    }
+
     [Fact]
     public void Vmread_of_an_unsupported_field_is_error_12()
     {
@@ -223,11 +266,68 @@ public class VmxInstructionTests
         {
             VmxOn(a);
             LoadVmcs(a);
-            a.mov(ebx, 0x440E); // VM-exit instruction information: not modelled
+            a.mov(ebx, 0x6402); // I/O RCX: an SDM field KVM's vmcs12 does not have
             a.vmread(rax, rbx);
         });
         Assert.Equal(VmInstructionError.UnsupportedComponent, LastVmFail(r).Error);
         Assert.Equal(12ul, r.Final.Vmx.Read(VmcsField.VmInstructionError));
+    }
+
+    /// <summary>
+    /// KVM lets L1 read and write every field of its vmcs12 whether or not the feature behind it is offered
+    /// (<c>vmcs12_field_offsets</c>, <c>nested_vmx_calc_vmcs_enum_msr</c>): the I/O and MSR bitmap addresses, the
+    /// MSR-store list, secondary controls, EPT pointer, VPID, PDPTEs, the VMX instruction information...
+    /// </summary>
+    [Theory]
+    [InlineData(VmcsField.VirtualProcessorId)]
+    [InlineData(VmcsField.GuestPmlIndex)]
+    [InlineData(VmcsField.MsrBitmap)]
+    [InlineData(VmcsField.VmExitMsrStoreAddr)]
+    [InlineData(VmcsField.EptPointer)]
+    [InlineData(VmcsField.TscMultiplier)]
+    [InlineData(VmcsField.GuestPhysicalAddress)]
+    [InlineData(VmcsField.GuestPdptr3)]
+    [InlineData(VmcsField.HostIa32PerfGlobalCtrl)]
+    [InlineData(VmcsField.SecondaryVmExecControl)]
+    [InlineData(VmcsField.VmxInstructionInfo)]
+    [InlineData(VmcsField.VmxPreemptionTimerValue)]
+    [InlineData(VmcsField.Cr3TargetValue3)]
+    public void Every_vmcs12_field_of_kvm_takes_vmwrite_and_vmread(uint field)
+    {
+        var r = Run(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            RoundTrip.EmitVmwrite(a, field, 0x5A5A);
+            a.vmread(rcx, rbx);
+        });
+        Assert.DoesNotContain(r.Observations, o => o is RunObservation.VmFail);
+        Assert.Equal(0x5A5Aul, r.Final.Regs[Registers.Rcx]);
+    }
+
+    /// <summary>The CET state fields joined vmcs12 with 6.18's CET series: before, VMREAD of GUEST_SSP is error 12.</summary>
+    [Fact]
+    public void The_cet_state_fields_exist_from_6_18()
+    {
+        static RunResult On(Vm vm) => TestMachine.RunAgreeing(TestMachine.L1(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            RoundTrip.EmitVmwrite(a, VmcsField.GuestSsp, 0x1000);
+            a.vmread(rcx, rbx);
+        }), vm: vm);
+        Assert.Empty(On(TestMachine.Vm).Observations.OfType<RunObservation.VmFail>());
+        Assert.Equal(0x1000ul, On(TestMachine.Vm).Final.Regs[Registers.Rcx]);
+        Assert.Equal(VmInstructionError.UnsupportedComponent, LastVmFail(On(TestMachine.Vm6_15)).Error);
+    }
+
+    /// <summary>IA32_VMX_VMCS_ENUM reports the highest vmcs12 field index, TSC_MULTIPLIER's 0x19, in bits 9:1.</summary>
+    [Fact]
+    public void Ia32_vmx_vmcs_enum_reports_the_highest_vmcs12_field_index()
+    {
+        var highest = VmcsField.All.Max(f => (f >> 1) & 0x1FF);
+        Assert.Equal(0x19u, highest);
+        Assert.Equal((ulong)highest << 1, VmxCapabilities.ReadMsr(VmxCapabilities.MsrVmxVmcsEnum));
     }
 
     /// <summary>
@@ -400,6 +500,52 @@ public class VmxInstructionTests
         });
         Assert.False(r.Final.Vmx.On);
         Assert.Equal(MachineLayout.InitialCr4, r.Final.Cr4);
+    }
+
+    /// <summary>
+    /// VMXON, a VMCS made current and GUEST_RIP written as 0x1234, (VMCLEAR,) VMXOFF; then VMXON again, the same VMCS
+    /// made current, GUEST_RIP read and sent out on port 0x84, HLT.
+    /// </summary>
+    internal static CpuidFunctional.Interpreter.Machine.Program VmxoffThenReload(bool clearFirst) =>
+        TestMachine.L1(a =>
+        {
+            VmxOn(a);
+            LoadVmcs(a);
+            RoundTrip.EmitVmwrite(a, VmcsField.GuestRip, 0x1234);
+            if (clearFirst)
+            {
+                Pointer(a, RoundTrip.VmcsRegion);
+                a.vmclear(__qword_ptr[rdi]);
+            }
+            a.vmxoff();
+            VmxOn(a);
+            Pointer(a, RoundTrip.VmcsRegion);
+            a.vmptrld(__qword_ptr[rdi]);
+            a.mov(ebx, VmcsField.GuestRip);
+            a.vmread(rax, rbx);
+            a.@out(0x84, eax);
+        });
+
+    /// <summary>
+    /// <c>free_nested</c> frees KVM's cached vmcs12 without <c>nested_release_vmcs12</c>: what L1 wrote since VMPTRLD
+    /// never reaches the VMCS region, so loading it again after VMXOFF reads the region as VMCLEAR last wrote it.
+    /// </summary>
+    [Fact]
+    public void Vmxoff_without_vmclear_loses_the_vmwrites_made_since_vmptrld()
+    {
+        var r = TestMachine.RunAgreeing(VmxoffThenReload(clearFirst: false));
+        Assert.True(r.Stop is StopReason.Halted, TestMachine.Describe(r));
+        Assert.Equal(0u, r.Outputs.Single(o => o.Port == 0x84).Value);
+        Assert.Equal(RoundTrip.VmcsRegion, r.Final.Vmx.CurrentPointer);
+    }
+
+    /// <summary>VMCLEAR writes the cached vmcs12 back (<c>nested_release_vmcs12</c>), so after it VMXOFF loses nothing.</summary>
+    [Fact]
+    public void Vmxoff_after_vmclear_keeps_what_l1_wrote()
+    {
+        var r = TestMachine.RunAgreeing(VmxoffThenReload(clearFirst: true));
+        Assert.True(r.Stop is StopReason.Halted, TestMachine.Describe(r));
+        Assert.Equal(0x1234u, r.Outputs.Single(o => o.Port == 0x84).Value);
     }
 
     [Fact]
