@@ -32,6 +32,10 @@ internal sealed partial class MutableMachine
         {
             return RaiseFault(i, X86Exception.UD);
         }
+        if (Kvm.Cpl != 0)
+        {
+            return RaiseFault(i, X86Exception.GP);
+        }
         return i.Op switch
         {
             Op.Vmxoff => Vmxoff(i),
@@ -91,6 +95,10 @@ internal sealed partial class MutableMachine
         if ((Kvm.Cr4 & Cr4.Vmxe) == 0)
         {
             return RaiseFault(i, X86Exception.UD);
+        }
+        if (Kvm.Cpl != 0)
+        {
+            return RaiseFault(i, X86Exception.GP);
         }
         if (vmxOn)
         {
@@ -403,7 +411,7 @@ internal sealed partial class MutableMachine
         {
             return false;
         }
-        return Nested.HostSegmentsValid(vmcs, Kvm.HostBaseAddressBits);
+        return Nested.HostSegmentsValid(vmcs, Kvm.HostBaseAddressBits, Kvm.Profile);
     }
 
     /// <summary>The guest-state checks in KVM's order; the failure's exit qualification, null if the state passes.</summary>
@@ -431,7 +439,8 @@ internal sealed partial class MutableMachine
         var valid = (flags & Rflags.Fixed1) != 0
             && (flags & Rflags.Reserved) == 0
             && Nested.IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
-            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)));
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)))
+            && Nested.IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), Kvm.MaxPhysAddr);
         return valid ? null : Nested.EntryFailDefault;
     }
 }

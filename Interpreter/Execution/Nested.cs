@@ -336,17 +336,18 @@ internal static class Nested
         {
             return false;
         }
-        return HostSegmentsValid(vmcs, HostBaseAddressBits(c.Kvm.Vm));
+        return HostSegmentsValid(vmcs, HostBaseAddressBits(c.Kvm.Vm), c.Kvm.Vm.Profile);
     }
 
     /// <summary>
     /// The host segment checks of <c>nested_vmx_check_host_state</c>: every selector of <see cref="HostSelectorFields"/>
     /// valid (<see cref="IsValidHostSelector"/>), every address of <see cref="HostCanonicalFields"/> canonical, the bases
-    /// and SYSENTER addresses for <paramref name="baseBits"/> (<see cref="HostBaseAddressBits"/>), HOST_RIP for 48.
+    /// and SYSENTER addresses for <paramref name="baseBits"/> (<see cref="HostBaseAddressBits"/>), HOST_RIP for <see cref="HostRipAddressBits"/>.
     /// </summary>
-    internal static bool HostSegmentsValid<TVmcs>(TVmcs vmcs, int baseBits)
+    internal static bool HostSegmentsValid<TVmcs>(TVmcs vmcs, int baseBits, KernelProfile profile)
         where TVmcs : IVmcsFields
     {
+        var ripBits = HostRipAddressBits(profile, vmcs.Read(VmcsField.HostCr4));
         foreach (var field in HostSelectorFields)
         {
             if (!IsValidHostSelector(field, vmcs.Read(field)))
@@ -356,13 +357,21 @@ internal static class Nested
         }
         foreach (var field in HostCanonicalFields)
         {
-            if (!IsCanonical(vmcs.Read(field), field == VmcsField.HostRip ? 48 : baseBits))
+            if (!IsCanonical(vmcs.Read(field), field == VmcsField.HostRip ? ripBits : baseBits))
             {
                 return false;
             }
         }
         return true;
     }
+
+    /// <summary>
+    /// The width HOST_RIP is canonical against: from 6.13 (<c>is_l1_noncanonical_address_on_vmexit</c>, the same series
+    /// as <see cref="HostBaseAddressBits"/>) what L1 will have after the exit, 57 bits with HOST_CR4.LA57; before, the
+    /// vCPU's current width (48: the model's L1 never runs with LA57).
+    /// </summary>
+    internal static int HostRipAddressBits(KernelProfile profile, ulong hostCr4) =>
+        KernelProfiles.CanonicalChecksUseHostWidth(profile) && (hostCr4 & Cr4.La57) != 0 ? 57 : 48;
 
     /// <summary>
     /// <c>nested_check_guest_non_reg_state</c>: the activity states KVM accepts (active, HLT, wait-for-SIPI; what its
@@ -379,7 +388,7 @@ internal static class Nested
 
     /// <summary>
     /// The host-state addresses <c>nested_vmx_check_host_state</c> wants canonical: the FS, GS, TR, GDTR and IDTR bases,
-    /// IA32_SYSENTER_ESP and _EIP (against <see cref="HostBaseAddressBits"/>), and RIP (against the vCPU's 48 bits).
+    /// IA32_SYSENTER_ESP and _EIP (against <see cref="HostBaseAddressBits"/>), and RIP (against <see cref="HostRipAddressBits"/>).
     /// </summary>
     internal static ReadOnlySpan<uint> HostCanonicalFields =>
         [VmcsField.HostFsBase, VmcsField.HostGsBase, VmcsField.HostTrBase, VmcsField.HostGdtrBase, VmcsField.HostIdtrBase, VmcsField.HostIa32SysenterEsp, VmcsField.HostIa32SysenterEip, VmcsField.HostRip];
@@ -414,7 +423,8 @@ internal static class Nested
     /// <c>kvm_is_valid_cr4</c>, PAE for a 64-bit guest) and GUEST_DR7's bits 63:32 if debug controls are loaded
     /// (IA32_DEBUGCTL's check is not modelled); then the VMCS link pointer (<see cref="IsValidVmcsLinkPointer"/>,
     /// qualification 4); then RFLAGS reserved bits, an activity state KVM knows (<c>nested_check_guest_non_reg_state</c>:
-    /// active, HLT or wait-for-SIPI) and a valid 64-bit GUEST_IA32_EFER if loaded. Every other failure has qualification 0.
+    /// active, HLT or wait-for-SIPI), a valid 64-bit GUEST_IA32_EFER if loaded, and last a GUEST_CR3 within MAXPHYADDR
+    /// (<c>nested_vmx_load_cr3</c>, in <c>prepare_vmcs02</c>). Every other failure has qualification 0.
     /// </summary>
     private static ulong? GuestStateFailure(in Cpu c, Vmcs12 vmcs)
     {
@@ -440,7 +450,8 @@ internal static class Nested
         var rest = (rflags & Rflags.Fixed1) != 0
             && (rflags & Rflags.Reserved) == 0
             && IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
-            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)));
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)))
+            && IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu)); // prepare_vmcs02's nested_vmx_load_cr3
         return rest ? null : EntryFailDefault;
     }
 

@@ -29,6 +29,10 @@ internal static class VmxOps
         {
             return log.Raise(c, i, X86Exception.UD);
         }
+        if (c.Kvm.Vcpu.Cpl != 0)
+        {
+            return log.Raise(c, i, X86Exception.GP); // nested_vmx_check_permission: VMX instructions need CPL 0
+        }
         return i.Op switch
         {
             Op.Vmxoff => Vmxoff(ref c, i, log),
@@ -92,7 +96,7 @@ internal static class VmxOps
     // ---- instructions ----
 
     /// <summary>
-    /// VMXON: #UD without CR4.VMXE; VMfail(15) if already in VMX operation; #GP if CR0 lacks the VMX fixed bits;
+    /// VMXON (<c>handle_vmxon</c>): #UD without CR4.VMXE; #GP above CPL 0; VMfail(15) if already in VMX operation; #GP if CR0 lacks the VMX fixed bits;
     /// VMfailInvalid for a misaligned pointer or a region without the revision identifier.
     /// </summary>
     private static StopReason? Vmxon(ref Cpu c, Insn i, RunLog log)
@@ -100,6 +104,10 @@ internal static class VmxOps
         if ((c.Cr4 & Cr4.Vmxe) == 0)
         {
             return log.Raise(c, i, X86Exception.UD);
+        }
+        if (c.Kvm.Vcpu.Cpl != 0)
+        {
+            return log.Raise(c, i, X86Exception.GP);
         }
         if (c.Vmx.On)
         {

@@ -289,6 +289,15 @@ public class NestedTests
         Assert.Equal(Nested.EntryFailVmcsLinkPtr, r.Final.Vmx.Read(VmcsField.ExitQualification));
     }
 
+    /// <summary><c>prepare_vmcs02</c> loads GUEST_CR3 through <c>nested_vmx_load_cr3</c>: one above MAXPHYADDR fails the entry with reason 33, qualification 0.</summary>
+    [Fact]
+    public void A_guest_cr3_above_maxphyaddr_fails_the_entry()
+    {
+        var r = RunL2(a => a.vmcall(), Setup with { ExtraVmwrites = [(VmcsField.GuestCr3, 1ul << 50)] });
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.Equal(Nested.EntryFailDefault, r.Final.Vmx.Read(VmcsField.ExitQualification));
+    }
+
     /// <summary>A guest-state failure checked before the link pointer (here GUEST_CR4 without VMXE) keeps qualification 0.</summary>
     [Fact]
     public void A_bad_guest_cr4_with_a_bad_link_pointer_fails_with_qualification_0()
@@ -459,6 +468,29 @@ public class NestedTests
                 Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
                 break;
         }
+    }
+
+    /// <summary>
+    /// HOST_RIP is canonical for the paging L1 will have after the exit: from 6.13
+    /// (<c>is_l1_noncanonical_address_on_vmexit</c>) 57 bits when HOST_CR4 has LA57, so a RIP canonical only for 57 bits
+    /// passes on 6.18 and is VMfail 8 on 6.1 (the vCPU's 48 bits), and without HOST_CR4.LA57 on either.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelProfile.Linux6_18, true, 0x00FF_0000_0000_0000ul, true)]
+    [InlineData(KernelProfile.Linux6_1, true, 0x00FF_0000_0000_0000ul, false)]
+    [InlineData(KernelProfile.Linux6_1, true, 0x0000_7FFF_0000_0000ul, true)] // HOST_CR4.LA57 itself is fine on 6.1
+    [InlineData(KernelProfile.Linux6_18, false, 0x00FF_0000_0000_0000ul, false)]
+    public void Host_rip_is_canonical_for_the_hosts_cr4_la57_from_6_13(KernelProfile profile, bool hostLa57, ulong hostRip, bool passes)
+    {
+        var host = HostPresets.SapphireRapids;
+        var guest = CpuidTable.Of(host.Cpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 27, false) : e));
+        // HOST_CR4 written alone: L1 itself keeps 4-level paging (a MOV to CR4 may not change LA57 in long mode).
+        var hostCr4 = Setup.HostCr4 | (hostLa57 ? Cr4.La57 : 0);
+        var setup = Setup with { ExtraVmwrites = [(VmcsField.HostCr4, hostCr4), (VmcsField.HostRip, hostRip)] };
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(RoundTrip.Build(setup, ReportExit, a => a.vmcall()), KvmState.WithCpuid(new Vm(host, profile), Policy.Lazy, guest)), TestMachine.DefaultSteps);
+        var failed = r.Observations.OfType<RunObservation.VmFail>().SingleOrDefault();
+        Assert.Equal(passes ? null : VmInstructionError.EntryInvalidHostState, failed?.Error);
+        Assert.Equal(passes, r.Trace.Any(e => e is VcpuEvent.NestedVmEntry));
     }
 
     /// <summary>

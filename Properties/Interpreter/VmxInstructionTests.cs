@@ -548,6 +548,38 @@ public class VmxInstructionTests
         Assert.Equal(0x1234u, r.Outputs.Single(o => o.Port == 0x84).Value);
     }
 
+    /// <summary>
+    /// A machine resumed at CPL 3 with CR4.VMXE, inside or outside VMX operation (the interpreter has no instruction
+    /// that leaves CPL 0, so a library user builds the state): <c>nested_vmx_check_permission</c> and
+    /// <c>handle_vmxon</c> inject #GP.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Vmx_instructions_above_cpl_0_are_gp(bool inVmxOperation)
+    {
+        var program = TestMachine.L1(a =>
+        {
+            Pointer(a, RoundTrip.VmxonRegion);
+            if (inVmxOperation)
+            {
+                a.vmptrst(__qword_ptr[rdi]);
+            }
+            else
+            {
+                a.vmxon(__qword_ptr[rdi]);
+            }
+        });
+        var kvm = KvmState.WithCpuid(TestMachine.Vm, Policy.Lazy, TestMachine.Table);
+        foreach (var e in new VcpuEvent[] { new VcpuEvent.SetSregs(MachineLayout.InitialCr4 | Cr4.Vmxe, kvm.Vcpu.ApicBase) { Cr0 = MachineLayout.InitialCr0, Efer = MachineLayout.InitialEfer }, new VcpuEvent.Run(), new VcpuEvent.SetCpl(3) })
+        {
+            kvm = Kvm.Step(Policy.Lazy, kvm, e).State;
+        }
+        var machine = Machine.Boot(program, kvm) with { Started = true, Vmx = inVmxOperation ? VmxState.Off with { On = true, VmxonPointer = RoundTrip.VmxonRegion } : VmxState.Off };
+        var r = Runner.Run(Policy.Lazy, machine, TestMachine.DefaultSteps);
+        Assert.Equal(X86Exception.GP, Assert.IsType<StopReason.UnhandledFault>(r.Stop).Vector);
+    }
+
     [Fact]
     public void Clearing_cr4_vmxe_in_vmx_operation_faults()
     {
