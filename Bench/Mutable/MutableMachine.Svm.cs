@@ -8,7 +8,7 @@ namespace CpuidFunctional.Bench.Mutable;
 /// cached copy, like the functional <see cref="Vmcb12"/>) and the #VMEXIT state written back into the byte array. The
 /// pure pieces are theirs: <c>SvmNested.IsValidSaveState</c>, <c>SvmNested.IsValidControls</c>,
 /// <c>SvmNested.IsInstructionExit</c>, <c>SvmOps.IsValidEferWrite</c>, <c>SvmOps.HypercallResult</c>,
-/// <c>SvmReflect.MsrpmBit</c>, <c>SvmReflect.CrWriteInfo</c>, and the offsets and intercept bits of <see cref="Vmcb12"/>.
+/// <c>SvmReflect.MsrpmBit</c>, <c>SvmReflect.CrAccessInfo</c>, and the offsets and intercept bits of <see cref="Vmcb12"/>.
 /// </summary>
 internal sealed partial class MutableMachine
 {
@@ -23,6 +23,9 @@ internal sealed partial class MutableMachine
     private ulong vmcbPa;
     private uint vmcbCrIntercepts, vmcbExceptionIntercepts, vmcbWord3, vmcbWord4;
     private ulong vmcbIopm, vmcbMsrpm;
+
+    // save.dr7 and save.dr6 as VMRUN loaded them, written back by the #VMEXIT (SvmNested.DebugRegistersAfterVmrun).
+    private ulong vmcbDr7, vmcbDr6;
     private ulong hostRip, hostRsp, hostRax, hostRflags, hostCr0, hostEfer;
 
     // Reflection results besides an exit code (no SVM exit code is this large; VMEXIT_INVALID is never a reflection).
@@ -68,8 +71,15 @@ internal sealed partial class MutableMachine
                 {
                     return SvmHandleHere;
                 }
-                info = SvmReflect.CrWriteInfo(i.B.Register);
+                info = SvmReflect.CrAccessInfo(i.B.Register);
                 return (uint)(SvmExitCode.WriteCr0 + (ulong)i.A.Register);
+            case Op.MovFromCr:
+                if (((vmcbCrIntercepts >> i.B.Register) & 1) == 0)
+                {
+                    return SvmHandleHere;
+                }
+                info = SvmReflect.CrAccessInfo(i.A.Register);
+                return (uint)(SvmExitCode.ReadCr0 + (ulong)i.B.Register);
             case Op.Hlt:
                 return (vmcbWord3 & Vmcb12.InterceptHlt) != 0 ? (uint)SvmExitCode.Hlt : SvmHandleHere;
             case Op.In:
@@ -125,7 +135,7 @@ internal sealed partial class MutableMachine
         {
             return SvmHandleHere;
         }
-        info = ((ulong)port << 16) | ((ulong)i.OpSize << 4) | (isIn ? 1ul : 0ul);
+        info = SvmReflect.IoioExitInfo1(port, i.OpSize, isIn);
         return (uint)SvmExitCode.Ioio;
     }
 
@@ -246,7 +256,7 @@ internal sealed partial class MutableMachine
         {
             Record?.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));
             WriteMemory(page + Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF);
-            WriteMemory(page + Vmcb12.ExitCodeHiOffset, 4, 0);
+            WriteMemory(page + Vmcb12.ExitCodeHiOffset, 4, SvmNested.VmexitInvalidCodeHi);
             WriteMemory(page + Vmcb12.ExitInfo1Offset, 8, 0);
             WriteMemory(page + Vmcb12.ExitInfo2Offset, 8, 0);
             return Next(i);
@@ -264,6 +274,7 @@ internal sealed partial class MutableMachine
         }
         (vmcbCrIntercepts, vmcbExceptionIntercepts) = (Vmcb32(Vmcb12.CrInterceptsOffset), Vmcb32(Vmcb12.ExceptionInterceptsOffset));
         (vmcbWord3, vmcbWord4, vmcbIopm, vmcbMsrpm) = (word3, word4, iopm, msrpm);
+        (vmcbDr7, vmcbDr6) = SvmNested.DebugRegistersAfterVmrun(save.Dr7, save.Dr6);
         (hostRip, hostRsp, hostRax, hostRflags, hostCr0, hostEfer) = (i.NextRip, gpr[Registers.Rsp], gpr[Registers.Rax], rflags, cr0, efer);
         gif = true;
         svmGuest = true;
@@ -279,8 +290,10 @@ internal sealed partial class MutableMachine
         WriteMemory(page + Vmcb12.ExitCodeOffset, 4, code);
         WriteMemory(page + Vmcb12.ExitCodeHiOffset, 4, 0);
         WriteMemory(page + Vmcb12.ExitInfo1Offset, 8, info);
-        WriteMemory(page + Vmcb12.ExitInfo2Offset, 8, 0);
+        WriteMemory(page + Vmcb12.ExitInfo2Offset, 8, SvmNested.ExitInfo2(code, i.NextRip));
         WriteMemory(page + Vmcb12.ExitIntInfoOffset, 4, 0);
+        WriteMemory(page + Vmcb12.Dr7Offset, 8, vmcbDr7);
+        WriteMemory(page + Vmcb12.Dr6Offset, 8, vmcbDr6);
         if (Kvm.NestedSvmNripsEnabled)
         {
             WriteMemory(page + Vmcb12.NextRipOffset, 8, SvmNested.IsInstructionExit(code) ? i.NextRip : 0);

@@ -6,6 +6,12 @@ namespace CpuidFunctional.Core.Model;
 /// </summary>
 public static class SvmExitCode
 {
+    /// <summary>SVM_EXIT_READ_CR0: MOV from CR0 intercepted; a read of CRn is this plus n.</summary>
+    public const ulong ReadCr0 = 0x00;
+
+    /// <summary>SVM_EXIT_READ_CR4: MOV from CR4 intercepted.</summary>
+    public const ulong ReadCr4 = 0x04;
+
     /// <summary>SVM_EXIT_WRITE_CR0: MOV to CR0 intercepted; a write to CRn is this plus n.</summary>
     public const ulong WriteCr0 = 0x10;
 
@@ -57,6 +63,8 @@ public static class SvmExitCode
     /// <summary>The KVM name of an exit code, or its hex value.</summary>
     public static string Name(ulong code) => code switch
     {
+        ReadCr0 => "SVM_EXIT_READ_CR0",
+        ReadCr4 => "SVM_EXIT_READ_CR4",
         WriteCr0 => "SVM_EXIT_WRITE_CR0",
         WriteCr4 => "SVM_EXIT_WRITE_CR4",
         Cpuid => "SVM_EXIT_CPUID",

@@ -39,12 +39,11 @@ internal static class SvmNested
         }
         if (!IsValidSave(c, vmcb) || !IsValidControls(c, vmcb))
         {
-            // KVM writes SVM_EXIT_ERR into the 32-bit exit_code and 0 into exit_code_hi.
             log.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));
             c.Memory = log.MemoryVersions.WriteInPage(
                 c.Memory,
                 page,
-                [new(Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, 0), new(Vmcb12.ExitInfo2Offset, 8, 0)]
+                [new(Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF), new(Vmcb12.ExitCodeHiOffset, 4, VmexitInvalidCodeHi), new(Vmcb12.ExitInfo1Offset, 8, 0), new(Vmcb12.ExitInfo2Offset, 8, 0)]
             );
             c.Rip = i.NextRip;
             return null;
@@ -66,13 +65,37 @@ internal static class SvmNested
         return null;
     }
 
+    /// <summary>
+    /// exit_code_hi of VMEXIT_INVALID: SVM_EXIT_ERR is -1 as a 64-bit code, so KVM writes all ones into the high half
+    /// too (the December 2025 fix "Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR", in the stable kernels the
+    /// profiles stand for: Debian's 6.1.192 and 6.18.44; earlier releases wrote 0).
+    /// </summary>
+    internal const uint VmexitInvalidCodeHi = 0xFFFF_FFFF;
+
+    /// <summary>
+    /// EXITINFO2 of a #VMEXIT: for an intercepted IN/OUT the address of the next instruction (SVM_EXIT_IOIO), for the
+    /// other exits the model takes 0.
+    /// </summary>
+    internal static ulong ExitInfo2(ulong code, ulong nextRip) => code == SvmExitCode.Ioio ? nextRip : 0;
+
+    /// <summary>
+    /// save.dr7 and save.dr6 written back by a #VMEXIT (<c>nested_svm_vmexit</c>): what VMRUN loaded
+    /// (<c>nested_vmcb02_prepare_save</c>: DR7 with its always-one bit 10, DR6 with its active-low bits), since L2 cannot
+    /// change them in the model. (KVM loads them only for a new vmcb12 or one whose clean bits mark DR dirty; the model
+    /// reads no clean bits.)
+    /// </summary>
+    internal static (ulong Dr7, ulong Dr6) DebugRegistersAfterVmrun(ulong dr7, ulong dr6) => (dr7 | Dr7Fixed1, dr6 | Dr6ActiveLow);
+
+    private const ulong Dr7Fixed1 = 0x400;
+    private const ulong Dr6ActiveLow = 0xFFFF_0FF0;
+
     /// <summary>Whether a #VMEXIT code is for an intercepted instruction (then vmcb12's next_rip is set), not for an exception or a shutdown.</summary>
     internal static bool IsInstructionExit(ulong code) =>
         code is not (SvmExitCode.Shutdown or (>= SvmExitCode.ExceptionBase and < SvmExitCode.ExceptionBase + 32));
 
     /// <summary>
     /// A #VMEXIT from L2 at instruction <paramref name="i"/> (not executed), as <see cref="SvmReflect"/> decided it:
-    /// exit code, EXITINFO1/2, EXITINTINFO, next RIP (for an intercepted instruction) and L2's state go into vmcb12; Core restores
+    /// exit code, EXITINFO1/2, EXITINTINFO, next RIP, DR7/DR6 (for an intercepted instruction) and L2's state go into vmcb12; Core restores
     /// L1's CR4 from vmcb01; L1 continues after its VMRUN with GIF clear.
     /// </summary>
     public static StopReason? Vmexit(ref Cpu c, Insn i, Reflection.ExitToL1 exit, RunLog log)
@@ -81,18 +104,20 @@ internal static class SvmNested
         var code = (ulong)exit.Reason;
         var instruction = IsInstructionExit(code);
         // nested_svm_vmexit copies next_rip only with nrips_enabled; otherwise vmcb12 keeps what L1 left there (the
-        // field is rewritten with its own value, so one page copy still writes all thirteen slots). EXITINTINFO is 0:
+        // field is rewritten with its own value, so one page copy still writes all fifteen slots). EXITINTINFO is 0:
         // nested_save_pending_event_to_vmcb12 finds no event being delivered, as the model injects none.
         var nextRip = Core.Model.Kvm.NestedSvmNripsEnabled(c.Kvm.Vm, c.Kvm.Vcpu)
             ? (instruction ? i.NextRip : 0)
             : c.Memory.Read(page + Vmcb12.NextRipOffset, 8);
-        // One copy of the vmcb12 page for all thirteen fields (a Write per field would copy it thirteen times).
+        var (dr7, dr6) = DebugRegistersAfterVmrun(c.Svm.Vmcb!.Dr7, c.Svm.Vmcb.Dr6);
+        // One copy of the vmcb12 page for all fifteen fields (a Write per field would copy it fifteen times).
         c.Memory = log.MemoryVersions.WriteInPage(
             c.Memory,
             page,
             [
                 new(Vmcb12.ExitCodeOffset, 4, code), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, exit.Qualification),
-                new(Vmcb12.ExitInfo2Offset, 8, 0), new(Vmcb12.ExitIntInfoOffset, 4, 0), new(Vmcb12.NextRipOffset, 8, nextRip), new(Vmcb12.EferOffset, 8, c.Efer),
+                new(Vmcb12.ExitInfo2Offset, 8, ExitInfo2(code, i.NextRip)), new(Vmcb12.ExitIntInfoOffset, 4, 0), new(Vmcb12.NextRipOffset, 8, nextRip),
+                new(Vmcb12.Dr7Offset, 8, dr7), new(Vmcb12.Dr6Offset, 8, dr6), new(Vmcb12.EferOffset, 8, c.Efer),
                 new(Vmcb12.Cr4Offset, 8, c.Cr4), new(Vmcb12.Cr0Offset, 8, c.Cr0), new(Vmcb12.RflagsOffset, 8, c.Rflags),
                 new(Vmcb12.RipOffset, 8, i.Rip), new(Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp]), new(Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]),
             ]

@@ -30,7 +30,10 @@ internal static class SvmReflect
                 : HandleHere,
             Op.Rdmsr or Op.Wrmsr => ExitHandledMsr(c, vmcb, write: i.Op == Op.Wrmsr),
             Op.MovToCr => vmcb.InterceptsCrWrite(i.A.Register)
-                ? new Reflection.ExitToL1((uint)(SvmExitCode.WriteCr0 + (ulong)i.A.Register), CrWriteInfo(i.B.Register))
+                ? new Reflection.ExitToL1((uint)(SvmExitCode.WriteCr0 + (ulong)i.A.Register), CrAccessInfo(i.B.Register))
+                : HandleHere,
+            Op.MovFromCr => vmcb.InterceptsCrRead(i.B.Register)
+                ? new Reflection.ExitToL1((uint)(SvmExitCode.ReadCr0 + (ulong)i.B.Register), CrAccessInfo(i.A.Register))
                 : HandleHere,
             Op.Hlt => Word3(vmcb, Vmcb12.InterceptHlt, SvmExitCode.Hlt),
             Op.In or Op.Out => ExitHandledIo(c, vmcb, i),
@@ -60,8 +63,8 @@ internal static class SvmReflect
         return Word3(vmcb, Vmcb12.InterceptShutdown, SvmExitCode.Shutdown);
     }
 
-    /// <summary>EXITINFO1 of an intercepted MOV to CR with decode assists: bit 63 valid, the source GPR in bits 3:0.</summary>
-    internal static ulong CrWriteInfo(int gpr) => (1ul << 63) | (uint)gpr;
+    /// <summary>EXITINFO1 of an intercepted MOV to or from CR with decode assists: bit 63 (a MOV CRn), the GPR in bits 3:0.</summary>
+    internal static ulong CrAccessInfo(int gpr) => (1ul << 63) | (uint)gpr;
 
     private static Reflection Word3(Vmcb12 vmcb, uint bit, ulong code) =>
         (vmcb.Word3 & bit) != 0 ? new Reflection.ExitToL1((uint)code) : HandleHere;
@@ -120,9 +123,18 @@ internal static class SvmReflect
         {
             return HandleHere;
         }
-        var info = ((ulong)port << 16) | ((ulong)i.OpSize << 4) | (i.Op == Op.In ? 1ul : 0ul);
-        return new Reflection.ExitToL1((uint)SvmExitCode.Ioio, info);
+        return new Reflection.ExitToL1((uint)SvmExitCode.Ioio, IoioExitInfo1(port, i.OpSize, i.Op == Op.In));
     }
+
+    /// <summary>
+    /// EXITINFO1 of SVM_EXIT_IOIO (APM vol. 2, 15.10.2): the port in bits 31:16, the one-hot address size in bits 9:7
+    /// (A64, bit 9, for the model's 64-bit L2), the one-hot operand size in bits 6:4, bit 0 for IN. EXITINFO2 is the
+    /// next instruction's address (<see cref="SvmNested.ExitInfo2"/>).
+    /// </summary>
+    internal static ulong IoioExitInfo1(ushort port, int size, bool isIn) =>
+        ((ulong)port << 16) | IoioAddress64 | ((ulong)size << 4) | (isIn ? 1ul : 0ul);
+
+    private const ulong IoioAddress64 = 1ul << 9;
 
     /// <summary>How many I/O permission map bytes an access of <paramref name="size"/> bytes at a port spans: 1 or 2.</summary>
     internal static int IoPermissionBytes(ushort port, int size) => (port % 8) + size > 8 ? 2 : 1;

@@ -114,7 +114,10 @@ public sealed record Vmcb12(
             Rax: m.Read(page + RaxOffset, 8)
         );
 
-    /// <summary>Whether vmcb12 intercepts writes to a control register.</summary>
+    /// <summary>Whether intercept word 0 asks for an exit on a MOV from CRn (bit n).</summary>
+    public bool InterceptsCrRead(int cr) => ((CrIntercepts >> cr) & 1) != 0;
+
+    /// <summary>Whether intercept word 0 asks for an exit on a MOV to CRn (bit 16 + n).</summary>
     public bool InterceptsCrWrite(int cr) => ((CrIntercepts >> (int)(CrWriteShift + (uint)cr)) & 1) != 0;
 
     /// <summary>Whether vmcb12 intercepts an exception vector.</summary>

@@ -148,6 +148,9 @@ public class SvmInstructionTests
             a.mov(__byte_ptr[rsi], 1); // port 0x5000 only
         });
         Assert.Equal(SvmExitCode.Ioio, ExitCode(r));
+        // EXITINFO1: port 0x4FFF, A64 (bit 9), 32-bit operand (bit 6), IN (bit 0); EXITINFO2: past the 1-byte IN.
+        Assert.Equal((0x4FFFul << 16) | (1ul << 9) | (1ul << 6) | 1, Vmcb(r, Vmcb12.ExitInfo1Offset));
+        Assert.Equal(Vmcb(r, Vmcb12.RipOffset) + 1, Vmcb(r, Vmcb12.ExitInfo2Offset));
     }
 
     [Theory]
@@ -160,8 +163,45 @@ public class SvmInstructionTests
             a.mov(__qword_ptr[rdi + offset], rax);
         });
         Assert.True(0xFFFF_FFFFul == ExitCode(r), what);
+        Assert.Equal(SvmExitCode.Invalid, Vmcb(r, Vmcb12.ExitCodeOffset)); // exit_code_hi too: SVM_EXIT_ERR is -1 in 64 bits
         Assert.Contains(r.Observations, o => o is RunObservation.SvmVmrunInvalid);
         Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.NestedSvmVmrun);
+    }
+
+    /// <summary>
+    /// <c>nested_svm_vmexit</c> writes save.dr7 and save.dr6 back as VMRUN loaded them: DR7 with bit 10, DR6 with its
+    /// active-low bits (0xFFFF0FF0), so zeros in vmcb12 come back as 0x400 and 0xFFFF0FF0.
+    /// </summary>
+    [Fact]
+    public void A_VMEXIT_writes_back_DR7_and_DR6_with_their_always_one_bits()
+    {
+        var r = Run(_ => { }, tweak: a =>
+        {
+            a.mov(__qword_ptr[rdi + Vmcb12.Dr7Offset], 0);
+            a.mov(__qword_ptr[rdi + Vmcb12.Dr6Offset], 0);
+        });
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(r));
+        Assert.Equal(0x400ul, Vmcb(r, Vmcb12.Dr7Offset));
+        Assert.Equal(0xFFFF_0FF0ul, Vmcb(r, Vmcb12.Dr6Offset));
+    }
+
+    /// <summary>
+    /// Intercept word 0's low half is the CR reads (<c>nested_svm_intercept</c>, INTERCEPT_CR0_READ + n): an L2 MOV
+    /// from CR4 with bit 4 set exits with 0x04, EXITINFO1 bit 63 and the destination GPR, and the GPR keeps its value.
+    /// </summary>
+    [Fact]
+    public void An_intercepted_L2_MOV_from_CR4_exits_with_0x04_and_the_destination_register()
+    {
+        var r = Run(a =>
+        {
+            a.mov(rbx, 0x1234);
+            a.mov(rbx, cr4);
+        }, word3: 0, tweak: a => a.mov(__dword_ptr[rdi], 1u << 4));
+        Assert.Equal(SvmExitCode.ReadCr4, ExitCode(r));
+        Assert.Equal((1ul << 63) | 3, Vmcb(r, Vmcb12.ExitInfo1Offset)); // RBX is GPR 3
+        Assert.Equal(0x1234ul, r.Final.Regs[Registers.Rbx]);
+        var notIntercepted = Run(a => a.mov(rbx, cr4), word3: 0, tweak: a => a.mov(__dword_ptr[rdi], 1u << 20)); // CR4 writes only
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(notIntercepted));
     }
 
     [Fact]
