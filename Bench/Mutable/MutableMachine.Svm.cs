@@ -250,7 +250,7 @@ internal sealed partial class MutableMachine
         var (l2Efer, l2Cr0, l2Cr4) = (Vmcb64(Vmcb12.EferOffset), Vmcb64(Vmcb12.Cr0Offset), Vmcb64(Vmcb12.Cr4Offset));
         var (word3, word4) = (Vmcb32(Vmcb12.Word3Offset), Vmcb32(Vmcb12.Word4Offset));
         var (iopm, msrpm) = (Vmcb64(Vmcb12.IopmBasePaOffset), Vmcb64(Vmcb12.MsrpmBasePaOffset));
-        var save = new SvmNested.SaveState(l2Efer, l2Cr0, l2Cr4, Vmcb64(Vmcb12.Cr3Offset), Vmcb64(Vmcb12.Dr6Offset), Vmcb64(Vmcb12.Dr7Offset));
+        var save = new SvmNested.SaveState(l2Efer, l2Cr0, l2Cr4, Vmcb64(Vmcb12.Cr3Offset), Vmcb64(Vmcb12.Dr6Offset), Vmcb64(Vmcb12.Dr7Offset), (ushort)ReadMemory(vmcbPa + Vmcb12.CsAttribOffset, 2));
         if (!SvmNested.IsValidSaveState(save, Kvm.MaxPhysAddr) || !Kvm.IsValidCr4(l2Cr4)
             || !SvmNested.IsValidControls(Kvm.MaxPhysAddr, word4, Vmcb32(Vmcb12.AsidOffset), iopm, msrpm))
         {

@@ -144,15 +144,15 @@ internal static class SvmNested
     /// <summary>
     /// <c>nested_vmcb_check_save</c>, as far as modelled: EFER.SVME set and no EFER bit a 64-bit guest cannot have
     /// (<c>kvm_valid_efer</c>); CR0 without bits 63:32 and without NW-without-CD; DR6 and DR7 without bits 63:32
-    /// (<c>kvm_dr6_valid</c>, <c>kvm_dr7_valid</c>); with EFER.LME and CR0.PG, CR4.PAE, CR0.PE and a CR3 within
-    /// MAXPHYADDR; CR4 valid for the guest (<c>__kvm_is_valid_cr4</c>). Failure is VMEXIT_INVALID.
+    /// (<c>kvm_dr6_valid</c>, <c>kvm_dr7_valid</c>); with EFER.LME and CR0.PG, CR4.PAE, CR0.PE, a CR3 within
+    /// MAXPHYADDR and not both CS.L and CS.D; CR4 valid for the guest (<c>__kvm_is_valid_cr4</c>). Failure is VMEXIT_INVALID.
     /// </summary>
     internal static bool IsValidSave(in Cpu c, Vmcb12 vmcb) =>
-        IsValidSaveState(new(vmcb.Efer, vmcb.Cr0, vmcb.Cr4, vmcb.Cr3, vmcb.Dr6, vmcb.Dr7), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu))
+        IsValidSaveState(new(vmcb.Efer, vmcb.Cr0, vmcb.Cr4, vmcb.Cr3, vmcb.Dr6, vmcb.Dr7, vmcb.CsAttrib), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu))
             && Kvm.IsValidCr4(c.Kvm.Vcpu, vmcb.Cr4);
 
     /// <summary>The save-area registers <see cref="IsValidSave"/> checks.</summary>
-    internal readonly record struct SaveState(ulong Efer, ulong Cr0, ulong Cr4, ulong Cr3, ulong Dr6, ulong Dr7);
+    internal readonly record struct SaveState(ulong Efer, ulong Cr0, ulong Cr4, ulong Cr3, ulong Dr6, ulong Dr7, ushort CsAttrib);
 
     /// <summary>The part of <see cref="IsValidSave"/> that needs no vCPU (all of it but the CR4 check against the guest's features).</summary>
     internal static bool IsValidSaveState(SaveState s, int maxPhysAddr)
@@ -170,8 +170,13 @@ internal static class SvmNested
             return false;
         }
         return (s.Efer & MachineLayout.EferLme) == 0 || (s.Cr0 & MachineLayout.Cr0Pg) == 0
-            || ((s.Cr4 & Cr4.Pae) != 0 && (s.Cr0 & MachineLayout.Cr0Pe) != 0 && Nested.IsLegalGpa(s.Cr3, maxPhysAddr));
+            || ((s.Cr4 & Cr4.Pae) != 0 && (s.Cr0 & MachineLayout.Cr0Pe) != 0 && Nested.IsLegalGpa(s.Cr3, maxPhysAddr)
+                && (s.CsAttrib & CsLongAndDefaultBig) != CsLongAndDefaultBig);
     }
+
+    // save.cs.attrib's L (bit 9) and D/B (bit 10): both set in long mode is reserved (a 2026 stable fix checks it in
+    // software; before, the processor's VMRUN failed the same way).
+    private const ushort CsLongAndDefaultBig = (1 << 9) | (1 << 10);
 
     /// <summary>
     /// <c>nested_vmcb_check_controls</c>, as far as modelled: the VMRUN intercept set, a non-zero ASID, and the I/O and

@@ -16,6 +16,7 @@ namespace CpuidFunctional.Interpreter.Svm;
 /// <param name="MsrpmBasePa">MSRPM_BASE_PA: the MSR permission map (two bits per MSR).</param>
 /// <param name="Asid">The guest ASID (must not be 0).</param>
 /// <param name="EventInj">EVENTINJ (bit 31: an event to inject; not modelled).</param>
+/// <param name="CsAttrib">save.cs.attrib (bit 9 L, bit 10 D/B; the model reads no other segment state).</param>
 /// <param name="Efer">save.efer.</param>
 /// <param name="Cr4">save.cr4.</param>
 /// <param name="Cr3">save.cr3.</param>
@@ -35,6 +36,7 @@ public sealed record Vmcb12(
     ulong MsrpmBasePa,
     uint Asid,
     uint EventInj,
+    ushort CsAttrib,
     ulong Efer,
     ulong Cr4,
     ulong Cr3,
@@ -65,6 +67,7 @@ public sealed record Vmcb12(
     public const int ExitIntInfoOffset = 0x88;
     public const int EventInjOffset = 0xA8;
     public const int NextRipOffset = 0xC8;
+    public const int CsAttribOffset = 0x412;
     public const int EferOffset = 0x4D0;
     public const int Cr4Offset = 0x548;
     public const int Cr3Offset = 0x550;
@@ -102,6 +105,7 @@ public sealed record Vmcb12(
             MsrpmBasePa: m.Read(page + MsrpmBasePaOffset, 8),
             Asid: (uint)m.Read(page + AsidOffset, 4),
             EventInj: (uint)m.Read(page + EventInjOffset, 4),
+            CsAttrib: (ushort)m.Read(page + CsAttribOffset, 2),
             Efer: m.Read(page + EferOffset, 8),
             Cr4: m.Read(page + Cr4Offset, 8),
             Cr3: m.Read(page + Cr3Offset, 8),

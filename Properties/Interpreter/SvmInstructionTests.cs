@@ -110,6 +110,7 @@ public class SvmInstructionTests
         { "save.dr6 with bit 32", 0x568, 1ul << 32 },
         { "save.dr7 with bit 63", 0x560, 1ul << 63 },
         { "save.cr3 above MAXPHYADDR in long mode", 0x550, 1ul << 52 },
+        { "save.cs with both L and D in long mode", Vmcb12.CsAttribOffset, 0x0A9B | 0x0400 }, // a 64-bit code segment plus D
         { "an I/O permission map whose last byte is above MAXPHYADDR (48 bits)", 0x40, (1ul << 48) - 0x2000 },
     };
 
@@ -189,6 +190,14 @@ public class SvmInstructionTests
     /// Intercept word 0's low half is the CR reads (<c>nested_svm_intercept</c>, INTERCEPT_CR0_READ + n): an L2 MOV
     /// from CR4 with bit 4 set exits with 0x04, EXITINFO1 bit 63 and the destination GPR, and the GPR keeps its value.
     /// </summary>
+    /// <summary>A 64-bit code segment (L without D, attributes 0xA9B) passes the CS check.</summary>
+    [Fact]
+    public void A_long_mode_code_segment_with_L_and_without_D_runs_L2()
+    {
+        var r = Run(_ => { }, tweak: a => a.mov(__word_ptr[rdi + Vmcb12.CsAttribOffset], 0x0A9B));
+        Assert.Equal(SvmExitCode.Vmmcall, ExitCode(r));
+    }
+
     [Fact]
     public void An_intercepted_L2_MOV_from_CR4_exits_with_0x04_and_the_destination_register()
     {
