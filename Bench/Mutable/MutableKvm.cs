@@ -34,6 +34,10 @@ internal sealed partial class MutableKvm
     private int guestMaxPhysAddr;
     private bool guestXgetbv1;
     private bool guestSvm;
+    private bool guestNx;
+    private bool guestFxsrOpt;
+    private readonly bool hostNx;
+    private readonly bool hostFxsrOpt;
     private bool guestNrips;
 
     // kvm_intel's vendor code handles IA32_TSX_CTRL; kvm_amd's does not.
@@ -53,6 +57,8 @@ internal sealed partial class MutableKvm
     {
         xsave = vm.Host.Xsave;
         profile = vm.Profile;
+        hostNx = GuestFeature.Nx.In(vm.Host.Cpuid);
+        hostFxsrOpt = GuestFeature.FxsrOpt.In(vm.Host.Cpuid);
         hostSupportedXcr0 = vm.Host.SupportedXcr0;
         hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
         advertisesXss = KernelProfiles.AdvertisesXss(vm.Profile, vm.Host);
@@ -285,6 +291,8 @@ internal sealed partial class MutableKvm
         guestX2Apic = Static(1, CpuidRegister.Ecx, 21);
         guestXgetbv1 = Static(0xD, CpuidRegister.Eax, 2);
         guestSvm = Static(GuestFeature.Svm);
+        guestNx = Static(GuestFeature.Nx);
+        guestFxsrOpt = Static(GuestFeature.FxsrOpt);
         guestNrips = Static(GuestFeature.Nrips);
         var ext = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0000);
         var leaf = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0008);
@@ -293,6 +301,10 @@ internal sealed partial class MutableKvm
 
     /// <summary>The guest's physical-address width (<c>cpuid_maxphyaddr</c>).</summary>
     public int MaxPhysAddr => guestMaxPhysAddr;
+
+    /// <summary>The EFER bits the guest may set (<c>SvmOps.EferBits</c> from the cached guest and host features).</summary>
+    public ulong AllowedEfer(bool withSvme) =>
+        Interpreter.Execution.SvmOps.EferBits(guestNx && hostNx, guestFxsrOpt && hostFxsrOpt, withSvme && guestSvm);
 
     /// <summary>Whether the guest has XGETBV1 (CPUID.0xD.1:EAX[2]).</summary>
     public bool HasXgetbv1 => guestXgetbv1;

@@ -203,7 +203,7 @@ internal sealed partial class MutableMachine
         switch (index)
         {
             case Msr.Efer:
-                if (!SvmOps.IsValidEferWrite(value, Kvm.HasSvm))
+                if (!SvmOps.IsValidEferWrite(value, Kvm.AllowedEfer(withSvme: true)))
                 {
                     return RaiseFault(i, X86Exception.GP);
                 }

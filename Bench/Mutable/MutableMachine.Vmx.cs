@@ -407,7 +407,7 @@ internal sealed partial class MutableMachine
             || !Kvm.IsValidCr4(cr4)
             || Kvm.CetWithoutWp(vmcs.Read(VmcsField.HostCr0), cr4)
             || !Nested.IsLegalGpa(vmcs.Read(VmcsField.HostCr3), Kvm.MaxPhysAddr)
-            || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !Nested.IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer))))
+            || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !Nested.IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer), Kvm.AllowedEfer(withSvme: false))))
         {
             return false;
         }
@@ -439,7 +439,7 @@ internal sealed partial class MutableMachine
         var valid = (flags & Rflags.Fixed1) != 0
             && (flags & Rflags.Reserved) == 0
             && Nested.IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
-            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)))
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer), Kvm.AllowedEfer(withSvme: false)))
             && Nested.IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), Kvm.MaxPhysAddr);
         return valid ? null : Nested.EntryFailDefault;
     }

@@ -89,10 +89,16 @@ public sealed class GuestFeature
     /// <summary>X86_FEATURE_LM, CPUID.0x80000001:EDX[29]: <c>enter_smm</c> saves the 64-bit state and clears EFER.</summary>
     public static GuestFeature Lm { get; } = new(22, "LM", 0x8000_0001, 0, CpuidRegister.Edx, 29);
 
+    /// <summary>X86_FEATURE_NX, CPUID.0x80000001:EDX[20]: <c>__kvm_valid_efer</c> allows EFER.NXE only with it.</summary>
+    public static GuestFeature Nx { get; } = new(23, "NX", 0x8000_0001, 0, CpuidRegister.Edx, 20);
+
+    /// <summary>X86_FEATURE_FXSR_OPT, CPUID.0x80000001:EDX[25]: <c>__kvm_valid_efer</c> allows EFER.FFXSR only with it.</summary>
+    public static GuestFeature FxsrOpt { get; } = new(24, "FXSR_OPT", 0x8000_0001, 0, CpuidRegister.Edx, 25);
+
     /// <summary>Every feature, in declaration order.</summary>
     public static IReadOnlyList<GuestFeature> All { get; } =
     [
-        Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves, Svm, Nrips, Lm,
+        Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves, Svm, Nrips, Lm, Nx, FxsrOpt,
     ];
 
     /// <summary>This feature's bit in <see cref="State.GuestCaps.Features"/>, written out at each declaration so the encoding does not depend on the order of lines.</summary>

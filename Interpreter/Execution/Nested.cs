@@ -332,7 +332,7 @@ internal static class Nested
             || !Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
             || Kvm.CetWithoutWp(c.Kvm.Vm.Profile, vmcs.Read(VmcsField.HostCr0), cr4)
             || !IsLegalGpa(vmcs.Read(VmcsField.HostCr3), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu))
-            || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer))))
+            || ((exit & VmxCapabilities.ExitLoadEfer) != 0 && !IsValid64BitEfer(vmcs.Read(VmcsField.HostIa32Efer), SvmOps.AllowedEfer(c, withSvme: false))))
         {
             return false;
         }
@@ -404,11 +404,12 @@ internal static class Nested
     internal static bool IsLegalGpa(ulong gpa, int maxPhysAddr) => (gpa >> maxPhysAddr) == 0;
 
     /// <summary>
-    /// A loaded HOST_IA32_EFER or GUEST_IA32_EFER for a 64-bit side: <c>kvm_valid_efer</c> (no bit besides SCE, LME,
-    /// LMA, NXE on VMX) with LMA and LME both set, as the address-space size and IA-32e mode controls say.
+    /// A loaded HOST_IA32_EFER or GUEST_IA32_EFER for a 64-bit side: <c>kvm_valid_efer</c> (the bits of
+    /// <see cref="SvmOps.EferBits"/>, no SVME under kvm_intel) with LMA and LME both set, as the address-space size and
+    /// IA-32e mode controls say.
     /// </summary>
-    internal static bool IsValid64BitEfer(ulong efer) =>
-        SvmOps.IsValidEferWrite(efer, guestHasSvm: false) && (efer & MachineLayout.EferLma) != 0;
+    internal static bool IsValid64BitEfer(ulong efer, ulong allowed) =>
+        SvmOps.IsValidEferWrite(efer, allowed) && (efer & MachineLayout.EferLma) != 0;
 
     /// <summary>
     /// <c>nested_vmx_check_nmi_controls</c>: virtual NMIs need NMI exiting (and NMI-window exiting virtual NMIs, which
@@ -450,7 +451,7 @@ internal static class Nested
         var rest = (rflags & Rflags.Fixed1) != 0
             && (rflags & Rflags.Reserved) == 0
             && IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
-            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer)))
+            && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer), SvmOps.AllowedEfer(c, withSvme: false)))
             && IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu)); // prepare_vmcs02's nested_vmx_load_cr3
         return rest ? null : EntryFailDefault;
     }

@@ -87,14 +87,28 @@ internal static class SvmOps
     }
 
     /// <summary>
-    /// A guest WRMSR to EFER KVM accepts here: no bit besides SCE, LME, LMA, NXE and (with SVM in the guest's CPUID)
-    /// SVME (<c>efer_reserved_bits</c>), and LME kept (the guest runs in 64-bit mode).
+    /// A guest WRMSR to EFER KVM accepts here: no bit outside <paramref name="allowed"/> (<see cref="AllowedEfer"/>),
+    /// and LME kept (the guest runs in 64-bit mode).
     /// </summary>
-    internal static bool IsValidEferWrite(ulong value, bool guestHasSvm)
-    {
-        var allowed = EferSce | MachineLayout.EferLme | MachineLayout.EferLma | EferNxe | (guestHasSvm ? Efer.Svme : 0);
-        return (value & ~allowed) == 0 && (value & MachineLayout.EferLme) != 0;
-    }
+    internal static bool IsValidEferWrite(ulong value, ulong allowed) =>
+        (value & ~allowed) == 0 && (value & MachineLayout.EferLme) != 0;
+
+    /// <summary>
+    /// The EFER bits KVM lets the guest set (<c>kvm_valid_efer</c>): SCE, LME and LMA; NXE with NX on both the host
+    /// (<c>efer_reserved_bits</c>) and the guest (<c>__kvm_valid_efer</c>); FFXSR likewise with FXSR_OPT; SVME with
+    /// <paramref name="svm"/> (the guest has SVM under kvm_amd). LMSLE and AUTOIBRS are not modelled (always refused).
+    /// </summary>
+    internal static ulong EferBits(bool nx, bool fastFxsr, bool svm) =>
+        EferSce | MachineLayout.EferLme | MachineLayout.EferLma | (nx ? EferNxe : 0) | (fastFxsr ? EferFfxsr : 0) | (svm ? Efer.Svme : 0);
+
+    /// <summary><see cref="EferBits"/> for a vCPU on its host, SVME included when <paramref name="withSvme"/> and the guest has SVM.</summary>
+    internal static ulong AllowedEfer(in Cpu c, bool withSvme) =>
+        EferBits(
+            GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Nx) && GuestFeature.Nx.In(c.Kvm.Vm.Host.Cpuid),
+            GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.FxsrOpt) && GuestFeature.FxsrOpt.In(c.Kvm.Vm.Host.Cpuid),
+            withSvme && GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm));
+
+    private const ulong EferFfxsr = 1ul << 14;
 
     /// <summary>
     /// <c>kvm_emulate_hypercall</c>'s RAX for hypercall <paramref name="nr"/> (the guest's RAX) with no Xen or Hyper-V
@@ -131,8 +145,8 @@ internal static class SvmOps
     }
 
     /// <summary>
-    /// WRMSR of EFER, VM_HSAVE_PA or VM_CR. EFER keeps LME (64-bit mode) and LMA (read-only), accepts SCE and NXE, and
-    /// SVME only if the guest has SVM (<c>efer_reserved_bits</c>); VM_HSAVE_PA must be a page address within MAXPHYADDR
+    /// WRMSR of EFER, VM_HSAVE_PA or VM_CR. EFER keeps LME (64-bit mode) and LMA (read-only) and takes the bits of
+    /// <see cref="AllowedEfer"/>; VM_HSAVE_PA must be a page address within MAXPHYADDR
     /// (<c>page_address_valid</c>); #GP otherwise.
     /// </summary>
     public static StopReason? Wrmsr(ref Cpu c, Insn i, uint index, ulong value, RunLog log)
@@ -141,7 +155,7 @@ internal static class SvmOps
         {
             case Msr.Efer:
                 {
-                    if (!IsValidEferWrite(value, GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm)))
+                    if (!IsValidEferWrite(value, AllowedEfer(c, withSvme: true)))
                     {
                         return log.Raise(c, i, X86Exception.GP);
                     }

@@ -424,16 +424,52 @@ public class NestedTests
             HostEfer = efer,
             ExtraVmwrites = [(VmcsField.VmExitControls, VmxCapabilities.ExitTrueMust1 | VmxCapabilities.ExitHostAddressSpaceSize | VmxCapabilities.ExitSaveEfer)],
         };
-        var r = TestMachine.RunAgreeing(RoundTrip.Build(setup, a =>
+        var program = RoundTrip.Build(setup, a =>
         {
             a.mov(ecx, Msr.Efer);
             a.rdmsr();
             a.@out(0x84, eax);
             ReportExit(a);
-        }, a => a.vmcall()));
+        }, a => a.vmcall());
+        // Skylake-SP's own table as the guest's: it has NX, which EFER.NXE needs (__kvm_valid_efer).
+        var host = HostPresets.SkylakeSp;
+        var guest = CpuidTable.Of(host.Cpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 27, false) : e));
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(program, KvmState.WithCpuid(new Vm(host), Policy.Lazy, guest)), TestMachine.DefaultSteps);
         Assert.Equal(ExitReason.Vmcall, ExitReasonOf(r));
         Assert.Equal((uint)efer, r.Outputs.Single(o => o.Port == 0x84).Value);
         Assert.Equal(efer, r.Final.Vmx.Read(VmcsField.GuestIa32Efer));
+    }
+
+    /// <summary>
+    /// <c>kvm_valid_efer</c>: EFER.NXE needs NX on the host and in the guest's CPUID, EFER.FFXSR needs FXSR_OPT on both
+    /// (only AMD has it). A WRMSR outside those is #GP; the same bits bound HOST_/GUEST_IA32_EFER at a nested entry.
+    /// </summary>
+    [Theory]
+    [InlineData("skylake-sp", true, 1ul << 11, true)]
+    [InlineData("skylake-sp", false, 1ul << 11, false)] // the guest's table without NX
+    [InlineData("skylake-sp", true, 1ul << 14, false)]  // FFXSR: no FXSR_OPT on an Intel host
+    [InlineData("genoa", true, 1ul << 14, true)]
+    [InlineData("genoa", false, 1ul << 14, false)]      // the guest's table without FXSR_OPT
+    public void A_guest_efer_write_needs_the_feature_of_each_bit_on_host_and_guest(string hostName, bool guestHasFeature, ulong bit, bool accepted)
+    {
+        var host = HostPresets.All[hostName];
+        var feature = bit == 1ul << 11 ? CpuidFunctional.Core.Dynamic.GuestFeature.Nx : CpuidFunctional.Core.Dynamic.GuestFeature.FxsrOpt;
+        var guest = CpuidTable.Of(host.Cpuid.Entries.Select(e =>
+            e.Function == 0x8000_0001 && !guestHasFeature ? e.WithBit(feature.Register, feature.Bit, false)
+            : e.Function == 1 ? e.WithBit(CpuidRegister.Ecx, 27, false) : e));
+        var program = TestMachine.L1(a =>
+        {
+            a.mov(ecx, Msr.Efer);
+            a.rdmsr();
+            a.or(eax, (int)bit);
+            a.wrmsr();
+        });
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(program, KvmState.WithCpuid(new Vm(host), Policy.Lazy, guest)), TestMachine.DefaultSteps);
+        Assert.Equal(accepted, r.Stop is StopReason.Halted);
+        if (!accepted)
+        {
+            Assert.Equal(X86Exception.GP, Assert.IsType<StopReason.UnhandledFault>(r.Stop).Vector);
+        }
     }
 
     /// <summary>
