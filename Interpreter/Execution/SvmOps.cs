@@ -96,7 +96,8 @@ internal static class SvmOps
     /// <summary>
     /// The EFER bits KVM lets the guest set (<c>kvm_valid_efer</c>): SCE, LME and LMA; NXE with NX on both the host
     /// (<c>efer_reserved_bits</c>) and the guest (<c>__kvm_valid_efer</c>); FFXSR likewise with FXSR_OPT; SVME with
-    /// <paramref name="svm"/> (the guest has SVM under kvm_amd). LMSLE and AUTOIBRS are not modelled (always refused).
+    /// <paramref name="svm"/> (the guest has SVM under kvm_amd). Not modelled, so refused: LMSLE (kvm_amd with nested=1
+    /// allows it) and 6.18's AUTOIBRS.
     /// </summary>
     internal static ulong EferBits(bool nx, bool fastFxsr, bool svm) =>
         EferSce | MachineLayout.EferLme | MachineLayout.EferLma | (nx ? EferNxe : 0) | (fastFxsr ? EferFfxsr : 0) | (svm ? Efer.Svme : 0);
