@@ -57,8 +57,8 @@ internal sealed partial class MutableKvm
     {
         xsave = vm.Host.Xsave;
         profile = vm.Profile;
-        hostNx = GuestFeature.Nx.In(vm.Host.Cpuid);
-        hostFxsrOpt = GuestFeature.FxsrOpt.In(vm.Host.Cpuid);
+        hostNx = vm.Host.HasNx;
+        hostFxsrOpt = vm.Host.HasFxsrOpt;
         hostSupportedXcr0 = vm.Host.SupportedXcr0;
         hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
         advertisesXss = KernelProfiles.AdvertisesXss(vm.Profile, vm.Host);

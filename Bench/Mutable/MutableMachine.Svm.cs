@@ -251,7 +251,7 @@ internal sealed partial class MutableMachine
         var (word3, word4) = (Vmcb32(Vmcb12.Word3Offset), Vmcb32(Vmcb12.Word4Offset));
         var (iopm, msrpm) = (Vmcb64(Vmcb12.IopmBasePaOffset), Vmcb64(Vmcb12.MsrpmBasePaOffset));
         var save = new SvmNested.SaveState(l2Efer, l2Cr0, l2Cr4, Vmcb64(Vmcb12.Cr3Offset), Vmcb64(Vmcb12.Dr6Offset), Vmcb64(Vmcb12.Dr7Offset), (ushort)ReadMemory(vmcbPa + Vmcb12.CsAttribOffset, 2));
-        if (!SvmNested.IsValidSaveState(save, Kvm.MaxPhysAddr) || !Kvm.IsValidCr4(l2Cr4)
+        if (!SvmNested.IsValidSaveState(save, Kvm.MaxPhysAddr, Kvm.AllowedEfer(withSvme: true)) || !Kvm.IsValidCr4(l2Cr4)
             || !SvmNested.IsValidControls(Kvm.MaxPhysAddr, word4, Vmcb32(Vmcb12.AsidOffset), iopm, msrpm))
         {
             Record?.Observations.Add(new RunObservation.SvmVmrunInvalid(i.Rip));
@@ -259,6 +259,7 @@ internal sealed partial class MutableMachine
             WriteMemory(page + Vmcb12.ExitCodeHiOffset, 4, SvmNested.VmexitInvalidCodeHi);
             WriteMemory(page + Vmcb12.ExitInfo1Offset, 8, 0);
             WriteMemory(page + Vmcb12.ExitInfo2Offset, 8, 0);
+            gif = false;
             return Next(i);
         }
         if ((l2Efer & MachineLayout.EferLma) == 0 || (l2Cr0 & MachineLayout.Cr0Pg) == 0)

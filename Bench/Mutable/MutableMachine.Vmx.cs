@@ -125,7 +125,7 @@ internal sealed partial class MutableMachine
     {
         if (HasCurrent)
         {
-            others[currentPointer] = current;
+            regions[currentPointer] = current;
             currentPointer = VmxState.NoVmcs;
             current = new MutableVmcs();
         }
@@ -156,7 +156,7 @@ internal sealed partial class MutableMachine
         {
             Park();
         }
-        if (others.TryGetValue(pointer, out var vmcs))
+        if (regions.TryGetValue(pointer, out var vmcs))
         {
             vmcs.Launched = false;
         }
@@ -182,7 +182,7 @@ internal sealed partial class MutableMachine
             }
             Park();
             // The region keeps what VMPTRLD read; the current VMCS is a copy of it (KVM's cached vmcs12).
-            current = others.TryGetValue(pointer, out var vmcs) ? vmcs.Clone() : new MutableVmcs();
+            current = regions.TryGetValue(pointer, out var vmcs) ? vmcs.Clone() : new MutableVmcs();
             currentPointer = pointer;
         }
         return Succeed(i);
@@ -282,6 +282,10 @@ internal sealed partial class MutableMachine
         if (localFailure != 0)
         {
             return EntryFailure(i, ExitReason.MsrLoading, localFailure, alreadyObserved: false);
+        }
+        if (!Nested.IsValidGuestRflags(vmcs.Read(VmcsField.GuestRflags)))
+        {
+            return EntryFailure(i, ExitReason.InvalidGuestState, Nested.EntryFailDefault, alreadyObserved: false);
         }
         efer = (entryControls & VmxCapabilities.EntryLoadEfer) != 0 ? vmcs.Read(VmcsField.GuestIa32Efer) : efer | LongMode;
         gpr[Registers.Rsp] = vmcs.Read(VmcsField.GuestRsp);
@@ -423,7 +427,6 @@ internal sealed partial class MutableMachine
         if (!Nested.IsValidNestedCr0(cr0)
             || Kvm.CetWithoutWp(cr0, cr4)
             || (cr4 & VmxCapabilities.Cr4Fixed0) != VmxCapabilities.Cr4Fixed0
-            || (cr4 & Cr4.Pae) == 0
             || !Kvm.IsValidCr4(cr4)
             || ((entry & VmxCapabilities.EntryLoadDebugControls) != 0 && (vmcs.Read(VmcsField.GuestDr7) >> 32) != 0))
         {
@@ -435,9 +438,7 @@ internal sealed partial class MutableMachine
         {
             return Nested.EntryFailVmcsLinkPtr;
         }
-        var flags = vmcs.Read(VmcsField.GuestRflags);
-        var valid = (flags & Rflags.Fixed1) != 0
-            && (flags & Rflags.Reserved) == 0
+        var valid = (cr4 & Cr4.Pae) != 0
             && Nested.IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || Nested.IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer), Kvm.AllowedEfer(withSvme: false)))
             && Nested.IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), Kvm.MaxPhysAddr);

@@ -44,7 +44,7 @@ internal sealed partial class MutableMachine
     private ulong vmxonPointer;
     private ulong currentPointer = VmxState.NoVmcs;
     private MutableVmcs current = new();
-    private readonly Dictionary<ulong, MutableVmcs> others = [];
+    private readonly Dictionary<ulong, MutableVmcs> regions = [];
 
     // Scratch for the MSR-load list being applied (nested_vmx_load_msr walks guest memory; no list object).
     private readonly MsrEntry[] msrScratch = new MsrEntry[VmxCapabilities.MaxMsrListEntries];

@@ -17,6 +17,9 @@ public sealed class HostCpu : IEquatable<HostCpu>
         var d1 = cpuid.Find(0xD, 1);
         SupportedXcr0 = d0 is { } a ? a.Eax | ((ulong)a.Edx << 32) : 0x3;
         SupportedXss = d1 is { } b ? b.Ecx | ((ulong)b.Edx << 32) : 0;
+        var extended = cpuid.Find(0x8000_0001, 0)?.Edx ?? 0;
+        HasNx = (extended & (1u << 20)) != 0;
+        HasFxsrOpt = (extended & (1u << 25)) != 0;
     }
 
     /// <summary>A host from its raw CPUID table (first logical CPU).</summary>
@@ -38,6 +41,12 @@ public sealed class HostCpu : IEquatable<HostCpu>
 
     /// <summary>IA32_XSS bits the host supports: CPUID.0xD.1 EDX:ECX.</summary>
     public ulong SupportedXss { get; }
+
+    /// <summary>X86_FEATURE_NX (CPUID.0x80000001:EDX[20]): without it <c>efer_reserved_bits</c> keeps EFER.NXE reserved.</summary>
+    public bool HasNx { get; }
+
+    /// <summary>X86_FEATURE_FXSR_OPT (CPUID.0x80000001:EDX[25]): without it EFER.FFXSR stays reserved.</summary>
+    public bool HasFxsrOpt { get; }
 
     /// <summary>Whether leaf 0 names AMD or Hygon: the host runs kvm_amd (nested SVM, <c>shutdown_interception</c>).</summary>
     public bool IsAmdOrHygon => Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);

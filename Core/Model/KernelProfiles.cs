@@ -58,6 +58,13 @@ public static class KernelProfiles
     public static bool CanonicalChecksUseHostWidth(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 
     /// <summary>
+    /// Whether the nested HOST_RIP check uses the paging L1 will have after the exit (57 bits with HOST_CR4.LA57,
+    /// <c>is_l1_noncanonical_address_on_vmexit</c>) rather than the vCPU's current width: the same 6.13 series as
+    /// <see cref="CanonicalChecksUseHostWidth"/>, not backported to 6.1.
+    /// </summary>
+    public static bool HostRipCanonicalForHostCr4(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>
     /// Whether CR4.CET needs CR0.WP: from 6.18, with the CET series, <c>kvm_set_cr4</c> refuses to set CET while WP is
     /// clear and <c>kvm_set_cr0</c> to clear WP while CET is set (a #GP for a guest MOV). Before, CET is reserved anyway
     /// (<see cref="AlwaysReservedCr4"/>).

@@ -76,6 +76,10 @@ internal static class Nested
         {
             return EntryFailure(ref c, i, ExitReason.MsrLoading, localFailure, log);
         }
+        if (!IsValidGuestRflags(vmcs.Read(VmcsField.GuestRflags)))
+        {
+            return EntryFailure(ref c, i, ExitReason.InvalidGuestState, EntryFailDefault, log);
+        }
 
         // nested_vmx_calc_efer: GUEST_IA32_EFER if loaded, else L1's EFER with LMA and LME for the IA-32e mode guest.
         var efer = (entryControls & VmxCapabilities.EntryLoadEfer) != 0
@@ -156,9 +160,9 @@ internal static class Nested
     internal const ulong NoEventVectoring = 0;
 
     /// <summary>
-    /// VM_EXIT_INTR_ERROR_CODE after a VM exit (<c>prepare_vmcs12</c>, <c>nested_vmx_reflect_vmexit</c>): written only
-    /// when the interruption information is valid and delivers an error code (the model's #GP, whose error code is
-    /// 0); otherwise the field keeps what it held.
+    /// VM_EXIT_INTR_ERROR_CODE after a VM exit: written only for an exit whose interruption information is valid and
+    /// delivers an error code (<c>nested_vmx_reflect_vmexit</c>, <c>nested_vmx_inject_exception_vmexit</c>; the model's
+    /// #GP, whose error code is 0); <c>prepare_vmcs12</c> leaves it alone, so otherwise it keeps what it held.
     /// </summary>
     internal static uint ExitInterruptionErrorCode(uint interruptionInfo, ulong previous) =>
         (interruptionInfo & ValidWithErrorCode) == ValidWithErrorCode ? 0u : (uint)previous;
@@ -366,12 +370,12 @@ internal static class Nested
     }
 
     /// <summary>
-    /// The width HOST_RIP is canonical against: from 6.13 (<c>is_l1_noncanonical_address_on_vmexit</c>, the same series
-    /// as <see cref="HostBaseAddressBits"/>) what L1 will have after the exit, 57 bits with HOST_CR4.LA57; before, the
+    /// The width HOST_RIP is canonical against: from 6.13 (<c>is_l1_noncanonical_address_on_vmexit</c>,
+    /// <see cref="KernelProfiles.HostRipCanonicalForHostCr4"/>) what L1 will have after the exit, 57 bits with HOST_CR4.LA57; before, the
     /// vCPU's current width (48: the model's L1 never runs with LA57).
     /// </summary>
     internal static int HostRipAddressBits(KernelProfile profile, ulong hostCr4) =>
-        KernelProfiles.CanonicalChecksUseHostWidth(profile) && (hostCr4 & Cr4.La57) != 0 ? 57 : 48;
+        KernelProfiles.HostRipCanonicalForHostCr4(profile) && (hostCr4 & Cr4.La57) != 0 ? 57 : 48;
 
     /// <summary>
     /// <c>nested_check_guest_non_reg_state</c>: the activity states KVM accepts (active, HLT, wait-for-SIPI; what its
@@ -421,11 +425,12 @@ internal static class Nested
     /// <summary>
     /// <c>nested_vmx_check_guest_state</c>, as far as modelled, in its order; the failure's exit qualification, null if
     /// the state passes. First GUEST_CR0/GUEST_CR4 (<see cref="IsValidNestedCr0"/>, from 6.18 no CET without WP,
-    /// <c>kvm_is_valid_cr4</c>, PAE for a 64-bit guest) and GUEST_DR7's bits 63:32 if debug controls are loaded
-    /// (IA32_DEBUGCTL's check is not modelled); then the VMCS link pointer (<see cref="IsValidVmcsLinkPointer"/>,
-    /// qualification 4); then RFLAGS reserved bits, an activity state KVM knows (<c>nested_check_guest_non_reg_state</c>:
-    /// active, HLT or wait-for-SIPI), a valid 64-bit GUEST_IA32_EFER if loaded, and last a GUEST_CR3 within MAXPHYADDR
-    /// (<c>nested_vmx_load_cr3</c>, in <c>prepare_vmcs02</c>). Every other failure has qualification 0.
+    /// <c>kvm_is_valid_cr4</c>) and GUEST_DR7's bits 63:32 if debug controls are loaded (IA32_DEBUGCTL's check is not
+    /// modelled); then the VMCS link pointer (<see cref="IsValidVmcsLinkPointer"/>, qualification 4); then PAE for the
+    /// IA-32e mode guest, an activity state KVM knows (<c>nested_check_guest_non_reg_state</c>: active, HLT or
+    /// wait-for-SIPI), a valid 64-bit GUEST_IA32_EFER if loaded, and last a GUEST_CR3 within MAXPHYADDR
+    /// (<c>nested_vmx_load_cr3</c>, in <c>prepare_vmcs02</c>). Every other failure has qualification 0. GUEST_RFLAGS is
+    /// the processor's check, after the MSR-load list (<see cref="IsValidGuestRflags"/>).
     /// </summary>
     private static ulong? GuestStateFailure(in Cpu c, Vmcs12 vmcs)
     {
@@ -435,7 +440,6 @@ internal static class Nested
         var registers = IsValidNestedCr0(cr0)
             && !Kvm.CetWithoutWp(c.Kvm.Vm.Profile, cr0, cr4)
             && (cr4 & VmxCapabilities.Cr4Fixed0) == VmxCapabilities.Cr4Fixed0
-            && (cr4 & Cr4.Pae) != 0
             && Kvm.IsValidCr4(c.Kvm.Vcpu, cr4)
             && ((entry & VmxCapabilities.EntryLoadDebugControls) == 0 || (vmcs.Read(VmcsField.GuestDr7) >> 32) == 0);
         if (!registers)
@@ -447,14 +451,18 @@ internal static class Nested
         {
             return EntryFailVmcsLinkPtr;
         }
-        var rflags = vmcs.Read(VmcsField.GuestRflags);
-        var rest = (rflags & Rflags.Fixed1) != 0
-            && (rflags & Rflags.Reserved) == 0
+        var rest = (cr4 & Cr4.Pae) != 0 // the IA-32e mode guest's PAE, checked after the link pointer
             && IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer), SvmOps.AllowedEfer(c, withSvme: false)))
             && IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu)); // prepare_vmcs02's nested_vmx_load_cr3
         return rest ? null : EntryFailDefault;
     }
+
+    /// <summary>
+    /// GUEST_RFLAGS as the processor checks it when KVM enters vmcs02 (KVM never checks it itself): bit 1 set and the
+    /// reserved bits clear. A failure is exit reason 33 after the VM-entry MSR-load list took effect.
+    /// </summary>
+    internal static bool IsValidGuestRflags(ulong rflags) => (rflags & Rflags.Fixed1) != 0 && (rflags & Rflags.Reserved) == 0;
 
     /// <summary>The exit qualification of a guest-state entry failure: ENTRY_FAIL_DEFAULT.</summary>
     internal const ulong EntryFailDefault = 0;

@@ -14,11 +14,9 @@ internal static class SvmNested
     // The #VMEXIT event carries nothing (L1's CR4 is Core's): one instance for every exit.
     private static readonly VcpuEvent.NestedSvmVmexit VmexitEvent = new();
 
-    private static readonly ulong EferAllowed = (1ul << 0) | MachineLayout.EferLme | MachineLayout.EferLma | (1ul << 11) | Efer.Svme;
-
     /// <summary>
     /// VMRUN at L1 (EFER.SVME and CPL already checked): #GP without VM_HSAVE_PA or for a vmcb12 page outside memory;
-    /// a vmcb12 failing its checks is VMEXIT_INVALID (L1 continues after VMRUN, nothing else changes); otherwise L1's
+    /// a vmcb12 failing its checks is VMEXIT_INVALID (L1 continues after VMRUN with GIF clear); otherwise L1's
     /// registers go to vmcb01, Core loads save.cr4, and L2 runs from vmcb12's save area.
     /// </summary>
     public static StopReason? Vmrun(ref Cpu c, Insn i, RunLog log)
@@ -45,6 +43,7 @@ internal static class SvmNested
                 page,
                 [new(Vmcb12.ExitCodeOffset, 4, 0xFFFF_FFFF), new(Vmcb12.ExitCodeHiOffset, 4, VmexitInvalidCodeHi), new(Vmcb12.ExitInfo1Offset, 8, 0), new(Vmcb12.ExitInfo2Offset, 8, 0)]
             );
+            c.Svm = c.Svm with { Gif = false }; // "Clear GIF on nested #VMEXIT(INVALID)", a 2026 stable fix
             c.Rip = i.NextRip;
             return null;
         }
@@ -142,22 +141,22 @@ internal static class SvmNested
     }
 
     /// <summary>
-    /// <c>nested_vmcb_check_save</c>, as far as modelled: EFER.SVME set and no EFER bit a 64-bit guest cannot have
-    /// (<c>kvm_valid_efer</c>); CR0 without bits 63:32 and without NW-without-CD; DR6 and DR7 without bits 63:32
+    /// <c>nested_vmcb_check_save</c>, as far as modelled: EFER.SVME set and no EFER bit the guest may not set
+    /// (<c>kvm_valid_efer</c>, <see cref="SvmOps.AllowedEfer"/>); CR0 without bits 63:32 and without NW-without-CD; DR6 and DR7 without bits 63:32
     /// (<c>kvm_dr6_valid</c>, <c>kvm_dr7_valid</c>); with EFER.LME and CR0.PG, CR4.PAE, CR0.PE, a CR3 within
     /// MAXPHYADDR and not both CS.L and CS.D; CR4 valid for the guest (<c>__kvm_is_valid_cr4</c>). Failure is VMEXIT_INVALID.
     /// </summary>
     internal static bool IsValidSave(in Cpu c, Vmcb12 vmcb) =>
-        IsValidSaveState(new(vmcb.Efer, vmcb.Cr0, vmcb.Cr4, vmcb.Cr3, vmcb.Dr6, vmcb.Dr7, vmcb.CsAttrib), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu))
+        IsValidSaveState(new(vmcb.Efer, vmcb.Cr0, vmcb.Cr4, vmcb.Cr3, vmcb.Dr6, vmcb.Dr7, vmcb.CsAttrib), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), SvmOps.AllowedEfer(c, withSvme: true))
             && Kvm.IsValidCr4(c.Kvm.Vcpu, vmcb.Cr4);
 
     /// <summary>The save-area registers <see cref="IsValidSave"/> checks.</summary>
     internal readonly record struct SaveState(ulong Efer, ulong Cr0, ulong Cr4, ulong Cr3, ulong Dr6, ulong Dr7, ushort CsAttrib);
 
-    /// <summary>The part of <see cref="IsValidSave"/> that needs no vCPU (all of it but the CR4 check against the guest's features).</summary>
-    internal static bool IsValidSaveState(SaveState s, int maxPhysAddr)
+    /// <summary>The part of <see cref="IsValidSave"/> that needs no vCPU: all of it but the CR4 check against the guest's features, with the EFER bits given (<see cref="SvmOps.AllowedEfer"/>).</summary>
+    internal static bool IsValidSaveState(SaveState s, int maxPhysAddr, ulong allowedEfer)
     {
-        if ((s.Efer & Efer.Svme) == 0 || (s.Efer & ~EferAllowed) != 0)
+        if ((s.Efer & Efer.Svme) == 0 || (s.Efer & ~allowedEfer) != 0)
         {
             return false;
         }

@@ -105,8 +105,8 @@ internal static class SvmOps
     /// <summary><see cref="EferBits"/> for a vCPU on its host, SVME included when <paramref name="withSvme"/> and the guest has SVM.</summary>
     internal static ulong AllowedEfer(in Cpu c, bool withSvme) =>
         EferBits(
-            GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Nx) && GuestFeature.Nx.In(c.Kvm.Vm.Host.Cpuid),
-            GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.FxsrOpt) && GuestFeature.FxsrOpt.In(c.Kvm.Vm.Host.Cpuid),
+            c.Kvm.Vm.Host.HasNx && GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Nx),
+            c.Kvm.Vm.Host.HasFxsrOpt && GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.FxsrOpt),
             withSvme && GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm));
 
     private const ulong EferFfxsr = 1ul << 14;

@@ -170,7 +170,7 @@ internal static class VmxOps
     /// </summary>
     private static VmxState Park(in VmxState vmx) =>
         vmx.HasCurrent
-            ? vmx with { Others = vmx.Others.SetItem(vmx.CurrentPointer, vmx.Current), CurrentPointer = VmxState.NoVmcs, Current = Vmcs12.Clear }
+            ? vmx with { Regions = vmx.Regions.SetItem(vmx.CurrentPointer, vmx.Current), CurrentPointer = VmxState.NoVmcs, Current = Vmcs12.Clear }
             : vmx;
 
     /// <summary>VMCLEAR: error 2 for an invalid address, 3 for the VMXON pointer; sets the launch state to clear and, if it was current, leaves no current VMCS.</summary>
@@ -190,9 +190,9 @@ internal static class VmxOps
         {
             vmx = Park(vmx);
         }
-        if (vmx.Others.TryGetValue(pointer, out var vmcs))
+        if (vmx.Regions.TryGetValue(pointer, out var vmcs))
         {
-            vmx = vmx with { Others = vmx.Others.SetItem(pointer, vmcs.WithLaunched(false)) };
+            vmx = vmx with { Regions = vmx.Regions.SetItem(pointer, vmcs.WithLaunched(false)) };
         }
         c.Vmx = vmx;
         return Succeed(ref c, i);

@@ -13,7 +13,7 @@ public readonly record struct VmxState
     public const ulong NoVmcs = ulong.MaxValue;
 
     /// <summary>Outside VMX operation.</summary>
-    public static VmxState Off => new() { CurrentPointer = NoVmcs, Current = Vmcs12.Clear, Others = ImmutableDictionary<ulong, Vmcs12>.Empty };
+    public static VmxState Off => new() { CurrentPointer = NoVmcs, Current = Vmcs12.Clear, Regions = ImmutableDictionary<ulong, Vmcs12>.Empty };
 
     /// <summary>L1 executed VMXON (and not VMXOFF).</summary>
     public bool On { get; init; }
@@ -38,14 +38,14 @@ public readonly record struct VmxState
     /// (VMCLEAR, VMPTRLD of another; KVM's <c>nested_release_vmcs12</c>), so while a VMCS is current its entry here is
     /// the copy VMPTRLD read, and <see cref="Current"/> is KVM's cached vmcs12.
     /// </summary>
-    public ImmutableDictionary<ulong, Vmcs12> Others { get; init; }
+    public ImmutableDictionary<ulong, Vmcs12> Regions { get; init; }
 
     /// <summary>Whether there is a current VMCS.</summary>
     public bool HasCurrent => CurrentPointer != NoVmcs;
 
     /// <summary>The VMCS at an address (current or not); a clear, all-zero VMCS if L1 never used it.</summary>
     public Vmcs12 At(ulong address) =>
-        address == CurrentPointer ? Current : Others.TryGetValue(address, out var v) ? v : Vmcs12.Clear;
+        address == CurrentPointer ? Current : Regions.TryGetValue(address, out var v) ? v : Vmcs12.Clear;
 
     /// <summary>A field of the current VMCS.</summary>
     public ulong Read(uint encoding) => Current.Read(encoding);
@@ -56,8 +56,8 @@ public readonly record struct VmxState
         && VmxonPointer == other.VmxonPointer
         && CurrentPointer == other.CurrentPointer
         && Current.Equals(other.Current)
-        && Others.Count == other.Others.Count
-        && Others.All(kv => other.Others.TryGetValue(kv.Key, out var v) && v.Equals(kv.Value));
+        && Regions.Count == other.Regions.Count
+        && Regions.All(kv => other.Regions.TryGetValue(kv.Key, out var v) && v.Equals(kv.Value));
 
     /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(On, VmxonPointer, CurrentPointer, Current);

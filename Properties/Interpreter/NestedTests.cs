@@ -12,13 +12,17 @@ public class NestedTests
     /// <summary>L1 handler: report the exit reason (port 0x80) and qualification (port 0x82), then halt.</summary>
     private static void ReportExit(Assembler a)
     {
-        a.mov(ebx, VmcsField.VmExitReason);
-        a.vmread(rax, rbx);
-        a.@out(0x80, eax);
-        a.mov(ebx, VmcsField.ExitQualification);
-        a.vmread(rax, rbx);
-        a.@out(0x82, eax);
+        ReportField(a, VmcsField.VmExitReason, 0x80);
+        ReportField(a, VmcsField.ExitQualification, 0x82);
         a.hlt();
+    }
+
+    /// <summary>VMREAD of a field into EAX, out on a port. Clobbers RAX and RBX.</summary>
+    private static void ReportField(Assembler a, uint field, byte port)
+    {
+        a.mov(ebx, field);
+        a.vmread(rax, rbx);
+        a.@out(port, eax);
     }
 
     private static RunResult RunL2(Action<Assembler> l2, RoundTripSetup? setup = null) =>
@@ -287,6 +291,35 @@ public class NestedTests
         }
         Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
         Assert.Equal(Nested.EntryFailVmcsLinkPtr, r.Final.Vmx.Read(VmcsField.ExitQualification));
+    }
+
+    /// <summary>
+    /// <c>nested_vmx_check_guest_state</c> checks the IA-32e mode guest's CR4.PAE after the link pointer, so a CR4
+    /// without PAE and a bad link pointer fail with the link pointer's qualification 4.
+    /// </summary>
+    [Fact]
+    public void A_guest_cr4_without_pae_is_checked_after_the_link_pointer()
+    {
+        var r = RunL2(a => a.vmcall(), Setup with { GuestCr4 = Setup.GuestCr4 & ~Cr4.Pae, ExtraVmwrites = [(VmcsField.VmcsLinkPointer, 0)] });
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.Equal(Nested.EntryFailVmcsLinkPtr, r.Final.Vmx.Read(VmcsField.ExitQualification));
+        var alone = RunL2(a => a.vmcall(), Setup with { GuestCr4 = Setup.GuestCr4 & ~Cr4.Pae });
+        Assert.Equal(Nested.EntryFailDefault, alone.Final.Vmx.Read(VmcsField.ExitQualification));
+    }
+
+    /// <summary>
+    /// KVM never checks GUEST_RFLAGS itself; the processor does when KVM enters vmcs02, after the VM-entry MSR-load
+    /// list: a reserved RFLAGS bit with a refused MSR entry is exit reason 34, with a good list 33.
+    /// </summary>
+    [Fact]
+    public void Guest_rflags_is_checked_after_the_entry_msr_load_list()
+    {
+        const ulong badRflags = 0x2 | (1ul << 15); // bit 15 is reserved
+        var refused = Setup with { EntryMsrLoad = [new MsrEntry(0xC000_0100, 0)], ExtraVmwrites = [(VmcsField.GuestRflags, badRflags)] }; // FS_BASE: refused in the list
+        Assert.Equal(ExitReason.MsrLoading | ExitReason.EntryFailure, ExitReasonOf(RunL2(a => a.vmcall(), refused)));
+        var r = RunL2(a => a.vmcall(), Setup with { ExtraVmwrites = [(VmcsField.GuestRflags, badRflags)] });
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.Contains(r.Trace, e => e is VcpuEvent.NestedVmEntry); // the entry (and its list) took effect first
     }
 
     /// <summary><c>prepare_vmcs02</c> loads GUEST_CR3 through <c>nested_vmx_load_cr3</c>: one above MAXPHYADDR fails the entry with reason 33, qualification 0.</summary>
@@ -576,12 +609,8 @@ public class NestedTests
     /// </summary>
     internal static void EmitReportAndPlantExitInfo(Assembler a)
     {
-        a.mov(ebx, VmcsField.VmExitIntrErrorCode);
-        a.vmread(rax, rbx);
-        a.@out(0x84, eax);
-        a.mov(ebx, VmcsField.IdtVectoringInfoField);
-        a.vmread(rax, rbx);
-        a.@out(0x85, eax);
+        ReportField(a, VmcsField.VmExitIntrErrorCode, 0x84);
+        ReportField(a, VmcsField.IdtVectoringInfoField, 0x85);
         RoundTrip.EmitVmwrite(a, VmcsField.VmExitIntrErrorCode, 0x55);
         RoundTrip.EmitVmwrite(a, VmcsField.IdtVectoringInfoField, 0x8000_0003);
     }

@@ -111,6 +111,7 @@ public class SvmInstructionTests
         { "save.dr7 with bit 63", 0x560, 1ul << 63 },
         { "save.cr3 above MAXPHYADDR in long mode", 0x550, 1ul << 52 },
         { "save.cs with both L and D in long mode", Vmcb12.CsAttribOffset, 0x0A9B | 0x0400 }, // a 64-bit code segment plus D
+        { "save.efer with NXE on a guest without NX", Vmcb12.EferOffset, Efer.Svme | MachineLayout.EferLme | MachineLayout.EferLma | (1ul << 11) },
         { "an I/O permission map whose last byte is above MAXPHYADDR (48 bits)", 0x40, (1ul << 48) - 0x2000 },
     };
 
@@ -165,6 +166,7 @@ public class SvmInstructionTests
         });
         Assert.True(0xFFFF_FFFFul == ExitCode(r), what);
         Assert.Equal(SvmExitCode.Invalid, Vmcb(r, Vmcb12.ExitCodeOffset)); // exit_code_hi too: SVM_EXIT_ERR is -1 in 64 bits
+        Assert.False(r.Final.Svm.Gif, what); // "Clear GIF on nested #VMEXIT(INVALID)"
         Assert.Contains(r.Observations, o => o is RunObservation.SvmVmrunInvalid);
         Assert.DoesNotContain(r.Trace, e => e is VcpuEvent.NestedSvmVmrun);
     }
