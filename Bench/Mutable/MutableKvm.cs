@@ -145,6 +145,9 @@ internal sealed partial class MutableKvm
 
     private bool QuirkInEffect(KvmQuirks quirk) => (disabledQuirks & quirk) == 0;
 
+    /// <summary>Whether KVM_X86_QUIRK_FIX_HYPERCALL_INSN is in effect (<c>kvm_fix_hypercall</c> rewrites a #UD hypercall).</summary>
+    public bool FixHypercallQuirk => QuirkInEffect(KvmQuirks.FixHypercallInsn);
+
     // ---- kvm_update_cpuid_runtime, in place ----
 
     /// <summary><c>kvm_update_cpuid_runtime</c>: clears the flag first, then rewrites the six outputs in the installed array.</summary>

@@ -88,7 +88,9 @@ internal sealed partial class MutableMachine
             case Op.Vmrun:
                 return (uint)SvmExitCode.Vmrun;
             case Op.Vmmcall:
-                return Word4(Vmcb12.InterceptVmmcall, SvmExitCode.Vmmcall);
+                return (vmcbWord4 & Vmcb12.InterceptVmmcall) != 0 ? (uint)SvmExitCode.Vmmcall
+                    : SvmReflect.IsUdForUnhandledVmmcall(Kvm.Profile, Kvm.FixHypercallQuirk, ((vmcbExceptionIntercepts >> (int)X86Exception.UD) & 1) != 0) ? SvmUdFirst
+                    : SvmHandleHere;
             case Op.Vmload:
                 return Word4(Vmcb12.InterceptVmload, SvmExitCode.Vmload);
             case Op.Vmsave:
@@ -151,7 +153,7 @@ internal sealed partial class MutableMachine
     {
         if (i.Op == Op.Vmmcall)
         {
-            return Hypercall(i);
+            return inL2 ? new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, SvmReflect.VmmcallLoops) : Hypercall(i);
         }
         if (inL2)
         {

@@ -58,6 +58,15 @@ public static class KernelProfiles
     public static bool CanonicalChecksUseHostWidth(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 
     /// <summary>
+    /// Whether an L2 VMMCALL that L1 does not intercept is a #UD in L2 whatever the quirks: the 2026 fixes "Always
+    /// intercept VMMCALL when L2 is active" and "Raise #UD if unhandled VMMCALL isn't intercepted by L1", in the 6.18.y
+    /// and 6.12.y stable kernels but not in the 6.1.y batch that brought the other nSVM fixes. Before, the processor's
+    /// #UD reaches L0's #UD handler, which with KVM_X86_QUIRK_FIX_HYPERCALL_INSN in effect rewrites the VMMCALL into
+    /// itself and lets L2 run it again, forever (without the quirk it injects the #UD).
+    /// </summary>
+    public static bool RaisesUdForUnhandledL2Vmmcall(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>
     /// Whether the nested HOST_RIP check uses the paging L1 will have after the exit (57 bits with HOST_CR4.LA57,
     /// <c>is_l1_noncanonical_address_on_vmexit</c>) rather than the vCPU's current width: the same 6.13 series as
     /// <see cref="CanonicalChecksUseHostWidth"/>, not backported to 6.1.

@@ -26,7 +26,7 @@ internal static class SvmOps
     {
         if (i.Op == Op.Vmmcall)
         {
-            return Vmmcall(ref c, i);
+            return c.InL2 ? new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, SvmReflect.VmmcallLoops) : Vmmcall(ref c, i);
         }
         if (c.InL2)
         {

@@ -39,7 +39,7 @@ internal static class SvmReflect
             Op.In or Op.Out => ExitHandledIo(c, vmcb, i),
             // VMRUN is a mandatory intercept (nested_vmcb_check_controls refuses a vmcb12 without it).
             Op.Vmrun => new Reflection.ExitToL1((uint)SvmExitCode.Vmrun),
-            Op.Vmmcall => Word4(vmcb, Vmcb12.InterceptVmmcall, SvmExitCode.Vmmcall),
+            Op.Vmmcall => (vmcb.Word4 & Vmcb12.InterceptVmmcall) != 0 ? new Reflection.ExitToL1((uint)SvmExitCode.Vmmcall) : UnhandledVmmcall(c, vmcb),
             Op.Vmload => Word4(vmcb, Vmcb12.InterceptVmload, SvmExitCode.Vmload),
             Op.Vmsave => Word4(vmcb, Vmcb12.InterceptVmsave, SvmExitCode.Vmsave),
             Op.Stgi => Word4(vmcb, Vmcb12.InterceptStgi, SvmExitCode.Stgi),
@@ -62,6 +62,25 @@ internal static class SvmReflect
         }
         return Word3(vmcb, Vmcb12.InterceptShutdown, SvmExitCode.Shutdown);
     }
+
+    /// <summary>
+    /// An L2 VMMCALL L1 does not intercept: a #UD in L2 (which L1 may intercept) where KVM raises one
+    /// (<see cref="KernelProfiles.RaisesUdForUnhandledL2Vmmcall"/>, or KVM_X86_QUIRK_FIX_HYPERCALL_INSN disabled, or L1
+    /// intercepting the processor's #UD); otherwise L0's, which <see cref="SvmOps.Step"/> stops as the endless
+    /// re-execution it is.
+    /// </summary>
+    private static Reflection UnhandledVmmcall(in Cpu c, Vmcb12 vmcb) =>
+        IsUdForUnhandledVmmcall(c.Kvm.Vm.Profile, c.Kvm.Vm.QuirkInEffect(KvmQuirks.FixHypercallInsn), vmcb.InterceptsException((int)X86Exception.UD))
+            ? UdFirst
+            : HandleHere;
+
+    /// <summary>The decision of <see cref="UnhandledVmmcall"/>, shared with the mutable baseline.</summary>
+    internal static bool IsUdForUnhandledVmmcall(KernelProfile profile, bool fixHypercallQuirk, bool l1InterceptsUd) =>
+        KernelProfiles.RaisesUdForUnhandledL2Vmmcall(profile) || !fixHypercallQuirk || l1InterceptsUd;
+
+    /// <summary>Why the run stops at an L2 VMMCALL that neither L1 nor a #UD takes: KVM's #UD handler loops on it.</summary>
+    internal const string VmmcallLoops =
+        "KVM re-executes an L2 VMMCALL L1 does not intercept forever (FIX_HYPERCALL_INSN rewrites it into itself)";
 
     /// <summary>EXITINFO1 of an intercepted MOV to or from CR with decode assists: bit 63 (a MOV CRn), the GPR in bits 3:0.</summary>
     internal static ulong CrAccessInfo(int gpr) => (1ul << 63) | (uint)gpr;

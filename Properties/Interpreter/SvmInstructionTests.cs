@@ -69,6 +69,49 @@ public class SvmInstructionTests
         Assert.Equal(0ul, Vmcb(r, Vmcb12.ExitIntInfoOffset) & 0xFFFF_FFFF);
     }
 
+    /// <summary>
+    /// An L2 VMMCALL that L1 does not intercept is never a hypercall. 6.18 (the 2026 stable fixes) raises #UD in L2, which
+    /// L1 may intercept (exit 0x46); 6.1.192, without those fixes, lets the processor's #UD reach L0, whose
+    /// FIX_HYPERCALL_INSN rewrite re-executes the instruction forever, unless L1 intercepts #UD or the quirk is disabled.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelProfile.Linux6_18, false, false, "#UD")]
+    [InlineData(KernelProfile.Linux6_18, true, false, "0x46")]
+    [InlineData(KernelProfile.Linux6_1, false, false, "loops")]
+    [InlineData(KernelProfile.Linux6_1, true, false, "0x46")]
+    [InlineData(KernelProfile.Linux6_1, false, true, "#UD")]
+    public void An_L2_VMMCALL_that_L1_does_not_intercept_is_a_UD_or_a_loop_never_a_hypercall(KernelProfile profile, bool l1InterceptsUd, bool quirkDisabled, string expected)
+    {
+        var a = new Assembler(64);
+        var l2Label = a.CreateLabel();
+        SvmHarness.EmitSetup(a, L1Cr4, L1Cr4, 0, Vmcb12.InterceptVmrun, l2Label);
+        if (l1InterceptsUd)
+        {
+            a.mov(__dword_ptr[rdi + Vmcb12.ExceptionInterceptsOffset], 1 << 6);
+        }
+        SvmHarness.EmitVmrun(a);
+        a.mov(rdi, (long)SvmHarness.Vmcb);
+        a.mov(eax, __dword_ptr[rdi + 0x70]);
+        a.@out(0x80, eax);
+        a.hlt();
+        a.Label(ref l2Label);
+        a.vmmcall();
+        var vm = new Vm(SvmMachine.Vm.Host, profile, quirkDisabled ? KvmQuirks.FixHypercallInsn : KvmQuirks.None);
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(RoundTrip.Assemble(a), KvmState.WithCpuid(vm, Policy.Lazy, SvmMachine.Table)), TestMachine.DefaultSteps);
+        switch (expected)
+        {
+            case "0x46":
+                Assert.Equal(SvmExitCode.ExceptionBase + 6, ExitCode(r));
+                break;
+            case "#UD":
+                Assert.Equal(X86Exception.UD, Assert.IsType<StopReason.UnhandledFault>(r.Stop).Vector);
+                break;
+            default:
+                Assert.Equal(SvmReflect.VmmcallLoops, Assert.IsType<StopReason.Unsupported>(r.Stop).Why);
+                break;
+        }
+    }
+
     [Fact]
     public void VMMCALL_intercepted_exits_with_0x81_and_next_rip_past_it()
     {
