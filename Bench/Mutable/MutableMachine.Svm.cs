@@ -213,6 +213,10 @@ internal sealed partial class MutableMachine
                 {
                     return new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, "L2 clearing EFER.SVME (svm_set_efer leaves nested mode) is not modelled");
                 }
+                if (SvmOps.LeavesSvm(efer, value))
+                {
+                    gif = true;
+                }
                 efer = (value & ~MachineLayout.EferLma) | (efer & MachineLayout.EferLma);
                 return Next(i);
             case Msr.VmHsavePa:

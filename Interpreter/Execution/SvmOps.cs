@@ -111,6 +111,9 @@ internal static class SvmOps
 
     private const ulong EferFfxsr = 1ul << 14;
 
+    /// <summary>Whether an EFER write clears SVME (<c>svm_set_efer</c>: L1 leaves SVM, and GIF becomes 1).</summary>
+    internal static bool LeavesSvm(ulong oldEfer, ulong newEfer) => (oldEfer & Efer.Svme) != 0 && (newEfer & Efer.Svme) == 0;
+
     /// <summary>
     /// <c>kvm_emulate_hypercall</c>'s RAX for hypercall <paramref name="nr"/> (the guest's RAX) with no Xen or Hyper-V
     /// hypercalls enabled and PV features not enforced: −KVM_EPERM above CPL 0; 0 for KVM_HC_VAPIC_POLL_IRQ (1),
@@ -163,6 +166,10 @@ internal static class SvmOps
                     if (c.InL2 && (value & Efer.Svme) == 0)
                     {
                         return new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, "L2 clearing EFER.SVME (svm_set_efer leaves nested mode) is not modelled");
+                    }
+                    if (LeavesSvm(c.Efer, value))
+                    {
+                        c.Svm = c.Svm with { Gif = true }; // svm_set_efer: clearing SVME sets GIF
                     }
                     c.Efer = (value & ~MachineLayout.EferLma) | (c.Efer & MachineLayout.EferLma);
                     break;

@@ -112,6 +112,24 @@ public class SvmInstructionTests
         }
     }
 
+    /// <summary><c>svm_set_efer</c>: L1 clearing EFER.SVME leaves SVM and sets GIF, even after a CLGI.</summary>
+    [Fact]
+    public void Clearing_EFER_SVME_sets_GIF()
+    {
+        var r = Run(_ => { }, tweak: a =>
+        {
+            a.clgi();
+            a.mov(ecx, 0xC000_0080);
+            a.rdmsr();
+            a.btr(eax, 12);
+            a.wrmsr();
+            a.hlt();
+        });
+        Assert.True(r.Stop is StopReason.Halted, TestMachine.Describe(r));
+        Assert.True(r.Final.Svm.Gif);
+        Assert.Equal(0ul, r.Final.Efer & Efer.Svme);
+    }
+
     [Fact]
     public void VMMCALL_intercepted_exits_with_0x81_and_next_rip_past_it()
     {
