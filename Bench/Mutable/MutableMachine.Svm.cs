@@ -301,6 +301,7 @@ internal sealed partial class MutableMachine
         WriteMemory(page + Vmcb12.ExitIntInfoOffset, 4, 0);
         WriteMemory(page + Vmcb12.Dr7Offset, 8, vmcbDr7);
         WriteMemory(page + Vmcb12.Dr6Offset, 8, vmcbDr6);
+        WriteMemory(page + Vmcb12.EventInjOffset, 8, 0);
         if (Kvm.NestedSvmNripsEnabled)
         {
             WriteMemory(page + Vmcb12.NextRipOffset, 8, SvmNested.IsInstructionExit(code) ? i.NextRip : 0);

@@ -94,7 +94,7 @@ internal static class SvmNested
 
     /// <summary>
     /// A #VMEXIT from L2 at instruction <paramref name="i"/> (not executed), as <see cref="SvmReflect"/> decided it:
-    /// exit code, EXITINFO1/2, EXITINTINFO, next RIP, DR7/DR6 (for an intercepted instruction) and L2's state go into vmcb12; Core restores
+    /// exit code, EXITINFO1/2, EXITINTINFO, EVENTINJ cleared, next RIP, DR7/DR6 (for an intercepted instruction) and L2's state go into vmcb12; Core restores
     /// L1's CR4 from vmcb01; L1 continues after its VMRUN with GIF clear.
     /// </summary>
     public static StopReason? Vmexit(ref Cpu c, Insn i, Reflection.ExitToL1 exit, RunLog log)
@@ -103,20 +103,21 @@ internal static class SvmNested
         var code = (ulong)exit.Reason;
         var instruction = IsInstructionExit(code);
         // nested_svm_vmexit copies next_rip only with nrips_enabled; otherwise vmcb12 keeps what L1 left there (the
-        // field is rewritten with its own value, so one page copy still writes all fifteen slots). EXITINTINFO is 0:
+        // field is rewritten with its own value, so one page copy still writes all sixteen slots). EXITINTINFO is 0:
         // nested_save_pending_event_to_vmcb12 finds no event being delivered, as the model injects none.
         var nextRip = Core.Model.Kvm.NestedSvmNripsEnabled(c.Kvm.Vm, c.Kvm.Vcpu)
             ? (instruction ? i.NextRip : 0)
             : c.Memory.Read(page + Vmcb12.NextRipOffset, 8);
         var (dr7, dr6) = DebugRegistersAfterVmrun(c.Svm.Vmcb!.Dr7, c.Svm.Vmcb.Dr6);
-        // One copy of the vmcb12 page for all fifteen fields (a Write per field would copy it fifteen times).
+        // One copy of the vmcb12 page for all sixteen fields (a Write per field would copy it sixteen times). EVENTINJ and
+        // its error code are 0: "Clear EVENTINJ fields in vmcb12 on nested #VMEXIT" (a 2026 stable fix).
         c.Memory = log.MemoryVersions.WriteInPage(
             c.Memory,
             page,
             [
                 new(Vmcb12.ExitCodeOffset, 4, code), new(Vmcb12.ExitCodeHiOffset, 4, 0), new(Vmcb12.ExitInfo1Offset, 8, exit.Qualification),
                 new(Vmcb12.ExitInfo2Offset, 8, ExitInfo2(code, i.NextRip)), new(Vmcb12.ExitIntInfoOffset, 4, 0), new(Vmcb12.NextRipOffset, 8, nextRip),
-                new(Vmcb12.Dr7Offset, 8, dr7), new(Vmcb12.Dr6Offset, 8, dr6), new(Vmcb12.EferOffset, 8, c.Efer),
+                new(Vmcb12.Dr7Offset, 8, dr7), new(Vmcb12.Dr6Offset, 8, dr6), new(Vmcb12.EventInjOffset, 8, 0), new(Vmcb12.EferOffset, 8, c.Efer),
                 new(Vmcb12.Cr4Offset, 8, c.Cr4), new(Vmcb12.Cr0Offset, 8, c.Cr0), new(Vmcb12.RflagsOffset, 8, c.Rflags),
                 new(Vmcb12.RipOffset, 8, i.Rip), new(Vmcb12.RspOffset, 8, c.Gprs[Registers.Rsp]), new(Vmcb12.RaxOffset, 8, c.Gprs[Registers.Rax]),
             ]

@@ -62,11 +62,17 @@ public class SvmInstructionTests
     /// delivered, whatever L1 left in it before VMRUN.
     /// </summary>
     [Fact]
-    public void A_VMEXIT_clears_EXITINTINFO_that_L1_left_in_vmcb12()
+    public void A_VMEXIT_clears_EXITINTINFO_and_EVENTINJ_that_L1_left_in_vmcb12()
     {
-        var r = Run(_ => { }, tweak: a => a.mov(__dword_ptr[rdi + Vmcb12.ExitIntInfoOffset], unchecked((int)0x8000_0003)));
+        var r = Run(_ => { }, tweak: a =>
+        {
+            a.mov(__dword_ptr[rdi + Vmcb12.ExitIntInfoOffset], unchecked((int)0x8000_0003));
+            a.mov(__dword_ptr[rdi + Vmcb12.EventInjOffset], 0x0000_0303); // type and vector, not valid: VMRUN injects nothing
+            a.mov(__dword_ptr[rdi + Vmcb12.EventInjOffset + 4], 0x55);    // EVENTINJ's error code
+        });
         Assert.Equal(SvmExitCode.Vmmcall, ExitCode(r));
         Assert.Equal(0ul, Vmcb(r, Vmcb12.ExitIntInfoOffset) & 0xFFFF_FFFF);
+        Assert.Equal(0ul, Vmcb(r, Vmcb12.EventInjOffset)); // "Clear EVENTINJ fields in vmcb12 on nested #VMEXIT"
     }
 
     /// <summary>
