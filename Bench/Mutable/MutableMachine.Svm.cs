@@ -67,12 +67,17 @@ internal sealed partial class MutableMachine
             case Op.Wrmsr:
                 return SvmExitHandledMsr(i.Op == Op.Wrmsr, out info);
             case Op.MovToCr:
-                if (((vmcbCrIntercepts >> (int)(Vmcb12.CrWriteShift + (uint)i.A.Register)) & 1) == 0)
+                if (((vmcbCrIntercepts >> (int)(Vmcb12.CrWriteShift + (uint)i.A.Register)) & 1) != 0)
                 {
-                    return SvmHandleHere;
+                    info = SvmReflect.CrAccessInfo(i.B.Register);
+                    return (uint)(SvmExitCode.WriteCr0 + (ulong)i.A.Register);
                 }
-                info = SvmReflect.CrAccessInfo(i.B.Register);
-                return (uint)(SvmExitCode.WriteCr0 + (ulong)i.A.Register);
+                if (i.A.Register == 0 && SvmReflect.IsSelectiveCr0Write(vmcbWord3, cr0, ReadGpr(i.B)))
+                {
+                    info = SvmReflect.CrAccessInfo(i.B.Register);
+                    return (uint)SvmExitCode.Cr0SelectiveWrite;
+                }
+                return SvmHandleHere;
             case Op.MovFromCr:
                 if (((vmcbCrIntercepts >> i.B.Register) & 1) == 0)
                 {

@@ -15,6 +15,9 @@ public static class SvmExitCode
     /// <summary>SVM_EXIT_WRITE_CR0: MOV to CR0 intercepted; a write to CRn is this plus n.</summary>
     public const ulong WriteCr0 = 0x10;
 
+    /// <summary>SVM_EXIT_CR0_SEL_WRITE: a MOV to CR0 that changes a bit other than TS and MP, under the selective CR0 intercept.</summary>
+    public const ulong Cr0SelectiveWrite = 0x65;
+
     /// <summary>SVM_EXIT_WRITE_CR4: MOV to CR4 intercepted (<c>INTERCEPT_CR4_WRITE</c>).</summary>
     public const ulong WriteCr4 = 0x14;
 
@@ -67,6 +70,7 @@ public static class SvmExitCode
         ReadCr4 => "SVM_EXIT_READ_CR4",
         WriteCr0 => "SVM_EXIT_WRITE_CR0",
         WriteCr4 => "SVM_EXIT_WRITE_CR4",
+        Cr0SelectiveWrite => "SVM_EXIT_CR0_SEL_WRITE",
         Cpuid => "SVM_EXIT_CPUID",
         Hlt => "SVM_EXIT_HLT",
         Ioio => "SVM_EXIT_IOIO",

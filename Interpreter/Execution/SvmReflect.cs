@@ -31,7 +31,9 @@ internal static class SvmReflect
             Op.Rdmsr or Op.Wrmsr => ExitHandledMsr(c, vmcb, write: i.Op == Op.Wrmsr),
             Op.MovToCr => vmcb.InterceptsCrWrite(i.A.Register)
                 ? new Reflection.ExitToL1((uint)(SvmExitCode.WriteCr0 + (ulong)i.A.Register), CrAccessInfo(i.B.Register))
-                : HandleHere,
+                : i.A.Register == 0 && IsSelectiveCr0Write(vmcb.Word3, c.Cr0, Operands.ReadGpr(c, i.B))
+                    ? new Reflection.ExitToL1((uint)SvmExitCode.Cr0SelectiveWrite, CrAccessInfo(i.B.Register))
+                    : HandleHere,
             Op.MovFromCr => vmcb.InterceptsCrRead(i.B.Register)
                 ? new Reflection.ExitToL1((uint)(SvmExitCode.ReadCr0 + (ulong)i.B.Register), CrAccessInfo(i.A.Register))
                 : HandleHere,
@@ -81,6 +83,15 @@ internal static class SvmReflect
     /// <summary>Why the run stops at an L2 VMMCALL that neither L1 nor a #UD takes: KVM's #UD handler loops on it.</summary>
     internal const string VmmcallLoops =
         "KVM re-executes an L2 VMMCALL L1 does not intercept forever (FIX_HYPERCALL_INSN rewrites it into itself)";
+
+    /// <summary>
+    /// <c>check_selective_cr0_intercepted</c>: under vmcb12's selective CR0 intercept (word 3 bit 5), a MOV to CR0 that
+    /// changes any bit but TS and MP exits with SVM_EXIT_CR0_SEL_WRITE (the plain CR0 write intercept comes first).
+    /// </summary>
+    internal static bool IsSelectiveCr0Write(uint word3, ulong cr0, ulong value) =>
+        (word3 & Vmcb12.InterceptSelectiveCr0) != 0 && ((cr0 ^ value) & ~Cr0SelectiveMask) != 0;
+
+    private const ulong Cr0SelectiveMask = (1ul << 3) | (1ul << 1); // CR0.TS, CR0.MP
 
     /// <summary>EXITINFO1 of an intercepted MOV to or from CR with decode assists: bit 63 (a MOV CRn), the GPR in bits 3:0.</summary>
     internal static ulong CrAccessInfo(int gpr) => (1ul << 63) | (uint)gpr;

@@ -81,6 +81,7 @@ public sealed record Vmcb12(
 
     public const uint CrWriteShift = 16;
     public const uint InterceptCpuid = 1u << 18;       // word 3
+    public const uint InterceptSelectiveCr0 = 1u << 5; // word 3
     public const uint InterceptHlt = 1u << 24;         // word 3
     public const uint InterceptIoioProt = 1u << 27;    // word 3
     public const uint InterceptMsrProt = 1u << 28;     // word 3

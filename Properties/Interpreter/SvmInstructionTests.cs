@@ -136,6 +136,29 @@ public class SvmInstructionTests
         Assert.Equal(0ul, r.Final.Efer & Efer.Svme);
     }
 
+    /// <summary>
+    /// The selective CR0 intercept (word 3 bit 5, <c>check_selective_cr0_intercepted</c>): an L2 MOV to CR0 that sets CD
+    /// exits with SVM_EXIT_CR0_SEL_WRITE (0x65), one that changes only TS and MP does not.
+    /// </summary>
+    [Theory]
+    [InlineData(1ul << 30, true)]             // CD
+    [InlineData((1ul << 3) | (1ul << 1), false)] // TS and MP
+    public void The_selective_CR0_intercept_exits_for_bits_other_than_TS_and_MP(ulong flip, bool exits)
+    {
+        var r = Run(a =>
+        {
+            a.mov(rbx, cr0);
+            a.mov(rcx, (long)flip);
+            a.xor(rbx, rcx);
+            a.mov(cr0, rbx);
+        }, word3: Vmcb12.InterceptSelectiveCr0);
+        Assert.Equal(exits ? SvmExitCode.Cr0SelectiveWrite : SvmExitCode.Vmmcall, ExitCode(r));
+        if (exits)
+        {
+            Assert.Equal((1ul << 63) | 3, Vmcb(r, Vmcb12.ExitInfo1Offset)); // the source GPR, RBX
+        }
+    }
+
     [Fact]
     public void VMMCALL_intercepted_exits_with_0x81_and_next_rip_past_it()
     {
