@@ -15,7 +15,11 @@ public class SvmInstructionTests
     private const ulong L1Cr4 = MachineLayout.InitialCr4 | Cr4.OsXsave;
 
     /// <summary>L1 sets up (then <paramref name="tweak"/> with RDI = vmcb12), VMRUNs, reports the exit code and halts; L2 runs <paramref name="l2"/>.</summary>
-    private static RunResult Run(Action<Assembler> l2, uint word3 = 0, uint word4 = 2, Action<Assembler>? tweak = null, ulong l2Cr4 = L1Cr4)
+    private static RunResult Run(Action<Assembler> l2, uint word3 = 0, uint word4 = 2, Action<Assembler>? tweak = null, ulong l2Cr4 = L1Cr4) =>
+        SvmMachine.RunAgreeing(Build(l2, word3, word4, tweak, l2Cr4));
+
+    /// <summary>The program <see cref="Run"/> runs.</summary>
+    private static Program Build(Action<Assembler> l2, uint word3 = 0, uint word4 = 2, Action<Assembler>? tweak = null, ulong l2Cr4 = L1Cr4)
     {
         var a = new Assembler(64);
         var l2Label = a.CreateLabel();
@@ -29,7 +33,7 @@ public class SvmInstructionTests
         a.Label(ref l2Label);
         l2(a);
         a.vmmcall();
-        return SvmMachine.RunAgreeing(RoundTrip.Assemble(a));
+        return RoundTrip.Assemble(a);
     }
 
     private static ulong ExitCode(RunResult r)
@@ -88,22 +92,10 @@ public class SvmInstructionTests
     [InlineData(KernelProfile.Linux6_1, false, true, "#UD")]
     public void An_L2_VMMCALL_that_L1_does_not_intercept_is_a_UD_or_a_loop_never_a_hypercall(KernelProfile profile, bool l1InterceptsUd, bool quirkDisabled, string expected)
     {
-        var a = new Assembler(64);
-        var l2Label = a.CreateLabel();
-        SvmHarness.EmitSetup(a, L1Cr4, L1Cr4, 0, Vmcb12.InterceptVmrun, l2Label);
-        if (l1InterceptsUd)
-        {
-            a.mov(__dword_ptr[rdi + Vmcb12.ExceptionInterceptsOffset], 1 << 6);
-        }
-        SvmHarness.EmitVmrun(a);
-        a.mov(rdi, (long)SvmHarness.Vmcb);
-        a.mov(eax, __dword_ptr[rdi + 0x70]);
-        a.@out(0x80, eax);
-        a.hlt();
-        a.Label(ref l2Label);
-        a.vmmcall();
+        // L2 is just the VMMCALL, which vmcb12 does not intercept (word 4 has only VMRUN).
+        var program = Build(_ => { }, word4: Vmcb12.InterceptVmrun, tweak: l1InterceptsUd ? a => a.mov(__dword_ptr[rdi + Vmcb12.ExceptionInterceptsOffset], 1 << 6) : null);
         var vm = new Vm(SvmMachine.Vm.Host, profile, quirkDisabled ? KvmQuirks.FixHypercallInsn : KvmQuirks.None);
-        var r = Runner.Run(Policy.Lazy, Machine.Boot(RoundTrip.Assemble(a), KvmState.WithCpuid(vm, Policy.Lazy, SvmMachine.Table)), TestMachine.DefaultSteps);
+        var r = Runner.Run(Policy.Lazy, Machine.Boot(program, KvmState.WithCpuid(vm, Policy.Lazy, SvmMachine.Table)), TestMachine.DefaultSteps);
         switch (expected)
         {
             case "0x46":
