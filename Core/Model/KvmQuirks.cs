@@ -52,4 +52,10 @@ public enum KvmQuirks : ulong
 
     /// <summary>What KVM_CAP_DISABLE_QUIRKS2 reports on the 6.18 kernel of this project's machines (0x5FF).</summary>
     Supported6_18 = 0x5FF,
+
+    /// <summary>
+    /// Not a KVM bit: as <see cref="Vm"/>'s <c>SupportedQuirks</c> constructor argument (its default), "the profile's
+    /// KVM_X86_VALID_QUIRKS" (<see cref="KernelProfiles.SupportedQuirks"/>). The VM stores the resolved mask.
+    /// </summary>
+    ProfileDefault = 1ul << 63,
 }

@@ -6,17 +6,23 @@ namespace CpuidFunctional.Core.Model;
 /// <param name="Host">The host processor (its XSAVE layout feeds the size outputs).</param>
 /// <param name="Profile">The kernel version whose rules apply.</param>
 /// <param name="DisabledQuirks">Quirks disabled through KVM_CAP_DISABLE_QUIRKS2 (OR-ed in; cannot be re-enabled).</param>
-public sealed record Vm(HostCpu Host, KernelProfile Profile = KernelProfile.Linux6_18, KvmQuirks DisabledQuirks = KvmQuirks.None)
+/// <param name="SupportedQuirks">
+/// Quirks that may be disabled (others give EINVAL); by default (<see cref="KvmQuirks.ProfileDefault"/>) the profile's
+/// KVM_X86_VALID_QUIRKS.
+/// </param>
+public sealed record Vm(
+    HostCpu Host,
+    KernelProfile Profile = KernelProfile.Linux6_18,
+    KvmQuirks DisabledQuirks = KvmQuirks.None,
+    KvmQuirks SupportedQuirks = KvmQuirks.ProfileDefault
+)
 {
-    /// <summary>A VM whose kernel offers a given set of quirks to disable (a kernel build between the profiles).</summary>
-    public Vm(HostCpu Host, KernelProfile Profile, KvmQuirks DisabledQuirks, KvmQuirks SupportedQuirks)
-        : this(Host, Profile, DisabledQuirks) => this.SupportedQuirks = SupportedQuirks;
-
     /// <summary>
-    /// Quirks that may be disabled; others give EINVAL. By default the profile's <c>KVM_X86_VALID_QUIRKS</c>
-    /// (<see cref="KernelProfiles.SupportedQuirks"/>), fixed when the VM is made: <c>with { Profile = ... }</c> keeps it.
+    /// Quirks that may be disabled; others give EINVAL. Resolved when the VM is made: <c>with { Profile = ... }</c>
+    /// keeps the mask it has.
     /// </summary>
-    public KvmQuirks SupportedQuirks { get; init; } = KernelProfiles.SupportedQuirks(Profile);
+    public KvmQuirks SupportedQuirks { get; init; } =
+        SupportedQuirks == KvmQuirks.ProfileDefault ? KernelProfiles.SupportedQuirks(Profile) : SupportedQuirks;
 
     /// <summary><c>kvm_check_has_quirk</c>: a quirk is in effect unless userspace disabled it.</summary>
     public bool QuirkInEffect(KvmQuirks quirk) => (DisabledQuirks & quirk) == 0;

@@ -47,6 +47,21 @@ public class KernelProfileTests
     }
 
     /// <summary>
+    /// A VM's supported-quirk mask is its profile's unless given: the default argument stands for "the profile's", an
+    /// explicit one is kept as given, and the sentinel itself is never a supported bit.
+    /// </summary>
+    [Fact]
+    public void A_vm_offers_its_profiles_quirks_unless_told_otherwise()
+    {
+        Assert.Equal(KvmQuirks.Supported6_18, new Vm(Skylake).SupportedQuirks);
+        Assert.Equal(KvmQuirks.Supported6_1, new Vm(Skylake, KernelProfile.Linux6_1).SupportedQuirks);
+        Assert.Equal(KvmQuirks.Supported6_15, new Vm(Skylake, KernelProfile.Linux6_15).SupportedQuirks);
+        Assert.Equal(KvmQuirks.Supported6_1, new Vm(Skylake, SupportedQuirks: KvmQuirks.Supported6_1).SupportedQuirks);
+        var s = KvmState.WithCpuid(new Vm(Skylake), Eager, SkylakeGuest);
+        Assert.Equal(Einval, Last(s, new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.ProfileDefault)));
+    }
+
+    /// <summary>
     /// KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM (bit 10) is newer than 6.17: only the 6.18 profile (the live 6.18.44
     /// build, which has the stable backport) accepts it; STUFF_FEATURE_MSRS (bit 8, 6.12) is there from 6.15. A VM made
     /// with only a profile gets that profile's mask.
