@@ -283,7 +283,7 @@ internal sealed partial class MutableMachine
         {
             return EntryFailure(i, ExitReason.MsrLoading, localFailure, alreadyObserved: false);
         }
-        if (!Nested.IsValidGuestRflags(vmcs.Read(VmcsField.GuestRflags)))
+        if (!Nested.ProcessorGuestStateValid(vmcs))
         {
             return EntryFailure(i, ExitReason.InvalidGuestState, Nested.EntryFailDefault, alreadyObserved: false);
         }

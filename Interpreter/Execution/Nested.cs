@@ -76,7 +76,7 @@ internal static class Nested
         {
             return EntryFailure(ref c, i, ExitReason.MsrLoading, localFailure, log);
         }
-        if (!IsValidGuestRflags(vmcs.Read(VmcsField.GuestRflags)))
+        if (!ProcessorGuestStateValid(vmcs))
         {
             return EntryFailure(ref c, i, ExitReason.InvalidGuestState, EntryFailDefault, log);
         }
@@ -430,7 +430,7 @@ internal static class Nested
     /// IA-32e mode guest, an activity state KVM knows (<c>nested_check_guest_non_reg_state</c>: active, HLT or
     /// wait-for-SIPI), a valid 64-bit GUEST_IA32_EFER if loaded, and last a GUEST_CR3 within MAXPHYADDR
     /// (<c>nested_vmx_load_cr3</c>, in <c>prepare_vmcs02</c>). Every other failure has qualification 0. GUEST_RFLAGS is
-    /// the processor's check, after the MSR-load list (<see cref="IsValidGuestRflags"/>).
+    /// the processor's check, after the MSR-load list (<see cref="ProcessorGuestStateValid"/>).
     /// </summary>
     private static ulong? GuestStateFailure(in Cpu c, Vmcs12 vmcs)
     {
@@ -459,10 +459,18 @@ internal static class Nested
     }
 
     /// <summary>
-    /// GUEST_RFLAGS as the processor checks it when KVM enters vmcs02 (KVM never checks it itself): bit 1 set and the
-    /// reserved bits clear. A failure is exit reason 33 after the VM-entry MSR-load list took effect.
+    /// The guest-state checks only the processor makes, when KVM enters vmcs02 with vmcs12's values (KVM copies them
+    /// unchecked): GUEST_RFLAGS with bit 1 set and the reserved bits clear, and GDTR and IDTR limits without bits 31:16
+    /// (SDM Vol. 3, checks on the guest descriptor-table registers). A failure is exit reason 33 after the VM-entry
+    /// MSR-load list took effect. (The segment register checks are not modelled.)
     /// </summary>
-    internal static bool IsValidGuestRflags(ulong rflags) => (rflags & Rflags.Fixed1) != 0 && (rflags & Rflags.Reserved) == 0;
+    internal static bool ProcessorGuestStateValid<TVmcs>(TVmcs vmcs)
+        where TVmcs : IVmcsFields
+    {
+        var rflags = vmcs.Read(VmcsField.GuestRflags);
+        return (rflags & Rflags.Fixed1) != 0 && (rflags & Rflags.Reserved) == 0
+            && (vmcs.Read(VmcsField.GuestGdtrLimit) >> 16) == 0 && (vmcs.Read(VmcsField.GuestIdtrLimit) >> 16) == 0;
+    }
 
     /// <summary>The exit qualification of a guest-state entry failure: ENTRY_FAIL_DEFAULT.</summary>
     internal const ulong EntryFailDefault = 0;

@@ -322,6 +322,20 @@ public class NestedTests
         Assert.Contains(r.Trace, e => e is VcpuEvent.NestedVmEntry); // the entry (and its list) took effect first
     }
 
+    /// <summary>
+    /// GDTR and IDTR limits with bits 31:16 set pass KVM's checks (KVM copies them into vmcs02) and fail the
+    /// processor's: exit reason 33, after the VM-entry (kvm-unit-tests' guest-state area test).
+    /// </summary>
+    [Theory]
+    [InlineData(VmcsField.GuestGdtrLimit)]
+    [InlineData(VmcsField.GuestIdtrLimit)]
+    public void A_descriptor_table_limit_above_16_bits_fails_the_entry(uint field)
+    {
+        var r = RunL2(a => a.vmcall(), Setup with { ExtraVmwrites = [(field, 0x1_0000)] });
+        Assert.Equal(ExitReason.InvalidGuestState | ExitReason.EntryFailure, ExitReasonOf(r));
+        Assert.Equal(ExitReason.Vmcall, ExitReasonOf(RunL2(a => a.vmcall(), Setup with { ExtraVmwrites = [(field, 0xFFFF)] })));
+    }
+
     /// <summary><c>prepare_vmcs02</c> loads GUEST_CR3 through <c>nested_vmx_load_cr3</c>: one above MAXPHYADDR fails the entry with reason 33, qualification 0.</summary>
     [Fact]
     public void A_guest_cr3_above_maxphyaddr_fails_the_entry()
