@@ -14,9 +14,6 @@ internal sealed partial class MutableKvm
     private ulong vmcb01Cr4;                  // L1's CR4, saved at VMRUN and restored by #VMEXIT
     private readonly bool hostHasNrips;       // the host's CPUID has NRIPS (kvm_cpu_cap_has(X86_FEATURE_NRIPS))
 
-    /// <summary>Whether the guest's CPUID has SVM (0x80000001:ECX[2], a static bit: <c>guest_cpu_cap_has(X86_FEATURE_SVM)</c>).</summary>
-    public bool HasSvm => guestSvm;
-
     /// <summary><c>svm->nrips_enabled</c>, as <see cref="Kvm.NestedSvmNripsEnabled"/>: the host and the guest's CPUID have NRIPS.</summary>
     public bool NestedSvmNripsEnabled => hostHasNrips && guestNrips;
 

@@ -304,10 +304,10 @@ internal static class Nested
             && IsValidMsrSwitch(maxPhys, vmcs.Read(VmcsField.VmExitMsrStoreAddr), vmcs.Read(VmcsField.VmExitMsrStoreCount), limitsCount);
     }
 
-    /// <summary>Whether a linear address is canonical for 48-bit addressing: bits 63:47 all equal (KVM's <c>is_noncanonical_address</c>, negated).</summary>
-    internal static bool IsCanonical(ulong address) => IsCanonical(address, 48);
-
-    /// <summary>Whether a linear address is canonical for <paramref name="bits"/>-bit addressing (48 or 57).</summary>
+    /// <summary>
+    /// Whether a linear address is canonical for <paramref name="bits"/>-bit addressing (48 or 57): the bits above
+    /// bit <paramref name="bits"/> − 1 all equal it (KVM's <c>__is_canonical_address</c>).
+    /// </summary>
     internal static bool IsCanonical(ulong address, int bits) => (ulong)((long)(address << (64 - bits)) >> (64 - bits)) == address;
 
     /// <summary>
@@ -446,15 +446,16 @@ internal static class Nested
         {
             return EntryFailDefault;
         }
+        var maxPhysAddr = GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu);
         var link = vmcs.Read(VmcsField.VmcsLinkPointer);
-        if (!IsValidVmcsLinkPointer(link, GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu), link == NoVmcsLink ? null : VmxOps.RevisionAt(c, link)))
+        if (!IsValidVmcsLinkPointer(link, maxPhysAddr, link == NoVmcsLink ? null : VmxOps.RevisionAt(c, link)))
         {
             return EntryFailVmcsLinkPtr;
         }
         var rest = (cr4 & Cr4.Pae) != 0 // the IA-32e mode guest's PAE, checked after the link pointer
             && IsKnownActivityState(vmcs.Read(VmcsField.GuestActivityState))
             && ((entry & VmxCapabilities.EntryLoadEfer) == 0 || IsValid64BitEfer(vmcs.Read(VmcsField.GuestIa32Efer), SvmOps.AllowedEfer(c, withSvme: false)))
-            && IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), GuestCpuCaps.MaxPhysAddr(c.Kvm.Vcpu)); // prepare_vmcs02's nested_vmx_load_cr3
+            && IsLegalGpa(vmcs.Read(VmcsField.GuestCr3), maxPhysAddr); // prepare_vmcs02's nested_vmx_load_cr3
         return rest ? null : EntryFailDefault;
     }
 

@@ -94,8 +94,8 @@ internal static class SvmNested
 
     /// <summary>
     /// A #VMEXIT from L2 at instruction <paramref name="i"/> (not executed), as <see cref="SvmReflect"/> decided it:
-    /// exit code, EXITINFO1/2, EXITINTINFO, EVENTINJ cleared, next RIP, DR7/DR6 (for an intercepted instruction) and L2's state go into vmcb12; Core restores
-    /// L1's CR4 from vmcb01; L1 continues after its VMRUN with GIF clear.
+    /// exit code, EXITINFO1/2, EXITINTINFO and EVENTINJ (0), next RIP (for an intercepted instruction), DR7/DR6 and
+    /// L2's state go into vmcb12; Core restores L1's CR4 from vmcb01; L1 continues after its VMRUN with GIF clear.
     /// </summary>
     public static StopReason? Vmexit(ref Cpu c, Insn i, Reflection.ExitToL1 exit, RunLog log)
     {

@@ -26,7 +26,7 @@ internal static class SvmOps
     {
         if (i.Op == Op.Vmmcall)
         {
-            return c.InL2 ? new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, SvmReflect.VmmcallLoops) : Vmmcall(ref c, i);
+            return c.InL2 ? new StopReason.Unsupported(2, i.Rip, i.HexBytes, i.Text, SvmReflect.VmmcallLoops) : Hypercall(ref c, i);
         }
         if (c.InL2)
         {
@@ -67,9 +67,6 @@ internal static class SvmOps
 
     /// <summary>The page VMRUN, VMLOAD and VMSAVE take from RAX (KVM maps <c>gpa_to_gfn(rax)</c>; the offset is ignored).</summary>
     internal static ulong VmcbPage(in Cpu c) => c.Gprs[Registers.Rax] & ~0xFFFul;
-
-    /// <summary>VMMCALL not intercepted: L0's <c>kvm_emulate_hypercall</c> (<see cref="Hypercall"/>).</summary>
-    private static StopReason? Vmmcall(ref Cpu c, Insn i) => Hypercall(ref c, i);
 
     /// <summary>
     /// A VMCALL or VMMCALL that reaches L0 (<c>kvm_emulate_hypercall</c>): RAX gets the result of
