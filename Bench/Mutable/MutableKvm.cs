@@ -59,7 +59,7 @@ internal sealed partial class MutableKvm
         profile = vm.Profile;
         hostNx = vm.Host.HasNx;
         hostFxsrOpt = vm.Host.HasFxsrOpt;
-        hostSupportedXcr0 = vm.Host.SupportedXcr0;
+        hostSupportedXcr0 = SupportedCpuid.SupportedXcr0(vm.Host);
         hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
         advertisesXss = KernelProfiles.AdvertisesXss(vm.Profile, vm.Host);
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);

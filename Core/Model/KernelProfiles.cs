@@ -46,6 +46,13 @@ public static class KernelProfiles
     public static bool DerivesGuestCapsAtVcpuCreation(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 
     /// <summary>
+    /// Whether KVM_GET_SUPPORTED_CPUID hides XTILECFG along with XTILEDATA from a process that may not give a guest AMX
+    /// tile data (<c>kvm_get_filtered_xcr0</c>, "Filter out XTILE_CFG if XTILE_DATA isn't permitted", 2023, not in
+    /// 6.1.158's source). 6.1 leaves XTILECFG in, which no guest can load alone.
+    /// </summary>
+    public static bool FiltersXtileCfgWithoutXtileData(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>
     /// Whether <c>kvm_set_cr4</c> itself refuses turning CR4.PCIDE on without guest PCID (6.1; later kernels leave it
     /// to the reserved bits). It matters only where those do not cover it: a 6.1 vCPU before KVM_SET_CPUID2.
     /// </summary>

@@ -20,6 +20,7 @@ public static class Kvm
     private static readonly Observation Ud = new Observation.Fault(X86Exception.UD);
     private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
     private static readonly Observation E2big = new Observation.IoctlError(Errno.E2BIG);
+    private static readonly Observation Eperm = new Observation.IoctlError(Errno.EPERM);
     private static readonly Observation Nop = new Observation.MwaitNop();
     private static readonly Observation CpuidExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.Cpuid);
     private static readonly Observation XsetbvExitsToL1 = new Observation.ExitToL1(Observation.ExitToL1.Xsetbv);
@@ -149,6 +150,14 @@ public static class Kvm
         var vaddrBits = (table[i].Eax >> 8) & 0xFF;
         return vaddrBits is 0 or 48 or 57;
     }
+
+    /// <summary>
+    /// <c>kvm_check_cpuid</c>'s second check, after the address width: a table whose CPUID.0xD.0 offers a dynamic
+    /// feature (XTILEDATA) needs the VM's process to be allowed to give it (<c>fpu_enable_guest_xfd_features</c>,
+    /// <see cref="SupportedCpuid.GuestMayUseXtileData"/>); otherwise EPERM. No 0xD.0, or no XTILEDATA in it, passes.
+    /// </summary>
+    public static bool GuestXfdFeaturesPermitted(Vm vm, CpuidTable table) =>
+        table.Find(0xD, 0) is not { } d0 || (d0.Eax & Xcr0.XtileData) == 0 || SupportedCpuid.GuestMayUseXtileData(vm);
 
     private enum LapicMode
     {
@@ -736,10 +745,14 @@ public static class Kvm
             {
                 return Done(current, Einval);
             }
+            if (!GuestXfdFeaturesPermitted(Vm, incoming))
+            {
+                return Done(current, Eperm);
+            }
             var caps = DynamicBits.CapsOf(incoming);
             var guest = GuestCpuCaps.Derive(
                 incoming,
-                Vm.Host.SupportedXcr0,
+                SupportedCpuid.SupportedXcr0(Vm.Host),
                 KernelProfiles.SupportedXss(Vm.Profile, Vm.Host),
                 SupportedCpuid.Cr4ReservedBits(Vm.Host, Vm.Profile),
                 policy.Rules.Cr4ReservedByFeatures

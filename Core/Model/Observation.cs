@@ -17,6 +17,9 @@ public enum X86Exception
 /// <summary>ioctl error numbers the model returns (as positive errno values).</summary>
 public enum Errno
 {
+    /// <summary>EPERM: operation not permitted (KVM_SET_CPUID2 offering AMX tile data the process may not give a guest).</summary>
+    EPERM = 1,
+
     /// <summary>E2BIG: argument list too long (a CPUID buffer too small or too large).</summary>
     E2BIG = 7,
 

@@ -14,12 +14,13 @@ namespace CpuidFunctional.Core.Model;
 /// Facts (6.1 and 6.18 read): OSXSAVE, OSPKE and MWAIT are never advertised (6.1 leaves them out of the capability
 /// masks, 6.18 marks OSXSAVE and OSPKE as runtime features and MWAIT as emulated-as-NOP only); X2APIC is advertised
 /// whatever the host (KVM emulates it); XSAVE and APIC pass the host's bit. CPUID.0xD.0's EDX:EAX is KVM's supported
-/// XCR0 (the host's XCR0 features limited to the ones KVM can context-switch, <c>KVM_SUPPORTED_XCR0</c>: x87, SSE,
-/// AVX, the MPX pair, AVX-512, PKRU and AMX, with AMX tile data counted as permitted, as after the VMM's guest
-/// permission request; kvm_amd drops the MPX pair in its hardware set-up, kvm_intel keeps it where the processor has
-/// MPX, since the host kernel still enables MPX in XCR0 for guests), EBX and ECX its standard-format size; CPUID.0xD.1's EBX
-/// is the compacted size of that XCR0 with <see cref="KernelProfiles.SupportedXss"/> when the host has XSAVEC or
-/// XSAVES, else 0, and its ECX:EDX the supported XSS. 0x40000000 is KVM's signature leaf: EAX 0x40000001 and
+/// XCR0 as the calling process may offer it (<see cref="PermittedXcr0"/>: the host's XCR0 features limited to the ones
+/// KVM can context-switch, <c>KVM_SUPPORTED_XCR0</c>: x87, SSE, AVX, the MPX pair, AVX-512, PKRU and AMX; kvm_amd drops
+/// the MPX pair in its hardware set-up, kvm_intel keeps it where the processor has MPX, since the host kernel still
+/// enables MPX in XCR0 for guests; AMX tile data only after the VMM's guest permission request,
+/// <see cref="Vm.XcompGuestPermRequested"/>), EBX and ECX its standard-format size; CPUID.0xD.1's EBX is the compacted
+/// size of that XCR0 with <see cref="KernelProfiles.SupportedXss"/> when the host has XSAVEC or XSAVES, else 0, and its
+/// ECX:EDX the supported XSS. 0x40000000 is KVM's signature leaf: EAX 0x40000001 and
 /// "KVMKVMKVM\0\0\0".
 /// </remarks>
 public static class SupportedCpuid
@@ -29,9 +30,36 @@ public static class SupportedCpuid
 
     private static uint Bit(int n) => 1u << n;
 
-    /// <summary>KVM's supported XCR0 as the model takes it (see the remarks).</summary>
+    /// <summary>
+    /// KVM's supported XCR0 (<c>kvm_caps.supported_xcr0</c>) as the model takes it (see the remarks), whatever the
+    /// process may give a guest: what <c>guest_supported_xcr0</c> is limited to.
+    /// </summary>
     public static ulong SupportedXcr0(HostCpu host) =>
         host.SupportedXcr0 & KvmSupportedXcr0 & (host.IsAmdOrHygon ? ~(Xcr0.Bndregs | Xcr0.Bndcsr) : ulong.MaxValue);
+
+    /// <summary>
+    /// Whether the VM's process may give a guest AMX tile data (<c>xstate_get_guest_group_perm</c> has XTILEDATA): only
+    /// after it asked (<see cref="Vm.XcompGuestPermRequested"/>), and only where the host has the feature (the request
+    /// fails elsewhere). Without it KVM_SET_CPUID2 of a table offering XTILEDATA fails with EPERM
+    /// (<c>kvm_check_cpuid</c>, <c>fpu_enable_guest_xfd_features</c>).
+    /// </summary>
+    public static bool GuestMayUseXtileData(Vm vm) => vm.XcompGuestPermRequested && (vm.Host.SupportedXcr0 & Xcr0.XtileData) != 0;
+
+    /// <summary>
+    /// CPUID.0xD.0's EDX:EAX in KVM_GET_SUPPORTED_CPUID (6.18's <c>kvm_get_filtered_xcr0</c>; 6.1's
+    /// <c>kvm_caps.supported_xcr0 &amp; xstate_get_guest_group_perm()</c>): <see cref="SupportedXcr0"/> without XTILEDATA
+    /// unless the process may give it (<see cref="GuestMayUseXtileData"/>), and then also without XTILECFG where the
+    /// profile filters it (<see cref="KernelProfiles.FiltersXtileCfgWithoutXtileData"/>).
+    /// </summary>
+    public static ulong PermittedXcr0(Vm vm)
+    {
+        var xcr0 = SupportedXcr0(vm.Host);
+        if ((xcr0 & Xcr0.XtileData) == 0 || GuestMayUseXtileData(vm))
+        {
+            return xcr0;
+        }
+        return xcr0 & ~(KernelProfiles.FiltersXtileCfgWithoutXtileData(vm.Profile) ? Xcr0.Xtile : Xcr0.XtileData);
+    }
 
     /// <summary><c>KVM_SUPPORTED_XCR0</c> (x86.c): the XCR0 features KVM can offer a guest at all.</summary>
     public const ulong KvmSupportedXcr0 = Xcr0.Fp | Xcr0.Sse | Xcr0.Ymm | Xcr0.Bndregs | Xcr0.Bndcsr | Xcr0.Avx512 | Xcr0.Pkru | Xcr0.Xtile;
@@ -64,11 +92,19 @@ public static class SupportedCpuid
     private static readonly GuestFeature[] HostPassedCr4Features =
         [GuestFeature.Xsave, GuestFeature.Smep, GuestFeature.Smap, GuestFeature.FsGsBase, GuestFeature.Pcid, GuestFeature.La57, GuestFeature.Pku];
 
-    /// <summary>What the model knows of one register; mask 0 where it knows nothing.</summary>
-    public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register)
+    /// <summary>
+    /// What the model knows of one register, for a process that asked for AMX tile data
+    /// (<see cref="Vm.XcompGuestPermRequested"/>); mask 0 where it knows nothing.
+    /// </summary>
+    public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register) =>
+        Answer(new Vm(host, profile), leaf, subleaf, register);
+
+    /// <summary>What the model knows of one register as the VM's process asks; mask 0 where it knows nothing.</summary>
+    public static Known Answer(Vm vm, uint leaf, uint subleaf, CpuidRegister register)
     {
-        var xcr0 = SupportedXcr0(host);
-        var xss = KernelProfiles.SupportedXss(profile, host);
+        var host = vm.Host;
+        var xcr0 = PermittedXcr0(vm);
+        var xss = KernelProfiles.SupportedXss(vm.Profile, host);
         return (leaf, subleaf, register) switch
         {
             // MWAIT (3), X2APIC (21), XSAVE (26), OSXSAVE (27)

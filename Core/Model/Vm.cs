@@ -24,6 +24,16 @@ public sealed record Vm(
     public KvmQuirks SupportedQuirks { get; init; } =
         SupportedQuirks == KvmQuirks.ProfileDefault ? KernelProfiles.SupportedQuirks(Profile) : SupportedQuirks;
 
+    /// <summary>
+    /// Whether the process that owns the VM asked for AMX tile data for its guests before creating the vCPU
+    /// (<c>arch_prctl(ARCH_REQ_XCOMP_GUEST_PERM, XFEATURE_XTILE_DATA)</c>, as a VMM offering AMX and the selftest amx_test
+    /// do). True by default. Without it (the kernel's default permissions) KVM_GET_SUPPORTED_CPUID leaves AMX out of
+    /// CPUID.0xD.0 and KVM_SET_CPUID2 refuses a table that offers XTILEDATA with EPERM
+    /// (<see cref="SupportedCpuid.GuestMayUseXtileData"/>). The kernel locks the permissions when the first vCPU is
+    /// created, so a VM keeps what it was made with.
+    /// </summary>
+    public bool XcompGuestPermRequested { get; init; } = true;
+
     /// <summary><c>kvm_check_has_quirk</c>: a quirk is in effect unless userspace disabled it.</summary>
     public bool QuirkInEffect(KvmQuirks quirk) => (DisabledQuirks & quirk) == 0;
 

@@ -15,6 +15,12 @@ public sealed record Scenario(string Source, HostSpec Host, KernelProfile Profil
     /// </summary>
     public ValueArray<CaughtBy> CaughtBy { get; init; } = ValueArray<CaughtBy>.Empty;
 
+    /// <summary>
+    /// Whether the process behind the file's VMs asked for AMX tile data for its guests (<see cref="Vm.XcompGuestPermRequested"/>):
+    /// true unless an <c>xcomp-guest-perm none</c> line says otherwise.
+    /// </summary>
+    public bool XcompGuestPermRequested { get; init; } = true;
+
     /// <summary>The 1-based line of the <c>host</c> line, for errors the shell finds resolving it.</summary>
     public int HostLine { get; init; }
 }

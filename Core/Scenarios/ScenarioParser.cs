@@ -85,6 +85,7 @@ public static class ScenarioParser
         HostSpec? host = null;
         var hostLine = 0;
         var profile = KernelProfile.Linux6_18;
+        var xcompGuestPerm = true;
         var steps = ImmutableArray.CreateBuilder<ScenarioStep>();
         var caughtBy = new List<CaughtBy>();
         if (TextLines.Check(text, source) is { } endings)
@@ -143,6 +144,18 @@ public static class ScenarioParser
                     }
                     profile = p;
                     continue;
+                case "xcomp-guest-perm":
+                    // The permission is the process's, and its first vCPU locks it: so once per file, before any step.
+                    if (steps.Count > 0)
+                    {
+                        return Fail(source, lineNo, $"'xcomp-guest-perm' after line {steps[0].Line}: the process asks before its first vCPU exists, so it comes before every step");
+                    }
+                    if (words.Length != 2 || words[1].ToLowerInvariant() is not ("none" or "xtile-data"))
+                    {
+                        return Fail(source, lineNo, $"expected 'xcomp-guest-perm none' or 'xcomp-guest-perm xtile-data', found '{content}'");
+                    }
+                    xcompGuestPerm = words[1].Equals("xtile-data", StringComparison.OrdinalIgnoreCase);
+                    continue;
                 case "vm":
                     error = ParseVm(words, lineNo, steps);
                     break;
@@ -168,7 +181,7 @@ public static class ScenarioParser
         {
             return Fail(source, 0, "no 'host' line: name a preset ('host skylake-sp') or a dump ('host dump FILE')");
         }
-        return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()) { CaughtBy = new([.. caughtBy]), HostLine = hostLine });
+        return new Result<Scenario>.Ok(new Scenario(source, host, profile, steps.ToImmutable()) { CaughtBy = new([.. caughtBy]), HostLine = hostLine, XcompGuestPermRequested = xcompGuestPerm });
     }
 
     /// <summary>
@@ -695,7 +708,7 @@ public static class ScenarioParser
     {
         if (w.Length < 2)
         {
-            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid|xsetbv|cr-access|triple-fault|N | svm-exit CODE | exit io in|out PORT [VALUE] | exit shutdown | halted | supported LEAF.SUB REG=VALUE|REG.BIT=0|1 ... | xcr0 VALUE | cr4 VALUE | sregs CR4 APIC_BASE | sregs [cr0=V] [cr4=V] [efer=V] [apic-base=V] | nent N | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE|flags=V ... | no-entry LEAF.SUB";
+            return "usage: expect nothing | ok [N] | #GP | #UD | EINVAL | E2BIG | EPERM | mwait-nop | vmentry-fail N | vmx-abort | policies-differ | exit-to-l1 cpuid|xsetbv|cr-access|triple-fault|N | svm-exit CODE | exit io in|out PORT [VALUE] | exit shutdown | halted | supported LEAF.SUB REG=VALUE|REG.BIT=0|1 ... | xcr0 VALUE | cr4 VALUE | sregs CR4 APIC_BASE | sregs [cr0=V] [cr4=V] [efer=V] [apic-base=V] | nent N | xcrs VALUE|none | msrs MSR=VALUE...|none | msr VALUE | REG=VALUE | REG.BIT=0|1 | entry LEAF.SUB REG=VALUE|flags=V ... | no-entry LEAF.SUB";
         }
         // The step an expectation checks: the last one that is not an edit or an expectation, within the current VM.
         var observed = Enumerable.Reverse(steps).FirstOrDefault(s => s is not (ScenarioStep.Edit or ScenarioStep.Expect));
@@ -733,6 +746,9 @@ public static class ScenarioParser
                 return null;
             case "e2big" when w.Length == 2:
                 Exactly(new Observation.IoctlError(Errno.E2BIG));
+                return null;
+            case "eperm" when w.Length == 2:
+                Exactly(new Observation.IoctlError(Errno.EPERM));
                 return null;
             case "mwait-nop" when w.Length == 2:
                 Exactly(new Observation.MwaitNop());

@@ -17,12 +17,12 @@ public static class ScenarioRunner
     public static ScenarioReport Run(Scenario scenario, HostCpu host, IReadOnlyList<Policy>? policies = null)
     {
         policies ??= Policy.Correct;
-        var states = NewVm(host, scenario.Profile, policies);
+        var states = NewVm(host, scenario.Profile, scenario.XcompGuestPermRequested, policies);
         var table = host.Cpuid;
         Observation?[]? last = null;
         VcpuEvent? lastStep = null;
-        // The kernel profile KVM_GET_SUPPORTED_CPUID answered for, if it was the last step.
-        KernelProfile? supported = null;
+        // The VM KVM_GET_SUPPORTED_CPUID answered for (its profile and process), if it was the last step.
+        Vm? supported = null;
         var events = 0;
         var checks = 0;
         ScenarioReport Fail(int line, string message) => new(scenario.Source, events, checks, new ScenarioFailure(scenario.Source, line, message));
@@ -48,7 +48,7 @@ public static class ScenarioRunner
                     checks++;
                     if (expected is Expectation.Supported s2)
                     {
-                        if (CheckSupported(s2, host, supported) is { } wrong)
+                        if (CheckSupported(s2, supported) is { } wrong)
                         {
                             return Fail(line, $"{text}: {wrong}");
                         }
@@ -68,7 +68,7 @@ public static class ScenarioRunner
                     }
                     continue;
                 case ScenarioStep.NewVm(_, var profile):
-                    states = NewVm(host, profile ?? scenario.Profile, policies);
+                    states = NewVm(host, profile ?? scenario.Profile, scenario.XcompGuestPermRequested, policies);
                     table = host.Cpuid;
                     last = null;
                     continue;
@@ -82,7 +82,7 @@ public static class ScenarioRunner
                     continue;
                 case ScenarioStep.GetSupportedCpuid:
                     // A system ioctl: no vCPU takes part, every policy sees the same.
-                    supported = states[0].Vm.Profile;
+                    supported = states[0].Vm;
                     last = new Observation?[states.Length];
                     events++;
                     continue;
@@ -124,10 +124,13 @@ public static class ScenarioRunner
         return new ScenarioReport(scenario.Source, events, checks, null);
     }
 
-    /// <summary>A new VM on the host with the profile's supported quirks, none disabled, and its vCPU, once per policy.</summary>
-    private static KvmState[] NewVm(HostCpu host, KernelProfile profile, IReadOnlyList<Policy> policies)
+    /// <summary>
+    /// A new VM on the host with the profile's supported quirks, none disabled, the process's AMX permission, and its
+    /// vCPU, once per policy.
+    /// </summary>
+    private static KvmState[] NewVm(HostCpu host, KernelProfile profile, bool xcompGuestPerm, IReadOnlyList<Policy> policies)
     {
-        var vm = new Vm(host, profile);
+        var vm = new Vm(host, profile) { XcompGuestPermRequested = xcompGuestPerm };
         return [.. policies.Select(p => KvmState.Create(vm, p))];
     }
 
@@ -211,14 +214,14 @@ public static class ScenarioRunner
     }
 
     /// <summary>Null if KVM_GET_SUPPORTED_CPUID, as far as the model knows it, has the expected bits; otherwise why not.</summary>
-    private static string? CheckSupported(Expectation.Supported expected, HostCpu host, KernelProfile? profile)
+    private static string? CheckSupported(Expectation.Supported expected, Vm? vm)
     {
-        if (profile is not { } p)
+        if (vm is null)
         {
             return "expected KVM_GET_SUPPORTED_CPUID just before";
         }
         var (leaf, sub, register, mask, value) = expected;
-        var known = SupportedCpuid.Answer(host, p, leaf, sub, register);
+        var known = SupportedCpuid.Answer(vm, leaf, sub, register);
         if ((mask & ~known.Mask) != 0)
         {
             return $"the model does not know {register.ToString().ToLowerInvariant()} bits {Hex(mask & ~known.Mask)} of KVM_GET_SUPPORTED_CPUID {CpuidEdit.Key(leaf, sub)} (it knows {Hex(known.Mask)})";

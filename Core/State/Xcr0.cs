@@ -27,8 +27,17 @@ public static class Xcr0
     /// <summary>Component 9, PKRU.</summary>
     public const ulong Pkru = 1ul << 9;
 
+    /// <summary>Component 17, AMX tile configuration (XTILECFG).</summary>
+    public const ulong XtileCfg = 1ul << 17;
+
+    /// <summary>
+    /// Component 18, AMX tile data (XTILEDATA): the one dynamic user feature (<c>XFEATURE_MASK_USER_DYNAMIC</c>), which
+    /// a process may use, or give a guest, only after asking the kernel for it (<c>ARCH_REQ_XCOMP_GUEST_PERM</c>).
+    /// </summary>
+    public const ulong XtileData = 1ul << 18;
+
     /// <summary>Components 17–18, AMX: XTILECFG and XTILEDATA.</summary>
-    public const ulong Xtile = 0x3ul << 17;
+    public const ulong Xtile = XtileCfg | XtileData;
 
     /// <summary><c>XFEATURE_MASK_EXTEND</c>: every bit except x87, SSE and bit 63; a change here is a dynamic-CPUID trigger.</summary>
     public const ulong MaskExtend = ~(Fp | Sse | (1ul << 63));

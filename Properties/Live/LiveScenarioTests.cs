@@ -381,6 +381,36 @@ public class LiveScenarioTests
         AssertAgrees(LiveComparison.Run(target, host, events));
     }
 
+    /// <summary>
+    /// KVM_SET_CPUID2 of a table whose CPUID.0xD.0 offers AMX tile data (XTILEDATA, the one dynamic XSAVE feature),
+    /// which this process never asked to give a guest (arch_prctl ARCH_REQ_XCOMP_GUEST_PERM; on a host without AMX it
+    /// could not): EPERM with nothing installed (<c>kvm_check_cpuid</c>, <c>fpu_enable_guest_xfd_features</c>). The
+    /// model's host for this kernel has what KVM_GET_SUPPORTED_CPUID offered, which has no XTILEDATA for such a process.
+    /// XTILECFG alone is no dynamic feature: that table is installed.
+    /// </summary>
+    [Fact]
+    public void KVM_SET_CPUID2_offering_AMX_tile_data_this_process_may_not_give_is_EPERM()
+    {
+        CpuidTable supported;
+        using (var kvm = LiveKernel.OpenOrSkip())
+        {
+            supported = LiveKernel.Supported(kvm);
+        }
+        var tileData = Edit(supported, 0xD, 0, e => e with { Eax = e.Eax | (uint)Xcr0.XtileData });
+        var tileCfgOnly = Edit(supported, 0xD, 0, e => e with { Eax = (e.Eax | (uint)Xcr0.XtileCfg) & ~(uint)Xcr0.XtileData });
+        Assert.NotEqual(supported, tileData); // the kernel offered no XTILEDATA, and the table has a 0xD.0 entry
+        AssertAgrees(
+            Scenario(
+                new E.SetCpuid2(tileData), // EPERM
+                new E.GetCpuid2(256),
+                new E.SetCpuid2(tileCfgOnly),
+                new E.GetCpuid2(256),
+                new E.Run(),
+                new E.Cpuid(0xD, 0)
+            )
+        );
+    }
+
     // ---- helpers ----
 
     private static IEnumerable<E> OutOfRangeQueries() =>
