@@ -210,6 +210,9 @@ public static class Kvm
                 // On VMX, CPUID in L2 always exits to L1 (nested_vmx_l1_wants_exit): L0 never emulates it.
                 VcpuEvent.Cpuid when NestedVmxL1WantsExit(v, VmxL2Instruction.Cpuid) is not null => Unchanged(CpuidExitsToL1),
                 VcpuEvent.Cpuid(var leaf, var subleaf) => KvmEmulateCpuid(v, leaf, subleaf),
+                // MONITOR and MWAIT are CPL 0 instructions: above it the processor raises #UD before any intercept, and
+                // KVM's #UD handler does not emulate them (not EmulateOnUD), so the #UD reaches the guest.
+                VcpuEvent.MonitorMwait when v.Cpl != 0 => Unchanged(Ud),
                 VcpuEvent.MonitorMwait => Unchanged(KvmEmulateMonitorMwait(v)),
                 // No in-kernel device is behind the port: userspace completes it. In L2, L1's I/O exiting and IOIO
                 // intercepts are not carried by the entry events: taken as clear, so L0 handles it for L2 alike.

@@ -127,6 +127,19 @@ public class ConsumerTests
         Assert.Equal(new Observation.MwaitNop(), Kvm.Step(Lazy, Running(Lazy), new VcpuEvent.MonitorMwait()).Observation);
     }
 
+    [Theory]
+    [InlineData(KernelProfile.Linux6_1)]
+    [InlineData(KernelProfile.Linux6_18)]
+    public void MONITOR_MWAIT_above_CPL0_is_UD_even_where_the_quirk_would_make_it_a_NOP(KernelProfile profile)
+    {
+        // The processor's privilege check comes before the intercept; KVM's #UD handler does not emulate MONITOR/MWAIT.
+        var s = Kvm.Step(Lazy, Running(Lazy, profile), new VcpuEvent.SetCpl(3)).State;
+        Assert.True(s.Vm.QuirkInEffect(KvmQuirks.MwaitNeverUdFaults));
+
+        Assert.Equal(new Observation.Fault(X86Exception.UD), Kvm.Step(Lazy, s, new VcpuEvent.MonitorMwait()).Observation);
+        Assert.Equal(new Observation.MwaitNop(), Kvm.Step(Lazy, Kvm.Step(Lazy, s, new VcpuEvent.SetCpl(0)).State, new VcpuEvent.MonitorMwait()).Observation);
+    }
+
     [Fact]
     public void MONITOR_MWAIT_follows_the_userspace_bit_with_NO_MWAIT_in_effect_and_MISC_ENABLE_once_disabled()
     {
