@@ -20,6 +20,12 @@ namespace CpuidFunctional.Core.Checking;
 /// entry has MWAIT equal to MISC_ENABLE bit 18. Otherwise a KVM_CAP_DISABLE_QUIRKS2 loses the quirk bit from its
 /// mask and a RESET is dropped.
 /// </para>
+/// <para>
+/// Where KVM_CAP_DISABLE_QUIRKS2 assigns its mask (6.1 and 6.15, <see cref="KernelProfiles.AssignsDisabledQuirks"/>), a
+/// mask without the quirk switches it back on: the MWAIT rule changes again without a trigger, the other way round (a
+/// pending update no longer writes MWAIT, so Lazy keeps the bit Eager already replaced; Reference keeps the installed
+/// bit). Such a mask gains the quirk bit, so the quirk stays disabled.
+/// </para>
 /// </summary>
 public static class MwaitQuirkRule
 {
@@ -48,17 +54,24 @@ public static class MwaitQuirkRule
     /// </summary>
     public static ValueArray<VcpuEvent> Apply(Vm vm, ValueArray<VcpuEvent> events)
     {
-        if (!events.Items.Any(Suspect))
+        var assigns = KernelProfiles.AssignsDisabledQuirks(vm.Profile);
+        if (!events.Items.Any(e => Suspect(e, assigns)))
         {
             return events;
         }
         var state = KvmState.Create(vm, Policy.Eager);
         var builder = ImmutableArray.CreateBuilder<VcpuEvent>(events.Count);
         var changed = false;
-        foreach (var e in events.Items)
+        foreach (var item in events.Items)
         {
+            var e = item;
+            if (e is VcpuEvent.DisableQuirks2(var asked) && ReenablesNoMwait(state.Vm, asked))
+            {
+                changed = true;
+                e = new VcpuEvent.DisableQuirks2(asked | NoMwait);
+            }
             var next = Kvm.Step(Policy.Eager, state, e).State;
-            if (Suspect(e) && !MwaitStale(state) && MwaitStale(next))
+            if (Suspect(e, assigns) && !MwaitStale(state) && MwaitStale(next))
             {
                 changed = true;
                 if (e is not VcpuEvent.DisableQuirks2(var mask))
@@ -76,6 +89,16 @@ public static class MwaitQuirkRule
         return changed ? new ValueArray<VcpuEvent>(builder.ToImmutable()) : events;
     }
 
-    private static bool Suspect(VcpuEvent e) =>
-        e is VcpuEvent.Reset || (e is VcpuEvent.DisableQuirks2(var m) && (m & NoMwait) != 0);
+    private static bool Suspect(VcpuEvent e, bool assigns) =>
+        e is VcpuEvent.Reset || (e is VcpuEvent.DisableQuirks2(var m) && (assigns || (m & NoMwait) != 0));
+
+    /// <summary>
+    /// Whether KVM_CAP_DISABLE_QUIRKS2 with <paramref name="mask"/> switches MISC_ENABLE_NO_MWAIT back on: the VM
+    /// assigns masks, has the quirk disabled, and the mask is accepted but lacks it.
+    /// </summary>
+    public static bool ReenablesNoMwait(Vm vm, ulong mask) =>
+        KernelProfiles.AssignsDisabledQuirks(vm.Profile)
+        && !vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait)
+        && (mask & NoMwait) == 0
+        && ((KvmQuirks)mask & ~vm.SupportedQuirks) == 0;
 }

@@ -18,6 +18,8 @@ public sealed class HostCpu : IEquatable<HostCpu>
         SupportedXcr0 = d0 is { } a ? a.Eax | ((ulong)a.Edx << 32) : 0x3;
         SupportedXss = d1 is { } b ? b.Ecx | ((ulong)b.Edx << 32) : 0;
         var extended = cpuid.Find(0x8000_0001, 0)?.Edx ?? 0;
+        HasSelfSnoop = ((cpuid.Find(1, 0)?.Edx ?? 0) & (1u << 27)) != 0;
+        HasArchCapabilities = ((cpuid.Find(7, 0)?.Edx ?? 0) & (1u << 29)) != 0;
         HasNx = (extended & (1u << 20)) != 0;
         HasFxsrOpt = (extended & (1u << 25)) != 0;
     }
@@ -41,6 +43,15 @@ public sealed class HostCpu : IEquatable<HostCpu>
 
     /// <summary>IA32_XSS bits the host supports: CPUID.0xD.1 EDX:ECX.</summary>
     public ulong SupportedXss { get; }
+
+    /// <summary>X86_FEATURE_SELFSNOOP (CPUID.1:EDX[27]): kvm_intel offers KVM_X86_QUIRK_IGNORE_GUEST_PAT only with it.</summary>
+    public bool HasSelfSnoop { get; }
+
+    /// <summary>
+    /// X86_FEATURE_ARCH_CAPABILITIES (CPUID.7.0:EDX[29]): the host has IA32_ARCH_CAPABILITIES, which says (TSX_CTRL_MSR)
+    /// whether it has IA32_TSX_CTRL; without it KVM never reads the MSR and the host has no TSX_CTRL.
+    /// </summary>
+    public bool HasArchCapabilities { get; }
 
     /// <summary>X86_FEATURE_NX (CPUID.0x80000001:EDX[20]): without it <c>efer_reserved_bits</c> keeps EFER.NXE reserved.</summary>
     public bool HasNx { get; }

@@ -109,20 +109,27 @@ public static class KernelProfiles
     /// </summary>
     public static bool PlatformInfoIsFeatureMsr(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 
-    /// <summary>KVM_X86_VALID_QUIRKS: what KVM_CAP_DISABLE_QUIRKS2 reports and accepts.</summary>
-    public static KvmQuirks SupportedQuirks(KernelProfile profile) =>
+    /// <summary>
+    /// <c>kvm_caps.supported_quirks</c> (KVM_X86_VALID_QUIRKS before 6.16): what KVM_CAP_DISABLE_QUIRKS2 reports and
+    /// accepts. From 6.16 <c>kvm_x86_vendor_init</c> drops IGNORE_GUEST_PAT without two-dimensional paging, and kvm_intel
+    /// also on a host without self-snoop (<c>vmx_hardware_setup</c>). The model takes the host as having EPT or NPT
+    /// enabled, as the processors of the presets do by default: 6.18 then offers IGNORE_GUEST_PAT on AMD and on Intel
+    /// with SELFSNOOP (<see cref="HostCpu.HasSelfSnoop"/>). The live PVM kernel, which pages in software, reports 0x5FF.
+    /// </summary>
+    public static KvmQuirks SupportedQuirks(KernelProfile profile, HostCpu host) =>
         profile switch
         {
             KernelProfile.Linux6_1 => KvmQuirks.Supported6_1,
             KernelProfile.Linux6_15 => KvmQuirks.Supported6_15,
-            _ => KvmQuirks.Supported6_18,
+            _ => KvmQuirks.Supported6_18 | (host.IsAmdOrHygon || host.HasSelfSnoop ? KvmQuirks.IgnoreGuestPat : KvmQuirks.None),
         };
 
     /// <summary>
-    /// Whether KVM_CAP_DISABLE_QUIRKS2 assigns the mask (6.1: a later, smaller mask re-enables quirks) instead of
-    /// OR-ing it in (later profiles).
+    /// Whether KVM_CAP_DISABLE_QUIRKS2 assigns the mask, so that a later, smaller mask re-enables quirks (6.1 and 6.15),
+    /// instead of OR-ing it in ("do not allow re-enabling quirks", 9966b7822b3f, in 6.16; 6.12 stable took it in 2026
+    /// with VMCS12_ALLOW_FREEZE_IN_SMM, 6.1 stable did not: Debian's 6.1.192 still reports 0x7F).
     /// </summary>
-    public static bool AssignsDisabledQuirks(KernelProfile profile) => profile == KernelProfile.Linux6_1;
+    public static bool AssignsDisabledQuirks(KernelProfile profile) => profile < KernelProfile.Linux6_18;
 
     /// <summary>
     /// 6.1's <c>__kvm_update_cpuid_runtime</c> rewrites OSXSAVE only if the host kernel has XSAVE and OSPKE only if

@@ -801,7 +801,7 @@ public static class Kvm
 
         // ---- quirks ----
 
-        /// <summary>KVM_CAP_DISABLE_QUIRKS2: EINVAL for unsupported bits; the mask is OR-ed in (6.1: assigned) and never marks dirty.</summary>
+        /// <summary>KVM_CAP_DISABLE_QUIRKS2: EINVAL for unsupported bits; the mask is OR-ed in (6.1, 6.15: assigned) and never marks dirty.</summary>
         private Transition DisableQuirks2(ulong mask)
         {
             var quirks = (KvmQuirks)mask;

@@ -34,7 +34,10 @@ public enum KvmQuirks : ulong
     /// <summary>KVM_X86_QUIRK_STUFF_FEATURE_MSRS.</summary>
     StuffFeatureMsrs = 1ul << 8,
 
-    /// <summary>KVM_X86_QUIRK_IGNORE_GUEST_PAT (vendor-dependent; not offered by the live kernel here).</summary>
+    /// <summary>
+    /// KVM_X86_QUIRK_IGNORE_GUEST_PAT (from 6.16; offered only with EPT/NPT, and on Intel only with self-snoop: not by
+    /// the live PVM kernel here, <see cref="KernelProfiles.SupportedQuirks"/>).
+    /// </summary>
     IgnoreGuestPat = 1ul << 9,
 
     /// <summary>KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM.</summary>
@@ -50,12 +53,15 @@ public enum KvmQuirks : ulong
     /// </summary>
     Supported6_15 = 0x1FF,
 
-    /// <summary>What KVM_CAP_DISABLE_QUIRKS2 reports on the 6.18 kernel of this project's machines (0x5FF).</summary>
+    /// <summary>
+    /// The 6.18.44 quirks every host gets (0x5FF, what KVM_CAP_DISABLE_QUIRKS2 reports on this project's PVM machines):
+    /// bits 0–8 and VMCS12_ALLOW_FREEZE_IN_SMM (bit 10, a 2026 stable backport), without IGNORE_GUEST_PAT.
+    /// </summary>
     Supported6_18 = 0x5FF,
 
     /// <summary>
-    /// Not a KVM bit: as <see cref="Vm"/>'s <c>SupportedQuirks</c> constructor argument (its default), "the profile's
-    /// KVM_X86_VALID_QUIRKS" (<see cref="KernelProfiles.SupportedQuirks"/>). The VM stores the resolved mask.
+    /// Not a KVM bit: as <see cref="Vm"/>'s <c>SupportedQuirks</c> constructor argument (its default), "what the
+    /// profile's KVM offers on this host" (<see cref="KernelProfiles.SupportedQuirks"/>). The VM stores the resolved mask.
     /// </summary>
     ProfileDefault = 1ul << 63,
 }

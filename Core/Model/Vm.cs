@@ -7,8 +7,8 @@ namespace CpuidFunctional.Core.Model;
 /// <param name="Profile">The kernel version whose rules apply.</param>
 /// <param name="DisabledQuirks">Quirks disabled through KVM_CAP_DISABLE_QUIRKS2 (OR-ed in; cannot be re-enabled).</param>
 /// <param name="SupportedQuirks">
-/// Quirks that may be disabled (others give EINVAL); by default (<see cref="KvmQuirks.ProfileDefault"/>) the profile's
-/// KVM_X86_VALID_QUIRKS.
+/// Quirks that may be disabled (others give EINVAL); by default (<see cref="KvmQuirks.ProfileDefault"/>) what the
+/// profile's KVM offers on the host (<see cref="KernelProfiles.SupportedQuirks"/>).
 /// </param>
 public sealed record Vm(
     HostCpu Host,
@@ -22,7 +22,7 @@ public sealed record Vm(
     /// keeps the mask it has.
     /// </summary>
     public KvmQuirks SupportedQuirks { get; init; } =
-        SupportedQuirks == KvmQuirks.ProfileDefault ? KernelProfiles.SupportedQuirks(Profile) : SupportedQuirks;
+        SupportedQuirks == KvmQuirks.ProfileDefault ? KernelProfiles.SupportedQuirks(Profile, Host) : SupportedQuirks;
 
     /// <summary>
     /// Whether the process that owns the VM asked for AMX tile data for its guests before creating the vCPU

@@ -53,7 +53,7 @@ public class KernelProfileTests
     [Fact]
     public void A_vm_offers_its_profiles_quirks_unless_told_otherwise()
     {
-        Assert.Equal(KvmQuirks.Supported6_18, new Vm(Skylake).SupportedQuirks);
+        Assert.Equal(KvmQuirks.Supported6_18 | KvmQuirks.IgnoreGuestPat, new Vm(Skylake).SupportedQuirks);
         Assert.Equal(KvmQuirks.Supported6_1, new Vm(Skylake, KernelProfile.Linux6_1).SupportedQuirks);
         Assert.Equal(KvmQuirks.Supported6_15, new Vm(Skylake, KernelProfile.Linux6_15).SupportedQuirks);
         Assert.Equal(KvmQuirks.Supported6_1, new Vm(Skylake, SupportedQuirks: KvmQuirks.Supported6_1).SupportedQuirks);
@@ -77,15 +77,42 @@ public class KernelProfileTests
         Assert.Equal(vmcs12FreezeInSmm ? Ok : Einval, Last(s, new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.Vmcs12AllowFreezeInSmm)));
     }
 
-    [Fact]
-    public void Disabling_quirks_on_6_1_assigns_the_mask_so_a_later_zero_re_enables_MISC_ENABLE_NO_MWAIT()
+    /// <summary>
+    /// Before "do not allow re-enabling quirks" (6.16) KVM_CAP_DISABLE_QUIRKS2 assigned its mask, so a later zero switched
+    /// MISC_ENABLE_NO_MWAIT back on; 6.18 ORs the mask in.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelProfile.Linux6_1, true)]
+    [InlineData(KernelProfile.Linux6_15, true)]
+    [InlineData(KernelProfile.Linux6_18, false)]
+    public void Until_6_16_disabling_quirks_assigns_the_mask_so_a_later_zero_re_enables_MISC_ENABLE_NO_MWAIT(KernelProfile profile, bool reenabled)
     {
         var noMwait = (ulong)KvmQuirks.MiscEnableNoMwait;
-        var on61 = Run(Eager, Fresh61(), new VcpuEvent.DisableQuirks2(noMwait), new VcpuEvent.DisableQuirks2(0)).State;
-        var on618 = Run(Eager, Fresh(Eager), new VcpuEvent.DisableQuirks2(noMwait), new VcpuEvent.DisableQuirks2(0)).State;
-        Assert.True(on61.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait));
-        Assert.False(on618.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait));
-        Assert.Equal(Einval, Last(Fresh61(), new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.SlotZapAll))); // 0x7F only
+        var s = Run(Eager, KvmState.WithCpuid(new Vm(Skylake, profile), Eager, SkylakeGuest), new VcpuEvent.DisableQuirks2(noMwait), new VcpuEvent.DisableQuirks2(0)).State;
+        Assert.Equal(reenabled, s.Vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait));
+        Assert.Equal(reenabled, KernelProfiles.AssignsDisabledQuirks(profile));
+    }
+
+    [Fact]
+    public void Kernel_6_1_offers_quirks_0x7F_only() =>
+        Assert.Equal(Einval, Last(Fresh61(), new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.SlotZapAll)));
+
+    /// <summary>
+    /// IGNORE_GUEST_PAT (bit 9, 6.16) is offered where KVM has EPT or NPT, on Intel only with self-snoop: the model takes
+    /// the presets' hosts as having them enabled (the live PVM kernel pages in software and reports 0x5FF).
+    /// </summary>
+    [Fact]
+    public void On_6_18_IGNORE_GUEST_PAT_needs_self_snoop_on_Intel_and_nothing_on_AMD()
+    {
+        var noSelfSnoop = HostCpu.FromCpuid("skylake without SS", CpuidTable.Of(Skylake.Cpuid.Entries.Select(e => e.Function == 1 ? e.WithBit(CpuidRegister.Edx, 27, false) : e)));
+
+        Assert.True(Skylake.HasSelfSnoop);
+        Assert.Equal((KvmQuirks)0x7FF, new Vm(Skylake).SupportedQuirks);
+        Assert.Equal((KvmQuirks)0x7FF, new Vm(HostPresets.Genoa).SupportedQuirks);
+        Assert.Equal((KvmQuirks)0x5FF, new Vm(noSelfSnoop).SupportedQuirks);
+        Assert.Equal((KvmQuirks)0x1FF, new Vm(HostPresets.Genoa, KernelProfile.Linux6_15).SupportedQuirks);
+        Assert.Equal(Ok, Last(KvmState.WithCpuid(new Vm(Skylake), Eager, SkylakeGuest), new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.IgnoreGuestPat)));
+        Assert.Equal(Einval, Last(KvmState.WithCpuid(new Vm(noSelfSnoop), Eager, SkylakeGuest), new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.IgnoreGuestPat)));
     }
 
     [Theory]

@@ -60,6 +60,35 @@ public class MwaitQuirkDivergenceTests(ITestOutputHelper output)
         Assert.True(MwaitBit(d.Observations[1]));
     }
 
+    /// <summary>
+    /// 6.15, the first lazy kernel, still assigned the KVM_CAP_DISABLE_QUIRKS2 mask: switching MISC_ENABLE_NO_MWAIT back
+    /// on while an update is pending is a second change of the MWAIT rule without a trigger, the other way round. Eager
+    /// wrote MISC_ENABLE bit 18 at the trigger; Lazy's pending update no longer writes MWAIT. 6.18 cannot re-enable it.
+    /// </summary>
+    [Fact]
+    public void On_6_15_re_enabling_the_mwait_quirk_while_an_update_is_pending_makes_lazy_and_eager_disagree()
+    {
+        VcpuEvent[] events =
+        [
+            new VcpuEvent.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait), // a trigger while the quirk is off
+            new VcpuEvent.DisableQuirks2(0), // 6.15 assigns: the quirk is in effect again, and nothing is marked
+            new VcpuEvent.Cpuid(1, 0),
+        ];
+        var on615 = Trace(KernelProfile.Linux6_15, KvmQuirks.MiscEnableNoMwait, events);
+
+        var d = Lockstep.FirstDivergence(on615, Policy.Correct);
+
+        Assert.NotNull(d);
+        output.WriteLine(d.ToString());
+        Assert.Equal(4, d.EventIndex);
+        Assert.True(MwaitBit(d.Observations[0]), "Eager wrote MISC_ENABLE bit 18 at the trigger");
+        Assert.False(MwaitBit(d.Observations[1]), "Lazy's update runs with the quirk back in effect and leaves the userspace bit");
+        Assert.True(Lockstep.Agree(Trace(KernelProfile.Linux6_18, KvmQuirks.MiscEnableNoMwait, events), Policy.Correct), "6.18 ORs the mask in");
+        var guarded = MwaitQuirkGuard.Apply(on615);
+        Assert.Equal(new VcpuEvent.DisableQuirks2((ulong)KvmQuirks.MiscEnableNoMwait), guarded.Events[3]);
+        Assert.True(Lockstep.Agree(guarded, Policy.Correct));
+    }
+
     [Fact]
     public void Reset_with_the_quirk_off_clears_misc_enable_mwait_without_a_trigger_of_its_own()
     {
