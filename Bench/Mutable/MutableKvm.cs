@@ -43,6 +43,11 @@ internal sealed partial class MutableKvm
     // kvm_intel's vendor code handles IA32_TSX_CTRL; kvm_amd's does not.
     private readonly bool vmxVendor;
 
+    // Kvm.HasTsxCtrl of the host, and whether the vCPU's IA32_ARCH_CAPABILITIES advertises TSX_CTRL (a guest access needs it).
+    private readonly bool hostTsxCtrl;
+    private readonly bool archCapabilitiesTsxCtrl;
+    private readonly HostCpu host;
+
     /// <summary>The width the nested host-state bases are canonical against (a host fact: <c>Nested.HostBaseAddressBits</c>).</summary>
     public int HostBaseAddressBits { get; }
 
@@ -65,6 +70,9 @@ internal sealed partial class MutableKvm
         hostHasXsave = GuestFeature.Xsave.In(vm.Host.Cpuid);
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         vmxVendor = !vm.Host.IsAmdOrHygon;
+        hostTsxCtrl = Kvm.HasTsxCtrl(vm.Host);
+        archCapabilitiesTsxCtrl = vm.TsxCtrlInArchCapabilitiesAtCreation;
+        host = vm.Host;
         hostReservedCr4 = SupportedCpuid.Cr4ReservedBits(vm.Host, vm.Profile);
         HostBaseAddressBits = Interpreter.Execution.Nested.HostBaseAddressBits(vm);
         supportedQuirks = vm.SupportedQuirks;
@@ -237,6 +245,7 @@ internal sealed partial class MutableKvm
         }
         Table = [.. table.Entries];
         Caps = CapsOf(Table);
+        TsxCtrl = Kvm.TsxCtrlAfterSetCpuid(host, table, TsxCtrl); // vmx_vcpu_after_set_cpuid
         CacheStaticCaps();
         Dirty = false;
         UpdateCpuidRuntime();
@@ -427,7 +436,7 @@ internal sealed partial class MutableKvm
                 MiscFeaturesEnables = value;
                 return true;
             case Msr.TsxCtrl:
-                if (!vmxVendor || (value & ~Msr.TsxCtrlWritable) != 0)
+                if (!hostTsxCtrl || (!hostInitiated && !archCapabilitiesTsxCtrl) || (value & ~Msr.TsxCtrlWritable) != 0)
                 {
                     return false;
                 }
@@ -460,7 +469,7 @@ internal sealed partial class MutableKvm
             Msr.MiscEnable => (true, MiscEnable),
             Msr.Xss => (guestXsaves, guestXsaves ? Xss : 0),
             Msr.MiscFeaturesEnables => (true, MiscFeaturesEnables),
-            Msr.TsxCtrl => (vmxVendor, TsxCtrl),
+            Msr.TsxCtrl => (hostTsxCtrl && archCapabilitiesTsxCtrl, TsxCtrl),
             Msr.PlatformInfo => (true, PlatformInfo),
             _ => (false, 0ul),
         };

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using CpuidFunctional.Core.Cpuid;
 using CpuidFunctional.Core.Dynamic;
+using CpuidFunctional.Core.Host;
 using CpuidFunctional.Core.State;
 
 namespace CpuidFunctional.Core.Model;
@@ -158,6 +159,25 @@ public static class Kvm
     /// </summary>
     public static bool GuestXfdFeaturesPermitted(Vm vm, CpuidTable table) =>
         table.Find(0xD, 0) is not { } d0 || (d0.Eax & Xcr0.XtileData) == 0 || SupportedCpuid.GuestMayUseXtileData(vm);
+
+    /// <summary>
+    /// Whether KVM has IA32_TSX_CTRL on this host: only kvm_intel handles it (<c>vmx_get_msr</c>, <c>vmx_set_msr</c>),
+    /// through a user-return slot that exists only where the host has the MSR (<c>kvm_probe_user_return_msr</c>), which
+    /// its IA32_ARCH_CAPABILITIES says. The model reads a host that enumerates IA32_ARCH_CAPABILITIES
+    /// (<see cref="HostCpu.HasArchCapabilities"/>) as having TSX_CTRL, one that does not (Skylake-SP) as not. Elsewhere the
+    /// MSR is one KVM does not know, and no CPUID answer hides RTM and HLE.
+    /// </summary>
+    public static bool HasTsxCtrl(HostCpu host) => !host.IsAmdOrHygon && host.HasArchCapabilities;
+
+    /// <summary>
+    /// IA32_TSX_CTRL after <c>vmx_vcpu_after_set_cpuid</c> (KVM_SET_CPUID2 before the first run; from 6.14 also vCPU
+    /// creation, with no table): on a host with RTM and TSX_CTRL, 0 if the guest's table offers RTM, else RTM_DISABLE;
+    /// otherwise <paramref name="current"/>, unchanged.
+    /// </summary>
+    public static ulong TsxCtrlAfterSetCpuid(HostCpu host, CpuidTable table, ulong current) =>
+        HasTsxCtrl(host) && GuestFeature.Rtm.In(host.Cpuid)
+            ? GuestFeature.Rtm.In(table) ? 0 : Msr.TsxCtrlRtmDisable
+            : current;
 
     private enum LapicMode
     {
@@ -486,8 +506,8 @@ public static class Kvm
 
         /// <summary>
         /// <c>kvm_set_msr_common</c> (and <c>vmx_set_msr</c> for TSX_CTRL) for the MSRs the model knows. Null if
-        /// refused: the guest gets #GP, KVM_SET_MSRS and the nested MSR-load lists stop there. IA32_TSX_CTRL is
-        /// <see cref="HasTsxCtrl"/>'s.
+        /// refused: the guest gets #GP, KVM_SET_MSRS and the nested MSR-load lists stop there. IA32_TSX_CTRL only where
+        /// <see cref="TsxCtrlAccessible"/>.
         /// </summary>
         private Written? SetMsr(Vcpu v, uint index, ulong value, bool hostInitiated) =>
             index switch
@@ -497,7 +517,7 @@ public static class Kvm
                 Msr.Xss => SetXss(v, value, hostInitiated),
                 Msr.MiscFeaturesEnables => SetMiscFeaturesEnables(v, value),
                 Msr.PlatformInfo => SetPlatformInfo(v, value, hostInitiated),
-                Msr.TsxCtrl => !HasTsxCtrl || (value & ~Msr.TsxCtrlWritable) != 0 ? (Written?)null
+                Msr.TsxCtrl => !TsxCtrlAccessible(v, hostInitiated) || (value & ~Msr.TsxCtrlWritable) != 0 ? (Written?)null
                     : (Written)(v.TsxCtrl == value ? v : v with { Rare = v.Rare with { TsxCtrl = value } }),
                 _ => null,
             };
@@ -513,18 +533,19 @@ public static class Kvm
                 Msr.MiscEnable => v.MiscEnable,
                 Msr.Xss => hostInitiated || GuestCpuCaps.Has(v, GuestFeature.Xsaves) ? v.Xss : null,
                 Msr.MiscFeaturesEnables => v.MiscFeaturesEnables,
-                Msr.TsxCtrl => HasTsxCtrl ? v.TsxCtrl : null,
+                Msr.TsxCtrl => TsxCtrlAccessible(v, hostInitiated) ? v.TsxCtrl : null,
                 Msr.PlatformInfo => v.PlatformInfo,
                 _ => null,
             };
 
         /// <summary>
-        /// Whether the vCPU has IA32_TSX_CTRL: only <c>vmx_get_msr</c> and <c>vmx_set_msr</c> handle it, so on an AMD
-        /// host it is an MSR KVM does not know (#GP for the guest; KVM_SET_MSRS and KVM_GET_MSRS stop there; no CPUID
-        /// answer hides RTM and HLE). On Intel the model assumes what a CPUID dump cannot say: the host has the MSR and
-        /// the vCPU's IA32_ARCH_CAPABILITIES has TSX_CTRL_MSR (bit 7), which a guest access needs.
+        /// Whether an access of IA32_TSX_CTRL reaches it (<c>vmx_get_msr</c>, <c>vmx_set_msr</c>): the host must have it
+        /// (<see cref="HasTsxCtrl"/>), and a guest access needs TSX_CTRL_MSR in the vCPU's IA32_ARCH_CAPABILITIES
+        /// (<see cref="VcpuRare.ArchCapabilitiesTsxCtrl"/>). Otherwise it is #GP for the guest and KVM_SET_MSRS and
+        /// KVM_GET_MSRS stop there.
         /// </summary>
-        private bool HasTsxCtrl => !Vm.Host.IsAmdOrHygon;
+        private bool TsxCtrlAccessible(Vcpu v, bool hostInitiated) =>
+            HasTsxCtrl(Vm.Host) && (hostInitiated || v.Rare.ArchCapabilitiesTsxCtrl);
 
         /// <summary>
         /// <c>kvm_set_msr_common</c>, MSR_MISC_FEATURES_ENABLES: bit 0 (CPUID faulting) only, and only where
@@ -761,7 +782,13 @@ public static class Kvm
                 policy.Rules.Cr4ReservedByFeatures
             );
             var c = current.Vcpu;
-            var installed = c with { Cpuid = incoming, Caps = caps, Rare = c.Rare with { Guest = guest }, CpuidDynamicBitsDirty = false };
+            var installed = c with
+            {
+                Cpuid = incoming,
+                Caps = caps,
+                Rare = c.Rare with { Guest = guest, TsxCtrl = TsxCtrlAfterSetCpuid(Vm.Host, incoming, c.TsxCtrl) },
+                CpuidDynamicBitsDirty = false,
+            };
             if (policy.Scheme == UpdateScheme.Reference)
             {
                 return Done(current.Then(installed), Ok0);

@@ -22,6 +22,9 @@ public readonly record struct KvmState(Vm Vm, Vcpu Vcpu)
             Rare = VcpuRare.AtReset with
             {
                 PlatformInfo = vm.PlatformInfoAtCreation,
+                ArchCapabilitiesTsxCtrl = vm.TsxCtrlInArchCapabilitiesAtCreation,
+                // 6.14 on runs vmx_vcpu_after_set_cpuid at creation, with no table: no RTM.
+                TsxCtrl = KernelProfiles.DerivesGuestCapsAtVcpuCreation(vm.Profile) ? Kvm.TsxCtrlAfterSetCpuid(vm.Host, CpuidTable.Empty, 0) : 0,
                 Guest = GuestCaps.None with { Cr4ReservedByFeatures = Cr4ReservedAtCreation(vm) },
             },
         });

@@ -42,4 +42,11 @@ public sealed record Vm(
     /// while KVM_X86_QUIRK_STUFF_FEATURE_MSRS is in effect (6.1, which has no such quirk: always).
     /// </summary>
     public ulong PlatformInfoAtCreation => QuirkInEffect(KvmQuirks.StuffFeatureMsrs) ? State.Msr.PlatformInfoCpuidFault : 0;
+
+    /// <summary>
+    /// Whether a vCPU created in this VM has TSX_CTRL_MSR in its IA32_ARCH_CAPABILITIES (<c>kvm_arch_vcpu_create</c>
+    /// copies KVM's capabilities only while KVM_X86_QUIRK_STUFF_FEATURE_MSRS is in effect; 6.1 always): only where the
+    /// host has IA32_TSX_CTRL at all (<see cref="Kvm.HasTsxCtrl"/>).
+    /// </summary>
+    public bool TsxCtrlInArchCapabilitiesAtCreation => QuirkInEffect(KvmQuirks.StuffFeatureMsrs) && Kvm.HasTsxCtrl(Host);
 }

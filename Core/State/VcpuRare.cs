@@ -59,4 +59,10 @@ public sealed record VcpuRare(
     /// then. Set when the vCPU is created (<see cref="Model.Vm.PlatformInfoAtCreation"/>), written by the host only.
     /// </summary>
     public ulong PlatformInfo { get; init; } = Msr.PlatformInfoCpuidFault;
+
+    /// <summary>
+    /// Whether the vCPU's IA32_ARCH_CAPABILITIES advertises TSX_CTRL_MSR, which a guest access of IA32_TSX_CTRL needs
+    /// (<c>vmx_get_msr</c>, <c>vmx_set_msr</c>). Set when the vCPU is created (<see cref="Model.Vm.TsxCtrlInArchCapabilitiesAtCreation"/>).
+    /// </summary>
+    public bool ArchCapabilitiesTsxCtrl { get; init; }
 }

@@ -233,7 +233,7 @@ public class TriggerTests
     public void VM_entry_MSR_load_failure_names_the_entry_and_VM_exit_list_failure_is_a_VMX_abort()
     {
         var s = Running(Lazy);
-        var bad = new ValueArray<MsrEntry>([new MsrEntry(Msr.TsxCtrl, 0), new MsrEntry(0xC000_0100, 1)]);
+        var bad = new ValueArray<MsrEntry>([new MsrEntry(Msr.MiscFeaturesEnables, 0), new MsrEntry(0xC000_0100, 1)]);
         var entry = Kvm.Step(Lazy, s, new VcpuEvent.NestedVmEntry(Cr4.OsXsave, bad));
         Assert.Equal(new Observation.VmEntryMsrLoadFailed(2), entry.Observation);
 
