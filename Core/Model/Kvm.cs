@@ -844,8 +844,8 @@ public static class Kvm
         // ---- mode switches ----
 
         /// <summary>
-        /// <c>enter_smm</c>: saves CR0, CR4, EFER and CPL in SMRAM, clears CR0's PE, EM, TS and PG, clears EFER for a
-        /// guest with long mode, clears CR4 through <c>set_cr4</c>, then a trigger site of its own. An SMI while already
+        /// <c>enter_smm</c>: saves CR0, CR4, EFER and CPL in SMRAM, clears CR0's PE, EM, TS and PG (leaving long mode:
+        /// LMA clear), clears EFER for a guest with long mode, clears CR4 through <c>set_cr4</c>, then a trigger site of its own. An SMI while already
         /// in SMM stays pending (<c>smi_allowed</c> is false there) until RSM (<see cref="EmRsm"/>).
         /// </summary>
         private Written EnterSmm(Vcpu v)
@@ -863,7 +863,8 @@ public static class Kvm
                 SmramCr0 = v.Cr0,
                 SmramEfer = v.Efer,
                 Cr0 = Cr0.AtSmmEntry(v.Cr0),
-                Efer = GuestCpuCaps.Has(v, GuestFeature.Lm) ? 0 : v.Efer,
+                // Clearing CR0.PG leaves long mode (LMA) first; a guest with LM then gets EFER 0 (enter_smm).
+                Efer = GuestCpuCaps.Has(v, GuestFeature.Lm) ? 0 : Efer.AfterSetCr0(v.Efer, v.Cr0, Cr0.AtSmmEntry(v.Cr0)),
             };
             var saved = v with { Cpl = 0, Rare = smm };
             var cleared = VendorSetCr4(saved, 0);

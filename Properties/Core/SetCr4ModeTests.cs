@@ -109,6 +109,37 @@ public class SetCr4ModeTests
         Assert.Null(MovToCr4(left, Cr4.Vmxe | Cr4.OsXsave));
     }
 
+    /// <summary>
+    /// <c>enter_smm</c> clears CR0.PG through the vendor <c>set_cr0</c>, which leaves long mode (EFER.LMA) whether or not
+    /// the guest has LM; only a guest with LM then gets EFER 0. So in SMM the guest is out of long mode and may clear
+    /// CR4.PAE, and RSM brings back the EFER it saved.
+    /// </summary>
+    [Fact]
+    public void SMM_entry_leaves_long_mode_even_for_a_guest_without_LM_in_its_CPUID()
+    {
+        var policy = Policy.Lazy;
+        var fresh = KvmState.Create(Vm(), policy); // no KVM_SET_CPUID2: no LM
+        Assert.False(GuestCpuCaps.Has(fresh.Vcpu, GuestFeature.Lm));
+        const ulong longMode = Efer.Lme | Efer.Lma;
+        var (s, o) = Run(
+            policy,
+            fresh,
+            new VcpuEvent.SetSregs(Cr4.Pae, Msr.ApicBaseDefault) { Cr0 = Cr0.Pg | Cr0.Pe | Cr0.Et, Efer = longMode },
+            new VcpuEvent.Run(),
+            new VcpuEvent.EnterSmm(),
+            new VcpuEvent.GetSregs(),
+            new VcpuEvent.MovToCr4(0),
+            new VcpuEvent.Rsm(),
+            new VcpuEvent.GetSregs()
+        );
+
+        Assert.Equal(new Observation.IoctlDone(0), o[0]);
+        Assert.Equal(Efer.Lme, Assert.IsType<Observation.Sregs>(o[3]).Efer);
+        Assert.Null(o[4]); // outside long mode CR4.PAE may go
+        Assert.Equal(longMode, Assert.IsType<Observation.Sregs>(o[6]).Efer);
+        Assert.False(s.Vcpu.InSmm);
+    }
+
     [Fact]
     public void On_an_SVM_host_the_vendor_hook_has_no_SMM_rule()
     {
