@@ -19,7 +19,7 @@ public static class FuzzInputs
 
     /// <summary>MSRs the model handles, and one it does not.</summary>
     public static ImmutableArray<uint> Msrs { get; } =
-        [Msr.ApicBase, Msr.MiscEnable, Msr.Xss, Msr.TsxCtrl, Msr.MiscFeaturesEnables, Msr.PlatformInfo, 0x10];
+        [Msr.ApicBase, Msr.MiscEnable, Msr.Xss, Msr.TsxCtrl, Msr.MiscFeaturesEnables, Msr.PlatformInfo, Msr.NotKnownToKvm];
 
     /// <summary>CR4 values around the dynamic bits (the interpreter starts with PAE, OSFXSR and OSXMMEXCPT).</summary>
     public static ImmutableArray<ulong> Cr4Values { get; } =

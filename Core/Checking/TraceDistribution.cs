@@ -259,7 +259,7 @@ public static class TraceDistribution
         0 => new VcpuEvent.Cpuid(Leaf(r), Subleaf(r)),
         1 => new VcpuEvent.GetCpuid2(r.Weighted(4, 1) == 0 ? CpuidTable.MaxEntries : r.Between(0, 3)),
         2 => new VcpuEvent.MonitorMwait(),
-        _ => new VcpuEvent.Rdmsr(r.Of(Msr.ApicBase, Msr.MiscEnable, Msr.Xss, Msr.MiscFeaturesEnables, Msr.TsxCtrl, Msr.PlatformInfo, 0x10u)),
+        _ => new VcpuEvent.Rdmsr(r.Of(Msr.ApicBase, Msr.MiscEnable, Msr.Xss, Msr.MiscFeaturesEnables, Msr.TsxCtrl, Msr.PlatformInfo, Msr.NotKnownToKvm)),
     };
 
     /// <summary>
@@ -402,7 +402,7 @@ public static class TraceDistribution
         2 => new MsrEntry(Msr.Xss, Xss(r, host)),
         3 => new MsrEntry(Msr.MiscFeaturesEnables, r.Of(0ul, 1ul, 2ul)),
         4 => new MsrEntry(Msr.TsxCtrl, r.Of(0ul, 2ul, 3ul, 4ul)),
-        _ => new MsrEntry(0x10, 0),
+        _ => new MsrEntry(Msr.NotKnownToKvm, 0),
     };
 
     /// <summary>An MSR list (KVM_SET_MSRS, VMX MSR-load areas) of up to <paramref name="max"/> entries.</summary>

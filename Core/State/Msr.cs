@@ -30,6 +30,13 @@ public static class Msr
     /// <summary>MSR_PLATFORM_INFO bit 31: CPUID faulting supported.</summary>
     public const ulong PlatformInfoCpuidFault = 1ul << 31;
 
+    /// <summary>
+    /// An index no KVM handles (no architectural MSR, outside the PMU, Hyper-V, KVM and Xen ranges): the guest's RDMSR and
+    /// WRMSR are #GP and KVM_SET_MSRS and KVM_GET_MSRS stop there. The model's "MSR KVM does not know"; the model knows
+    /// only some of the MSRs KVM does (IA32_TSC, for one, KVM accepts, and the model refuses).
+    /// </summary>
+    public const uint NotKnownToKvm = 0x1000_0000;
+
     /// <summary>IA32_TSX_CTRL.</summary>
     public const uint TsxCtrl = 0x122;
 

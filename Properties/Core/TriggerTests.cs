@@ -257,7 +257,7 @@ public class TriggerTests
     {
         var s = RunningWithCet(Lazy);
         var list = new ValueArray<MsrEntry>(
-            [new MsrEntry(Msr.Xss, Xss.CetUser), new MsrEntry(Msr.TsxCtrl, 2), new MsrEntry(0x1234, 0), new MsrEntry(Msr.MiscFeaturesEnables, 1)]
+            [new MsrEntry(Msr.Xss, Xss.CetUser), new MsrEntry(Msr.TsxCtrl, 2), new MsrEntry(Msr.NotKnownToKvm, 0), new MsrEntry(Msr.MiscFeaturesEnables, 1)]
         );
         var t = Kvm.Step(Lazy, s, new VcpuEvent.SetMsrs(list));
         Assert.Equal(new Observation.IoctlDone(2), t.Observation);

@@ -382,6 +382,25 @@ public class LiveScenarioTests
     }
 
     /// <summary>
+    /// An MSR no KVM handles (<see cref="Msr.NotKnownToKvm"/>): the guest's RDMSR and WRMSR are #GP, and KVM_SET_MSRS and
+    /// KVM_GET_MSRS stop at it, after the entries before it.
+    /// </summary>
+    [Fact]
+    public void An_MSR_KVM_does_not_know_is_GP_for_the_guest_and_stops_KVM_SET_MSRS_and_KVM_GET_MSRS()
+    {
+        AssertAgrees(
+            Scenario(
+                new E.Run(),
+                new E.Rdmsr(Msr.NotKnownToKvm),
+                new E.Wrmsr(Msr.NotKnownToKvm, 0),
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 0), (Msr.NotKnownToKvm, 0), (Msr.MiscFeaturesEnables, 1))),
+                new E.GetMsrs(new([Msr.MiscFeaturesEnables, Msr.NotKnownToKvm, Msr.ApicBase])),
+                new E.Cpuid(1, 0)
+            )
+        );
+    }
+
+    /// <summary>
     /// KVM_SET_CPUID2 of a table whose CPUID.0xD.0 offers AMX tile data (XTILEDATA, the one dynamic XSAVE feature),
     /// which this process never asked to give a guest (arch_prctl ARCH_REQ_XCOMP_GUEST_PERM; on a host without AMX it
     /// could not): EPERM with nothing installed (<c>kvm_check_cpuid</c>, <c>fpu_enable_guest_xfd_features</c>). The
