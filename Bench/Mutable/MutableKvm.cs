@@ -254,7 +254,7 @@ internal sealed partial class MutableKvm
     private static DynamicCaps CapsOf(CpuidEntry[] t)
     {
         var caps = DynamicCaps.None;
-        var l1 = MutableCpuidLookup.IndexOfFunction(t, 1);
+        var l1 = MutableCpuidLookup.IndexOf(t, 1, 0);
         if (l1 >= 0)
         {
             caps |= t[l1].Has(CpuidRegister.Ecx, DynamicBits.OsXsaveBit) ? DynamicCaps.OsXsave : 0;
@@ -271,7 +271,7 @@ internal sealed partial class MutableKvm
 
     private bool Static(uint leaf, CpuidRegister register, int bit)
     {
-        var i = leaf == 1 ? MutableCpuidLookup.IndexOfFunction(Table, 1) : MutableCpuidLookup.IndexOf(Table, leaf, leaf == 0xD ? 1u : 0u);
+        var i = MutableCpuidLookup.IndexOf(Table, leaf, leaf == 0xD ? 1u : 0u);
         return i >= 0 && Table[i].Has(register, bit);
     }
 

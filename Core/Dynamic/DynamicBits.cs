@@ -94,11 +94,14 @@ public static class DynamicBits
         return new Materialized(edits.ToTable(), caps, sizes);
     }
 
-    /// <summary>The dynamic capability bits a table states (what <c>kvm_vcpu_after_set_cpuid</c> starts from).</summary>
+    /// <summary>
+    /// The dynamic capability bits a table states (what <c>kvm_vcpu_after_set_cpuid</c> starts from, by the capability
+    /// lookup of leaf 1 sub-leaf 0; the runtime update then sets OSXSAVE and APIC from the leaf-1 entry it finds).
+    /// </summary>
     public static DynamicCaps CapsOf(CpuidTable table)
     {
         var caps = DynamicCaps.None;
-        if (table.IndexOfFunction(1) is var i1 and >= 0 && table[i1] is var leaf1)
+        if (table.Find(1, 0) is { } leaf1)
         {
             caps |= leaf1.Has(CpuidRegister.Ecx, OsXsaveBit) ? DynamicCaps.OsXsave : 0;
             caps |= leaf1.Has(CpuidRegister.Edx, ApicBit) ? DynamicCaps.Apic : 0;

@@ -119,10 +119,14 @@ public sealed class GuestFeature
     /// <summary>Bit number in the register.</summary>
     public int Bit { get; }
 
-    /// <summary>Whether a CPUID table states this feature (leaf 1 by function alone, as KVM's lookups do).</summary>
+    /// <summary>
+    /// Whether a CPUID table states this feature: the entry KVM's capability lookup finds for the feature's leaf and
+    /// sub-leaf (<c>kvm_vcpu_after_set_cpuid</c>; 6.1's <c>guest_cpuid_has</c>), which honours the significant-index
+    /// flag, so a leaf-1 entry flagged for sub-leaf 1 states nothing (only the runtime update finds leaf 1 by function).
+    /// </summary>
     public bool In(CpuidTable table)
     {
-        var position = Leaf == 1 ? table.IndexOfFunction(1) : table.IndexOf(Leaf, Subleaf);
+        var position = table.IndexOf(Leaf, Subleaf);
         return position >= 0 && table[position].Has(Register, Bit);
     }
 

@@ -259,6 +259,25 @@ public class ValidityTests
         Assert.Equal(Features("XSAVE", "SSE3", "SMEP", "PKU", "IBT"), features);
     }
 
+    /// <summary>
+    /// KVM finds a feature's leaf with the significant-index flag honoured (<c>kvm_vcpu_after_set_cpuid</c>, 6.1's
+    /// <c>guest_cpuid_has</c>): a leaf-1 entry flagged for sub-leaf 1 states no feature, and CR4.OSXSAVE stays reserved;
+    /// the same entry without the flag answers sub-leaf 0 too. The dynamic capability bits are looked up alike.
+    /// </summary>
+    [Fact]
+    public void A_leaf_1_entry_flagged_for_another_sub_leaf_states_no_feature()
+    {
+        const uint xsaveSse3Mwait = (1u << 26) | (1u << 3) | 1u;
+        var flagged = CpuidTable.Of(CpuidEntry.Indexed(1, 1, 0, 0, xsaveSse3Mwait, 0));
+        var plain = CpuidTable.Of(CpuidEntry.Plain(1, 0, 0, xsaveSse3Mwait, 0));
+
+        Assert.Equal(0ul, GuestCpuCaps.Derive(flagged, 0, 0).Features);
+        Assert.NotEqual(0ul, GuestCpuCaps.Derive(flagged, 0, 0).Cr4ReservedByFeatures & Cr4.OsXsave);
+        Assert.Equal(Features("XSAVE", "SSE3"), GuestCpuCaps.Derive(plain, 0, 0).Features);
+        Assert.Equal(DynamicCaps.None, DynamicBits.CapsOf(flagged));
+        Assert.Equal(DynamicCaps.Mwait, DynamicBits.CapsOf(plain));
+    }
+
     [Fact]
     public void The_CR4_bits_a_derived_guest_reserves_follow_its_features_and_the_profiles_allow_list()
     {
