@@ -268,7 +268,7 @@ public static class Kvm
                 VcpuEvent.Rsm => v.InSmm ? Done(EmRsm(v)) : Unchanged(Ud),
                 VcpuEvent.Init => Done(KvmVcpuInit(v)),
                 VcpuEvent.Reset => Done(KvmVcpuReset(v)),
-                VcpuEvent.SevEsSyncFromGhcb(var xcr0, var xss) => Done(SevEsSyncFromGhcb(v, xcr0, xss)),
+                VcpuEvent.SevEsSyncFromGhcb(var xcr0, var xss) sync => Done(SevEsSyncFromGhcb(v, (byte)(sync.Cpl & 3), xcr0, xss)),
                 VcpuEvent.SetSregs(var cr4, var apicBase) sregs => SetSregs(v, sregs.Cr0 ?? v.Cr0, cr4, sregs.Efer ?? v.Efer, apicBase),
                 VcpuEvent.SetXcrs(var xcr0) => SetXcrs(v, xcr0),
                 // msr_io: 256 entries or more (MAX_IO_MSRS) is E2BIG before any is touched, for both directions.
@@ -487,12 +487,14 @@ public static class Kvm
         }
 
         /// <summary>
-        /// <c>sev_es_sync_from_ghcb</c>: before 6.18 copies the GHCB's XCR0 without validation and always triggers, and
-        /// ignores a GHCB XSS; 6.18 routes XCR0 through <c>__kvm_set_xcr</c> and XSS through the MSR write (refused
-        /// values are ignored, only changes trigger).
+        /// <c>sev_es_sync_from_ghcb</c>: loads the CPL the GHCB gives (or 0); before 6.18 copies the GHCB's XCR0 without
+        /// validation and always triggers, and ignores a GHCB XSS; 6.18 routes XCR0 through <c>__kvm_set_xcr</c> and XSS
+        /// through the MSR write (refused values are ignored, only changes trigger).
         /// </summary>
-        private Written SevEsSyncFromGhcb(Vcpu v, ulong xcr0, ulong? xss)
+        private Written SevEsSyncFromGhcb(Vcpu v, byte cpl, ulong xcr0, ulong? xss)
         {
+            // The VMCB's CPL comes from the GHCB first (kvm_ghcb_get_cpl_if_valid), then XCR0 and XSS.
+            v = v.Cpl == cpl ? v : v with { Cpl = cpl };
             if (!KernelProfiles.SevEsXcr0GoesThroughSetXcr(Vm.Profile))
             {
                 return Trigger(v, new SiteWrite(TriggerSite.SevEsSyncFromGhcb, v.Xcr0, xcr0), StoreXcr0);

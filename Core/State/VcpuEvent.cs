@@ -102,11 +102,18 @@ public abstract record VcpuEvent
         public override string ToString() => "RESET";
     }
 
-    /// <summary>SEV-ES <c>sev_es_sync_from_ghcb</c> with a valid XCR0 in the GHCB and, if not null, a valid IA32_XSS.</summary>
+    /// <summary>
+    /// SEV-ES <c>sev_es_sync_from_ghcb</c> with a valid XCR0 in the GHCB and, if not null, a valid IA32_XSS. The sync
+    /// also loads the CPL: the GHCB's if it marks it valid, else 0 (<see cref="Cpl"/>, 0 by default).
+    /// </summary>
     public sealed record SevEsSyncFromGhcb(ulong Xcr0, ulong? Xss = null) : VcpuEvent
     {
+        /// <summary>The CPL the sync loads (<c>kvm_ghcb_get_cpl_if_valid</c>): the GHCB's valid CPL, or 0.</summary>
+        public byte Cpl { get; init; }
+
         /// <inheritdoc/>
-        public override string ToString() => Xss is { } xss ? $"SEV-ES GHCB XCR0={Hex(Xcr0)} XSS={Hex(xss)}" : $"SEV-ES GHCB XCR0={Hex(Xcr0)}";
+        public override string ToString() =>
+            (Xss is { } xss ? $"SEV-ES GHCB XCR0={Hex(Xcr0)} XSS={Hex(xss)}" : $"SEV-ES GHCB XCR0={Hex(Xcr0)}") + (Cpl != 0 ? $" CPL={Cpl}" : "");
     }
 
     /// <summary>

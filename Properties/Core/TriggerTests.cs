@@ -195,6 +195,26 @@ public class TriggerTests
         Assert.True(Marked(Step(Lazy, current, new VcpuEvent.SevEsSyncFromGhcb(0xE7))));
     }
 
+    /// <summary>
+    /// <c>sev_es_sync_from_ghcb</c> loads the VMCB's CPL from the GHCB (<c>kvm_ghcb_get_cpl_if_valid</c>: 0 unless the GHCB
+    /// marks a CPL valid) before XCR0, so a CPUID that faulted at CPL 3 under CPUID faulting is answered after the sync.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelProfile.Linux6_15)]
+    [InlineData(KernelProfile.Linux6_18)]
+    public void The_SEV_ES_GHCB_sync_loads_the_CPL_the_GHCB_gives(KernelProfile profile)
+    {
+        var s = Running(Lazy, profile);
+        s = Step(Lazy, s, new VcpuEvent.Wrmsr(Msr.MiscFeaturesEnables, Msr.MiscFeaturesCpuidFault));
+        s = Step(Lazy, s, new VcpuEvent.SetCpl(3));
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Lazy, s, new VcpuEvent.Cpuid(1, 0)).Observation);
+
+        var synced = Step(Lazy, s, new VcpuEvent.SevEsSyncFromGhcb(s.Vcpu.Xcr0));
+        Assert.Equal(0, synced.Vcpu.Cpl);
+        Assert.IsType<Observation.CpuidResult>(Kvm.Step(Lazy, synced, new VcpuEvent.Cpuid(1, 0)).Observation);
+        Assert.Equal(3, Step(Lazy, s, new VcpuEvent.SevEsSyncFromGhcb(s.Vcpu.Xcr0) { Cpl = 3 }).Vcpu.Cpl);
+    }
+
     [Fact]
     public void Nested_VM_entry_marks_iff_guest_CR4_differs_in_OSXSAVE_or_PKE()
     {
