@@ -7,7 +7,8 @@ namespace CpuidFunctional.Oracle;
 /// The "live kernel" host source: a <see cref="HostCpu"/> for the model built from what this kernel's KVM works
 /// with. KVM_GET_SUPPORTED_CPUID gives KVM's supported XCR0/XSS (0xD.0, 0xD.1); the host's own CPUID gives leaf 1
 /// (<c>boot_cpu_has(X86_FEATURE_XSAVE)</c> gates KVM_SET_XCRS) and the XSAVE component layout 0xD.i, i ≥ 2, which
-/// KVM snapshots from the host at module load (<c>kvm_init_xstate_sizes</c>).
+/// KVM snapshots from the host at module load (<c>kvm_init_xstate_sizes</c>), and whether the host has
+/// IA32_ARCH_CAPABILITIES (CPUID.7.0:EDX[29]).
 /// </summary>
 public static class LiveKernelHost
 {
@@ -19,6 +20,7 @@ public static class LiveKernelHost
     {
         var table = supported.RemoveAll(e => e.Function == 1 || (e.Function == 0xD && e.Index >= 2));
         table = table.Add(hostCpuid(1, 0) with { Function = 1, Index = 0, Flags = CpuidFlags.None });
+        table = WithHostArchCapabilities(table, hostCpuid(7, 0));
         for (uint i = 2; i < XsaveLayout.ComponentSlots; i++)
         {
             var component = hostCpuid(0xD, i);
@@ -29,6 +31,19 @@ public static class LiveKernelHost
         }
         return HostCpu.FromCpuid(name, table);
     }
+
+    /// <summary>
+    /// CPUID.7.0:EDX[29] (IA32_ARCH_CAPABILITIES) as the host has it: KVM_GET_SUPPORTED_CPUID always offers the bit (KVM
+    /// emulates the MSR), but only the host's own says whether it has the MSR, and with it IA32_TSX_CTRL
+    /// (<c>Kvm.HasTsxCtrl</c>).
+    /// </summary>
+    private static CpuidTable WithHostArchCapabilities(CpuidTable table, CpuidEntry hostLeaf7)
+    {
+        var i = table.IndexOf(7, 0);
+        return i < 0 ? table : table.SetItem(i, table[i].WithBit(CpuidRegister.Edx, ArchCapabilitiesBit, hostLeaf7.Has(CpuidRegister.Edx, ArchCapabilitiesBit)));
+    }
+
+    private const int ArchCapabilitiesBit = 29;
 
     /// <summary>The CPUID instruction of the machine running this process (x86 only; zeros elsewhere).</summary>
     public static CpuidEntry HostCpuid(uint leaf, uint subleaf)

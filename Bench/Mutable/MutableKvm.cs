@@ -14,7 +14,7 @@ namespace CpuidFunctional.Bench.Mutable;
 /// </summary>
 internal sealed partial class MutableKvm
 {
-    // ---- VM (fixed at creation; quirks only ever OR-ed in) ----
+    // ---- VM (fixed at creation; quirks OR-ed in, or assigned where the profile assigns them) ----
     private readonly XsaveLayout xsave;
     private readonly KernelProfile profile;
     private readonly ulong hostSupportedXcr0;
@@ -80,6 +80,10 @@ internal sealed partial class MutableKvm
         disabledQuirks = vm.DisabledQuirks;
         Mode = mode;
         Dirty = mode == MutableMode.Lazy;
+        if (!Kvm.GuestXfdFeaturesPermitted(vm, table))
+        {
+            throw new ArgumentException("kvm_check_cpuid refuses this table (AMX tile data the process may not give: EPERM)", nameof(table));
+        }
         Install(table);
     }
 
@@ -649,7 +653,7 @@ internal sealed partial class MutableKvm
         {
             return false;
         }
-        disabledQuirks |= quirks;
+        disabledQuirks = KernelProfiles.AssignsDisabledQuirks(profile) ? quirks : disabledQuirks | quirks;
         return true;
     }
 }

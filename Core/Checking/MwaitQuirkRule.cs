@@ -7,7 +7,8 @@ using CpuidFunctional.Core.State;
 namespace CpuidFunctional.Core.Checking;
 
 /// <summary>
-/// The rule that keeps the one real divergence between KVM's schemes out of random traces (spec Modelling note 5).
+/// The rule that keeps the real divergences between KVM's schemes out of random traces (spec Modelling note 5, and
+/// 6.15's re-enabled quirk).
 /// <para>
 /// CPUID.1:ECX.MWAIT has inputs that change without a trigger: disabling the MISC_ENABLE_NO_MWAIT quirk (which marks
 /// nothing dirty in either design) and, once the quirk is off, the IA32_MISC_ENABLE value RESET assigns directly

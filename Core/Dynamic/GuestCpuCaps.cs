@@ -30,7 +30,7 @@ public static class GuestCpuCaps
 
     /// <summary>
     /// <c>kvm_vcpu_after_set_cpuid</c>'s derivations from a table: the static feature bits (MWAIT is not among
-    /// them: it lives in the dynamic capability bits), the supported XCR0 and XSS limited to the host's, the
+    /// them: it lives in the dynamic capability bits), the supported XCR0 and XSS limited to KVM's (<paramref name="hostSupportedXcr0"/>: <c>kvm_caps.supported_xcr0</c>, <see cref="Model.SupportedCpuid.SupportedXcr0"/>), the
     /// physical-address width and the CR4 bits reserved for lack of a feature (<c>__cr4_reserved_bits</c>, KVM's
     /// <c>cr4_guest_rsvd_bits</c>), plus the ones KVM reserves whatever the guest (<paramref name="alwaysReservedCr4"/>:
     /// <c>cr4_reserved_bits</c>, <see cref="Model.SupportedCpuid.Cr4ReservedBits"/>).

@@ -103,7 +103,7 @@ public static class KernelProfiles
 
     /// <summary>
     /// Which rule a host write of MSR_PLATFORM_INFO meets. From the 2024 series that added
-    /// KVM_X86_QUIRK_STUFF_FEATURE_MSRS (6.12) it is a feature MSR (<c>msr_based_features_all_except_vmx</c>): any value
+    /// KVM_X86_QUIRK_STUFF_FEATURE_MSRS (6.13; 6.12.y took it in 2026) it is a feature MSR (<c>msr_based_features_all_except_vmx</c>): any value
     /// before the first KVM_RUN, after it only the value it has (<c>do_set_msr</c>, <c>kvm_is_immutable_feature_msr</c>).
     /// 6.1 takes it at any time, but may not clear CPUID-faulting support while faulting is on (<c>cpuid_fault_enabled</c>).
     /// </summary>
@@ -127,7 +127,8 @@ public static class KernelProfiles
     /// <summary>
     /// Whether KVM_CAP_DISABLE_QUIRKS2 assigns the mask, so that a later, smaller mask re-enables quirks (6.1 and 6.15),
     /// instead of OR-ing it in ("do not allow re-enabling quirks", 9966b7822b3f, in 6.16; 6.12 stable took it in 2026
-    /// with VMCS12_ALLOW_FREEZE_IN_SMM, 6.1 stable did not: Debian's 6.1.192 still reports 0x7F).
+    /// with VMCS12_ALLOW_FREEZE_IN_SMM, 6.1 stable did not: Debian's 6.1.192 still reports 0x7F). The Linux6_15 profile
+    /// stands for 6.15–6.17 and follows 6.15 here, so it does not describe 6.16 and 6.17 on this point.
     /// </summary>
     public static bool AssignsDisabledQuirks(KernelProfile profile) => profile < KernelProfile.Linux6_18;
 

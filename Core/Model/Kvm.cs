@@ -564,7 +564,7 @@ public static class Kvm
         }
 
         /// <summary>
-        /// <c>kvm_set_msr_common</c>, MSR_PLATFORM_INFO: the host's only. As a feature MSR (6.12 on) any value before the
+        /// <c>kvm_set_msr_common</c>, MSR_PLATFORM_INFO: the host's only. As a feature MSR (6.13 on) any value before the
         /// first KVM_RUN and only the value it has after (<c>do_set_msr</c>); on 6.1 any value, except that clearing
         /// faulting support while faulting is on is refused (<see cref="KernelProfiles.PlatformInfoIsFeatureMsr"/>).
         /// </summary>

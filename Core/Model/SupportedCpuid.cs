@@ -92,13 +92,6 @@ public static class SupportedCpuid
     private static readonly GuestFeature[] HostPassedCr4Features =
         [GuestFeature.Xsave, GuestFeature.Smep, GuestFeature.Smap, GuestFeature.FsGsBase, GuestFeature.Pcid, GuestFeature.La57, GuestFeature.Pku];
 
-    /// <summary>
-    /// What the model knows of one register, for a process that asked for AMX tile data
-    /// (<see cref="Vm.XcompGuestPermRequested"/>); mask 0 where it knows nothing.
-    /// </summary>
-    public static Known Answer(HostCpu host, KernelProfile profile, uint leaf, uint subleaf, CpuidRegister register) =>
-        Answer(new Vm(host, profile), leaf, subleaf, register);
-
     /// <summary>What the model knows of one register as the VM's process asks; mask 0 where it knows nothing.</summary>
     public static Known Answer(Vm vm, uint leaf, uint subleaf, CpuidRegister register)
     {

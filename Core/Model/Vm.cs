@@ -5,7 +5,7 @@ namespace CpuidFunctional.Core.Model;
 /// <summary>VM-level state: the host KVM runs on, the kernel profile, and which quirks userspace disabled.</summary>
 /// <param name="Host">The host processor (its XSAVE layout feeds the size outputs).</param>
 /// <param name="Profile">The kernel version whose rules apply.</param>
-/// <param name="DisabledQuirks">Quirks disabled through KVM_CAP_DISABLE_QUIRKS2 (OR-ed in; cannot be re-enabled).</param>
+/// <param name="DisabledQuirks">Quirks disabled through KVM_CAP_DISABLE_QUIRKS2 (from 6.16 OR-ed in, so a quirk cannot be re-enabled; 6.1 and 6.15 assign the mask, <see cref="KernelProfiles.AssignsDisabledQuirks"/>).</param>
 /// <param name="SupportedQuirks">
 /// Quirks that may be disabled (others give EINVAL); by default (<see cref="KvmQuirks.ProfileDefault"/>) what the
 /// profile's KVM offers on the host (<see cref="KernelProfiles.SupportedQuirks"/>).

@@ -45,7 +45,7 @@ public abstract record Expectation
     public sealed record MsrValue(ulong Value) : Expectation;
 
     /// <summary>
-    /// The policies saw different things at the last step, as declared (the one real divergence, spec Modelling note 5).
+    /// The policies saw different things at the last step, as declared (the real divergences of the MWAIT quirk, spec Modelling note 5).
     /// Later expectations check the first policy's observation.
     /// </summary>
     public sealed record PoliciesDiffer : Expectation;

@@ -86,6 +86,7 @@ public static class ScenarioParser
         var hostLine = 0;
         var profile = KernelProfile.Linux6_18;
         var xcompGuestPerm = true;
+        var xcompGuestPermLine = 0;
         var steps = ImmutableArray.CreateBuilder<ScenarioStep>();
         var caughtBy = new List<CaughtBy>();
         if (TextLines.Check(text, source) is { } endings)
@@ -150,6 +151,11 @@ public static class ScenarioParser
                     {
                         return Fail(source, lineNo, $"'xcomp-guest-perm' after line {steps[0].Line}: the process asks before its first vCPU exists, so it comes before every step");
                     }
+                    if (xcompGuestPermLine != 0)
+                    {
+                        return Fail(source, lineNo, $"a second 'xcomp-guest-perm' line (the first is line {xcompGuestPermLine}): the process asks once");
+                    }
+                    xcompGuestPermLine = lineNo;
                     if (words.Length != 2 || words[1].ToLowerInvariant() is not ("none" or "xtile-data"))
                     {
                         return Fail(source, lineNo, $"expected 'xcomp-guest-perm none' or 'xcomp-guest-perm xtile-data', found '{content}'");

@@ -9,7 +9,7 @@ namespace CpuidFunctional.Core.State;
 /// installs a table; none of them is dynamic, so a pending update never makes them stale.
 /// </summary>
 /// <param name="Features">Static guest features, one bit per <see cref="Dynamic.GuestFeature"/> (its <c>Mask</c>).</param>
-/// <param name="SupportedXcr0">CPUID.0xD.0 EDX:EAX limited to the host's XCR0 features.</param>
+/// <param name="SupportedXcr0">CPUID.0xD.0 EDX:EAX limited to KVM's supported XCR0 (<c>kvm_caps.supported_xcr0</c>).</param>
 /// <param name="SupportedXss">CPUID.0xD.1 EDX:ECX limited to the host's XSS features.</param>
 /// <param name="MaxPhysAddr">CPUID.0x80000008:EAX[7:0], or 36 without that leaf.</param>
 /// <param name="Cr4ReservedByFeatures">CR4 bits refused for lack of a feature: the ones KVM lacks (<c>cr4_reserved_bits</c>) and the ones the guest lacks (<c>cr4_guest_rsvd_bits</c>; before KVM_SET_CPUID2 an empty table's from 6.14, none on 6.1).</param>

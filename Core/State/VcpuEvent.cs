@@ -108,7 +108,10 @@ public abstract record VcpuEvent
     /// </summary>
     public sealed record SevEsSyncFromGhcb(ulong Xcr0, ulong? Xss = null) : VcpuEvent
     {
-        /// <summary>The CPL the sync loads (<c>kvm_ghcb_get_cpl_if_valid</c>): the GHCB's valid CPL, or 0.</summary>
+        /// <summary>
+        /// The CPL the sync loads (<c>kvm_ghcb_get_cpl_if_valid</c>): the GHCB's valid CPL, or 0. KVM copies the byte; the
+        /// model keeps its low two bits, as everywhere it holds a CPL.
+        /// </summary>
         public byte Cpl { get; init; }
 
         /// <inheritdoc/>

@@ -30,7 +30,8 @@ public class MutableKvmEquivalenceTests
         Gen.OneOf(0ul, 2ul, 4ul).Select(v => (CoreMsr.TsxCtrl, v)),
         Gen.OneOf(0ul, 1ul).Select(v => (CoreMsr.MiscFeaturesEnables, v)),
         Gen.OneOf(0ul, CoreMsr.PlatformInfoCpuidFault).Select(v => (CoreMsr.PlatformInfo, v)),
-        Gen.OneOf(0x10ul, 0x123ul).Select(v => (0x3Au, v)));
+        Gen.OneOf(0x10ul, 0x123ul).Select(v => (0x3Au, v)),
+        Gen.Const((CoreMsr.NotKnownToKvm, 0ul)));
 
     private static readonly Gen<ImmutableArray<MsrEntry>> MsrList =
         MsrWrite.Select(w => new MsrEntry(w.Item1, w.Item2)).Array[0, 3].Select(a => ImmutableArray.Create(a));
@@ -39,7 +40,7 @@ public class MutableKvmEquivalenceTests
         (4, Cr4Value.Select(v => (VcpuEvent)new VcpuEvent.MovToCr4(v))),
         (3, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.Xsetbv(0, v))),
         (4, MsrWrite.Select(w => (VcpuEvent)new VcpuEvent.Wrmsr(w.Item1, w.Item2))),
-        (1, Gen.OneOf(CoreMsr.Xss, CoreMsr.ApicBase, CoreMsr.MiscEnable, CoreMsr.PlatformInfo, CoreMsr.TsxCtrl, 0x10u).Select(i => (VcpuEvent)new VcpuEvent.Rdmsr(i))),
+        (1, Gen.OneOf(CoreMsr.Xss, CoreMsr.ApicBase, CoreMsr.MiscEnable, CoreMsr.PlatformInfo, CoreMsr.TsxCtrl, CoreMsr.NotKnownToKvm).Select(i => (VcpuEvent)new VcpuEvent.Rdmsr(i))),
         (1, Gen.OneOf((byte)0, (byte)3).Select(v => (VcpuEvent)new VcpuEvent.SetCpl(v))),
         (1, Gen.Const((VcpuEvent)new VcpuEvent.Init())),
         (2, Gen.Select(Cr4Value, MsrList).Select(t => (VcpuEvent)new VcpuEvent.NestedVmEntry(t.Item1, t.Item2))),
@@ -47,7 +48,7 @@ public class MutableKvmEquivalenceTests
         (2, Gen.Select(Cr4Value, Gen.OneOf(0xFEE0_0900ul, 0xFEE0_0100ul, 0xFEE0_0500ul), Mode)
             .Select(t => (VcpuEvent)new VcpuEvent.SetSregs(t.Item1, t.Item2) { Cr0 = t.Item3.Cr0, Efer = t.Item3.Efer })),
         (1, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.SetXcrs(v))),
-        (1, Gen.OneOf(0x10ul, 0x40ul, 1ul << 20).Select(m => (VcpuEvent)new VcpuEvent.DisableQuirks2(m))),
+        (1, Gen.OneOf(0ul, 0x10ul, 0x20ul, 0x40ul, 1ul << 20).Select(m => (VcpuEvent)new VcpuEvent.DisableQuirks2(m))),
         (4, Gen.Select(Gen.OneOf(0u, 1u, 7u, 0xDu, 0xEu, 0x8000_0001u, 0x4000_0100u), Gen.UInt[0, 2]).Select(t => (VcpuEvent)new VcpuEvent.Cpuid(t.Item1, t.Item2))),
         (1, Gen.OneOf(1, 256).Select(n => (VcpuEvent)new VcpuEvent.GetCpuid2(n))),
         (2, Gen.Select(Cr4Value, Gen.OneOf(Vmcb12Intercepts.None, Vmcb12Intercepts.Cpuid, Vmcb12Intercepts.Xsetbv, Vmcb12Intercepts.Cpuid | Vmcb12Intercepts.Xsetbv))
@@ -56,22 +57,26 @@ public class MutableKvmEquivalenceTests
 
     private static readonly Gen<VcpuEvent[]> Trace = Event.Array[1, 40].Select(t => t.Prepend(new VcpuEvent.Run()).ToArray());
 
-    // A VM created with KVM_X86_QUIRK_STUFF_FEATURE_MSRS disabled half the time: its vCPU has no CPUID-faulting support.
-    // One trace in four runs on the AMD preset with its own table: kvm_amd's vendor rules (no IA32_TSX_CTRL).
-    private static readonly Gen<(bool StuffQuirkOff, bool Amd, VcpuEvent[] Trace)> Case =
-        Gen.Select(Gen.Bool, Gen.Int[0, 3].Select(i => i == 0), Trace);
+    // A VM created with KVM_X86_QUIRK_STUFF_FEATURE_MSRS disabled half the time: its vCPU has no CPUID-faulting support
+    // (and no TSX_CTRL for the guest). The host: Genoa one time in four (kvm_amd's rules, no IA32_TSX_CTRL), Skylake-SP
+    // (no IA32_ARCH_CAPABILITIES, so no TSX_CTRL either) or Sapphire Rapids (TSX_CTRL, RTM); the kernel: 6.15 (quirk
+    // masks assigned) or 6.18 (OR-ed in).
+    private static readonly Gen<(bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace)> Case =
+        Gen.Select(Gen.Bool, Gen.Int[0, 3], Gen.Bool, Trace);
 
-    private static string Print((bool StuffQuirkOff, bool Amd, VcpuEvent[] Trace) c) =>
-        $"STUFF_FEATURE_MSRS disabled at creation: {c.StuffQuirkOff}; host: {(c.Amd ? "genoa" : "skylake-sp")}\n"
+    private static readonly (HostCpu Host, CpuidTable Guest)[] Hosts =
+        [(HostPresets.Genoa, HostPresets.Genoa.Cpuid), (TestHosts.Skylake, TestHosts.SkylakeGuest), (TestHosts.Cet, TestHosts.CetGuest), (TestHosts.Cet, TestHosts.CetGuest)];
+
+    private static string Print((bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace) c) =>
+        $"STUFF_FEATURE_MSRS disabled at creation: {c.StuffQuirkOff}; host: {Hosts[c.Host].Host.Name}; kernel: {(c.On615 ? "6.15" : "6.18")}\n"
         + string.Join("\n", c.Trace.Select((e, i) => $"{i + 1,3}. {e}"));
 
     /// <summary>Runs a trace through both; null if they agree, else what differs first.</summary>
-    private static string? FirstDifference(Policy policy, MutableMode mode, (bool StuffQuirkOff, bool Amd, VcpuEvent[] Trace) c)
+    private static string? FirstDifference(Policy policy, MutableMode mode, (bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace) c)
     {
         var trace = c.Trace;
-        var host = c.Amd ? new Vm(HostPresets.Genoa, KernelProfile.Linux6_18) : TestHosts.Vm();
-        var vm = c.StuffQuirkOff ? host with { DisabledQuirks = KvmQuirks.StuffFeatureMsrs } : host;
-        var guest = c.Amd ? HostPresets.Genoa.Cpuid : TestHosts.SkylakeGuest;
+        var (host, guest) = Hosts[c.Host];
+        var vm = new Vm(host, c.On615 ? KernelProfile.Linux6_15 : KernelProfile.Linux6_18, c.StuffQuirkOff ? KvmQuirks.StuffFeatureMsrs : KvmQuirks.None);
         var state = KvmState.WithCpuid(vm, policy, guest);
         var mutable = new MutableKvm(vm, mode, guest);
         var (updates0, sizes0) = (mutable.RuntimeUpdates, mutable.XstateSizeComputations);

@@ -6,7 +6,7 @@ namespace CpuidFunctional.Properties.Core;
 /// <summary>
 /// The first property (the full suite lives in Equivalence/): random event sequences on the Skylake-SP test host give
 /// identical observation streams under Eager, Lazy and Reference. Quirk changes are left out here: disabling
-/// MISC_ENABLE_NO_MWAIT is the one real divergence (Modelling note 5) and has its own guarded generator.
+/// MISC_ENABLE_NO_MWAIT is the real divergence (Modelling note 5) and has its own guarded generator.
 /// </summary>
 public class FirstEquivalenceProperty
 {

@@ -63,7 +63,7 @@ public class KernelProfileTests
 
     /// <summary>
     /// KVM_X86_QUIRK_VMCS12_ALLOW_FREEZE_IN_SMM (bit 10) is newer than 6.17: only the 6.18 profile (the live 6.18.44
-    /// build, which has the stable backport) accepts it; STUFF_FEATURE_MSRS (bit 8, 6.12) is there from 6.15. A VM made
+    /// build, which has the stable backport) accepts it; STUFF_FEATURE_MSRS (bit 8, 6.13) is there from 6.15. A VM made
     /// with only a profile gets that profile's mask.
     /// </summary>
     [Theory]

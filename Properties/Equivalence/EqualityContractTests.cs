@@ -43,6 +43,7 @@ public class EqualityContractTests
             .Compared((v, x) => v with { Rare = v.Rare with { MiscEnable = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { MiscFeaturesEnables = x } }, Gen.ULong)
             .Compared((v, x) => v with { Rare = v.Rare with { TsxCtrl = x } }, Gen.ULong)
+            .Compared((v, x) => v with { Rare = v.Rare with { ArchCapabilitiesTsxCtrl = x } }, Gen.Bool)
             .Compared((v, x) => v with { Cpl = x }, Gen.Byte[0, 3])
             .Compared((v, x) => v with { Rare = v.Rare with { InSmm = x } }, Gen.Bool)
             .Compared((v, x) => v with { Rare = v.Rare with { SmramCr4 = x } }, Gen.ULong)
@@ -61,7 +62,8 @@ public class EqualityContractTests
             .Compared((v, x) => v with { Host = x }, HostGen.Host)
             .Compared((v, x) => v with { Profile = x }, TraceGen.Profile)
             .Compared((v, x) => v with { DisabledQuirks = x }, TraceGen.InitialQuirks)
-            .Compared((v, x) => v with { SupportedQuirks = x }, Gen.OneOf(KvmQuirks.Supported6_18, KvmQuirks.None)));
+            .Compared((v, x) => v with { SupportedQuirks = x }, Gen.OneOf(KvmQuirks.Supported6_18, KvmQuirks.None))
+            .Compared((v, x) => v with { XcompGuestPermRequested = x }, Gen.Bool));
 
     [Fact]
     public void KvmState_compares_vm_and_vcpu() =>

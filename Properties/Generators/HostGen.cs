@@ -20,7 +20,7 @@ public static class HostGen
         leaf1Edx: 0xBFEBFBFF,
         leaf7Ebx: Bits(0, 3, 4, 5, 7, 8, 11, 16, 17, 18, 19, 20, 30, 31),
         leaf7Ecx: Bits(1, 2, 3, 4, 7, 16),
-        leaf7Edx: Bits(20, 24, 25),
+        leaf7Edx: Bits(20, 24, 25, 29), // 29: IA32_ARCH_CAPABILITIES, so the host has IA32_TSX_CTRL (Kvm.HasTsxCtrl)
         vaddrPaddr: 0x3027,
         components:
         [

@@ -3,7 +3,8 @@ using CpuidFunctional.Core.Checking;
 namespace CpuidFunctional.Properties.Generators;
 
 /// <summary>
-/// Keeps the one real divergence out of the main generator (issue property 6, spec Modelling note 5).
+/// Keeps the real divergences out of the main generator (issue property 6, spec Modelling note 5; 6.15's re-enabled
+/// quirk, see <see cref="MwaitQuirkRule"/>).
 /// <para>
 /// CPUID.1:ECX.MWAIT has an input that can change without a trigger: the MISC_ENABLE_NO_MWAIT quirk itself
 /// (disabling it marks nothing dirty in either design) and, once the quirk is off, IA32_MISC_ENABLE bit 18 when RESET

@@ -27,8 +27,9 @@ public static class StateGen
         HostGen.Host,
         TraceGen.Profile,
         TraceGen.InitialQuirks,
-        Gen.OneOf(KvmQuirks.Supported6_18, KvmQuirks.Supported6_18 & ~KvmQuirks.IgnoreGuestPat),
-        (h, p, q, s) => new Vm(h, p, q, s)
+        Gen.OneOf(KvmQuirks.Supported6_18, KvmQuirks.Supported6_18 | KvmQuirks.IgnoreGuestPat),
+        Gen.Bool,
+        (h, p, q, s, perm) => new Vm(h, p, q, s) { XcompGuestPermRequested = perm }
     );
 
     /// <summary>A vCPU with every field random.</summary>

@@ -293,7 +293,7 @@ public class LiveScenarioTests
     /// <summary>
     /// MSR_PLATFORM_INFO is the host's: before the first KVM_RUN KVM_SET_MSRS may clear the CPUID-faulting bit (6.1
     /// refuses while faulting is on), a guest WRMSR is a #GP, without the bit MISC_FEATURES_ENABLES refuses faulting
-    /// from the guest and from the host, and after KVM_RUN 6.12 on keeps the value (a feature MSR) while 6.1 takes the
+    /// from the guest and from the host, and after KVM_RUN 6.13 on keeps the value (a feature MSR) while 6.1 takes the
     /// bit back.
     /// </summary>
     [Fact]
@@ -310,7 +310,7 @@ public class LiveScenarioTests
                 new E.Rdmsr(Msr.PlatformInfo),
                 new E.Wrmsr(Msr.MiscFeaturesEnables, 1), // #GP
                 new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, 1))), // refused
-                new E.SetMsrs(Msrs((Msr.PlatformInfo, Msr.PlatformInfoCpuidFault))), // 6.1 only: fixed after KVM_RUN from 6.12
+                new E.SetMsrs(Msrs((Msr.PlatformInfo, Msr.PlatformInfoCpuidFault))), // 6.1 only: fixed after KVM_RUN from 6.13
                 new E.Rdmsr(Msr.PlatformInfo),
                 new E.Wrmsr(Msr.MiscFeaturesEnables, 1),
                 new E.SetCpl(3),

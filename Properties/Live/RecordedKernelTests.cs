@@ -1,3 +1,4 @@
+using CpuidFunctional.Oracle;
 using E = CpuidFunctional.Core.State.VcpuEvent;
 
 namespace CpuidFunctional.Properties.Live;
@@ -13,6 +14,30 @@ public class RecordedKernelTests
 
     private static Observation?[] Run(Policy policy, KvmQuirks quirks, params E[] events) =>
         Kvm.Run(policy, RecordedLiveKernel.Start(policy, quirks), events).Observations;
+
+    /// <summary>
+    /// KVM_GET_SUPPORTED_CPUID offers IA32_ARCH_CAPABILITIES (7.0:EDX[29]) on every Intel host, since KVM emulates the MSR;
+    /// the live host takes the bit from the host's own CPUID instead, because it says whether the host has
+    /// IA32_TSX_CTRL (Kvm.HasTsxCtrl). The rest of leaf 7 stays KVM's.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_live_host_takes_IA32_ARCH_CAPABILITIES_from_the_hosts_own_CPUID(bool hostHasIt)
+    {
+        var supported = CpuidTable.Of(
+            CpuidEntry.Plain(0, 0xD, Vendor.Intel.Ebx, Vendor.Intel.Ecx, Vendor.Intel.Edx),
+            CpuidEntry.Indexed(7, 0, 0, 1u << 11, 0, (1u << 29) | (1u << 4)),
+            CpuidEntry.Indexed(0xD, 0, 0x7, 0x240, 0x240, 0)
+        );
+        var hostLeaf7Edx = hostHasIt ? 1u << 29 : 0;
+
+        var host = LiveKernelHost.Build("t", supported, (leaf, sub) => new CpuidEntry(leaf, sub, CpuidFlags.None, 0, 0, 0, leaf == 7 ? hostLeaf7Edx : 0));
+
+        Assert.Equal(hostHasIt, host.HasArchCapabilities);
+        Assert.Equal(hostHasIt, Kvm.HasTsxCtrl(host));
+        Assert.Equal((1u << 4) | hostLeaf7Edx, host.Cpuid.Find(7, 0)!.Value.Edx);
+    }
 
     [Fact]
     public void Recorded_start_table_is_what_the_model_materializes_for_the_reset_state()

@@ -119,7 +119,7 @@ public class TsxCtrlAnswerTests
     }
 
     /// <summary>
-    /// From 6.12 a vCPU gets KVM's IA32_ARCH_CAPABILITIES only while KVM_X86_QUIRK_STUFF_FEATURE_MSRS is in effect when it
+    /// From 6.13 a vCPU gets KVM's IA32_ARCH_CAPABILITIES only while KVM_X86_QUIRK_STUFF_FEATURE_MSRS is in effect when it
     /// is created; without TSX_CTRL_MSR there the guest's RDMSR and WRMSR of IA32_TSX_CTRL are #GP, while the host's
     /// KVM_GET_MSRS and KVM_SET_MSRS still reach it.
     /// </summary>

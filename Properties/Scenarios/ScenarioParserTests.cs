@@ -21,6 +21,14 @@ public class ScenarioParserTests
     }
 
     [Fact]
+    public void The_process_asks_for_AMX_tile_data_unless_the_file_says_none()
+    {
+        Assert.True(Parsed("host sapphire-rapids\nrun\n").XcompGuestPermRequested);
+        Assert.False(Parsed("host sapphire-rapids\nxcomp-guest-perm none\nrun\n").XcompGuestPermRequested);
+        Assert.True(Parsed("host sapphire-rapids\nxcomp-guest-perm xtile-data\nrun\n").XcompGuestPermRequested);
+    }
+
+    [Fact]
     public void Nested_entry_carries_guest_cr4_and_the_msr_load_list()
     {
         var s = Parsed("host genoa\nvmentry OSXSAVE XSS=0x800 MISC_ENABLE=MISC_DEFAULT\n");
@@ -36,6 +44,9 @@ public class ScenarioParserTests
     [InlineData("host skylake-sp\nkernel 5.10\n", 2, "expected 'kernel 6.1', 'kernel 6.15' or 'kernel 6.18'")]
     [InlineData("host skylake-sp\ncpuid 1\nexpect ecx.27=2\n", 3, "a bit is 0 or 1")]
     [InlineData("host skylake-sp\nwrmsr NOPE 1\n", 2, "bad MSR 'NOPE'")]
+    [InlineData("host sapphire-rapids\nrun\nxcomp-guest-perm none\n", 3, "'xcomp-guest-perm' after line 2")]
+    [InlineData("host sapphire-rapids\nxcomp-guest-perm none\nxcomp-guest-perm xtile-data\n", 3, "a second 'xcomp-guest-perm' line (the first is line 2)")]
+    [InlineData("host sapphire-rapids\nxcomp-guest-perm some\n", 2, "expected 'xcomp-guest-perm none' or 'xcomp-guest-perm xtile-data'")]
     [InlineData("mov-cr4 0\n", 0, "no 'host' line")]
     [InlineData("host skylake-sp\n# nothing happened yet\nexpect nothing\n", 3, "'expect' before any step")]
     [InlineData("host skylake-sp\nget-cpuid2 0x100000000\n", 2, "does not fit in kvm_cpuid2's 32-bit nent")]
