@@ -232,8 +232,7 @@ public static class Kvm
                 VcpuEvent.Cpuid(var leaf, var subleaf) => KvmEmulateCpuid(v, leaf, subleaf),
                 // MONITOR and MWAIT are CPL 0 instructions: above it the processor raises #UD before any intercept, and
                 // KVM's #UD handler does not emulate them (not EmulateOnUD), so the #UD reaches the guest.
-                VcpuEvent.MonitorMwait when v.Cpl != 0 => Unchanged(Ud),
-                VcpuEvent.MonitorMwait => Unchanged(KvmEmulateMonitorMwait(v)),
+                VcpuEvent.MonitorMwait => Unchanged(v.Cpl != 0 ? Ud : KvmEmulateMonitorMwait(v)),
                 // No in-kernel device is behind the port: userspace completes it. In L2, L1's I/O exiting and IOIO
                 // intercepts are not carried by the entry events: taken as clear, so L0 handles it for L2 alike.
                 VcpuEvent.PortIo(var isIn, var port, var size, var value) => Unchanged(new Observation.ExitIo(isIn, port, size, isIn ? 0 : value)),
