@@ -31,11 +31,8 @@ public class MwaitQuirkDivergenceTests(ITestOutputHelper output)
             new VcpuEvent.Cpuid(1, 0)
         );
 
-        var d = Lockstep.FirstDivergence(trace, Policy.Correct);
+        var d = DivergenceAt(5, trace);
 
-        Assert.NotNull(d);
-        output.WriteLine(d.ToString());
-        Assert.Equal(5, d.EventIndex);
         Assert.False(MwaitBit(d.Observations[0]), "Eager keeps the userspace MWAIT bit it had at the trigger");
         Assert.True(MwaitBit(d.Observations[1]), "Lazy samples the quirk at the observation and reports MISC_ENABLE bit 18");
         Assert.True(MwaitBit(d.Observations[2]), "Reference reports MISC_ENABLE bit 18");
@@ -76,11 +73,8 @@ public class MwaitQuirkDivergenceTests(ITestOutputHelper output)
         ];
         var on615 = Trace(KernelProfile.Linux6_15, KvmQuirks.MiscEnableNoMwait, events);
 
-        var d = Lockstep.FirstDivergence(on615, Policy.Correct);
+        var d = DivergenceAt(4, on615);
 
-        Assert.NotNull(d);
-        output.WriteLine(d.ToString());
-        Assert.Equal(4, d.EventIndex);
         Assert.True(MwaitBit(d.Observations[0]), "Eager wrote MISC_ENABLE bit 18 at the trigger");
         Assert.False(MwaitBit(d.Observations[1]), "Lazy's update runs with the quirk back in effect and leaves the userspace bit");
         Assert.True(Lockstep.Agree(Trace(KernelProfile.Linux6_18, KvmQuirks.MiscEnableNoMwait, events), Policy.Correct), "6.18 ORs the mask in");
@@ -133,6 +127,16 @@ public class MwaitQuirkDivergenceTests(ITestOutputHelper output)
             iter: Budget.Iter(5_000),
             print: t => Lockstep.Explain(MwaitQuirkGuard.Apply(t), Policy.Correct)
         );
+
+    /// <summary>The correct policies' first divergence on <paramref name="trace"/>, which must be at event <paramref name="index"/>.</summary>
+    private Divergence DivergenceAt(int index, EventTrace trace)
+    {
+        var d = Lockstep.FirstDivergence(trace, Policy.Correct);
+        Assert.NotNull(d);
+        output.WriteLine(d.ToString());
+        Assert.Equal(index, d.EventIndex);
+        return d;
+    }
 
     private static bool MwaitBit(Observation? o) =>
         o is Observation.CpuidResult r ? ((r.Ecx >> DynamicBits.MwaitBit) & 1) != 0 : throw new InvalidOperationException($"not a CPUID answer: {o}");
