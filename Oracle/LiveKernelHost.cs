@@ -40,10 +40,8 @@ public static class LiveKernelHost
     private static CpuidTable WithHostArchCapabilities(CpuidTable table, CpuidEntry hostLeaf7)
     {
         var i = table.IndexOf(7, 0);
-        return i < 0 ? table : table.SetItem(i, table[i].WithBit(CpuidRegister.Edx, ArchCapabilitiesBit, hostLeaf7.Has(CpuidRegister.Edx, ArchCapabilitiesBit)));
+        return i < 0 ? table : table.SetItem(i, table[i].WithBit(CpuidRegister.Edx, HostCpu.ArchCapabilitiesBit, hostLeaf7.Has(CpuidRegister.Edx, HostCpu.ArchCapabilitiesBit)));
     }
-
-    private const int ArchCapabilitiesBit = 29;
 
     /// <summary>The CPUID instruction of the machine running this process (x86 only; zeros elsewhere).</summary>
     public static CpuidEntry HostCpuid(uint leaf, uint subleaf)

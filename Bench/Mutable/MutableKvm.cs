@@ -473,7 +473,7 @@ internal sealed partial class MutableKvm
             Msr.MiscEnable => (true, MiscEnable),
             Msr.Xss => (guestXsaves, guestXsaves ? Xss : 0),
             Msr.MiscFeaturesEnables => (true, MiscFeaturesEnables),
-            Msr.TsxCtrl => (hostTsxCtrl && archCapabilitiesTsxCtrl, TsxCtrl),
+            Msr.TsxCtrl => (archCapabilitiesTsxCtrl, TsxCtrl), // implies the host has it
             Msr.PlatformInfo => (true, PlatformInfo),
             _ => (false, 0ul),
         };

@@ -97,7 +97,7 @@ public static class MwaitQuirkRule
     /// Whether KVM_CAP_DISABLE_QUIRKS2 with <paramref name="mask"/> switches MISC_ENABLE_NO_MWAIT back on: the VM
     /// assigns masks, has the quirk disabled, and the mask is accepted but lacks it.
     /// </summary>
-    public static bool ReenablesNoMwait(Vm vm, ulong mask) =>
+    private static bool ReenablesNoMwait(Vm vm, ulong mask) =>
         KernelProfiles.AssignsDisabledQuirks(vm.Profile)
         && !vm.QuirkInEffect(KvmQuirks.MiscEnableNoMwait)
         && (mask & NoMwait) == 0

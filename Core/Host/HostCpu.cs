@@ -19,7 +19,7 @@ public sealed class HostCpu : IEquatable<HostCpu>
         SupportedXss = d1 is { } b ? b.Ecx | ((ulong)b.Edx << 32) : 0;
         var extended = cpuid.Find(0x8000_0001, 0)?.Edx ?? 0;
         HasSelfSnoop = ((cpuid.Find(1, 0)?.Edx ?? 0) & (1u << 27)) != 0;
-        HasArchCapabilities = ((cpuid.Find(7, 0)?.Edx ?? 0) & (1u << 29)) != 0;
+        HasArchCapabilities = ((cpuid.Find(7, 0)?.Edx ?? 0) & (1u << ArchCapabilitiesBit)) != 0;
         HasNx = (extended & (1u << 20)) != 0;
         HasFxsrOpt = (extended & (1u << 25)) != 0;
     }
@@ -52,6 +52,9 @@ public sealed class HostCpu : IEquatable<HostCpu>
     /// whether it has IA32_TSX_CTRL; without it KVM never reads the MSR and the host has no TSX_CTRL.
     /// </summary>
     public bool HasArchCapabilities { get; }
+
+    /// <summary>The bit of CPUID.7.0:EDX that enumerates IA32_ARCH_CAPABILITIES.</summary>
+    public const int ArchCapabilitiesBit = 29;
 
     /// <summary>X86_FEATURE_NX (CPUID.0x80000001:EDX[20]): without it <c>efer_reserved_bits</c> keeps EFER.NXE reserved.</summary>
     public bool HasNx { get; }

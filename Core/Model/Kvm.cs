@@ -865,7 +865,7 @@ public static class Kvm
                 SmramEfer = v.Efer,
                 Cr0 = Cr0.AtSmmEntry(v.Cr0),
                 // Clearing CR0.PG leaves long mode (LMA) first; a guest with LM then gets EFER 0 (enter_smm).
-                Efer = GuestCpuCaps.Has(v, GuestFeature.Lm) ? 0 : Efer.AfterSetCr0(v.Efer, v.Cr0, Cr0.AtSmmEntry(v.Cr0)),
+                Efer = GuestCpuCaps.Has(v, GuestFeature.Lm) ? 0 : Efer.AfterPagingOff(v.Efer, v.Cr0),
             };
             var saved = v with { Cpl = 0, Rare = smm };
             var cleared = VendorSetCr4(saved, 0);

@@ -20,11 +20,9 @@ public static class Efer
         (efer & Lme) != 0 && (cr0 & Cr0.Pg) != 0 ? (cr4 & Cr4.Pae) != 0 && (efer & Lma) != 0 : (efer & Lma) == 0;
 
     /// <summary>
-    /// EFER after the vendor <c>set_cr0</c> (<c>vmx_set_cr0</c>'s <c>enter_lmode</c>/<c>exit_lmode</c>, <c>svm_set_cr0</c>):
-    /// with LME set, CR0.PG turning on sets LMA and turning off clears it; otherwise EFER is unchanged.
+    /// EFER after the vendor <c>set_cr0</c> turns paging off (<c>vmx_set_cr0</c>'s <c>exit_lmode</c>, <c>svm_set_cr0</c>):
+    /// with LME set, leaving paging leaves long mode (LMA clear); otherwise EFER is unchanged.
     /// </summary>
-    public static ulong AfterSetCr0(ulong efer, ulong oldCr0, ulong newCr0) =>
-        (efer & Lme) == 0 || ((oldCr0 ^ newCr0) & Cr0.Pg) == 0 ? efer
-        : (newCr0 & Cr0.Pg) != 0 ? efer | Lma
-        : efer & ~Lma;
+    public static ulong AfterPagingOff(ulong efer, ulong oldCr0) =>
+        (efer & Lme) != 0 && (oldCr0 & Cr0.Pg) != 0 ? efer & ~Lma : efer;
 }
