@@ -27,7 +27,8 @@ public class KernelFenceTests
             Assert.True(LiveKernel.UnderTcg || fences.GuestXsetbvReachesKvm, fences.ToString());
             return;
         }
-        // PVM: the four recorded classes are the only ones the probes can find; on the recorded build, pin them.
+        // PVM: every class the probes can find is a recorded vendor behaviour (docs/live-kernel.md); on the build the
+        // v1252 probes were recorded on, pin the four they showed.
         if (fences.Kernel.Release == RecordedPvmBuild)
         {
             Assert.Equal(RecordedPvmCr4Mask, fences.Cr4Accepted);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using CpuidFunctional.Oracle;
 using E = CpuidFunctional.Core.State.VcpuEvent;
+using static CpuidFunctional.Properties.Live.LiveMsrs;
 
 namespace CpuidFunctional.Properties.Live;
 
@@ -17,6 +18,8 @@ namespace CpuidFunctional.Properties.Live;
 /// <param name="MwaitFromMiscEnableAgrees">With MISC_ENABLE_NO_MWAIT disabled, IA32_MISC_ENABLE[18] reaches CPUID.1:ECX.MWAIT as in the model.</param>
 /// <param name="SetCpuid2UpdatesAtOnce">A pre-run KVM_SET_CPUID2 leaves nothing pending (disabling the quirk right after does not change what GET_CPUID2 shows), as in the model.</param>
 /// <param name="GuestXsetbvReachesKvm">A guest XSETBV that changes XCR0 changes the XSAVE sizes the kernel reports. Not under QEMU TCG, whose SVM does not intercept XSETBV: the instruction never reaches kvm_amd.</param>
+/// <param name="CpuidFaultingNeedsPlatformInfo">With MSR_PLATFORM_INFO's CPUID-faulting bit cleared, MISC_FEATURES_ENABLES refuses faulting from the guest and the host, as in the model (<c>supports_cpuid_fault</c>).</param>
+/// <param name="SetCpuid2KeepsTable">A KVM_SET_CPUID2 before the first run installs the table as given (static bits of 7.0 and 0xD.0 changed), as in the model.</param>
 internal sealed record KernelFences(
     LiveKernelIdentity Kernel,
     ulong Cr4Accepted,
@@ -24,7 +27,9 @@ internal sealed record KernelFences(
     bool MiscEnableGuestWritesAgree,
     bool MwaitFromMiscEnableAgrees,
     bool SetCpuid2UpdatesAtOnce,
-    bool GuestXsetbvReachesKvm
+    bool GuestXsetbvReachesKvm,
+    bool CpuidFaultingNeedsPlatformInfo,
+    bool SetCpuid2KeepsTable
 )
 {
     private static readonly Dictionary<string, KernelFences> Probed = new(StringComparer.Ordinal); // per kernel, per process: probing takes ~40 VMs
@@ -78,6 +83,14 @@ internal sealed record KernelFences(
             if (!GuestXsetbvReachesKvm)
             {
                 list.Add("guest XSETBV does not reach KVM");
+            }
+            if (!CpuidFaultingNeedsPlatformInfo)
+            {
+                list.Add("MISC_FEATURES_ENABLES turns CPUID faulting on without MSR_PLATFORM_INFO's faulting bit");
+            }
+            if (!SetCpuid2KeepsTable)
+            {
+                list.Add("pre-run KVM_SET_CPUID2 rewrites static bits of the table");
             }
             return list;
         }
@@ -154,7 +167,35 @@ internal sealed record KernelFences(
             _ => [new E.Run(), new E.MovToCr4(Cr4.OsXsave), new E.Xsetbv(0, xcr0), new E.Cpuid(0xD, 0), new E.Xsetbv(0, 0x1), new E.Cpuid(0xD, 0)]
         ).Agrees;
 
-        return new KernelFences(LiveKernelIdentity.Current, accepted, disagreeing, miscAgrees, mwaitAgrees, setAgrees, xsetbvAgrees);
+        var faultingAgrees = Run(
+            kvm,
+            host,
+            supported,
+            0,
+            _ =>
+            [
+                new E.SetMsrs(Msrs((Msr.PlatformInfo, 0))),
+                new E.Run(),
+                new E.Wrmsr(Msr.MiscFeaturesEnables, Msr.MiscFeaturesCpuidFault),
+                new E.SetMsrs(Msrs((Msr.MiscFeaturesEnables, Msr.MiscFeaturesCpuidFault))),
+                new E.Rdmsr(Msr.MiscFeaturesEnables),
+            ]
+        ).Agrees;
+
+        var keepsAgrees = Run(kvm, host, supported, 0, t => [new E.SetCpuid2(WithStaticChanges(t.StartTable)), new E.GetCpuid2(CpuidTable.MaxEntries)]).Agrees;
+
+        return new KernelFences(LiveKernelIdentity.Current, accepted, disagreeing, miscAgrees, mwaitAgrees, setAgrees, xsetbvAgrees, faultingAgrees, keepsAgrees);
+    }
+
+    /// <summary>CPUID.7.0:EBX[0] (FSGSBASE) and CPUID.0xD.0:EAX[17] (XTILECFG) flipped: static bits KVM stores as given.</summary>
+    private static CpuidTable WithStaticChanges(CpuidTable t)
+    {
+        foreach (var (function, register, bit) in new[] { (7u, CpuidRegister.Ebx, 0), (0xDu, CpuidRegister.Eax, 17) })
+        {
+            var i = t.IndexOf(function, 0);
+            t = i < 0 ? t : t.SetItem(i, t[i].WithBit(register, bit, !t[i].Has(register, bit)));
+        }
+        return t;
     }
 
     private static CpuidTable FlipMwait(CpuidTable t)

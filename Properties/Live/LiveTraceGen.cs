@@ -1,6 +1,7 @@
 using CpuidFunctional.Oracle;
 using CsCheck;
 using E = CpuidFunctional.Core.State.VcpuEvent;
+using static CpuidFunctional.Properties.Live.LiveMsrs;
 
 namespace CpuidFunctional.Properties.Live;
 
@@ -137,7 +138,7 @@ internal static class LiveTraceGen
             TraceStep.Event(var ev) => ev,
             TraceStep.SetCpuid(var variant) => new E.SetCpuid2(Variant(target.StartTable, variant, v.HasRun)),
             TraceStep.GetCpuid(var delta) => new E.GetCpuid2(Math.Max(0, v.Cpuid.Count + delta)),
-            TraceStep.MiscEnableWrite(var host, var mwait, var flip) => MiscEnable(target.StartRegisters.MiscEnable, host, mwait, flip),
+            TraceStep.MiscEnableWrite(var host, var mwait, var flip) => MiscEnable(target.StartRegisters.MiscEnable, v.MiscEnable, host, mwait, flip, fences),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
         if (v.InSmm && e is E.SetCpl)
@@ -164,11 +165,21 @@ internal static class LiveTraceGen
         return [e];
     }
 
-    private static E MiscEnable(ulong start, bool host, bool mwait, bool flipReadOnly)
+    /// <summary>
+    /// An IA32_MISC_ENABLE write: the start value with bit 18 as drawn, BTS_UNAVAIL flipped if drawn. Where a guest
+    /// write may change the read-only bits on the kernel (PVM: probe misc.txt), a guest write keeps their current
+    /// values, which an earlier host write may have changed.
+    /// </summary>
+    private static E MiscEnable(ulong start, ulong current, bool host, bool mwait, bool flipReadOnly, KernelFences fences)
     {
+        const ulong readOnly = Msr.MiscEnablePmuReadOnly | Msr.MiscEnableEmon;
         var value = (start & ~Msr.MiscEnableMwait) | (mwait ? Msr.MiscEnableMwait : 0);
         value ^= flipReadOnly ? Msr.MiscEnableBtsUnavailable : 0;
-        return host ? new E.SetMsrs(Msrs((Msr.MiscEnable, value))) : new E.Wrmsr(Msr.MiscEnable, value);
+        if (host)
+        {
+            return new E.SetMsrs(Msrs((Msr.MiscEnable, value)));
+        }
+        return new E.Wrmsr(Msr.MiscEnable, fences.MiscEnableGuestWritesAgree ? value : (value & ~readOnly) | (current & readOnly));
     }
 
     private static CpuidTable Variant(CpuidTable t, CpuidVariant variant, bool hasRun) => variant switch
@@ -189,7 +200,4 @@ internal static class LiveTraceGen
     }
 
     private static TraceStep Plain(E e) => new TraceStep.Event(e);
-
-    private static ValueArray<MsrEntry> Msrs(params (uint Index, ulong Value)[] entries) =>
-        new([.. entries.Select(x => new MsrEntry(x.Index, x.Value))]);
 }
