@@ -13,6 +13,9 @@ public class KernelFenceTests
     /// <summary>CR4 bits KVM_SET_SREGS accepted alone on that build, whatever the guest CPUID (probe pke2.txt).</summary>
     private const ulong RecordedPvmCr4Mask = 0x0075_0FFF;
 
+    /// <summary>The PVM build on an AMD Genoa host these probes first ran on (2026-12-07): all six PVM classes, the same CR4 mask.</summary>
+    private const string ProbedAmdPvmBuild = "6.18.44-fc-v1300";
+
     [Fact]
     public void Every_difference_the_probes_find_is_a_recorded_vendor_behaviour_of_this_kernel()
     {
@@ -35,6 +38,15 @@ public class KernelFenceTests
             Assert.False(fences.MiscEnableGuestWritesAgree, fences.ToString());
             Assert.False(fences.MwaitFromMiscEnableAgrees, fences.ToString());
             Assert.False(fences.SetCpuid2UpdatesAtOnce, fences.ToString());
+        }
+        if (fences.Kernel.Release == ProbedAmdPvmBuild)
+        {
+            Assert.Equal(RecordedPvmCr4Mask, fences.Cr4Accepted);
+            Assert.Equal(
+                (false, false, false, false, false, true),
+                (fences.MiscEnableGuestWritesAgree, fences.MwaitFromMiscEnableAgrees, fences.SetCpuid2UpdatesAtOnce,
+                    fences.CpuidFaultingNeedsPlatformInfo, fences.SetCpuid2KeepsTable, fences.GuestXsetbvReachesKvm)
+            );
         }
     }
 }
