@@ -119,7 +119,8 @@ public sealed class LiveKvmTarget : IDisposable
     public KvmState ModelStart(HostCpu host, Policy policy)
     {
         var profile = Kernel.Profile ?? throw new InvalidOperationException($"no model profile for kernel {Kernel}");
-        var vmState = new Vm(host, profile, (KvmQuirks)DisabledQuirks, (KvmQuirks)SupportedQuirks);
+        // The oracle never asks for AMX tile data for its guests (arch_prctl ARCH_REQ_XCOMP_GUEST_PERM).
+        var vmState = new Vm(host, profile, (KvmQuirks)DisabledQuirks, (KvmQuirks)SupportedQuirks) { XcompGuestPermRequested = false };
         var s = KvmState.WithCpuid(vmState, policy, StartTable);
         var r = StartRegisters;
         var v = s.Vcpu with

@@ -20,4 +20,10 @@ public enum CpuidVariant
 
     /// <summary>CPUID.7.0:EBX bit 0 flipped (static). Only after KVM_RUN: before it PVM rewrites leaf 7 at KVM_SET_CPUID2.</summary>
     StaticChange,
+
+    /// <summary>
+    /// CPUID.0xD.0:EAX offering AMX tile data, which the oracle's process never asked to give a guest: EPERM before
+    /// the first run (<c>kvm_check_cpuid</c>), a static change after it.
+    /// </summary>
+    OffersTileData,
 }

@@ -18,7 +18,7 @@ internal static class LiveTraceGen
         )
         .Select(q => (E)new E.Cpuid(q.Item1, q.Item2));
 
-    private static readonly Gen<ulong> Xcr0 = Gen.OneOf<ulong>(
+    private static readonly Gen<ulong> Xcr0Value = Gen.OneOf<ulong>(
         0x1, 0x3, 0x7, 0xE7, 0x2E7, 0x207, 0x203, 0x201, 0x0, 0x2, 0x5, 0x27, 0xE3, 0x1F, 0x107, 0x60007, (1ul << 63) | 7
     );
 
@@ -31,6 +31,9 @@ internal static class LiveTraceGen
 
     // Read-back MSRs: IA32_TSX_CTRL is left out (upstream handles it in vendor code, vmx_set_msr/vmx_get_msr).
     private static readonly Gen<uint> ReadableMsr = Gen.OneOf(Msr.ApicBase, Msr.MiscEnable, Msr.MiscFeaturesEnables, Msr.PlatformInfo);
+
+    // KVM_GET_MSRS lists: 1–3 readable MSRs, now and then one KVM does not know, where the list stops.
+    private static readonly Gen<uint[]> MsrIndexList = Gen.Frequency((4, ReadableMsr), (1, Gen.Const(Msr.NotKnownToKvm))).Array[1, 3];
 
     /// <summary>
     /// CR4 values: any combination of the dynamic bits on which kernel and model agree (on PVM CR4.PKE is accepted
@@ -65,8 +68,10 @@ internal static class LiveTraceGen
             (2, CpuidFault.Select(v => Plain(new E.Wrmsr(Msr.MiscFeaturesEnables, v)))),
             (2, ReadableMsr.Select(i => Plain(new E.Rdmsr(i)))),
             (3, Gen.Select(cr4, ApicBase).Select((c, a) => Plain(new E.SetSregs(c, a)))),
-            (3, Xcr0.Select(v => Plain(new E.SetXcrs(v)))),
+            (3, Xcr0Value.Select(v => Plain(new E.SetXcrs(v)))),
             (2, Gen.Select(ApicBase, CpuidFault).Select((a, f) => Plain(new E.SetMsrs(Msrs((Msr.ApicBase, a), (Msr.MiscFeaturesEnables, f)))))),
+            (1, Gen.Select(ApicBase, CpuidFault).Select((a, f) => Plain(new E.SetMsrs(Msrs((Msr.ApicBase, a), (Msr.NotKnownToKvm, 0), (Msr.MiscFeaturesEnables, f)))))),
+            (2, MsrIndexList.Select(l => Plain(new E.GetMsrs(new([.. l]))))),
             // A guest write may flip a read-only MISC_ENABLE bit only where the kernel refuses it as the model does
             // (PVM stores it: probe misc.txt); a host write may always flip it.
             (
@@ -79,9 +84,15 @@ internal static class LiveTraceGen
             (2, Gen.OneOf<byte>(0, 3).Select(c => Plain(new E.SetCpl(c)))),
             (2, Gen.Const(Plain(new E.Run()))),
         };
+        if (fences.CpuidFaultingNeedsPlatformInfo)
+        {
+            // MSR_PLATFORM_INFO is the host's; without its faulting bit CPUID faulting cannot be turned on (PVM's
+            // vendor code turns it on anyway: fenced).
+            steps.Add((1, Gen.OneOf(0ul, Msr.PlatformInfoCpuidFault).Select(v => Plain(new E.SetMsrs(Msrs((Msr.PlatformInfo, v)))))));
+        }
         if (fences.GuestXsetbvReachesKvm)
         {
-            steps.Add((4, Xcr0.Select(v => Plain(new E.Xsetbv(0, v)))));
+            steps.Add((4, Xcr0Value.Select(v => Plain(new E.Xsetbv(0, v)))));
             steps.Add((1, Gen.Const(Plain(new E.Xsetbv(1, 1)))));
         }
         if (quirkChanges)
@@ -190,6 +201,7 @@ internal static class LiveTraceGen
         CpuidVariant.WrongXsaveSize => t.IndexOf(0xD, 0) is var i and >= 0 ? t.SetItem(i, t[i] with { Ebx = 0x1234 }) : t,
         CpuidVariant.FlipMwait => Flip(t, 1, 0, CpuidRegister.Ecx, 3),
         CpuidVariant.StaticChange => hasRun ? Flip(t, 7, 0, CpuidRegister.Ebx, 0) : t,
+        CpuidVariant.OffersTileData => t.IndexOf(0xD, 0) is var i and >= 0 ? t.SetItem(i, t[i] with { Eax = t[i].Eax | (uint)Xcr0.XtileData }) : t,
         _ => throw new System.Diagnostics.UnreachableException(),
     };
 
