@@ -41,6 +41,7 @@ public static class GuestCode
         var wrmsr = a.CreateLabel();
         var rdmsr = a.CreateLabel();
         var rsm = a.CreateLabel();
+        var monitorMwait = a.CreateLabel();
         var fault = a.CreateLabel();
         var stubs = new Label[Vectors];
 
@@ -65,6 +66,8 @@ public static class GuestCode
         a.je(rdmsr);
         a.cmp(eax, (int)GuestOp.Rsm);
         a.je(rsm);
+        a.cmp(eax, (int)GuestOp.MonitorMwait);
+        a.je(monitorMwait);
         a.Label(ref done); // GuestOp.Nop falls through to here
         a.mov(__dword_ptr[si + GuestLayout.DoneOffset], 1);
         a.mov(dx, GuestLayout.DonePort);
@@ -109,6 +112,10 @@ public static class GuestCode
         a.rsm();
         a.jmp(done);
 
+        a.Label(ref monitorMwait);
+        MonitorThenMwait(a, GuestLayout.Command);
+        a.jmp(done);
+
         for (var n = 0; n < Vectors; n++)
         {
             stubs[n] = a.CreateLabel();
@@ -139,6 +146,7 @@ public static class GuestCode
         var loop = a.CreateLabel();
         var done = a.CreateLabel();
         var rsm = a.CreateLabel();
+        var monitorMwait = a.CreateLabel();
         var fault = a.CreateLabel();
         var stubs = new Label[Vectors];
         const int cmd = GuestLayout.Command;
@@ -147,6 +155,8 @@ public static class GuestCode
         a.mov(eax, __dword_ptr[cmd + GuestLayout.OpOffset]);
         a.cmp(eax, (int)GuestOp.Rsm);
         a.je(rsm);
+        a.cmp(eax, (int)GuestOp.MonitorMwait);
+        a.je(monitorMwait);
         a.cmp(eax, (int)GuestOp.Cpuid);
         a.jne(done);
         a.mov(eax, __dword_ptr[cmd + GuestLayout.AOffset]);
@@ -165,6 +175,11 @@ public static class GuestCode
         // SMM runs the real-mode interpreter, so this RSM is always outside SMM: #UD, ended by the ring-0 handler.
         a.Label(ref rsm);
         a.rsm();
+        a.jmp(done);
+
+        // At CPL3 MONITOR is #UD, ended by the ring-0 handler.
+        a.Label(ref monitorMwait);
+        MonitorThenMwait(a, cmd);
         a.jmp(done);
 
         for (var n = 0; n < Vectors; n++)
@@ -214,6 +229,20 @@ public static class GuestCode
         a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 4], ebx);
         a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 8], ecx);
         a.mov(__dword_ptr[si + GuestLayout.ResultOffset + 12], edx);
+    }
+
+    /// <summary>
+    /// MONITOR on DS:<paramref name="address"/> (MONITOR reads AX in 16-bit code, EAX in 32-bit code: EAX holds it
+    /// for both) with no extensions or hints, then MWAIT asking for C1 with no extensions.
+    /// </summary>
+    private static void MonitorThenMwait(Assembler a, int address)
+    {
+        a.mov(eax, address);
+        a.xor(ecx, ecx);
+        a.xor(edx, edx);
+        a.monitor();
+        a.xor(eax, eax);
+        a.mwait();
     }
 
     private static void LoadEdxEaxEcx16(Assembler a)

@@ -27,4 +27,11 @@ public enum GuestOp : uint
     /// RSM is #UD (<c>em_rsm</c>), at CPL0 and CPL3 alike.
     /// </summary>
     Rsm = 7,
+
+    /// <summary>
+    /// MONITOR on the command record's address (ECX = EDX = 0), then MWAIT (EAX = ECX = 0). Where KVM emulates them
+    /// as NOPs (<c>kvm_emulate_monitor_mwait</c>) both complete; a #UD ends the command at MONITOR. Above CPL0 the
+    /// processor raises #UD before any intercept.
+    /// </summary>
+    MonitorMwait = 8,
 }

@@ -168,7 +168,7 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.SetCpuid2(var table) => Ioctl(vcpu.SetCpuid2(table), _ => new Observation.IoctlDone(0)),
         VcpuEvent.GetCpuid2(var nent) => Ioctl(vcpu.GetCpuid2(nent), t => new Observation.Cpuid2(t)),
         VcpuEvent.DisableQuirks2(var mask) => Ioctl(vm.DisableQuirks2(mask), _ => new Observation.IoctlDone(0)),
-        VcpuEvent.MonitorMwait => new LiveResult.Unsupported("MONITOR/MWAIT: the host has no MWAIT and the oracle does not run it"),
+        VcpuEvent.MonitorMwait => Guest(GuestOp.MonitorMwait, 0, 0, 0, _ => new Observation.MwaitNop()),
         VcpuEvent.EnterSmm or VcpuEvent.Rsm when !smm => new LiveResult.Unsupported("SMM: KVM_CAP_X86_SMM is 0 here"),
         VcpuEvent.EnterSmm when inSmm => new LiveResult.Unsupported(
             "SMI in SMM: KVM keeps it pending (smi_pending) and enters SMM again right after RSM, as the model does; the oracle's RSM expects to leave SMM"

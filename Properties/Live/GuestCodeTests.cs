@@ -26,7 +26,8 @@ public class GuestCodeTests
         var code = Decode([.. Image.RealMode.Items], 16, GuestLayout.RealModeCode);
         Assert.DoesNotContain(code, i => i.Code == Code.INVALID);
         var mnemonics = code.Select(i => i.Mnemonic).ToHashSet();
-        Assert.Superset(new HashSet<Mnemonic> { Mnemonic.Cpuid, Mnemonic.Xsetbv, Mnemonic.Wrmsr, Mnemonic.Rdmsr, Mnemonic.Out }, mnemonics);
+        Assert.Superset(new HashSet<Mnemonic> { Mnemonic.Cpuid, Mnemonic.Xsetbv, Mnemonic.Wrmsr, Mnemonic.Rdmsr, Mnemonic.Monitor, Mnemonic.Mwait, Mnemonic.Out }, mnemonics);
+        Assert.Contains(code, i => i.Code == Code.Monitorw); // 16-bit code: MONITOR reads DS:AX
         Assert.Contains(code, i => i.Mnemonic == Mnemonic.Mov && i.Op0Register == Register.CR4);
         Assert.DoesNotContain(code, i => i.Mnemonic == Mnemonic.Xgetbv); // KVM's emulator lacks it (observations S4)
         Assert.Equal((ulong)GuestLayout.RealModeCode, Image.RealModeEntry);
@@ -88,6 +89,7 @@ public class GuestCodeTests
         Assert.Equal((ulong)GuestLayout.ProtectedModeCode, Image.ProtectedModeEntry); // the loop is the entry
         Assert.Contains(code, i => i.Mnemonic == Mnemonic.Cpuid);
         Assert.Contains(code, i => i.Mnemonic == Mnemonic.Rsm); // #UD: SMM never runs this interpreter
+        Assert.Contains(code, i => i.Code == Code.Monitord); // #UD at CPL3 before any intercept
         // KVM's emulator has no protected-mode IRET (v1252 probe fault12): no handler may use one.
         Assert.DoesNotContain(code, i => i.Mnemonic is Mnemonic.Iret or Mnemonic.Iretd or Mnemonic.Iretq);
         var gp = code.Single(i => i.IP == Image.ProtectedModeStubs[13]);

@@ -13,7 +13,7 @@ public class KernelFenceTests
     /// <summary>CR4 bits KVM_SET_SREGS accepted alone on that build, whatever the guest CPUID (probe pke2.txt).</summary>
     private const ulong RecordedPvmCr4Mask = 0x0075_0FFF;
 
-    /// <summary>The PVM build on an AMD Genoa host these probes first ran on (2026-12-07): all six PVM classes, the same CR4 mask.</summary>
+    /// <summary>The PVM build on an AMD Genoa host these probes first ran on (2026-12-07): all seven PVM classes, the same CR4 mask.</summary>
     private const string ProbedAmdPvmBuild = "6.18.44-fc-v1300";
 
     [Fact]
@@ -43,9 +43,10 @@ public class KernelFenceTests
         {
             Assert.Equal(RecordedPvmCr4Mask, fences.Cr4Accepted);
             Assert.Equal(
-                (false, false, false, false, false, true),
+                (false, false, false, false, false, false, true),
                 (fences.MiscEnableGuestWritesAgree, fences.MwaitFromMiscEnableAgrees, fences.SetCpuid2UpdatesAtOnce,
-                    fences.CpuidFaultingNeedsPlatformInfo, fences.SetCpuid2KeepsTable, fences.GuestXsetbvReachesKvm)
+                    fences.CpuidFaultingNeedsPlatformInfo, fences.SetCpuid2KeepsTable, fences.GuestMonitorMwaitReachesKvm,
+                    fences.GuestXsetbvReachesKvm)
             );
         }
     }

@@ -20,6 +20,7 @@ namespace CpuidFunctional.Properties.Live;
 /// <param name="GuestXsetbvReachesKvm">A guest XSETBV that changes XCR0 changes the XSAVE sizes the kernel reports. Not under QEMU TCG, whose SVM does not intercept XSETBV: the instruction never reaches kvm_amd.</param>
 /// <param name="CpuidFaultingNeedsPlatformInfo">With MSR_PLATFORM_INFO's CPUID-faulting bit cleared, MISC_FEATURES_ENABLES refuses faulting from the guest and the host, as in the model (<c>supports_cpuid_fault</c>).</param>
 /// <param name="SetCpuid2KeepsTable">A KVM_SET_CPUID2 before the first run installs the table as given (static bits of 7.0 and 0xD.0 changed), as in the model.</param>
+/// <param name="GuestMonitorMwaitReachesKvm">A guest MONITOR/MWAIT at CPL0 is a NOP or #UD as in the model, with MWAIT_NEVER_UD_FAULTS in effect and disabled. Not under PVM, whose instruction emulator (which runs the oracle's real-mode code) cannot emulate them.</param>
 internal sealed record KernelFences(
     LiveKernelIdentity Kernel,
     ulong Cr4Accepted,
@@ -29,7 +30,8 @@ internal sealed record KernelFences(
     bool SetCpuid2UpdatesAtOnce,
     bool GuestXsetbvReachesKvm,
     bool CpuidFaultingNeedsPlatformInfo,
-    bool SetCpuid2KeepsTable
+    bool SetCpuid2KeepsTable,
+    bool GuestMonitorMwaitReachesKvm
 )
 {
     private static readonly Dictionary<string, KernelFences> Probed = new(StringComparer.Ordinal); // per kernel, per process: probing takes ~40 VMs
@@ -91,6 +93,10 @@ internal sealed record KernelFences(
             if (!SetCpuid2KeepsTable)
             {
                 list.Add("pre-run KVM_SET_CPUID2 rewrites static bits of the table");
+            }
+            if (!GuestMonitorMwaitReachesKvm)
+            {
+                list.Add("guest MONITOR/MWAIT is not emulated as the model says");
             }
             return list;
         }
@@ -184,7 +190,26 @@ internal sealed record KernelFences(
 
         var keepsAgrees = Run(kvm, host, supported, 0, t => [new E.SetCpuid2(WithStaticChanges(t.StartTable)), new E.GetCpuid2(CpuidTable.MaxEntries)]).Agrees;
 
-        return new KernelFences(LiveKernelIdentity.Current, accepted, disagreeing, miscAgrees, mwaitAgrees, setAgrees, xsetbvAgrees, faultingAgrees, keepsAgrees);
+        var monitorAgrees = Run(
+            kvm,
+            host,
+            supported,
+            0,
+            _ => [new E.Run(), new E.MonitorMwait(), new E.DisableQuirks2((ulong)KvmQuirks.MwaitNeverUdFaults), new E.MonitorMwait()]
+        ).Agrees;
+
+        return new KernelFences(
+            LiveKernelIdentity.Current,
+            accepted,
+            disagreeing,
+            miscAgrees,
+            mwaitAgrees,
+            setAgrees,
+            xsetbvAgrees,
+            faultingAgrees,
+            keepsAgrees,
+            monitorAgrees
+        );
     }
 
     /// <summary>CPUID.7.0:EBX[0] (FSGSBASE) and CPUID.0xD.0:EAX[17] (XTILECFG) flipped: static bits KVM stores as given.</summary>

@@ -344,6 +344,53 @@ public class LiveScenarioTests
         r.Event is E.Cpuid && r.KernelObservation is Observation.Fault(X86Exception.GP) && r.Lazy is Observation.CpuidResult && r.Eager is Observation.CpuidResult;
 
     /// <summary>
+    /// MONITOR/MWAIT (<c>kvm_emulate_monitor_mwait</c>): a NOP while MWAIT_NEVER_UD_FAULTS is in effect; with it
+    /// disabled, #UD unless the guest may use MWAIT, which with MISC_ENABLE_NO_MWAIT in effect is its CPUID bit and
+    /// without it IA32_MISC_ENABLE[18] (6.18; 6.1 reads the CPUID bit, which then follows bit 18); above CPL0 #UD
+    /// whatever the quirks, the processor's check coming before the intercept. Skipped where the kernel cannot run the
+    /// oracle's MONITOR (PVM's instruction emulator: <see cref="KernelFences.GuestMonitorMwaitReachesKvm"/>).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MONITOR_and_MWAIT_are_a_NOP_or_UD_as_the_quirks_and_the_guests_MWAIT_say(bool cpuidMwait)
+    {
+        if (Fences() is { GuestMonitorMwaitReachesKvm: false } fences)
+        {
+            Assert.Skip($"the oracle's MONITOR/MWAIT does not reach KVM on {fences.Kernel}");
+        }
+        const ulong neverUd = (ulong)KvmQuirks.MwaitNeverUdFaults;
+        AssertAgrees(
+            ScenarioOn(
+                t => WithLeaf1Bit(t, CpuidRegister.Ecx, 3, cpuidMwait),
+                0,
+                [
+                    new E.Run(),
+                    new E.MonitorMwait(), // NOP: the quirk is in effect
+                    new E.SetCpl(3),
+                    new E.MonitorMwait(), // #UD
+                    new E.SetCpl(0),
+                    new E.DisableQuirks2(neverUd),
+                    new E.MonitorMwait(), // #UD unless CPUID.1:ECX.MWAIT
+                    new E.SetCpl(3),
+                    new E.MonitorMwait(), // #UD
+                    new E.SetCpl(0),
+                    new E.Rdmsr(Msr.MiscEnable),
+                    new E.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault | Msr.MiscEnableMwait),
+                    new E.DisableQuirks2(neverUd | QuirkNoMwait),
+                    new E.Cpuid(1, 0),
+                    new E.MonitorMwait(),
+                    new E.Wrmsr(Msr.MiscEnable, Msr.MiscEnableDefault),
+                    new E.Cpuid(1, 0),
+                    new E.MonitorMwait(),
+                    new E.DisableQuirks2(0), // 6.18 keeps both disabled; 6.1 assigns, enabling both again
+                    new E.MonitorMwait(),
+                ]
+            )
+        );
+    }
+
+    /// <summary>
     /// IA32_TSX_CTRL under kvm_amd: only kvm_intel's vendor code handles it, so it is an MSR KVM does not know. The
     /// guest's RDMSR and WRMSR are #GP, KVM_SET_MSRS and KVM_GET_MSRS stop at it. (kvm_intel's answer depends on the
     /// host's IA32_ARCH_CAPABILITIES, which the model assumes and does not ask: not run there.)

@@ -90,6 +90,10 @@ internal static class LiveTraceGen
             // vendor code turns it on anyway: fenced).
             steps.Add((1, Gen.OneOf(0ul, Msr.PlatformInfoCpuidFault).Select(v => Plain(new E.SetMsrs(Msrs((Msr.PlatformInfo, v)))))));
         }
+        if (fences.GuestMonitorMwaitReachesKvm)
+        {
+            steps.Add((2, Gen.Const(Plain(new E.MonitorMwait()))));
+        }
         if (fences.GuestXsetbvReachesKvm)
         {
             steps.Add((4, Xcr0Value.Select(v => Plain(new E.Xsetbv(0, v)))));
@@ -97,7 +101,8 @@ internal static class LiveTraceGen
         }
         if (quirkChanges)
         {
-            steps.Add((2, Gen.OneOf((ulong)KvmQuirks.MiscEnableNoMwait, 0ul, 1ul << 40).Select(m => Plain(new E.DisableQuirks2(m)))));
+            const ulong noMwait = (ulong)KvmQuirks.MiscEnableNoMwait, neverUd = (ulong)KvmQuirks.MwaitNeverUdFaults;
+            steps.Add((2, Gen.OneOf(noMwait, 0ul, 1ul << 40, neverUd, noMwait | neverUd).Select(m => Plain(new E.DisableQuirks2(m)))));
         }
         if (caps.Smm)
         {
@@ -133,13 +138,16 @@ internal static class LiveTraceGen
     /// <summary>
     /// Makes a step concrete for the Lazy model's current state <paramref name="lazy"/>:
     /// a guest instruction before the first run is preceded by KVM_RUN (running guest code is a KVM_RUN);
-    /// at CPL3 the guest can only run CPUID, so other guest instructions become CPUID(1);
+    /// at CPL3 the guest runs only CPUID and MONITOR/MWAIT (#UD), so other guest instructions become CPUID(1);
     /// a quirk change while an update is pending is preceded by KVM_GET_CPUID2, so Eager and Lazy sample the quirk
     /// at the same point (the pending case is Modelling note 5, pinned by a scenario test); where a pre-run
     /// KVM_SET_CPUID2 leaves the kernel's update pending (PVM: probe mwait.txt), every quirk change is preceded by it.
     /// In SMM, an SMI becomes RSM (KVM keeps it pending and enters SMM again right after RSM, as the model does, but
     /// the oracle's RSM expects to leave SMM) and a CPL change is dropped (the oracle's SMM handler is the real-mode interpreter);
-    /// SMI and RSM run guest code, so before the first run they are preceded by KVM_RUN too.
+    /// SMI and RSM run guest code, so before the first run they are preceded by KVM_RUN too. Under 6.1's rule
+    /// MONITOR/MWAIT reads the guest CPUID's MWAIT bit, which a lazy scheme may not have brought up to date
+    /// (docs/semantics.md: why 6.15 reads IA32_MISC_ENABLE instead): with an update pending it is preceded by
+    /// KVM_GET_CPUID2, so Lazy reads what Eager and the kernel read.
     /// </summary>
     public static IReadOnlyList<E> Resolve(TraceStep step, KvmState lazy, LiveKvmTarget target, KernelFences fences)
     {
@@ -160,20 +168,28 @@ internal static class LiveTraceGen
         {
             e = new E.Rsm();
         }
-        var guest = e is E.Cpuid or E.MovToCr4 or E.Xsetbv or E.Wrmsr or E.Rdmsr;
-        if (guest && v.Cpl != 0 && e is not E.Cpuid)
+        var guest = e is E.Cpuid or E.MovToCr4 or E.Xsetbv or E.Wrmsr or E.Rdmsr or E.MonitorMwait;
+        if (guest && v.Cpl != 0 && e is not (E.Cpuid or E.MonitorMwait))
         {
             e = new E.Cpuid(1, 0);
         }
+        var refreshFirst = e switch
+        {
+            E.DisableQuirks2 => v.CpuidDynamicBitsDirty || !fences.SetCpuid2UpdatesAtOnce,
+            E.MonitorMwait => v.CpuidDynamicBitsDirty && !KernelProfiles.MwaitEnableFromMiscEnable(lazy.Vm.Profile),
+            _ => false,
+        };
+        var events = new List<E>(3);
+        if (refreshFirst)
+        {
+            events.Add(new E.GetCpuid2(CpuidTable.MaxEntries));
+        }
         if ((guest || e is E.EnterSmm or E.Rsm) && !v.HasRun)
         {
-            return [new E.Run(), e];
+            events.Add(new E.Run());
         }
-        if (e is E.DisableQuirks2 && (v.CpuidDynamicBitsDirty || !fences.SetCpuid2UpdatesAtOnce))
-        {
-            return [new E.GetCpuid2(CpuidTable.MaxEntries), e];
-        }
-        return [e];
+        events.Add(e);
+        return events;
     }
 
     /// <summary>
