@@ -36,7 +36,7 @@ public static class GuestLayout
     /// <summary>The command record.</summary>
     public const int Command = 0x4000;
 
-    /// <summary>The protected-mode interpreter (CPL3; CPUID only).</summary>
+    /// <summary>The protected-mode interpreter (CPL3; CPUID and MONITOR/MWAIT).</summary>
     public const int ProtectedModeCode = 0x5000;
 
     /// <summary>Top of the ring-0 stack (TSS ESP0).</summary>

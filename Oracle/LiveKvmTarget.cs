@@ -111,6 +111,13 @@ public sealed class LiveKvmTarget : IDisposable
     }
 
     /// <summary>
+    /// The model's VM for a live one: the oracle's process never asks for AMX tile data for its guests (arch_prctl
+    /// ARCH_REQ_XCOMP_GUEST_PERM), so <see cref="Vm.XcompGuestPermRequested"/> is false.
+    /// </summary>
+    public static Vm ModelVm(HostCpu host, KernelProfile profile, KvmQuirks disabled = KvmQuirks.None, KvmQuirks supported = KvmQuirks.ProfileDefault) =>
+        new(host, profile, disabled, supported) { XcompGuestPermRequested = false };
+
+    /// <summary>
     /// The model's start state for this vCPU: a VM on <paramref name="host"/> with this kernel's profile, its
     /// disableable quirks and the same quirks disabled, KVM_SET_CPUID2 of <see cref="StartTable"/>, and the MSR
     /// values the kernel reported (PVM's IA32_MISC_ENABLE RESET value differs from upstream's, so it is read, not
@@ -119,8 +126,7 @@ public sealed class LiveKvmTarget : IDisposable
     public KvmState ModelStart(HostCpu host, Policy policy)
     {
         var profile = Kernel.Profile ?? throw new InvalidOperationException($"no model profile for kernel {Kernel}");
-        // The oracle never asks for AMX tile data for its guests (arch_prctl ARCH_REQ_XCOMP_GUEST_PERM).
-        var vmState = new Vm(host, profile, (KvmQuirks)DisabledQuirks, (KvmQuirks)SupportedQuirks) { XcompGuestPermRequested = false };
+        var vmState = ModelVm(host, profile, (KvmQuirks)DisabledQuirks, (KvmQuirks)SupportedQuirks);
         var s = KvmState.WithCpuid(vmState, policy, StartTable);
         var r = StartRegisters;
         var v = s.Vcpu with
@@ -157,7 +163,7 @@ public sealed class LiveKvmTarget : IDisposable
             r => new Observation.MsrValue(index, r[0] | ((ulong)r[3] << 32))
         ),
         VcpuEvent.MovToCr4 or VcpuEvent.Xsetbv or VcpuEvent.Wrmsr or VcpuEvent.Rdmsr => new LiveResult.Unsupported(
-            $"{e} at CPL{cpl}: the CPL3 interpreter only runs CPUID (and MOV CR4 takes a 32-bit value)"
+            $"{e} at CPL{cpl}: the CPL3 interpreter only runs CPUID and MONITOR/MWAIT (and MOV CR4 takes a 32-bit value)"
         ),
         VcpuEvent.SetCpl when inSmm => new LiveResult.Unsupported("CPL change in SMM: the SMM handler is the real-mode interpreter (CPL0)"),
         VcpuEvent.SetCpl(var level) => SetCpl(level),

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using CpuidFunctional.Oracle;
 using E = CpuidFunctional.Core.State.VcpuEvent;
-using static CpuidFunctional.Properties.Live.LiveMsrs;
+using static CpuidFunctional.Properties.Live.LiveInputs;
 
 namespace CpuidFunctional.Properties.Live;
 
@@ -139,12 +139,11 @@ internal sealed record KernelFences(
             ).Agrees
         );
 
-        var noMwait = (ulong)KvmQuirks.MiscEnableNoMwait;
         var mwaitAgrees = Run(
             kvm,
             host,
             supported,
-            noMwait,
+            QuirkNoMwait,
             t =>
             [
                 new E.Run(),
@@ -160,7 +159,7 @@ internal sealed record KernelFences(
             host,
             supported,
             0,
-            t => [new E.SetCpuid2(FlipMwait(t.StartTable)), new E.DisableQuirks2(noMwait), new E.GetCpuid2(CpuidTable.MaxEntries)]
+            t => [new E.SetCpuid2(Flip(t.StartTable, 1, 0, CpuidRegister.Ecx, 3)), new E.DisableQuirks2(QuirkNoMwait), new E.GetCpuid2(CpuidTable.MaxEntries)]
         ).Agrees;
 
         // x87|SSE|AVX where KVM supports AVX (else x87|SSE): a change of an XFEATURE_MASK_EXTEND bit either way.
@@ -195,7 +194,7 @@ internal sealed record KernelFences(
             host,
             supported,
             0,
-            _ => [new E.Run(), new E.MonitorMwait(), new E.DisableQuirks2((ulong)KvmQuirks.MwaitNeverUdFaults), new E.MonitorMwait()]
+            _ => [new E.Run(), new E.MonitorMwait(), new E.DisableQuirks2(QuirkNeverUd), new E.MonitorMwait()]
         ).Agrees;
 
         return new KernelFences(
@@ -213,21 +212,7 @@ internal sealed record KernelFences(
     }
 
     /// <summary>CPUID.7.0:EBX[0] (FSGSBASE) and CPUID.0xD.0:EAX[17] (XTILECFG) flipped: static bits KVM stores as given.</summary>
-    private static CpuidTable WithStaticChanges(CpuidTable t)
-    {
-        foreach (var (function, register, bit) in new[] { (7u, CpuidRegister.Ebx, 0), (0xDu, CpuidRegister.Eax, 17) })
-        {
-            var i = t.IndexOf(function, 0);
-            t = i < 0 ? t : t.SetItem(i, t[i].WithBit(register, bit, !t[i].Has(register, bit)));
-        }
-        return t;
-    }
-
-    private static CpuidTable FlipMwait(CpuidTable t)
-    {
-        var i = t.IndexOfFunction(1);
-        return i < 0 ? t : t.SetItem(i, t[i].WithBit(CpuidRegister.Ecx, 3, !t[i].Has(CpuidRegister.Ecx, 3)));
-    }
+    private static CpuidTable WithStaticChanges(CpuidTable t) => Flip(Flip(t, 7, 0, CpuidRegister.Ebx, 0), 0xD, 0, CpuidRegister.Eax, 17);
 
     private static LiveComparison Run(KvmSystem kvm, HostCpu host, CpuidTable table, ulong quirks, Func<LiveKvmTarget, E[]> events)
     {

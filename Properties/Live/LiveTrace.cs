@@ -9,7 +9,7 @@ namespace CpuidFunctional.Properties.Live;
 public sealed record LiveTrace(bool QuirkDisabledAtCreation, bool MwaitBitAllowed, ImmutableArray<TraceStep> Steps)
 {
     /// <summary>The quirk mask for the set-up.</summary>
-    public ulong DisabledQuirks => QuirkDisabledAtCreation ? (ulong)KvmQuirks.MiscEnableNoMwait : 0;
+    public ulong DisabledQuirks => QuirkDisabledAtCreation ? LiveInputs.QuirkNoMwait : 0;
 
     /// <inheritdoc/>
     public override string ToString() =>

@@ -1,7 +1,7 @@
 using CpuidFunctional.Oracle;
 using CsCheck;
 using E = CpuidFunctional.Core.State.VcpuEvent;
-using static CpuidFunctional.Properties.Live.LiveMsrs;
+using static CpuidFunctional.Properties.Live.LiveInputs;
 
 namespace CpuidFunctional.Properties.Live;
 
@@ -101,8 +101,7 @@ internal static class LiveTraceGen
         }
         if (quirkChanges)
         {
-            const ulong noMwait = (ulong)KvmQuirks.MiscEnableNoMwait, neverUd = (ulong)KvmQuirks.MwaitNeverUdFaults;
-            steps.Add((2, Gen.OneOf(noMwait, 0ul, 1ul << 40, neverUd, noMwait | neverUd).Select(m => Plain(new E.DisableQuirks2(m)))));
+            steps.Add((2, Gen.OneOf(QuirkNoMwait, 0ul, 1ul << 40, QuirkNeverUd, QuirkNoMwait | QuirkNeverUd).Select(m => Plain(new E.DisableQuirks2(m)))));
         }
         if (caps.Smm)
         {
@@ -217,15 +216,9 @@ internal static class LiveTraceGen
         CpuidVariant.WrongXsaveSize => t.IndexOf(0xD, 0) is var i and >= 0 ? t.SetItem(i, t[i] with { Ebx = 0x1234 }) : t,
         CpuidVariant.FlipMwait => Flip(t, 1, 0, CpuidRegister.Ecx, 3),
         CpuidVariant.StaticChange => hasRun ? Flip(t, 7, 0, CpuidRegister.Ebx, 0) : t,
-        CpuidVariant.OffersTileData => t.IndexOf(0xD, 0) is var i and >= 0 ? t.SetItem(i, t[i] with { Eax = t[i].Eax | (uint)Xcr0.XtileData }) : t,
+        CpuidVariant.OffersTileData => OfferingTileData(t),
         _ => throw new System.Diagnostics.UnreachableException(),
     };
-
-    private static CpuidTable Flip(CpuidTable t, uint function, uint index, CpuidRegister register, int bit)
-    {
-        var i = function == 1 ? t.IndexOfFunction(1) : t.IndexOf(function, index);
-        return i < 0 ? t : t.SetItem(i, t[i].WithBit(register, bit, !t[i].Has(register, bit)));
-    }
 
     private static TraceStep Plain(E e) => new TraceStep.Event(e);
 }

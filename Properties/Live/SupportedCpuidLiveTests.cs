@@ -16,9 +16,9 @@ public class SupportedCpuidLiveTests
         var supported = LiveKernel.Supported(kvm);
         var host = LiveKernel.Host(kvm);
         var profile = LiveKernelIdentity.Current.Profile!.Value;
-        // This test process never asks for AMX tile data (arch_prctl ARCH_REQ_XCOMP_GUEST_PERM).
-        var vm = new Vm(host, profile) { XcompGuestPermRequested = false };
+        var vm = LiveKvmTarget.ModelVm(host, profile);
         var agree = 0;
+        var excused = new List<string>();
         var differ = new List<string>();
         (uint Leaf, uint Subleaf)[] leaves = [(1, 0), (7, 0), (0xD, 0), (0xD, 1), (0x4000_0000, 0)];
         foreach (var (leaf, sub) in leaves)
@@ -37,8 +37,7 @@ public class SupportedCpuidLiveTests
                 }
                 else if (IsPvmWithoutXsave(leaf, register, actual, known))
                 {
-                    TestContext.Current.TestOutputHelper?.WriteLine($"0x{leaf:x}.{sub} {register}: kvm_pvm leaves XSAVE out (kernel 0x{actual:x}), a recorded vendor behaviour");
-                    agree++;
+                    excused.Add($"0x{leaf:x}.{sub} {register}: kvm_pvm leaves XSAVE out (kernel 0x{actual:x}), a recorded vendor behaviour");
                 }
                 else
                 {
@@ -46,7 +45,10 @@ public class SupportedCpuidLiveTests
                 }
             }
         }
-        TestContext.Current.TestOutputHelper?.WriteLine($"KVM_GET_SUPPORTED_CPUID on {KvmSystem.KernelRelease}: {agree} registers agree, {differ.Count} differ");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"KVM_GET_SUPPORTED_CPUID on {KvmSystem.KernelRelease}: {agree} registers agree, {excused.Count} differ as a recorded vendor behaviour, {differ.Count} differ"
+        );
+        excused.ForEach(line => TestContext.Current.TestOutputHelper?.WriteLine(line));
 
         Assert.True(differ.Count == 0, string.Join("\n", differ));
     }
