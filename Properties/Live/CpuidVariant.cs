@@ -15,6 +15,12 @@ public enum CpuidVariant
     /// <summary>CPUID.0xD.0:EBX set to a wrong size (a dynamic field).</summary>
     WrongXsaveSize,
 
+    /// <summary>CPUID.7.0:ECX.OSPKE flipped (a dynamic bit).</summary>
+    FlipOspke,
+
+    /// <summary>CPUID.0xD.1:EBX set to a wrong compacted size (a dynamic field).</summary>
+    WrongCompactedSize,
+
     /// <summary>CPUID.1:ECX.MWAIT flipped (dynamic only with the quirk disabled).</summary>
     FlipMwait,
 
