@@ -168,7 +168,8 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.SetCpl when inSmm => new LiveResult.Unsupported("CPL change in SMM: the SMM handler is the real-mode interpreter (CPL0)"),
         VcpuEvent.SetCpl(var level) => SetCpl(level),
         VcpuEvent.SetSregs(var cr4, var apicBase) => SetSregs(cr4, apicBase),
-        VcpuEvent.SetXcrs(var xcr0) => Ioctl(vcpu.SetXcr(0, xcr0), _ => new Observation.IoctlDone(0)),
+        VcpuEvent.SetXcrs set => Ioctl(vcpu.SetXcrs(set.Xcrs, set.Flags), _ => new Observation.IoctlDone(0)),
+        VcpuEvent.GetXcrs => Ioctl(vcpu.GetXcrs(), xcrs => xcrs),
         VcpuEvent.SetMsrs(var entries) => Ioctl(vcpu.SetMsrs(entries), n => new Observation.IoctlDone(n)),
         VcpuEvent.GetMsrs(var indices) => Ioctl(vcpu.GetMsrs(indices), read => new Observation.Msrs(new(read))),
         VcpuEvent.SetCpuid2(var table) => Ioctl(vcpu.SetCpuid2(table), _ => new Observation.IoctlDone(0)),
@@ -270,7 +271,7 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return new IoctlResult<int>.Failed("KVM_GET_SREGS", 0);
         }
-        if (vcpu.GetXcr0() is not IoctlResult<ulong>.Ok(var xcr0))
+        if (vcpu.GetXcrs() is not IoctlResult<Observation.Xcrs>.Ok((_, var xcr0)))
         {
             return new IoctlResult<int>.Failed("KVM_GET_XCRS", 0);
         }

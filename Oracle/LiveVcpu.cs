@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
+using CpuidFunctional.Core;
 using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Model;
 using CpuidFunctional.Core.State;
 using CpuidFunctional.Oracle.Native;
 
@@ -54,30 +56,40 @@ public sealed unsafe class LiveVcpu : IDisposable
         return Result("KVM_SET_REGS", Libc.Ioctl(fd, KvmIoctl.SetRegs, &copy));
     }
 
-    /// <summary>KVM_GET_XCRS, returning XCR0 (0 if the kernel reported no XCR0 entry).</summary>
-    public IoctlResult<ulong> GetXcr0()
+    /// <summary>KVM_GET_XCRS: how many registers the kernel returned (<c>nr_xcrs</c>) and XCR0 (0 if it returned no XCR0 entry).</summary>
+    public IoctlResult<Observation.Xcrs> GetXcrs()
     {
         KvmXcrs x = default;
         if (Libc.Ioctl(fd, KvmIoctl.GetXcrs, &x) < 0)
         {
-            return new IoctlResult<ulong>.Failed("KVM_GET_XCRS", Libc.Errno);
+            return new IoctlResult<Observation.Xcrs>.Failed("KVM_GET_XCRS", Libc.Errno);
         }
+        var xcr0 = 0ul;
         for (var i = 0; i < Math.Min((int)x.NrXcrs, KvmXcrs.MaxXcrs); i++)
         {
             if (x.XcrIndex(i) == 0)
             {
-                return new IoctlResult<ulong>.Ok(x.XcrValue(i));
+                xcr0 = x.XcrValue(i);
+                break;
             }
         }
-        return new IoctlResult<ulong>.Ok(0);
+        return new IoctlResult<Observation.Xcrs>.Ok(new Observation.Xcrs((int)x.NrXcrs, xcr0));
     }
 
-    /// <summary>KVM_SET_XCRS with a single entry (XCR <paramref name="index"/> = <paramref name="value"/>).</summary>
-    public IoctlResult<int> SetXcr(uint index, ulong value)
+    /// <summary>
+    /// KVM_SET_XCRS with <c>nr_xcrs</c> = the entries' count and <paramref name="flags"/>. A <c>struct kvm_xcrs</c>
+    /// holds <see cref="KvmXcrs.MaxXcrs"/> entries; for a longer list only those are passed, as the kernel refuses
+    /// such an <c>nr_xcrs</c> before it reads any entry.
+    /// </summary>
+    public IoctlResult<int> SetXcrs(ValueArray<XcrEntry> xcrs, uint flags)
     {
         KvmXcrs x = default;
-        x.NrXcrs = 1;
-        x.SetXcr(0, index, value);
+        x.NrXcrs = (uint)xcrs.Count;
+        x.Flags = flags;
+        for (var i = 0; i < Math.Min(xcrs.Count, KvmXcrs.MaxXcrs); i++)
+        {
+            x.SetXcr(i, xcrs[i].Xcr, xcrs[i].Value);
+        }
         return Result("KVM_SET_XCRS", Libc.Ioctl(fd, KvmIoctl.SetXcrs, &x));
     }
 

@@ -57,7 +57,7 @@ internal static class MutableEvents
                 ? null
                 : new Observation.VmxAbort(Msr.VmxAbortLoadHostMsrFail),
             VcpuEvent.SetSregs(var cr4, var apicBase) sregs => k.SetSregs(cr4, apicBase, sregs.Cr0 ?? k.Cr0, sregs.Efer ?? k.Efer) ? Ok0 : Einval,
-            VcpuEvent.SetXcrs(var xcr0) => k.SetXcrs(xcr0) ? Ok0 : Einval,
+            VcpuEvent.SetXcrs set => k.SetXcrs(set.Xcrs, set.Flags) ? Ok0 : Einval,
             VcpuEvent.GetCpuid2(var nent) => k.GetCpuid2(nent) is { } table
                 ? new Observation.Cpuid2(CpuidTable.Of(ImmutableArray.Create(table)))
                 : new Observation.IoctlError(Errno.E2BIG),

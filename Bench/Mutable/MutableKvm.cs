@@ -1,3 +1,4 @@
+using CpuidFunctional.Core;
 using CpuidFunctional.Core.Dynamic;
 
 namespace CpuidFunctional.Bench.Mutable;
@@ -613,11 +614,15 @@ internal sealed partial class MutableKvm
         return true;
     }
 
-    /// <summary>KVM_SET_XCRS: false for EINVAL.</summary>
-    public bool SetXcrs(ulong xcr0)
+    /// <summary>KVM_SET_XCRS: false for EINVAL; a list without an XCR0 entry sets nothing and succeeds.</summary>
+    public bool SetXcrs(ValueArray<XcrEntry> xcrs, uint flags)
     {
         Events++;
-        return hostHasXsave && SetXcr(0, xcr0);
+        if (!hostHasXsave || !CpuidFunctional.Core.State.Xcr0.IsValidSetXcrsShape(xcrs.Count, flags))
+        {
+            return false;
+        }
+        return CpuidFunctional.Core.State.Xcr0.FirstSetXcrsEntry(xcrs) is not { } xcr0 || SetXcr(0, xcr0);
     }
 
     /// <summary>KVM_RUN.</summary>

@@ -285,7 +285,7 @@ public static class TraceDistribution
             9 => VmEntry(r, host),
             10 => new VcpuEvent.NestedVmExit(NestedCr4Value(r), MsrList(r, host, 2)),
             11 => new VcpuEvent.SetSregs(Cr4Value(r), ApicBase(r)),
-            12 => new VcpuEvent.SetXcrs(Xcr0(r, host)),
+            12 => SetXcrs(r, host),
             13 => new VcpuEvent.SetMsrs(MsrList(r, host, 3)),
             14 => new VcpuEvent.DisableQuirks2(QuirkMask(r)),
             15 => new VcpuEvent.Run(),
@@ -404,6 +404,25 @@ public static class TraceDistribution
         4 => new MsrEntry(Msr.TsxCtrl, r.Of(0ul, 2ul, 3ul, 4ul)),
         _ => new MsrEntry(Msr.NotKnownToKvm, 0),
     };
+
+    /// <summary>
+    /// KVM_SET_XCRS: mostly one XCR0 entry (what a VMM restoring a vCPU passes), now and then a list KVM reads its own
+    /// way: an XCR1 entry before XCR0, two XCR0 entries (only the first is set), none for XCR0 (0, nothing set), more
+    /// than KVM_MAX_XCRS entries or a flag (both EINVAL).
+    /// </summary>
+    private static VcpuEvent.SetXcrs SetXcrs(Draws r, HostCpu host)
+    {
+        static VcpuEvent.SetXcrs List(params XcrEntry[] entries) => new(new ValueArray<XcrEntry>([.. entries]));
+        return r.Weighted(12, 1, 1, 1, 1, 1) switch
+        {
+            0 => new(Xcr0(r, host)),
+            1 => List(new XcrEntry(1, r.Next() & 3), new XcrEntry(0, Xcr0(r, host))),
+            2 => List(new XcrEntry(0, Xcr0(r, host)), new XcrEntry(0, Xcr0(r, host))),
+            3 => r.Weighted(1, 1) == 0 ? List() : List(new XcrEntry(1, 1)),
+            4 => List([.. Enumerable.Repeat(new XcrEntry(0, Xcr0(r, host)), State.Xcr0.KvmMaxXcrs + 1)]),
+            _ => new(Xcr0(r, host)) { Flags = 1u << r.Between(0, 31) },
+        };
+    }
 
     /// <summary>An MSR list (KVM_SET_MSRS, VMX MSR-load areas) of up to <paramref name="max"/> entries.</summary>
     private static ValueArray<MsrEntry> MsrList(Draws r, HostCpu host, int max)

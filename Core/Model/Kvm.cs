@@ -269,7 +269,7 @@ public static class Kvm
                 VcpuEvent.Reset => Done(KvmVcpuReset(v)),
                 VcpuEvent.SevEsSyncFromGhcb(var xcr0, var xss) sync => Done(SevEsSyncFromGhcb(v, (byte)(sync.Cpl & 3), xcr0, xss)),
                 VcpuEvent.SetSregs(var cr4, var apicBase) sregs => SetSregs(v, sregs.Cr0 ?? v.Cr0, cr4, sregs.Efer ?? v.Efer, apicBase),
-                VcpuEvent.SetXcrs(var xcr0) => SetXcrs(v, xcr0),
+                VcpuEvent.SetXcrs set => SetXcrs(v, set),
                 // msr_io: 256 entries or more (MAX_IO_MSRS) is E2BIG before any is touched, for both directions.
                 VcpuEvent.SetMsrs(var entries) when entries.Count >= MaxIoMsrs => Unchanged(E2big),
                 VcpuEvent.SetMsrs(var entries) => SetMsrs(v, entries),
@@ -475,12 +475,20 @@ public static class Kvm
             return SetXcr(v, index, value) is { } w ? Done(w) : Unchanged(Gp);
         }
 
-        /// <summary>KVM_SET_XCRS (<c>kvm_vcpu_ioctl_x86_set_xcrs</c>): EINVAL without host XSAVE or for a refused XCR0.</summary>
-        private Transition SetXcrs(Vcpu v, ulong xcr0)
+        /// <summary>
+        /// KVM_SET_XCRS (<c>kvm_vcpu_ioctl_x86_set_xcrs</c>): EINVAL without host XSAVE, for a list of the wrong shape
+        /// (<see cref="Xcr0.IsValidSetXcrsShape"/>) or for a refused XCR0; only the first XCR0 entry is set, and a list
+        /// without one returns 0.
+        /// </summary>
+        private Transition SetXcrs(Vcpu v, VcpuEvent.SetXcrs set)
         {
-            if (!GuestFeature.Xsave.In(Vm.Host.Cpuid))
+            if (!GuestFeature.Xsave.In(Vm.Host.Cpuid) || !Xcr0.IsValidSetXcrsShape(set.Xcrs.Count, set.Flags))
             {
                 return Unchanged(Einval);
+            }
+            if (Xcr0.FirstSetXcrsEntry(set.Xcrs) is not { } xcr0)
+            {
+                return Unchanged(Ok0);
             }
             return SetXcr(v, 0, xcr0) is { } w ? Done(w, Ok0) : Unchanged(Einval);
         }

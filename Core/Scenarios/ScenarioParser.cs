@@ -304,7 +304,14 @@ public static class ScenarioParser
             case "mov-from-cr4":
                 return Arity(0, 0, "mov-from-cr4") ?? Done(() => Add(new VcpuEvent.MovFromCr4()));
             case "set-xcrs":
-                return Arity(1, 1, "set-xcrs XCR0") ?? OneValue(w[1], v => Add(new VcpuEvent.SetXcrs(v)));
+                {
+                    if (w.Length == 2 && !w[1].Contains('=', StringComparison.Ordinal))
+                    {
+                        return OneValue(w[1], v => Add(new VcpuEvent.SetXcrs(v)));
+                    }
+                    var error = XcrList(w.AsSpan(1), out var xcrs, out var flags);
+                    return error ?? Done(() => Add(new VcpuEvent.SetXcrs(xcrs) { Flags = flags }));
+                }
             case "set-msrs":
                 {
                     if (w.Length < 2)
@@ -982,6 +989,48 @@ public static class ScenarioParser
             return null;
         }
         return $"bad MSR '{text}': expected a number or one of {string.Join(", ", MsrNames.Keys)}";
+    }
+
+    /// <summary>
+    /// The terms of <c>set-xcrs XCRn=VALUE ... [flags=F]</c>: the entries in order (any XCR number, and more than
+    /// KVM_MAX_XCRS of them, so that the ioctl's refusals can be written) and the flags word.
+    /// </summary>
+    private static string? XcrList(ReadOnlySpan<string> terms, out ValueArray<XcrEntry> xcrs, out uint flags)
+    {
+        const string Usage = "usage: set-xcrs XCR0 | set-xcrs [xcrN=VALUE ...] [flags=F]";
+        var entries = ImmutableArray.CreateBuilder<XcrEntry>();
+        (xcrs, flags) = (ValueArray<XcrEntry>.Empty, 0u);
+        ulong? flagsValue = null;
+        foreach (var term in terms)
+        {
+            var (key, text) = Split(term);
+            if (text is null)
+            {
+                return $"bad XCR entry '{term}': expected xcrN=VALUE or flags=F; {Usage}";
+            }
+            if (Value(text, out var v) is { } bad)
+            {
+                return bad;
+            }
+            if (key == "flags")
+            {
+                if (flagsValue is not null || v > uint.MaxValue)
+                {
+                    return flagsValue is null ? $"flags {text} is out of range (a 32-bit word)" : "flags given twice";
+                }
+                flagsValue = v;
+            }
+            else if (key.StartsWith("xcr", StringComparison.Ordinal) && Number(key[3..], out var xcr) && xcr <= uint.MaxValue)
+            {
+                entries.Add(new XcrEntry((uint)xcr, v));
+            }
+            else
+            {
+                return $"bad XCR '{key}': expected xcr0, xcr1, ... (a 32-bit XCR number) or flags; {Usage}";
+            }
+        }
+        (xcrs, flags) = (new ValueArray<XcrEntry>(entries.ToImmutable()), (uint)(flagsValue ?? 0));
+        return null;
     }
 
     private static ValueArray<MsrEntry> MsrList(ReadOnlySpan<string> terms, out string? error)

@@ -243,11 +243,27 @@ public abstract record VcpuEvent
         public override string ToString() => "MOV from CR4";
     }
 
-    /// <summary>KVM_SET_XCRS with one XCR0 entry; EINVAL if <c>__kvm_set_xcr</c> refuses it.</summary>
-    public sealed record SetXcrs(ulong Xcr0) : VcpuEvent
+    /// <summary>
+    /// KVM_SET_XCRS (<c>kvm_vcpu_ioctl_x86_set_xcrs</c>) with <see cref="Xcrs"/> as <c>nr_xcrs</c> entries and
+    /// <see cref="Flags"/>: EINVAL for more than <see cref="Xcr0.KvmMaxXcrs"/> entries, non-zero flags or an XCR0
+    /// <c>__kvm_set_xcr</c> refuses; only the first XCR0 entry is set, every other entry is ignored (<see cref="Xcr0.FirstSetXcrsEntry"/>).
+    /// </summary>
+    public sealed record SetXcrs(ValueArray<XcrEntry> Xcrs) : VcpuEvent
     {
+        /// <summary>KVM_SET_XCRS with one entry, XCR0 = <paramref name="xcr0"/> (what a VMM restoring a vCPU passes).</summary>
+        public SetXcrs(ulong xcr0)
+            : this(new ValueArray<XcrEntry>([new XcrEntry(0, xcr0)]))
+        {
+        }
+
+        /// <summary><c>kvm_xcrs.flags</c>; KVM defines none, so anything but 0 is EINVAL.</summary>
+        public uint Flags { get; init; }
+
         /// <inheritdoc/>
-        public override string ToString() => $"KVM_SET_XCRS xcr0={Hex(Xcr0)}";
+        public override string ToString() =>
+            Xcrs.Count == 0 ? $"KVM_SET_XCRS nr_xcrs=0{FlagsText}" : $"KVM_SET_XCRS {string.Join(' ', Xcrs.Items)}{FlagsText}";
+
+        private string FlagsText => Flags == 0 ? "" : $" flags={Hex(Flags)}";
     }
 
     /// <summary>KVM_SET_MSRS: host-initiated writes in order, stopping at the first refused one; returns how many were set.</summary>

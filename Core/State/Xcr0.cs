@@ -42,6 +42,32 @@ public static class Xcr0
     /// <summary><c>XFEATURE_MASK_EXTEND</c>: every bit except x87, SSE and bit 63; a change here is a dynamic-CPUID trigger.</summary>
     public const ulong MaskExtend = ~(Fp | Sse | (1ul << 63));
 
+    /// <summary><c>KVM_MAX_XCRS</c>: the entries a <c>struct kvm_xcrs</c> holds; KVM_SET_XCRS with more is EINVAL.</summary>
+    public const int KvmMaxXcrs = 16;
+
+    /// <summary>
+    /// <c>kvm_vcpu_ioctl_x86_set_xcrs</c>'s shape check, after the host's XSAVE: at most <see cref="KvmMaxXcrs"/>
+    /// entries and no flags; otherwise EINVAL before any entry is looked at.
+    /// </summary>
+    public static bool IsValidSetXcrsShape(int count, uint flags) => count <= KvmMaxXcrs && flags == 0;
+
+    /// <summary>
+    /// The value KVM_SET_XCRS gives <c>__kvm_set_xcr</c>: that of the first XCR0 entry (KVM stops at it; a later XCR0
+    /// entry and every entry for another XCR are ignored). Null where there is none: KVM_SET_XCRS then returns 0 and
+    /// sets nothing.
+    /// </summary>
+    public static ulong? FirstSetXcrsEntry(ValueArray<XcrEntry> xcrs)
+    {
+        foreach (var entry in xcrs.Items)
+        {
+            if (entry.Xcr == 0)
+            {
+                return entry.Value;
+            }
+        }
+        return null;
+    }
+
     /// <summary>
     /// The value checks of <c>__kvm_set_xcr</c> for XCR0 (XCR index 0): x87 set; nothing outside what the guest
     /// supports (x87 always counts as supported); YMM needs SSE; MPX's two components together; AVX-512 needs YMM and

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using CpuidFunctional.Bench.Mutable;
+using CpuidFunctional.Properties.Generators;
 using CsCheck;
 using CoreMsr = CpuidFunctional.Core.State.Msr;
 using TestHosts = CpuidFunctional.Properties.Core.TestHosts;
@@ -48,6 +49,7 @@ public class MutableKvmEquivalenceTests
         (2, Gen.Select(Cr4Value, Gen.OneOf(0xFEE0_0900ul, 0xFEE0_0100ul, 0xFEE0_0500ul), Mode)
             .Select(t => (VcpuEvent)new VcpuEvent.SetSregs(t.Item1, t.Item2) { Cr0 = t.Item3.Cr0, Efer = t.Item3.Efer })),
         (1, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.SetXcrs(v))),
+        (1, XcrsGen.List(Xcr0Value).Select(e => (VcpuEvent)e)),
         (1, Gen.OneOf(0ul, 0x10ul, 0x20ul, 0x40ul, 1ul << 20).Select(m => (VcpuEvent)new VcpuEvent.DisableQuirks2(m))),
         (4, Gen.Select(Gen.OneOf(0u, 1u, 7u, 0xDu, 0xEu, 0x8000_0001u, 0x4000_0100u), Gen.UInt[0, 2]).Select(t => (VcpuEvent)new VcpuEvent.Cpuid(t.Item1, t.Item2))),
         (1, Gen.OneOf(1, 256).Select(n => (VcpuEvent)new VcpuEvent.GetCpuid2(n))),

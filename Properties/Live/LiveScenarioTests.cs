@@ -81,6 +81,37 @@ public class LiveScenarioTests
     }
 
     [Fact]
+    public void KVM_SET_XCRS_sets_only_the_first_XCR0_entry_and_refuses_more_than_16_entries_or_any_flags()
+    {
+        static E Xcrs(uint flags, params (uint Xcr, ulong Value)[] entries) =>
+            new E.SetXcrs(new ValueArray<XcrEntry>([.. entries.Select(e => new XcrEntry(e.Xcr, e.Value))])) { Flags = flags };
+        var sixteen = Enumerable.Range(0, 16).Select(n => (1u, 1ul)).ToArray();
+        var events = new List<E>
+        {
+            new E.Run(),
+            new E.MovToCr4(OsXsave),
+            Xcrs(0, (1, 1), (0, 7), (0, 3)), // XCR1 ignored, the first XCR0 set, the second ignored
+            new E.GetXcrs(),
+            new E.Cpuid(0xD, 0),
+            Xcrs(0, (1, 1)), // no XCR0 entry: 0, nothing set
+            Xcrs(0), // nr_xcrs = 0
+            new E.GetXcrs(),
+            Xcrs(0, (0, 2), (0, 7)), // the first XCR0 is refused (no x87): EINVAL, the second is never tried
+            new E.GetXcrs(),
+            Xcrs(0, [.. sixteen, (0, 3)]), // 17 entries
+            Xcrs(0, [.. sixteen[..15], (0, 3)]), // 16: the last is XCR0
+            new E.GetXcrs(),
+            new E.Cpuid(0xD, 0),
+            Xcrs(1, (0, 7)),
+            Xcrs(0x8000_0000, (0, 7)),
+            new E.GetXcrs(),
+            Xcrs(0, (0x8000_0000, 7), (0, 7)),
+            new E.GetCpuid2(256),
+        };
+        AssertAgrees(Scenario([.. events]));
+    }
+
+    [Fact]
     public void XSETBV_refusals_are_GP_and_without_CR4_OSXSAVE_UD_and_leave_the_sizes_alone()
     {
         var events = new List<E> { new E.Run(), new E.MovToCr4(OsXsave), new E.Xsetbv(0, 7) };

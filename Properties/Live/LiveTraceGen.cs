@@ -1,4 +1,5 @@
 using CpuidFunctional.Oracle;
+using CpuidFunctional.Properties.Generators;
 using CsCheck;
 using E = CpuidFunctional.Core.State.VcpuEvent;
 using static CpuidFunctional.Properties.Live.LiveInputs;
@@ -69,6 +70,8 @@ internal static class LiveTraceGen
             (2, ReadableMsr.Select(i => Plain(new E.Rdmsr(i)))),
             (3, Gen.Select(cr4, ApicBase).Select((c, a) => Plain(new E.SetSregs(c, a)))),
             (3, Xcr0Value.Select(v => Plain(new E.SetXcrs(v)))),
+            (1, XcrsGen.List(Xcr0Value).Select(e => Plain(e))),
+            (1, Gen.Const(Plain(new E.GetXcrs()))),
             (2, Gen.Select(ApicBase, CpuidFault).Select((a, f) => Plain(new E.SetMsrs(Msrs((Msr.ApicBase, a), (Msr.MiscFeaturesEnables, f)))))),
             (1, Gen.Select(ApicBase, CpuidFault).Select((a, f) => Plain(new E.SetMsrs(Msrs((Msr.ApicBase, a), (Msr.NotKnownToKvm, 0), (Msr.MiscFeaturesEnables, f)))))),
             (2, MsrIndexList.Select(l => Plain(new E.GetMsrs(new([.. l]))))),

@@ -59,6 +59,10 @@ public class ScenarioParserTests
     [InlineData("host skylake-sp\nset-sregs cr4=0 cr4=0\n", 2, "'cr4' given twice")]
     [InlineData("host skylake-sp\nset-sregs cr3=0\n", 2, "unknown set-sregs field 'cr3'")]
     [InlineData("host skylake-sp\nguest-cpuid add 0x40000000 eax.1=1\n", 2, "whole registers")]
+    [InlineData("host skylake-sp\nset-xcrs xcr0=7 0x3\n", 2, "bad XCR entry '0x3'")]
+    [InlineData("host skylake-sp\nset-xcrs xmm0=7\n", 2, "bad XCR 'xmm0'")]
+    [InlineData("host skylake-sp\nset-xcrs xcr0=7 flags=1 flags=0\n", 2, "flags given twice")]
+    [InlineData("host skylake-sp\nset-xcrs flags=0x100000000\n", 2, "flags 0x100000000 is out of range")]
     public void Malformed_lines_are_errors_naming_the_line(string text, int line, string message)
     {
         var error = ErrorOf(text);
@@ -66,6 +70,17 @@ public class ScenarioParserTests
         Assert.Equal("t.scn", error.Source);
         Assert.Equal(line, error.Line);
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Set_xcrs_takes_one_XCR0_value_or_a_list_of_XCRs_in_order_with_flags()
+    {
+        var s = Parsed("host skylake-sp\nset-xcrs 0x7\nset-xcrs xcr1=1 xcr0=X87|SSE flags=2\nset-xcrs\n");
+
+        VcpuEvent Event(int n) => Assert.IsType<ScenarioStep.Apply>(s.Steps[n]).Event;
+        Assert.Equal(new VcpuEvent.SetXcrs(0x7), Event(0));
+        Assert.Equal(new VcpuEvent.SetXcrs(new ValueArray<XcrEntry>([new XcrEntry(1, 1), new XcrEntry(0, 3)])) { Flags = 2 }, Event(1));
+        Assert.Equal(new VcpuEvent.SetXcrs(ValueArray<XcrEntry>.Empty), Event(2));
     }
 
     [Fact]
