@@ -9,6 +9,9 @@ public enum KvmCapability : uint
     /// <summary>KVM_CAP_XCRS: KVM_GET/SET_XCRS.</summary>
     Xcrs = 0x38,
 
+    /// <summary>KVM_CAP_X86_DISABLE_EXITS: returns the exits a VMM may disable (<c>kvm_get_allowed_disable_exits</c>).</summary>
+    X86DisableExits = 0x8F,
+
     /// <summary>KVM_CAP_X86_SMM: SMM can be entered (SMI, RSM).</summary>
     X86Smm = 0x75,
 

@@ -6,7 +6,8 @@ namespace CpuidFunctional.Oracle;
 /// <summary>
 /// The "live kernel" host source: a <see cref="HostCpu"/> for the model built from what this kernel's KVM works
 /// with. KVM_GET_SUPPORTED_CPUID gives KVM's supported XCR0/XSS (0xD.0, 0xD.1); the host's own CPUID gives leaf 1
-/// (<c>boot_cpu_has(X86_FEATURE_XSAVE)</c> gates KVM_SET_XCRS) and the XSAVE component layout 0xD.i, i ≥ 2, which
+/// (<c>boot_cpu_has(X86_FEATURE_XSAVE)</c> gates KVM_SET_XCRS, MWAIT), leaf 6 (ARAT, APERFMPERF: which exits
+/// KVM_CAP_X86_DISABLE_EXITS offers) and the XSAVE component layout 0xD.i, i ≥ 2, which
 /// KVM snapshots from the host at module load (<c>kvm_init_xstate_sizes</c>), and whether the host has
 /// IA32_ARCH_CAPABILITIES (CPUID.7.0:EDX[29]).
 /// </summary>
@@ -21,6 +22,8 @@ public static class LiveKernelHost
         var table = supported.RemoveAll(e => e.Function == 1 || (e.Function == 0xD && e.Index >= 2));
         table = table.Add(hostCpuid(1, 0) with { Function = 1, Index = 0, Flags = CpuidFlags.None });
         table = WithHostArchCapabilities(table, hostCpuid(7, 0));
+        // Leaf 6 as the host has it: ARAT and APERFMPERF are what KVM_CAP_X86_DISABLE_EXITS consults (boot_cpu_has).
+        table = table.RemoveAll(e => e.Function == 6).Add(hostCpuid(6, 0) with { Function = 6, Index = 0, Flags = CpuidFlags.None });
         for (uint i = 2; i < XsaveLayout.ComponentSlots; i++)
         {
             var component = hostCpuid(0xD, i);

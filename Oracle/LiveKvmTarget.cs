@@ -35,7 +35,7 @@ public sealed class LiveKvmTarget : IDisposable
     private bool inSmm; // between a delivered SMI and a successful RSM
     private byte cplBeforeSmi; // the interpreter RSM returns to
 
-    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, KvmSregs realModeSregs, bool smm, ulong disabledQuirks, ulong supportedQuirks)
+    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, KvmSregs realModeSregs, bool smm, ulong disabledQuirks, ulong supportedQuirks, ulong disabledExits)
     {
         this.vm = vm;
         this.vcpu = vcpu;
@@ -43,6 +43,7 @@ public sealed class LiveKvmTarget : IDisposable
         this.smm = smm;
         DisabledQuirks = disabledQuirks;
         SupportedQuirks = supportedQuirks;
+        DisabledExits = disabledExits;
     }
 
     /// <summary>The quirks disabled before the vCPU was created.</summary>
@@ -50,6 +51,9 @@ public sealed class LiveKvmTarget : IDisposable
 
     /// <summary>The quirks this kernel lets userspace disable (KVM_CAP_DISABLE_QUIRKS2), asked at creation.</summary>
     public ulong SupportedQuirks { get; }
+
+    /// <summary>The exits disabled (KVM_CAP_X86_DISABLE_EXITS) before the vCPU was created.</summary>
+    public ulong DisabledExits { get; }
 
     /// <summary>The kernel this target runs on, and the model profile that follows its rules.</summary>
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "The kernel belongs to the target a test holds; one process has one kernel, which is why it is cached statically.")]
@@ -62,10 +66,11 @@ public sealed class LiveKvmTarget : IDisposable
     public LiveRegisters StartRegisters { get; private set; }
 
     /// <summary>
-    /// Creates the VM (disabling <paramref name="disabledQuirks"/> first, if any), the vCPU, installs the guest
-    /// programs, KVM_SET_CPUID2(<paramref name="table"/>), enters real mode with CR4 = 0 and reads the start state.
+    /// Creates the VM (disabling <paramref name="disabledQuirks"/> and <paramref name="disabledExits"/> first, if any),
+    /// the vCPU, installs the guest programs, KVM_SET_CPUID2(<paramref name="table"/>), enters real mode with CR4 = 0
+    /// and reads the start state.
     /// </summary>
-    public static IoctlResult<LiveKvmTarget> Create(KvmSystem kvm, CpuidTable table, ulong disabledQuirks = 0)
+    public static IoctlResult<LiveKvmTarget> Create(KvmSystem kvm, CpuidTable table, ulong disabledQuirks = 0, ulong disabledExits = 0)
     {
         var created = kvm.CreateVm();
         if (created is IoctlResult<LiveVm>.Failed cf)
@@ -77,6 +82,11 @@ public sealed class LiveKvmTarget : IDisposable
         {
             vm.Dispose();
             return new IoctlResult<LiveKvmTarget>.Failed(q.Call, q.Errno);
+        }
+        if (disabledExits != 0 && vm.DisableExits(disabledExits) is IoctlResult<int>.Failed x)
+        {
+            vm.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(x.Call, x.Errno);
         }
         var smm = kvm.CheckExtension(KvmCapability.X86Smm) is IoctlResult<int>.Ok(> 0);
         if (smm && vm.MapMemoryInSmmAddressSpace() is IoctlResult<int>.Failed a)
@@ -100,7 +110,7 @@ public sealed class LiveKvmTarget : IDisposable
             return new IoctlResult<LiveKvmTarget>.Failed(f.Call, f.Errno);
         }
         var supportedQuirks = kvm.CheckExtension(KvmCapability.DisableQuirks2) is IoctlResult<int>.Ok(var mask) ? (ulong)mask : 0;
-        var target = new LiveKvmTarget(vm, vcpu, ((IoctlResult<KvmSregs>.Ok)setup).Value, smm, disabledQuirks, supportedQuirks);
+        var target = new LiveKvmTarget(vm, vcpu, ((IoctlResult<KvmSregs>.Ok)setup).Value, smm, disabledQuirks, supportedQuirks, disabledExits);
         var read = target.ReadStart();
         if (read is IoctlResult<int>.Failed r)
         {
@@ -114,8 +124,13 @@ public sealed class LiveKvmTarget : IDisposable
     /// The model's VM for a live one: the oracle's process never asks for AMX tile data for its guests (arch_prctl
     /// ARCH_REQ_XCOMP_GUEST_PERM), so <see cref="Vm.XcompGuestPermRequested"/> is false.
     /// </summary>
-    public static Vm ModelVm(HostCpu host, KernelProfile profile, KvmQuirks disabled = KvmQuirks.None, KvmQuirks supported = KvmQuirks.ProfileDefault) =>
-        new(host, profile, disabled, supported) { XcompGuestPermRequested = false };
+    public static Vm ModelVm(
+        HostCpu host,
+        KernelProfile profile,
+        KvmQuirks disabled = KvmQuirks.None,
+        KvmQuirks supported = KvmQuirks.ProfileDefault,
+        ulong disabledExits = 0
+    ) => new(host, profile, disabled, supported) { XcompGuestPermRequested = false, DisabledExits = disabledExits };
 
     /// <summary>
     /// The model's start state for this vCPU: a VM on <paramref name="host"/> with this kernel's profile, its
@@ -126,7 +141,7 @@ public sealed class LiveKvmTarget : IDisposable
     public KvmState ModelStart(HostCpu host, Policy policy)
     {
         var profile = Kernel.Profile ?? throw new InvalidOperationException($"no model profile for kernel {Kernel}");
-        var vmState = ModelVm(host, profile, (KvmQuirks)DisabledQuirks, (KvmQuirks)SupportedQuirks);
+        var vmState = ModelVm(host, profile, (KvmQuirks)DisabledQuirks, (KvmQuirks)SupportedQuirks, DisabledExits);
         var s = KvmState.WithCpuid(vmState, policy, StartTable);
         var r = StartRegisters;
         var v = s.Vcpu with
@@ -175,6 +190,7 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.SetCpuid2(var table) => Ioctl(vcpu.SetCpuid2(table), _ => new Observation.IoctlDone(0)),
         VcpuEvent.GetCpuid2(var nent) => Ioctl(vcpu.GetCpuid2(nent), t => new Observation.Cpuid2(t)),
         VcpuEvent.DisableQuirks2(var mask) => Ioctl(vm.DisableQuirks2(mask), _ => new Observation.IoctlDone(0)),
+        VcpuEvent.DisableExits(var mask) => Ioctl(vm.DisableExits(mask), _ => new Observation.IoctlDone(0)),
         VcpuEvent.MonitorMwait => Guest(GuestOp.MonitorMwait, 0, 0, 0, _ => new Observation.MwaitNop()),
         VcpuEvent.EnterSmm or VcpuEvent.Rsm when !smm => new LiveResult.Unsupported("SMM: KVM_CAP_X86_SMM is 0 here"),
         VcpuEvent.EnterSmm when inSmm => new LiveResult.Unsupported(

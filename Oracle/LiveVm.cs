@@ -75,15 +75,20 @@ public sealed unsafe class LiveVm : IDisposable
     }
 
     /// <summary>KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, mask) on the VM.</summary>
-    public IoctlResult<int> DisableQuirks2(ulong mask)
+    public IoctlResult<int> DisableQuirks2(ulong mask) => EnableCap(KvmCapability.DisableQuirks2, mask, "KVM_ENABLE_CAP(DISABLE_QUIRKS2)");
+
+    /// <summary>KVM_ENABLE_CAP(KVM_CAP_X86_DISABLE_EXITS, mask) on the VM.</summary>
+    public IoctlResult<int> DisableExits(ulong mask) => EnableCap(KvmCapability.X86DisableExits, mask, "KVM_ENABLE_CAP(X86_DISABLE_EXITS)");
+
+    private IoctlResult<int> EnableCap(KvmCapability capability, ulong arg0, string call)
     {
         // struct kvm_enable_cap: cap, flags, args[4], pad[64].
         var cap = stackalloc byte[KvmIoctl.EnableCapSize];
         new Span<byte>(cap, KvmIoctl.EnableCapSize).Clear();
-        *(uint*)cap = (uint)KvmCapability.DisableQuirks2;
-        *(ulong*)(cap + 8) = mask;
+        *(uint*)cap = (uint)capability;
+        *(ulong*)(cap + 8) = arg0;
         var rc = Libc.Ioctl(fd, KvmIoctl.EnableCap, cap);
-        return rc < 0 ? new IoctlResult<int>.Failed("KVM_ENABLE_CAP(DISABLE_QUIRKS2)", Libc.Errno) : new IoctlResult<int>.Ok(rc);
+        return rc < 0 ? new IoctlResult<int>.Failed(call, Libc.Errno) : new IoctlResult<int>.Ok(rc);
     }
 
     /// <summary>KVM_CREATE_VCPU with id 0, and its <c>kvm_run</c> mapping.</summary>

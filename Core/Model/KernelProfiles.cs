@@ -176,4 +176,24 @@ public static class KernelProfiles
 
     /// <summary>6.18 routes the SEV-ES GHCB's XCR0 through <c>__kvm_set_xcr</c>; earlier profiles copy it unchecked and always trigger.</summary>
     public static bool SevEsXcr0GoesThroughSetXcr(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>
+    /// Whether KVM_CAP_X86_DISABLE_EXITS is refused once a vCPU exists and refuses exits it may not disable (6.14's
+    /// "Disallow KVM_CAP_X86_DISABLE_EXITS after vCPU creation" and "Reject disabling of MWAIT/HLT interception when not
+    /// allowed"). 6.1 takes any of its four valid bits at any time and silently keeps MWAIT exits where MWAIT may not
+    /// run in the guest.
+    /// </summary>
+    public static bool DisableExitsOnlyBeforeVcpusAndAllowed(KernelProfile profile) => profile != KernelProfile.Linux6_1;
+
+    /// <summary>Whether KVM_X86_DISABLE_EXITS_APERFMPERF exists (6.18: <c>kvm_get_allowed_disable_exits</c> offers it where the host has APERFMPERF).</summary>
+    public static bool HasAperfMperfExit(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
+
+    /// <summary>
+    /// Where KVM clears KVM_FEATURE_PV_UNHALT from the KVM features leaf of a VM whose HLT exits are disabled. From 6.14
+    /// (<c>kvm_apply_cpuid_pv_features_quirk</c>) at every KVM_SET_CPUID2, on the table being set, whose KVM signature
+    /// leaf gives the base. 6.1 does it in the runtime update (<c>__kvm_update_cpuid_runtime</c>), at the base cached
+    /// from the installed table (<c>kvm_cpuid_base</c>), so the update KVM_SET_CPUID2 runs on the incoming table still
+    /// uses the previous table's base, and a first table keeps the bit until the next runtime update.
+    /// </summary>
+    public static bool ClearsPvUnhaltInRuntimeUpdate(KernelProfile profile) => profile == KernelProfile.Linux6_1;
 }

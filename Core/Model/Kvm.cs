@@ -280,6 +280,7 @@ public static class Kvm
                 VcpuEvent.GetMsrs(var indices) when indices.Count >= MaxIoMsrs => Unchanged(E2big),
                 VcpuEvent.GetMsrs(var indices) => Unchanged(GetMsrs(v, indices)),
                 VcpuEvent.DisableQuirks2(var mask) => DisableQuirks2(mask),
+                VcpuEvent.DisableExits(var mask) => EnableDisableExits(mask),
                 VcpuEvent.Run => Done(v.HasRun ? v : v with { HasRun = true }),
                 _ => throw new UnreachableException($"unhandled event {e.GetType().Name}"),
             };
@@ -377,10 +378,13 @@ public static class Kvm
             }
         }
 
-        /// <summary><c>kvm_update_cpuid_runtime</c> on the installed table; the same instance if nothing changed.</summary>
-        private Written Update(Vcpu v)
+        /// <summary>
+        /// <c>kvm_update_cpuid_runtime</c> on the installed table; the same instance if nothing changed. 6.1's finds KVM's
+        /// leaves at the base it cached from <paramref name="kvmBaseTable"/> (by default the installed table).
+        /// </summary>
+        private Written Update(Vcpu v, CpuidTable? kvmBaseTable = null)
         {
-            var runtime = Updated(v, DynamicInputs.Of(v), out var effort);
+            var runtime = Updated(v, DynamicInputs.Of(v), out var effort, kvmBaseTable);
             return new(runtime.IsIn(v) ? v : v with { Runtime = runtime }, effort);
         }
 
@@ -388,22 +392,30 @@ public static class Kvm
         /// <c>kvm_update_cpuid_runtime</c> on the vCPU's installed table for these registers: the table and caps it
         /// leaves, with the marker clear, and the work that took.
         /// </summary>
-        private CpuidRuntime Updated(Vcpu v, DynamicInputs inputs, out Effort effort)
+        private CpuidRuntime Updated(Vcpu v, DynamicInputs inputs, out Effort effort, CpuidTable? kvmBaseTable = null)
         {
-            var m = Materialize(inputs, v.Cpuid, v.Caps);
+            var m = Materialize(inputs, v.Cpuid, v.Caps, kvmBaseTable ?? v.Cpuid);
             effort = m.Effort;
             return new(m.Table, m.Caps, false);
         }
 
         /// <summary>The dynamic outputs of <paramref name="table"/> for the vCPU's state, and the work that took.</summary>
         private (CpuidTable Table, DynamicCaps Caps, Effort Effort) Materialize(Vcpu v, CpuidTable table) =>
-            Materialize(DynamicInputs.Of(v), table, v.Caps);
+            Materialize(DynamicInputs.Of(v), table, v.Caps, v.Cpuid);
 
-        /// <summary>The dynamic outputs of <paramref name="table"/> for these registers, and the work that took.</summary>
-        private (CpuidTable Table, DynamicCaps Caps, Effort Effort) Materialize(DynamicInputs inputs, CpuidTable table, DynamicCaps caps)
+        /// <summary>
+        /// The dynamic outputs of <paramref name="table"/> for these registers, and the work that took. On 6.1, in a VM
+        /// whose HLT exits are disabled, the runtime update also clears KVM_FEATURE_PV_UNHALT at the KVM base it cached
+        /// from the installed table, <paramref name="kvmBaseTable"/> (<c>__kvm_update_cpuid_runtime</c>,
+        /// <see cref="KernelProfiles.ClearsPvUnhaltInRuntimeUpdate"/>).
+        /// </summary>
+        private (CpuidTable Table, DynamicCaps Caps, Effort Effort) Materialize(DynamicInputs inputs, CpuidTable table, DynamicCaps caps, CpuidTable kvmBaseTable)
         {
             var m = DynamicBits.Materialize(Vm, inputs, table, caps, policy.Rules);
-            return (m.Table, m.Caps, new Effort(1, m.XstateSizeComputations));
+            var updated = Vm.HltInGuest && KernelProfiles.ClearsPvUnhaltInRuntimeUpdate(Vm.Profile)
+                ? PvFeatures.WithoutPvUnhalt(m.Table, PvFeatures.KvmCpuidBase(kvmBaseTable))
+                : m.Table;
+            return (updated, m.Caps, new Effort(1, m.XstateSizeComputations));
         }
 
         // ---- CR4 ----
@@ -765,6 +777,12 @@ public static class Kvm
             {
                 return Unchanged(E2big);
             }
+            if (Vm.HltInGuest && !KernelProfiles.ClearsPvUnhaltInRuntimeUpdate(Vm.Profile))
+            {
+                // kvm_apply_cpuid_pv_features_quirk: after installing the table, and on the incoming one before the
+                // after-run comparison; clearing it first is the same.
+                incoming = PvFeatures.WithoutPvUnhalt(incoming, PvFeatures.KvmCpuidBase(incoming));
+            }
             Written current = v;
             if (policy.Scheme == UpdateScheme.Lazy && v.CpuidDynamicBitsDirty)
             {
@@ -802,7 +820,8 @@ public static class Kvm
             {
                 return Done(current.Then(installed), Ok0);
             }
-            return Done(current.Then(policy.Rules.ConsumerRunsUpdate(e) ? Update(installed) : installed), Ok0);
+            // 6.1 updates the incoming table before installing it, with the KVM base cached from the table it replaces.
+            return Done(current.Then(policy.Rules.ConsumerRunsUpdate(e) ? Update(installed, kvmBaseTable: c.Cpuid) : installed), Ok0);
         }
 
         /// <summary>
@@ -849,6 +868,15 @@ public static class Kvm
             var next = disabled == Vm.DisabledQuirks ? state : state with { Vm = Vm with { DisabledQuirks = disabled } };
             return new(next, Ok0, default);
         }
+
+        /// <summary>
+        /// KVM_ENABLE_CAP(KVM_CAP_X86_DISABLE_EXITS) on the VM of a vCPU that exists (<see cref="DisableExits.Enable"/>):
+        /// EINVAL from 6.14; 6.1 takes it, and its next runtime update clears PV_UNHALT.
+        /// </summary>
+        private Transition EnableDisableExits(ulong mask) =>
+            DisableExits.Enable(Vm, mask, vcpuCreated: true) is { } vm
+                ? new(ReferenceEquals(vm, Vm) ? state : state with { Vm = vm }, Ok0, default)
+                : Unchanged(Einval);
 
         // ---- mode switches ----
 

@@ -113,9 +113,9 @@ public static class SupportedCpuid
             (0xD, 1, CpuidRegister.Ecx) => new(uint.MaxValue, (uint)xss),
             (0xD, 1, CpuidRegister.Edx) => new(uint.MaxValue, (uint)(xss >> 32)),
             (0x4000_0000, _, CpuidRegister.Eax) => new(uint.MaxValue, 0x4000_0001),
-            (0x4000_0000, _, CpuidRegister.Ebx) => new(uint.MaxValue, 0x4B4D_564B),
-            (0x4000_0000, _, CpuidRegister.Ecx) => new(uint.MaxValue, 0x564B_4D56),
-            (0x4000_0000, _, CpuidRegister.Edx) => new(uint.MaxValue, 0x4D),
+            (0x4000_0000, _, CpuidRegister.Ebx) => new(uint.MaxValue, PvFeatures.SignatureEbx),
+            (0x4000_0000, _, CpuidRegister.Ecx) => new(uint.MaxValue, PvFeatures.SignatureEcx),
+            (0x4000_0000, _, CpuidRegister.Edx) => new(uint.MaxValue, PvFeatures.SignatureEdx),
             _ => new(0, 0),
         };
     }

@@ -34,6 +34,15 @@ public sealed record Vm(
     /// </summary>
     public bool XcompGuestPermRequested { get; init; } = true;
 
+    /// <summary>
+    /// The exits KVM_CAP_X86_DISABLE_EXITS disabled (<see cref="DisableExits"/>); none by default. From 6.14 only before
+    /// the first vCPU (<see cref="DisableExits.Enable"/>).
+    /// </summary>
+    public ulong DisabledExits { get; init; }
+
+    /// <summary><c>kvm_hlt_in_guest</c>: HLT exits are disabled, so KVM clears KVM_FEATURE_PV_UNHALT from guest tables (<see cref="PvFeatures"/>).</summary>
+    public bool HltInGuest => (DisabledExits & DisableExits.Hlt) != 0;
+
     /// <summary><c>kvm_check_has_quirk</c>: a quirk is in effect unless userspace disabled it.</summary>
     public bool QuirkInEffect(KvmQuirks quirk) => (DisabledQuirks & quirk) == 0;
 

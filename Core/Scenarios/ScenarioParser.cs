@@ -56,6 +56,12 @@ public static class ScenarioParser
         // quirks
         ["MISC_ENABLE_NO_MWAIT"] = (ulong)KvmQuirks.MiscEnableNoMwait,
         ["MWAIT_NEVER_UD_FAULTS"] = (ulong)KvmQuirks.MwaitNeverUdFaults,
+        // KVM_CAP_X86_DISABLE_EXITS
+        ["EXIT_MWAIT"] = DisableExits.Mwait,
+        ["EXIT_HLT"] = DisableExits.Hlt,
+        ["EXIT_PAUSE"] = DisableExits.Pause,
+        ["EXIT_CSTATE"] = DisableExits.Cstate,
+        ["EXIT_APERFMPERF"] = DisableExits.AperfMperf,
     };
 
     private static readonly Dictionary<string, uint> MsrNames = new(StringComparer.OrdinalIgnoreCase)
@@ -226,7 +232,7 @@ public static class ScenarioParser
 
     /// <summary>Whether a step acts on the VM only (KVM_CAP_DISABLE_QUIRKS2 is a VM ioctl) or edits the table in userspace.</summary>
     private static bool IsVmLevel(ScenarioStep step) =>
-        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.GetSupportedCpuid or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2);
+        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.GetSupportedCpuid or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2 or VcpuEvent.DisableExits);
 
     /// <summary><c>vm [kernel 6.x]</c>: a new VM on the same host, with the file's kernel unless given.</summary>
     private static string? ParseVm(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
@@ -253,7 +259,7 @@ public static class ScenarioParser
         }
         if (CurrentVm(steps).FirstOrDefault(s => !IsVmLevel(s)) is { } before)
         {
-            return $"create-vcpu after line {before.Line}, which needs the vCPU: only disable-quirks2 and guest-cpuid may come before it";
+            return $"create-vcpu after line {before.Line}, which needs the vCPU: only disable-quirks2, disable-exits and guest-cpuid may come before it";
         }
         steps.Add(new ScenarioStep.CreateVcpu(line));
         return null;
@@ -346,6 +352,9 @@ public static class ScenarioParser
                 }
             case "disable-quirks2":
                 return Arity(1, 1, "disable-quirks2 MASK") ?? OneValue(w[1], v => Add(new VcpuEvent.DisableQuirks2(v)));
+            case "disable-exits":
+                return Arity(1, 1, "disable-exits MASK (EXIT_HLT, EXIT_MWAIT, EXIT_PAUSE, EXIT_CSTATE, EXIT_APERFMPERF or a number)")
+                    ?? OneValue(w[1], v => Add(new VcpuEvent.DisableExits(v)));
             case "mov-cr4":
                 return Arity(1, 1, "mov-cr4 VALUE") ?? OneValue(w[1], v => Add(new VcpuEvent.MovToCr4(v)));
             case "xsetbv":

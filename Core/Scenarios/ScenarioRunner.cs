@@ -25,6 +25,8 @@ public static class ScenarioRunner
         Vm? supported = null;
         var events = 0;
         var checks = 0;
+        // Whether the current VM's vCPU exists: from the start, unless the VM's steps create it later (create-vcpu).
+        var vcpuCreated = !CreatesVcpuLater(scenario, 0);
         ScenarioReport Fail(int line, string message) => new(scenario.Source, events, checks, new ScenarioFailure(scenario.Source, line, message));
 
         for (var s = 0; s < scenario.Steps.Count; s++)
@@ -71,6 +73,7 @@ public static class ScenarioRunner
                     states = NewVm(host, profile ?? scenario.Profile, scenario.XcompGuestPermRequested, policies);
                     table = host.Cpuid;
                     last = null;
+                    vcpuCreated = !CreatesVcpuLater(scenario, s + 1);
                     continue;
                 case ScenarioStep.CreateVcpu:
                     // The VM as the steps before left it (its quirks), with its vCPU created only now.
@@ -79,6 +82,20 @@ public static class ScenarioRunner
                         states[i] = KvmState.Create(states[i].Vm, policies[i]);
                     }
                     last = null;
+                    vcpuCreated = true;
+                    continue;
+                case ScenarioStep.Apply(_, VcpuEvent.DisableExits(var mask) exits) when !vcpuCreated:
+                    // A VM ioctl before KVM_CREATE_VCPU: the VM takes it (or not) as it is.
+                    last = new Observation?[states.Length];
+                    for (var i = 0; i < states.Length; i++)
+                    {
+                        var vm = DisableExits.Enable(states[i].Vm, mask, vcpuCreated: false);
+                        last[i] = vm is null ? new Observation.IoctlError(Errno.EINVAL) : new Observation.IoctlDone(0);
+                        states[i] = vm is null ? states[i] : states[i] with { Vm = vm };
+                    }
+                    events++;
+                    lastStep = exits;
+                    supported = null;
                     continue;
                 case ScenarioStep.GetSupportedCpuid:
                     // A system ioctl: no vCPU takes part, every policy sees the same.
@@ -133,6 +150,10 @@ public static class ScenarioRunner
         var vm = new Vm(host, profile) { XcompGuestPermRequested = xcompGuestPerm };
         return [.. policies.Select(p => KvmState.Create(vm, p))];
     }
+
+    /// <summary>Whether the steps of the VM from <paramref name="from"/> on (up to the next <c>vm</c> line) include <c>create-vcpu</c>.</summary>
+    private static bool CreatesVcpuLater(Scenario scenario, int from) =>
+        scenario.Steps.Skip(from).TakeWhile(s => s is not ScenarioStep.NewVm).Any(s => s is ScenarioStep.CreateVcpu);
 
     private static string Show(Observation? o) => o?.ToString() ?? "(nothing)";
 

@@ -294,6 +294,17 @@ public abstract record VcpuEvent
         public override string ToString() => "KVM_GET_SREGS";
     }
 
+    /// <summary>
+    /// KVM_ENABLE_CAP(KVM_CAP_X86_DISABLE_EXITS, <paramref name="Mask"/>), a VM ioctl, made while the vCPU exists:
+    /// EINVAL from 6.14 (<c>created_vcpus</c>), which takes it only before KVM_CREATE_VCPU
+    /// (<see cref="Model.DisableExits.Enable"/>); 6.1 takes it.
+    /// </summary>
+    public sealed record DisableExits(ulong Mask) : VcpuEvent
+    {
+        /// <inheritdoc/>
+        public override string ToString() => $"KVM_CAP_X86_DISABLE_EXITS {Hex(Mask)}";
+    }
+
     /// <summary>KVM_GET_XCRS (<c>kvm_vcpu_ioctl_x86_get_xcrs</c>): XCR0, or no register without host XSAVE.</summary>
     public sealed record GetXcrs : VcpuEvent
     {

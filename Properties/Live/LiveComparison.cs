@@ -17,9 +17,9 @@ internal sealed record LiveComparison(string Kernel, CpuidTable StartTable, Live
     public int Observations => Rows.Count(r => r.IsObservation);
 
     /// <summary>Runs <paramref name="events"/> on a fresh VM whose vCPU got KVM_SET_CPUID2(<paramref name="table"/>).</summary>
-    public static LiveComparison Run(KvmSystem kvm, HostCpu host, CpuidTable table, ulong disabledQuirks, IEnumerable<VcpuEvent> events)
+    public static LiveComparison Run(KvmSystem kvm, HostCpu host, CpuidTable table, ulong disabledQuirks, IEnumerable<VcpuEvent> events, ulong disabledExits = 0)
     {
-        var created = LiveKvmTarget.Create(kvm, table, disabledQuirks);
+        var created = LiveKvmTarget.Create(kvm, table, disabledQuirks, disabledExits);
         if (created is IoctlResult<LiveKvmTarget>.Failed f)
         {
             Assert.Fail($"set-up of the live vCPU failed: {f}");

@@ -26,6 +26,19 @@ internal static class LiveInputs
     /// <summary>One bit of leaf 1 set or cleared.</summary>
     public static CpuidTable WithLeaf1Bit(CpuidTable t, CpuidRegister register, int bit, bool set) => Edit(t, 1, 0, e => e.WithBit(register, bit, set));
 
+    /// <summary>
+    /// KVM's signature leaf at 0x40000000 with (or, <paramref name="signed"/> false, without) "KVMKVMKVM", and its
+    /// features leaf with KVM_FEATURE_PV_UNHALT set; each entry added where the table lacks it.
+    /// </summary>
+    public static CpuidTable WithKvmLeaves(CpuidTable t, bool signed = true)
+    {
+        var signature = new CpuidEntry(PvFeatures.FirstBase, 0, CpuidFlags.None, 0x4000_0001, signed ? PvFeatures.SignatureEbx : 0xDEAD_BEEF, PvFeatures.SignatureEcx, PvFeatures.SignatureEdx);
+        t = t.IndexOfFunction(PvFeatures.FirstBase) is var s and >= 0 ? t.SetItem(s, signature) : t.Add(signature);
+        return t.IndexOfFunction(PvFeatures.FirstBase | 1) is var f and >= 0
+            ? t.SetItem(f, t[f].WithBit(CpuidRegister.Eax, PvFeatures.PvUnhaltBit, true))
+            : t.Add(new CpuidEntry(PvFeatures.FirstBase | 1, 0, CpuidFlags.None, 1u << PvFeatures.PvUnhaltBit, 0, 0, 0));
+    }
+
     /// <summary>CPUID.0xD.0:EAX offering AMX tile data (XTILEDATA), which no live test's process asks to give a guest.</summary>
     public static CpuidTable OfferingTileData(CpuidTable t) => Edit(t, 0xD, 0, e => e with { Eax = e.Eax | (uint)Xcr0.XtileData });
 }

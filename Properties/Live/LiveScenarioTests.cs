@@ -112,6 +112,75 @@ public class LiveScenarioTests
     }
 
     [Fact]
+    public void KVM_CAP_X86_DISABLE_EXITS_offers_the_exits_the_model_says_this_host_allows()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        var profile = LiveKernelIdentity.Current.Profile ?? throw new InvalidOperationException("no profile");
+        var offered = kvm.CheckExtension(KvmCapability.X86DisableExits) is IoctlResult<int>.Ok(var m) ? (ulong)m : 0;
+        Assert.Equal($"0x{DisableExits.Allowed(LiveKernel.Host(kvm), profile):x}", $"0x{offered:x}");
+    }
+
+    /// <summary>
+    /// kvm_pv_test's test_pv_unhalt, and 6.1's older rule: with HLT exits disabled before the vCPU, KVM clears
+    /// KVM_FEATURE_PV_UNHALT from the KVM features leaf. 6.14 on: at every KVM_SET_CPUID2 whose table carries KVM's
+    /// signature. 6.1: in the runtime update, at the base cached from the installed table, so the first table keeps
+    /// it until a trigger, a table with the signature clobbered still loses it, the next one keeps it, and after
+    /// KVM_RUN the same table is refused because the incoming copy is cleared and the installed one is not.
+    /// </summary>
+    [Fact]
+    public void With_HLT_exits_disabled_KVM_clears_PV_UNHALT_where_and_when_the_kernels_profile_says()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        SkipUnlessHltExitsMayBeDisabled(kvm);
+        HostCpu host = LiveKernel.Host(kvm);
+        var fences = KernelFences.ForThisKernel(kvm, host, LiveKernel.Supported(kvm));
+        var created = LiveKvmTarget.Create(kvm, WithKvmLeaves(LiveKernel.Supported(kvm)), disabledExits: DisableExits.Hlt);
+        using var target = Assert.IsType<IoctlResult<LiveKvmTarget>.Ok>(created).Value;
+        // The tables set are the kernel's own read back (a vendor module may rewrite a table before the first run),
+        // with PV_UNHALT set again.
+        var table = WithKvmLeaves(target.StartTable);
+        var events = new E[]
+        {
+            new E.GetCpuid2(256),
+            new E.SetXcrs(0x7), // a trigger
+            new E.GetCpuid2(256),
+            new E.SetCpuid2(table),
+            new E.GetCpuid2(256),
+            new E.SetCpuid2(WithKvmLeaves(table, signed: false)),
+            new E.GetCpuid2(256),
+            new E.SetCpuid2(table),
+            new E.GetCpuid2(256),
+            new E.Run(),
+            new E.Cpuid(0x4000_0001, 0),
+            new E.SetCpuid2(table),
+            new E.GetCpuid2(256),
+        };
+        AssertAgrees(LiveComparison.Run(target, host, fences.Fence(events)));
+    }
+
+    [Fact]
+    public void Disabling_HLT_exits_once_the_vCPU_exists_is_EINVAL_from_6_14_while_6_1_takes_it_and_clears_PV_UNHALT_at_the_next_trigger()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        SkipUnlessHltExitsMayBeDisabled(kvm);
+        AssertAgrees(
+            ScenarioOn(
+                t => WithKvmLeaves(t),
+                0,
+                [new E.GetCpuid2(256), new E.DisableExits(DisableExits.Hlt), new E.GetCpuid2(256), new E.SetXcrs(0x7), new E.GetCpuid2(256), new E.DisableExits(1ul << 5)]
+            )
+        );
+    }
+
+    private static void SkipUnlessHltExitsMayBeDisabled(KvmSystem kvm)
+    {
+        if (kvm.CheckExtension(KvmCapability.X86DisableExits) is not IoctlResult<int>.Ok(var m) || (m & (int)DisableExits.Hlt) == 0)
+        {
+            Assert.Skip($"KVM_CAP_X86_DISABLE_EXITS does not offer HLT on {KvmSystem.KernelRelease}");
+        }
+    }
+
+    [Fact]
     public void XSETBV_refusals_are_GP_and_without_CR4_OSXSAVE_UD_and_leave_the_sizes_alone()
     {
         var events = new List<E> { new E.Run(), new E.MovToCr4(OsXsave), new E.Xsetbv(0, 7) };
