@@ -61,6 +61,11 @@ internal sealed partial class MutableKvm
     /// <summary>Creates a vCPU (RESET values, empty table, dirty under Lazy) and installs <paramref name="table"/> with KVM_SET_CPUID2.</summary>
     public MutableKvm(Vm vm, MutableMode mode, CpuidTable table)
     {
+        if (vm.DisabledExits != 0)
+        {
+            // The workloads never disable exits; the baseline does not model KVM_FEATURE_PV_UNHALT's clearing.
+            throw new ArgumentException("the mutable baseline models no KVM_CAP_X86_DISABLE_EXITS (a VM with exits disabled)", nameof(vm));
+        }
         xsave = vm.Host.Xsave;
         profile = vm.Profile;
         hostNx = vm.Host.HasNx;

@@ -125,6 +125,14 @@ public class MutableKvmEquivalenceTests
         Event.Sample(e => MutableEvents.IsModelled(e), iter: 500);
 
     [Fact]
+    public void The_baseline_refuses_a_VM_with_exits_disabled_rather_than_answer_without_the_PV_UNHALT_rule()
+    {
+        var vm = TestHosts.Vm() with { DisabledExits = DisableExits.Hlt };
+        var e = Assert.Throws<ArgumentException>(() => new MutableKvm(vm, MutableMode.Lazy, TestHosts.SkylakeGuest));
+        Assert.Contains("KVM_CAP_X86_DISABLE_EXITS", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_lazy_cr4_flip_costs_no_update_until_cpuid_and_then_exactly_one()
     {
         var mutable = new MutableKvm(TestHosts.Vm(), MutableMode.Lazy, TestHosts.SkylakeGuest);
