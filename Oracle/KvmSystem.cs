@@ -112,7 +112,8 @@ public sealed unsafe class KvmSystem : IDisposable
             NestedState: Cap(KvmCapability.NestedState) != 0,
             DisableQuirks2Mask: (ulong)Cap(KvmCapability.DisableQuirks2),
             XssSaved: msrs.Contains(0xDA0u),
-            Pku: pku
+            Pku: pku,
+            DisableExitsMask: (ulong)Cap(KvmCapability.X86DisableExits)
         );
     }
 

@@ -8,6 +8,7 @@ namespace CpuidFunctional.Oracle;
 /// <param name="DisableQuirks2Mask">KVM_CAP_DISABLE_QUIRKS2: the quirks that may be disabled.</param>
 /// <param name="XssSaved">IA32_XSS (0xDA0) is in KVM_GET_MSR_INDEX_LIST.</param>
 /// <param name="Pku">KVM_GET_SUPPORTED_CPUID offers PKU (CR4.PKE, OSPKE).</param>
+/// <param name="DisableExitsMask">KVM_CAP_X86_DISABLE_EXITS: the exits that may be disabled.</param>
 public sealed record LiveCapabilities(
     string KernelRelease,
     bool Xcrs,
@@ -15,5 +16,6 @@ public sealed record LiveCapabilities(
     bool NestedState,
     ulong DisableQuirks2Mask,
     bool XssSaved,
-    bool Pku
+    bool Pku,
+    ulong DisableExitsMask
 );

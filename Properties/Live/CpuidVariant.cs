@@ -32,4 +32,13 @@ public enum CpuidVariant
     /// the first run (<c>kvm_check_cpuid</c>), a static change after it.
     /// </summary>
     OffersTileData,
+
+    /// <summary>
+    /// KVM_FEATURE_PV_UNHALT set in KVM's features leaf, which KVM clears in a VM whose HLT exits are disabled (at
+    /// KVM_SET_CPUID2 from 6.14, at the next runtime update on 6.1).
+    /// </summary>
+    SetsPvUnhalt,
+
+    /// <summary>As <see cref="SetsPvUnhalt"/>, with KVM's signature clobbered, so that 6.14 on finds no KVM leaves (6.1 still uses the base cached from the table before).</summary>
+    UnsignedSetsPvUnhalt,
 }

@@ -34,7 +34,7 @@ public class LiveDifferentialTests
 
         LiveComparison Run(LiveTrace trace)
         {
-            var created = LiveKvmTarget.Create(kvm, supported, trace.DisabledQuirks);
+            var created = LiveKvmTarget.Create(kvm, supported, trace.DisabledQuirks, trace.DisabledExits);
             if (created is IoctlResult<LiveKvmTarget>.Failed f)
             {
                 Assert.Fail($"set-up of the live vCPU failed: {f}");

@@ -125,16 +125,17 @@ internal static class LiveTraceGen
     /// <summary>
     /// Traces of 1–30 steps for this kernel. Where the kernel shows MWAIT from IA32_MISC_ENABLE[18] as the model
     /// does, a trace may both set bit 18 and disable MISC_ENABLE_NO_MWAIT; elsewhere (PVM, whose host has no MWAIT:
-    /// S6) a trace does one or the other.
+    /// S6) a trace does one or the other. Where the kernel lets HLT exits be disabled, half the traces start in a VM
+    /// that disabled them, whose tables (KVM_GET_SUPPORTED_CPUID's, with KVM's leaves) lose KVM_FEATURE_PV_UNHALT.
     /// </summary>
     public static Gen<LiveTrace> Traces(KernelFences fences, LiveCapabilities caps, CpuidTable supported) =>
-        Gen.Select(Gen.Bool, Gen.Bool, Gen.Bool)
-            .SelectMany((mwaitAllowed, quirkAtCreation, both) =>
+        Gen.Select(Gen.Bool, Gen.Bool, Gen.Bool, (caps.DisableExitsMask & DisableExits.Hlt) != 0 ? Gen.Bool : Gen.Const(false))
+            .SelectMany((mwaitAllowed, quirkAtCreation, both, hltDisabled) =>
             {
                 var quirks = fences.MwaitFromMiscEnableAgrees ? both || !mwaitAllowed : !mwaitAllowed;
                 return Step(fences, caps, supported, mwaitAllowed, quirks)
                     .Array[1, 30]
-                    .Select(steps => new LiveTrace(quirks && quirkAtCreation, mwaitAllowed, [.. steps]));
+                    .Select(steps => new LiveTrace(quirks && quirkAtCreation, mwaitAllowed, [.. steps]) { HltExitsDisabledAtCreation = hltDisabled });
             });
 
     /// <summary>
@@ -222,6 +223,8 @@ internal static class LiveTraceGen
         CpuidVariant.FlipMwait => Flip(t, 1, 0, CpuidRegister.Ecx, 3),
         CpuidVariant.StaticChange => hasRun ? Flip(t, 7, 0, CpuidRegister.Ebx, 0) : t,
         CpuidVariant.OffersTileData => OfferingTileData(t),
+        CpuidVariant.SetsPvUnhalt => WithKvmLeaves(t),
+        CpuidVariant.UnsignedSetsPvUnhalt => WithKvmLeaves(t, signed: false),
         _ => throw new System.Diagnostics.UnreachableException(),
     };
 
