@@ -23,7 +23,7 @@ public static class DisableExits
     /// <summary>KVM_X86_DISABLE_EXITS_CSTATE.</summary>
     public const ulong Cstate = 1ul << 3;
 
-    /// <summary>KVM_X86_DISABLE_EXITS_APERFMPERF (6.18).</summary>
+    /// <summary>KVM_X86_DISABLE_EXITS_APERFMPERF (from 6.17; <see cref="KernelProfiles.HasAperfMperfExit"/>).</summary>
     public const ulong AperfMperf = 1ul << 4;
 
     /// <summary>6.1's <c>KVM_X86_DISABLE_VALID_EXITS</c>: the four bits it takes, whatever the host.</summary>
@@ -39,7 +39,7 @@ public static class DisableExits
     /// <summary>
     /// What KVM_CHECK_EXTENSION(KVM_CAP_X86_DISABLE_EXITS) returns (<c>kvm_get_allowed_disable_exits</c>): PAUSE always;
     /// HLT and CSTATE (the model takes <c>mitigate_smt_rsb</c> as off, its default); MWAIT where
-    /// <see cref="CanMwaitInGuest"/>; from 6.18 APERFMPERF where the host has it (CPUID.6:ECX[0]).
+    /// <see cref="CanMwaitInGuest"/>; on the 6.18 profile APERFMPERF where the host has it (CPUID.6:ECX[0]; 6.17 on).
     /// </summary>
     public static ulong Allowed(HostCpu host, KernelProfile profile) =>
         Pause | Hlt | Cstate

@@ -185,7 +185,10 @@ public static class KernelProfiles
     /// </summary>
     public static bool DisableExitsOnlyBeforeVcpusAndAllowed(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 
-    /// <summary>Whether KVM_X86_DISABLE_EXITS_APERFMPERF exists (6.18: <c>kvm_get_allowed_disable_exits</c> offers it where the host has APERFMPERF).</summary>
+    /// <summary>
+    /// Whether KVM_X86_DISABLE_EXITS_APERFMPERF exists (<c>kvm_get_allowed_disable_exits</c> offers it where the host
+    /// has APERFMPERF). It came in 6.17; the 6.15 profile, which also stands for 6.16 and 6.17, follows 6.15 here.
+    /// </summary>
     public static bool HasAperfMperfExit(KernelProfile profile) => profile >= KernelProfile.Linux6_18;
 
     /// <summary>

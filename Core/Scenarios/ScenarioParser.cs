@@ -1021,7 +1021,7 @@ public static class ScenarioParser
             {
                 return bad;
             }
-            if (key == "flags")
+            if (key.Equals("flags", StringComparison.OrdinalIgnoreCase))
             {
                 if (flagsValue is not null || v > uint.MaxValue)
                 {
@@ -1029,7 +1029,7 @@ public static class ScenarioParser
                 }
                 flagsValue = v;
             }
-            else if (key.StartsWith("xcr", StringComparison.Ordinal) && Number(key[3..], out var xcr) && xcr <= uint.MaxValue)
+            else if (key.StartsWith("xcr", StringComparison.OrdinalIgnoreCase) && Number(key[3..], out var xcr) && xcr <= uint.MaxValue)
             {
                 entries.Add(new XcrEntry((uint)xcr, v));
             }

@@ -1,4 +1,5 @@
 using static CpuidFunctional.Properties.Core.TestHosts;
+using static CpuidFunctional.Properties.Live.LiveInputs;
 
 namespace CpuidFunctional.Properties.Core;
 
@@ -11,10 +12,6 @@ public class DisableExitsTests
 {
     private static readonly Observation Ok0 = new Observation.IoctlDone(0);
     private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
-
-    private static CpuidTable WithKvmLeaves(CpuidTable t, uint kvmBase = PvFeatures.FirstBase, uint signatureEbx = PvFeatures.SignatureEbx) =>
-        t.Add(new CpuidEntry(kvmBase, 0, CpuidFlags.None, kvmBase + 1, signatureEbx, PvFeatures.SignatureEcx, PvFeatures.SignatureEdx))
-            .Add(new CpuidEntry(kvmBase + 1, 0, CpuidFlags.None, 0x0100_7AFB, 0, 0, 0));
 
     private static bool PvUnhalt(CpuidTable t, uint kvmBase = PvFeatures.FirstBase) =>
         t.Find(kvmBase + 1, 0)!.Value.Has(CpuidRegister.Eax, PvFeatures.PvUnhaltBit);
@@ -39,11 +36,35 @@ public class DisableExitsTests
     [Fact]
     public void KVMs_leaves_are_found_at_any_base_that_carries_the_signature_and_not_where_it_is_clobbered()
     {
-        var at100 = KvmState.WithCpuid(HltVm(KernelProfile.Linux6_18), Policy.Eager, WithKvmLeaves(SkylakeGuest, 0x4000_0100));
+        var at100 = KvmState.WithCpuid(HltVm(KernelProfile.Linux6_18), Policy.Eager, WithKvmLeaves(SkylakeGuest, kvmBase: 0x4000_0100));
         Assert.False(PvUnhalt(Table(at100), 0x4000_0100));
-        var clobbered = KvmState.WithCpuid(HltVm(KernelProfile.Linux6_18), Policy.Eager, WithKvmLeaves(SkylakeGuest, signatureEbx: 0xDEAD_BEEF));
+        var clobbered = KvmState.WithCpuid(HltVm(KernelProfile.Linux6_18), Policy.Eager, WithKvmLeaves(SkylakeGuest, signed: false));
         Assert.True(PvUnhalt(Table(clobbered)));
         Assert.Null(PvFeatures.KvmCpuidBase(SkylakeGuest));
+    }
+
+    [Fact]
+    public void The_last_base_KVM_tries_is_0x4000FF00_and_the_first_signed_base_wins()
+    {
+        Assert.Equal(0x4000_FF00u, PvFeatures.KvmCpuidBase(WithKvmLeaves(SkylakeGuest, kvmBase: 0x4000_FF00)));
+        Assert.Null(PvFeatures.KvmCpuidBase(WithKvmLeaves(SkylakeGuest, kvmBase: 0x4001_0000)));
+        var twoBases = WithKvmLeaves(WithKvmLeaves(SkylakeGuest, signed: false), kvmBase: 0x4000_0100);
+        Assert.Equal(0x4000_0100u, PvFeatures.KvmCpuidBase(twoBases));
+        var s = KvmState.WithCpuid(HltVm(KernelProfile.Linux6_18), Policy.Eager, twoBases);
+        Assert.True(PvUnhalt(Table(s)));
+        Assert.False(PvUnhalt(Table(s), 0x4000_0100));
+    }
+
+    [Fact]
+    public void KVM_clears_PV_UNHALT_in_the_first_entry_of_the_features_leaf_whatever_its_index()
+    {
+        // kvm_find_cpuid_entry without a significant index: the first entry with the function, here one with index 1.
+        var features = new CpuidEntry(0x4000_0001, 1, CpuidFlags.None, 0x80, 0, 0, 0);
+        var second = new CpuidEntry(0x4000_0001, 0, CpuidFlags.None, 0x80, 0, 0, 0);
+        var table = CpuidTable.Of(WithKvmLeaves(SkylakeGuest).Entries.Where(e => e.Function != 0x4000_0001)).Add(features).Add(second);
+        var t = Table(KvmState.WithCpuid(HltVm(KernelProfile.Linux6_18), Policy.Eager, table));
+        var entries = t.Entries.Where(e => e.Function == 0x4000_0001).ToArray();
+        Assert.Equal([0u, 0x80u], entries.Select(e => e.Eax));
     }
 
     [Fact]
@@ -63,7 +84,7 @@ public class DisableExitsTests
     {
         var s = KvmState.WithCpuid(HltVm(KernelProfile.Linux6_1), Policy.Eager, WithKvmLeaves(SkylakeGuest));
         // The second table's signature is clobbered, but the base cached from the first still finds its features leaf.
-        s = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetCpuid2(WithKvmLeaves(SkylakeGuest, signatureEbx: 0xDEAD_BEEF))).State;
+        s = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetCpuid2(WithKvmLeaves(SkylakeGuest, signed: false))).State;
         Assert.False(PvUnhalt(Table(s)));
         // And the third, signed again, keeps the bit: the clobbered table left no base.
         s = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetCpuid2(WithKvmLeaves(SkylakeGuest))).State;

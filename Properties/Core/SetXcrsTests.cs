@@ -31,7 +31,7 @@ public class SetXcrsTests
     public void A_list_without_an_XCR0_entry_returns_0_and_changes_nothing()
     {
         var s = Running(Policy.Lazy);
-        foreach (var e in new[] { Xcrs((1, 1)), Xcrs(), Xcrs((2, 7), (0x8000_0000, 7)) })
+        foreach (var e in new[] { Xcrs((1, 1)), Xcrs(), Xcrs((2, 3), (0x8000_0000, 0xE7)), Xcrs((1, 3)) })
         {
             var t = Kvm.Step(Policy.Lazy, s, e);
             Assert.Equal(Ok0, t.Observation);

@@ -27,16 +27,17 @@ internal static class LiveInputs
     public static CpuidTable WithLeaf1Bit(CpuidTable t, CpuidRegister register, int bit, bool set) => Edit(t, 1, 0, e => e.WithBit(register, bit, set));
 
     /// <summary>
-    /// KVM's signature leaf at 0x40000000 with (or, <paramref name="signed"/> false, without) "KVMKVMKVM", and its
-    /// features leaf with KVM_FEATURE_PV_UNHALT set; each entry added where the table lacks it.
+    /// KVM's signature leaf at <paramref name="kvmBase"/> with (or, <paramref name="signed"/> false, without)
+    /// "KVMKVMKVM", and its features leaf with KVM_FEATURE_PV_UNHALT set (its other bits kept); each entry added where
+    /// the table lacks it.
     /// </summary>
-    public static CpuidTable WithKvmLeaves(CpuidTable t, bool signed = true)
+    public static CpuidTable WithKvmLeaves(CpuidTable t, bool signed = true, uint kvmBase = PvFeatures.FirstBase)
     {
-        var signature = new CpuidEntry(PvFeatures.FirstBase, 0, CpuidFlags.None, 0x4000_0001, signed ? PvFeatures.SignatureEbx : 0xDEAD_BEEF, PvFeatures.SignatureEcx, PvFeatures.SignatureEdx);
-        t = t.IndexOfFunction(PvFeatures.FirstBase) is var s and >= 0 ? t.SetItem(s, signature) : t.Add(signature);
-        return t.IndexOfFunction(PvFeatures.FirstBase | 1) is var f and >= 0
+        var signature = new CpuidEntry(kvmBase, 0, CpuidFlags.None, kvmBase + 1, signed ? PvFeatures.SignatureEbx : 0xDEAD_BEEF, PvFeatures.SignatureEcx, PvFeatures.SignatureEdx);
+        t = t.IndexOfFunction(kvmBase) is var s and >= 0 ? t.SetItem(s, signature) : t.Add(signature);
+        return t.IndexOfFunction(kvmBase + 1) is var f and >= 0
             ? t.SetItem(f, t[f].WithBit(CpuidRegister.Eax, PvFeatures.PvUnhaltBit, true))
-            : t.Add(new CpuidEntry(PvFeatures.FirstBase | 1, 0, CpuidFlags.None, 1u << PvFeatures.PvUnhaltBit, 0, 0, 0));
+            : t.Add(new CpuidEntry(kvmBase + 1, 0, CpuidFlags.None, 0x0100_7AFB, 0, 0, 0));
     }
 
     /// <summary>CPUID.0xD.0:EAX offering AMX tile data (XTILEDATA), which no live test's process asks to give a guest.</summary>
