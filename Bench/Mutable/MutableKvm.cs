@@ -35,10 +35,7 @@ internal sealed partial class MutableKvm
     private int guestMaxPhysAddr;
     private bool guestXgetbv1;
     private bool guestSvm;
-    private bool guestNx;
-    private bool guestFxsrOpt;
-    private readonly bool hostNx;
-    private readonly bool hostFxsrOpt;
+    private ulong guestFeatures;
     private bool guestNrips;
 
     // kvm_intel's vendor code handles IA32_TSX_CTRL; kvm_amd's does not.
@@ -68,8 +65,6 @@ internal sealed partial class MutableKvm
         }
         xsave = vm.Host.Xsave;
         profile = vm.Profile;
-        hostNx = vm.Host.HasNx;
-        hostFxsrOpt = vm.Host.HasFxsrOpt;
         hostSupportedXcr0 = SupportedCpuid.SupportedXcr0(vm.Host);
         hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
         advertisesXss = KernelProfiles.AdvertisesXss(vm.Profile, vm.Host);
@@ -313,8 +308,7 @@ internal sealed partial class MutableKvm
         guestX2Apic = Static(1, CpuidRegister.Ecx, 21);
         guestXgetbv1 = Static(0xD, CpuidRegister.Eax, 2);
         guestSvm = Static(GuestFeature.Svm);
-        guestNx = Static(GuestFeature.Nx);
-        guestFxsrOpt = Static(GuestFeature.FxsrOpt);
+        guestFeatures = GuestFeature.All.Where(Static).Aggregate(0ul, (mask, f) => mask | f.Mask);
         guestNrips = Static(GuestFeature.Nrips);
         var ext = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0000);
         var leaf = MutableCpuidLookup.IndexOfFunction(Table, 0x8000_0008);
@@ -324,9 +318,12 @@ internal sealed partial class MutableKvm
     /// <summary>The guest's physical-address width (<c>cpuid_maxphyaddr</c>).</summary>
     public int MaxPhysAddr => guestMaxPhysAddr;
 
-    /// <summary>The EFER bits the guest may set (<c>SvmOps.EferBits</c> from the cached guest and host features).</summary>
+    /// <summary>The EFER bits the guest may set (Core's <c>Kvm.EferValidBits</c> from the cached guest features), SVME only <paramref name="withSvme"/>.</summary>
     public ulong AllowedEfer(bool withSvme) =>
-        Interpreter.Execution.SvmOps.EferBits(guestNx && hostNx, guestFxsrOpt && hostFxsrOpt, withSvme && guestSvm);
+        Kvm.EferValidBits(host, profile, guestFeatures) & (withSvme ? ulong.MaxValue : ~CpuidFunctional.Core.State.Efer.Svme);
+
+    /// <summary>The EFER bits KVM leaves free on the host (Core's <c>Kvm.EferKvmBits</c>).</summary>
+    public ulong EferKvmBits => Kvm.EferKvmBits(host, profile);
 
     /// <summary>Whether the guest has XGETBV1 (CPUID.0xD.1:EAX[2]).</summary>
     public bool HasXgetbv1 => guestXgetbv1;

@@ -210,7 +210,7 @@ internal sealed partial class MutableMachine
         switch (index)
         {
             case Msr.Efer:
-                if (!SvmOps.IsValidEferWrite(value, Kvm.AllowedEfer(withSvme: true)))
+                if (Efer.Set(efer, cr0, value, hostInitiated: false, Kvm.EferKvmBits, Kvm.AllowedEfer(withSvme: true)) is not { } written)
                 {
                     return RaiseFault(i, X86Exception.GP);
                 }
@@ -222,7 +222,7 @@ internal sealed partial class MutableMachine
                 {
                     gif = true;
                 }
-                efer = (value & ~MachineLayout.EferLma) | (efer & MachineLayout.EferLma);
+                efer = written;
                 return Next(i);
             case Msr.VmHsavePa:
                 if (!VmxOps.PageAddressValid(Kvm.MaxPhysAddr, value))

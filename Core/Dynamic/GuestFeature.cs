@@ -95,10 +95,13 @@ public sealed class GuestFeature
     /// <summary>X86_FEATURE_FXSR_OPT, CPUID.0x80000001:EDX[25]: <c>__kvm_valid_efer</c> allows EFER.FFXSR only with it.</summary>
     public static GuestFeature FxsrOpt { get; } = new(24, "FXSR_OPT", 0x8000_0001, 0, CpuidRegister.Edx, 25);
 
+    /// <summary>X86_FEATURE_AUTOIBRS, CPUID.0x80000021:EAX[8]: <c>__kvm_valid_efer</c> allows EFER.AUTOIBRS only with it.</summary>
+    public static GuestFeature AutoIbrs { get; } = new(25, "AUTOIBRS", 0x8000_0021, 0, CpuidRegister.Eax, 8);
+
     /// <summary>Every feature, in declaration order.</summary>
     public static IReadOnlyList<GuestFeature> All { get; } =
     [
-        Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves, Svm, Nrips, Lm, Nx, FxsrOpt,
+        Sse3, Mwait, Vmx, Pcid, X2Apic, Xsave, FsGsBase, Hle, Smep, Rtm, Smap, Umip, Pku, Shstk, La57, Pks, Ibt, Xsavec, Xgetbv1, Xsaves, Svm, Nrips, Lm, Nx, FxsrOpt, AutoIbrs,
     ];
 
     /// <summary>This feature's bit in <see cref="State.GuestCaps.Features"/>, written out at each declaration so the encoding does not depend on the order of lines.</summary>

@@ -199,4 +199,7 @@ public static class KernelProfiles
     /// uses the previous table's base, and a first table keeps the bit until the next runtime update.
     /// </summary>
     public static bool ClearsPvUnhaltInRuntimeUpdate(KernelProfile profile) => profile == KernelProfile.Linux6_1;
+
+    /// <summary>Whether kvm_amd offers EFER.AUTOIBRS where the host has it (6.4; 6.1.158's <c>svm_hardware_setup</c> does not).</summary>
+    public static bool OffersAutoIbrsEfer(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 }

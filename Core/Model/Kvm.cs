@@ -68,6 +68,40 @@ public static class Kvm
         (cr4 & ~Cr4.Architectural) == 0 && (cr4 & v.Guest.Cr4ReservedByFeatures) == 0;
 
     /// <summary>
+    /// The EFER bits KVM leaves free on <paramref name="host"/>, the complement of <c>efer_reserved_bits</c>: SCE, LME and
+    /// LMA; NXE where the host has NX (kvm_amd needs it: always); under kvm_amd also FFXSR with the host's FXSR_OPT,
+    /// AUTOIBRS with the host's (<see cref="KernelProfiles.OffersAutoIbrsEfer"/>), and SVME and LMSLE (nested
+    /// virtualization, kvm_amd's default). A host write (KVM_SET_MSRS) may set these.
+    /// </summary>
+    public static ulong EferKvmBits(HostCpu host, KernelProfile profile)
+    {
+        var bits = Efer.Sce | Efer.Lme | Efer.Lma;
+        if (!host.IsAmdOrHygon)
+        {
+            return bits | (host.HasNx ? Efer.Nxe : 0);
+        }
+        var autoIbrs = KernelProfiles.OffersAutoIbrsEfer(profile) && GuestFeature.AutoIbrs.In(host.Cpuid);
+        return bits | Efer.Nxe | (host.HasFxsrOpt ? Efer.Ffxsr : 0) | (autoIbrs ? Efer.AutoIbrs : 0) | Efer.Svme | Efer.Lmsle;
+    }
+
+    /// <summary>
+    /// The EFER bits a guest may set (<c>kvm_valid_efer</c>): <see cref="EferKvmBits"/> less the ones whose feature the
+    /// guest lacks (<c>__kvm_valid_efer</c>: AUTOIBRS, FFXSR with FXSR_OPT, SVME with SVM, LME and LMA with LM, NXE with
+    /// NX; SCE and LMSLE ask for nothing). <paramref name="guestFeatures"/> is the guest's <see cref="GuestCaps.Features"/>.
+    /// </summary>
+    public static ulong EferValidBits(HostCpu host, KernelProfile profile, ulong guestFeatures)
+    {
+        bool Has(GuestFeature f) => (guestFeatures & f.Mask) != 0;
+        var gated = Efer.Sce | Efer.Lmsle
+            | (Has(GuestFeature.Lm) ? Efer.Lme | Efer.Lma : 0)
+            | (Has(GuestFeature.Nx) ? Efer.Nxe : 0)
+            | (Has(GuestFeature.FxsrOpt) ? Efer.Ffxsr : 0)
+            | (Has(GuestFeature.Svm) ? Efer.Svme : 0)
+            | (Has(GuestFeature.AutoIbrs) ? Efer.AutoIbrs : 0);
+        return EferKvmBits(host, profile) & gated;
+    }
+
+    /// <summary>
     /// The vendor <c>is_valid_cr4</c> hook as far as Core can judge it: <c>vmx_is_valid_cr4</c> refuses CR4.VMXE in
     /// SMM (KVM runs SMM under the default treatment, without VMX); <c>svm_is_valid_cr4</c> accepts everything. VMX
     /// operation's fixed CR4 bits, the hook's other rule, are the interpreter's: it keeps VMXON.
@@ -534,6 +568,7 @@ public static class Kvm
             index switch
             {
                 Msr.ApicBase => KvmApicSetBase(v, value, hostInitiated),
+                Msr.Efer => SetEfer(v, value, hostInitiated),
                 Msr.MiscEnable => SetMiscEnable(v, value, hostInitiated),
                 Msr.Xss => SetXss(v, value, hostInitiated),
                 Msr.MiscFeaturesEnables => SetMiscFeaturesEnables(v, value),
@@ -551,6 +586,7 @@ public static class Kvm
             index switch
             {
                 Msr.ApicBase => v.ApicBase,
+                Msr.Efer => v.Efer,
                 Msr.MiscEnable => v.MiscEnable,
                 Msr.Xss => hostInitiated || GuestCpuCaps.Has(v, GuestFeature.Xsaves) ? v.Xss : null,
                 Msr.MiscFeaturesEnables => v.MiscFeaturesEnables,
@@ -558,6 +594,21 @@ public static class Kvm
                 Msr.PlatformInfo => v.PlatformInfo,
                 _ => null,
             };
+
+        /// <summary>
+        /// IA32_EFER through the MSR (<c>set_efer</c>, <see cref="Efer.Set"/>), then the vendor hook: under kvm_amd a
+        /// write clearing SVME while L2 runs leaves nested mode (<c>svm_set_efer</c>, <c>svm_leave_nested</c>: out of
+        /// guest mode at once, with CR4 as it is, so no trigger). Not a trigger itself.
+        /// </summary>
+        private Written? SetEfer(Vcpu v, ulong value, bool hostInitiated)
+        {
+            if (Efer.Set(v.Efer, v.Cr0, value, hostInitiated, EferKvmBits(Vm.Host, Vm.Profile), EferValidBits(Vm.Host, Vm.Profile, v.Guest.Features)) is not { } efer)
+            {
+                return null;
+            }
+            var left = Vm.Host.IsAmdOrHygon && v.GuestMode && (efer & Efer.Svme) == 0 ? v with { GuestMode = false, Nested = null } : v;
+            return left.Efer == efer ? left : left with { Rare = left.Rare with { Efer = efer } };
+        }
 
         /// <summary>
         /// Whether an access of IA32_TSX_CTRL reaches it (<c>vmx_get_msr</c>, <c>vmx_set_msr</c>): the host must have it

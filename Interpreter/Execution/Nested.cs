@@ -408,12 +408,12 @@ internal static class Nested
     internal static bool IsLegalGpa(ulong gpa, int maxPhysAddr) => (gpa >> maxPhysAddr) == 0;
 
     /// <summary>
-    /// A loaded HOST_IA32_EFER or GUEST_IA32_EFER for a 64-bit side: <c>kvm_valid_efer</c> (the bits of
-    /// <see cref="SvmOps.EferBits"/>, no SVME under kvm_intel) with LMA and LME both set, as the address-space size and
-    /// IA-32e mode controls say.
+    /// A loaded HOST_IA32_EFER or GUEST_IA32_EFER for a 64-bit side: <c>kvm_valid_efer</c> (no bit outside
+    /// <paramref name="allowed"/>, <see cref="SvmOps.AllowedEfer"/>) with LMA and LME both set, as the address-space
+    /// size and IA-32e mode controls say.
     /// </summary>
     internal static bool IsValid64BitEfer(ulong efer, ulong allowed) =>
-        SvmOps.IsValidEferWrite(efer, allowed) && (efer & MachineLayout.EferLma) != 0;
+        (efer & ~allowed) == 0 && (efer & LongMode) == LongMode;
 
     /// <summary>
     /// <c>nested_vmx_check_nmi_controls</c>: virtual NMIs need NMI exiting (and NMI-window exiting virtual NMIs, which

@@ -11,11 +11,6 @@ namespace CpuidFunctional.Interpreter.Execution;
 /// </summary>
 internal static class SvmOps
 {
-    /// <summary>EFER.SCE (bit 0) and EFER.NXE (bit 11): the other EFER bits a 64-bit guest may write.</summary>
-    private const ulong EferSce = 1ul << 0;
-
-    private const ulong EferNxe = 1ul << 11;
-
     /// <summary>KVM_ENOSYS: the hypercall number is unknown (returned negated in RAX).</summary>
     private const ulong KvmEnosys = 1000;
 
@@ -84,29 +79,11 @@ internal static class SvmOps
     }
 
     /// <summary>
-    /// A guest WRMSR to EFER KVM accepts here: no bit outside <paramref name="allowed"/> (<see cref="AllowedEfer"/>),
-    /// and LME kept (the guest runs in 64-bit mode).
+    /// The EFER bits the guest may set (<c>kvm_valid_efer</c>, Core's <see cref="Kvm.EferValidBits"/>), SVME only when
+    /// <paramref name="withSvme"/> (a VMX host's EFER never has it).
     /// </summary>
-    internal static bool IsValidEferWrite(ulong value, ulong allowed) =>
-        (value & ~allowed) == 0 && (value & MachineLayout.EferLme) != 0;
-
-    /// <summary>
-    /// The EFER bits KVM lets the guest set (<c>kvm_valid_efer</c>): SCE, LME and LMA; NXE with NX on both the host
-    /// (<c>efer_reserved_bits</c>) and the guest (<c>__kvm_valid_efer</c>); FFXSR likewise with FXSR_OPT; SVME with
-    /// <paramref name="svm"/> (the guest has SVM under kvm_amd). Not modelled, so refused: LMSLE (kvm_amd with nested=1
-    /// allows it) and 6.18's AUTOIBRS.
-    /// </summary>
-    internal static ulong EferBits(bool nx, bool fastFxsr, bool svm) =>
-        EferSce | MachineLayout.EferLme | MachineLayout.EferLma | (nx ? EferNxe : 0) | (fastFxsr ? EferFfxsr : 0) | (svm ? Efer.Svme : 0);
-
-    /// <summary><see cref="EferBits"/> for a vCPU on its host, SVME included when <paramref name="withSvme"/> and the guest has SVM.</summary>
     internal static ulong AllowedEfer(in Cpu c, bool withSvme) =>
-        EferBits(
-            c.Kvm.Vm.Host.HasNx && GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Nx),
-            c.Kvm.Vm.Host.HasFxsrOpt && GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.FxsrOpt),
-            withSvme && GuestCpuCaps.Has(c.Kvm.Vcpu, GuestFeature.Svm));
-
-    private const ulong EferFfxsr = 1ul << 14;
+        Kvm.EferValidBits(c.Kvm.Vm.Host, c.Kvm.Vm.Profile, c.Kvm.Vcpu.Guest.Features) & (withSvme ? ulong.MaxValue : ~Efer.Svme);
 
     /// <summary>Whether an EFER write clears SVME (<c>svm_set_efer</c>: L1 leaves SVM, and GIF becomes 1).</summary>
     internal static bool LeavesSvm(ulong oldEfer, ulong newEfer) => (oldEfer & Efer.Svme) != 0 && (newEfer & Efer.Svme) == 0;
@@ -156,7 +133,7 @@ internal static class SvmOps
         {
             case Msr.Efer:
                 {
-                    if (!IsValidEferWrite(value, AllowedEfer(c, withSvme: true)))
+                    if (Efer.Set(c.Efer, c.Cr0, value, hostInitiated: false, Kvm.EferKvmBits(c.Kvm.Vm.Host, c.Kvm.Vm.Profile), AllowedEfer(c, withSvme: true)) is not { } efer)
                     {
                         return log.Raise(c, i, X86Exception.GP);
                     }
@@ -168,7 +145,7 @@ internal static class SvmOps
                     {
                         c.Svm = c.Svm with { Gif = true }; // svm_set_efer: clearing SVME sets GIF
                     }
-                    c.Efer = (value & ~MachineLayout.EferLma) | (c.Efer & MachineLayout.EferLma);
+                    c.Efer = efer;
                     break;
                 }
             case Msr.VmHsavePa:

@@ -17,7 +17,7 @@ internal static class SvmMachine
         CpuidEntry.Indexed(0xD, 2, 0x100, 0x240, 0, 0),
         CpuidEntry.Indexed(0xD, 9, 0x8, 0xA80, 0, 0),
         CpuidEntry.Plain(0x8000_0000, 0x8000_000A, Vendor.Amd.Ebx, Vendor.Amd.Ecx, Vendor.Amd.Edx),
-        CpuidEntry.Plain(0x8000_0001, 0, 0, 1u << 2, 0), // SVM
+        CpuidEntry.Plain(0x8000_0001, 0, 0, 1u << 2, 1u << 29), // SVM; LM (64-bit guests: EFER.LME and LMA are theirs to keep)
         CpuidEntry.Plain(0x8000_0008, 0x3030, 0, 0, 0),
         CpuidEntry.Plain(0x8000_000A, 1, 0x8000, 0, 1u << 3) // SVM revision 1, 32768 ASIDs, NRIPS
     );

@@ -22,7 +22,9 @@ internal static class TestMachine
         CpuidEntry.Indexed(0xD, 8, 0x80, 0, 1, 0),
         CpuidEntry.Indexed(0xD, 9, 0x8, 0xA80, 0, 0),
         CpuidEntry.Indexed(0xD, 11, 0x10, 0, 1, 0), // CET user and supervisor state: the IA32_XSS bits 6.18 supports
-        CpuidEntry.Indexed(0xD, 12, 0x18, 0, 1, 0)
+        CpuidEntry.Indexed(0xD, 12, 0x18, 0, 1, 0),
+        CpuidEntry.Plain(0x8000_0000, 0x8000_0001, 0, 0, 0),
+        CpuidEntry.Plain(0x8000_0001, 0, 0, 0, 1u << 29) // LM (64-bit guests: EFER.LME and LMA are theirs to keep)
     );
 
     public static HostCpu Host { get; } = HostCpu.FromCpuid("test-skylake", Table);

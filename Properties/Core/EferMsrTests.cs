@@ -1,0 +1,78 @@
+using CpuidFunctional.Core.Dynamic;
+using static CpuidFunctional.Properties.Core.TestHosts;
+
+namespace CpuidFunctional.Properties.Core;
+
+/// <summary>
+/// IA32_EFER through KVM_SET_MSRS, KVM_GET_MSRS and the guest's WRMSR/RDMSR (<c>set_efer</c>): the host may set the
+/// bits KVM leaves free (<c>efer_reserved_bits</c>), the guest only those its CPUID allows (<c>__kvm_valid_efer</c>)
+/// and no change of LME while paging is on; LMA stays KVM's. The live differential checks the host writes against the
+/// machine's kernel and 6.1.192.
+/// </summary>
+public class EferMsrTests
+{
+    private static readonly Observation Ok1 = new Observation.IoctlDone(1);
+    private static readonly Observation Ok0 = new Observation.IoctlDone(0);
+
+    private static KvmState Running(HostCpu host, CpuidTable table, KernelProfile profile = KernelProfile.Linux6_18)
+    {
+        var s = KvmState.WithCpuid(new Vm(host, profile), Policy.Eager, table);
+        return Kvm.Step(Policy.Eager, s, new VcpuEvent.Run()).State;
+    }
+
+    private static Observation? SetEfer(KvmState s, ulong value) =>
+        Kvm.Step(Policy.Eager, s, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, value)]))).Observation;
+
+    private static CpuidTable Without(CpuidTable t, GuestFeature f) =>
+        CpuidTable.Of(t.Entries.Select(e => e.Function == f.Leaf && e.Index == f.Subleaf ? e.WithBit(f.Register, f.Bit, false) : e));
+
+    [Fact]
+    public void KVM_SET_MSRS_sets_EFER_within_the_bits_KVM_leaves_free_and_KVM_GET_MSRS_reads_it_back()
+    {
+        var s = Running(Skylake, SkylakeGuest);
+        Assert.Equal(Ok1, SetEfer(s, Efer.Sce | Efer.Nxe));
+        var t = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.Sce | Efer.Nxe)]))).State;
+        Assert.Equal(
+            new Observation.Msrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.Sce | Efer.Nxe)])),
+            Kvm.Step(Policy.Eager, t, new VcpuEvent.GetMsrs(new ValueArray<uint>([Msr.Efer]))).Observation);
+        Assert.Equal(Ok0, SetEfer(s, Efer.Svme)); // kvm_intel: SVME is reserved
+        Assert.Equal(Ok0, SetEfer(s, 1ul << 1));
+        Assert.Equal(Ok0, SetEfer(s, 1ul << 63));
+    }
+
+    [Fact]
+    public void The_host_may_set_kvm_amds_extra_bits_whatever_the_guest_CPUID_says_and_AUTOIBRS_only_from_6_4()
+    {
+        var amdTable = Without(Without(HostPresets.Genoa.Cpuid, GuestFeature.Svm), GuestFeature.Nx);
+        var s = Running(HostPresets.Genoa, amdTable);
+        Assert.Equal(Ok1, SetEfer(s, Efer.Svme | Efer.Lmsle | Efer.Nxe | Efer.Ffxsr));
+        var autoIbrs = GuestFeature.AutoIbrs.In(HostPresets.Genoa.Cpuid);
+        Assert.Equal(autoIbrs ? Ok1 : Ok0, SetEfer(s, Efer.AutoIbrs));
+        Assert.Equal(Ok0, SetEfer(Running(HostPresets.Genoa, amdTable, KernelProfile.Linux6_1), Efer.AutoIbrs));
+    }
+
+    [Fact]
+    public void The_guest_may_set_only_the_bits_its_CPUID_allows_and_may_not_change_LME_while_paging_is_on()
+    {
+        var noNx = Running(Skylake, Without(SkylakeGuest, GuestFeature.Nx));
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Eager, noNx, new VcpuEvent.Wrmsr(Msr.Efer, Efer.Nxe)).Observation);
+        Assert.Equal(Ok1, SetEfer(noNx, Efer.Nxe)); // the host is not held to the guest's CPUID
+
+        var s = Running(Skylake, SkylakeGuest);
+        var lme = Kvm.Step(Policy.Eager, s, new VcpuEvent.Wrmsr(Msr.Efer, Efer.Lme | Efer.Nxe)).State; // paging off: fine
+        Assert.Equal(Efer.Lme | Efer.Nxe, lme.Vcpu.Efer);
+        var paging = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetSregs(0, s.Vcpu.ApicBase) { Cr0 = Cr0.Pe | Cr0.Pg | Cr0.Et, Efer = 0 }).State;
+        Assert.Equal(Cr0.Pe | Cr0.Pg | Cr0.Et, paging.Vcpu.Cr0);
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Eager, paging, new VcpuEvent.Wrmsr(Msr.Efer, Efer.Lme)).Observation);
+        Assert.Equal(Ok1, SetEfer(paging, Efer.Lme)); // KVM_SET_MSRS skips that check
+    }
+
+    [Fact]
+    public void LMA_written_through_the_MSR_is_ignored_KVM_keeps_its_own()
+    {
+        var s = Running(Skylake, SkylakeGuest);
+        var t = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.Lma | Efer.Sce)])));
+        Assert.Equal(Ok1, t.Observation);
+        Assert.Equal(Efer.Sce, t.State.Vcpu.Efer);
+    }
+}
