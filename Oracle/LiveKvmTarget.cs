@@ -457,11 +457,11 @@ public sealed class LiveKvmTarget : IDisposable
         return new LiveResult.Observed(null);
     }
 
-    /// <summary>Back to the real-mode interpreter at CPL0, CR4 and the APIC base unchanged; null on success.</summary>
+    /// <summary>Back to the real-mode interpreter at CPL0, CR4, EFER and the APIC base unchanged; null on success.</summary>
     private LiveResult? EnterRealMode() => Enter(realModeSregs, new KvmRegs { Rip = Image.RealModeEntry, Rflags = 2 });
 
     /// <summary>
-    /// The CPL3 interpreter's loop in flat 32-bit protected mode (IOPL 3 for its OUT), CR4 and the APIC base
+    /// The CPL3 interpreter's loop in flat 32-bit protected mode (IOPL 3 for its OUT), CR4, EFER and the APIC base
     /// unchanged; null on success. Also how a faulted CPL3 command resumes (see <see cref="GuestLayout.FaultPort"/>).
     /// </summary>
     private LiveResult? EnterCpl3()
@@ -498,6 +498,7 @@ public sealed class LiveKvmTarget : IDisposable
         }
         next.Cr4 = current.Cr4;
         next.ApicBase = current.ApicBase;
+        next.Efer = current.Efer; // the MSR writes' EFER (neither interpreter uses long mode)
         if (vcpu.SetSregs(next) is IoctlResult<int>.Failed f)
         {
             return new LiveResult.Failed(f.ToString());

@@ -67,6 +67,7 @@ public static class ScenarioParser
     private static readonly Dictionary<string, uint> MsrNames = new(StringComparer.OrdinalIgnoreCase)
     {
         ["APIC_BASE"] = Msr.ApicBase,
+        ["EFER"] = Msr.Efer,
         ["MISC_ENABLE"] = Msr.MiscEnable,
         ["XSS"] = Msr.Xss,
         ["MISC_FEATURES_ENABLES"] = Msr.MiscFeaturesEnables,

@@ -68,6 +68,20 @@ public class EferMsrTests
     }
 
     [Fact]
+    public void Under_kvm_amd_clearing_SVME_while_L2_runs_leaves_nested_mode_and_keeps_L2s_CR4()
+    {
+        var s = Running(HostPresets.Genoa, HostPresets.Genoa.Cpuid);
+        s = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.Svme)]))).State;
+        s = Kvm.Step(Policy.Eager, s, new VcpuEvent.NestedSvmVmrun(Cr4.Pae | Cr4.OsXsave, Vmcb12Intercepts.None)).State;
+        Assert.True(s.Vcpu.GuestMode);
+        var t = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, 0)])));
+        Assert.Equal(Ok1, t.Observation);
+        Assert.False(t.State.Vcpu.GuestMode);
+        Assert.Null(t.State.Vcpu.Nested);
+        Assert.Equal(s.Vcpu.Cr4, t.State.Vcpu.Cr4); // svm_leave_nested loads no CR4
+    }
+
+    [Fact]
     public void LMA_written_through_the_MSR_is_ignored_KVM_keeps_its_own()
     {
         var s = Running(Skylake, SkylakeGuest);

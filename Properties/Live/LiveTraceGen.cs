@@ -31,7 +31,12 @@ internal static class LiveTraceGen
     private static readonly Gen<ulong> CpuidFault = Gen.OneOf<ulong>(0, 1);
 
     // Read-back MSRs: IA32_TSX_CTRL is left out (upstream handles it in vendor code, vmx_set_msr/vmx_get_msr).
-    private static readonly Gen<uint> ReadableMsr = Gen.OneOf(Msr.ApicBase, Msr.MiscEnable, Msr.MiscFeaturesEnables, Msr.PlatformInfo);
+    private static readonly Gen<uint> ReadableMsr = Gen.OneOf(Msr.ApicBase, Msr.MiscEnable, Msr.MiscFeaturesEnables, Msr.PlatformInfo, Msr.Efer);
+
+    // IA32_EFER values every kernel here treats alike: SCE and NXE (free on every host, and the guest's with its NX),
+    // LMA (KVM keeps its own), a reserved bit and bit 63. LME stays clear, as the oracle's guest never runs in long
+    // mode; kvm_amd's FFXSR, SVME, LMSLE and AUTOIBRS are not drawn, since PVM reserves them.
+    private static readonly Gen<ulong> EferValue = Gen.OneOf(0ul, Efer.Sce, Efer.Nxe, Efer.Sce | Efer.Nxe, Efer.Lma, 1ul << 1, 1ul << 63);
 
     // KVM_GET_MSRS lists: 1–3 readable MSRs, now and then one KVM does not know, where the list stops.
     private static readonly Gen<uint[]> MsrIndexList = Gen.Frequency((4, ReadableMsr), (1, Gen.Const(Msr.NotKnownToKvm))).Array[1, 3];
@@ -68,6 +73,8 @@ internal static class LiveTraceGen
             (3, ApicBase.Select(v => Plain(new E.Wrmsr(Msr.ApicBase, v)))),
             (2, CpuidFault.Select(v => Plain(new E.Wrmsr(Msr.MiscFeaturesEnables, v)))),
             (2, ReadableMsr.Select(i => Plain(new E.Rdmsr(i)))),
+            (2, EferValue.Select(v => Plain(new E.Wrmsr(Msr.Efer, v)))),
+            (2, EferValue.Select(v => Plain(new E.SetMsrs(Msrs((Msr.Efer, v)))))),
             (3, Gen.Select(cr4, ApicBase).Select((c, a) => Plain(new E.SetSregs(c, a)))),
             (3, Xcr0Value.Select(v => Plain(new E.SetXcrs(v)))),
             (1, XcrsGen.List(Xcr0Value).Select(e => Plain(e))),
