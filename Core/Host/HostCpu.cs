@@ -22,6 +22,7 @@ public sealed class HostCpu : IEquatable<HostCpu>
         HasArchCapabilities = ((cpuid.Find(7, 0)?.Edx ?? 0) & (1u << ArchCapabilitiesBit)) != 0;
         HasNx = (extended & (1u << 20)) != 0;
         HasFxsrOpt = (extended & (1u << 25)) != 0;
+        HasAutoIbrs = ((cpuid.Find(0x8000_0021, 0)?.Eax ?? 0) & (1u << 8)) != 0;
     }
 
     /// <summary>A host from its raw CPUID table (first logical CPU).</summary>
@@ -61,6 +62,9 @@ public sealed class HostCpu : IEquatable<HostCpu>
 
     /// <summary>X86_FEATURE_FXSR_OPT (CPUID.0x80000001:EDX[25]): without it EFER.FFXSR stays reserved.</summary>
     public bool HasFxsrOpt { get; }
+
+    /// <summary>X86_FEATURE_AUTOIBRS (CPUID.0x80000021:EAX[8]): without it kvm_amd keeps EFER.AUTOIBRS reserved.</summary>
+    public bool HasAutoIbrs { get; }
 
     /// <summary>Whether leaf 0 names AMD or Hygon: the host runs kvm_amd (nested SVM, <c>shutdown_interception</c>).</summary>
     public bool IsAmdOrHygon => Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);

@@ -80,7 +80,7 @@ public static class Kvm
         {
             return bits | (host.HasNx ? Efer.Nxe : 0);
         }
-        var autoIbrs = KernelProfiles.OffersAutoIbrsEfer(profile) && GuestFeature.AutoIbrs.In(host.Cpuid);
+        var autoIbrs = KernelProfiles.OffersAutoIbrsEfer(profile) && host.HasAutoIbrs;
         return bits | Efer.Nxe | (host.HasFxsrOpt ? Efer.Ffxsr : 0) | (autoIbrs ? Efer.AutoIbrs : 0) | Efer.Svme | Efer.Lmsle;
     }
 
