@@ -42,6 +42,14 @@ internal sealed partial class MutableKvm
         return true;
     }
 
+    /// <summary><c>svm_leave_nested</c> (EFER.SVME cleared in L2): out of guest mode, CR4 as it is.</summary>
+    private void LeaveSvmNested()
+    {
+        svmGuest = false;
+        svmIntercepts = Vmcb12Intercepts.None;
+        GuestMode = false;
+    }
+
     /// <summary>#VMEXIT: leave guest mode, L1's CR4 back from vmcb01 through <c>svm_set_cr4</c>; nothing outside SVM guest mode.</summary>
     public void NestedSvmVmexit()
     {

@@ -612,6 +612,10 @@ internal sealed partial class MutableKvm
             return false;
         }
         (Cr0, Efer) = (cr0, efer);
+        if (Kvm.SvmSetEferLeavesNested(SvmGuest, inSmm: false, efer))
+        {
+            LeaveSvmNested();
+        }
         VendorSetCr4(cr4);
         return true;
     }

@@ -200,6 +200,6 @@ public static class KernelProfiles
     /// </summary>
     public static bool ClearsPvUnhaltInRuntimeUpdate(KernelProfile profile) => profile == KernelProfile.Linux6_1;
 
-    /// <summary>Whether kvm_amd offers EFER.AUTOIBRS where the host has it (6.4; 6.1.158's <c>svm_hardware_setup</c> does not).</summary>
+    /// <summary>Whether kvm_amd offers EFER.AUTOIBRS where the host has it (6.3, "Propagate the AMD Automatic IBRS feature to the guest"; 6.1.158's <c>svm_hardware_setup</c> does not).</summary>
     public static bool OffersAutoIbrsEfer(KernelProfile profile) => profile != KernelProfile.Linux6_1;
 }

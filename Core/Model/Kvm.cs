@@ -70,7 +70,7 @@ public static class Kvm
     /// <summary>
     /// The EFER bits KVM leaves free on <paramref name="host"/>, the complement of <c>efer_reserved_bits</c>: SCE, LME and
     /// LMA; NXE where the host has NX (kvm_amd needs it: always); under kvm_amd also FFXSR with the host's FXSR_OPT,
-    /// AUTOIBRS with the host's (<see cref="KernelProfiles.OffersAutoIbrsEfer"/>), and SVME and LMSLE (nested
+    /// AUTOIBRS with the host's from 6.3 (<see cref="KernelProfiles.OffersAutoIbrsEfer"/>), and SVME and LMSLE (nested
     /// virtualization, kvm_amd's default). A host write (KVM_SET_MSRS) may set these.
     /// </summary>
     public static ulong EferKvmBits(HostCpu host, KernelProfile profile)
@@ -100,6 +100,15 @@ public static class Kvm
             | (Has(GuestFeature.AutoIbrs) ? Efer.AutoIbrs : 0);
         return EferKvmBits(host, profile) & gated;
     }
+
+    /// <summary>
+    /// <c>svm_set_efer</c>: whether storing <paramref name="efer"/> in SVM guest mode leaves nested mode
+    /// (<c>svm_leave_nested</c>): when SVME is cleared. KVM's EFER in guest mode is L2's, which always has SVME; Core keeps
+    /// L1's (nested transitions carry no EFER), so guest mode alone stands for "SVME was set". Not in SMM, whose RSM
+    /// returns to L2 (<c>svm_set_efer</c> keeps the nested state there).
+    /// </summary>
+    public static bool SvmSetEferLeavesNested(bool svmGuestMode, bool inSmm, ulong efer) =>
+        svmGuestMode && !inSmm && (efer & Efer.Svme) == 0;
 
     /// <summary>
     /// The vendor <c>is_valid_cr4</c> hook as far as Core can judge it: <c>vmx_is_valid_cr4</c> refuses CR4.VMXE in
@@ -596,17 +605,22 @@ public static class Kvm
             };
 
         /// <summary>
-        /// IA32_EFER through the MSR (<c>set_efer</c>, <see cref="Efer.Set"/>), then the vendor hook: under kvm_amd a
-        /// write clearing SVME while L2 runs leaves nested mode (<c>svm_set_efer</c>, <c>svm_leave_nested</c>: out of
-        /// guest mode at once, with CR4 as it is, so no trigger). Not a trigger itself.
+        /// IA32_EFER through the MSR (<c>set_efer</c>, <see cref="Efer.Set"/>), then the vendor hook
+        /// (<see cref="VendorSetEfer"/>). Not a trigger.
         /// </summary>
-        private Written? SetEfer(Vcpu v, ulong value, bool hostInitiated)
+        private Written? SetEfer(Vcpu v, ulong value, bool hostInitiated) =>
+            Efer.Set(v.Efer, v.Cr0, value, hostInitiated, EferKvmBits(Vm.Host, Vm.Profile), EferValidBits(Vm.Host, Vm.Profile, v.Guest.Features)) is { } efer
+                ? (Written?)VendorSetEfer(v, efer)
+                : null;
+
+        /// <summary>
+        /// The vendor <c>set_efer</c> hook storing EFER (the MSR and KVM_SET_SREGS): in SVM guest mode a value without
+        /// SVME leaves nested mode (<see cref="SvmSetEferLeavesNested"/>: out of guest mode at once, with CR4 as it is, so
+        /// no trigger). <c>vmx_set_efer</c> changes nothing the model shows.
+        /// </summary>
+        private static Vcpu VendorSetEfer(Vcpu v, ulong efer)
         {
-            if (Efer.Set(v.Efer, v.Cr0, value, hostInitiated, EferKvmBits(Vm.Host, Vm.Profile), EferValidBits(Vm.Host, Vm.Profile, v.Guest.Features)) is not { } efer)
-            {
-                return null;
-            }
-            var left = Vm.Host.IsAmdOrHygon && v.GuestMode && (efer & Efer.Svme) == 0 ? v with { GuestMode = false, Nested = null } : v;
+            var left = SvmSetEferLeavesNested(v.GuestMode && v.Nested is NestedSvm, v.InSmm, efer) ? v with { GuestMode = false, Nested = null } : v;
             return left.Efer == efer ? left : left with { Rare = left.Rare with { Efer = efer } };
         }
 
@@ -1134,8 +1148,8 @@ public static class Kvm
             {
                 return Unchanged(Einval);
             }
-            var a = withApic.Vcpu;
-            var withCr0 = a.Cr0 == cr0 && a.Efer == efer ? a : a with { Rare = a.Rare with { Cr0 = cr0, Efer = efer } };
+            var a = VendorSetEfer(withApic.Vcpu, efer);
+            var withCr0 = a.Cr0 == cr0 ? a : a with { Rare = a.Rare with { Cr0 = cr0 } };
             return Done(withApic.Then(VendorSetCr4(withCr0, cr4)), Ok0);
         }
     }

@@ -41,7 +41,7 @@ public class EferMsrTests
     }
 
     [Fact]
-    public void The_host_may_set_kvm_amds_extra_bits_whatever_the_guest_CPUID_says_and_AUTOIBRS_only_from_6_4()
+    public void The_host_may_set_kvm_amds_extra_bits_whatever_the_guest_CPUID_says_and_AUTOIBRS_only_from_6_3()
     {
         var amdTable = Without(Without(HostPresets.Genoa.Cpuid, GuestFeature.Svm), GuestFeature.Nx);
         var s = Running(HostPresets.Genoa, amdTable);
@@ -79,6 +79,40 @@ public class EferMsrTests
         Assert.False(t.State.Vcpu.GuestMode);
         Assert.Null(t.State.Vcpu.Nested);
         Assert.Equal(s.Vcpu.Cr4, t.State.Vcpu.Cr4); // svm_leave_nested loads no CR4
+    }
+
+    [Fact]
+    public void KVM_SET_SREGS_clearing_SVME_while_L2_runs_leaves_nested_mode_too_but_not_in_SMM_and_not_under_VMX()
+    {
+        var s = Running(HostPresets.Genoa, HostPresets.Genoa.Cpuid);
+        s = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.Svme)]))).State;
+        s = Kvm.Step(Policy.Eager, s, new VcpuEvent.NestedSvmVmrun(Cr4.Pae, Vmcb12Intercepts.None)).State;
+        var sregs = Kvm.Step(Policy.Eager, s, new VcpuEvent.SetSregs(Cr4.Pae, s.Vcpu.ApicBase) { Efer = 0 }).State;
+        Assert.False(sregs.Vcpu.GuestMode);
+        // In SMM (entered from L2) the write keeps what RSM returns to.
+        var smm = Kvm.Step(Policy.Eager, s, new VcpuEvent.EnterSmm()).State;
+        var inSmm = Kvm.Step(Policy.Eager, smm, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, 0)]))).State;
+        Assert.Equal(smm.Vcpu.GuestMode, inSmm.Vcpu.GuestMode);
+        Assert.Equal(smm.Vcpu.Nested, inSmm.Vcpu.Nested);
+        // kvm_intel's vmx_set_efer leaves L2 where it is.
+        var vmx = Kvm.Step(Policy.Eager, Running(Skylake, SkylakeGuest), new VcpuEvent.NestedVmEntry(Cr4.Pae)).State;
+        Assert.True(vmx.Vcpu.GuestMode);
+        Assert.True(Kvm.Step(Policy.Eager, vmx, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.Sce)]))).State.Vcpu.GuestMode);
+    }
+
+    [Fact]
+    public void The_guests_AUTOIBRS_and_long_mode_bits_need_its_CPUID()
+    {
+        var hostTable = CpuidTable.Of(HostPresets.Genoa.Cpuid.Entries.Select(e => e.Function == 0x8000_0021 ? e.WithBit(CpuidRegister.Eax, 8, true) : e));
+        var host = HostCpu.FromCpuid("genoa with AutoIBRS", hostTable);
+        var withAll = Running(host, hostTable);
+        Assert.Equal(Ok1, Kvm.Step(Policy.Eager, withAll, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.AutoIbrs)]))).Observation);
+        Assert.Equal(Efer.AutoIbrs, Kvm.Step(Policy.Eager, withAll, new VcpuEvent.Wrmsr(Msr.Efer, Efer.AutoIbrs)).State.Vcpu.Efer);
+        var noAutoIbrs = Running(host, Without(hostTable, GuestFeature.AutoIbrs));
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Eager, noAutoIbrs, new VcpuEvent.Wrmsr(Msr.Efer, Efer.AutoIbrs)).Observation);
+        var noLm = Running(host, Without(hostTable, GuestFeature.Lm));
+        Assert.Equal(new Observation.Fault(X86Exception.GP), Kvm.Step(Policy.Eager, noLm, new VcpuEvent.Wrmsr(Msr.Efer, Efer.Lme)).Observation);
+        Assert.Equal(Ok1, Kvm.Step(Policy.Eager, noLm, new VcpuEvent.SetMsrs(new ValueArray<MsrEntry>([new MsrEntry(Msr.Efer, Efer.Lme)]))).Observation);
     }
 
     [Fact]
