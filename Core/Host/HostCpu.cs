@@ -23,6 +23,7 @@ public sealed class HostCpu : IEquatable<HostCpu>
         HasNx = (extended & (1u << 20)) != 0;
         HasFxsrOpt = (extended & (1u << 25)) != 0;
         HasAutoIbrs = ((cpuid.Find(0x8000_0021, 0)?.Eax ?? 0) & (1u << 8)) != 0;
+        IsAmdOrHygon = cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
     }
 
     /// <summary>A host from its raw CPUID table (first logical CPU).</summary>
@@ -67,7 +68,7 @@ public sealed class HostCpu : IEquatable<HostCpu>
     public bool HasAutoIbrs { get; }
 
     /// <summary>Whether leaf 0 names AMD or Hygon: the host runs kvm_amd (nested SVM, <c>shutdown_interception</c>).</summary>
-    public bool IsAmdOrHygon => Cpuid.Find(0, 0) is { } leaf0 && Vendor.IsAmdOrHygon(leaf0);
+    public bool IsAmdOrHygon { get; }
 
     /// <summary>The host's vendor string from leaf 0.</summary>
     public string VendorName => Cpuid.Find(0, 0) is { } leaf0 ? Vendor.Name(leaf0) : "";
