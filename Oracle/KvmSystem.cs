@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Model;
 using CpuidFunctional.Oracle.Native;
 
 namespace CpuidFunctional.Oracle;

@@ -1,3 +1,4 @@
+using CpuidFunctional.Core.Model;
 using CpuidFunctional.Oracle.Native;
 
 namespace CpuidFunctional.Oracle;
@@ -72,6 +73,13 @@ public sealed unsafe class LiveVm : IDisposable
         region[2] = (ulong)size;
         region[3] = (ulong)userspace;
         return Libc.Ioctl(vmFd, KvmIoctl.SetUserMemoryRegion, region);
+    }
+
+    /// <summary>KVM_CHECK_EXTENSION on the VM (the capabilities a VM may answer for itself).</summary>
+    public IoctlResult<int> CheckExtension(KvmCapability capability)
+    {
+        var rc = Libc.Ioctl(fd, KvmIoctl.CheckExtension, (nuint)capability);
+        return rc < 0 ? new IoctlResult<int>.Failed("KVM_CHECK_EXTENSION(vm)", Libc.Errno) : new IoctlResult<int>.Ok(rc);
     }
 
     /// <summary>KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, mask) on the VM.</summary>

@@ -227,13 +227,19 @@ public static class ScenarioParser
             _ => null,
         };
 
+    /// <summary>A capability as a scenario writes it: its KVM name without the <c>KVM_CAP_</c> prefix (<c>XSAVE2</c>).</summary>
+    private static string CapabilityWord(KvmCapability capability) => CapabilityWord(CheckExtension.KvmName(capability));
+
+    private static string CapabilityWord(string name) =>
+        name.StartsWith("KVM_CAP_", StringComparison.OrdinalIgnoreCase) ? name["KVM_CAP_".Length..] : name;
+
     /// <summary>The steps of the current VM: those after the last <c>vm</c> line (all of them before the first).</summary>
     private static IEnumerable<ScenarioStep> CurrentVm(ImmutableArray<ScenarioStep>.Builder steps) =>
         Enumerable.Reverse(steps).TakeWhile(s => s is not ScenarioStep.NewVm);
 
     /// <summary>Whether a step acts on the VM only (KVM_CAP_DISABLE_QUIRKS2 is a VM ioctl) or edits the table in userspace.</summary>
     private static bool IsVmLevel(ScenarioStep step) =>
-        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.GetSupportedCpuid or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2 or VcpuEvent.DisableExits);
+        step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.GetSupportedCpuid or ScenarioStep.CheckExtension or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2 or VcpuEvent.DisableExits);
 
     /// <summary><c>vm [kernel 6.x]</c>: a new VM on the same host, with the file's kernel unless given.</summary>
     private static string? ParseVm(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
@@ -429,6 +435,18 @@ public static class ScenarioParser
                 }
             case "get-supported-cpuid":
                 return Arity(0, 0, "get-supported-cpuid") ?? Done(() => steps.Add(new ScenarioStep.GetSupportedCpuid(line)));
+            case "check-extension":
+                {
+                    var usage = $"check-extension CAP ({string.Join(", ", CheckExtension.Known.Select(CapabilityWord))})";
+                    if (Arity(1, 1, usage) is { } bad)
+                    {
+                        return bad;
+                    }
+                    var capability = CheckExtension.Known.Where(c => string.Equals(CapabilityWord(c), CapabilityWord(w[1]), StringComparison.OrdinalIgnoreCase)).ToArray();
+                    return capability.Length == 1
+                        ? Done(() => steps.Add(new ScenarioStep.CheckExtension(line, capability[0])))
+                        : $"check-extension: the model does not answer '{w[1]}'; usage: {usage}";
+                }
             case "in":
             case "out":
                 return PortIo(w, Add);

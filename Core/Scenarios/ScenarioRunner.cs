@@ -21,6 +21,8 @@ public static class ScenarioRunner
         var table = host.Cpuid;
         Observation?[]? last = null;
         VcpuEvent? lastStep = null;
+        // What failure messages call the last step: the event, or the system ioctl that was not one.
+        string? lastText = null;
         // The VM KVM_GET_SUPPORTED_CPUID answered for (its profile and process), if it was the last step.
         Vm? supported = null;
         var events = 0;
@@ -60,13 +62,13 @@ public static class ScenarioRunner
                     {
                         if (last.All(o => Equals(o, last[0])))
                         {
-                            return Fail(line, $"{text}: after '{lastStep}' every policy saw {Show(last[0])}");
+                            return Fail(line, $"{text}: after '{lastText}' every policy saw {Show(last[0])}");
                         }
                         continue;
                     }
                     if (Check(expected, last[0], lastStep) is { } why)
                     {
-                        return Fail(line, $"{text}: after '{lastStep}' {why}");
+                        return Fail(line, $"{text}: after '{lastText}' {why}");
                     }
                     continue;
                 case ScenarioStep.NewVm(_, var profile):
@@ -95,13 +97,24 @@ public static class ScenarioRunner
                     }
                     events++;
                     lastStep = exits;
+                    lastText = exits.ToString();
                     supported = null;
                     continue;
                 case ScenarioStep.GetSupportedCpuid:
                     // A system ioctl: no vCPU takes part, every policy sees the same.
                     supported = states[0].Vm;
                     last = new Observation?[states.Length];
+                    lastStep = null;
+                    lastText = "KVM_GET_SUPPORTED_CPUID";
                     events++;
+                    continue;
+                case ScenarioStep.CheckExtension(_, var capability):
+                    // A system ioctl too: the same answer for every policy.
+                    last = [.. states.Select(st => (Observation?)new Observation.IoctlDone(CheckExtension.Answer(st.Vm, capability)!.Value))];
+                    lastStep = null;
+                    lastText = $"KVM_CHECK_EXTENSION({CheckExtension.KvmName(capability)})";
+                    events++;
+                    supported = null;
                     continue;
                 case ScenarioStep.SetCpuid2:
                     e = new VcpuEvent.SetCpuid2(table);
@@ -128,6 +141,7 @@ public static class ScenarioRunner
             }
             events++;
             lastStep = e;
+            lastText = e.ToString();
             var declared = s + 1 < scenario.Steps.Count && scenario.Steps[s + 1] is ScenarioStep.Expect(_, Expectation.PoliciesDiffer, _);
             for (var i = 1; i < states.Length && !declared; i++)
             {

@@ -38,6 +38,12 @@ public abstract record ScenarioStep
     /// <summary>KVM_GET_SUPPORTED_CPUID (a system ioctl: the host and the VM's kernel profile answer it, not the vCPU).</summary>
     public sealed record GetSupportedCpuid(int Line) : ScenarioStep;
 
+    /// <summary>
+    /// KVM_CHECK_EXTENSION of one of the capabilities the model answers (<see cref="Model.CheckExtension.Known"/>): a
+    /// system ioctl, answered by the host and the VM's kernel profile, with the process's AMX permission.
+    /// </summary>
+    public sealed record CheckExtension(int Line, KvmCapability Capability) : ScenarioStep;
+
     /// <summary>A check of the previous step's observation.</summary>
     public sealed record Expect(int Line, Expectation Expected, string Text) : ScenarioStep;
 }

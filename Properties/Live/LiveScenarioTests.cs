@@ -114,15 +114,6 @@ public class LiveScenarioTests
         AssertAgrees(Scenario([.. events]));
     }
 
-    [Fact]
-    public void KVM_CAP_X86_DISABLE_EXITS_offers_the_exits_the_model_says_this_host_allows()
-    {
-        using var kvm = LiveKernel.OpenOrSkip();
-        var profile = LiveKernelIdentity.Current.Profile ?? throw new InvalidOperationException("no profile");
-        var offered = kvm.CheckExtension(KvmCapability.X86DisableExits) is IoctlResult<int>.Ok(var m) ? (ulong)m : 0;
-        Assert.Equal($"0x{DisableExits.Allowed(LiveKernel.Host(kvm), profile):x}", $"0x{offered:x}");
-    }
-
     /// <summary>
     /// kvm_pv_test's test_pv_unhalt, and 6.1's older rule: with HLT exits disabled before the vCPU, KVM clears
     /// KVM_FEATURE_PV_UNHALT from the KVM features leaf. 6.14 on: at every KVM_SET_CPUID2 whose table carries KVM's

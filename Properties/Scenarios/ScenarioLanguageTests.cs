@@ -52,6 +52,27 @@ public class ScenarioLanguageTests
     }
 
     [Fact]
+    public void A_wrong_KVM_CHECK_EXTENSION_answer_names_the_ioctl_and_both_values()
+    {
+        var failure = Fails("host skylake-sp\nrun\ncheck-extension XSAVE2\nexpect ok 0x2b00\n");
+
+        Assert.Equal(4, failure.Line);
+        Assert.Contains("after 'KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)' expected ok 11008, got ok 4096", failure.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KVM_CHECK_EXTENSION_answers_for_the_VM_it_follows()
+    {
+        // The process's AMX permission is the file's; the kernel is the VM's.
+        var report = Run(
+            "host sapphire-rapids\ncheck-extension XSAVE2\nexpect ok 0x2b00\ncheck-extension DISABLE_QUIRKS2\nexpect ok 0x7ff\n"
+            + "vm kernel 6.1\ncheck-extension DISABLE_QUIRKS2\nexpect ok 0x7f\n",
+            HostPresets.SapphireRapids);
+        Assert.True(report.Passed, report.ToString());
+        Assert.False(Run("host sapphire-rapids\nxcomp-guest-perm none\ncheck-extension XSAVE2\nexpect ok 0x2b00\n", HostPresets.SapphireRapids).Passed);
+    }
+
+    [Fact]
     public void A_refused_KVM_SET_SREGS_changes_nothing_so_GET_SREGS_reads_the_old_values()
     {
         Passes(

@@ -21,6 +21,17 @@ public class ScenarioParserTests
     }
 
     [Fact]
+    public void Check_extension_takes_the_capability_with_or_without_KVM_CAP_in_any_case_and_may_come_before_the_vCPU()
+    {
+        var s = Parsed("host genoa\ncheck-extension KVM_CAP_XSAVE2\ncheck-extension xcrs\ncreate-vcpu\ncheck-extension Disable_Quirks2\n");
+
+        Assert.Equal(
+            [new ScenarioStep.CheckExtension(2, KvmCapability.Xsave2), new ScenarioStep.CheckExtension(3, KvmCapability.Xcrs)],
+            s.Steps.Take(2));
+        Assert.Equal(new ScenarioStep.CheckExtension(5, KvmCapability.DisableQuirks2), s.Steps[3]);
+    }
+
+    [Fact]
     public void The_process_asks_for_AMX_tile_data_unless_the_file_says_none()
     {
         Assert.True(Parsed("host sapphire-rapids\nrun\n").XcompGuestPermRequested);
@@ -63,6 +74,9 @@ public class ScenarioParserTests
     [InlineData("host skylake-sp\nset-xcrs xmm0=7\n", 2, "bad XCR 'xmm0'")]
     [InlineData("host skylake-sp\nset-xcrs xcr0=7 flags=1 flags=0\n", 2, "flags given twice")]
     [InlineData("host skylake-sp\nset-xcrs flags=0x100000000\n", 2, "flags 0x100000000 is out of range")]
+    [InlineData("host skylake-sp\ncheck-extension\n", 2, "usage: check-extension CAP (XSAVE, XCRS, X86_DISABLE_EXITS, XSAVE2, DISABLE_QUIRKS2)")]
+    [InlineData("host skylake-sp\ncheck-extension X86_SMM\n", 2, "the model does not answer 'X86_SMM'")]
+    [InlineData("host skylake-sp\ncheck-extension KVM_CAP_XSAVE3\n", 2, "the model does not answer 'KVM_CAP_XSAVE3'")]
     public void Malformed_lines_are_errors_naming_the_line(string text, int line, string message)
     {
         var error = ErrorOf(text);
