@@ -102,7 +102,7 @@ internal sealed partial class MutableKvm
     /// <summary>CR0 as KVM_SET_SREGS and INIT left it (the machine keeps the one MOV to CR0 writes).</summary>
     public ulong Cr0 { get; private set; } = Core.State.Cr0.AtReset;
 
-    /// <summary>IA32_EFER as KVM_SET_SREGS and INIT left it.</summary>
+    /// <summary>IA32_EFER as KVM_SET_SREGS, the MSR (guest WRMSR, the nested MSR-load lists) and INIT left it.</summary>
     public ulong Efer { get; private set; }
 
     /// <summary>XCR0.</summary>
@@ -418,6 +418,14 @@ internal sealed partial class MutableKvm
                 return ApicSetBase(value, hostInitiated);
             case Msr.MiscEnable:
                 return SetMiscEnable(value, hostInitiated);
+            case Msr.Efer:
+                // set_efer: Core's rule (Efer.Set) decides; not a trigger.
+                if (Core.State.Efer.Set(Efer, Cr0, value, hostInitiated, EferKvmBits, AllowedEfer(withSvme: true)) is not { } efer)
+                {
+                    return false;
+                }
+                VendorSetEfer(efer);
+                return true;
             case Msr.Xss:
                 if (!guestXsaves && (!hostInitiated || KernelProfiles.HostXssWriteNeedsXsaves(profile)))
                 {
@@ -474,6 +482,7 @@ internal sealed partial class MutableKvm
         {
             Msr.ApicBase => (true, ApicBase),
             Msr.MiscEnable => (true, MiscEnable),
+            Msr.Efer => (true, Efer),
             Msr.Xss => (guestXsaves, guestXsaves ? Xss : 0),
             Msr.MiscFeaturesEnables => (true, MiscFeaturesEnables),
             Msr.TsxCtrl => (archCapabilitiesTsxCtrl, TsxCtrl), // implies the host has it
@@ -611,13 +620,20 @@ internal sealed partial class MutableKvm
         {
             return false;
         }
-        (Cr0, Efer) = (cr0, efer);
+        Cr0 = cr0;
+        VendorSetEfer(efer);
+        VendorSetCr4(cr4);
+        return true;
+    }
+
+    /// <summary>The vendor <c>set_efer</c> hook: stores EFER; in SVM guest mode a value without SVME leaves nested mode (Core's <c>Kvm.SvmSetEferLeavesNested</c>; no SMM here).</summary>
+    private void VendorSetEfer(ulong efer)
+    {
+        Efer = efer;
         if (Kvm.SvmSetEferLeavesNested(SvmGuest, inSmm: false, efer))
         {
             LeaveSvmNested();
         }
-        VendorSetCr4(cr4);
-        return true;
     }
 
     /// <summary>KVM_SET_XCRS: false for EINVAL; a list without an XCR0 entry sets nothing and succeeds.</summary>

@@ -32,6 +32,10 @@ public class MutableKvmEquivalenceTests
         Gen.OneOf(0ul, 1ul).Select(v => (CoreMsr.MiscFeaturesEnables, v)),
         Gen.OneOf(0ul, CoreMsr.PlatformInfoCpuidFault).Select(v => (CoreMsr.PlatformInfo, v)),
         Gen.OneOf(0x10ul, 0x123ul).Select(v => (0x3Au, v)),
+        // IA32_EFER: what the guest's CPUID allows (SCE, NXE, LME without paging; SVME only on the AMD host), LMA (KVM's
+        // own), a reserved bit and bit 63.
+        Gen.OneOf(0ul, Efer.Sce, Efer.Sce | Efer.Nxe, Efer.Lme, Efer.Lme | Efer.Lma, Efer.Svme, Efer.Sce | Efer.Svme, 1ul << 1, 1ul << 63)
+            .Select(v => (CoreMsr.Efer, v)),
         Gen.Const((CoreMsr.NotKnownToKvm, 0ul)));
 
     private static readonly Gen<ImmutableArray<MsrEntry>> MsrList =
@@ -41,7 +45,7 @@ public class MutableKvmEquivalenceTests
         (4, Cr4Value.Select(v => (VcpuEvent)new VcpuEvent.MovToCr4(v))),
         (3, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.Xsetbv(0, v))),
         (4, MsrWrite.Select(w => (VcpuEvent)new VcpuEvent.Wrmsr(w.Item1, w.Item2))),
-        (1, Gen.OneOf(CoreMsr.Xss, CoreMsr.ApicBase, CoreMsr.MiscEnable, CoreMsr.PlatformInfo, CoreMsr.TsxCtrl, CoreMsr.NotKnownToKvm).Select(i => (VcpuEvent)new VcpuEvent.Rdmsr(i))),
+        (1, Gen.OneOf(CoreMsr.Xss, CoreMsr.ApicBase, CoreMsr.MiscEnable, CoreMsr.PlatformInfo, CoreMsr.TsxCtrl, CoreMsr.Efer, CoreMsr.NotKnownToKvm).Select(i => (VcpuEvent)new VcpuEvent.Rdmsr(i))),
         (1, Gen.OneOf((byte)0, (byte)3).Select(v => (VcpuEvent)new VcpuEvent.SetCpl(v))),
         (1, Gen.Const((VcpuEvent)new VcpuEvent.Init())),
         (2, Gen.Select(Cr4Value, MsrList).Select(t => (VcpuEvent)new VcpuEvent.NestedVmEntry(t.Item1, t.Item2))),
