@@ -31,16 +31,18 @@ public sealed class LiveKvmTarget : IDisposable
     private readonly LiveVcpu vcpu;
     private readonly KvmSregs realModeSregs; // the real-mode segment state to return to from CPL3
     private readonly bool smm; // KVM_CAP_X86_SMM, and the SMRAM address space set up
+    private readonly bool inKernelApic; // KVM_CREATE_IRQCHIP before the vCPU: INIT can be latched
     private byte cpl; // which interpreter runs: 0 = real mode (also in SMM), 3 = the CPL3 protected-mode one
     private bool inSmm; // between a delivered SMI and a successful RSM
     private byte cplBeforeSmi; // the interpreter RSM returns to
 
-    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, KvmSregs realModeSregs, bool smm, ulong disabledQuirks, ulong supportedQuirks, ulong disabledExits)
+    private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, KvmSregs realModeSregs, bool smm, bool inKernelApic, ulong disabledQuirks, ulong supportedQuirks, ulong disabledExits)
     {
         this.vm = vm;
         this.vcpu = vcpu;
         this.realModeSregs = realModeSregs;
         this.smm = smm;
+        this.inKernelApic = inKernelApic;
         DisabledQuirks = disabledQuirks;
         SupportedQuirks = supportedQuirks;
         DisabledExits = disabledExits;
@@ -66,11 +68,11 @@ public sealed class LiveKvmTarget : IDisposable
     public LiveRegisters StartRegisters { get; private set; }
 
     /// <summary>
-    /// Creates the VM (disabling <paramref name="disabledQuirks"/> and <paramref name="disabledExits"/> first, if any),
-    /// the vCPU, installs the guest programs, KVM_SET_CPUID2(<paramref name="table"/>), enters real mode with CR4 = 0
-    /// and reads the start state.
+    /// Creates the VM (disabling <paramref name="disabledQuirks"/> and <paramref name="disabledExits"/> first, if any,
+    /// and with <paramref name="inKernelApic"/> the in-kernel APIC, which INIT needs), the vCPU, installs the guest
+    /// programs, KVM_SET_CPUID2(<paramref name="table"/>), enters real mode with CR4 = 0 and reads the start state.
     /// </summary>
-    public static IoctlResult<LiveKvmTarget> Create(KvmSystem kvm, CpuidTable table, ulong disabledQuirks = 0, ulong disabledExits = 0)
+    public static IoctlResult<LiveKvmTarget> Create(KvmSystem kvm, CpuidTable table, ulong disabledQuirks = 0, ulong disabledExits = 0, bool inKernelApic = false)
     {
         var created = kvm.CreateVm();
         if (created is IoctlResult<LiveVm>.Failed cf)
@@ -87,6 +89,11 @@ public sealed class LiveKvmTarget : IDisposable
         {
             vm.Dispose();
             return new IoctlResult<LiveKvmTarget>.Failed(x.Call, x.Errno);
+        }
+        if (inKernelApic && vm.CreateIrqchip() is IoctlResult<int>.Failed i)
+        {
+            vm.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(i.Call, i.Errno);
         }
         var smm = kvm.CheckExtension(KvmCapability.X86Smm) is IoctlResult<int>.Ok(> 0);
         if (smm && vm.MapMemoryInSmmAddressSpace() is IoctlResult<int>.Failed a)
@@ -110,7 +117,7 @@ public sealed class LiveKvmTarget : IDisposable
             return new IoctlResult<LiveKvmTarget>.Failed(f.Call, f.Errno);
         }
         var supportedQuirks = kvm.CheckExtension(KvmCapability.DisableQuirks2) is IoctlResult<int>.Ok(var mask) ? (ulong)mask : 0;
-        var target = new LiveKvmTarget(vm, vcpu, ((IoctlResult<KvmSregs>.Ok)setup).Value, smm, disabledQuirks, supportedQuirks, disabledExits);
+        var target = new LiveKvmTarget(vm, vcpu, ((IoctlResult<KvmSregs>.Ok)setup).Value, smm, inKernelApic, disabledQuirks, supportedQuirks, disabledExits);
         var read = target.ReadStart();
         if (read is IoctlResult<int>.Failed r)
         {
@@ -198,7 +205,12 @@ public sealed class LiveKvmTarget : IDisposable
         ),
         VcpuEvent.EnterSmm => EnterSmm(),
         VcpuEvent.Rsm => Rsm(),
-        VcpuEvent.Init or VcpuEvent.Reset => new LiveResult.Unsupported("INIT/RESET: needs an in-kernel APIC and a second vCPU"),
+        VcpuEvent.Init when !inKernelApic => new LiveResult.Unsupported("INIT: the VM has no in-kernel APIC (LiveKvmTarget.Create with inKernelApic)"),
+        VcpuEvent.Init when inSmm => new LiveResult.Unsupported(
+            "INIT in SMM: KVM keeps it latched until RSM and takes it then; the oracle's RSM expects to return to the interrupted command"
+        ),
+        VcpuEvent.Init => Init(),
+        VcpuEvent.Reset => new LiveResult.Unsupported("RESET: a vCPU is reset only when it is created"),
         VcpuEvent.SevEsSyncFromGhcb => new LiveResult.Unsupported("SEV-ES: not an SEV host"),
         VcpuEvent.NestedVmEntry or VcpuEvent.NestedVmExit => new LiveResult.Unsupported("nested: KVM_CAP_NESTED_STATE is 0 here"),
         _ => new LiveResult.Unsupported($"unknown event {e.GetType().Name}"),
@@ -370,6 +382,40 @@ public sealed class LiveKvmTarget : IDisposable
         cplBeforeSmi = cpl;
         cpl = 0;
         return result;
+    }
+
+    /// <summary>
+    /// INIT as the in-kernel APIC takes it: latched through KVM_SET_VCPU_EVENTS, taken by KVM_GET_MP_STATE
+    /// (<c>kvm_apic_accept_events</c> → <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 = CD|NW|ET, CR4 and EFER 0, the reset
+    /// vector; XCR0, IA32_XSS, the APIC base and MISC_ENABLE kept) without running the guest. Then the vCPU goes back to
+    /// the real-mode interpreter through KVM_SET_SREGS/KVM_SET_REGS, with the CR0, CR4, EFER and APIC base INIT left.
+    /// </summary>
+    private LiveResult Init()
+    {
+        if (vcpu.LatchInit() is IoctlResult<int>.Failed f)
+        {
+            return new LiveResult.Failed(f.ToString());
+        }
+        if (vcpu.GetMpState() is IoctlResult<uint>.Failed g)
+        {
+            return new LiveResult.Failed(g.ToString());
+        }
+        if (vcpu.InitLatched() is not IoctlResult<bool>.Ok(false))
+        {
+            return new LiveResult.Failed("KVM_GET_MP_STATE did not take the latched INIT");
+        }
+        if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var afterInit))
+        {
+            return new LiveResult.Failed("KVM_GET_SREGS failed");
+        }
+        var back = realModeSregs;
+        back.Cr0 = afterInit.Cr0;
+        if (Enter(back, new KvmRegs { Rip = Image.RealModeEntry, Rflags = 2 }) is { } failed)
+        {
+            return failed;
+        }
+        cpl = 0;
+        return new LiveResult.Observed(null);
     }
 
     /// <summary>

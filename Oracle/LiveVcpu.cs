@@ -160,6 +160,47 @@ public sealed unsafe class LiveVcpu : IDisposable
     /// </summary>
     public IoctlResult<int> Smi() => Result("KVM_SMI", Libc.Ioctl(fd, KvmIoctl.Smi, 0));
 
+    /// <summary>
+    /// Latches an INIT, as the in-kernel APIC does when one arrives (KVM_SET_VCPU_EVENTS with KVM_VCPUEVENT_VALID_SMM and
+    /// <c>smi.latched_init</c>, the events read back otherwise unchanged): the next KVM_RUN takes it
+    /// (<c>kvm_apic_accept_events</c> → <c>kvm_vcpu_reset(vcpu, true)</c>) unless the vCPU is in SMM. Needs the
+    /// in-kernel APIC (KVM_CREATE_IRQCHIP); without it KVM ignores the bit.
+    /// </summary>
+    public IoctlResult<int> LatchInit()
+    {
+        var buffer = stackalloc byte[KvmIoctl.VcpuEventsSize];
+        new Span<byte>(buffer, KvmIoctl.VcpuEventsSize).Clear();
+        if (Libc.Ioctl(fd, KvmIoctl.GetVcpuEvents, buffer) < 0)
+        {
+            return new IoctlResult<int>.Failed("KVM_GET_VCPU_EVENTS", Libc.Errno);
+        }
+        *(uint*)(buffer + KvmIoctl.VcpuEventsFlagsOffset) |= KvmIoctl.VcpuEventValidSmm;
+        buffer[KvmIoctl.VcpuEventsLatchedInitOffset] = 1;
+        return Result("KVM_SET_VCPU_EVENTS(latched_init)", Libc.Ioctl(fd, KvmIoctl.SetVcpuEvents, buffer));
+    }
+
+    /// <summary>
+    /// KVM_GET_MP_STATE. It first runs <c>kvm_apic_accept_events</c>, so a latched INIT is taken here, without the
+    /// guest running (and it stays latched where INIT is blocked: SMM, VMX root operation).
+    /// </summary>
+    public IoctlResult<uint> GetMpState()
+    {
+        uint state = 0;
+        return Libc.Ioctl(fd, KvmIoctl.GetMpState, &state) < 0
+            ? new IoctlResult<uint>.Failed("KVM_GET_MP_STATE", Libc.Errno)
+            : new IoctlResult<uint>.Ok(state);
+    }
+
+    /// <summary>KVM_GET_VCPU_EVENTS: whether an INIT is latched (<c>smi.latched_init</c>), not yet taken.</summary>
+    public IoctlResult<bool> InitLatched()
+    {
+        var buffer = stackalloc byte[KvmIoctl.VcpuEventsSize];
+        new Span<byte>(buffer, KvmIoctl.VcpuEventsSize).Clear();
+        return Libc.Ioctl(fd, KvmIoctl.GetVcpuEvents, buffer) < 0
+            ? new IoctlResult<bool>.Failed("KVM_GET_VCPU_EVENTS", Libc.Errno)
+            : new IoctlResult<bool>.Ok(buffer[KvmIoctl.VcpuEventsLatchedInitOffset] != 0);
+    }
+
     /// <summary>KVM_GET_VCPU_EVENTS: whether the vCPU is in SMM (<c>smi.smm</c>, valid with KVM_VCPUEVENT_VALID_SMM).</summary>
     public IoctlResult<bool> InSmm()
     {

@@ -75,6 +75,13 @@ public sealed unsafe class LiveVm : IDisposable
         return Libc.Ioctl(vmFd, KvmIoctl.SetUserMemoryRegion, region);
     }
 
+    /// <summary>KVM_CREATE_IRQCHIP: the in-kernel PIC, IOAPIC and local APICs (before the first vCPU).</summary>
+    public IoctlResult<int> CreateIrqchip()
+    {
+        var rc = Libc.Ioctl(fd, KvmIoctl.CreateIrqchip, 0);
+        return rc < 0 ? new IoctlResult<int>.Failed("KVM_CREATE_IRQCHIP", Libc.Errno) : new IoctlResult<int>.Ok(rc);
+    }
+
     /// <summary>KVM_CHECK_EXTENSION on the VM (the capabilities a VM may answer for itself).</summary>
     public IoctlResult<int> CheckExtension(KvmCapability capability)
     {

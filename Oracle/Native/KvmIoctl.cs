@@ -19,6 +19,7 @@ internal static class KvmIoctl
     public const nuint SetUserMemoryRegion = 0x4020_AE46;
     public const nuint CreateVcpu = 0xAE41;
     public const nuint EnableCap = 0x4068_AEA3;
+    public const nuint CreateIrqchip = 0xAE60; // _IO(KVMIO, 0x60): PIC, IOAPIC and an in-kernel local APIC per vCPU
 
     // vCPU fd
     public const nuint Run = 0xAE80;
@@ -33,7 +34,9 @@ internal static class KvmIoctl
     public const nuint GetXcrs = 0x8188_AEA6;
     public const nuint SetXcrs = 0x4188_AEA7;
     public const nuint GetVcpuEvents = 0x8040_AE9F; // _IOR(KVMIO, 0x9f, struct kvm_vcpu_events)
+    public const nuint SetVcpuEvents = 0x4040_AEA0; // _IOW(KVMIO, 0xa0, struct kvm_vcpu_events)
     public const nuint Smi = 0xAEB7; // _IO(KVMIO, 0xb7)
+    public const nuint GetMpState = 0x8004_AE98; // _IOR(KVMIO, 0x98, struct kvm_mp_state)
 
     // kvm_userspace_memory_region.slot: bits 16-31 are the address space (KVM_CAP_MULTI_ADDRESS_SPACE). On x86 a vCPU
     // in SMM sees address space 1 (kvm_arch_vcpu_memslots_id), so SMM needs its own slots there.
@@ -45,6 +48,7 @@ internal static class KvmIoctl
     public const int VcpuEventsSize = 64;
     public const int VcpuEventsFlagsOffset = 20;
     public const int VcpuEventsSmiOffset = 24;
+    public const int VcpuEventsLatchedInitOffset = 27; // smi.latched_init
     public const uint VcpuEventValidSmm = 0x8;
 
     // kvm_run

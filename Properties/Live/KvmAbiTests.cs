@@ -44,6 +44,8 @@ public class KvmAbiTests
     [InlineData(0x4068_AEA3ul, 'w', 104)] // KVM_ENABLE_CAP
     [InlineData(0x4020_AE46ul, 'w', 32)] // KVM_SET_USER_MEMORY_REGION
     [InlineData(0x8040_AE9Ful, 'r', 64)] // KVM_GET_VCPU_EVENTS = _IOR(KVMIO, 0x9f, struct kvm_vcpu_events)
+    [InlineData(0x4040_AEA0ul, 'w', 64)] // KVM_SET_VCPU_EVENTS = _IOW(KVMIO, 0xa0, struct kvm_vcpu_events)
+    [InlineData(0x8004_AE98ul, 'r', 4)] // KVM_GET_MP_STATE = _IOR(KVMIO, 0x98, struct kvm_mp_state)
     public void Ioctl_numbers_encode_the_struct_sizes(ulong request, char direction, int size)
     {
         Assert.Equal((ulong)size, (request >> 16) & 0x3FFF);
@@ -52,7 +54,7 @@ public class KvmAbiTests
         ulong[] used =
         [
             KvmIoctl.GetSregs, KvmIoctl.SetSregs, KvmIoctl.GetRegs, KvmIoctl.SetRegs, KvmIoctl.GetXcrs, KvmIoctl.SetXcrs,
-            KvmIoctl.EnableCap, KvmIoctl.SetUserMemoryRegion, KvmIoctl.GetVcpuEvents,
+            KvmIoctl.EnableCap, KvmIoctl.SetUserMemoryRegion, KvmIoctl.GetVcpuEvents, KvmIoctl.SetVcpuEvents, KvmIoctl.GetMpState,
         ];
         Assert.Contains(request, used);
     }

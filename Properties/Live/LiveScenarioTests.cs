@@ -211,6 +211,47 @@ public class LiveScenarioTests
         AssertAgrees(Scenario([.. events]));
     }
 
+    /// <summary>
+    /// INIT (<c>kvm_vcpu_reset(vcpu, true)</c>), latched through the in-kernel APIC: CR4 becomes 0, a trigger, so
+    /// OSXSAVE and OSPKE follow at the next observation, while XCR0, the APIC base and MISC_ENABLE stay and EFER is 0;
+    /// the guest then runs at CPL0 with those registers. A second INIT with only OSXSAVE set clears it again.
+    /// </summary>
+    [Fact]
+    public void INIT_clears_CR4_so_OSXSAVE_and_OSPKE_follow_while_XCR0_and_the_MSRs_stay()
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        HostCpu host = LiveKernel.Host(kvm);
+        var fences = KernelFences.ForThisKernel(kvm, host, LiveKernel.Supported(kvm));
+        var created = LiveKvmTarget.Create(kvm, LiveKernel.Supported(kvm), inKernelApic: true);
+        if (created is IoctlResult<LiveKvmTarget>.Failed f)
+        {
+            Assert.Skip($"no in-kernel APIC on {KvmSystem.KernelRelease} to latch an INIT: {f}");
+        }
+        using var target = ((IoctlResult<LiveKvmTarget>.Ok)created).Value;
+        ValueArray<uint> msrs = new([Msr.ApicBase, Msr.MiscEnable, Msr.Efer]);
+        var events = new E[]
+        {
+            new E.Run(),
+            new E.MovToCr4(Cr4.OsXsave | Cr4.Pke),
+            new E.SetXcrs(Xcr0.Fp | Xcr0.Sse), // the ioctl: a guest XSETBV does not reach KVM under TCG
+            new E.Cpuid(1, 0),
+            new E.Cpuid(7, 0),
+            new E.Init(),
+            new E.GetCpuid2(256),
+            new E.GetXcrs(),
+            new E.GetMsrs(msrs),
+            new E.Cpuid(1, 0),
+            new E.Cpuid(0xD, 0),
+            new E.MovToCr4(Cr4.OsXsave),
+            new E.Cpuid(1, 0),
+            new E.Init(),
+            new E.Cpuid(1, 0),
+            new E.Cpuid(7, 0),
+            new E.GetCpuid2(256),
+        };
+        AssertAgrees(LiveComparison.Run(target, host, fences.Fence(events)));
+    }
+
     [Theory]
     [InlineData(false, false, false)]
     [InlineData(false, false, true)]
