@@ -15,8 +15,9 @@ public static class CheckExtension
     public const int KvmXsaveSize = 4096;
 
     /// <summary>
-    /// The capabilities <see cref="Answer"/> knows, in <c>KVM_CAP_*</c> order. The oracle's other numbers (SMM, nested
-    /// state, SREGS2) depend on the vendor module's build and set-up, which the model does not describe.
+    /// The capabilities <see cref="Answer"/> knows, in <c>KVM_CAP_*</c> order. Of the oracle's other numbers, SMM and
+    /// nested state depend on the vendor module's build and set-up, which the model does not describe, and SREGS2 (1 on
+    /// both kernels) names an ioctl the model does not have.
     /// </summary>
     public static readonly IReadOnlyList<KvmCapability> Known =
     [

@@ -237,7 +237,14 @@ public static class ScenarioParser
     private static IEnumerable<ScenarioStep> CurrentVm(ImmutableArray<ScenarioStep>.Builder steps) =>
         Enumerable.Reverse(steps).TakeWhile(s => s is not ScenarioStep.NewVm);
 
-    /// <summary>Whether a step acts on the VM only (KVM_CAP_DISABLE_QUIRKS2 is a VM ioctl) or edits the table in userspace.</summary>
+    /// <summary>The steps <see cref="IsVmLevel"/> lets come before <c>create-vcpu</c>, as its error names them.</summary>
+    private const string VmLevelSteps = "disable-quirks2, disable-exits, guest-cpuid, get-supported-cpuid, check-extension and their expects";
+
+    /// <summary>
+    /// Whether a step needs no vCPU: a VM ioctl (KVM_CAP_DISABLE_QUIRKS2, KVM_CAP_X86_DISABLE_EXITS), a system ioctl
+    /// (KVM_GET_SUPPORTED_CPUID, KVM_CHECK_EXTENSION), a table edit in userspace, or a check of one of those
+    /// (<see cref="VmLevelSteps"/>).
+    /// </summary>
     private static bool IsVmLevel(ScenarioStep step) =>
         step is ScenarioStep.Edit or ScenarioStep.Expect or ScenarioStep.GetSupportedCpuid or ScenarioStep.CheckExtension or ScenarioStep.Apply(_, VcpuEvent.DisableQuirks2 or VcpuEvent.DisableExits);
 
@@ -257,7 +264,7 @@ public static class ScenarioParser
         return "usage: vm [kernel 6.1|6.15|6.18] (a new VM with one vCPU on the same host)";
     }
 
-    /// <summary><c>create-vcpu</c>: only VM-level steps (disable-quirks2, table edits) may come before it in its VM.</summary>
+    /// <summary><c>create-vcpu</c>: only steps that need no vCPU (<see cref="IsVmLevel"/>) may come before it in its VM.</summary>
     private static string? ParseCreateVcpu(string[] w, int line, ImmutableArray<ScenarioStep>.Builder steps)
     {
         if (w.Length != 1)
@@ -266,7 +273,7 @@ public static class ScenarioParser
         }
         if (CurrentVm(steps).FirstOrDefault(s => !IsVmLevel(s)) is { } before)
         {
-            return $"create-vcpu after line {before.Line}, which needs the vCPU: only disable-quirks2, disable-exits and guest-cpuid may come before it";
+            return $"create-vcpu after line {before.Line}, which needs the vCPU: only {VmLevelSteps} may come before it";
         }
         steps.Add(new ScenarioStep.CreateVcpu(line));
         return null;

@@ -31,6 +31,16 @@ public static class ScenarioRunner
         var vcpuCreated = !CreatesVcpuLater(scenario, 0);
         ScenarioReport Fail(int line, string message) => new(scenario.Source, events, checks, new ScenarioFailure(scenario.Source, line, message));
 
+        // A system ioctl: answered for the VM (host, profile, process), not by a vCPU, so every policy sees the same.
+        void SystemIoctl(string name, Observation? answer)
+        {
+            last = [.. states.Select(_ => answer)];
+            lastStep = null;
+            lastText = name;
+            supported = null;
+            events++;
+        }
+
         for (var s = 0; s < scenario.Steps.Count; s++)
         {
             var step = scenario.Steps[s];
@@ -102,19 +112,11 @@ public static class ScenarioRunner
                     continue;
                 case ScenarioStep.GetSupportedCpuid:
                     // A system ioctl: no vCPU takes part, every policy sees the same.
+                    SystemIoctl("KVM_GET_SUPPORTED_CPUID", null);
                     supported = states[0].Vm;
-                    last = new Observation?[states.Length];
-                    lastStep = null;
-                    lastText = "KVM_GET_SUPPORTED_CPUID";
-                    events++;
                     continue;
                 case ScenarioStep.CheckExtension(_, var capability):
-                    // A system ioctl too: the same answer for every policy.
-                    last = [.. states.Select(st => (Observation?)new Observation.IoctlDone(CheckExtension.Answer(st.Vm, capability)!.Value))];
-                    lastStep = null;
-                    lastText = $"KVM_CHECK_EXTENSION({CheckExtension.KvmName(capability)})";
-                    events++;
-                    supported = null;
+                    SystemIoctl($"KVM_CHECK_EXTENSION({CheckExtension.KvmName(capability)})", new Observation.IoctlDone(CheckExtension.Answer(states[0].Vm, capability)!.Value));
                     continue;
                 case ScenarioStep.SetCpuid2:
                     e = new VcpuEvent.SetCpuid2(table);
