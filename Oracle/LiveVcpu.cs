@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using CpuidFunctional.Core;
@@ -168,15 +169,20 @@ public sealed unsafe class LiveVcpu : IDisposable
     /// </summary>
     public IoctlResult<int> LatchInit()
     {
-        var buffer = stackalloc byte[KvmIoctl.VcpuEventsSize];
-        new Span<byte>(buffer, KvmIoctl.VcpuEventsSize).Clear();
-        if (Libc.Ioctl(fd, KvmIoctl.GetVcpuEvents, buffer) < 0)
+        var read = GetVcpuEvents();
+        if (read is not IoctlResult<byte[]>.Ok(var events))
         {
-            return new IoctlResult<int>.Failed("KVM_GET_VCPU_EVENTS", Libc.Errno);
+            var f = (IoctlResult<byte[]>.Failed)read;
+            return new IoctlResult<int>.Failed(f.Call, f.Errno);
         }
-        *(uint*)(buffer + KvmIoctl.VcpuEventsFlagsOffset) |= KvmIoctl.VcpuEventValidSmm;
-        buffer[KvmIoctl.VcpuEventsLatchedInitOffset] = 1;
-        return Result("KVM_SET_VCPU_EVENTS(latched_init)", Libc.Ioctl(fd, KvmIoctl.SetVcpuEvents, buffer));
+        BinaryPrimitives.WriteUInt32LittleEndian(
+            events.AsSpan(KvmIoctl.VcpuEventsFlagsOffset),
+            BinaryPrimitives.ReadUInt32LittleEndian(events.AsSpan(KvmIoctl.VcpuEventsFlagsOffset)) | KvmIoctl.VcpuEventValidSmm);
+        events[KvmIoctl.VcpuEventsLatchedInitOffset] = 1;
+        fixed (byte* p = events)
+        {
+            return Result("KVM_SET_VCPU_EVENTS(latched_init)", Libc.Ioctl(fd, KvmIoctl.SetVcpuEvents, p));
+        }
     }
 
     /// <summary>
@@ -192,28 +198,39 @@ public sealed unsafe class LiveVcpu : IDisposable
     }
 
     /// <summary>KVM_GET_VCPU_EVENTS: whether an INIT is latched (<c>smi.latched_init</c>), not yet taken.</summary>
-    public IoctlResult<bool> InitLatched()
-    {
-        var buffer = stackalloc byte[KvmIoctl.VcpuEventsSize];
-        new Span<byte>(buffer, KvmIoctl.VcpuEventsSize).Clear();
-        return Libc.Ioctl(fd, KvmIoctl.GetVcpuEvents, buffer) < 0
-            ? new IoctlResult<bool>.Failed("KVM_GET_VCPU_EVENTS", Libc.Errno)
-            : new IoctlResult<bool>.Ok(buffer[KvmIoctl.VcpuEventsLatchedInitOffset] != 0);
-    }
+    public IoctlResult<bool> InitLatched() =>
+        GetVcpuEvents() switch
+        {
+            IoctlResult<byte[]>.Ok(var events) => new IoctlResult<bool>.Ok(events[KvmIoctl.VcpuEventsLatchedInitOffset] != 0),
+            IoctlResult<byte[]>.Failed f => new IoctlResult<bool>.Failed(f.Call, f.Errno),
+            _ => throw new System.Diagnostics.UnreachableException(),
+        };
 
     /// <summary>KVM_GET_VCPU_EVENTS: whether the vCPU is in SMM (<c>smi.smm</c>, valid with KVM_VCPUEVENT_VALID_SMM).</summary>
     public IoctlResult<bool> InSmm()
     {
-        var buffer = stackalloc byte[KvmIoctl.VcpuEventsSize];
-        new Span<byte>(buffer, KvmIoctl.VcpuEventsSize).Clear();
-        if (Libc.Ioctl(fd, KvmIoctl.GetVcpuEvents, buffer) < 0)
+        var read = GetVcpuEvents();
+        if (read is not IoctlResult<byte[]>.Ok(var events))
         {
-            return new IoctlResult<bool>.Failed("KVM_GET_VCPU_EVENTS", Libc.Errno);
+            var f = (IoctlResult<byte[]>.Failed)read;
+            return new IoctlResult<bool>.Failed(f.Call, f.Errno);
         }
-        var flags = *(uint*)(buffer + KvmIoctl.VcpuEventsFlagsOffset);
+        var flags = BinaryPrimitives.ReadUInt32LittleEndian(events.AsSpan(KvmIoctl.VcpuEventsFlagsOffset));
         return (flags & KvmIoctl.VcpuEventValidSmm) == 0
             ? new IoctlResult<bool>.Failed("KVM_GET_VCPU_EVENTS: no valid SMM state", 0)
-            : new IoctlResult<bool>.Ok(buffer[KvmIoctl.VcpuEventsSmiOffset] != 0);
+            : new IoctlResult<bool>.Ok(events[KvmIoctl.VcpuEventsSmiOffset] != 0);
+    }
+
+    /// <summary>KVM_GET_VCPU_EVENTS: the 64-byte <c>struct kvm_vcpu_events</c> as the kernel filled it.</summary>
+    private IoctlResult<byte[]> GetVcpuEvents()
+    {
+        var events = new byte[KvmIoctl.VcpuEventsSize];
+        fixed (byte* p = events)
+        {
+            return Libc.Ioctl(fd, KvmIoctl.GetVcpuEvents, p) < 0
+                ? new IoctlResult<byte[]>.Failed("KVM_GET_VCPU_EVENTS", Libc.Errno)
+                : new IoctlResult<byte[]>.Ok(events);
+        }
     }
 
     /// <summary>KVM_RUN until the guest exits to userspace (an interrupted run is retried).</summary>
