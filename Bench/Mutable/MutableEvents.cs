@@ -13,6 +13,7 @@ internal static class MutableEvents
     private static readonly Observation Ud = new Observation.Fault(X86Exception.UD);
     private static readonly Observation Ok0 = new Observation.IoctlDone(0);
     private static readonly Observation Einval = new Observation.IoctlError(Errno.EINVAL);
+    private static readonly Observation E2big = new Observation.IoctlError(Errno.E2BIG);
     private static readonly Observation SvmCpuidExit = new Observation.SvmExitToL1(SvmExitCode.Cpuid);
     private static readonly Observation SvmXsetbvExit = new Observation.SvmExitToL1(SvmExitCode.Xsetbv);
     private static readonly Observation SvmVmrunExit = new Observation.SvmExitToL1(SvmExitCode.Vmrun);
@@ -25,7 +26,7 @@ internal static class MutableEvents
         e is VcpuEvent.MovToCr4 or VcpuEvent.Xsetbv or VcpuEvent.Wrmsr or VcpuEvent.Rdmsr or VcpuEvent.Cpuid
             or VcpuEvent.SetCpl or VcpuEvent.Init or VcpuEvent.NestedVmEntry { Cr4GuestHostMask: 0 } or VcpuEvent.NestedVmExit
             or VcpuEvent.SetSregs or VcpuEvent.SetXcrs or VcpuEvent.GetCpuid2 or VcpuEvent.DisableQuirks2 or VcpuEvent.Run
-            or VcpuEvent.NestedSvmVmrun or VcpuEvent.NestedSvmVmexit;
+            or VcpuEvent.NestedSvmVmrun or VcpuEvent.NestedSvmVmexit or VcpuEvent.SetMsrs or VcpuEvent.GetMsrs;
 
     /// <summary>Applies one event; the observation Core's <see cref="Kvm.Step"/> would give.</summary>
     public static Observation? Apply(MutableKvm k, VcpuEvent e) =>
@@ -65,6 +66,8 @@ internal static class MutableEvents
             VcpuEvent.NestedSvmVmrun(var saveCr4, var intercepts) => k.NestedSvmVmrun(saveCr4, intercepts) ? null : Gp,
             VcpuEvent.NestedSvmVmexit => Do(k.NestedSvmVmexit),
             VcpuEvent.DisableQuirks2(var mask) => k.DisableQuirks2(mask) ? Ok0 : Einval,
+            VcpuEvent.SetMsrs(var entries) => k.SetMsrs(entries.Items.AsSpan()) is { } written ? new Observation.IoctlDone(written) : E2big,
+            VcpuEvent.GetMsrs(var indices) => k.GetMsrs(indices.Items.AsSpan()) is { } read ? new Observation.Msrs(new([.. read])) : E2big,
             VcpuEvent.Run => Do(k.Run),
             _ => throw new NotSupportedException($"the mutable baseline does not model {e}"),
         };

@@ -122,9 +122,9 @@ internal sealed partial class MutableKvm
 
     /// <summary>
     /// MSR_PLATFORM_INFO: CPUID faulting supported (bit 31) unless the STUFF_FEATURE_MSRS quirk was off at creation.
-    /// Only the host may write it, through KVM_SET_MSRS, which the baseline does not model: it keeps its creation value.
+    /// Only the host may write it, through KVM_SET_MSRS (Core's <c>Kvm.PlatformInfoWriteAllowed</c>).
     /// </summary>
-    public ulong PlatformInfo { get; }
+    public ulong PlatformInfo { get; private set; }
 
     /// <summary>IA32_TSX_CTRL.</summary>
     public ulong TsxCtrl { get; private set; }
@@ -450,6 +450,13 @@ internal sealed partial class MutableKvm
                 }
                 MiscFeaturesEnables = value;
                 return true;
+            case Msr.PlatformInfo:
+                if (!Kvm.PlatformInfoWriteAllowed(profile, hostInitiated, HasRun, PlatformInfo, value, MiscFeaturesEnables))
+                {
+                    return false;
+                }
+                PlatformInfo = value;
+                return true;
             case Msr.TsxCtrl:
                 if (!hostTsxCtrl || (!hostInitiated && !archCapabilitiesTsxCtrl) || (value & ~Msr.TsxCtrlWritable) != 0)
                 {
@@ -478,18 +485,63 @@ internal sealed partial class MutableKvm
             value = 0;
             return false;
         }
+        return GetMsr(index, hostInitiated: false, out value);
+    }
+
+    /// <summary>
+    /// <c>kvm_get_msr_common</c> for the MSRs Core knows: false if refused. IA32_XSS needs guest XSAVES for a guest read
+    /// only; IA32_TSX_CTRL needs the host's, and for a guest read TSX_CTRL_MSR in IA32_ARCH_CAPABILITIES.
+    /// </summary>
+    public bool GetMsr(uint index, bool hostInitiated, out ulong value)
+    {
         (var ok, value) = index switch
         {
             Msr.ApicBase => (true, ApicBase),
             Msr.MiscEnable => (true, MiscEnable),
             Msr.Efer => (true, Efer),
-            Msr.Xss => (guestXsaves, guestXsaves ? Xss : 0),
+            Msr.Xss => (hostInitiated || guestXsaves, Xss),
             Msr.MiscFeaturesEnables => (true, MiscFeaturesEnables),
-            Msr.TsxCtrl => (archCapabilitiesTsxCtrl, TsxCtrl), // implies the host has it
+            Msr.TsxCtrl => (hostTsxCtrl && (hostInitiated || archCapabilitiesTsxCtrl), TsxCtrl),
             Msr.PlatformInfo => (true, PlatformInfo),
             _ => (false, 0ul),
         };
         return ok;
+    }
+
+    /// <summary>KVM_SET_MSRS (<c>__msr_io</c>): host-initiated writes until the first refusal; how many were written, or null for E2BIG.</summary>
+    public int? SetMsrs(ReadOnlySpan<MsrEntry> entries)
+    {
+        Events++;
+        if (entries.Length >= Kvm.MaxIoMsrs)
+        {
+            return null;
+        }
+        var written = 0;
+        while (written < entries.Length && SetMsr(entries[written].Index, entries[written].Value, hostInitiated: true))
+        {
+            written++;
+        }
+        return written;
+    }
+
+    /// <summary>KVM_GET_MSRS: host reads until the first refusal; what was read, or null for E2BIG.</summary>
+    public MsrEntry[]? GetMsrs(ReadOnlySpan<uint> indices)
+    {
+        Events++;
+        if (indices.Length >= Kvm.MaxIoMsrs)
+        {
+            return null;
+        }
+        var read = new List<MsrEntry>();
+        foreach (var index in indices)
+        {
+            if (!GetMsr(index, hostInitiated: true, out var value))
+            {
+                break;
+            }
+            read.Add(new MsrEntry(index, value));
+        }
+        return [.. read];
     }
 
     private static int ApicMode(ulong apicBase) => (int)((apicBase >> 10) & 3); // 0 disabled, 1 invalid, 2 xAPIC, 3 x2APIC

@@ -35,7 +35,7 @@ public static class Kvm
     private static readonly Observation Halted = new Observation.Halted();
 
     /// <summary><c>MAX_IO_MSRS</c> (x86.c): KVM_SET_MSRS and KVM_GET_MSRS take fewer entries than this.</summary>
-    private const int MaxIoMsrs = 256;
+    public const int MaxIoMsrs = 256;
 
     /// <summary>Applies one event.</summary>
     public static Transition Step(Policy policy, KvmState state, VcpuEvent e) => new Handling(policy, state, e).Handle();
@@ -100,6 +100,17 @@ public static class Kvm
             | (Has(GuestFeature.AutoIbrs) ? Efer.AutoIbrs : 0);
         return EferKvmBits(host, profile) & gated;
     }
+
+    /// <summary>
+    /// Whether <c>kvm_set_msr_common</c> takes a write of MSR_PLATFORM_INFO: only from the host (KVM_SET_MSRS); where it
+    /// is a feature MSR (<see cref="KernelProfiles.PlatformInfoIsFeatureMsr"/>) not with another value once the vCPU has
+    /// run, and before that (6.1) not clearing CPUID-faulting support while MISC_FEATURES_ENABLES has faulting on.
+    /// </summary>
+    public static bool PlatformInfoWriteAllowed(KernelProfile profile, bool hostInitiated, bool hasRun, ulong current, ulong value, ulong miscFeaturesEnables) =>
+        hostInitiated
+        && (KernelProfiles.PlatformInfoIsFeatureMsr(profile)
+            ? !hasRun || value == current
+            : (value & Msr.PlatformInfoCpuidFault) != 0 || (miscFeaturesEnables & Msr.MiscFeaturesCpuidFault) == 0);
 
     /// <summary>
     /// <c>svm_set_efer</c>: whether storing <paramref name="efer"/> in SVM guest mode leaves nested mode
@@ -654,10 +665,7 @@ public static class Kvm
         /// </summary>
         private Written? SetPlatformInfo(Vcpu v, ulong value, bool hostInitiated)
         {
-            var refused = KernelProfiles.PlatformInfoIsFeatureMsr(Vm.Profile)
-                ? v.HasRun && value != v.PlatformInfo
-                : (value & Msr.PlatformInfoCpuidFault) == 0 && (v.MiscFeaturesEnables & Msr.MiscFeaturesCpuidFault) != 0;
-            if (!hostInitiated || refused)
+            if (!PlatformInfoWriteAllowed(Vm.Profile, hostInitiated, v.HasRun, v.PlatformInfo, value, v.MiscFeaturesEnables))
             {
                 return null;
             }

@@ -55,6 +55,13 @@ public class MutableKvmEquivalenceTests
         (1, Xcr0Value.Select(v => (VcpuEvent)new VcpuEvent.SetXcrs(v))),
         (1, XcrsGen.List(Xcr0Value).Select(e => (VcpuEvent)e)),
         (1, Gen.OneOf(0ul, 0x10ul, 0x20ul, 0x40ul, 1ul << 20).Select(m => (VcpuEvent)new VcpuEvent.DisableQuirks2(m))),
+        // KVM_SET_MSRS and KVM_GET_MSRS: host-initiated, stopping at the first refusal; 256 entries are E2BIG.
+        (2, MsrList.Select(l => (VcpuEvent)new VcpuEvent.SetMsrs(new(l)))),
+        (1, Gen.OneOf(CoreMsr.Xss, CoreMsr.ApicBase, CoreMsr.MiscEnable, CoreMsr.TsxCtrl, CoreMsr.Efer, CoreMsr.PlatformInfo, CoreMsr.NotKnownToKvm)
+            .Array[0, 4].Select(a => (VcpuEvent)new VcpuEvent.GetMsrs(new([.. a])))),
+        (1, Gen.OneOf(
+            Gen.Const((VcpuEvent)new VcpuEvent.SetMsrs(new([.. Enumerable.Repeat(new MsrEntry(CoreMsr.Xss, 0), Kvm.MaxIoMsrs)]))),
+            Gen.Const((VcpuEvent)new VcpuEvent.GetMsrs(new([.. Enumerable.Repeat(CoreMsr.ApicBase, Kvm.MaxIoMsrs)]))))),
         (4, Gen.Select(Gen.OneOf(0u, 1u, 7u, 0xDu, 0xEu, 0x8000_0001u, 0x4000_0100u), Gen.UInt[0, 2]).Select(t => (VcpuEvent)new VcpuEvent.Cpuid(t.Item1, t.Item2))),
         (1, Gen.OneOf(1, 256).Select(n => (VcpuEvent)new VcpuEvent.GetCpuid2(n))),
         (2, Gen.Select(Cr4Value, Gen.OneOf(Vmcb12Intercepts.None, Vmcb12Intercepts.Cpuid, Vmcb12Intercepts.Xsetbv, Vmcb12Intercepts.Cpuid | Vmcb12Intercepts.Xsetbv))
@@ -64,24 +71,30 @@ public class MutableKvmEquivalenceTests
     private static readonly Gen<VcpuEvent[]> Trace = Event.Array[1, 40].Select(t => t.Prepend(new VcpuEvent.Run()).ToArray());
 
     // A VM created with KVM_X86_QUIRK_STUFF_FEATURE_MSRS disabled half the time: its vCPU has no CPUID-faulting support
-    // (and no TSX_CTRL for the guest). The host: Genoa one time in four (kvm_amd's rules, no IA32_TSX_CTRL), Skylake-SP
-    // (no IA32_ARCH_CAPABILITIES, so no TSX_CTRL either) or Sapphire Rapids (TSX_CTRL, RTM); the kernel: 6.15 (quirk
-    // masks assigned) or 6.18 (OR-ed in).
+    // (and no TSX_CTRL for the guest). The host: Genoa one time in five (kvm_amd's rules, no IA32_TSX_CTRL), Skylake-SP
+    // (no IA32_ARCH_CAPABILITIES, so no TSX_CTRL either; once with a guest table without XSAVES, whose IA32_XSS only the
+    // host may read) or Sapphire Rapids (TSX_CTRL, RTM) twice in five; the kernel: 6.15 (quirk masks assigned) or 6.18 (OR-ed in).
     private static readonly Gen<(bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace)> Case =
-        Gen.Select(Gen.Bool, Gen.Int[0, 3], Gen.Bool, Trace);
+        Gen.Select(Gen.Bool, Gen.Int[0, 4], Gen.Bool, Trace);
 
-    private static readonly (HostCpu Host, CpuidTable Guest)[] Hosts =
-        [(HostPresets.Genoa, HostPresets.Genoa.Cpuid), (TestHosts.Skylake, TestHosts.SkylakeGuest), (TestHosts.Cet, TestHosts.CetGuest), (TestHosts.Cet, TestHosts.CetGuest)];
+    private static readonly (HostCpu Host, CpuidTable Guest, string Label)[] Hosts =
+    [
+        (HostPresets.Genoa, HostPresets.Genoa.Cpuid, "genoa"),
+        (TestHosts.Skylake, TestHosts.SkylakeGuest, "skylake-sp"),
+        (TestHosts.Skylake, TestHosts.WithoutXsaves(TestHosts.SkylakeGuest), "skylake-sp, guest without XSAVES"),
+        (TestHosts.Cet, TestHosts.CetGuest, "sapphire-rapids"),
+        (TestHosts.Cet, TestHosts.CetGuest, "sapphire-rapids"),
+    ];
 
     private static string Print((bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace) c) =>
-        $"STUFF_FEATURE_MSRS disabled at creation: {c.StuffQuirkOff}; host: {Hosts[c.Host].Host.Name}; kernel: {(c.On615 ? "6.15" : "6.18")}\n"
+        $"STUFF_FEATURE_MSRS disabled at creation: {c.StuffQuirkOff}; host: {Hosts[c.Host].Label}; kernel: {(c.On615 ? "6.15" : "6.18")}\n"
         + string.Join("\n", c.Trace.Select((e, i) => $"{i + 1,3}. {e}"));
 
     /// <summary>Runs a trace through both; null if they agree, else what differs first.</summary>
     private static string? FirstDifference(Policy policy, MutableMode mode, (bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace) c)
     {
         var trace = c.Trace;
-        var (host, guest) = Hosts[c.Host];
+        var (host, guest, _) = Hosts[c.Host];
         var vm = new Vm(host, c.On615 ? KernelProfile.Linux6_15 : KernelProfile.Linux6_18, c.StuffQuirkOff ? KvmQuirks.StuffFeatureMsrs : KvmQuirks.None);
         var state = KvmState.WithCpuid(vm, policy, guest);
         var mutable = new MutableKvm(vm, mode, guest);
