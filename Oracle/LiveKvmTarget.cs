@@ -386,7 +386,7 @@ public sealed class LiveKvmTarget : IDisposable
 
     /// <summary>
     /// INIT as the in-kernel APIC takes it: latched through KVM_SET_VCPU_EVENTS, taken by KVM_GET_MP_STATE
-    /// (<c>kvm_apic_accept_events</c> → <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 = CD|NW|ET, CR4 and EFER 0, the reset
+    /// (<c>kvm_apic_accept_events</c> → <c>kvm_vcpu_reset(vcpu, true)</c>: CR0 = ET with CD and NW kept, CR4 and EFER 0, the reset
     /// vector; XCR0, IA32_XSS, the APIC base and MISC_ENABLE kept) without running the guest. Then the vCPU goes back to
     /// the real-mode interpreter through KVM_SET_SREGS/KVM_SET_REGS, with the CR0, CR4, EFER and APIC base INIT left.
     /// </summary>

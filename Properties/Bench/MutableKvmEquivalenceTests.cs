@@ -68,12 +68,16 @@ public class MutableKvmEquivalenceTests
             .Select(t => (VcpuEvent)new VcpuEvent.NestedSvmVmrun(t.Item1, t.Item2))),
         (2, Gen.Const((VcpuEvent)new VcpuEvent.NestedSvmVmexit())));
 
-    private static readonly Gen<VcpuEvent[]> Trace = Event.Array[1, 40].Select(t => t.Prepend(new VcpuEvent.Run()).ToArray());
+    // Most traces start with KVM_RUN; some run later or never, so the rules that change at the first run (the feature
+    // MSRs' host writes, MSR_PLATFORM_INFO among them) are compared on both sides of it.
+    private static readonly Gen<VcpuEvent[]> Trace =
+        Gen.Select(Event.Array[1, 40], Gen.Int[0, 3]).Select(t => t.Item2 == 0 ? t.Item1.Append(new VcpuEvent.Run()).ToArray() : t.Item1.Prepend(new VcpuEvent.Run()).ToArray());
 
     // A VM created with KVM_X86_QUIRK_STUFF_FEATURE_MSRS disabled half the time: its vCPU has no CPUID-faulting support
     // (and no TSX_CTRL for the guest). The host: Genoa one time in five (kvm_amd's rules, no IA32_TSX_CTRL), Skylake-SP
     // (no IA32_ARCH_CAPABILITIES, so no TSX_CTRL either; once with a guest table without XSAVES, whose IA32_XSS only the
-    // host may read) or Sapphire Rapids (TSX_CTRL, RTM) twice in five; the kernel: 6.15 (quirk masks assigned) or 6.18 (OR-ed in).
+    // host may read) or Sapphire Rapids (TSX_CTRL, RTM; once with a guest without XSAVES, whose IA32_XSS the host may
+    // still write 0 where KVM lists it, 6.18 with CET); the kernel: 6.15 (quirk masks assigned) or 6.18 (OR-ed in).
     private static readonly Gen<(bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace)> Case =
         Gen.Select(Gen.Bool, Gen.Int[0, 4], Gen.Bool, Trace);
 
@@ -83,7 +87,7 @@ public class MutableKvmEquivalenceTests
         (TestHosts.Skylake, TestHosts.SkylakeGuest, "skylake-sp"),
         (TestHosts.Skylake, TestHosts.WithoutXsaves(TestHosts.SkylakeGuest), "skylake-sp, guest without XSAVES"),
         (TestHosts.Cet, TestHosts.CetGuest, "sapphire-rapids"),
-        (TestHosts.Cet, TestHosts.CetGuest, "sapphire-rapids"),
+        (TestHosts.Cet, TestHosts.WithoutXsaves(TestHosts.CetGuest), "sapphire-rapids, guest without XSAVES"),
     ];
 
     private static string Print((bool StuffQuirkOff, int Host, bool On615, VcpuEvent[] Trace) c) =>
