@@ -68,7 +68,7 @@ internal sealed partial class MutableKvm
         hostSupportedXcr0 = SupportedCpuid.SupportedXcr0(vm.Host);
         hostSupportedXss = KernelProfiles.SupportedXss(vm.Profile, vm.Host);
         advertisesXss = KernelProfiles.AdvertisesXss(vm.Profile, vm.Host);
-        hostHasXsave = CheckExtension.HostHasXsave(vm.Host);
+        hostHasXsave = vm.Host.HasXsave;
         hostHasNrips = GuestFeature.Nrips.In(vm.Host.Cpuid);
         vmxVendor = !vm.Host.IsAmdOrHygon;
         hostTsxCtrl = Kvm.HasTsxCtrl(vm.Host);

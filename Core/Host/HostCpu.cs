@@ -20,6 +20,7 @@ public sealed class HostCpu : IEquatable<HostCpu>
         var extended = cpuid.Find(0x8000_0001, 0)?.Edx ?? 0;
         HasSelfSnoop = ((cpuid.Find(1, 0)?.Edx ?? 0) & (1u << 27)) != 0;
         HasArchCapabilities = ((cpuid.Find(7, 0)?.Edx ?? 0) & (1u << ArchCapabilitiesBit)) != 0;
+        HasXsave = ((cpuid.Find(1, 0)?.Ecx ?? 0) & (1u << 26)) != 0;
         HasNx = (extended & (1u << 20)) != 0;
         HasFxsrOpt = (extended & (1u << 25)) != 0;
         HasAutoIbrs = ((cpuid.Find(0x8000_0021, 0)?.Eax ?? 0) & (1u << 8)) != 0;
@@ -57,6 +58,12 @@ public sealed class HostCpu : IEquatable<HostCpu>
 
     /// <summary>The bit of CPUID.7.0:EDX that enumerates IA32_ARCH_CAPABILITIES.</summary>
     public const int ArchCapabilitiesBit = 29;
+
+    /// <summary>
+    /// X86_FEATURE_XSAVE (CPUID.1:ECX[26]), <c>boot_cpu_has(X86_FEATURE_XSAVE)</c>: KVM_CAP_XCRS, whether KVM_GET/SET_XCRS
+    /// report and take XCR0, whether KVM has a supported XCR0 at all, and 6.1's OSXSAVE rewrite.
+    /// </summary>
+    public bool HasXsave { get; }
 
     /// <summary>X86_FEATURE_NX (CPUID.0x80000001:EDX[20]): without it <c>efer_reserved_bits</c> keeps EFER.NXE reserved.</summary>
     public bool HasNx { get; }

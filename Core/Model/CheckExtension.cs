@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using CpuidFunctional.Core.Dynamic;
 using CpuidFunctional.Core.Host;
 
 namespace CpuidFunctional.Core.Model;
@@ -33,7 +32,7 @@ public static class CheckExtension
     /// model does not know (<see cref="Known"/>):
     /// <list type="bullet">
     /// <item>KVM_CAP_XSAVE: 1, always.</item>
-    /// <item>KVM_CAP_XCRS: 1 where the host has XSAVE (<see cref="HostHasXsave"/>), else 0.</item>
+    /// <item>KVM_CAP_XCRS: 1 where the host has XSAVE (<see cref="HostCpu.HasXsave"/>), else 0.</item>
     /// <item>KVM_CAP_X86_DISABLE_EXITS: the exits the host lets a VMM disable (<see cref="DisableExits.Allowed"/>).</item>
     /// <item>KVM_CAP_XSAVE2: the standard-format size of the XCR0 features the process may give a guest
     /// (<see cref="SupportedCpuid.PermittedXcr0"/>, the same size as CPUID.0xD.0:EBX of KVM_GET_SUPPORTED_CPUID), but at
@@ -45,7 +44,7 @@ public static class CheckExtension
         capability switch
         {
             KvmCapability.Xsave => 1,
-            KvmCapability.Xcrs => HostHasXsave(vm.Host) ? 1 : 0,
+            KvmCapability.Xcrs => vm.Host.HasXsave ? 1 : 0,
             KvmCapability.X86DisableExits => (int)DisableExits.Allowed(vm.Host, vm.Profile),
             KvmCapability.Xsave2 => Math.Max(KvmXsaveSize, (int)vm.Host.Xsave.RequiredSize(SupportedCpuid.PermittedXcr0(vm), compacted: false)),
             KvmCapability.DisableQuirks2 => (int)vm.SupportedQuirks,
@@ -66,10 +65,4 @@ public static class CheckExtension
             KvmCapability.DisableQuirks2 => "KVM_CAP_DISABLE_QUIRKS2",
             _ => throw new UnreachableException($"KVM_CAP number {(uint)capability}"),
         };
-
-    /// <summary>
-    /// <c>boot_cpu_has(X86_FEATURE_XSAVE)</c> (CPUID.1:ECX[26]): KVM_CAP_XCRS, and whether KVM_GET_XCRS reports XCR0 and
-    /// KVM_SET_XCRS takes it at all.
-    /// </summary>
-    public static bool HostHasXsave(HostCpu host) => GuestFeature.Xsave.In(host.Cpuid);
 }

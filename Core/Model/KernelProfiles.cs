@@ -137,7 +137,7 @@ public static class KernelProfiles
     /// it has PKU (<c>boot_cpu_has</c>); the 6.14 CPUID overhaul dropped both gates.
     /// </summary>
     public static bool RewritesOsXsave(KernelProfile profile, HostCpu host) =>
-        profile != KernelProfile.Linux6_1 || CheckExtension.HostHasXsave(host);
+        profile != KernelProfile.Linux6_1 || host.HasXsave;
 
     /// <inheritdoc cref="RewritesOsXsave"/>
     public static bool RewritesOsPke(KernelProfile profile, HostCpu host) =>

@@ -330,7 +330,7 @@ public static class Kvm
                 VcpuEvent.SetCpuid2(var table) => KvmSetCpuid(v, table),
                 VcpuEvent.GetCpuid2(var nent) => GetCpuid2(v, nent),
                 VcpuEvent.GetSregs => Unchanged(new Observation.Sregs(v.Cr4, v.ApicBase) { Cr0 = v.Cr0, Efer = v.Efer }),
-                VcpuEvent.GetXcrs => Unchanged(CheckExtension.HostHasXsave(Vm.Host) ? new Observation.Xcrs(1, v.Xcr0) : new Observation.Xcrs(0, 0)),
+                VcpuEvent.GetXcrs => Unchanged(Vm.Host.HasXsave ? new Observation.Xcrs(1, v.Xcr0) : new Observation.Xcrs(0, 0)),
                 VcpuEvent.GetMsrs(var indices) when indices.Count >= MaxIoMsrs => Unchanged(E2big),
                 VcpuEvent.GetMsrs(var indices) => Unchanged(GetMsrs(v, indices)),
                 VcpuEvent.DisableQuirks2(var mask) => DisableQuirks2(mask),
@@ -548,7 +548,7 @@ public static class Kvm
         /// </summary>
         private Transition SetXcrs(Vcpu v, VcpuEvent.SetXcrs set)
         {
-            if (!CheckExtension.HostHasXsave(Vm.Host) || !Xcr0.IsValidSetXcrsShape(set.Xcrs.Count, set.Flags))
+            if (!Vm.Host.HasXsave || !Xcr0.IsValidSetXcrsShape(set.Xcrs.Count, set.Flags))
             {
                 return Unchanged(Einval);
             }

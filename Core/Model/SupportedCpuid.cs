@@ -36,7 +36,7 @@ public static class SupportedCpuid
     /// it only where <c>boot_cpu_has(X86_FEATURE_XSAVE)</c> (<c>kvm_x86_vendor_init</c>).
     /// </summary>
     public static ulong SupportedXcr0(HostCpu host) =>
-        !CheckExtension.HostHasXsave(host) ? 0
+        !host.HasXsave ? 0
         : host.SupportedXcr0 & KvmSupportedXcr0 & (host.IsAmdOrHygon ? ~(Xcr0.Bndregs | Xcr0.Bndcsr) : ulong.MaxValue);
 
     /// <summary>
@@ -103,7 +103,7 @@ public static class SupportedCpuid
         return (leaf, subleaf, register) switch
         {
             // MWAIT (3), X2APIC (21), XSAVE (26), OSXSAVE (27)
-            (1, _, CpuidRegister.Ecx) => new(Bit(3) | Bit(21) | Bit(26) | Bit(27), Bit(21) | (CheckExtension.HostHasXsave(host) ? Bit(26) : 0)),
+            (1, _, CpuidRegister.Ecx) => new(Bit(3) | Bit(21) | Bit(26) | Bit(27), Bit(21) | (host.HasXsave ? Bit(26) : 0)),
             (1, _, CpuidRegister.Edx) => new(Bit(9), host.Cpuid.IndexOfFunction(1) is var i and >= 0 && host.Cpuid[i].Has(CpuidRegister.Edx, 9) ? Bit(9) : 0),
             (7, 0, CpuidRegister.Ecx) => new(Bit(4), 0), // OSPKE
             (0xD, 0, CpuidRegister.Eax) => new(uint.MaxValue, (uint)xcr0),
