@@ -216,7 +216,8 @@ public class LiveScenarioTests
     /// OSXSAVE and OSPKE follow at the next observation, and EFER becomes 0, while XCR0, the APIC base and MISC_ENABLE
     /// stay as the VMM set them (a RESET would put them back): EFER.SCE, a fast-strings MISC_ENABLE and a disabled APIC
     /// (whose CPUID.1:EDX.APIC, a dynamic bit, must stay clear) go in before the first INIT. A second INIT, with the
-    /// APIC enabled again and only OSXSAVE set, clears OSXSAVE again.
+    /// APIC enabled again and only OSXSAVE set, clears OSXSAVE again. CR4.PKE goes in only where the probes find the
+    /// kernel's CR4 check to be KVM's (not on kvm_pvm, which accepts it without PKU in the guest's CPUID).
     /// </summary>
     [Fact]
     public void INIT_clears_CR4_and_EFER_so_OSXSAVE_and_OSPKE_follow_while_XCR0_the_APIC_base_and_MISC_ENABLE_stay()
@@ -232,10 +233,12 @@ public class LiveScenarioTests
         using var target = Assert.IsType<IoctlResult<LiveKvmTarget>.Ok>(created).Value;
         ValueArray<uint> msrs = new([Msr.ApicBase, Msr.MiscEnable, Msr.Efer]);
         const ulong fastStrings = 1; // IA32_MISC_ENABLE[0]: no rule of KVM's reads it
+        // PKE only where the kernel's CR4 check is KVM's: kvm_pvm accepts it without PKU in the guest's CPUID.
+        var cr4 = Cr4.OsXsave | (fences.AgreedDynamicCr4 & Cr4.Pke);
         var events = new E[]
         {
             new E.Run(),
-            new E.MovToCr4(Cr4.OsXsave | Cr4.Pke),
+            new E.MovToCr4(cr4),
             new E.SetXcrs(Xcr0.Fp | Xcr0.Sse), // the ioctl: a guest XSETBV does not reach KVM under TCG
             new E.SetMsrs(Msrs((Msr.Efer, Efer.Sce), (Msr.MiscEnable, target.StartRegisters.MiscEnable | fastStrings), (Msr.ApicBase, Msr.ApicBaseBsp | 0xFEE0_0000))),
             new E.GetMsrs(msrs),
