@@ -114,7 +114,8 @@ public sealed unsafe class KvmSystem : IDisposable
             DisableQuirks2Mask: (ulong)Cap(KvmCapability.DisableQuirks2),
             XssSaved: msrs.Contains(0xDA0u),
             Pku: pku,
-            DisableExitsMask: (ulong)Cap(KvmCapability.X86DisableExits)
+            DisableExitsMask: (ulong)Cap(KvmCapability.X86DisableExits),
+            Irqchip: Cap(KvmCapability.Irqchip) != 0
         );
     }
 

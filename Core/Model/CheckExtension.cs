@@ -15,8 +15,8 @@ public static class CheckExtension
 
     /// <summary>
     /// The capabilities <see cref="Answer"/> knows, in <c>KVM_CAP_*</c> order. Of the oracle's other numbers, SMM and
-    /// nested state depend on the vendor module's build and set-up, which the model does not describe, and SREGS2 (1 on
-    /// both kernels) names an ioctl the model does not have.
+    /// nested state depend on the vendor module's build and set-up, which the model does not describe, and IRQCHIP and
+    /// SREGS2 (1 on both kernels) name ioctls the model does not have.
     /// </summary>
     public static readonly IReadOnlyList<KvmCapability> Known =
     [
@@ -55,6 +55,7 @@ public static class CheckExtension
     public static string KvmName(KvmCapability capability) =>
         capability switch
         {
+            KvmCapability.Irqchip => "KVM_CAP_IRQCHIP",
             KvmCapability.Xsave => "KVM_CAP_XSAVE",
             KvmCapability.Xcrs => "KVM_CAP_XCRS",
             KvmCapability.X86Smm => "KVM_CAP_X86_SMM",

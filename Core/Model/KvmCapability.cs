@@ -6,6 +6,9 @@ namespace CpuidFunctional.Core.Model;
 /// </summary>
 public enum KvmCapability : uint
 {
+    /// <summary>KVM_CAP_IRQCHIP: KVM_CREATE_IRQCHIP (an in-kernel PIC, IOAPIC and local APICs; 1 on every x86 kernel).</summary>
+    Irqchip = 0,
+
     /// <summary>KVM_CAP_XSAVE: KVM_GET/SET_XSAVE (1 on every x86 kernel).</summary>
     Xsave = 55,
 

@@ -34,7 +34,7 @@ public class LiveDifferentialTests
 
         LiveComparison Run(LiveTrace trace)
         {
-            var created = LiveKvmTarget.Create(kvm, supported, trace.DisabledQuirks, trace.DisabledExits);
+            var created = LiveKvmTarget.Create(kvm, supported, trace.DisabledQuirks, trace.DisabledExits, trace.InKernelApic);
             if (created is IoctlResult<LiveKvmTarget>.Failed f)
             {
                 Assert.Fail($"set-up of the live vCPU failed: {f}");

@@ -14,6 +14,12 @@ public sealed record LiveTrace(bool QuirkDisabledAtCreation, bool MwaitBitAllowe
     /// </summary>
     public bool HltExitsDisabledAtCreation { get; init; }
 
+    /// <summary>
+    /// KVM_CREATE_IRQCHIP before the vCPU exists: an in-kernel APIC, through which the oracle delivers INIT (the only
+    /// traces that draw it). The guest never halts, so the APIC never has to wake it.
+    /// </summary>
+    public bool InKernelApic { get; init; }
+
     /// <summary>The quirk mask for the set-up.</summary>
     public ulong DisabledQuirks => QuirkDisabledAtCreation ? LiveInputs.QuirkNoMwait : 0;
 
@@ -22,6 +28,6 @@ public sealed record LiveTrace(bool QuirkDisabledAtCreation, bool MwaitBitAllowe
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"quirk disabled at creation: {QuirkDisabledAtCreation}, HLT exits disabled at creation: {HltExitsDisabledAtCreation}, MISC_ENABLE[18] allowed: {MwaitBitAllowed}\n  "
+        $"quirk disabled at creation: {QuirkDisabledAtCreation}, HLT exits disabled at creation: {HltExitsDisabledAtCreation}, in-kernel APIC: {InKernelApic}, MISC_ENABLE[18] allowed: {MwaitBitAllowed}\n  "
         + string.Join("\n  ", Steps);
 }

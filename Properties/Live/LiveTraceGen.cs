@@ -62,7 +62,7 @@ internal static class LiveTraceGen
         return Gen.OneOf(0ul, xss, xss & (xss - 1), 1ul << 8, (1ul << 11) | (1ul << 12), 1ul << 63);
     }
 
-    private static Gen<TraceStep> Step(KernelFences fences, LiveCapabilities caps, CpuidTable supported, bool mwaitAllowed, bool quirkChanges)
+    private static Gen<TraceStep> Step(KernelFences fences, LiveCapabilities caps, CpuidTable supported, bool mwaitAllowed, bool quirkChanges, bool inKernelApic)
     {
         var cr4 = Cr4Value(fences);
         var steps = new List<(int, IGen<TraceStep>)>
@@ -119,6 +119,11 @@ internal static class LiveTraceGen
             steps.Add((2, Gen.Const(Plain(new E.EnterSmm()))));
             steps.Add((2, Gen.Const(Plain(new E.Rsm()))));
         }
+        if (inKernelApic)
+        {
+            // INIT, latched through the in-kernel APIC (kvm_apic_accept_events → kvm_vcpu_reset(vcpu, true)).
+            steps.Add((2, Gen.Const(Plain(new E.Init()))));
+        }
         if (caps.XssSaved)
         {
             var xss = XssValue(supported);
@@ -134,15 +139,17 @@ internal static class LiveTraceGen
     /// does, a trace may both set bit 18 and disable MISC_ENABLE_NO_MWAIT; elsewhere (PVM, whose host has no MWAIT:
     /// S6) a trace does one or the other. Where the kernel lets HLT exits be disabled, half the traces start in a VM
     /// that disabled them, whose tables (KVM_GET_SUPPORTED_CPUID's, with KVM's leaves) lose KVM_FEATURE_PV_UNHALT.
+    /// Where the kernel offers an in-kernel APIC (KVM_CAP_IRQCHIP), half the traces run on a VM that has one, and
+    /// only those draw INIT.
     /// </summary>
     public static Gen<LiveTrace> Traces(KernelFences fences, LiveCapabilities caps, CpuidTable supported) =>
-        Gen.Select(Gen.Bool, Gen.Bool, Gen.Bool, (caps.DisableExitsMask & DisableExits.Hlt) != 0 ? Gen.Bool : Gen.Const(false))
-            .SelectMany((mwaitAllowed, quirkAtCreation, both, hltDisabled) =>
+        Gen.Select(Gen.Bool, Gen.Bool, Gen.Bool, (caps.DisableExitsMask & DisableExits.Hlt) != 0 ? Gen.Bool : Gen.Const(false), caps.Irqchip ? Gen.Bool : Gen.Const(false))
+            .SelectMany((mwaitAllowed, quirkAtCreation, both, hltDisabled, apic) =>
             {
                 var quirks = fences.MwaitFromMiscEnableAgrees ? both || !mwaitAllowed : !mwaitAllowed;
-                return Step(fences, caps, supported, mwaitAllowed, quirks)
+                return Step(fences, caps, supported, mwaitAllowed, quirks, apic)
                     .Array[1, 30]
-                    .Select(steps => new LiveTrace(quirks && quirkAtCreation, mwaitAllowed, [.. steps]) { HltExitsDisabledAtCreation = hltDisabled });
+                    .Select(steps => new LiveTrace(quirks && quirkAtCreation, mwaitAllowed, [.. steps]) { HltExitsDisabledAtCreation = hltDisabled, InKernelApic = apic });
             });
 
     /// <summary>
@@ -153,8 +160,10 @@ internal static class LiveTraceGen
     /// at the same point (the pending case is Modelling note 5, pinned by a scenario test); where a pre-run
     /// KVM_SET_CPUID2 leaves the kernel's update pending (PVM: probe mwait.txt), every quirk change is preceded by it.
     /// In SMM, an SMI becomes RSM (KVM keeps it pending and enters SMM again right after RSM, as the model does, but
-    /// the oracle's RSM expects to leave SMM) and a CPL change is dropped (the oracle's SMM handler is the real-mode interpreter);
-    /// SMI and RSM run guest code, so before the first run they are preceded by KVM_RUN too. Under 6.1's rule
+    /// the oracle's RSM expects to leave SMM), and a CPL change (the oracle's SMM handler is the real-mode interpreter)
+    /// and an INIT (KVM latches it until RSM, as the model does, but the oracle's RSM expects to return to the
+    /// interrupted command) are dropped. SMI, RSM and INIT run or restart guest code, so before the first run they are
+    /// preceded by KVM_RUN too. Under 6.1's rule
     /// MONITOR/MWAIT reads the guest CPUID's MWAIT bit, which a lazy scheme may not have brought up to date
     /// (docs/semantics.md: why 6.15 reads IA32_MISC_ENABLE instead): with an update pending it is preceded by
     /// KVM_GET_CPUID2, so Lazy reads what Eager and the kernel read.
@@ -170,7 +179,7 @@ internal static class LiveTraceGen
             TraceStep.MiscEnableWrite(var host, var mwait, var flip) => MiscEnable(target.StartRegisters.MiscEnable, v.MiscEnable, host, mwait, flip, fences),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
-        if (v.InSmm && e is E.SetCpl)
+        if (v.InSmm && e is E.SetCpl or E.Init)
         {
             return [];
         }
@@ -194,7 +203,7 @@ internal static class LiveTraceGen
         {
             events.Add(new E.GetCpuid2(CpuidTable.MaxEntries));
         }
-        if ((guest || e is E.EnterSmm or E.Rsm) && !v.HasRun)
+        if ((guest || e is E.EnterSmm or E.Rsm or E.Init) && !v.HasRun)
         {
             events.Add(new E.Run());
         }
