@@ -223,6 +223,24 @@ public static class GuestCode
         return ImmutableArray.Create(stream.ToArray());
     }
 
+    /// <summary>
+    /// The code at the reset vector, for a vCPU that takes an INIT while the guest runs: an OUT to
+    /// <see cref="GuestLayout.ResetVectorPort"/>, again and again (the host never resumes it: it puts the vCPU back in
+    /// the real-mode interpreter with KVM_SET_SREGS/KVM_SET_REGS).
+    /// </summary>
+    public static ValueArray<byte> ResetVectorStub()
+    {
+        var a = new Assembler(16);
+        var report = a.CreateLabel();
+        a.Label(ref report);
+        a.mov(dx, GuestLayout.ResetVectorPort);
+        a.@out(dx, al);
+        a.jmp(report);
+        using var stream = new MemoryStream();
+        a.Assemble(new StreamCodeWriter(stream), GuestLayout.ResetVectorOffset);
+        return ImmutableArray.Create(stream.ToArray());
+    }
+
     private static void StoreResults16(Assembler a)
     {
         a.mov(__dword_ptr[si + GuestLayout.ResultOffset], eax);

@@ -76,6 +76,25 @@ public static class GuestLayout
     /// </summary>
     public const ushort FaultPort = 0x11;
 
+    /// <summary>
+    /// The port of the OUT at the reset vector: a vCPU that takes an INIT while the guest runs (one latched in SMM,
+    /// taken when RSM leaves it) starts at F000:FFF0, GPA 0xFFFF_FFF0, where a stub reports it here.
+    /// </summary>
+    public const ushort ResetVectorPort = 0x13;
+
+    /// <summary>
+    /// The page at the top of 4 GiB that holds the reset vector (GPA 0xFFFF_FFF0, CS base 0xFFFF_0000 + IP 0xFFF0 after
+    /// INIT or RESET). VMs with an in-kernel APIC map it as a second slot onto the last page of guest memory,
+    /// <see cref="ResetVectorAlias"/>, as a PC's firmware is seen both below 1 MiB and below 4 GiB.
+    /// </summary>
+    public const uint ResetVectorPage = 0xFFFF_F000;
+
+    /// <summary>Where the reset-vector page lives in guest memory (its last page).</summary>
+    public const int ResetVectorAlias = 0xF_F000;
+
+    /// <summary>The reset vector's offset in its page (and in the alias).</summary>
+    public const int ResetVectorOffset = 0xFF0;
+
     // Command record fields (byte offsets).
 
     /// <summary>u32 operation (<see cref="GuestOp"/>).</summary>

@@ -26,6 +26,7 @@ public sealed class LiveKvmTarget : IDisposable
     // Read once per process: the release and the loaded vendor module do not change while it runs.
     private static readonly LiveKernelIdentity ThisKernel = LiveKernelIdentity.Current;
     private static readonly ValueArray<byte> SmmStub = GuestCode.SmmEntryStub(Image.RealModeEntry);
+    private static readonly ValueArray<byte> ResetVectorStub = GuestCode.ResetVectorStub();
 
     private readonly LiveVm vm;
     private readonly LiveVcpu vcpu;
@@ -35,6 +36,7 @@ public sealed class LiveKvmTarget : IDisposable
     private byte cpl; // which interpreter runs: 0 = real mode (also in SMM), 3 = the CPL3 protected-mode one
     private bool inSmm; // between a delivered SMI and a successful RSM
     private byte cplBeforeSmi; // the interpreter RSM returns to
+    private bool initLatchedInSmm; // an INIT arrived in SMM: KVM takes it when RSM leaves SMM
 
     private LiveKvmTarget(LiveVm vm, LiveVcpu vcpu, KvmSregs realModeSregs, bool smm, bool inKernelApic, ulong disabledQuirks, ulong supportedQuirks, ulong disabledExits)
     {
@@ -94,6 +96,11 @@ public sealed class LiveKvmTarget : IDisposable
         {
             vm.Dispose();
             return new IoctlResult<LiveKvmTarget>.Failed(i.Call, i.Errno);
+        }
+        if (inKernelApic && vm.MapResetVectorPage() is IoctlResult<int>.Failed rv)
+        {
+            vm.Dispose();
+            return new IoctlResult<LiveKvmTarget>.Failed(rv.Call, rv.Errno);
         }
         var smm = kvm.CheckExtension(KvmCapability.X86Smm) is IoctlResult<int>.Ok(> 0);
         if (smm && vm.MapMemoryInSmmAddressSpace() is IoctlResult<int>.Failed a)
@@ -206,9 +213,7 @@ public sealed class LiveKvmTarget : IDisposable
         VcpuEvent.EnterSmm => EnterSmm(),
         VcpuEvent.Rsm => Rsm(),
         VcpuEvent.Init when !inKernelApic => new LiveResult.Unsupported("INIT: the VM has no in-kernel APIC (LiveKvmTarget.Create with inKernelApic)"),
-        VcpuEvent.Init when inSmm => new LiveResult.Unsupported(
-            "INIT in SMM: KVM keeps it latched until RSM and takes it then; the oracle's RSM expects to return to the interrupted command"
-        ),
+        VcpuEvent.Init when inSmm => LatchInitInSmm(),
         VcpuEvent.Init => Init(),
         VcpuEvent.Reset => new LiveResult.Unsupported("RESET: a vCPU is reset only when it is created"),
         VcpuEvent.SevEsSyncFromGhcb => new LiveResult.Unsupported("SEV-ES: not an SEV host"),
@@ -232,6 +237,7 @@ public sealed class LiveKvmTarget : IDisposable
         image.RealMode.Items.AsSpan().CopyTo(memory[GuestLayout.RealModeCode..]);
         image.ProtectedMode.Items.AsSpan().CopyTo(memory[GuestLayout.ProtectedModeCode..]);
         SmmStub.Items.AsSpan().CopyTo(memory[GuestLayout.SmmEntry..]);
+        ResetVectorStub.Items.AsSpan().CopyTo(memory[(GuestLayout.ResetVectorAlias + GuestLayout.ResetVectorOffset)..]);
         BinaryPrimitives.WriteUInt16LittleEndian(memory[GuestLayout.RealModeIdtr..], GuestLayout.RealModeIdtLimit);
         BinaryPrimitives.WriteUInt32LittleEndian(memory[(GuestLayout.RealModeIdtr + 2)..], GuestLayout.Ivt);
         for (var n = 0; n < 256; n++)
@@ -312,8 +318,8 @@ public sealed class LiveKvmTarget : IDisposable
 
     // ---- events ----
 
-    /// <summary>Runs one guest command to its OUT and turns the record into an observation.</summary>
-    private LiveResult Guest(GuestOp op, uint a, uint b, uint c, Func<uint[], Observation?> observe)
+    /// <summary>Writes the command record and runs the guest until it exits; the exit.</summary>
+    private IoctlResult<RunExit> RunCommand(GuestOp op, uint a, uint b, uint c)
     {
         var record = vm.Memory.Slice(GuestLayout.Command, GuestLayout.CommandSize);
         record.Clear();
@@ -321,7 +327,13 @@ public sealed class LiveKvmTarget : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(record[GuestLayout.AOffset..], a);
         BinaryPrimitives.WriteUInt32LittleEndian(record[GuestLayout.BOffset..], b);
         BinaryPrimitives.WriteUInt32LittleEndian(record[GuestLayout.COffset..], c);
-        if (vcpu.Run() is not IoctlResult<RunExit>.Ok(var exit))
+        return vcpu.Run();
+    }
+
+    /// <summary>Runs one guest command to its OUT and turns the record into an observation.</summary>
+    private LiveResult Guest(GuestOp op, uint a, uint b, uint c, Func<uint[], Observation?> observe)
+    {
+        if (RunCommand(op, a, b, c) is not IoctlResult<RunExit>.Ok(var exit))
         {
             return new LiveResult.Failed($"KVM_RUN failed running {op}");
         }
@@ -334,7 +346,7 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return reentry;
         }
-        record = vm.Memory.Slice(GuestLayout.Command, GuestLayout.CommandSize);
+        var record = vm.Memory.Slice(GuestLayout.Command, GuestLayout.CommandSize);
         if (BinaryPrimitives.ReadUInt32LittleEndian(record[GuestLayout.DoneOffset..]) != 1)
         {
             return new LiveResult.Failed($"{op}: the guest exited without completing the command");
@@ -390,7 +402,28 @@ public sealed class LiveKvmTarget : IDisposable
     /// vector; XCR0, IA32_XSS, the APIC base and MISC_ENABLE kept) without running the guest. Then the vCPU goes back to
     /// the real-mode interpreter through KVM_SET_SREGS/KVM_SET_REGS, with the CR0, CR4, EFER and APIC base INIT left.
     /// </summary>
-    private LiveResult Init()
+    private LiveResult Init() => LatchInit(takenAtOnce: true) ?? BackToRealModeAfterInit();
+
+    /// <summary>
+    /// An INIT in SMM: latched as <see cref="Init"/> latches one, but <c>kvm_apic_accept_events</c> leaves it latched
+    /// (<c>kvm_apic_init_sipi_allowed</c> is false in SMM), which KVM_GET_MP_STATE confirms; RSM takes it
+    /// (<see cref="RsmTakingInit"/>).
+    /// </summary>
+    private LiveResult LatchInitInSmm()
+    {
+        if (LatchInit(takenAtOnce: false) is { } failed)
+        {
+            return failed;
+        }
+        initLatchedInSmm = true;
+        return new LiveResult.Observed(null);
+    }
+
+    /// <summary>
+    /// Latches an INIT (KVM_SET_VCPU_EVENTS with <c>smi.latched_init</c>) and lets KVM_GET_MP_STATE run
+    /// <c>kvm_apic_accept_events</c>, which must take it or, where INIT is blocked, leave it latched; null if it did.
+    /// </summary>
+    private LiveResult? LatchInit(bool takenAtOnce)
     {
         if (vcpu.LatchInit() is IoctlResult<int>.Failed f)
         {
@@ -400,10 +433,17 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return new LiveResult.Failed(g.ToString());
         }
-        if (vcpu.InitLatched() is not IoctlResult<bool>.Ok(false))
-        {
-            return new LiveResult.Failed("KVM_GET_MP_STATE did not take the latched INIT");
-        }
+        return vcpu.InitLatched() is IoctlResult<bool>.Ok(var latched) && latched != takenAtOnce
+            ? null
+            : new LiveResult.Failed(takenAtOnce ? "KVM_GET_MP_STATE did not take the latched INIT" : "KVM_GET_MP_STATE took an INIT latched in SMM");
+    }
+
+    /// <summary>
+    /// After a taken INIT: back to the real-mode interpreter through KVM_SET_SREGS/KVM_SET_REGS, with the CR0, CR4,
+    /// EFER and APIC base the INIT left.
+    /// </summary>
+    private LiveResult BackToRealModeAfterInit()
+    {
         if (vcpu.GetSregs() is not IoctlResult<KvmSregs>.Ok(var afterInit))
         {
             return new LiveResult.Failed("KVM_GET_SREGS failed");
@@ -425,6 +465,10 @@ public sealed class LiveKvmTarget : IDisposable
     /// </summary>
     private LiveResult Rsm()
     {
+        if (inSmm && initLatchedInSmm)
+        {
+            return RsmTakingInit();
+        }
         var result = Guest(GuestOp.Rsm, 0, 0, 0, _ => null);
         if (!inSmm || result is not LiveResult.Observed(null))
         {
@@ -437,6 +481,31 @@ public sealed class LiveKvmTarget : IDisposable
         inSmm = false;
         cpl = cplBeforeSmi;
         return cpl == 3 && RestoreTrType() is { } failed ? failed : result;
+    }
+
+    /// <summary>
+    /// RSM with an INIT latched in SMM: <c>em_rsm</c> leaves SMM and requests event processing
+    /// (<c>kvm_smm_changed</c>), so before the guest runs again <c>kvm_apic_accept_events</c> takes the INIT
+    /// (<c>kvm_vcpu_reset(vcpu, true)</c>) and the vCPU starts at the reset vector, whose stub reports it
+    /// (<see cref="GuestLayout.ResetVectorPort"/>). Then back to the real-mode interpreter, as after any INIT.
+    /// </summary>
+    private LiveResult RsmTakingInit()
+    {
+        if (RunCommand(GuestOp.Rsm, 0, 0, 0) is not IoctlResult<RunExit>.Ok(var exit))
+        {
+            return new LiveResult.Failed("KVM_RUN failed running Rsm");
+        }
+        if (!exit.IsIo(GuestLayout.ResetVectorPort))
+        {
+            return new LiveResult.Failed($"RSM with an INIT latched in SMM: expected the reset vector's OUT, got {exit}");
+        }
+        if (vcpu.InSmm() is not IoctlResult<bool>.Ok(false) || vcpu.InitLatched() is not IoctlResult<bool>.Ok(false))
+        {
+            return new LiveResult.Failed("RSM with an INIT latched in SMM: the vCPU is still in SMM or the INIT still latched");
+        }
+        inSmm = false;
+        initLatchedInSmm = false;
+        return BackToRealModeAfterInit();
     }
 
     /// <summary>

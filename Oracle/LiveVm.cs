@@ -62,14 +62,23 @@ public sealed unsafe class LiveVm : IDisposable
             ? new IoctlResult<int>.Failed("KVM_SET_USER_MEMORY_REGION(SMM address space)", Libc.Errno)
             : new IoctlResult<int>.Ok(0);
 
-    /// <summary>KVM_SET_USER_MEMORY_REGION: slot 0 of <paramref name="addressSpace"/> at GPA 0; the ioctl's return code.</summary>
-    private static int SetSlot(int vmFd, uint addressSpace, nint userspace, int size)
+    /// <summary>
+    /// Maps the page at <see cref="GuestLayout.ResetVectorPage"/> (below 4 GiB, where a vCPU starts after INIT) as
+    /// slot 1 onto the last page of guest memory, <see cref="GuestLayout.ResetVectorAlias"/>.
+    /// </summary>
+    public IoctlResult<int> MapResetVectorPage() =>
+        SetSlot(fd, addressSpace: 0, memory + GuestLayout.ResetVectorAlias, 0x1000, slot: 1, GuestLayout.ResetVectorPage) < 0
+            ? new IoctlResult<int>.Failed("KVM_SET_USER_MEMORY_REGION(reset vector)", Libc.Errno)
+            : new IoctlResult<int>.Ok(0);
+
+    /// <summary>KVM_SET_USER_MEMORY_REGION: a slot of <paramref name="addressSpace"/> (by default slot 0 at GPA 0); the ioctl's return code.</summary>
+    private static int SetSlot(int vmFd, uint addressSpace, nint userspace, int size, uint slot = 0, ulong guestPhysical = 0)
     {
         // struct kvm_userspace_memory_region: slot (address space in bits 16-31), flags, guest_phys_addr,
         // memory_size, userspace_addr.
         var region = stackalloc ulong[4];
-        region[0] = (ulong)addressSpace << KvmIoctl.SlotAddressSpaceShift; // slot 0, flags 0
-        region[1] = 0;
+        region[0] = ((ulong)addressSpace << KvmIoctl.SlotAddressSpaceShift) | slot; // flags 0
+        region[1] = guestPhysical;
         region[2] = (ulong)size;
         region[3] = (ulong)userspace;
         return Libc.Ioctl(vmFd, KvmIoctl.SetUserMemoryRegion, region);

@@ -82,6 +82,24 @@ public class GuestCodeTests
     }
 
     [Fact]
+    public void Reset_vector_stub_reports_on_its_own_port_and_stays_inside_the_last_16_bytes_below_4_GiB()
+    {
+        var stub = GuestCode.ResetVectorStub();
+        var code = Decode([.. stub.Items], 16, GuestLayout.ResetVectorOffset);
+        Assert.Equal([Mnemonic.Mov, Mnemonic.Out, Mnemonic.Jmp], code.Select(i => i.Mnemonic));
+        Assert.Equal(Register.DX, code[0].Op0Register);
+        Assert.Equal((ulong)GuestLayout.ResetVectorPort, code[0].GetImmediate(1));
+        Assert.Equal(Register.DX, code[1].Op0Register);
+        Assert.Equal((ulong)GuestLayout.ResetVectorOffset, code[2].NearBranchTarget); // if ever resumed, it reports again
+        Assert.True(GuestLayout.ResetVectorOffset + stub.Count <= 0x1000); // the code ends before the page (and 4 GiB) does
+        // INIT leaves CS base 0xFFFF_0000 and IP 0xFFF0: the stub's GPA is in the mapped page, whose alias is guest memory.
+        Assert.Equal(0xFFFF_0000ul + 0xFFF0, (ulong)GuestLayout.ResetVectorPage + GuestLayout.ResetVectorOffset);
+        Assert.Equal(LiveVm.DefaultMemorySize - 0x1000, GuestLayout.ResetVectorAlias);
+        Assert.NotEqual(GuestLayout.ResetVectorPort, GuestLayout.DonePort);
+        Assert.NotEqual(GuestLayout.ResetVectorPort, GuestLayout.FaultPort);
+    }
+
+    [Fact]
     public void Protected_mode_handlers_drop_error_codes_and_end_the_command_by_OUT_without_IRET()
     {
         var code = Decode([.. Image.ProtectedMode.Items], 32, GuestLayout.ProtectedModeCode);

@@ -262,6 +262,52 @@ public class LiveScenarioTests
         AssertAgrees(LiveComparison.Run(target, host, fences.Fence(events)));
     }
 
+    /// <summary>
+    /// An INIT that arrives in SMM stays latched (<c>kvm_apic_init_sipi_allowed</c>): in SMM CR4 stays as the SMM
+    /// handler leaves it. RSM restores CR4 (OSXSAVE set again) and requests event processing
+    /// (<c>kvm_smm_changed</c>), so before the guest runs again the INIT is taken and CR4 is 0: the next CPUID shows
+    /// OSXSAVE clear, the CPL is 0 even if the SMI came at CPL3, and XCR0 stays.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(3)]
+    public void An_INIT_latched_in_SMM_is_taken_when_RSM_leaves_it(byte cpl)
+    {
+        using var kvm = LiveKernel.OpenOrSkip();
+        if (!kvm.Probe().Smm)
+        {
+            Assert.Skip($"KVM_CAP_X86_SMM is 0 on {KvmSystem.KernelRelease}");
+        }
+        HostCpu host = LiveKernel.Host(kvm);
+        var fences = KernelFences.ForThisKernel(kvm, host, LiveKernel.Supported(kvm));
+        var created = LiveKvmTarget.Create(kvm, LiveKernel.Supported(kvm), inKernelApic: true);
+        if (created is IoctlResult<LiveKvmTarget>.Failed { Call: "KVM_CREATE_IRQCHIP" } f)
+        {
+            Assert.Skip($"no in-kernel APIC on {KvmSystem.KernelRelease} to latch an INIT: {f}");
+        }
+        using var target = Assert.IsType<IoctlResult<LiveKvmTarget>.Ok>(created).Value;
+        var events = new E[]
+        {
+            new E.Run(),
+            new E.MovToCr4(Cr4.OsXsave),
+            new E.SetXcrs(Xcr0.Fp | Xcr0.Sse),
+            new E.SetCpl(cpl),
+            new E.EnterSmm(),
+            new E.Init(),
+            new E.Cpuid(1, 0), // in SMM: CR4 0, the INIT still latched
+            new E.MovToCr4(Cr4.OsXsave),
+            new E.Cpuid(1, 0),
+            new E.Rsm(), // RSM restores OSXSAVE, then the INIT clears it
+            new E.Cpuid(1, 0),
+            new E.GetCpuid2(256),
+            new E.GetXcrs(),
+            new E.MovToCr4(Cr4.OsXsave), // CPL 0 now: a MOV CR4 works from the interpreter INIT restarted
+            new E.Cpuid(1, 0),
+            new E.Rsm(), // #UD: INIT left SMM
+        };
+        AssertAgrees(LiveComparison.Run(target, host, fences.Fence(events)));
+    }
+
     [Theory]
     [InlineData(false, false, false)]
     [InlineData(false, false, true)]

@@ -160,10 +160,9 @@ internal static class LiveTraceGen
     /// at the same point (the pending case is Modelling note 5, pinned by a scenario test); where a pre-run
     /// KVM_SET_CPUID2 leaves the kernel's update pending (PVM: probe mwait.txt), every quirk change is preceded by it.
     /// In SMM, an SMI becomes RSM (KVM keeps it pending and enters SMM again right after RSM, as the model does, but
-    /// the oracle's RSM expects to leave SMM), and a CPL change (the oracle's SMM handler is the real-mode interpreter)
-    /// and an INIT (KVM latches it until RSM, as the model does, but the oracle's RSM expects to return to the
-    /// interrupted command) are dropped. SMI, RSM and INIT run or restart guest code, so before the first run they are
-    /// preceded by KVM_RUN too. Under 6.1's rule
+    /// the oracle's RSM expects to leave SMM) and a CPL change is dropped (the oracle's SMM handler is the real-mode
+    /// interpreter); an INIT there stays latched until RSM takes it. SMI, RSM and INIT run or restart guest code, so
+    /// before the first run they are preceded by KVM_RUN too. Under 6.1's rule
     /// MONITOR/MWAIT reads the guest CPUID's MWAIT bit, which a lazy scheme may not have brought up to date
     /// (docs/semantics.md: why 6.15 reads IA32_MISC_ENABLE instead): with an update pending it is preceded by
     /// KVM_GET_CPUID2, so Lazy reads what Eager and the kernel read.
@@ -179,7 +178,7 @@ internal static class LiveTraceGen
             TraceStep.MiscEnableWrite(var host, var mwait, var flip) => MiscEnable(target.StartRegisters.MiscEnable, v.MiscEnable, host, mwait, flip, fences),
             _ => throw new System.Diagnostics.UnreachableException(),
         };
-        if (v.InSmm && e is E.SetCpl or E.Init)
+        if (v.InSmm && e is E.SetCpl)
         {
             return [];
         }
