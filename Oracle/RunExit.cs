@@ -15,7 +15,7 @@ public readonly record struct RunExit(uint Reason, ushort Port, uint Suberror, u
     /// <summary>KVM_EXIT_IO.</summary>
     public const uint Io = 2;
 
-    /// <summary>KVM_EXIT_HLT (only without an in-kernel local APIC, as in the oracle's VMs but the INIT scenario's, whose guest never halts).</summary>
+    /// <summary>KVM_EXIT_HLT (only without an in-kernel local APIC; the oracle's VMs with one, for INIT, never halt).</summary>
     public const uint Hlt = Native.KvmIoctl.ExitHlt;
 
     /// <summary>KVM_EXIT_SHUTDOWN: a triple fault the kernel did not reflect to an L1.</summary>
