@@ -225,12 +225,7 @@ public class LiveScenarioTests
         using var kvm = LiveKernel.OpenOrSkip();
         HostCpu host = LiveKernel.Host(kvm);
         var fences = KernelFences.ForThisKernel(kvm, host, LiveKernel.Supported(kvm));
-        var created = LiveKvmTarget.Create(kvm, LiveKernel.Supported(kvm), inKernelApic: true);
-        if (created is IoctlResult<LiveKvmTarget>.Failed { Call: "KVM_CREATE_IRQCHIP" } f)
-        {
-            Assert.Skip($"no in-kernel APIC on {KvmSystem.KernelRelease} to latch an INIT: {f}");
-        }
-        using var target = Assert.IsType<IoctlResult<LiveKvmTarget>.Ok>(created).Value;
+        using var target = CreateWithInKernelApic(kvm);
         ValueArray<uint> msrs = new([Msr.ApicBase, Msr.MiscEnable, Msr.Efer]);
         const ulong fastStrings = 1; // IA32_MISC_ENABLE[0]: no rule of KVM's reads it
         // PKE only where the kernel's CR4 check is KVM's: kvm_pvm accepts it without PKU in the guest's CPUID.
@@ -274,18 +269,10 @@ public class LiveScenarioTests
     public void An_INIT_latched_in_SMM_is_taken_when_RSM_leaves_it(byte cpl)
     {
         using var kvm = LiveKernel.OpenOrSkip();
-        if (!kvm.Probe().Smm)
-        {
-            Assert.Skip($"KVM_CAP_X86_SMM is 0 on {KvmSystem.KernelRelease}");
-        }
+        SkipWithoutSmm(kvm);
         HostCpu host = LiveKernel.Host(kvm);
         var fences = KernelFences.ForThisKernel(kvm, host, LiveKernel.Supported(kvm));
-        var created = LiveKvmTarget.Create(kvm, LiveKernel.Supported(kvm), inKernelApic: true);
-        if (created is IoctlResult<LiveKvmTarget>.Failed { Call: "KVM_CREATE_IRQCHIP" } f)
-        {
-            Assert.Skip($"no in-kernel APIC on {KvmSystem.KernelRelease} to latch an INIT: {f}");
-        }
-        using var target = Assert.IsType<IoctlResult<LiveKvmTarget>.Ok>(created).Value;
+        using var target = CreateWithInKernelApic(kvm);
         var events = new E[]
         {
             new E.Run(),
@@ -619,10 +606,7 @@ public class LiveScenarioTests
     public void SMI_clears_CR4_OSXSAVE_and_PKE_and_RSM_restores_them(byte cpl)
     {
         using var kvm = LiveKernel.OpenOrSkip();
-        if (!kvm.Probe().Smm)
-        {
-            Assert.Skip($"KVM_CAP_X86_SMM is 0 on {KvmSystem.KernelRelease}");
-        }
+        SkipWithoutSmm(kvm);
         var host = LiveKernel.Host(kvm);
         var supported = LiveKernel.Supported(kvm);
         var fences = KernelFences.ForThisKernel(kvm, host, supported);
@@ -775,6 +759,25 @@ public class LiveScenarioTests
         HostCpu host = LiveKernel.Host(kvm);
         var fences = KernelFences.ForThisKernel(kvm, host, LiveKernel.Supported(kvm));
         return LiveComparison.Run(kvm, host, table(LiveKernel.Supported(kvm)), quirks, fences.Fence(events));
+    }
+
+    /// <summary>A target whose VM has an in-kernel APIC, to latch INITs; the test skips where KVM_CREATE_IRQCHIP is refused.</summary>
+    private static LiveKvmTarget CreateWithInKernelApic(KvmSystem kvm)
+    {
+        var created = LiveKvmTarget.Create(kvm, LiveKernel.Supported(kvm), inKernelApic: true);
+        if (created is IoctlResult<LiveKvmTarget>.Failed { Call: "KVM_CREATE_IRQCHIP" } f)
+        {
+            Assert.Skip($"no in-kernel APIC on {KvmSystem.KernelRelease} to latch an INIT: {f}");
+        }
+        return Assert.IsType<IoctlResult<LiveKvmTarget>.Ok>(created).Value;
+    }
+
+    private static void SkipWithoutSmm(KvmSystem kvm)
+    {
+        if (!kvm.Probe().Smm)
+        {
+            Assert.Skip($"KVM_CAP_X86_SMM is 0 on {KvmSystem.KernelRelease}");
+        }
     }
 
     private static void AssertRan(LiveComparison c)
