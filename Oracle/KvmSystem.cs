@@ -115,8 +115,24 @@ public sealed unsafe class KvmSystem : IDisposable
             XssSaved: msrs.Contains(0xDA0u),
             Pku: pku,
             DisableExitsMask: (ulong)Cap(KvmCapability.X86DisableExits),
-            Irqchip: Cap(KvmCapability.Irqchip) != 0
+            Irqchip: Cap(KvmCapability.Irqchip) != 0 && CanCreateIrqchip()
         );
+    }
+
+    /// <summary>
+    /// Whether a VM here accepts KVM_CREATE_IRQCHIP (KVM_CAP_IRQCHIP is 1 on every x86 kernel, but the ioctl may still
+    /// be refused, e.g. for VM types with protected EOI); asked on a scratch VM.
+    /// </summary>
+    private bool CanCreateIrqchip()
+    {
+        if (CreateVm() is not IoctlResult<LiveVm>.Ok(var vm))
+        {
+            return false;
+        }
+        using (vm)
+        {
+            return vm.CreateIrqchip() is IoctlResult<int>.Ok;
+        }
     }
 
     /// <summary>KVM_CREATE_VM with <paramref name="memorySize"/> bytes of guest memory at GPA 0.</summary>

@@ -9,7 +9,7 @@ namespace CpuidFunctional.Oracle;
 /// <param name="XssSaved">IA32_XSS (0xDA0) is in KVM_GET_MSR_INDEX_LIST.</param>
 /// <param name="Pku">KVM_GET_SUPPORTED_CPUID offers PKU (CR4.PKE, OSPKE).</param>
 /// <param name="DisableExitsMask">KVM_CAP_X86_DISABLE_EXITS: the exits that may be disabled.</param>
-/// <param name="Irqchip">KVM_CAP_IRQCHIP: a VM may have an in-kernel APIC, through which the oracle delivers INIT.</param>
+/// <param name="Irqchip">KVM_CAP_IRQCHIP, and a scratch VM's KVM_CREATE_IRQCHIP succeeded: a VM may have an in-kernel APIC, through which the oracle delivers INIT.</param>
 public sealed record LiveCapabilities(
     string KernelRelease,
     bool Xcrs,

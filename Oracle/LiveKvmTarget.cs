@@ -402,7 +402,7 @@ public sealed class LiveKvmTarget : IDisposable
     /// vector; XCR0, IA32_XSS, the APIC base and MISC_ENABLE kept) without running the guest. Then the vCPU goes back to
     /// the real-mode interpreter through KVM_SET_SREGS/KVM_SET_REGS, with the CR0, CR4, EFER and APIC base INIT left.
     /// </summary>
-    private LiveResult Init() => LatchInit(takenAtOnce: true) ?? BackToRealModeAfterInit();
+    private LiveResult Init() => LatchInit(expectLatched: false) ?? BackToRealModeAfterInit();
 
     /// <summary>
     /// An INIT in SMM: latched as <see cref="Init"/> latches one, but <c>kvm_apic_accept_events</c> leaves it latched
@@ -411,7 +411,7 @@ public sealed class LiveKvmTarget : IDisposable
     /// </summary>
     private LiveResult LatchInitInSmm()
     {
-        if (LatchInit(takenAtOnce: false) is { } failed)
+        if (LatchInit(expectLatched: true) is { } failed)
         {
             return failed;
         }
@@ -421,22 +421,35 @@ public sealed class LiveKvmTarget : IDisposable
 
     /// <summary>
     /// Latches an INIT (KVM_SET_VCPU_EVENTS with <c>smi.latched_init</c>) and lets KVM_GET_MP_STATE run
-    /// <c>kvm_apic_accept_events</c>, which must take it or, where INIT is blocked, leave it latched; null if it did.
+    /// <c>kvm_apic_accept_events</c>, which must take it (leaving the BSP runnable) or, where INIT is blocked
+    /// (<paramref name="expectLatched"/>: SMM), leave it latched; null if it did.
     /// </summary>
-    private LiveResult? LatchInit(bool takenAtOnce)
+    private LiveResult? LatchInit(bool expectLatched)
     {
         if (vcpu.LatchInit() is IoctlResult<int>.Failed f)
         {
             return new LiveResult.Failed(f.ToString());
         }
-        if (vcpu.GetMpState() is IoctlResult<uint>.Failed g)
+        if (vcpu.GetMpState() is not IoctlResult<uint>.Ok(var mpState))
         {
-            return new LiveResult.Failed(g.ToString());
+            return new LiveResult.Failed("KVM_GET_MP_STATE failed");
         }
-        return vcpu.InitLatched() is IoctlResult<bool>.Ok(var latched) && latched != takenAtOnce
-            ? null
-            : new LiveResult.Failed(takenAtOnce ? "KVM_GET_MP_STATE did not take the latched INIT" : "KVM_GET_MP_STATE took an INIT latched in SMM");
+        return vcpu.InitLatched() switch
+        {
+            IoctlResult<bool>.Ok(var latched) when latched != expectLatched => new LiveResult.Failed(
+                expectLatched ? "KVM_GET_MP_STATE took an INIT latched in SMM" : "KVM_GET_MP_STATE did not take the latched INIT"
+            ),
+            IoctlResult<bool>.Ok => Runnable(mpState),
+            var failed => new LiveResult.Failed(failed.ToString()),
+        };
     }
+
+    /// <summary>
+    /// Null if <paramref name="mpState"/> is KVM_MP_STATE_RUNNABLE, as an INIT leaves the BSP (vCPU 0); a vCPU left
+    /// waiting for SIPI would block the next KVM_RUN.
+    /// </summary>
+    private static LiveResult? Runnable(uint mpState) =>
+        mpState == KvmIoctl.MpStateRunnable ? null : new LiveResult.Failed($"KVM_GET_MP_STATE: mp_state {mpState}, not runnable");
 
     /// <summary>
     /// After a taken INIT: back to the real-mode interpreter through KVM_SET_SREGS/KVM_SET_REGS, with the CR0, CR4,
@@ -484,10 +497,11 @@ public sealed class LiveKvmTarget : IDisposable
     }
 
     /// <summary>
-    /// RSM with an INIT latched in SMM: <c>em_rsm</c> leaves SMM and requests event processing
-    /// (<c>kvm_smm_changed</c>), so before the guest runs again <c>kvm_apic_accept_events</c> takes the INIT
-    /// (<c>kvm_vcpu_reset(vcpu, true)</c>) and the vCPU starts at the reset vector, whose stub reports it
-    /// (<see cref="GuestLayout.ResetVectorPort"/>). Then back to the real-mode interpreter, as after any INIT.
+    /// RSM with an INIT latched in SMM: leaving SMM (<c>emulator_leave_smm</c> from 6.2, <c>em_rsm</c> in 6.1) calls
+    /// <c>kvm_smm_changed</c>, which requests event processing, so the next <c>vcpu_enter_guest</c> runs
+    /// <c>kvm_apic_accept_events</c> before it enters the guest: the INIT is taken (<c>kvm_vcpu_reset(vcpu, true)</c>)
+    /// and the vCPU starts at the reset vector, whose stub reports it (<see cref="GuestLayout.ResetVectorPort"/>). Then
+    /// back to the real-mode interpreter, as after any INIT.
     /// </summary>
     private LiveResult RsmTakingInit()
     {
@@ -502,6 +516,10 @@ public sealed class LiveKvmTarget : IDisposable
         if (vcpu.InSmm() is not IoctlResult<bool>.Ok(false) || vcpu.InitLatched() is not IoctlResult<bool>.Ok(false))
         {
             return new LiveResult.Failed("RSM with an INIT latched in SMM: the vCPU is still in SMM or the INIT still latched");
+        }
+        if (vcpu.GetMpState() is not IoctlResult<uint>.Ok(var mpState) || Runnable(mpState) is not null)
+        {
+            return new LiveResult.Failed("RSM with an INIT latched in SMM: KVM_GET_MP_STATE failed or the vCPU is not runnable");
         }
         inSmm = false;
         initLatchedInSmm = false;

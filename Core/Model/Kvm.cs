@@ -1032,8 +1032,9 @@ public static class Kvm
         }
 
         /// <summary>
-        /// The CR0 and EFER loads of <c>kvm_vcpu_reset</c> (EFER ← 0), which also drops a pending SMI and consumes a
-        /// latched INIT; the same vCPU if they change nothing.
+        /// The CR0 and EFER loads of <c>kvm_vcpu_reset</c> (EFER ← 0), which also drops a pending SMI; the model's
+        /// latched INIT goes too (the kernel's stays latched in the APIC, but taking it again would reset to the same
+        /// registers); the same vCPU if they change nothing.
         /// </summary>
         private static Vcpu ResetCr0AndEfer(Vcpu v, ulong cr0) =>
             v.Cr0 == cr0 && v.Efer == 0 && !v.Rare.SmiPending && !v.Rare.InitPending

@@ -6,7 +6,10 @@ namespace CpuidFunctional.Core.Model;
 /// </summary>
 public enum KvmCapability : uint
 {
-    /// <summary>KVM_CAP_IRQCHIP: KVM_CREATE_IRQCHIP (an in-kernel PIC, IOAPIC and local APICs; 1 on every x86 kernel).</summary>
+    /// <summary>
+    /// KVM_CAP_IRQCHIP: KVM_CREATE_IRQCHIP (an in-kernel PIC, IOAPIC and local APICs; 1 on every x86 kernel). Its ABI
+    /// number is 0, so it is also <c>default(KvmCapability)</c>: nothing reads the default as "none".
+    /// </summary>
     Irqchip = 0,
 
     /// <summary>KVM_CAP_XSAVE: KVM_GET/SET_XSAVE (1 on every x86 kernel).</summary>

@@ -38,6 +38,9 @@ internal static class KvmIoctl
     public const nuint Smi = 0xAEB7; // _IO(KVMIO, 0xb7)
     public const nuint GetMpState = 0x8004_AE98; // _IOR(KVMIO, 0x98, struct kvm_mp_state)
 
+    /// <summary>KVM_MP_STATE_RUNNABLE: <c>struct kvm_mp_state</c>'s value for a vCPU that runs.</summary>
+    public const uint MpStateRunnable = 0;
+
     // kvm_userspace_memory_region.slot: bits 16-31 are the address space (KVM_CAP_MULTI_ADDRESS_SPACE). On x86 a vCPU
     // in SMM sees address space 1 (kvm_arch_vcpu_memslots_id), so SMM needs its own slots there.
     public const int SlotAddressSpaceShift = 16;

@@ -259,9 +259,9 @@ public class LiveScenarioTests
 
     /// <summary>
     /// An INIT that arrives in SMM stays latched (<c>kvm_apic_init_sipi_allowed</c>): in SMM CR4 stays as the SMM
-    /// handler leaves it. RSM restores CR4 (OSXSAVE set again) and requests event processing
-    /// (<c>kvm_smm_changed</c>), so before the guest runs again the INIT is taken and CR4 is 0: the next CPUID shows
-    /// OSXSAVE clear, the CPL is 0 even if the SMI came at CPL3, and XCR0 stays.
+    /// handler sets it. RSM restores CR4 and EFER from SMRAM and requests event processing (<c>kvm_smm_changed</c>),
+    /// so before the guest runs again the INIT is taken: CR4 and EFER are 0 (OSXSAVE clear at the next CPUID, EFER.SCE,
+    /// set before the SMI, gone), the CPL is 0 even if the SMI came at CPL3, and XCR0 stays.
     /// </summary>
     [Theory]
     [InlineData(0)]
@@ -278,6 +278,7 @@ public class LiveScenarioTests
             new E.Run(),
             new E.MovToCr4(Cr4.OsXsave),
             new E.SetXcrs(Xcr0.Fp | Xcr0.Sse),
+            new E.SetMsrs(Msrs((Msr.Efer, Efer.Sce))),
             new E.SetCpl(cpl),
             new E.EnterSmm(),
             new E.Init(),
@@ -288,6 +289,7 @@ public class LiveScenarioTests
             new E.Cpuid(1, 0),
             new E.GetCpuid2(256),
             new E.GetXcrs(),
+            new E.GetMsrs(new([Msr.Efer])),
             new E.MovToCr4(Cr4.OsXsave), // CPL 0 now: a MOV CR4 works from the interpreter INIT restarted
             new E.Cpuid(1, 0),
             new E.Rsm(), // #UD: INIT left SMM
@@ -772,6 +774,7 @@ public class LiveScenarioTests
         return Assert.IsType<IoctlResult<LiveKvmTarget>.Ok>(created).Value;
     }
 
+    /// <summary>Skips the test where the kernel has no SMM (KVM_CAP_X86_SMM 0).</summary>
     private static void SkipWithoutSmm(KvmSystem kvm)
     {
         if (!kvm.Probe().Smm)

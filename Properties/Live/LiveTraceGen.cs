@@ -161,8 +161,8 @@ internal static class LiveTraceGen
     /// KVM_SET_CPUID2 leaves the kernel's update pending (PVM: probe mwait.txt), every quirk change is preceded by it.
     /// In SMM, an SMI becomes RSM (KVM keeps it pending and enters SMM again right after RSM, as the model does, but
     /// the oracle's RSM expects to leave SMM) and a CPL change is dropped (the oracle's SMM handler is the real-mode
-    /// interpreter); an INIT there stays latched until RSM takes it. SMI, RSM and INIT run or restart guest code, so
-    /// before the first run they are preceded by KVM_RUN too. Under 6.1's rule
+    /// interpreter); an INIT there stays latched until RSM takes it. SMI and RSM run guest code, so before the first run
+    /// they are preceded by KVM_RUN too; an INIT need not be (KVM_GET_MP_STATE takes it without running the guest). Under 6.1's rule
     /// MONITOR/MWAIT reads the guest CPUID's MWAIT bit, which a lazy scheme may not have brought up to date
     /// (docs/semantics.md: why 6.15 reads IA32_MISC_ENABLE instead): with an update pending it is preceded by
     /// KVM_GET_CPUID2, so Lazy reads what Eager and the kernel read.
@@ -202,7 +202,7 @@ internal static class LiveTraceGen
         {
             events.Add(new E.GetCpuid2(CpuidTable.MaxEntries));
         }
-        if ((guest || e is E.EnterSmm or E.Rsm or E.Init) && !v.HasRun)
+        if ((guest || e is E.EnterSmm or E.Rsm) && !v.HasRun)
         {
             events.Add(new E.Run());
         }
