@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using CpuidFunctional.Oracle.Native;
 
 namespace CpuidFunctional.Oracle;
 
@@ -28,4 +29,11 @@ public abstract record IoctlResult<T>
         Failed f => new IoctlResult<TOut>.Failed(f.Call, f.Errno),
         _ => throw new System.Diagnostics.UnreachableException(),
     };
+}
+
+/// <summary>Results of calls that return an int, -1 with errno on failure.</summary>
+internal static class IoctlResult
+{
+    /// <summary>The return code of <paramref name="call"/>, or its errno if negative (read right after the call).</summary>
+    public static IoctlResult<int> Of(string call, int rc) => rc < 0 ? new IoctlResult<int>.Failed(call, Libc.Errno) : new IoctlResult<int>.Ok(rc);
 }

@@ -73,11 +73,8 @@ public sealed unsafe class KvmSystem : IDisposable
 
     /// <summary>KVM_CHECK_EXTENSION: 0 if absent, otherwise a capability-specific positive value.</summary>
     /// <param name="capability">A <see cref="KvmCapability"/> number.</param>
-    public IoctlResult<int> CheckExtension(KvmCapability capability)
-    {
-        var rc = Libc.Ioctl(fd, KvmIoctl.CheckExtension, (nuint)capability);
-        return rc < 0 ? new IoctlResult<int>.Failed("KVM_CHECK_EXTENSION", Libc.Errno) : new IoctlResult<int>.Ok(rc);
-    }
+    public IoctlResult<int> CheckExtension(KvmCapability capability) =>
+        IoctlResult.Of("KVM_CHECK_EXTENSION", Libc.Ioctl(fd, KvmIoctl.CheckExtension, (nuint)capability));
 
     /// <summary>KVM_GET_SUPPORTED_CPUID with a buffer of <paramref name="nent"/> entries (E2BIG if too small).</summary>
     public IoctlResult<CpuidTable> GetSupportedCpuid(int nent = CpuidTable.MaxEntries) =>

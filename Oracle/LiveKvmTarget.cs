@@ -424,12 +424,15 @@ public sealed class LiveKvmTarget : IDisposable
     /// <c>kvm_apic_accept_events</c>, which must take it (leaving the BSP runnable) or, where INIT is blocked
     /// (<paramref name="expectLatched"/>: SMM), leave it latched; null if it did.
     /// </summary>
-    private LiveResult? LatchInit(bool expectLatched)
+    private LiveResult? LatchInit(bool expectLatched) =>
+        vcpu.LatchInit() is IoctlResult<int>.Failed f ? new LiveResult.Failed(f.ToString()) : AcceptEvents(expectLatched);
+
+    /// <summary>
+    /// KVM_GET_MP_STATE (<c>kvm_apic_accept_events</c>), then the check that the INIT is still latched
+    /// (<paramref name="expectLatched"/>) or was taken, and that the BSP is runnable; null if so.
+    /// </summary>
+    private LiveResult? AcceptEvents(bool expectLatched)
     {
-        if (vcpu.LatchInit() is IoctlResult<int>.Failed f)
-        {
-            return new LiveResult.Failed(f.ToString());
-        }
         if (vcpu.GetMpState() is not IoctlResult<uint>.Ok(var mpState))
         {
             return new LiveResult.Failed("KVM_GET_MP_STATE failed");
@@ -439,17 +442,12 @@ public sealed class LiveKvmTarget : IDisposable
             IoctlResult<bool>.Ok(var latched) when latched != expectLatched => new LiveResult.Failed(
                 expectLatched ? "KVM_GET_MP_STATE took an INIT latched in SMM" : "KVM_GET_MP_STATE did not take the latched INIT"
             ),
-            IoctlResult<bool>.Ok => Runnable(mpState),
+            // An INIT leaves the BSP (vCPU 0) runnable; one left waiting for SIPI would block the next KVM_RUN.
+            IoctlResult<bool>.Ok when mpState != KvmIoctl.MpStateRunnable => new LiveResult.Failed($"KVM_GET_MP_STATE: mp_state {mpState}, not runnable"),
+            IoctlResult<bool>.Ok => null,
             var failed => new LiveResult.Failed(failed.ToString()),
         };
     }
-
-    /// <summary>
-    /// Null if <paramref name="mpState"/> is KVM_MP_STATE_RUNNABLE, as an INIT leaves the BSP (vCPU 0); a vCPU left
-    /// waiting for SIPI would block the next KVM_RUN.
-    /// </summary>
-    private static LiveResult? Runnable(uint mpState) =>
-        mpState == KvmIoctl.MpStateRunnable ? null : new LiveResult.Failed($"KVM_GET_MP_STATE: mp_state {mpState}, not runnable");
 
     /// <summary>
     /// After a taken INIT: back to the real-mode interpreter through KVM_SET_SREGS/KVM_SET_REGS, with the CR0, CR4,
@@ -513,13 +511,13 @@ public sealed class LiveKvmTarget : IDisposable
         {
             return new LiveResult.Failed($"RSM with an INIT latched in SMM: expected the reset vector's OUT, got {exit}");
         }
-        if (vcpu.InSmm() is not IoctlResult<bool>.Ok(false) || vcpu.InitLatched() is not IoctlResult<bool>.Ok(false))
+        if (vcpu.InSmm() is not IoctlResult<bool>.Ok(false))
         {
-            return new LiveResult.Failed("RSM with an INIT latched in SMM: the vCPU is still in SMM or the INIT still latched");
+            return new LiveResult.Failed("RSM with an INIT latched in SMM: the vCPU is still in SMM");
         }
-        if (vcpu.GetMpState() is not IoctlResult<uint>.Ok(var mpState) || Runnable(mpState) is not null)
+        if (AcceptEvents(expectLatched: false) is { } failed)
         {
-            return new LiveResult.Failed("RSM with an INIT latched in SMM: KVM_GET_MP_STATE failed or the vCPU is not runnable");
+            return failed;
         }
         inSmm = false;
         initLatchedInSmm = false;

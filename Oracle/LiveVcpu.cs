@@ -29,7 +29,7 @@ public sealed unsafe class LiveVcpu : IDisposable
         var buffer = KvmSystem.CpuidBuffer(table);
         fixed (byte* p = buffer)
         {
-            return Result("KVM_SET_CPUID2", Libc.Ioctl(fd, KvmIoctl.SetCpuid2, p));
+            return IoctlResult.Of("KVM_SET_CPUID2", Libc.Ioctl(fd, KvmIoctl.SetCpuid2, p));
         }
     }
 
@@ -48,13 +48,13 @@ public sealed unsafe class LiveVcpu : IDisposable
     internal IoctlResult<int> SetSregs(in KvmSregs sregs)
     {
         var copy = sregs;
-        return Result("KVM_SET_SREGS", Libc.Ioctl(fd, KvmIoctl.SetSregs, &copy));
+        return IoctlResult.Of("KVM_SET_SREGS", Libc.Ioctl(fd, KvmIoctl.SetSregs, &copy));
     }
 
     internal IoctlResult<int> SetRegs(in KvmRegs regs)
     {
         var copy = regs;
-        return Result("KVM_SET_REGS", Libc.Ioctl(fd, KvmIoctl.SetRegs, &copy));
+        return IoctlResult.Of("KVM_SET_REGS", Libc.Ioctl(fd, KvmIoctl.SetRegs, &copy));
     }
 
     /// <summary>KVM_GET_XCRS: how many registers the kernel returned (<c>nr_xcrs</c>) and XCR0 (0 if it returned no XCR0 entry).</summary>
@@ -91,7 +91,7 @@ public sealed unsafe class LiveVcpu : IDisposable
         {
             x.SetXcr(i, xcrs[i].Xcr, xcrs[i].Value);
         }
-        return Result("KVM_SET_XCRS", Libc.Ioctl(fd, KvmIoctl.SetXcrs, &x));
+        return IoctlResult.Of("KVM_SET_XCRS", Libc.Ioctl(fd, KvmIoctl.SetXcrs, &x));
     }
 
     /// <summary>KVM_GET_MSRS of one MSR: its value, or a failure if the kernel read none.</summary>
@@ -151,7 +151,7 @@ public sealed unsafe class LiveVcpu : IDisposable
                 *(uint*)e = entries[i].Index;
                 *(ulong*)(e + 8) = entries[i].Value;
             }
-            return Result("KVM_SET_MSRS", Libc.Ioctl(fd, KvmIoctl.SetMsrs, p));
+            return IoctlResult.Of("KVM_SET_MSRS", Libc.Ioctl(fd, KvmIoctl.SetMsrs, p));
         }
     }
 
@@ -159,7 +159,7 @@ public sealed unsafe class LiveVcpu : IDisposable
     /// KVM_SMI: makes an SMI pending (KVM_REQ_SMI). The next KVM_RUN delivers it (<c>process_smi</c>, then
     /// <c>inject_pending_event</c> → <c>enter_smm</c>) unless the vCPU is already in SMM, where it stays latched until RSM.
     /// </summary>
-    public IoctlResult<int> Smi() => Result("KVM_SMI", Libc.Ioctl(fd, KvmIoctl.Smi, 0));
+    public IoctlResult<int> Smi() => IoctlResult.Of("KVM_SMI", Libc.Ioctl(fd, KvmIoctl.Smi, 0));
 
     /// <summary>
     /// Latches an INIT, as the in-kernel APIC does when one arrives (KVM_SET_VCPU_EVENTS with KVM_VCPUEVENT_VALID_SMM and
@@ -172,8 +172,7 @@ public sealed unsafe class LiveVcpu : IDisposable
         var read = GetVcpuEvents();
         if (read is not IoctlResult<byte[]>.Ok(var events))
         {
-            var f = (IoctlResult<byte[]>.Failed)read;
-            return new IoctlResult<int>.Failed(f.Call, f.Errno);
+            return read.Select(_ => 0);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(
             events.AsSpan(KvmIoctl.VcpuEventsFlagsOffset),
@@ -181,7 +180,7 @@ public sealed unsafe class LiveVcpu : IDisposable
         events[KvmIoctl.VcpuEventsLatchedInitOffset] = 1;
         fixed (byte* p = events)
         {
-            return Result("KVM_SET_VCPU_EVENTS(latched_init)", Libc.Ioctl(fd, KvmIoctl.SetVcpuEvents, p));
+            return IoctlResult.Of("KVM_SET_VCPU_EVENTS(latched_init)", Libc.Ioctl(fd, KvmIoctl.SetVcpuEvents, p));
         }
     }
 
@@ -198,13 +197,7 @@ public sealed unsafe class LiveVcpu : IDisposable
     }
 
     /// <summary>KVM_GET_VCPU_EVENTS: whether an INIT is latched (<c>smi.latched_init</c>), not yet taken.</summary>
-    public IoctlResult<bool> InitLatched() =>
-        GetVcpuEvents() switch
-        {
-            IoctlResult<byte[]>.Ok(var events) => new IoctlResult<bool>.Ok(events[KvmIoctl.VcpuEventsLatchedInitOffset] != 0),
-            IoctlResult<byte[]>.Failed f => new IoctlResult<bool>.Failed(f.Call, f.Errno),
-            _ => throw new System.Diagnostics.UnreachableException(),
-        };
+    public IoctlResult<bool> InitLatched() => GetVcpuEvents().Select(events => events[KvmIoctl.VcpuEventsLatchedInitOffset] != 0);
 
     /// <summary>KVM_GET_VCPU_EVENTS: whether the vCPU is in SMM (<c>smi.smm</c>, valid with KVM_VCPUEVENT_VALID_SMM).</summary>
     public IoctlResult<bool> InSmm()
@@ -212,8 +205,7 @@ public sealed unsafe class LiveVcpu : IDisposable
         var read = GetVcpuEvents();
         if (read is not IoctlResult<byte[]>.Ok(var events))
         {
-            var f = (IoctlResult<byte[]>.Failed)read;
-            return new IoctlResult<bool>.Failed(f.Call, f.Errno);
+            return read.Select(_ => false);
         }
         var flags = BinaryPrimitives.ReadUInt32LittleEndian(events.AsSpan(KvmIoctl.VcpuEventsFlagsOffset));
         return (flags & KvmIoctl.VcpuEventValidSmm) == 0
@@ -279,7 +271,4 @@ public sealed unsafe class LiveVcpu : IDisposable
         Libc.Munmap(run, (nuint)runSize);
         Libc.Close(fd);
     }
-
-    private static IoctlResult<int> Result(string call, int rc) =>
-        rc < 0 ? new IoctlResult<int>.Failed(call, Libc.Errno) : new IoctlResult<int>.Ok(rc);
 }

@@ -58,18 +58,14 @@ public sealed unsafe class LiveVm : IDisposable
     /// (a machine whose SMRAM is open). Only for kernels with KVM_CAP_X86_SMM.
     /// </summary>
     public IoctlResult<int> MapMemoryInSmmAddressSpace() =>
-        SetSlot(fd, KvmIoctl.SmmAddressSpace, memory, MemorySize) < 0
-            ? new IoctlResult<int>.Failed("KVM_SET_USER_MEMORY_REGION(SMM address space)", Libc.Errno)
-            : new IoctlResult<int>.Ok(0);
+        IoctlResult.Of("KVM_SET_USER_MEMORY_REGION(SMM address space)", SetSlot(fd, KvmIoctl.SmmAddressSpace, memory, MemorySize));
 
     /// <summary>
     /// Maps the page at <see cref="GuestLayout.ResetVectorPage"/> (below 4 GiB, where a vCPU starts after INIT) as
     /// slot 1 onto the last page of guest memory, <see cref="GuestLayout.ResetVectorAlias"/>.
     /// </summary>
     public IoctlResult<int> MapResetVectorPage() =>
-        SetSlot(fd, addressSpace: 0, memory + GuestLayout.ResetVectorAlias, 0x1000, slot: 1, GuestLayout.ResetVectorPage) < 0
-            ? new IoctlResult<int>.Failed("KVM_SET_USER_MEMORY_REGION(reset vector)", Libc.Errno)
-            : new IoctlResult<int>.Ok(0);
+        IoctlResult.Of("KVM_SET_USER_MEMORY_REGION(reset vector)", SetSlot(fd, addressSpace: 0, memory + GuestLayout.ResetVectorAlias, 0x1000, slot: 1, GuestLayout.ResetVectorPage));
 
     /// <summary>KVM_SET_USER_MEMORY_REGION: a slot of <paramref name="addressSpace"/> (by default slot 0 at GPA 0); the ioctl's return code.</summary>
     private static int SetSlot(int vmFd, uint addressSpace, nint userspace, int size, uint slot = 0, ulong guestPhysical = 0)
@@ -87,15 +83,13 @@ public sealed unsafe class LiveVm : IDisposable
     /// <summary>KVM_CREATE_IRQCHIP: the in-kernel PIC, IOAPIC and local APICs (before the first vCPU).</summary>
     public IoctlResult<int> CreateIrqchip()
     {
-        var rc = Libc.Ioctl(fd, KvmIoctl.CreateIrqchip, 0);
-        return rc < 0 ? new IoctlResult<int>.Failed("KVM_CREATE_IRQCHIP", Libc.Errno) : new IoctlResult<int>.Ok(rc);
+        return IoctlResult.Of("KVM_CREATE_IRQCHIP", Libc.Ioctl(fd, KvmIoctl.CreateIrqchip, 0));
     }
 
     /// <summary>KVM_CHECK_EXTENSION on the VM (the capabilities a VM may answer for itself).</summary>
     public IoctlResult<int> CheckExtension(KvmCapability capability)
     {
-        var rc = Libc.Ioctl(fd, KvmIoctl.CheckExtension, (nuint)capability);
-        return rc < 0 ? new IoctlResult<int>.Failed("KVM_CHECK_EXTENSION(vm)", Libc.Errno) : new IoctlResult<int>.Ok(rc);
+        return IoctlResult.Of("KVM_CHECK_EXTENSION(vm)", Libc.Ioctl(fd, KvmIoctl.CheckExtension, (nuint)capability));
     }
 
     /// <summary>KVM_ENABLE_CAP(KVM_CAP_DISABLE_QUIRKS2, mask) on the VM.</summary>
@@ -111,8 +105,7 @@ public sealed unsafe class LiveVm : IDisposable
         new Span<byte>(cap, KvmIoctl.EnableCapSize).Clear();
         *(uint*)cap = (uint)capability;
         *(ulong*)(cap + 8) = arg0;
-        var rc = Libc.Ioctl(fd, KvmIoctl.EnableCap, cap);
-        return rc < 0 ? new IoctlResult<int>.Failed(call, Libc.Errno) : new IoctlResult<int>.Ok(rc);
+        return IoctlResult.Of(call, Libc.Ioctl(fd, KvmIoctl.EnableCap, cap));
     }
 
     /// <summary>KVM_CREATE_VCPU with id 0, and its <c>kvm_run</c> mapping.</summary>

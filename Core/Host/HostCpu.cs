@@ -1,4 +1,5 @@
 using CpuidFunctional.Core.Cpuid;
+using CpuidFunctional.Core.Dynamic;
 
 namespace CpuidFunctional.Core.Host;
 
@@ -20,7 +21,7 @@ public sealed class HostCpu : IEquatable<HostCpu>
         var extended = cpuid.Find(0x8000_0001, 0)?.Edx ?? 0;
         HasSelfSnoop = ((cpuid.Find(1, 0)?.Edx ?? 0) & (1u << 27)) != 0;
         HasArchCapabilities = ((cpuid.Find(7, 0)?.Edx ?? 0) & (1u << ArchCapabilitiesBit)) != 0;
-        HasXsave = ((cpuid.Find(1, 0)?.Ecx ?? 0) & (1u << 26)) != 0;
+        HasXsave = GuestFeature.Xsave.In(cpuid);
         HasNx = (extended & (1u << 20)) != 0;
         HasFxsrOpt = (extended & (1u << 25)) != 0;
         HasAutoIbrs = ((cpuid.Find(0x8000_0021, 0)?.Eax ?? 0) & (1u << 8)) != 0;
